@@ -1,0 +1,450 @@
+//! The ingest contract: what a source system sends to `POST /api/v1/events`.
+//!
+//! An event moves one item (a dossier, a complaint or a task) forward. [`parse_event`] checks
+//! one JSON value against the contract and says, in words a source-system operator can act on,
+//! what is wrong. The unit code is checked against the catalog by the server, which owns it.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// How far in the future an event's `at` may be (clock skew between systems), in seconds.
+pub const MAX_FUTURE_SKEW_SECONDS: i64 = 300;
+/// Longest event id, item id or officer id, in characters.
+pub const MAX_ID_CHARS: usize = 128;
+/// Longest free-text name (procedure, field, officer name, source), in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest complaint summary, in characters.
+pub const MAX_SUMMARY_CHARS: usize = 2000;
+/// Longest task title, in characters.
+pub const MAX_TITLE_CHARS: usize = 500;
+/// Source used when an event names none.
+pub const DEFAULT_SOURCE: &str = "default";
+
+/// The three kinds of item whose life the events describe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    Dossier,
+    Complaint,
+    Task,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Dossier => "dossier",
+            ItemKind::Complaint => "complaint",
+            ItemKind::Task => "task",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ItemKind> {
+        match text {
+            "dossier" => Some(ItemKind::Dossier),
+            "complaint" => Some(ItemKind::Complaint),
+            "task" => Some(ItemKind::Task),
+            _ => None,
+        }
+    }
+}
+
+/// How a dossier reached the one-stop shop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DossierChannel {
+    Online,
+    Direct,
+    Postal,
+}
+
+/// How a citizen's complaint or petition arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComplaintChannel {
+    Zalo,
+    Hotline,
+    App,
+    Portal,
+    Direct,
+}
+
+impl ComplaintChannel {
+    pub const ALL: [ComplaintChannel; 5] = [
+        ComplaintChannel::Zalo,
+        ComplaintChannel::Hotline,
+        ComplaintChannel::App,
+        ComplaintChannel::Portal,
+        ComplaintChannel::Direct,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComplaintChannel::Zalo => "zalo",
+            ComplaintChannel::Hotline => "hotline",
+            ComplaintChannel::App => "app",
+            ComplaintChannel::Portal => "portal",
+            ComplaintChannel::Direct => "direct",
+        }
+    }
+}
+
+/// How a dossier ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Completed,
+    Rejected,
+    /// Withdrawn by the citizen: counted as resolved, but neither on time nor late.
+    Withdrawn,
+}
+
+/// A citizen's rating of how a complaint was handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Satisfaction {
+    Satisfied,
+    Neutral,
+    Dissatisfied,
+}
+
+/// The officer an item is assigned to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Officer {
+    pub id: String,
+    pub name: String,
+}
+
+/// The per-type part of an event. Serialized with the envelope's `type` as its tag.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type")]
+pub enum EventBody {
+    #[serde(rename = "dossier.received")]
+    DossierReceived {
+        dossier: String,
+        procedure: String,
+        field: String,
+        channel: DossierChannel,
+        due: DateTime<Utc>,
+    },
+    #[serde(rename = "dossier.assigned")]
+    DossierAssigned { dossier: String, officer: Officer },
+    #[serde(rename = "dossier.paused")]
+    DossierPaused { dossier: String },
+    #[serde(rename = "dossier.resumed")]
+    DossierResumed { dossier: String },
+    #[serde(rename = "dossier.resolved")]
+    DossierResolved { dossier: String, outcome: Outcome },
+    #[serde(rename = "complaint.received")]
+    ComplaintReceived {
+        complaint: String,
+        field: String,
+        channel: ComplaintChannel,
+        due: DateTime<Utc>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        summary: Option<String>,
+    },
+    #[serde(rename = "complaint.assigned")]
+    ComplaintAssigned { complaint: String, officer: Officer },
+    #[serde(rename = "complaint.resolved")]
+    ComplaintResolved {
+        complaint: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        satisfaction: Option<Satisfaction>,
+    },
+    #[serde(rename = "task.assigned")]
+    TaskAssigned {
+        task: String,
+        officer: Officer,
+        due: DateTime<Utc>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+    },
+    #[serde(rename = "task.completed")]
+    TaskCompleted { task: String },
+}
+
+/// Every event type the server accepts, as written in `type`.
+pub const EVENT_TYPES: [&str; 10] = [
+    "dossier.received",
+    "dossier.assigned",
+    "dossier.paused",
+    "dossier.resumed",
+    "dossier.resolved",
+    "complaint.received",
+    "complaint.assigned",
+    "complaint.resolved",
+    "task.assigned",
+    "task.completed",
+];
+
+impl EventBody {
+    /// The item this event is about.
+    pub fn item(&self) -> (ItemKind, &str) {
+        match self {
+            EventBody::DossierReceived { dossier, .. }
+            | EventBody::DossierAssigned { dossier, .. }
+            | EventBody::DossierPaused { dossier }
+            | EventBody::DossierResumed { dossier }
+            | EventBody::DossierResolved { dossier, .. } => (ItemKind::Dossier, dossier),
+            EventBody::ComplaintReceived { complaint, .. }
+            | EventBody::ComplaintAssigned { complaint, .. }
+            | EventBody::ComplaintResolved { complaint, .. } => (ItemKind::Complaint, complaint),
+            EventBody::TaskAssigned { task, .. } | EventBody::TaskCompleted { task } => {
+                (ItemKind::Task, task)
+            }
+        }
+    }
+
+    /// The `type` string of this event.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventBody::DossierReceived { .. } => "dossier.received",
+            EventBody::DossierAssigned { .. } => "dossier.assigned",
+            EventBody::DossierPaused { .. } => "dossier.paused",
+            EventBody::DossierResumed { .. } => "dossier.resumed",
+            EventBody::DossierResolved { .. } => "dossier.resolved",
+            EventBody::ComplaintReceived { .. } => "complaint.received",
+            EventBody::ComplaintAssigned { .. } => "complaint.assigned",
+            EventBody::ComplaintResolved { .. } => "complaint.resolved",
+            EventBody::TaskAssigned { .. } => "task.assigned",
+            EventBody::TaskCompleted { .. } => "task.completed",
+        }
+    }
+}
+
+/// One checked event: the envelope and its per-type fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Unique within its source; the same source and id again is a duplicate.
+    pub id: String,
+    /// The sending system; `default` when the event names none.
+    pub source: String,
+    /// When it happened, normalised to UTC (the offset it was sent with is not needed).
+    pub at: DateTime<Utc>,
+    /// Admin unit code of the item.
+    pub unit: String,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// Checks one JSON value against the contract. `now` bounds how far in the future `at` may be.
+pub fn parse_event(value: &Value, now: DateTime<Utc>) -> Result<Event, String> {
+    let object = value
+        .as_object()
+        .ok_or_else(|| format!("an event must be a JSON object, not {}", kind_of(value)))?;
+    let fields = Fields(object);
+    let id = fields.id("id")?;
+    let source = match object.get("source") {
+        None | Some(Value::Null) => DEFAULT_SOURCE.to_owned(),
+        Some(_) => fields.text("source", MAX_NAME_CHARS)?,
+    };
+    let type_name = fields.text("type", 64)?;
+    let at = fields.time("at")?;
+    if at > now + Duration::seconds(MAX_FUTURE_SKEW_SECONDS) {
+        return Err(format!(
+            "`at` is more than {} minutes in the future ({}); check the sending system's clock",
+            MAX_FUTURE_SKEW_SECONDS / 60,
+            at.to_rfc3339()
+        ));
+    }
+    let unit = fields.id("unit")?;
+    let body = match type_name.as_str() {
+        "dossier.received" => EventBody::DossierReceived {
+            dossier: fields.id("dossier")?,
+            procedure: fields.text("procedure", MAX_NAME_CHARS)?,
+            field: fields.text("field", MAX_NAME_CHARS)?,
+            channel: fields.choice("channel", &["online", "direct", "postal"])?,
+            due: fields.time("due")?,
+        },
+        "dossier.assigned" => EventBody::DossierAssigned {
+            dossier: fields.id("dossier")?,
+            officer: fields.officer()?,
+        },
+        "dossier.paused" => EventBody::DossierPaused { dossier: fields.id("dossier")? },
+        "dossier.resumed" => EventBody::DossierResumed { dossier: fields.id("dossier")? },
+        "dossier.resolved" => EventBody::DossierResolved {
+            dossier: fields.id("dossier")?,
+            outcome: fields.choice("outcome", &["completed", "rejected", "withdrawn"])?,
+        },
+        "complaint.received" => EventBody::ComplaintReceived {
+            complaint: fields.id("complaint")?,
+            field: fields.text("field", MAX_NAME_CHARS)?,
+            channel: fields.choice("channel", &["zalo", "hotline", "app", "portal", "direct"])?,
+            due: fields.time("due")?,
+            summary: fields.optional_text("summary", MAX_SUMMARY_CHARS)?,
+        },
+        "complaint.assigned" => EventBody::ComplaintAssigned {
+            complaint: fields.id("complaint")?,
+            officer: fields.officer()?,
+        },
+        "complaint.resolved" => EventBody::ComplaintResolved {
+            complaint: fields.id("complaint")?,
+            satisfaction: match object.get("satisfaction") {
+                None | Some(Value::Null) => None,
+                Some(_) => Some(fields.choice(
+                    "satisfaction",
+                    &["satisfied", "neutral", "dissatisfied"],
+                )?),
+            },
+        },
+        "task.assigned" => EventBody::TaskAssigned {
+            task: fields.id("task")?,
+            officer: fields.officer()?,
+            due: fields.time("due")?,
+            title: fields.optional_text("title", MAX_TITLE_CHARS)?,
+        },
+        "task.completed" => EventBody::TaskCompleted { task: fields.id("task")? },
+        other => {
+            return Err(format!(
+                "unknown event type `{other}`; expected one of: {}",
+                EVENT_TYPES.join(", ")
+            ))
+        }
+    };
+    Ok(Event { id, source, at, unit, body })
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Field accessors that turn every mismatch into an operator-readable reason.
+struct Fields<'a>(&'a Map<String, Value>);
+
+impl Fields<'_> {
+    fn text(&self, name: &str, max_chars: usize) -> Result<String, String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Err(format!("missing field `{name}`")),
+            Some(Value::String(text)) => {
+                let trimmed = text.trim();
+                let chars = trimmed.chars().count();
+                if chars == 0 {
+                    Err(format!("`{name}` is empty"))
+                } else if chars > max_chars {
+                    Err(format!("`{name}` is {chars} characters long; at most {max_chars} are allowed"))
+                } else if trimmed.chars().any(char::is_control) && name != "summary" && name != "title" {
+                    Err(format!("`{name}` contains control characters"))
+                } else {
+                    Ok(trimmed.to_owned())
+                }
+            }
+            Some(other) => Err(format!("`{name}` must be a string, not {}", kind_of(other))),
+        }
+    }
+
+    fn optional_text(&self, name: &str, max_chars: usize) -> Result<Option<String>, String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
+            Some(_) => self.text(name, max_chars).map(Some),
+        }
+    }
+
+    /// Identifiers: 1–128 characters, no control characters. Numbers are refused rather than
+    /// converted, so `"001"` and `1` never silently become the same code.
+    fn id(&self, name: &str) -> Result<String, String> {
+        self.text(name, MAX_ID_CHARS)
+    }
+
+    fn time(&self, name: &str) -> Result<DateTime<Utc>, String> {
+        let text = self.text(name, 64)?;
+        crate::time::parse_rfc3339(&text).ok_or_else(|| {
+            format!(
+                "`{name}` is not an RFC 3339 time with an offset (got `{text}`; \
+                 expected e.g. 2026-11-22T09:30:00+07:00)"
+            )
+        })
+    }
+
+    fn choice<T: for<'de> Deserialize<'de>>(&self, name: &str, allowed: &[&str]) -> Result<T, String> {
+        let text = self.text(name, 64)?;
+        if !allowed.contains(&text.as_str()) {
+            return Err(format!("`{name}` must be one of {}, not `{text}`", allowed.join(", ")));
+        }
+        serde_json::from_value(Value::String(text.clone()))
+            .map_err(|_| format!("`{name}` must be one of {}, not `{text}`", allowed.join(", ")))
+    }
+
+    fn officer(&self) -> Result<Officer, String> {
+        match self.0.get("officer") {
+            None | Some(Value::Null) => Err("missing field `officer`".to_owned()),
+            Some(Value::Object(officer)) => {
+                let inner = Fields(officer);
+                let id = inner.id("id").map_err(|e| format!("officer: {e}"))?;
+                let name = inner.text("name", MAX_NAME_CHARS).map_err(|e| format!("officer: {e}"))?;
+                Ok(Officer { id, name })
+            }
+            Some(other) => Err(format!(
+                "`officer` must be an object {{\"id\", \"name\"}}, not {}",
+                kind_of(other)
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        crate::time::parse_rfc3339("2026-11-22T10:00:00+07:00").unwrap_or_default()
+    }
+
+    #[test]
+    fn a_full_dossier_received_parses_and_round_trips() {
+        let value = json!({"id": "e1", "type": "dossier.received", "at": "2026-11-22T08:00:00+07:00",
+            "unit": "001", "dossier": "D1", "procedure": "Cấp phép xây dựng", "field": "Xây dựng",
+            "channel": "online", "due": "2026-11-25T17:00:00+07:00"});
+        let event = parse_event(&value, now()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(event.source, DEFAULT_SOURCE);
+        assert_eq!(event.body.item(), (ItemKind::Dossier, "D1"));
+        let again = parse_event(&serde_json::to_value(&event).unwrap_or_default(), now());
+        assert_eq!(again, Ok(event));
+    }
+
+    #[test]
+    fn every_rejection_names_its_reason() {
+        let base = json!({"id": "e1", "type": "task.completed", "at": "2026-11-22T08:00:00+07:00",
+            "unit": "001", "task": "T1"});
+        let cases: Vec<(Value, &str)> = vec![
+            (json!([1]), "must be a JSON object"),
+            (json!({"type": "task.completed"}), "missing field `id`"),
+            (patch(&base, "type", json!("task.deleted")), "unknown event type `task.deleted`"),
+            (patch(&base, "at", json!("yesterday")), "`at` is not an RFC 3339 time"),
+            (patch(&base, "at", json!("2026-11-22T10:06:00+07:00")), "in the future"),
+            (patch(&base, "id", json!(42)), "`id` must be a string"),
+            (patch(&base, "id", json!("x".repeat(129))), "at most 128"),
+            (patch(&base, "task", json!("")), "`task` is empty"),
+        ];
+        for (value, expected) in cases {
+            let error = parse_event(&value, now()).err().unwrap_or_default();
+            assert!(error.contains(expected), "{value}: got `{error}`, wanted `{expected}`");
+        }
+    }
+
+    #[test]
+    fn choices_list_the_allowed_values() {
+        let value = json!({"id": "e1", "type": "complaint.received", "at": "2026-11-22T08:00:00+07:00",
+            "unit": "001", "complaint": "C1", "field": "Môi trường", "channel": "fax",
+            "due": "2026-11-25T17:00:00+07:00"});
+        let error = parse_event(&value, now()).err().unwrap_or_default();
+        assert_eq!(error, "`channel` must be one of zalo, hotline, app, portal, direct, not `fax`");
+    }
+
+    fn patch(base: &Value, key: &str, value: Value) -> Value {
+        let mut copy = base.clone();
+        if let Some(object) = copy.as_object_mut() {
+            object.insert(key.to_owned(), value);
+        }
+        copy
+    }
+}

@@ -1,0 +1,20 @@
+//! Types shared by the IOC server, its dashboard and its tools.
+//!
+//! # Layout
+//!
+//! - [`event`]: the ingest contract — the event envelope, its per-type fields, and
+//!   [`event::parse_event`], which turns one JSON value into a checked [`event::Event`] or a
+//!   reason a source-system operator can act on.
+//! - [`summary`]: the figures of one scope and window, exactly as `GET
+//!   /api/v1/units/{code}/summary` and the live WebSocket carry them.
+//! - [`live`]: the WebSocket messages in both directions.
+//! - [`time`]: the city's local time zone and the RFC 3339 helpers both sides use.
+//!
+//! Nothing here depends on a server runtime, so the wasm dashboard compiles it as is.
+
+pub mod event;
+pub mod live;
+pub mod summary;
+pub mod time;
+
+pub use summary::Window;
