@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ioc_shared::live::MAX_CLIENT_MESSAGE_BYTES;
-use ioc_shared::summary::{Summary, Window};
+use ioc_shared::summary::{Summary, UnitBrief, UnitInfo, Window};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -173,24 +173,6 @@ async fn health(State(state): State<AppState>) -> Response {
     let body = Health { postgres: if postgres { "ok" } else { "down" }, redis: if redis_ok { "ok" } else { "down" } };
     let status = if postgres && redis_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
-}
-
-/// A unit as the dashboard needs it: its path from the root (breadcrumb) and its children.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct UnitInfo {
-    pub code: String,
-    pub name: String,
-    pub kind: String,
-    /// From the root down to this unit.
-    pub path: Vec<UnitBrief>,
-    pub children: Vec<UnitBrief>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct UnitBrief {
-    pub code: String,
-    pub name: String,
-    pub kind: String,
 }
 
 fn brief(unit: &Unit) -> UnitBrief {

@@ -1,4 +1,360 @@
-//! The demo feed (stub while the simulator is written).
+//! The demo feed: realistic Hanoi events pushed through the same ingest path as a source system.
+//!
+//! On first start it backfills three days of history (so every window has figures), then
+//! produces a live stream with a day's rhythm (busy office hours, quiet nights). Real units come
+//! from the catalog; procedures, fields and channels are the ones Hanoi's systems use; some
+//! dossiers run late, some complaints and tasks go overdue, and a few items fall due within
+//! minutes so the deadline engine can be watched turning them overdue with no event arriving.
+
 use crate::app::AppState;
-pub fn random_token() -> String { String::from("x") }
-pub async fn run(_state: AppState, _rate: f64) {}
+use crate::catalog::Unit;
+use chrono::{DateTime, Duration, Timelike, Utc};
+use ioc_shared::event::{ComplaintChannel, DossierChannel, Event, EventBody, Officer, Outcome, Satisfaction};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+use std::collections::VecDeque;
+
+/// Source name of everything the simulator sends.
+pub const SOURCE: &str = "demo-simulator";
+/// Days of history written on first start.
+const BACKFILL_DAYS: i64 = 3;
+/// Open items the simulator remembers to move forward later; older ones are left as they are.
+const MAX_OPEN_ITEMS: usize = 20_000;
+
+/// (procedure, field, typical legal time limit in hours)
+const PROCEDURES: [(&str, &str, i64); 10] = [
+    ("Đăng ký khai sinh", "Hộ tịch", 8),
+    ("Đăng ký kết hôn", "Hộ tịch", 24),
+    ("Chứng thực bản sao từ bản chính", "Chứng thực", 4),
+    ("Xác nhận tình trạng hôn nhân", "Hộ tịch", 24),
+    ("Đăng ký thường trú", "Cư trú", 72),
+    ("Cấp giấy phép xây dựng nhà ở riêng lẻ", "Xây dựng", 240),
+    ("Cấp giấy chứng nhận quyền sử dụng đất lần đầu", "Đất đai", 480),
+    ("Đăng ký hộ kinh doanh", "Đăng ký kinh doanh", 72),
+    ("Cấp giấy phép kinh doanh karaoke", "Văn hóa", 120),
+    ("Trợ cấp xã hội hàng tháng", "Bảo trợ xã hội", 168),
+];
+const COMPLAINT_FIELDS: [&str; 7] =
+    ["Môi trường", "Giao thông", "Trật tự đô thị", "Đất đai", "Điện, nước", "An ninh trật tự", "Y tế"];
+const FAMILY: [&str; 10] = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Ngô"];
+const MIDDLE: [&str; 6] = ["Văn", "Thị", "Minh", "Thu", "Đức", "Ngọc"];
+const GIVEN: [&str; 12] = ["An", "Bình", "Cường", "Dung", "Hà", "Hùng", "Lan", "Long", "Mai", "Nam", "Phương", "Tuấn"];
+
+/// A random ingest token for the demo when none is configured.
+pub fn random_token() -> String {
+    let mut rng = rand::rng();
+    (0..32).map(|_| char::from(b"abcdefghijkmnpqrstuvwxyz23456789"[rng.random_range(0..32)])).collect()
+}
+
+/// An item the simulator will move forward later.
+struct OpenItem {
+    body: EventBody,
+    unit: String,
+    /// When it was received, so later events never precede it.
+    since: DateTime<Utc>,
+    assigned: bool,
+    paused: bool,
+}
+
+struct Simulator {
+    rng: StdRng,
+    /// Units events are attributed to (districts and wards).
+    units: Vec<Unit>,
+    open: VecDeque<OpenItem>,
+    serial: u64,
+    run_id: String,
+}
+
+/// Runs the feed until the process ends.
+pub async fn run(state: AppState, rate_per_second: f64) {
+    let mut sim = Simulator::new(&state);
+    if sim.units.is_empty() {
+        tracing::warn!("demo simulator: the catalog has no units below its roots; nothing to simulate");
+        return;
+    }
+    match state.store.has_events_from(SOURCE).await {
+        Ok(false) => {
+            let events = sim.backfill(Utc::now());
+            tracing::info!(events = events.len(), "demo simulator: backfilling {BACKFILL_DAYS} days of history");
+            for chunk in events.chunks(2000) {
+                send(&state, chunk).await;
+            }
+        }
+        Ok(true) => tracing::info!("demo simulator: history already present; continuing live"),
+        Err(error) => tracing::warn!(%error, "demo simulator: cannot read history; continuing live"),
+    }
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let now = Utc::now();
+        let expected = rate_per_second.max(0.0) * rhythm(now);
+        // Poisson-like: the whole part always, the fraction by chance.
+        let mut count = expected.floor() as usize;
+        if sim.rng.random_bool((expected - expected.floor()).clamp(0.0, 1.0)) {
+            count += 1;
+        }
+        let events: Vec<Event> = (0..count).filter_map(|_| sim.live_step(now)).collect();
+        if !events.is_empty() {
+            send(&state, &events).await;
+        }
+    }
+}
+
+async fn send(state: &AppState, events: &[Event]) {
+    let values: Vec<Result<Value, String>> =
+        events.iter().map(|e| serde_json::to_value(e).map_err(|e| e.to_string())).collect();
+    match crate::ingest::ingest_values(state, values).await {
+        Ok(response) if !response.rejected.is_empty() => {
+            tracing::warn!(rejected = ?response.rejected.first(), count = response.rejected.len(), "demo simulator: events rejected");
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "demo simulator: batch not stored"),
+    }
+}
+
+/// Share of the peak rate at a local hour: office hours busy, nights quiet.
+fn rhythm(at: DateTime<Utc>) -> f64 {
+    match at.with_timezone(&ioc_shared::time::local_offset()).hour() {
+        8..=11 | 13..=16 => 1.0,
+        7 | 12 | 17 => 0.5,
+        18..=21 => 0.25,
+        _ => 0.08,
+    }
+}
+
+impl Simulator {
+    fn new(state: &AppState) -> Simulator {
+        let mut units: Vec<Unit> = state.catalog.units().filter(|u| u.parent.is_some()).cloned().collect();
+        units.sort_by(|a, b| a.code.cmp(&b.code));
+        Simulator {
+            rng: StdRng::from_os_rng(),
+            units,
+            open: VecDeque::new(),
+            serial: 0,
+            run_id: format!("{:x}", Utc::now().timestamp_millis()),
+        }
+    }
+
+    fn next_id(&mut self, prefix: &str) -> String {
+        self.serial += 1;
+        format!("{prefix}-{}-{}", self.run_id, self.serial)
+    }
+
+    fn event(&mut self, at: DateTime<Utc>, unit: &str, body: EventBody) -> Event {
+        Event { id: self.next_id("ev"), source: SOURCE.to_owned(), at, unit: unit.to_owned(), body }
+    }
+
+    /// Officers of a unit: three per unit, named deterministically from its code.
+    fn officer(&mut self, unit: &str) -> Officer {
+        let which = self.rng.random_range(0..3_u64);
+        let seed = unit.bytes().fold(which, |acc, b| acc.wrapping_mul(31).wrapping_add(u64::from(b)));
+        let name = format!(
+            "{} {} {}",
+            FAMILY[(seed % 10) as usize],
+            MIDDLE[((seed / 10) % 6) as usize],
+            GIVEN[((seed / 60) % 12) as usize]
+        );
+        Officer { id: format!("cb-{unit}-{which}"), name }
+    }
+
+    /// Any unit below a root (district or ward), uniformly: wards, being many, get most work.
+    fn pick_unit(&mut self) -> String {
+        let index = self.rng.random_range(0..self.units.len());
+        self.units[index].code.clone()
+    }
+
+    fn new_dossier(&mut self, at: DateTime<Utc>) -> (Event, OpenItem) {
+        let unit = self.pick_unit();
+        let (procedure, field, hours) = PROCEDURES[self.rng.random_range(0..PROCEDURES.len())];
+        let dossier = self.next_id("HS");
+        let channel = match self.rng.random_range(0..10) {
+            0..=5 => DossierChannel::Online,
+            6..=8 => DossierChannel::Direct,
+            _ => DossierChannel::Postal,
+        };
+        // A few fall due within minutes, to show the deadline engine at work.
+        let due = if self.rng.random_bool(0.03) {
+            at + Duration::minutes(self.rng.random_range(1..10))
+        } else {
+            at + Duration::hours(hours)
+        };
+        let body = EventBody::DossierReceived {
+            dossier,
+            procedure: procedure.to_owned(),
+            field: field.to_owned(),
+            channel,
+            due,
+        };
+        let event = self.event(at, &unit, body.clone());
+        (event, OpenItem { body, unit, since: at, assigned: false, paused: false })
+    }
+
+    fn new_complaint(&mut self, at: DateTime<Utc>) -> (Event, OpenItem) {
+        let unit = self.pick_unit();
+        let field = COMPLAINT_FIELDS[self.rng.random_range(0..COMPLAINT_FIELDS.len())];
+        let channel = match self.rng.random_range(0..20) {
+            0..=6 => ComplaintChannel::Zalo,
+            7..=12 => ComplaintChannel::Hotline,
+            13..=15 => ComplaintChannel::App,
+            16..=18 => ComplaintChannel::Portal,
+            _ => ComplaintChannel::Direct,
+        };
+        let body = EventBody::ComplaintReceived {
+            complaint: self.next_id("PA"),
+            field: field.to_owned(),
+            channel,
+            due: at + Duration::hours(self.rng.random_range(12..96)),
+            summary: Some(format!("Phản ánh về {} tại địa bàn", field.to_lowercase())),
+        };
+        let event = self.event(at, &unit, body.clone());
+        (event, OpenItem { body, unit, since: at, assigned: false, paused: false })
+    }
+
+    fn new_task(&mut self, at: DateTime<Utc>) -> (Event, OpenItem) {
+        let unit = self.pick_unit();
+        let officer = self.officer(&unit);
+        let body = EventBody::TaskAssigned {
+            task: self.next_id("NV"),
+            officer,
+            due: at + Duration::hours(self.rng.random_range(2..72)),
+            title: Some("Kiểm tra, báo cáo kết quả xử lý".to_owned()),
+        };
+        let event = self.event(at, &unit, body.clone());
+        (event, OpenItem { body, unit, since: at, assigned: true, paused: false })
+    }
+
+    /// Moves an open item one step (assign, pause, resume or resolve) at time `at`.
+    fn advance(&mut self, item: &mut OpenItem, at: DateTime<Utc>) -> Option<(Event, bool)> {
+        let at = at.max(item.since + Duration::minutes(1));
+        let unit = item.unit.clone();
+        let (body, finished) = match &item.body {
+            EventBody::DossierReceived { dossier, .. } => {
+                let dossier = dossier.clone();
+                if !item.assigned {
+                    item.assigned = true;
+                    let officer = self.officer(&unit);
+                    (EventBody::DossierAssigned { dossier, officer }, false)
+                } else if item.paused {
+                    item.paused = false;
+                    (EventBody::DossierResumed { dossier }, false)
+                } else if self.rng.random_bool(0.05) {
+                    item.paused = true;
+                    (EventBody::DossierPaused { dossier }, false)
+                } else {
+                    let outcome = match self.rng.random_range(0..20) {
+                        0 => Outcome::Withdrawn,
+                        1 => Outcome::Rejected,
+                        _ => Outcome::Completed,
+                    };
+                    (EventBody::DossierResolved { dossier, outcome }, true)
+                }
+            }
+            EventBody::ComplaintReceived { complaint, .. } => {
+                let complaint = complaint.clone();
+                if !item.assigned {
+                    item.assigned = true;
+                    let officer = self.officer(&unit);
+                    (EventBody::ComplaintAssigned { complaint, officer }, false)
+                } else {
+                    let satisfaction = match self.rng.random_range(0..10) {
+                        0..=5 => Some(Satisfaction::Satisfied),
+                        6 => Some(Satisfaction::Neutral),
+                        7 => Some(Satisfaction::Dissatisfied),
+                        _ => None,
+                    };
+                    (EventBody::ComplaintResolved { complaint, satisfaction }, true)
+                }
+            }
+            EventBody::TaskAssigned { task, .. } => (EventBody::TaskCompleted { task: task.clone() }, true),
+            _ => return None,
+        };
+        Some((self.event(at, &unit, body), finished))
+    }
+
+    /// One live event: a new item or a step of an open one.
+    fn live_step(&mut self, now: DateTime<Utc>) -> Option<Event> {
+        let roll = self.rng.random_range(0..100);
+        if roll < 30 || self.open.is_empty() {
+            let (event, item) = match roll % 10 {
+                0..=5 => self.new_dossier(now),
+                6..=8 => self.new_complaint(now),
+                _ => self.new_task(now),
+            };
+            self.remember(item);
+            return Some(event);
+        }
+        // Older items are more likely to move: pick from the front half.
+        let index = self.rng.random_range(0..self.open.len().div_ceil(2));
+        let mut item = self.open.remove(index)?;
+        let (event, finished) = self.advance(&mut item, now)?;
+        if !finished {
+            self.open.push_back(item);
+        }
+        Some(event)
+    }
+
+    fn remember(&mut self, item: OpenItem) {
+        if self.open.len() >= MAX_OPEN_ITEMS {
+            self.open.pop_front();
+        }
+        self.open.push_back(item);
+    }
+
+    /// Events of the last [`BACKFILL_DAYS`] days, all in the past.
+    fn backfill(&mut self, now: DateTime<Utc>) -> Vec<Event> {
+        let mut events = Vec::new();
+        let start = now - Duration::days(BACKFILL_DAYS);
+        let mut t = start;
+        while t < now {
+            let per_hour = (60.0 * rhythm(t)).round() as usize;
+            for _ in 0..per_hour {
+                let at = t + Duration::seconds(self.rng.random_range(0..3600));
+                if at >= now {
+                    continue;
+                }
+                let (event, mut item) = match self.rng.random_range(0..10) {
+                    0..=5 => self.new_dossier(at),
+                    6..=8 => self.new_complaint(at),
+                    _ => self.new_task(at),
+                };
+                events.push(event);
+                // Walk the item forward in time; stop at now, keeping it open.
+                let mut when = at;
+                loop {
+                    let limit_hours = match &item.body {
+                        EventBody::DossierReceived { due, .. } | EventBody::ComplaintReceived { due, .. } => {
+                            ((*due - at).num_hours().max(1) as f64 * 1.25) as i64
+                        }
+                        EventBody::TaskAssigned { due, .. } => ((*due - at).num_hours().max(1) as f64 * 1.2) as i64,
+                        _ => 24,
+                    };
+                    let step = Duration::minutes(self.rng.random_range(10..(limit_hours.max(1) * 60 / 2).max(11)));
+                    when += step;
+                    if when >= now {
+                        self.remember(item);
+                        break;
+                    }
+                    let Some((event, finished)) = self.advance(&mut item, when) else { break };
+                    events.push(event);
+                    if finished {
+                        break;
+                    }
+                }
+            }
+            t += Duration::hours(1);
+        }
+        events
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn office_hours_are_busier_than_nights() {
+        let at = |text: &str| ioc_shared::time::parse_rfc3339(text).unwrap_or_default();
+        assert!(rhythm(at("2026-11-23T09:00:00+07:00")) > rhythm(at("2026-11-23T02:00:00+07:00")));
+    }
+}

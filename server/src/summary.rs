@@ -133,6 +133,7 @@ pub async fn compute(
             redis::cmd("HMGET").arg(keys.officers()).arg(&ids).query_async(conn).await?;
         for (officer, name) in officers.top_late.iter_mut().zip(names) {
             officer.name = name.unwrap_or_else(|| officer.id.clone());
+            officer.unit_name = catalog.get(&officer.unit).map(|u| u.name.clone()).unwrap_or_default();
         }
     }
 
@@ -270,7 +271,7 @@ fn rank_late_officers(members: &[String]) -> OfficerFigures {
                 .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
                 .map(|(u, _)| u.to_owned())
                 .unwrap_or_default();
-            LateOfficer { id: id.to_owned(), name: String::new(), unit, overdue }
+            LateOfficer { id: id.to_owned(), name: String::new(), unit, unit_name: String::new(), overdue }
         })
         .collect();
     ranked.sort_by(|a, b| b.overdue.cmp(&a.overdue).then(a.id.cmp(&b.id)));

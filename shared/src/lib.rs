@@ -8,11 +8,13 @@
 //! - [`summary`]: the figures of one scope and window, exactly as `GET
 //!   /api/v1/units/{code}/summary` and the live WebSocket carry them.
 //! - [`live`]: the WebSocket messages in both directions.
+//! - [`format`]: Vietnamese (default) and English number, duration and date formats.
 //! - [`time`]: the city's local time zone and the RFC 3339 helpers both sides use.
 //!
 //! Nothing here depends on a server runtime, so the wasm dashboard compiles it as is.
 
 pub mod event;
+pub mod format;
 pub mod live;
 pub mod summary;
 pub mod time;

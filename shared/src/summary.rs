@@ -98,6 +98,9 @@ pub struct LateOfficer {
     pub name: String,
     /// Unit code of the officer's overdue work (the unit with most of it, when several).
     pub unit: String,
+    /// Name of that unit, so screens need no catalog of their own.
+    #[serde(default)]
+    pub unit_name: String,
     pub overdue: u64,
 }
 
@@ -133,6 +136,25 @@ pub struct Summary {
     pub officers: OfficerFigures,
     /// Direct children, worst on-time rate first (no rate sorts last), then by code.
     pub children: Vec<ChildFigures>,
+}
+
+/// A unit in brief, for breadcrumbs and menus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitBrief {
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+}
+
+/// `GET /api/v1/units/{code}`: a unit, its path from the root, and its direct children.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitInfo {
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    /// From the root down to this unit (inclusive).
+    pub path: Vec<UnitBrief>,
+    pub children: Vec<UnitBrief>,
 }
 
 /// on time ÷ (on time + late), `None` when both are zero.

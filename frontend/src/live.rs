@@ -1,0 +1,240 @@
+//! The live connection: one WebSocket, one subscription (the scope on screen), reconnecting
+//! forever with exponential backoff and jitter, resubscribing on every reconnect.
+//!
+//! Handlers are owned by the client and replaced on each reconnect (never leaked with
+//! `forget`), so a screen that runs for months does not grow with every outage.
+
+use ioc_shared::live::{ClientMessage, ServerMessage, HEARTBEAT_SECONDS};
+use ioc_shared::summary::{Summary, Window};
+use leptos::prelude::*;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
+
+/// Longest wait between reconnect attempts.
+const MAX_BACKOFF_MS: f64 = 10_000.0;
+/// First wait after a drop.
+const FIRST_BACKOFF_MS: f64 = 500.0;
+/// Silence after which an open connection is taken for dead and reopened.
+const SILENCE_LIMIT_MS: f64 = (HEARTBEAT_SECONDS * 4 * 1000) as f64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnState {
+    Connecting,
+    Live,
+    Disconnected,
+}
+
+/// Where the connection reports to the screen.
+#[derive(Clone, Copy)]
+pub struct LiveSignals {
+    pub summary: RwSignal<Option<Summary>>,
+    pub state: RwSignal<ConnState>,
+    /// `Date.now()` of the last message from the server (snapshot or heartbeat).
+    pub last_message_ms: RwSignal<Option<f64>>,
+}
+
+#[derive(Clone)]
+pub struct LiveClient {
+    inner: Rc<RefCell<Inner>>,
+}
+
+struct Inner {
+    signals: LiveSignals,
+    socket: Option<WebSocket>,
+    /// Kept alive while `socket` may call them; dropped only when replaced.
+    handlers: Option<Handlers>,
+    /// The scope the screen shows.
+    wanted: Option<(String, Window)>,
+    /// The scope subscribed on the current socket.
+    subscribed: Option<(String, Window)>,
+    /// Highest version shown for `wanted`: older snapshots are ignored.
+    version: u64,
+    attempts: u32,
+    reconnect_pending: bool,
+}
+
+struct Handlers {
+    _open: Closure<dyn FnMut(Event)>,
+    _message: Closure<dyn FnMut(MessageEvent)>,
+    _close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+impl LiveClient {
+    pub fn start(signals: LiveSignals) -> LiveClient {
+        let client = LiveClient {
+            inner: Rc::new(RefCell::new(Inner {
+                signals,
+                socket: None,
+                handlers: None,
+                wanted: None,
+                subscribed: None,
+                version: 0,
+                attempts: 0,
+                reconnect_pending: false,
+            })),
+        };
+        client.connect();
+        client
+    }
+
+    /// Shows `unit` over `window` from now on.
+    pub fn show(&self, unit: String, window: Window) {
+        let wanted = Some((unit, window));
+        let mut inner = self.inner.borrow_mut();
+        if inner.wanted == wanted {
+            return;
+        }
+        inner.wanted = wanted;
+        inner.version = 0;
+        inner.signals.summary.set(None);
+        inner.sync_subscription();
+    }
+
+    /// Called every second: reopens a connection that has gone silent.
+    pub fn watchdog(&self, now_ms: f64) {
+        let dead = {
+            let inner = self.inner.borrow();
+            let silent = inner.signals.last_message_ms.get_untracked().is_none_or(|t| now_ms - t > SILENCE_LIMIT_MS);
+            inner.signals.state.get_untracked() == ConnState::Live && silent
+        };
+        if dead {
+            let socket = self.inner.borrow().socket.clone();
+            if let Some(socket) = socket {
+                let _ = socket.close();
+            }
+        }
+    }
+
+    fn connect(&self) {
+        let url = match socket_url() {
+            Some(url) => url,
+            None => return,
+        };
+        let socket = match WebSocket::new(&url) {
+            Ok(socket) => socket,
+            Err(_) => {
+                self.schedule_reconnect();
+                return;
+            }
+        };
+        let on_open = {
+            let client = self.clone();
+            Closure::<dyn FnMut(Event)>::new(move |_| {
+                let mut inner = client.inner.borrow_mut();
+                inner.attempts = 0;
+                inner.subscribed = None;
+                inner.signals.state.set(ConnState::Live);
+                inner.signals.last_message_ms.set(Some(js_sys::Date::now()));
+                inner.sync_subscription();
+            })
+        };
+        let on_message = {
+            let client = self.clone();
+            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                if let Some(text) = event.data().as_string() {
+                    client.inner.borrow_mut().receive(&text);
+                }
+            })
+        };
+        let on_close = {
+            let client = self.clone();
+            Closure::<dyn FnMut(CloseEvent)>::new(move |_| {
+                {
+                    let mut inner = client.inner.borrow_mut();
+                    inner.signals.state.set(ConnState::Disconnected);
+                    inner.subscribed = None;
+                }
+                client.schedule_reconnect();
+            })
+        };
+        socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        let mut inner = self.inner.borrow_mut();
+        if let Some(old) = inner.socket.take() {
+            old.set_onopen(None);
+            old.set_onmessage(None);
+            old.set_onclose(None);
+            let _ = old.close();
+        }
+        inner.socket = Some(socket);
+        inner.handlers = Some(Handlers { _open: on_open, _message: on_message, _close: on_close });
+        if inner.signals.state.get_untracked() != ConnState::Disconnected {
+            inner.signals.state.set(ConnState::Connecting);
+        }
+    }
+
+    fn schedule_reconnect(&self) {
+        let delay_ms = {
+            let mut inner = self.inner.borrow_mut();
+            if inner.reconnect_pending {
+                return;
+            }
+            inner.reconnect_pending = true;
+            let base = (FIRST_BACKOFF_MS * 2_f64.powi(inner.attempts.min(10) as i32)).min(MAX_BACKOFF_MS);
+            inner.attempts += 1;
+            // ±25 % jitter, so a hundred screens do not reconnect in the same millisecond.
+            base * (0.75 + js_sys::Math::random() * 0.5)
+        };
+        let client = self.clone();
+        set_timeout(
+            move || {
+                client.inner.borrow_mut().reconnect_pending = false;
+                client.connect();
+            },
+            Duration::from_millis(delay_ms as u64),
+        );
+    }
+}
+
+impl Inner {
+    fn send(&self, message: &ClientMessage) {
+        if let (Some(socket), Ok(text)) = (&self.socket, serde_json::to_string(message)) {
+            let _ = socket.send_with_str(&text);
+        }
+    }
+
+    /// Makes the socket's subscription match what the screen wants.
+    fn sync_subscription(&mut self) {
+        let open = self.socket.as_ref().is_some_and(|s| s.ready_state() == WebSocket::OPEN);
+        if !open || self.subscribed == self.wanted {
+            return;
+        }
+        if let Some((unit, window)) = self.subscribed.take() {
+            self.send(&ClientMessage::Unsubscribe { unit, window });
+        }
+        if let Some((unit, window)) = self.wanted.clone() {
+            self.send(&ClientMessage::Subscribe { unit, window });
+        }
+        self.subscribed = self.wanted.clone();
+    }
+
+    fn receive(&mut self, text: &str) {
+        let Ok(message) = serde_json::from_str::<ServerMessage>(text) else { return };
+        self.signals.last_message_ms.set(Some(js_sys::Date::now()));
+        match message {
+            ServerMessage::Snapshot { unit, window, version, data } => {
+                let current = self.wanted.as_ref().is_some_and(|(u, w)| *u == unit && *w == window);
+                if current && version > self.version {
+                    self.version = version;
+                    self.signals.summary.set(Some(*data));
+                }
+            }
+            ServerMessage::Heartbeat { .. } => {}
+            ServerMessage::Error { message, .. } => {
+                web_sys::console::warn_1(&format!("IOC server: {message}").into());
+            }
+        }
+    }
+}
+
+/// `ws://host/api/v1/live` (or `wss://` when the page came over HTTPS).
+fn socket_url() -> Option<String> {
+    let location = web_sys::window()?.location();
+    let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+    Some(format!("{scheme}://{}/api/v1/live", location.host().ok()?))
+}

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Sets up, idempotently and only where missing, everything the IOC needs on Debian:
+#   - the wasm32 target and wasm-bindgen-cli at exactly the version in Cargo.lock,
+#   - PostgreSQL (role and database `ioc`) unless DATABASE_URL is set,
+#   - Redis unless REDIS_URL is set,
+#   - with --browser: Chromium and chromedriver for the browser tests.
+# Source it (`. scripts/setup.sh [--browser]`) to get DATABASE_URL and REDIS_URL exported.
+set -euo pipefail
+
+IOC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+IOC_DEFAULT_DATABASE_URL="postgres://ioc:ioc@127.0.0.1:5432/ioc"
+IOC_DEFAULT_REDIS_URL="redis://127.0.0.1:6379"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+as_postgres() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
+}
+
+IOC_APT_UPDATED=0
+apt_install() {
+  if [ "$IOC_APT_UPDATED" = 0 ]; then
+    log "apt-get update"
+    as_root apt-get update -qq
+    IOC_APT_UPDATED=1
+  fi
+  log "installing $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# port_open HOST PORT: is something listening there?
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+wait_for_port() {
+  local host=$1 port=$2 what=$3
+  for _ in $(seq 1 60); do
+    port_open "$host" "$port" && return 0
+    sleep 0.5
+  done
+  echo "error: $what did not start listening on $host:$port" >&2
+  return 1
+}
+
+ensure_wasm_toolchain() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    log "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  local want have
+  want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' "$IOC_ROOT/Cargo.lock")
+  have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+  if [ "$have" != "$want" ]; then
+    log "installing wasm-bindgen-cli $want (a few minutes, once)"
+    # Without --locked: its own lock names a crate version the registry may lack (BUILD-NOTES).
+    cargo install wasm-bindgen-cli --version "$want"
+  fi
+}
+
+ensure_postgres() {
+  if [ -n "${DATABASE_URL:-}" ]; then
+    log "PostgreSQL: using DATABASE_URL from the environment"
+    return
+  fi
+  export DATABASE_URL="$IOC_DEFAULT_DATABASE_URL"
+  if ! port_open 127.0.0.1 5432; then
+    if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+      apt_install postgresql postgresql-client
+    fi
+    local version
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    log "starting PostgreSQL $version"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    wait_for_port 127.0.0.1 5432 PostgreSQL
+  fi
+  command -v psql >/dev/null || apt_install postgresql-client
+  if PGPASSWORD=ioc psql -h 127.0.0.1 -U ioc -d ioc -tAc 'SELECT 1' >/dev/null 2>&1; then
+    return
+  fi
+  log "creating PostgreSQL role and database ioc"
+  local sql_role="DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ioc') THEN
+        CREATE ROLE ioc LOGIN PASSWORD 'ioc' CREATEDB;
+      END IF; END \$\$;"
+  local admin=(psql -h 127.0.0.1 -U postgres -d postgres -v ON_ERROR_STOP=1 -tA)
+  if ! "${admin[@]}" -c 'SELECT 1' >/dev/null 2>&1; then
+    admin=(as_postgres psql -d postgres -v ON_ERROR_STOP=1 -tA)
+  fi
+  "${admin[@]}" -c "$sql_role" >/dev/null
+  if [ "$("${admin[@]}" -c "SELECT 1 FROM pg_database WHERE datname = 'ioc'")" != "1" ]; then
+    "${admin[@]}" -c "CREATE DATABASE ioc OWNER ioc" >/dev/null
+  fi
+}
+
+ensure_redis() {
+  if [ -n "${REDIS_URL:-}" ]; then
+    log "Redis: using REDIS_URL from the environment"
+    return
+  fi
+  export REDIS_URL="$IOC_DEFAULT_REDIS_URL"
+  if port_open 127.0.0.1 6379; then
+    return
+  fi
+  command -v redis-server >/dev/null || apt_install redis-server
+  if ! port_open 127.0.0.1 6379; then
+    log "starting Redis"
+    as_root mkdir -p /var/lib/redis /var/log/redis
+    as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+      --dir /var/lib/redis --logfile /var/log/redis/ioc.log
+  fi
+  wait_for_port 127.0.0.1 6379 Redis
+}
+
+ensure_browser() {
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    apt_install chromium chromium-driver
+  fi
+}
+
+ioc_setup() {
+  local browser=0
+  for arg in "$@"; do
+    case "$arg" in
+      --browser) browser=1 ;;
+      *) echo "setup.sh: unknown option $arg" >&2; return 2 ;;
+    esac
+  done
+  ensure_wasm_toolchain
+  ensure_postgres
+  ensure_redis
+  if [ "$browser" = 1 ]; then ensure_browser; fi
+}
+
+# Builds the dashboard into dist/: wasm, its JavaScript glue, index.html and styles.
+build_web() {
+  log "building the dashboard (wasm)"
+  (cd "$IOC_ROOT" && cargo build -p ioc-frontend --target wasm32-unknown-unknown --profile wasm-release)
+  mkdir -p "$IOC_ROOT/dist"
+  wasm-bindgen --target web --no-typescript --remove-name-section --out-dir "$IOC_ROOT/dist" \
+    "$IOC_ROOT/target/wasm32-unknown-unknown/wasm-release/ioc_frontend.wasm"
+  cp "$IOC_ROOT"/assets/web/* "$IOC_ROOT/dist/"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  ioc_setup "$@"
+fi

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Sets everything up (idempotent) and runs every test: unit tests, end-to-end tests against
+# real PostgreSQL and Redis, and headless-Chromium tests of the dashboard.
+set -euo pipefail
+. "$(dirname "$0")/setup.sh"
+ioc_setup --browser
+build_web
+cd "$IOC_ROOT"
+export IOC_WEB_DIR="$IOC_ROOT/dist"
+log "running the tests"
+exec cargo test --locked "$@"

@@ -1,0 +1,140 @@
+//! Number, duration and date formats for screens: Vietnamese by default ("1.234", "92,5 %",
+//! "22/11/2026"), English on request ("1,234", "92.5 %", "22/11/2026").
+
+use chrono::{DateTime, Utc};
+
+/// The two languages of the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Vi,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Vi => "vi",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(text: &str) -> Lang {
+        if text.eq_ignore_ascii_case("en") { Lang::En } else { Lang::Vi }
+    }
+
+    /// Picks the text of this language.
+    pub fn pick<'a>(self, vi: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Vi => vi,
+            Lang::En => en,
+        }
+    }
+
+    fn separators(self) -> (char, char) {
+        match self {
+            Lang::Vi => ('.', ','),
+            Lang::En => (',', '.'),
+        }
+    }
+}
+
+/// Whole number with thousands separators: 1.234.567 (vi), 1,234,567 (en).
+pub fn integer(n: u64, lang: Lang) -> String {
+    let digits = n.to_string();
+    let (thousands, _) = lang.separators();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(thousands);
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A number with a fixed count of decimals: 4,5 (vi), 4.5 (en).
+pub fn decimal(x: f64, decimals: usize, lang: Lang) -> String {
+    let text = format!("{:.*}", decimals, x.abs());
+    let (int_part, frac_part) = text.split_once('.').unwrap_or((&text, ""));
+    let whole = integer(int_part.parse().unwrap_or(0), lang);
+    let sign = if x < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') { "-" } else { "" };
+    if frac_part.is_empty() {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}{}{frac_part}", lang.separators().1)
+    }
+}
+
+/// A rate in 0..=1 as a percentage with one decimal: "92,5 %".
+pub fn percent(rate: f64, lang: Lang) -> String {
+    format!("{} %", decimal(rate * 100.0, 1, lang))
+}
+
+/// A duration in hours, in hours below two days and in days above: "4,5 giờ", "3,2 ngày".
+pub fn hours(h: f64, lang: Lang) -> String {
+    if h < 48.0 {
+        format!("{} {}", decimal(h, 1, lang), lang.pick("giờ", "h"))
+    } else {
+        format!("{} {}", decimal(h / 24.0, 1, lang), lang.pick("ngày", "days"))
+    }
+}
+
+/// Local (UTC+7) date: 22/11/2026.
+pub fn date(at: DateTime<Utc>) -> String {
+    at.with_timezone(&crate::time::local_offset()).format("%d/%m/%Y").to_string()
+}
+
+/// Local (UTC+7) 24-hour time: 09:05:07.
+pub fn clock(at: DateTime<Utc>) -> String {
+    at.with_timezone(&crate::time::local_offset()).format("%H:%M:%S").to_string()
+}
+
+/// How long ago, in words: "3 giây trước", "2 phút trước", "1 giờ trước".
+pub fn ago(seconds: i64, lang: Lang) -> String {
+    let s = seconds.max(0);
+    let (n, vi, en) = if s < 60 {
+        (s, "giây", "s")
+    } else if s < 3600 {
+        (s / 60, "phút", "min")
+    } else if s < 86_400 {
+        (s / 3600, "giờ", "h")
+    } else {
+        (s / 86_400, "ngày", "d")
+    };
+    match lang {
+        Lang::Vi => format!("{n} {vi} trước"),
+        Lang::En => format!("{n} {en} ago"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vietnamese_numbers_use_dot_for_thousands_and_comma_for_decimals() {
+        assert_eq!(integer(1234, Lang::Vi), "1.234");
+        assert_eq!(integer(1_234_567, Lang::Vi), "1.234.567");
+        assert_eq!(integer(999, Lang::Vi), "999");
+        assert_eq!(integer(1234, Lang::En), "1,234");
+        assert_eq!(percent(0.925, Lang::Vi), "92,5 %");
+        assert_eq!(decimal(1234.56, 1, Lang::Vi), "1.234,6");
+        assert_eq!(hours(4.5, Lang::Vi), "4,5 giờ");
+        assert_eq!(hours(76.8, Lang::Vi), "3,2 ngày");
+    }
+
+    #[test]
+    fn dates_are_day_month_year_in_local_time() {
+        let at = crate::time::parse_rfc3339("2026-11-21T17:30:05Z").unwrap_or_default();
+        assert_eq!(date(at), "22/11/2026");
+        assert_eq!(clock(at), "00:30:05");
+    }
+
+    #[test]
+    fn ages_read_naturally() {
+        assert_eq!(ago(3, Lang::Vi), "3 giây trước");
+        assert_eq!(ago(125, Lang::Vi), "2 phút trước");
+        assert_eq!(ago(7200, Lang::En), "2 h ago");
+    }
+}
