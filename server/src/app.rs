@@ -77,6 +77,11 @@ impl AppState {
     /// PostgreSQL or Redis are down.
     pub fn new(settings: Settings, catalog: Catalog) -> Result<AppState, StartError> {
         let store = Store::connect_lazy(&settings.database_url, settings.database_timeout)?;
+        AppState::with_store(settings, catalog, store)
+    }
+
+    /// Builds the state around an existing PostgreSQL pool (tests get theirs from `#[sqlx::test]`).
+    pub fn with_store(settings: Settings, catalog: Catalog, store: Store) -> Result<AppState, StartError> {
         let redis_client = redis::Client::open(settings.redis_url.as_str())?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
