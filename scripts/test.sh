@@ -7,5 +7,8 @@ ioc_setup --browser
 build_web
 cd "$IOC_ROOT"
 export IOC_WEB_DIR="$IOC_ROOT/dist"
+log "linting (clippy, warnings are errors)"
+cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked -p ioc-frontend --target wasm32-unknown-unknown -- -D warnings
 log "running the tests"
 exec cargo test --locked "$@"

@@ -14,6 +14,7 @@ use chrono::Utc;
 use ioc_shared::event::{parse_event, Event};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// Largest request body, in bytes.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -82,9 +83,12 @@ pub async fn ingest_values(state: &AppState, values: Vec<Result<Value, String>>)
     let outcome = state.store.ingest(&valid).await?;
     response.accepted = outcome.accepted;
     response.duplicates = outcome.duplicates;
-    for (index, error) in outcome.rejected {
-        let id = valid.iter().find(|(i, _)| *i == index).map(|(_, e)| e.id.clone());
-        response.rejected.push(Rejected { index, id, error });
+    if !outcome.rejected.is_empty() {
+        let ids: HashMap<usize, &str> = valid.iter().map(|(i, e)| (*i, e.id.as_str())).collect();
+        for (index, error) in outcome.rejected {
+            let id = ids.get(&index).map(|id| (*id).to_owned());
+            response.rejected.push(Rejected { index, id, error });
+        }
     }
     response.rejected.sort_by_key(|r| r.index);
     if outcome.changed {

@@ -329,6 +329,11 @@ impl Simulator {
                         EventBody::TaskAssigned { due, .. } => ((*due - at).num_hours().max(1) as f64 * 1.2) as i64,
                         _ => 24,
                     };
+                    // Some items are neglected: left open, many of them to run past due.
+                    if self.rng.random_bool(0.06) {
+                        self.remember(item);
+                        break;
+                    }
                     let step = Duration::minutes(self.rng.random_range(10..(limit_hours.max(1) * 60 / 2).max(11)));
                     when += step;
                     if when >= now {

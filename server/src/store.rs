@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 /// Advisory-lock key that orders outbox sequence numbers by commit.
-const OUTBOX_LOCK: i64 = 0x10C_0_0B0C;
+const OUTBOX_LOCK: i64 = 0x10C0_0B0C;
 /// Item deltas per outbox row: keeps each Redis apply script short.
 const DELTAS_PER_OUTBOX_ROW: usize = 256;
 /// How often a batch is retried after a deadlock or serialization failure.
