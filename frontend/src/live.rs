@@ -1,25 +1,32 @@
-//! The live connection: one WebSocket, one subscription (the scope on screen), reconnecting
-//! forever with exponential backoff and jitter, resubscribing on every reconnect.
+//! The live connection: one WebSocket carrying the subscriptions the screen needs (one scope
+//! on the dashboard, every view of the playlist on a wall), reconnecting forever with
+//! exponential backoff and jitter, resubscribing on every reconnect.
 //!
 //! Handlers are owned by the client and replaced on each reconnect (never leaked with
-//! `forget`), so a screen that runs for months does not grow with every outage.
+//! `forget`), and only the newest snapshot of each subscription is kept, so a screen that runs
+//! for months does not grow with updates or outages.
 
 use ioc_shared::live::{ClientMessage, ServerMessage, HEARTBEAT_SECONDS};
 use ioc_shared::summary::{Summary, Window};
 use leptos::prelude::*;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
 
-/// Longest wait between reconnect attempts.
-const MAX_BACKOFF_MS: f64 = 10_000.0;
+/// Longest wait between reconnect attempts (plus up to 25 % jitter): a wall is live again
+/// within 10 s of the server coming back.
+const MAX_BACKOFF_MS: f64 = 6_000.0;
 /// First wait after a drop.
 const FIRST_BACKOFF_MS: f64 = 500.0;
 /// Silence after which an open connection is taken for dead and reopened.
 const SILENCE_LIMIT_MS: f64 = (HEARTBEAT_SECONDS * 4 * 1000) as f64;
+
+/// A subscription: a unit and a window.
+pub type Scope = (String, Window);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnState {
@@ -31,10 +38,21 @@ pub enum ConnState {
 /// Where the connection reports to the screen.
 #[derive(Clone, Copy)]
 pub struct LiveSignals {
-    pub summary: RwSignal<Option<Summary>>,
+    /// The newest snapshot of each wanted scope.
+    pub snapshots: RwSignal<HashMap<Scope, Summary>>,
     pub state: RwSignal<ConnState>,
     /// `Date.now()` of the last message from the server (snapshot or heartbeat).
     pub last_message_ms: RwSignal<Option<f64>>,
+}
+
+impl LiveSignals {
+    pub fn new() -> LiveSignals {
+        LiveSignals {
+            snapshots: RwSignal::new(HashMap::new()),
+            state: RwSignal::new(ConnState::Connecting),
+            last_message_ms: RwSignal::new(None),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -47,12 +65,12 @@ struct Inner {
     socket: Option<WebSocket>,
     /// Kept alive while `socket` may call them; dropped only when replaced.
     handlers: Option<Handlers>,
-    /// The scope the screen shows.
-    wanted: Option<(String, Window)>,
-    /// The scope subscribed on the current socket.
-    subscribed: Option<(String, Window)>,
-    /// Highest version shown for `wanted`: older snapshots are ignored.
-    version: u64,
+    /// The scopes the screen shows.
+    wanted: Vec<Scope>,
+    /// The scopes subscribed on the current socket.
+    subscribed: Vec<Scope>,
+    /// Highest version shown per scope: older snapshots are ignored.
+    versions: HashMap<Scope, u64>,
     attempts: u32,
     reconnect_pending: bool,
 }
@@ -70,9 +88,9 @@ impl LiveClient {
                 signals,
                 socket: None,
                 handlers: None,
-                wanted: None,
-                subscribed: None,
-                version: 0,
+                wanted: Vec::new(),
+                subscribed: Vec::new(),
+                versions: HashMap::new(),
                 attempts: 0,
                 reconnect_pending: false,
             })),
@@ -81,17 +99,16 @@ impl LiveClient {
         client
     }
 
-    /// Shows `unit` over `window` from now on.
-    pub fn show(&self, unit: String, window: Window) {
-        let wanted = Some((unit, window));
+    /// Shows exactly these scopes from now on; snapshots of others are dropped.
+    pub fn show(&self, scopes: Vec<Scope>) {
         let mut inner = self.inner.borrow_mut();
-        if inner.wanted == wanted {
+        if inner.wanted == scopes {
             return;
         }
-        inner.wanted = wanted;
-        inner.version = 0;
-        inner.signals.summary.set(None);
-        inner.sync_subscription();
+        inner.versions.retain(|scope, _| scopes.contains(scope));
+        inner.signals.snapshots.update(|map| map.retain(|scope, _| scopes.contains(scope)));
+        inner.wanted = scopes;
+        inner.sync_subscriptions();
     }
 
     /// Called every second: reopens a connection that has gone silent.
@@ -110,10 +127,7 @@ impl LiveClient {
     }
 
     fn connect(&self) {
-        let url = match socket_url() {
-            Some(url) => url,
-            None => return,
-        };
+        let Some(url) = socket_url() else { return };
         let socket = match WebSocket::new(&url) {
             Ok(socket) => socket,
             Err(_) => {
@@ -126,10 +140,10 @@ impl LiveClient {
             Closure::<dyn FnMut(Event)>::new(move |_| {
                 let mut inner = client.inner.borrow_mut();
                 inner.attempts = 0;
-                inner.subscribed = None;
+                inner.subscribed.clear();
                 inner.signals.state.set(ConnState::Live);
                 inner.signals.last_message_ms.set(Some(js_sys::Date::now()));
-                inner.sync_subscription();
+                inner.sync_subscriptions();
             })
         };
         let on_message = {
@@ -146,7 +160,7 @@ impl LiveClient {
                 {
                     let mut inner = client.inner.borrow_mut();
                     inner.signals.state.set(ConnState::Disconnected);
-                    inner.subscribed = None;
+                    inner.subscribed.clear();
                 }
                 client.schedule_reconnect();
             })
@@ -198,17 +212,21 @@ impl Inner {
         }
     }
 
-    /// Makes the socket's subscription match what the screen wants.
-    fn sync_subscription(&mut self) {
+    /// Makes the socket's subscriptions match what the screen wants.
+    fn sync_subscriptions(&mut self) {
         let open = self.socket.as_ref().is_some_and(|s| s.ready_state() == WebSocket::OPEN);
-        if !open || self.subscribed == self.wanted {
+        if !open {
             return;
         }
-        if let Some((unit, window)) = self.subscribed.take() {
-            self.send(&ClientMessage::Unsubscribe { unit, window });
+        for (unit, window) in self.subscribed.clone() {
+            if !self.wanted.contains(&(unit.clone(), window)) {
+                self.send(&ClientMessage::Unsubscribe { unit, window });
+            }
         }
-        if let Some((unit, window)) = self.wanted.clone() {
-            self.send(&ClientMessage::Subscribe { unit, window });
+        for (unit, window) in self.wanted.clone() {
+            if !self.subscribed.contains(&(unit.clone(), window)) {
+                self.send(&ClientMessage::Subscribe { unit, window });
+            }
         }
         self.subscribed = self.wanted.clone();
     }
@@ -218,11 +236,17 @@ impl Inner {
         self.signals.last_message_ms.set(Some(js_sys::Date::now()));
         match message {
             ServerMessage::Snapshot { unit, window, version, data } => {
-                let current = self.wanted.as_ref().is_some_and(|(u, w)| *u == unit && *w == window);
-                if current && version > self.version {
-                    self.version = version;
-                    self.signals.summary.set(Some(*data));
+                let scope = (unit, window);
+                if !self.wanted.contains(&scope) {
+                    return;
                 }
+                if self.versions.get(&scope).is_some_and(|seen| *seen >= version) {
+                    return;
+                }
+                self.versions.insert(scope.clone(), version);
+                self.signals.snapshots.update(|map| {
+                    map.insert(scope, *data);
+                });
             }
             ServerMessage::Heartbeat { .. } => {}
             ServerMessage::Error { message, .. } => {
@@ -232,7 +256,8 @@ impl Inner {
     }
 }
 
-/// `ws://host/api/v1/live` (or `wss://` when the page came over HTTPS).
+/// `ws://host/api/v1/live` (or `wss://` when the page came over HTTPS). The cookie goes along;
+/// no credential is ever put in the URL.
 fn socket_url() -> Option<String> {
     let location = web_sys::window()?.location();
     let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };

@@ -12,6 +12,8 @@
 //! | `late:{unit}` | sorted set | the same for assigned items, member `officer␟unit␟kind␟item`, for the late-officer ranking |
 //! | `officers` | hash | officer id → display name |
 //! | channel `changed` | pub/sub | JSON array of unit codes whose figures changed |
+//! | channel `revoked` | pub/sub | `session:<hash>`, `user:<id>` or `display:<id>` whose live connections must close |
+//! | `throttle:{login,pair}:{user,addr}:…` | string | failed attempts in the last 15 minutes ([`crate::auth`]) |
 //!
 //! Minute buckets live 26 hours, hour and day buckets 32 days: enough for the `24h` window to
 //! the minute and the `7d`/`30d` windows to the hour. All ops of one outbox row run in one Lua
@@ -70,6 +72,11 @@ impl Keys {
 
     pub fn changed_channel(&self) -> String {
         format!("{}changed", self.prefix)
+    }
+
+    /// Pub/sub channel of revoked sessions, people and displays.
+    pub fn revoked_channel(&self) -> String {
+        format!("{}revoked", self.prefix)
     }
 }
 

@@ -1,12 +1,15 @@
 //! The HTTP surface: application state, the router, and start-up.
 
+use crate::accounts::Accounts;
 use crate::aggregate::Keys;
 use crate::applier::Applier;
 use crate::catalog::{Catalog, Unit};
 use crate::error::ApiError;
 use crate::live::{self, Hub};
 use crate::store::Store;
-use crate::{ingest, summary};
+use crate::auth::{self, Caller};
+use crate::{admin, ingest, summary};
+use axum::extract::FromRequestParts;
 use axum::extract::{Path, Query, State, WebSocketUpgrade};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,6 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tower_http::services::{ServeDir, ServeFile};
 
@@ -45,6 +49,12 @@ pub struct Settings {
     pub web_dir: PathBuf,
     /// How long a request waits for a PostgreSQL connection before answering 503.
     pub database_timeout: Duration,
+    /// A session ends after this long without activity.
+    pub session_idle: Duration,
+    /// Mark cookies `Secure` (also done per request behind a proxy saying `X-Forwarded-Proto: https`).
+    pub secure_cookies: bool,
+    /// Origins (`https://ioc.example.vn`) allowed to open the WebSocket besides the server's own.
+    pub allowed_origins: Vec<String>,
 }
 
 /// Shared by every handler; cheap to clone.
@@ -60,6 +70,9 @@ pub struct AppState {
     pub keys: Keys,
     pub hub: Hub,
     pub applier: Applier,
+    pub accounts: Accounts,
+    /// Revocation notices from Redis (`session:…`, `user:…`, `display:…`), for live connections.
+    pub revocations: broadcast::Sender<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +104,9 @@ impl AppState {
         let keys = Keys::new(settings.redis_prefix.clone());
         let hub = Hub::new(redis.clone(), keys.clone(), catalog.clone());
         let applier = Applier::new(store.clone(), redis.clone(), keys.clone(), catalog.clone());
-        Ok(AppState { settings: Arc::new(settings), catalog, store, redis, redis_client, keys, hub, applier })
+        let accounts = Accounts::new(store.pool.clone());
+        let (revocations, _) = broadcast::channel(256);
+        Ok(AppState { settings: Arc::new(settings), catalog, store, redis, redis_client, keys, hub, applier, accounts, revocations })
     }
 }
 
@@ -101,6 +116,11 @@ pub fn app(state: AppState) -> Router {
     let dashboard = ServeDir::new(&web_dir).fallback(ServeFile::new(web_dir.join("index.html")));
     Router::new()
         .route("/api/v1/health", get(health))
+        .route("/api/v1/login", post(auth::login))
+        .route("/api/v1/logout", post(auth::logout))
+        .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/displays/pair", post(auth::pair))
+        .merge(admin::routes())
         .route("/api/v1/events", post(ingest::post_events))
         .route("/api/v1/units", get(list_roots))
         .route("/api/v1/units/{code}", get(unit_info))
@@ -109,6 +129,16 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/openapi.yaml", get(openapi))
         .fallback_service(dashboard)
         .with_state(state)
+        .layer(axum::middleware::map_response(no_store_for_api))
+}
+
+/// Figures and account data must not sit in shared caches.
+async fn no_store_for_api(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    if headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json")) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// A server running in the background: what `ioc serve` runs, and what tests start.
@@ -152,17 +182,35 @@ pub async fn start(state: AppState, listener: TcpListener) -> Result<RunningServ
     let addr = listener.local_addr()?;
     let tasks = vec![
         tokio::spawn(state.applier.clone().run()),
-        tokio::spawn(live::listen_for_changes(state.redis_client.clone(), state.keys.clone(), state.hub.clone())),
+        tokio::spawn(live::listen_to_redis(
+            state.redis_client.clone(),
+            state.keys.clone(),
+            state.hub.clone(),
+            state.revocations.clone(),
+        )),
+        tokio::spawn(prune_sessions(state.clone())),
         tokio::spawn({
             let router = app(state.clone());
             async move {
-                if let Err(error) = axum::serve(listener, router).await {
+                let service = router.into_make_service_with_connect_info::<SocketAddr>();
+                if let Err(error) = axum::serve(listener, service).await {
                     tracing::error!(%error, "HTTP server stopped");
                 }
             }
         }),
     ];
     Ok(RunningServer { addr, state, tasks })
+}
+
+/// Forgets expired sessions once an hour.
+async fn prune_sessions(state: AppState) {
+    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        if let Err(error) = state.accounts.prune_sessions(state.settings.session_idle).await {
+            tracing::debug!(%error, "sessions not pruned");
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -184,17 +232,25 @@ fn brief(unit: &Unit) -> UnitBrief {
     UnitBrief { code: unit.code.clone(), name: unit.name.clone(), kind: unit.kind.clone() }
 }
 
-async fn list_roots(State(state): State<AppState>) -> Json<Vec<UnitBrief>> {
-    Json(state.catalog.roots().iter().filter_map(|c| state.catalog.get(c)).map(brief).collect())
+/// The roots the caller may see: the catalog's roots, or the caller's own scope.
+async fn list_roots(State(state): State<AppState>, caller: Caller) -> Json<Vec<UnitBrief>> {
+    let roots: Vec<UnitBrief> = match caller.principal.scope() {
+        None => state.catalog.roots().iter().filter_map(|c| state.catalog.get(c)).map(brief).collect(),
+        Some(scope) => state.catalog.get(scope).map(brief).into_iter().collect(),
+    };
+    Json(roots)
 }
 
-fn find_unit<'a>(catalog: &'a Catalog, code: &str) -> Result<&'a Unit, ApiError> {
-    catalog.get(code).ok_or_else(|| ApiError::NotFound(format!("unknown unit `{code}`")))
-}
-
-async fn unit_info(State(state): State<AppState>, Path(code): Path<String>) -> Result<Json<UnitInfo>, ApiError> {
-    let unit = find_unit(&state.catalog, &code)?;
-    let mut path: Vec<UnitBrief> = state.catalog.self_and_ancestors(&code).into_iter().map(brief).collect();
+/// A unit, its path from the top of the caller's scope, and its children.
+async fn unit_info(State(state): State<AppState>, caller: Caller, Path(code): Path<String>) -> Result<Json<UnitInfo>, ApiError> {
+    let unit = auth::authorize_unit(&state, &caller, &code).await?;
+    let mut path: Vec<UnitBrief> = state
+        .catalog
+        .self_and_ancestors(&code)
+        .into_iter()
+        .filter(|u| caller.principal.can_see(&state.catalog, &u.code))
+        .map(brief)
+        .collect();
     path.reverse();
     let children = state.catalog.children(&code).iter().filter_map(|c| state.catalog.get(c)).map(brief).collect();
     Ok(Json(UnitInfo { code: unit.code.clone(), name: unit.name.clone(), kind: unit.kind.clone(), path, children }))
@@ -207,10 +263,11 @@ struct SummaryQuery {
 
 async fn unit_summary(
     State(state): State<AppState>,
+    caller: Caller,
     Path(code): Path<String>,
     Query(query): Query<SummaryQuery>,
 ) -> Result<Json<Summary>, ApiError> {
-    let unit = find_unit(&state.catalog, &code)?;
+    let unit = auth::authorize_unit(&state, &caller, &code).await?;
     let window = match query.window.as_deref() {
         None => Window::Today,
         Some(text) => Window::parse(text).ok_or_else(|| {
@@ -222,15 +279,52 @@ async fn unit_summary(
     Ok(Json(computed.summary))
 }
 
-async fn live_socket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
-    upgrade
+/// Query parameters that look like credentials: refused outright, so nobody builds a client
+/// that leaks a session into URLs, logs and browser history.
+const CREDENTIAL_PARAMETERS: [&str; 7] = ["token", "session", "credential", "key", "access_token", "auth", "password"];
+
+/// `GET /api/v1/live`: checks the URL, the `Origin` and the caller before upgrading.
+async fn live_socket(State(state): State<AppState>, request: axum::extract::Request) -> Result<Response, ApiError> {
+    let (mut parts, _) = request.into_parts();
+    if let Some(query) = parts.uri.query() {
+        let named = query.split('&').filter_map(|pair| pair.split('=').next()).any(|name| {
+            CREDENTIAL_PARAMETERS.contains(&name.to_ascii_lowercase().as_str())
+        });
+        if named {
+            return Err(ApiError::BadRequest(
+                "credentials are never accepted in the URL; the session or display cookie is used".into(),
+            ));
+        }
+    }
+    if !origin_allowed(&state, &parts.headers) {
+        return Err(ApiError::Forbidden("this Origin may not open the live connection".into()));
+    }
+    let caller = Caller::from_request_parts(&mut parts, &state).await?;
+    let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
+        .await
+        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    Ok(upgrade
         .read_buffer_size(WS_READ_BUFFER_BYTES)
         .write_buffer_size(WS_WRITE_BUFFER_BYTES)
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
-        .on_upgrade(move |socket| live::serve_socket(socket, state.hub.clone()))
+        .on_upgrade(move |socket| live::serve_socket(socket, state, caller)))
 }
 
-async fn openapi() -> Response {
+/// A browser always says where the page that opens a WebSocket came from. Only the server's
+/// own origin and the configured ones may connect (no cross-site WebSocket hijacking). Clients
+/// that send no `Origin` are not browsers, and cannot be made to carry someone's cookie.
+fn origin_allowed(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+    let origin = origin.trim_end_matches('/');
+    if state.settings.allowed_origins.iter().any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+}
+
+async fn openapi(_caller: Caller) -> Response {
     ([(header::CONTENT_TYPE, HeaderValue::from_static("application/yaml"))], OPENAPI_YAML).into_response()
 }

@@ -133,6 +133,11 @@ impl Catalog {
         self.ancestors_or_cycle(code).unwrap_or_default()
     }
 
+    /// Whether `code` is `root` or lies below it.
+    pub fn is_within(&self, code: &str, root: &str) -> bool {
+        self.self_and_ancestors(code).iter().any(|u| u.code == root)
+    }
+
     /// All units in catalog-independent order (for the simulator and tests).
     pub fn units(&self) -> impl Iterator<Item = &Unit> {
         self.inner.units.values()

@@ -22,34 +22,137 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run the server with a built-in simulator feeding it realistic Hanoi events.
     Demo(DemoArgs),
+    /// Manage people: add, list, disable, enable, reset-password.
+    User {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage source systems' ingest keys: create, list, revoke.
+    Key {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Manage wall displays: create, list, pair, revoke.
+    Display {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        #[command(subcommand)]
+        command: DisplayCommand,
+    },
+    /// Print the audit log, newest first.
+    Audit {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a person; the password is read from standard input (never from a flag).
+    Add {
+        name: String,
+        /// admin, leader or chief.
+        #[arg(long)]
+        role: String,
+        /// A chief's unit code (required for chief).
+        #[arg(long)]
+        unit: Option<String>,
+    },
+    /// List people.
+    List,
+    /// Disable a person and end their sessions.
+    Disable { name: String },
+    /// Enable a disabled person.
+    Enable { name: String },
+    /// Set a new password (read from standard input) and end the person's sessions.
+    ResetPassword { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a key for a source system; it is printed once and stored only as a hash.
+    Create {
+        source: String,
+        /// Limit the key to this unit and the units below it.
+        #[arg(long)]
+        unit: Option<String>,
+    },
+    /// List keys.
+    List,
+    /// Revoke a key by id.
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DisplayCommand {
+    /// Create a wall display and print its one-time pairing code.
+    Create {
+        name: String,
+        /// The unit the display may show (with everything below it).
+        #[arg(long)]
+        unit: String,
+        /// A view of the playlist, UNIT:WINDOW:SECONDS (repeat for several); default UNIT:today:30.
+        #[arg(long = "view")]
+        views: Vec<String>,
+    },
+    /// List displays.
+    List,
+    /// Print a new pairing code (the screen paired before is disconnected).
+    Pair { id: i64 },
+    /// Revoke a display: its screen is disconnected and can no longer connect.
+    Revoke { id: i64 },
+}
+
+/// Where the data lives; shared by the server and the management commands.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionArgs {
+    /// PostgreSQL URL.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true, global = true)]
+    pub database_url: String,
+    /// Redis URL.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379", global = true)]
+    pub redis_url: String,
+    /// Prefix of every Redis key and channel.
+    #[arg(long, env = "IOC_REDIS_PREFIX", default_value = "ioc:", global = true)]
+    pub redis_prefix: String,
+    /// Unit catalog (JSON array of {code, name, kind, parent}); default: the Hanoi catalog in assets/.
+    #[arg(long, env = "IOC_UNITS", global = true)]
+    pub units: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// PostgreSQL URL.
-    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
-    pub database_url: String,
-    /// Redis URL.
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
-    pub redis_url: String,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
     /// Address to listen on.
     #[arg(long, env = "IOC_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
-    /// Bearer token source systems must send to POST /api/v1/events; ingest is refused without one.
+    /// Bootstrap bearer token accepted for any source on POST /api/v1/events (off unless set;
+    /// prefer one key per source: `ioc key create`).
     #[arg(long, env = "IOC_INGEST_TOKEN", hide_env_values = true)]
     pub ingest_token: Option<String>,
-    /// Unit catalog (JSON array of {code, name, kind, parent}); default: the Hanoi catalog in assets/.
-    #[arg(long, env = "IOC_UNITS")]
-    pub units: Option<PathBuf>,
-    /// Prefix of every Redis key and channel.
-    #[arg(long, env = "IOC_REDIS_PREFIX", default_value = "ioc:")]
-    pub redis_prefix: String,
     /// Directory of the built dashboard.
     #[arg(long, env = "IOC_WEB_DIR", default_value = "dist")]
     pub web_dir: PathBuf,
     /// Seconds a request waits for a PostgreSQL connection before answering 503.
     #[arg(long, env = "IOC_DATABASE_TIMEOUT", default_value_t = 5)]
     pub database_timeout: u64,
+    /// Hours without activity after which a session ends.
+    #[arg(long, env = "IOC_SESSION_IDLE_HOURS", default_value_t = 12.0)]
+    pub session_idle_hours: f64,
+    /// Mark cookies Secure (set this when TLS is terminated in front of the server).
+    #[arg(long, env = "IOC_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+    /// Other origins allowed to open the WebSocket, comma-separated (the server's own always is).
+    #[arg(long, env = "IOC_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -64,12 +167,15 @@ pub struct DemoArgs {
 impl ServeArgs {
     pub fn settings(&self) -> Settings {
         Settings {
-            database_url: self.database_url.clone(),
-            redis_url: self.redis_url.clone(),
-            redis_prefix: self.redis_prefix.clone(),
+            database_url: self.connection.database_url.clone(),
+            redis_url: self.connection.redis_url.clone(),
+            redis_prefix: self.connection.redis_prefix.clone(),
             ingest_token: self.ingest_token.clone().filter(|t| !t.is_empty()),
             web_dir: self.web_dir.clone(),
             database_timeout: Duration::from_secs(self.database_timeout.max(1)),
+            session_idle: Duration::from_secs_f64((self.session_idle_hours * 3600.0).max(60.0)),
+            secure_cookies: self.secure_cookies,
+            allowed_origins: self.allowed_origins.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! unit catalog), and stores the valid ones in one transaction. A bad event never costs its
 //! batch-mates their place: the response lists each refused event by index with its reason.
 
+use crate::accounts::IngestKey;
 use crate::app::AppState;
 use crate::error::ApiError;
 use axum::body::Body;
@@ -41,7 +42,7 @@ pub struct Rejected {
 }
 
 pub async fn post_events(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Json<IngestResponse>, ApiError> {
-    authorize(&state, &headers)?;
+    let sender = authorize(&state, &headers).await?;
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| ApiError::PayloadTooLarge(format!("request body is larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024))))?;
@@ -50,13 +51,22 @@ pub async fn post_events(State(state): State<AppState>, headers: HeaderMap, body
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-ndjson"));
     let values = if ndjson { read_ndjson(&bytes)? } else { read_json_array(&bytes)? };
-    let response = ingest_values(&state, values).await?;
+    let response = ingest_values(&state, &sender, values).await?;
     Ok(Json(response))
+}
+
+/// Who is sending, and what they may send.
+#[derive(Debug, Clone)]
+pub enum Sender {
+    /// The bootstrap `IOC_INGEST_TOKEN`, or the server itself (the demo simulator): any source, any unit.
+    Trusted,
+    /// A source system's key: its own source only, and only its unit subtree when limited.
+    Key(IngestKey),
 }
 
 /// Checks and stores events given as JSON values (or per-line parse errors). Used by the HTTP
 /// handler and by the demo simulator.
-pub async fn ingest_values(state: &AppState, values: Vec<Result<Value, String>>) -> Result<IngestResponse, ApiError> {
+pub async fn ingest_values(state: &AppState, sender: &Sender, values: Vec<Result<Value, String>>) -> Result<IngestResponse, ApiError> {
     let now = Utc::now();
     let mut response = IngestResponse::default();
     let mut valid: Vec<(usize, Event)> = Vec::with_capacity(values.len());
@@ -69,11 +79,10 @@ pub async fn ingest_values(state: &AppState, values: Vec<Result<Value, String>>)
             }
         };
         let checked = parse_event(&value, now).and_then(|event| {
-            if state.catalog.contains(&event.unit) {
-                Ok(event)
-            } else {
-                Err(format!("unknown unit code `{}`: not in the unit catalog", event.unit))
+            if !state.catalog.contains(&event.unit) {
+                return Err(format!("unknown unit code `{}`: not in the unit catalog", event.unit));
             }
+            check_sender(state, sender, &value, event)
         });
         match checked {
             Ok(event) => valid.push((index, event)),
@@ -97,23 +106,45 @@ pub async fn ingest_values(state: &AppState, values: Vec<Result<Value, String>>)
     Ok(response)
 }
 
+/// Holds a keyed event to its key's source and unit subtree.
+fn check_sender(state: &AppState, sender: &Sender, value: &Value, mut event: Event) -> Result<Event, String> {
+    let Sender::Key(key) = sender else { return Ok(event) };
+    match value.get("source").and_then(Value::as_str) {
+        None => event.source = key.source.clone(),
+        Some(source) if source.trim() == key.source => {}
+        Some(source) => {
+            return Err(format!("source `{source}` does not match this key's source `{}`", key.source));
+        }
+    }
+    if let Some(root) = &key.unit {
+        if !state.catalog.is_within(&event.unit, root) {
+            return Err(format!("unit `{}` is outside the units this key may send for (`{root}` and below)", event.unit));
+        }
+    }
+    Ok(event)
+}
+
 fn id_of(value: &Value) -> Option<String> {
     value.get("id").and_then(Value::as_str).map(str::to_owned)
 }
 
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(expected) = state.settings.ingest_token.as_deref() else {
-        return Err(ApiError::Unauthorized("ingest is disabled: the server has no IOC_INGEST_TOKEN".into()));
-    };
+/// Ingest takes a source system's key (or the bootstrap token) as a bearer token; sessions and
+/// display cookies cannot ingest.
+async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Sender, ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::Unauthorized("missing `Authorization: Bearer <token>` header".into()))?;
-    if constant_time_eq(given.trim().as_bytes(), expected.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized("invalid ingest token".into()))
+        .map(str::trim)
+        .ok_or_else(|| ApiError::Unauthorized("missing `Authorization: Bearer <ingest key>` header".into()))?;
+    if let Some(expected) = state.settings.ingest_token.as_deref() {
+        if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+            return Ok(Sender::Trusted);
+        }
+    }
+    match state.accounts.key_by_secret(given).await? {
+        Some(key) => Ok(Sender::Key(key)),
+        None => Err(ApiError::Unauthorized("invalid or revoked ingest key".into())),
     }
 }
 

@@ -17,11 +17,20 @@
 //!    deadline timers) and the WebSocket endpoint.
 //! 6. [`app`] — state, router, start-up; [`config`] — flags and environment; [`catalog`] —
 //!    the administrative-unit tree; [`simulator`] — the demo feed; [`error`] — API errors.
+//!
+//! Access: [`auth`] says who is calling and checks every request and subscription against
+//! the caller's scope; [`accounts`] keeps people, sessions, displays, ingest keys and the audit
+//! log in PostgreSQL; [`admin`] is the admin API and [`cli`] the `ioc user|key|display|audit`
+//! commands.
 
+pub mod accounts;
+pub mod admin;
 pub mod aggregate;
 pub mod app;
 pub mod applier;
+pub mod auth;
 pub mod catalog;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod ingest;

@@ -17,7 +17,9 @@
 use crate::aggregate::Keys;
 use crate::catalog::Catalog;
 use crate::summary;
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use crate::app::AppState;
+use crate::auth::{self, Caller};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use chrono::Utc;
 use futures_util::{SinkExt, StreamExt};
 use ioc_shared::live::{ClientMessage, ServerMessage, HEARTBEAT_SECONDS, MAX_SUBSCRIPTIONS_PER_CONNECTION};
@@ -27,7 +29,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::time::Instant;
 use tokio_stream::wrappers::WatchStream;
 use tokio_stream::StreamMap;
@@ -207,24 +209,29 @@ fn same_figures(last: Option<&Summary>, new: &Summary) -> bool {
     }
 }
 
-/// Follows the Redis `changed` channel, on which whichever replica applied an aggregate change
-/// announces the units it touched, and marks those scopes dirty. Reconnects forever; after a
-/// reconnect every scope is marked dirty, since announcements may have been missed.
-pub async fn listen_for_changes(client: redis::Client, keys: Keys, hub: Hub) {
+/// Follows two Redis channels: `changed`, on which whichever replica applied an aggregate
+/// change announces the units it touched (those scopes are marked dirty), and `revoked`, on which
+/// logouts and revocations are announced (passed on to live connections). Reconnects forever;
+/// after a reconnect every scope is marked dirty, since announcements may have been missed.
+pub async fn listen_to_redis(client: redis::Client, keys: Keys, hub: Hub, revocations: broadcast::Sender<String>) {
     let mut backoff = Duration::from_millis(200);
+    let changed = keys.changed_channel();
+    let revoked = keys.revoked_channel();
     loop {
         match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.subscribe(keys.changed_channel()).await {
+            Ok(mut pubsub) => match pubsub.subscribe(&[changed.as_str(), revoked.as_str()]).await {
                 Ok(()) => {
                     backoff = Duration::from_millis(200);
                     hub.mark_changed(&["*".to_owned()]);
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
-                        let units: Vec<String> = message
-                            .get_payload::<String>()
-                            .ok()
-                            .and_then(|text| serde_json::from_str(&text).ok())
-                            .unwrap_or_else(|| vec!["*".to_owned()]);
+                        let payload = message.get_payload::<String>().unwrap_or_default();
+                        if message.get_channel_name() == revoked {
+                            let _ = revocations.send(payload);
+                            continue;
+                        }
+                        let units: Vec<String> =
+                            serde_json::from_str(&payload).unwrap_or_else(|_| vec!["*".to_owned()]);
                         hub.mark_changed(&units);
                     }
                     tracing::warn!("Redis change feed closed; reconnecting");
@@ -243,20 +250,72 @@ enum Command {
     Subscribe(ScopeKey),
     Unsubscribe(ScopeKey),
     Error(String, Option<String>),
+    /// Close the connection with this code and reason.
+    Close(u16, &'static str),
 }
 
-/// Serves one WebSocket connection: a receive half parsing client messages and a send half
-/// writing snapshots, heartbeats and pings, joined so that either ending ends both.
-pub async fn serve_socket(socket: WebSocket, hub: Hub) {
+/// Inbound messages a client may send per second, sustained…
+const MESSAGES_PER_SECOND: f64 = 10.0;
+/// …and in one burst. A client beyond this is closed: dashboards send a handful of messages.
+const MESSAGE_BURST: f64 = 30.0;
+/// How often a connection re-checks its credential (idle expiry, missed revocations).
+const RECHECK_EVERY: Duration = Duration::from_secs(30);
+/// WebSocket close codes (RFC 6455).
+const CLOSE_POLICY: u16 = 1008;
+const CLOSE_TOO_BIG: u16 = 1009;
+/// How long a closing connection waits for the client's answer to its close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Serves one WebSocket connection of an authenticated caller: a receive half parsing client
+/// messages and a send half writing snapshots, heartbeats and pings. Every subscription is checked against the caller's scope; the connection
+/// closes when its session or display is revoked, or a recheck finds it no longer valid.
+pub async fn serve_socket(socket: WebSocket, state: AppState, caller: Caller) {
     let (mut sink, mut stream) = socket.split();
     let (commands, mut command_rx) = mpsc::channel::<Command>(16);
+    let hub = state.hub.clone();
+
+    // Set when the send half has finished (after its close frame, if any).
+    let (send_done, mut send_finished) = watch::channel(false);
 
     let receive = async move {
+        let mut allowance = MESSAGE_BURST;
+        let mut last = Instant::now();
+        // After asking to close, keep reading (and ignoring) until the client answers the
+        // close: closing a socket with unread input resets it, and the client would never see
+        // the reason.
+        let mut closing = false;
         loop {
-            let message = match tokio::time::timeout(CLIENT_SILENCE_LIMIT, stream.next()).await {
-                Err(_) | Ok(None) | Ok(Some(Err(_))) => break,
+            let next = tokio::select! {
+                next = tokio::time::timeout(CLIENT_SILENCE_LIMIT, stream.next()) => next,
+                _ = send_finished.changed() => {
+                    let _ = tokio::time::timeout(CLOSE_GRACE, async { while let Some(Ok(_)) = stream.next().await {} }).await;
+                    break;
+                }
+            };
+            let message = match next {
+                Err(_) | Ok(None) => break,
+                Ok(Some(Err(error))) => {
+                    if is_too_big(&error) && !closing {
+                        let _ = commands.send(Command::Close(CLOSE_TOO_BIG, "message larger than 64 KiB")).await;
+                    }
+                    break;
+                }
                 Ok(Some(Ok(message))) => message,
             };
+            if closing {
+                continue;
+            }
+            if matches!(message, Message::Text(_) | Message::Binary(_)) {
+                let now = Instant::now();
+                allowance = (allowance + now.duration_since(last).as_secs_f64() * MESSAGES_PER_SECOND).min(MESSAGE_BURST);
+                last = now;
+                if allowance < 1.0 {
+                    let _ = commands.send(Command::Close(CLOSE_POLICY, "too many messages")).await;
+                    closing = true;
+                    continue;
+                }
+                allowance -= 1.0;
+            }
             let command = match message {
                 Message::Text(text) => parse_client_message(&text),
                 Message::Binary(_) => Command::Error("send JSON text messages, not binary".into(), None),
@@ -270,16 +329,25 @@ pub async fn serve_socket(socket: WebSocket, hub: Hub) {
     };
 
     let send = async move {
+        let revocation_keys = caller.revocation_keys();
+        let mut revocations = state.revocations.subscribe();
         let mut subscriptions: StreamMap<ScopeKey, WatchStream<Option<Utf8Bytes>>> = StreamMap::new();
         let mut heartbeat = tokio::time::interval(Duration::from_secs(HEARTBEAT_SECONDS));
         let mut ping = tokio::time::interval(PING_EVERY);
+        let mut recheck = tokio::time::interval_at(Instant::now() + RECHECK_EVERY, RECHECK_EVERY);
+        let mut close: Option<(u16, &'static str)> = None;
         loop {
             let outgoing = tokio::select! {
                 command = command_rx.recv() => match command {
                     None => break,
                     Some(Command::Subscribe(key)) => {
-                        if hub.catalog().get(&key.0).is_none() {
-                            error_message(format!("unknown unit `{}`", key.0), Some(key.0))
+                        if !caller.principal.can_see(hub.catalog(), &key.0) || hub.catalog().get(&key.0).is_none() {
+                            if caller.principal.scope().is_none() {
+                                error_message(format!("unknown unit `{}`", key.0), Some(key.0))
+                            } else {
+                                auth::deny(&state, &caller, &key.0).await;
+                                error_message(auth::forbidden_message(&key.0), Some(key.0))
+                            }
                         } else if subscriptions.contains_key(&key) {
                             None
                         } else if subscriptions.len() >= MAX_SUBSCRIPTIONS_PER_CONNECTION {
@@ -297,8 +365,36 @@ pub async fn serve_socket(socket: WebSocket, hub: Hub) {
                         }
                     }
                     Some(Command::Error(message, unit)) => error_message(message, unit),
+                    Some(Command::Close(code, reason)) => {
+                        close = Some((code, reason));
+                        break;
+                    }
                 },
                 Some((_, snapshot)) = subscriptions.next(), if !subscriptions.is_empty() => snapshot.map(Message::Text),
+                notice = revocations.recv() => match notice {
+                    Ok(key) if revocation_keys.contains(&key) => {
+                        close = Some((CLOSE_POLICY, "session ended"));
+                        break;
+                    }
+                    Ok(_) => None,
+                    // Missed notices: check the credential itself.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        if !matches!(auth::still_valid(&state, &caller).await, Ok(true)) {
+                            close = Some((CLOSE_POLICY, "session ended"));
+                            break;
+                        }
+                        None
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                _ = recheck.tick() => {
+                    // A database outage does not end the connection; a definite "no" does.
+                    if matches!(auth::still_valid(&state, &caller).await, Ok(false)) {
+                        close = Some((CLOSE_POLICY, "session ended"));
+                        break;
+                    }
+                    None
+                }
                 _ = heartbeat.tick() => {
                     if hub.healthy() {
                         let beat = ServerMessage::Heartbeat { at: ioc_shared::time::to_local_rfc3339(Utc::now()) };
@@ -316,13 +412,24 @@ pub async fn serve_socket(socket: WebSocket, hub: Hub) {
                 }
             }
         }
-        let _ = sink.close().await;
+        if let Some((code, reason)) = close {
+            let frame = CloseFrame { code, reason: reason.into() };
+            let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+        }
+        let _ = tokio::time::timeout(SEND_TIMEOUT, sink.close()).await;
+        let _ = send_done.send(true);
     };
 
-    tokio::select! {
-        _ = receive => {}
-        _ = send => {}
-    }
+    // Each half ends the other: the send half by `send_done` (after which the receive half
+    // drains briefly), the receive half by dropping its command sender (after which the send
+    // half still sends what it was told, such as a close frame with its reason).
+    tokio::join!(receive, send);
+}
+
+/// Whether a read failed because the client sent more than the size limit.
+fn is_too_big(error: &axum::Error) -> bool {
+    let text = error.to_string();
+    text.contains("too long") || text.contains("Space limit exceeded") || text.contains("too big")
 }
 
 fn error_message(message: String, unit: Option<String>) -> Option<Message> {

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use ioc_server::catalog::Catalog;
+use ioc_server::cli::{self, Context};
 use ioc_server::config::{Cli, Command, ServeArgs};
 use ioc_server::{simulator, AppState};
 use tracing_subscriber::EnvFilter;
@@ -10,11 +11,27 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    let result = match cli.command {
+    let result = match Cli::parse().command {
         Command::Serve(args) => serve(args, None).await,
         Command::Demo(args) => serve(args.serve, Some(args.rate)).await,
+        Command::User { connection, command } => match Context::open(&connection).await {
+            Ok(context) => cli::user(&context, command).await,
+            Err(e) => Err(e),
+        },
+        Command::Key { connection, command } => match Context::open(&connection).await {
+            Ok(context) => cli::key(&context, command).await,
+            Err(e) => Err(e),
+        },
+        Command::Display { connection, command } => match Context::open(&connection).await {
+            Ok(context) => cli::display(&context, command).await,
+            Err(e) => Err(e),
+        },
+        Command::Audit { connection, limit } => match Context::open(&connection).await {
+            Ok(context) => cli::audit(&context, limit).await,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -25,11 +42,8 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(mut args: ServeArgs, demo_rate: Option<f64>) -> Result<(), String> {
-    if demo_rate.is_some() && args.ingest_token.as_deref().is_none_or(str::is_empty) {
-        args.ingest_token = Some(simulator::random_token());
-    }
-    let catalog = Catalog::load(args.units.as_deref()).map_err(|e| e.to_string())?;
+async fn serve(args: ServeArgs, demo_rate: Option<f64>) -> Result<(), String> {
+    let catalog = Catalog::load(args.connection.units.as_deref()).map_err(|e| e.to_string())?;
     let state = AppState::new(args.settings(), catalog.clone()).map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
@@ -39,14 +53,9 @@ async fn serve(mut args: ServeArgs, demo_rate: Option<f64>) -> Result<(), String
         .map_err(|e| format!("{e} (is PostgreSQL running? DATABASE_URL is used)"))?;
     tracing::info!(addr = %server.addr, units = catalog.len(), "IOC server listening");
     if let Some(rate) = demo_rate {
-        println!();
-        println!("  IOC demo is running: http://{}/", server.addr);
-        println!("  Ingest token for POST /api/v1/events: {}", args.ingest_token.as_deref().unwrap_or(""));
-        println!("  Press Ctrl-C to stop.");
-        println!();
+        let welcome = simulator::prepare_demo(&state).await?;
+        println!("{}", welcome.render(&format!("http://{}", server.addr)));
         tokio::spawn(simulator::run(state, rate));
-    } else if args.ingest_token.is_none() {
-        tracing::warn!("IOC_INGEST_TOKEN is not set: POST /api/v1/events answers 401");
     }
     tokio::select! {
         _ = server.wait() => Err("HTTP server stopped".to_owned()),

@@ -9,6 +9,8 @@
 use crate::app::AppState;
 use crate::catalog::Unit;
 use chrono::{DateTime, Duration, Timelike, Utc};
+use ioc_shared::access::{Role, WallView};
+use ioc_shared::summary::Window;
 use ioc_shared::event::{ComplaintChannel, DossierChannel, Event, EventBody, Officer, Outcome, Satisfaction};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -41,10 +43,82 @@ const FAMILY: [&str; 10] = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "V�
 const MIDDLE: [&str; 6] = ["Văn", "Thị", "Minh", "Thu", "Đức", "Ngọc"];
 const GIVEN: [&str; 12] = ["An", "Bình", "Cường", "Dung", "Hà", "Hùng", "Lan", "Long", "Mai", "Nam", "Phương", "Tuấn"];
 
-/// A random ingest token for the demo when none is configured.
-pub fn random_token() -> String {
+/// Source name of the demo's ingest key.
+pub const DEMO_KEY_SOURCE: &str = "demo-feed";
+/// Name of the demo's wall display.
+const DEMO_DISPLAY: &str = "Màn hình tường (demo)";
+
+/// What the demo prints at start: where to go and how to get in.
+#[derive(Debug)]
+pub struct Welcome {
+    /// (username, password, what the account may do)
+    pub accounts: Vec<(String, String, String)>,
+    pub ingest_key: String,
+    pub pairing_code: String,
+}
+
+impl Welcome {
+    pub fn render(&self, base: &str) -> String {
+        let mut out = format!("\n  IOC demo is running: {base}/\n\n  Accounts (new passwords at every start):\n");
+        for (username, password, what) in &self.accounts {
+            out.push_str(&format!("    {username:<20} {password}   {what}\n"));
+        }
+        out.push_str(&format!(
+            "\n  Ingest key for POST /api/v1/events (source `{DEMO_KEY_SOURCE}`): {}\n",
+            self.ingest_key
+        ));
+        out.push_str(&format!(
+            "  Wall display: open {base}/wall#pair={} (or open {base}/wall and type {})\n\n  Press Ctrl-C to stop.\n",
+            self.pairing_code, self.pairing_code
+        ));
+        out
+    }
+}
+
+/// Random password of 16 unambiguous characters.
+fn random_password() -> String {
     let mut rng = rand::rng();
-    (0..32).map(|_| char::from(b"abcdefghijkmnpqrstuvwxyz23456789"[rng.random_range(0..32)])).collect()
+    (0..16).map(|_| char::from(b"abcdefghijkmnpqrstuvwxyz23456789"[rng.random_range(0..32)])).collect()
+}
+
+/// One account per role with fresh passwords, a fresh ingest key (older demo keys revoked),
+/// and the demo wall display with a fresh pairing code.
+pub async fn prepare_demo(state: &AppState) -> Result<Welcome, String> {
+    let accounts_wanted: [(&str, Role, Option<&str>, &str); 3] = [
+        ("admin", Role::Admin, None, "admin: every unit; manages users, displays, keys"),
+        ("lanhdao", Role::Leader, None, "leader: every unit"),
+        ("truongquan.badinh", Role::Chief, Some("001"), "chief: Quận Ba Đình (001) and its wards"),
+    ];
+    let mut accounts = Vec::new();
+    for (username, role, unit, what) in accounts_wanted {
+        if unit.is_some_and(|u| !state.catalog.contains(u)) {
+            continue;
+        }
+        let password = random_password();
+        let result = match state.accounts.user(username).await {
+            Ok(_) => state.accounts.reset_password(username, &password).await.map(|_| ()),
+            Err(_) => state.accounts.add_user(username, &password, role, unit).await.map(|_| ()),
+        };
+        result.map_err(|e| format!("demo account {username}: {e}"))?;
+        accounts.push((username.to_owned(), password, what.to_owned()));
+    }
+    for key in state.accounts.list_keys().await.map_err(|e| e.to_string())? {
+        if key.source == DEMO_KEY_SOURCE && !key.revoked {
+            state.accounts.revoke_key(key.id).await.map_err(|e| e.to_string())?;
+        }
+    }
+    let (_, ingest_key) = state.accounts.create_key(DEMO_KEY_SOURCE, None).await.map_err(|e| e.to_string())?;
+    let root = state.catalog.roots().first().cloned().unwrap_or_default();
+    let mut playlist = vec![WallView { unit: root.clone(), window: Window::Today, seconds: 20 }];
+    for child in state.catalog.children(&root).iter().take(2) {
+        playlist.push(WallView { unit: child.clone(), window: Window::Today, seconds: 15 });
+    }
+    let existing = state.accounts.list_displays().await.map_err(|e| e.to_string())?;
+    let pairing_code = match existing.iter().find(|d| d.name == DEMO_DISPLAY && !d.revoked) {
+        Some(display) => state.accounts.new_pairing_code(display.id).await.map_err(|e| e.to_string())?.1,
+        None => state.accounts.create_display(DEMO_DISPLAY, &root, &playlist).await.map_err(|e| e.to_string())?.1,
+    };
+    Ok(Welcome { accounts, ingest_key, pairing_code })
 }
 
 /// An item the simulator will move forward later.
@@ -104,7 +178,7 @@ pub async fn run(state: AppState, rate_per_second: f64) {
 async fn send(state: &AppState, events: &[Event]) {
     let values: Vec<Result<Value, String>> =
         events.iter().map(|e| serde_json::to_value(e).map_err(|e| e.to_string())).collect();
-    match crate::ingest::ingest_values(state, values).await {
+    match crate::ingest::ingest_values(state, &crate::ingest::Sender::Trusted, values).await {
         Ok(response) if !response.rejected.is_empty() => {
             tracing::warn!(rejected = ?response.rejected.first(), count = response.rejected.len(), "demo simulator: events rejected");
         }

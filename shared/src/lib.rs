@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //!
+//! - [`access`]: roles, the caller as the dashboard sees it, wall playlists.
 //! - [`event`]: the ingest contract — the event envelope, its per-type fields, and
 //!   [`event::parse_event`], which turns one JSON value into a checked [`event::Event`] or a
 //!   reason a source-system operator can act on.
@@ -13,6 +14,7 @@
 //!
 //! Nothing here depends on a server runtime, so the wasm dashboard compiles it as is.
 
+pub mod access;
 pub mod event;
 pub mod format;
 pub mod live;

@@ -42,15 +42,24 @@ pub fn settings(prefix: &str) -> Settings {
         ingest_token: Some(TOKEN.to_owned()),
         web_dir: web_dir(),
         database_timeout: Duration::from_secs(5),
+        session_idle: Duration::from_secs(12 * 3600),
+        secure_cookies: false,
+        allowed_origins: Vec::new(),
     }
 }
 
-/// One running server and an HTTP client for it.
+/// The admin every test server gets, and its password.
+pub const ADMIN: (&str, &str) = ("test-admin", "test-admin-password");
+
+/// One running server and an HTTP client for it, logged in as [`ADMIN`].
 pub struct TestServer {
     pub server: RunningServer,
     pub base: String,
+    /// Sends the admin's session cookie.
     pub http: reqwest::Client,
     pub prefix: String,
+    /// `ioc_session=…` of the admin.
+    pub cookie: String,
 }
 
 impl TestServer {
@@ -77,11 +86,18 @@ impl TestServer {
         let prefix = state.settings.redis_prefix.clone();
         let server = ioc_server::start(state, listener).await.unwrap();
         let base = format!("http://{}", server.addr);
-        TestServer { server, base, http: reqwest::Client::new(), prefix }
+        ensure_user(&server.state, ADMIN.0, ADMIN.1, ioc_shared::access::Role::Admin, None).await;
+        let cookie = login(&base, ADMIN.0, ADMIN.1).await.expect("the test admin logs in");
+        TestServer { server, base, http: client_with_cookie(&cookie), prefix, cookie }
     }
 
     pub fn ws_url(&self) -> String {
         format!("ws://{}/api/v1/live", self.server.addr)
+    }
+
+    /// A WebSocket client logged in as the admin.
+    pub async fn live(&self) -> LiveClient {
+        LiveClient::connect_as(&self.ws_url(), Some(&self.cookie), None).await.unwrap()
     }
 
     /// POSTs a JSON array with the test token; returns status and JSON body.
@@ -135,6 +151,152 @@ impl TestServer {
     }
 }
 
+/// Creates a person unless they exist (servers may share a database).
+pub async fn ensure_user(state: &AppState, username: &str, password: &str, role: ioc_shared::access::Role, unit: Option<&str>) {
+    match state.accounts.add_user(username, password, role, unit).await {
+        Ok(_) | Err(ioc_server::accounts::AccountError::Conflict(_)) => {}
+        Err(error) => panic!("cannot create {username}: {error}"),
+    }
+}
+
+/// Logs in; returns the `ioc_session=…` cookie, or the status on failure.
+pub async fn login(base: &str, username: &str, password: &str) -> Result<String, u16> {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/api/v1/login"))
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    if !response.status().is_success() {
+        return Err(response.status().as_u16());
+    }
+    Ok(session_cookie(&response, ioc_server::auth::SESSION_COOKIE).unwrap())
+}
+
+/// The `name=value` part of a cookie the response sets.
+pub fn session_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+}
+
+/// An HTTP client that sends `cookie` with every request.
+pub fn client_with_cookie(cookie: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::COOKIE, reqwest::header::HeaderValue::from_str(cookie).unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
+/// A server in a runtime of its own on its own thread, so that stopping it drops every open
+/// connection, as stopping a server process would.
+pub struct ServerThread {
+    pub addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServerThread {
+    /// Starts a server on `addr` (or any free port) against the database of `pool`.
+    pub fn spawn(pool: &PgPool, prefix: &str, addr: Option<std::net::SocketAddr>) -> ServerThread {
+        let options = (*pool.connect_options()).clone();
+        let prefix = prefix.to_owned();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await.unwrap();
+                let state = AppState::with_store(settings(&prefix), Catalog::load(None).unwrap(), Store { pool }).unwrap();
+                let bind = addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
+                let mut listener = None;
+                for _ in 0..100 {
+                    match tokio::net::TcpListener::bind(bind).await {
+                        Ok(l) => {
+                            listener = Some(l);
+                            break;
+                        }
+                        Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                    }
+                }
+                let server = ioc_server::start(state, listener.expect("port free again")).await.unwrap();
+                ready_tx.send(server.addr).unwrap();
+                let _ = stop_rx.await;
+                server.stop();
+            });
+            // Dropping the runtime ends every task, closing every open connection.
+            drop(runtime);
+        });
+        let addr = ready_rx.recv_timeout(Duration::from_secs(30)).expect("server thread started");
+        ServerThread { addr, stop: Some(stop_tx), thread: Some(thread) }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the server and waits until its connections are gone.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Everything every test in this process logs, at debug level, from the first call on.
+#[derive(Clone)]
+pub struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs (once) a debug-level subscriber writing into memory, and returns its buffer.
+pub fn capture_logs() -> CapturedLogs {
+    static LOGS: std::sync::OnceLock<CapturedLogs> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = CapturedLogs(Default::default());
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug,hyper=info,h2=info,tungstenite=info,tokio_tungstenite=info"))
+            .with_writer(move || writer.clone())
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        logs
+    })
+    .clone()
+}
+
 /// Now, truncated to whole seconds (events carry seconds).
 pub fn now() -> DateTime<Utc> {
     let now = Utc::now();
@@ -163,9 +325,34 @@ pub struct LiveClient {
 }
 
 impl LiveClient {
-    pub async fn connect(url: &str) -> LiveClient {
-        let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        LiveClient { socket }
+    /// Connects with an optional cookie and `Origin`; the handshake's error when refused.
+    pub async fn connect_as(url: &str, cookie: Option<&str>, origin: Option<&str>) -> Result<LiveClient, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = url.into_client_request()?;
+        if let Some(cookie) = cookie {
+            request.headers_mut().insert("cookie", cookie.parse().unwrap());
+        }
+        if let Some(origin) = origin {
+            request.headers_mut().insert("origin", origin.parse().unwrap());
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(LiveClient { socket })
+    }
+
+    /// How the server closed the connection (code, reason), waiting up to `limit`.
+    pub async fn closed_with(&mut self, limit: Duration) -> Option<(u16, String)> {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.next()).await {
+                Err(_) => return None,
+                Ok(None) | Ok(Some(Err(_))) => return Some((1006, String::new())),
+                Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame)))) => {
+                    return Some(frame.map(|f| (u16::from(f.code), f.reason.to_string())).unwrap_or((1005, String::new())))
+                }
+                Ok(Some(Ok(_))) => {}
+            }
+        }
     }
 
     pub async fn send_text(&mut self, text: &str) {

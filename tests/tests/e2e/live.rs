@@ -3,7 +3,7 @@
 use chrono::Duration;
 use ioc_shared::live::ServerMessage;
 use ioc_tests::events::*;
-use ioc_tests::{now, LiveClient, TestServer};
+use ioc_tests::{now, TestServer};
 use serde_json::json;
 use sqlx::PgPool;
 use std::time::Duration as StdDuration;
@@ -16,7 +16,7 @@ async fn a_subscriber_gets_a_snapshot_then_updates_with_growing_versions(pool: P
     let t = now();
     server.ingest_ok(&json!([dossier_received("1", "00004", "D1", t, t + Duration::hours(4))])).await;
     server.settle().await;
-    let mut client = LiveClient::connect(&server.ws_url()).await;
+    let mut client = server.live().await;
     client.subscribe("001", "24h").await;
     let first = client.next_message(WAIT).await.unwrap();
     let ServerMessage::Snapshot { unit, window, version: v1, data } = first else { panic!("{first:?}") };
@@ -35,8 +35,8 @@ async fn a_subscriber_gets_a_snapshot_then_updates_with_growing_versions(pool: P
 #[sqlx::test(migrations = "../server/migrations")]
 async fn subscribers_of_one_scope_receive_the_same_bytes(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let mut a = LiveClient::connect(&server.ws_url()).await;
-    let mut b = LiveClient::connect(&server.ws_url()).await;
+    let mut a = server.live().await;
+    let mut b = server.live().await;
     a.subscribe("01", "7d").await;
     b.subscribe("01", "7d").await;
     let text_a = loop {
@@ -59,7 +59,7 @@ async fn subscribers_of_one_scope_receive_the_same_bytes(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn invalid_messages_get_an_error_and_the_connection_stays_up(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let mut client = LiveClient::connect(&server.ws_url()).await;
+    let mut client = server.live().await;
     let cases = [
         ("not json at all", "cannot read message"),
         (r#"{"type":"subscribe","unit":"001","window":"1y"}"#, "unknown variant `1y`"),
@@ -86,8 +86,8 @@ async fn invalid_messages_get_an_error_and_the_connection_stays_up(pool: PgPool)
 async fn two_servers_both_push_a_change_ingested_on_one(pool: PgPool) {
     let first = TestServer::start(&pool).await;
     let second = TestServer::start_with_prefix(&pool, &first.prefix).await;
-    let mut on_first = LiveClient::connect(&first.ws_url()).await;
-    let mut on_second = LiveClient::connect(&second.ws_url()).await;
+    let mut on_first = first.live().await;
+    let mut on_second = second.live().await;
     on_first.subscribe("01", "24h").await;
     on_second.subscribe("01", "24h").await;
     on_first.snapshot_where(WAIT, |s| s.dossiers.received == 0).await;
@@ -109,7 +109,7 @@ async fn two_servers_both_push_a_change_ingested_on_one(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn heartbeats_arrive_while_nothing_changes(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let mut client = LiveClient::connect(&server.ws_url()).await;
+    let mut client = server.live().await;
     let text = client.next_text(StdDuration::from_secs(ioc_shared::live::HEARTBEAT_SECONDS + 5)).await.unwrap();
     assert!(text.contains("\"heartbeat\""), "{text}");
     server.cleanup().await;

@@ -2,6 +2,7 @@
 //! Redis (REDIS_URL), the built dashboard and chromedriver: `scripts/test.sh` provides them.
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod browser;
 mod figures;
 mod ingest;

@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 use ioc_tests::events::*;
-use ioc_tests::{now, LiveClient, TestServer};
+use ioc_tests::{now, TestServer};
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -17,7 +17,7 @@ async fn an_item_turns_overdue_when_its_due_time_passes_with_no_event(pool: PgPo
             dossier_assigned("2", "00004", "D1", t, ("cb-1", "Vũ Thị Mai")),
         ]))
         .await;
-    let mut client = LiveClient::connect(&server.ws_url()).await;
+    let mut client = server.live().await;
     client.subscribe("001", "today").await;
     let (first_version, first) = client
         .snapshot_where(std::time::Duration::from_secs(5), |s| s.dossiers.open == 1)

@@ -1,0 +1,528 @@
+//! The dashboard at `/`: log in, then the overview of a scope — top bar, tiles, the ranking of
+//! the children, late officers, complaints by field and channel — kept live.
+
+use crate::api;
+use crate::live::{ConnState, LiveClient, LiveSignals};
+use crate::route;
+use crate::ui::{self, late_officers_tone, overdue_tone, processing_tone, rate_tone, window_label, Tone};
+use chrono::DateTime;
+use ioc_shared::access::{LoginRequest, Me, Role};
+use ioc_shared::format::{self, Lang};
+use ioc_shared::summary::{ChildFigures, Summary, UnitBrief, UnitInfo, Window};
+use leptos::prelude::*;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// What the dashboard shows before the figures.
+#[derive(Clone, PartialEq)]
+enum Gate {
+    Checking,
+    Login { error: Option<String> },
+    In(Me),
+    /// The server did not answer; retried every few seconds.
+    Unreachable,
+}
+
+#[component]
+pub fn Dashboard() -> impl IntoView {
+    let gate = RwSignal::new(Gate::Checking);
+    check_me(gate);
+    view! {
+        {move || match gate.get() {
+            Gate::Checking => view! { <div class="loading">"Đang tải…"</div> }.into_any(),
+            Gate::Unreachable => view! { <div class="loading">"Không kết nối được máy chủ; đang thử lại…"</div> }.into_any(),
+            Gate::Login { error } => view! { <LoginForm gate=gate error=error /> }.into_any(),
+            Gate::In(me) => view! { <Workspace me=me /> }.into_any(),
+        }}
+    }
+}
+
+fn check_me(gate: RwSignal<Gate>) {
+    leptos::task::spawn_local(async move {
+        match api::get_json::<Me>("/api/v1/me").await {
+            Ok(Me::Display { .. }) => {
+                // A paired wall screen belongs on the wall page.
+                if let Some(window) = web_sys::window() {
+                    let _ = window.location().set_href("/wall");
+                }
+            }
+            Ok(me) => gate.set(Gate::In(me)),
+            Err(failure) if failure.status == 401 => gate.set(Gate::Login { error: None }),
+            Err(_) => {
+                gate.set(Gate::Unreachable);
+                set_timeout(move || check_me(gate), Duration::from_secs(3));
+            }
+        }
+    });
+}
+
+#[component]
+fn LoginForm(gate: RwSignal<Gate>, error: Option<String>) -> impl IntoView {
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        busy.set(true);
+        let request = LoginRequest { username: username.get_untracked(), password: password.get_untracked() };
+        leptos::task::spawn_local(async move {
+            match api::post_json::<_, Me>("/api/v1/login", &request).await {
+                Ok(me) => gate.set(Gate::In(me)),
+                Err(failure) => {
+                    busy.set(false);
+                    let error = match failure.status {
+                        401 => "Sai tên đăng nhập hoặc mật khẩu.".to_owned(),
+                        429 => format!("Đăng nhập sai quá nhiều lần, tạm thời bị khóa. ({})", failure.message),
+                        0 => "Không kết nối được máy chủ.".to_owned(),
+                        _ => failure.message,
+                    };
+                    gate.set(Gate::Login { error: Some(error) });
+                }
+            }
+        });
+    };
+    view! {
+        <form class="login" on:submit=submit>
+            <h1>"Trung tâm điều hành"</h1>
+            <p class="muted">"Đăng nhập để xem số liệu trực tuyến."</p>
+            <label>"Tên đăng nhập"
+                <input name="username" type="text" autocomplete="username" required=true
+                    prop:value=move || username.get() on:input=move |ev| username.set(event_target_value(&ev)) />
+            </label>
+            <label>"Mật khẩu"
+                <input name="password" type="password" autocomplete="current-password" required=true
+                    prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) />
+            </label>
+            {error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <button type="submit" disabled=move || busy.get()>"Đăng nhập"</button>
+        </form>
+    }
+}
+
+/// Everything the screen's parts read and write.
+#[derive(Clone, Copy)]
+struct Screen {
+    unit: RwSignal<String>,
+    window: RwSignal<Window>,
+    lang: RwSignal<Lang>,
+    path: RwSignal<Vec<UnitBrief>>,
+    live: LiveSignals,
+    now_ms: RwSignal<f64>,
+    /// Who is logged in, for the top bar.
+    user: StoredValue<String>,
+}
+
+impl Screen {
+    fn t(&self, vi: &'static str, en: &'static str) -> &'static str {
+        self.lang.get().pick(vi, en)
+    }
+
+    fn go(&self, unit: String) {
+        self.unit.set(unit);
+    }
+
+    fn summary(&self) -> Option<Summary> {
+        let scope = (self.unit.get(), self.window.get());
+        self.live.snapshots.with(|map| map.get(&scope).cloned())
+    }
+}
+
+#[component]
+fn Workspace(me: Me) -> impl IntoView {
+    let initial = route::read();
+    let (user_label, home) = match &me {
+        Me::User { username, role, unit } => {
+            let role = match role {
+                Role::Admin => "quản trị",
+                Role::Leader => "lãnh đạo",
+                Role::Chief => "trưởng đơn vị",
+            };
+            (format!("{username} ({role})"), unit.clone())
+        }
+        Me::Display { name, unit, .. } => (name.clone(), Some(unit.clone())),
+    };
+    let screen = Screen {
+        unit: RwSignal::new(initial.unit.clone().or(home).unwrap_or_default()),
+        window: RwSignal::new(initial.window),
+        lang: RwSignal::new(initial.lang),
+        path: RwSignal::new(Vec::new()),
+        live: LiveSignals::new(),
+        now_ms: RwSignal::new(js_sys::Date::now()),
+        user: StoredValue::new(user_label),
+    };
+
+    // No unit yet: show the (first) root the caller may see.
+    if screen.unit.get_untracked().is_empty() {
+        leptos::task::spawn_local(async move {
+            if let Ok(roots) = api::get_json::<Vec<UnitBrief>>("/api/v1/units").await {
+                if let Some(root) = roots.into_iter().next() {
+                    screen.unit.set(root.code);
+                }
+            }
+        });
+    }
+
+    let client = LiveClient::start(screen.live);
+    {
+        let client = client.clone();
+        Effect::new(move |_| {
+            let unit = screen.unit.get();
+            let window = screen.window.get();
+            if !unit.is_empty() {
+                client.show(vec![(unit, window)]);
+            }
+        });
+    }
+    Effect::new(move |_| {
+        let unit = screen.unit.get();
+        if unit.is_empty() {
+            return;
+        }
+        route::write(&unit, screen.window.get(), screen.lang.get());
+        leptos::task::spawn_local(async move {
+            if let Ok(info) = api::get_json::<UnitInfo>(&format!("/api/v1/units/{unit}")).await {
+                if screen.unit.get_untracked() == info.code {
+                    screen.path.set(info.path);
+                }
+            }
+        });
+    });
+    Effect::new(move |_| {
+        let lang = screen.lang.get();
+        if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+            let _ = root.set_attribute("lang", lang.code());
+        }
+    });
+    // Back and forward buttons move between scopes.
+    let _ = window_event_listener(leptos::ev::popstate, move |_| {
+        let route = route::read();
+        if let Some(unit) = route.unit {
+            screen.unit.set(unit);
+        }
+        screen.window.set(route.window);
+        screen.lang.set(route.lang);
+    });
+    // One tick a second: the clock, the data age, the connection watchdog, and — while cut
+    // off — a check that the session still exists (if not, back to the login page).
+    let last_session_check = StoredValue::new(0.0_f64);
+    let _ = set_interval_with_handle(
+        move || {
+            let now = js_sys::Date::now();
+            screen.now_ms.set(now);
+            client.watchdog(now);
+            let cut_off = screen.live.state.get_untracked() != ConnState::Live;
+            if cut_off && now - last_session_check.get_value() > 15_000.0 {
+                last_session_check.set_value(now);
+                leptos::task::spawn_local(async {
+                    if let Err(failure) = api::get_json::<Me>("/api/v1/me").await {
+                        if failure.status == 401 {
+                            ui::reload();
+                        }
+                    }
+                });
+            }
+        },
+        Duration::from_secs(1),
+    );
+
+    view! {
+        <div class="screen">
+            <TopBar screen=screen />
+            {move || match screen.summary() {
+                None => view! { <div class="loading">{screen.t("Đang tải số liệu…", "Loading figures…")}</div> }.into_any(),
+                Some(summary) => view! { <Overview screen=screen summary=summary /> }.into_any(),
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn TopBar(screen: Screen) -> impl IntoView {
+    let crumbs = move || {
+        let path = screen.path.get();
+        let last = path.len().saturating_sub(1);
+        path.into_iter()
+            .enumerate()
+            .map(|(i, unit)| {
+                let code = unit.code.clone();
+                let href = route::href(&unit.code, screen.window.get_untracked(), screen.lang.get_untracked());
+                view! {
+                    {(i > 0).then(|| view! { <span class="sep">"›"</span> })}
+                    <a class="crumb" class:current=i == last href=href
+                        on:click=move |ev| { ev.prevent_default(); screen.go(code.clone()); }>{unit.name}</a>
+                }
+            })
+            .collect_view()
+    };
+    let windows = Window::ALL
+        .into_iter()
+        .map(|w| {
+            view! {
+                <button class="window" class:active=move || screen.window.get() == w
+                    on:click=move |_| screen.window.set(w)>{move || window_label(w, screen.lang.get())}</button>
+            }
+        })
+        .collect_view();
+    let now = move || DateTime::from_timestamp_millis(screen.now_ms.get() as i64).unwrap_or_default();
+    let connection = move || {
+        let state = screen.live.state.get();
+        let (class, text) = match state {
+            ConnState::Live => ("conn live", screen.t("Trực tuyến", "Live")),
+            ConnState::Connecting => ("conn connecting", screen.t("Đang kết nối…", "Connecting…")),
+            ConnState::Disconnected => ("conn down", screen.t("Mất kết nối", "Disconnected")),
+        };
+        view! { <span class=class>{text}</span> }
+    };
+    let age = move || {
+        let lang = screen.lang.get();
+        match screen.live.last_message_ms.get() {
+            None => lang.pick("chưa có dữ liệu", "no data").to_owned(),
+            Some(t) => {
+                let seconds = ((screen.now_ms.get() - t) / 1000.0).max(0.0) as i64;
+                format!("{} {}", lang.pick("cập nhật", "updated"), format::ago(seconds, lang))
+            }
+        }
+    };
+    let age_class = move || {
+        let stale = screen.live.last_message_ms.get().is_none_or(|t| screen.now_ms.get() - t > 15_000.0);
+        if stale { "age stale" } else { "age" }
+    };
+    let logout = move |_| {
+        leptos::task::spawn_local(async {
+            let _ = api::post_json::<_, serde_json::Value>("/api/v1/logout", &serde_json::json!({})).await;
+            ui::reload();
+        });
+    };
+    view! {
+        <header class="topbar">
+            <nav class="crumbs">{crumbs}</nav>
+            <div class="windows">{windows}</div>
+            <div class="status">
+                <span class="clock">{move || format!("{} {}", format::clock(now()), format::date(now()))}</span>
+                {connection}
+                <span class=age_class>{age}</span>
+                <button class="lang" on:click=move |_| screen.lang.update(|l| *l = if *l == Lang::Vi { Lang::En } else { Lang::Vi })>
+                    {move || if screen.lang.get() == Lang::Vi { "EN" } else { "VI" }}
+                </button>
+                <span class="user">{screen.user.get_value()}</span>
+                <button class="logout" on:click=logout>{move || screen.t("Đăng xuất", "Log out")}</button>
+            </div>
+        </header>
+    }
+}
+
+#[component]
+fn Overview(screen: Screen, summary: Summary) -> impl IntoView {
+    let lang = screen.lang.get_untracked();
+    let no_data = lang.pick("Chưa có dữ liệu", "No data");
+    let d = &summary.dossiers;
+    let c = &summary.complaints;
+    let late = summary.officers.late;
+    let tiles = vec![
+        (
+            "dossiers-received",
+            lang.pick("Hồ sơ tiếp nhận", "Dossiers received"),
+            format::integer(d.received, lang),
+            Tone::Neutral,
+            format!("{} {}", format::integer(d.resolved, lang), lang.pick("đã giải quyết", "resolved")),
+        ),
+        (
+            "on-time-rate",
+            lang.pick("Tỷ lệ đúng hạn", "On-time rate"),
+            d.on_time_rate.map(|r| format::percent(r, lang)).unwrap_or_else(|| no_data.to_owned()),
+            rate_tone(d.on_time_rate),
+            format!(
+                "{} {} · {} {}",
+                format::integer(d.resolved_on_time, lang),
+                lang.pick("đúng hạn", "on time"),
+                format::integer(d.resolved_late, lang),
+                lang.pick("trễ hạn", "late")
+            ),
+        ),
+        (
+            "dossiers-overdue",
+            lang.pick("Hồ sơ quá hạn", "Dossiers overdue"),
+            format::integer(d.overdue, lang),
+            overdue_tone(d.overdue, d.open),
+            format!("{} {}", format::integer(d.open, lang), lang.pick("đang xử lý", "open")),
+        ),
+        (
+            "processing-time",
+            lang.pick("Thời gian xử lý (trung vị)", "Processing time (median)"),
+            d.processing_hours.p50.map(|h| format::hours(h, lang)).unwrap_or_else(|| no_data.to_owned()),
+            processing_tone(d.processing_hours.p50),
+            d.processing_hours.p90.map(|h| format!("p90: {}", format::hours(h, lang))).unwrap_or_default(),
+        ),
+        (
+            "complaints-received",
+            lang.pick("PAKN tiếp nhận", "Complaints received"),
+            format::integer(c.received, lang),
+            Tone::Neutral,
+            format!("{} {}", format::integer(c.resolved, lang), lang.pick("đã giải quyết", "resolved")),
+        ),
+        (
+            "complaints-overdue",
+            lang.pick("PAKN quá hạn", "Complaints overdue"),
+            format::integer(c.overdue, lang),
+            overdue_tone(c.overdue, c.open),
+            c.satisfaction_rate
+                .map(|r| format!("{} {}", lang.pick("hài lòng", "satisfied"), format::percent(r, lang)))
+                .unwrap_or_else(|| format!("{} {}", format::integer(c.open, lang), lang.pick("đang xử lý", "open"))),
+        ),
+        (
+            "late-officers",
+            lang.pick("Cán bộ chậm muộn", "Late officers"),
+            format::integer(late, lang),
+            late_officers_tone(late),
+            format!(
+                "{} {}",
+                format::integer(summary.tasks.overdue, lang),
+                lang.pick("nhiệm vụ quá hạn", "tasks overdue")
+            ),
+        ),
+    ];
+    let tiles = tiles
+        .into_iter()
+        .map(|(id, label, value, tone, note)| {
+            view! {
+                <div class=format!("tile {}", tone.class()) data-tile=id>
+                    <div class="tile-label">{label}</div>
+                    <div class="tile-value">{value}</div>
+                    <div class="tile-note">{note}</div>
+                </div>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="tiles">{tiles}</section>
+        <section class="panels">
+            <Ranking screen=screen children=summary.children.clone() />
+            <div class="side">
+                <LateOfficers lang=lang summary=summary.clone() />
+                <Breakdown title=lang.pick("PAKN theo lĩnh vực", "Complaints by field") counts=summary.complaints.by_field.clone() lang=lang id="by-field" />
+                <Breakdown title=lang.pick("PAKN theo kênh tiếp nhận", "Complaints by channel") counts=channel_names(&summary.complaints.by_channel) lang=lang id="by-channel" />
+            </div>
+        </section>
+    }
+}
+
+fn channel_names(counts: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    counts
+        .iter()
+        .map(|(channel, n)| {
+            let name = match channel.as_str() {
+                "zalo" => "Zalo",
+                "hotline" => "Đường dây nóng",
+                "app" => "Ứng dụng",
+                "portal" => "Cổng thông tin",
+                "direct" => "Trực tiếp",
+                other => other,
+            };
+            (name.to_owned(), *n)
+        })
+        .collect()
+}
+
+#[component]
+fn Ranking(screen: Screen, children: Vec<ChildFigures>) -> impl IntoView {
+    let lang = screen.lang.get_untracked();
+    if children.is_empty() {
+        return view! {
+            <div class="panel ranking">
+                <h2>{lang.pick("Đơn vị trực thuộc", "Units below")}</h2>
+                <p class="muted">{lang.pick("Đơn vị này không có đơn vị trực thuộc.", "This unit has no units below it.")}</p>
+            </div>
+        }
+        .into_any();
+    }
+    let rows = children
+        .into_iter()
+        .map(|child| {
+            let code = child.code.clone();
+            let href = route::href(&child.code, screen.window.get_untracked(), lang);
+            let tone = rate_tone(child.on_time_rate);
+            view! {
+                <tr class="child" data-unit=child.code.clone() on:click=move |_| screen.go(code.clone())>
+                    <td><a href=href on:click=|ev| ev.prevent_default()>{child.name}</a></td>
+                    <td class="num">{format::integer(child.dossiers_received, lang)}</td>
+                    <td class=format!("num rate {}", tone.class())>
+                        {child.on_time_rate.map(|r| format::percent(r, lang)).unwrap_or_else(|| "—".to_owned())}
+                    </td>
+                    <td class="num">{format::integer(child.overdue, lang)}</td>
+                    <td class="num">{format::integer(child.complaints_received, lang)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="panel ranking">
+            <h2>{lang.pick("Xếp hạng đơn vị trực thuộc (tỷ lệ đúng hạn thấp nhất trước)", "Units below, worst on-time rate first")}</h2>
+            <table>
+                <thead><tr>
+                    <th>{lang.pick("Đơn vị", "Unit")}</th>
+                    <th class="num">{lang.pick("Hồ sơ", "Dossiers")}</th>
+                    <th class="num">{lang.pick("Đúng hạn", "On time")}</th>
+                    <th class="num">{lang.pick("Quá hạn", "Overdue")}</th>
+                    <th class="num">"PAKN"</th>
+                </tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn LateOfficers(lang: Lang, summary: Summary) -> impl IntoView {
+    let rows = summary
+        .officers
+        .top_late
+        .into_iter()
+        .map(|officer| {
+            view! {
+                <li>
+                    <span class="officer">{officer.name}</span>
+                    <span class="officer-unit">{officer.unit_name}</span>
+                    <span class="count bad">{format::integer(officer.overdue, lang)}</span>
+                </li>
+            }
+        })
+        .collect_view();
+    let empty = summary.officers.late == 0;
+    view! {
+        <div class="panel officers" data-panel="late-officers">
+            <h2>{lang.pick("Cán bộ chậm muộn", "Late officers")}</h2>
+            {empty.then(|| view! { <p class="muted">{lang.pick("Không có cán bộ chậm muộn.", "No officer is late.")}</p> })}
+            <ol>{rows}</ol>
+        </div>
+    }
+}
+
+#[component]
+fn Breakdown(title: &'static str, counts: BTreeMap<String, u64>, lang: Lang, id: &'static str) -> impl IntoView {
+    let max = counts.values().copied().max().unwrap_or(0).max(1);
+    let mut entries: Vec<(String, u64)> = counts.into_iter().collect();
+    entries.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let empty = entries.is_empty();
+    let rows = entries
+        .into_iter()
+        .take(8)
+        .map(|(name, n)| {
+            let width = format!("width: {:.1}%", 100.0 * n as f64 / max as f64);
+            view! {
+                <li>
+                    <span class="bar-label">{name}</span>
+                    <span class="bar"><span class="bar-fill" style=width></span></span>
+                    <span class="count">{format::integer(n, lang)}</span>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="panel breakdown" data-panel=id>
+            <h2>{title}</h2>
+            {empty.then(|| view! { <p class="muted">{lang.pick("Chưa có dữ liệu", "No data")}</p> })}
+            <ul>{rows}</ul>
+        </div>
+    }
+}
