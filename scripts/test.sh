@@ -10,5 +10,7 @@ export IOC_WEB_DIR="$IOC_ROOT/dist"
 log "linting (clippy, warnings are errors)"
 cargo clippy --locked --all-targets -- -D warnings
 cargo clippy --locked -p ioc-frontend --target wasm32-unknown-unknown -- -D warnings
+log "building the ioc binary (the CLI tests run it)"
+cargo build --locked -p ioc-server --bin ioc
 log "running the tests"
 exec cargo test --locked "$@"

@@ -4,6 +4,7 @@
 
 mod access;
 mod browser;
+mod cli;
 mod figures;
 mod ingest;
 mod live;
