@@ -31,7 +31,7 @@ use tower_http::services::{ServeDir, ServeFile};
 const OPENAPI_YAML: &str = include_str!("../../docs/openapi.yaml");
 /// Read buffer of each WebSocket: clients send only small subscribe messages, and the default
 /// 128 KiB buffer would cost ~90 KB per idle connection.
-const WS_READ_BUFFER_BYTES: usize = 4 * 1024;
+const WS_READ_BUFFER_BYTES: usize = 1024;
 /// Write buffer of each WebSocket: one snapshot is a few KiB.
 const WS_WRITE_BUFFER_BYTES: usize = 16 * 1024;
 

@@ -23,9 +23,15 @@ struct Args {
     /// Base URL of the server (only loopback servers should be targeted).
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
-    /// Ingest token of that server.
+    /// An ingest key of that server (or its bootstrap IOC_INGEST_TOKEN).
     #[arg(long, env = "IOC_INGEST_TOKEN", hide_env_values = true)]
     token: String,
+    /// An account to open the WebSocket with (a leader or admin sees every unit).
+    #[arg(long, env = "IOC_LOAD_USER")]
+    username: String,
+    /// Its password.
+    #[arg(long, env = "IOC_LOAD_PASSWORD", hide_env_values = true)]
+    password: String,
     /// Events to ingest in the throughput phase.
     #[arg(long, default_value_t = 100_000)]
     events: usize,
@@ -48,6 +54,9 @@ struct Args {
     idle_connections: usize,
     #[arg(long, default_value_t = 10)]
     hold_seconds: u64,
+    /// Unit the idle connections subscribe to (`none`: connect and authenticate only).
+    #[arg(long, default_value = "01")]
+    idle_unit: String,
 }
 
 const WARDS: [&str; 8] = ["00001", "00004", "00006", "00037", "00040", "00091", "00163", "00166"];
@@ -107,8 +116,24 @@ async fn main() {
         percentile(&request_ms, 0.5), percentile(&request_ms, 0.99), request_ms.last().copied().unwrap_or(f64::NAN));
 
     // Phase 2: event-to-screen latency on a quiet ward.
+    let login = http
+        .post(format!("{}/api/v1/login", args.url))
+        .json(&json!({"username": args.username, "password": args.password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 200, "login failed");
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("ioc_session="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
     let ws_url = format!("{}/api/v1/live", args.url.replacen("http", "ws", 1));
-    let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    let mut socket = connect(&ws_url, &cookie).await;
     let unit = "00004";
     let subscribe = json!({"type": "subscribe", "unit": unit, "window": "24h"}).to_string();
     socket.send(Message::text(subscribe)).await.unwrap();
@@ -134,21 +159,35 @@ async fn main() {
         latencies.len(), args.pause_ms, percentile(&latencies, 0.5), percentile(&latencies, 0.9), latencies.last().copied().unwrap_or(f64::NAN));
 
     if args.idle_connections > 0 {
-        hold_idle_connections(&ws_url, args.idle_connections, args.hold_seconds).await;
+        hold_idle_connections(&ws_url, &cookie, &args.idle_unit, args.idle_connections, args.hold_seconds).await;
     }
 }
 
-/// Opens `count` subscribed connections, waits for each one's first snapshot, holds them.
-async fn hold_idle_connections(ws_url: &str, count: usize, hold_seconds: u64) {
+/// A WebSocket with the session cookie.
+async fn connect(
+    url: &str,
+    cookie: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert("cookie", cookie.parse().unwrap());
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// Opens `count` connections, subscribed to `unit` (after its first snapshot) unless `none`,
+/// and holds them.
+async fn hold_idle_connections(ws_url: &str, cookie: &str, unit: &str, count: usize, hold_seconds: u64) {
     let mut sockets = Vec::with_capacity(count);
     for _ in 0..count {
-        let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
-        let subscribe = json!({"type": "subscribe", "unit": "01", "window": "today"}).to_string();
-        socket.send(Message::text(subscribe)).await.unwrap();
-        next_received(&mut socket).await;
+        let mut socket = connect(ws_url, cookie).await;
+        if unit != "none" {
+            let subscribe = json!({"type": "subscribe", "unit": unit, "window": "today"}).to_string();
+            socket.send(Message::text(subscribe)).await.unwrap();
+            next_received(&mut socket).await;
+        }
         sockets.push(socket);
     }
-    println!("holding {count} idle subscribed connections for {hold_seconds} s (read the server's RSS now)");
+    println!("holding {count} idle connections (subscribed to: {unit}) for {hold_seconds} s (read the server's RSS now)");
     tokio::time::sleep(std::time::Duration::from_secs(hold_seconds)).await;
     drop(sockets);
 }
