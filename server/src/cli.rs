@@ -61,6 +61,26 @@ impl Context {
     }
 }
 
+/// One management command.
+#[derive(Debug)]
+pub enum Task {
+    User(UserCommand),
+    Key(KeyCommand),
+    Display(DisplayCommand),
+    Audit { limit: i64 },
+}
+
+/// Opens the database and runs one management command.
+pub async fn run(connection: &ConnectionArgs, task: Task) -> Result<(), String> {
+    let context = Context::open(connection).await?;
+    match task {
+        Task::User(command) => user(&context, command).await,
+        Task::Key(command) => key(&context, command).await,
+        Task::Display(command) => display(&context, command).await,
+        Task::Audit { limit } => audit(&context, limit).await,
+    }
+}
+
 fn account_error(error: AccountError) -> String {
     error.to_string()
 }

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use ioc_server::catalog::Catalog;
-use ioc_server::cli::{self, Context};
+use ioc_server::cli::{self, Task};
 use ioc_server::config::{Cli, Command, ServeArgs};
 use ioc_server::{simulator, AppState};
 use tracing_subscriber::EnvFilter;
@@ -16,22 +16,10 @@ async fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Serve(args) => serve(args, None).await,
         Command::Demo(args) => serve(args.serve, Some(args.rate)).await,
-        Command::User { connection, command } => match Context::open(&connection).await {
-            Ok(context) => cli::user(&context, command).await,
-            Err(e) => Err(e),
-        },
-        Command::Key { connection, command } => match Context::open(&connection).await {
-            Ok(context) => cli::key(&context, command).await,
-            Err(e) => Err(e),
-        },
-        Command::Display { connection, command } => match Context::open(&connection).await {
-            Ok(context) => cli::display(&context, command).await,
-            Err(e) => Err(e),
-        },
-        Command::Audit { connection, limit } => match Context::open(&connection).await {
-            Ok(context) => cli::audit(&context, limit).await,
-            Err(e) => Err(e),
-        },
+        Command::User { connection, command } => cli::run(&connection, Task::User(command)).await,
+        Command::Key { connection, command } => cli::run(&connection, Task::Key(command)).await,
+        Command::Display { connection, command } => cli::run(&connection, Task::Display(command)).await,
+        Command::Audit { connection, limit } => cli::run(&connection, Task::Audit { limit }).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
