@@ -257,14 +257,15 @@ impl Throttle {
     /// (user failures, address failures, seconds until the window ends)
     async fn counts(&self, state: &AppState) -> Result<(i64, i64, i64), ApiError> {
         let mut redis = state.redis.clone();
-        let (user, address, ttl): (Option<i64>, Option<i64>, i64) = redis::pipe()
+        let (user, address, user_ttl, address_ttl): (Option<i64>, Option<i64>, i64, i64) = redis::pipe()
             .get(&self.user_key)
             .get(&self.address_key)
             .ttl(&self.user_key)
+            .ttl(&self.address_key)
             .query_async(&mut redis)
             .await
             .map_err(|e| ApiError::AggregatesUnavailable(format!("login throttle: {e}")))?;
-        Ok((user.unwrap_or(0), address.unwrap_or(0), ttl.max(1)))
+        Ok((user.unwrap_or(0), address.unwrap_or(0), user_ttl.max(address_ttl).max(1)))
     }
 
     async fn failed(&self, state: &AppState) {

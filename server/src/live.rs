@@ -278,8 +278,7 @@ pub async fn serve_socket(socket: WebSocket, state: AppState, caller: Caller) {
     let (send_done, mut send_finished) = watch::channel(false);
 
     let receive = async move {
-        let mut allowance = MESSAGE_BURST;
-        let mut last = Instant::now();
+        let mut budget = MessageBudget::new();
         // After asking to close, keep reading (and ignoring) until the client answers the
         // close: closing a socket with unread input resets it, and the client would never see
         // the reason.
@@ -305,16 +304,10 @@ pub async fn serve_socket(socket: WebSocket, state: AppState, caller: Caller) {
             if closing {
                 continue;
             }
-            if matches!(message, Message::Text(_) | Message::Binary(_)) {
-                let now = Instant::now();
-                allowance = (allowance + now.duration_since(last).as_secs_f64() * MESSAGES_PER_SECOND).min(MESSAGE_BURST);
-                last = now;
-                if allowance < 1.0 {
-                    let _ = commands.send(Command::Close(CLOSE_POLICY, "too many messages")).await;
-                    closing = true;
-                    continue;
-                }
-                allowance -= 1.0;
+            if matches!(message, Message::Text(_) | Message::Binary(_)) && !budget.take(Instant::now()) {
+                let _ = commands.send(Command::Close(CLOSE_POLICY, "too many messages")).await;
+                closing = true;
+                continue;
             }
             let command = match message {
                 Message::Text(text) => parse_client_message(&text),
@@ -426,6 +419,31 @@ pub async fn serve_socket(socket: WebSocket, state: AppState, caller: Caller) {
     tokio::join!(receive, send);
 }
 
+/// A token bucket of inbound messages: [`MESSAGE_BURST`] at once, refilled at
+/// [`MESSAGES_PER_SECOND`].
+struct MessageBudget {
+    allowance: f64,
+    last: Instant,
+}
+
+impl MessageBudget {
+    fn new() -> MessageBudget {
+        MessageBudget { allowance: MESSAGE_BURST, last: Instant::now() }
+    }
+
+    /// Spends one message; false when the budget is exhausted.
+    fn take(&mut self, now: Instant) -> bool {
+        let refill = now.duration_since(self.last).as_secs_f64() * MESSAGES_PER_SECOND;
+        self.allowance = (self.allowance + refill).min(MESSAGE_BURST);
+        self.last = now;
+        if self.allowance < 1.0 {
+            return false;
+        }
+        self.allowance -= 1.0;
+        true
+    }
+}
+
 /// Whether a read failed because the client sent more than the size limit.
 fn is_too_big(error: &axum::Error) -> bool {
     let text = error.to_string();
@@ -452,6 +470,21 @@ fn parse_client_message(text: &str) -> Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Deterministic time: the budget allows a burst, refuses beyond it, and refills with time.
+    #[tokio::test(start_paused = true)]
+    async fn the_message_budget_allows_a_burst_then_refills_at_the_sustained_rate() {
+        let mut budget = MessageBudget::new();
+        let burst = MESSAGE_BURST as usize;
+        assert!((0..burst).all(|_| budget.take(Instant::now())));
+        assert!(!budget.take(Instant::now()), "one past the burst is refused");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let refilled = (0..burst).take_while(|_| budget.take(Instant::now())).count();
+        assert_eq!(refilled, MESSAGES_PER_SECOND as usize);
+        tokio::time::advance(Duration::from_secs(60)).await;
+        let after_a_pause = (0..2 * burst).take_while(|_| budget.take(Instant::now())).count();
+        assert_eq!(after_a_pause, burst, "never more than the burst, however long the pause");
+    }
 
     #[test]
     fn a_bad_window_is_explained() {
