@@ -339,3 +339,38 @@ async fn passwords_are_never_logged_nor_stored_in_clear(pool: PgPool) {
     assert!(hash.starts_with("$argon2id$"));
     server.cleanup().await;
 }
+
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_disabled_person_is_disconnected_and_cannot_log_in(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    ensure_user(&server.server.state, "lanhdao", "leader-password-1", Role::Leader, None).await;
+    let cookie = login(&server.base, "lanhdao", "leader-password-1").await.unwrap();
+    let mut live = LiveClient::connect_as(&server.ws_url(), Some(&cookie), None).await.unwrap();
+    live.subscribe(CITY, "today").await;
+    assert!(matches!(live.next_message(WAIT).await, Some(ServerMessage::Snapshot { .. })));
+    let disable = server.http.post(format!("{}/api/v1/admin/users/lanhdao/disable", server.base)).send().await.unwrap();
+    assert_eq!(disable.status().as_u16(), 200);
+    assert_eq!(live.closed_with(StdDuration::from_secs(5)).await, Some((1008, "session ended".to_owned())));
+    assert_eq!(login(&server.base, "lanhdao", "leader-password-1").await, Err(401));
+    server.cleanup().await;
+}
+
+/// Sessions end after the configured idle time (here 5 s; the default is 12 h).
+#[sqlx::test(migrations = "../server/migrations")]
+async fn an_idle_session_expires(pool: PgPool) {
+    let mut settings = ioc_tests::settings(&ioc_tests::fresh_prefix());
+    settings.session_idle = StdDuration::from_secs(5);
+    let state = ioc_server::AppState::with_store(
+        settings,
+        ioc_server::catalog::Catalog::load(None).unwrap(),
+        ioc_server::store::Store { pool: pool.clone() },
+    )
+    .unwrap();
+    let server = TestServer::start_state(state).await;
+    let me = server.http.get(format!("{}/api/v1/me", server.base)).send().await.unwrap();
+    assert_eq!(me.status().as_u16(), 200);
+    tokio::time::sleep(StdDuration::from_secs(6)).await; // a lower bound: past the idle time for sure
+    let me = server.http.get(format!("{}/api/v1/me", server.base)).send().await.unwrap();
+    assert_eq!(me.status().as_u16(), 401);
+    server.cleanup().await;
+}
