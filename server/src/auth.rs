@@ -371,7 +371,8 @@ pub async fn pair(State(state): State<AppState>, request: axum::extract::Request
     let (parts, body) = read_small(request).await?;
     let request: PairRequest = parse_json(&body, "expected {\"code\"}")?;
     let address = client_address(&parts.extensions);
-    let throttle = Throttle::new(&state, "pair", "any", address.as_deref());
+    // No username here: count per address only, so failures elsewhere never lock anyone out.
+    let throttle = Throttle::new(&state, "pair", address.as_deref().unwrap_or("unknown"), address.as_deref());
     throttle.gate(&state, "pairing").await?;
     let Some((display, credential)) = state.accounts.pair_display(&request.code).await? else {
         throttle.failed(&state).await;
