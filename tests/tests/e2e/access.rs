@@ -374,3 +374,27 @@ async fn an_idle_session_expires(pool: PgPool) {
     assert_eq!(me.status().as_u16(), 401);
     server.cleanup().await;
 }
+
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_pairing_code_works_once(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let body = json!({"name": "Tường Hoàn Kiếm", "unit": SIBLING, "playlist": [{"unit": SIBLING, "window": "today", "seconds": 20}]});
+    let created: serde_json::Value = server.http.post(format!("{}/api/v1/admin/displays", server.base)).json(&body).send().await.unwrap().json().await.unwrap();
+    let code = created["pairing_code"].as_str().unwrap().to_owned();
+    assert_eq!(created["pairing_link"], format!("/wall#pair={code}"));
+    let pair = |code: String| {
+        let base = server.base.clone();
+        async move { reqwest::Client::new().post(format!("{base}/api/v1/displays/pair")).json(&json!({"code": code})).send().await.unwrap() }
+    };
+    assert_eq!(pair("WRNG-CODE".into()).await.status().as_u16(), 401);
+    let paired = pair(code.clone()).await;
+    assert_eq!(paired.status().as_u16(), 200);
+    let me: serde_json::Value = paired.json().await.unwrap();
+    assert_eq!((me["kind"].as_str(), me["unit"].as_str()), (Some("display"), Some(SIBLING)));
+    assert_eq!(pair(code).await.status().as_u16(), 401, "a code pairs one screen, once");
+    // A playlist view outside the display's unit is refused.
+    let outside = json!({"name": "Sai", "unit": SIBLING, "playlist": [{"unit": OWN, "window": "today", "seconds": 20}]});
+    let refused = server.http.post(format!("{}/api/v1/admin/displays", server.base)).json(&outside).send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    server.cleanup().await;
+}
