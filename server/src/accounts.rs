@@ -85,6 +85,23 @@ pub struct AuditRecord {
     pub address: Option<String>,
 }
 
+/// Checks a display's scope and playlist against the catalog: known units, and every view
+/// inside the display's unit (a wall never shows more than it was created for).
+pub fn check_display_scope(catalog: &crate::catalog::Catalog, unit: &str, playlist: &[WallView]) -> Result<(), AccountError> {
+    if !catalog.contains(unit) {
+        return Err(AccountError::Invalid(format!("unknown unit `{unit}`")));
+    }
+    for view in playlist {
+        if !catalog.contains(&view.unit) {
+            return Err(AccountError::Invalid(format!("unknown unit `{}`", view.unit)));
+        }
+        if !catalog.is_within(&view.unit, unit) {
+            return Err(AccountError::Invalid(format!("view `{}` is outside the display's unit `{unit}`", view.unit)));
+        }
+    }
+    Ok(())
+}
+
 /// A random secret: 32 bytes as 64 hex characters.
 pub fn new_secret() -> String {
     let bytes: [u8; 32] = rand::rng().random();

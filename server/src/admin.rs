@@ -37,18 +37,6 @@ pub fn known_unit(state: &AppState, code: &str) -> Result<(), ApiError> {
     }
 }
 
-/// Checks a wall's scope and playlist: known units, every view inside the scope.
-pub fn check_playlist(state: &AppState, unit: &str, playlist: &[WallView]) -> Result<(), ApiError> {
-    known_unit(state, unit)?;
-    for view in playlist {
-        known_unit(state, &view.unit)?;
-        if !state.catalog.is_within(&view.unit, unit) {
-            return Err(ApiError::BadRequest(format!("view `{}` is outside the display's unit `{unit}`", view.unit)));
-        }
-    }
-    Ok(())
-}
-
 async fn list_users(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Vec<User>>, ApiError> {
     Ok(Json(state.accounts.list_users().await?))
 }
@@ -113,7 +101,7 @@ pub fn pairing(display: Display, code: String) -> Pairing {
 
 async fn create_display(State(state): State<AppState>, AdminCaller(admin): AdminCaller, bytes: axum::body::Bytes) -> Result<Json<Pairing>, ApiError> {
     let new: NewDisplay = body(&bytes, "{\"name\", \"unit\", \"playlist\": [{\"unit\", \"window\", \"seconds\"}]}")?;
-    check_playlist(&state, &new.unit, &new.playlist)?;
+    crate::accounts::check_display_scope(&state.catalog, &new.unit, &new.playlist)?;
     let (display, code) = state.accounts.create_display(&new.name, &new.unit, &new.playlist).await?;
     state.accounts.audit(&admin.principal.label(), "display_created", Some(&format!("display:{}", display.id)), Some(&display.name), admin.address.as_deref()).await;
     Ok(Json(pairing(display, code)))

@@ -184,18 +184,12 @@ pub fn parse_view(text: &str) -> Result<WallView, String> {
 pub async fn display(context: &Context, command: DisplayCommand) -> Result<(), String> {
     match command {
         DisplayCommand::Create { name, unit, views } => {
-            context.known_unit(&unit)?;
             let playlist: Vec<WallView> = if views.is_empty() {
                 vec![WallView { unit: unit.clone(), window: Window::Today, seconds: 30 }]
             } else {
                 views.iter().map(|v| parse_view(v)).collect::<Result<_, _>>()?
             };
-            for view in &playlist {
-                context.known_unit(&view.unit)?;
-                if !context.catalog.is_within(&view.unit, &unit) {
-                    return Err(format!("view `{}` is outside the display's unit `{unit}`", view.unit));
-                }
-            }
+            crate::accounts::check_display_scope(&context.catalog, &unit, &playlist).map_err(account_error)?;
             let (display, code) = context.accounts.create_display(&name, &unit, &playlist).await.map_err(account_error)?;
             context.audit("display_created", &format!("display:{}", display.id), Some(&display.name)).await;
             print_pairing(display.id, &display.name, &code);
