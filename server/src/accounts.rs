@@ -328,12 +328,12 @@ impl Accounts {
     /// `idle`, and the person not disabled. Records activity.
     pub async fn session_user(&self, token: &str, idle: Duration) -> Result<Option<User>, AccountError> {
         let idle_seconds = idle.as_secs() as f64;
-        let row = sqlx::query(&format!(
-            "SELECT u.{}, s.last_seen < now() - make_interval(secs => $3) AS touch
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.role, u.unit, u.disabled,
+                    s.last_seen < now() - make_interval(secs => $3) AS touch
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = $1 AND s.last_seen > now() - make_interval(secs => $2) AND NOT u.disabled",
-            USER_COLUMNS.replace(", ", ", u.")
-        ))
+        )
         .bind(secret_hash(token))
         .bind(idle_seconds)
         .bind(TOUCH_EVERY_SECONDS as f64)

@@ -193,19 +193,46 @@ impl FromRequestParts<AppState> for AdminCaller {
     }
 }
 
-/// The unit `code`, if the caller may see it. Otherwise 403 — also for codes that do not exist,
-/// so a caller learns nothing about units outside their scope — and an audit entry.
-pub async fn authorize_unit<'a>(state: &'a AppState, caller: &Caller, code: &str) -> Result<&'a Unit, ApiError> {
+/// Why a caller may not have a unit, in words for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnitRefusal {
+    /// No such unit (told only to callers who see every unit).
+    Unknown(String),
+    /// Outside the caller's scope — or unknown, for a scoped caller, who learns nothing
+    /// about units outside their scope.
+    Forbidden(String),
+}
+
+impl UnitRefusal {
+    pub fn message(&self) -> &str {
+        match self {
+            UnitRefusal::Unknown(m) | UnitRefusal::Forbidden(m) => m,
+        }
+    }
+}
+
+impl From<UnitRefusal> for ApiError {
+    fn from(refusal: UnitRefusal) -> ApiError {
+        match refusal {
+            UnitRefusal::Unknown(m) => ApiError::NotFound(m),
+            UnitRefusal::Forbidden(m) => ApiError::Forbidden(m),
+        }
+    }
+}
+
+/// The unit `code`, if the caller may see it; a forbidden request is recorded in the audit
+/// log. The one check behind every HTTP request and every WebSocket subscription.
+pub async fn authorize_unit<'a>(state: &'a AppState, caller: &Caller, code: &str) -> Result<&'a Unit, UnitRefusal> {
     if caller.principal.can_see(&state.catalog, code) {
         if let Some(unit) = state.catalog.get(code) {
             return Ok(unit);
         }
         if caller.principal.scope().is_none() {
-            return Err(ApiError::NotFound(format!("unknown unit `{code}`")));
+            return Err(UnitRefusal::Unknown(format!("unknown unit `{code}`")));
         }
     }
     deny(state, caller, code).await;
-    Err(ApiError::Forbidden(forbidden_message(code)))
+    Err(UnitRefusal::Forbidden(forbidden_message(code)))
 }
 
 pub fn forbidden_message(code: &str) -> String {

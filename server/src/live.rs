@@ -115,10 +115,6 @@ impl Hub {
         self.inner.scopes.lock().map(|s| s.len()).unwrap_or(0)
     }
 
-    pub fn catalog(&self) -> &Catalog {
-        &self.inner.catalog
-    }
-
     fn healthy(&self) -> bool {
         self.inner.healthy.load(Ordering::Relaxed)
     }
@@ -334,13 +330,8 @@ pub async fn serve_socket(socket: WebSocket, state: AppState, caller: Caller) {
                 command = command_rx.recv() => match command {
                     None => break,
                     Some(Command::Subscribe(key)) => {
-                        if !caller.principal.can_see(hub.catalog(), &key.0) || hub.catalog().get(&key.0).is_none() {
-                            if caller.principal.scope().is_none() {
-                                error_message(format!("unknown unit `{}`", key.0), Some(key.0))
-                            } else {
-                                auth::deny(&state, &caller, &key.0).await;
-                                error_message(auth::forbidden_message(&key.0), Some(key.0))
-                            }
+                        if let Err(refusal) = auth::authorize_unit(&state, &caller, &key.0).await {
+                            error_message(refusal.message().to_owned(), Some(key.0))
                         } else if subscriptions.contains_key(&key) {
                             None
                         } else if subscriptions.len() >= MAX_SUBSCRIPTIONS_PER_CONNECTION {
