@@ -134,14 +134,53 @@ ioc_setup() {
   if [ "$browser" = 1 ]; then ensure_browser; fi
 }
 
-# Builds the dashboard into dist/: wasm, its JavaScript glue, index.html and styles.
+# Builds the dashboard into dist/: wasm, its JavaScript glue, index.html and styles. Every file
+# but index.html carries a content hash in its name (served `immutable`), and every file is also
+# stored gzip- and brotli-compressed for the server to pick by Accept-Encoding.
 build_web() {
   log "building the dashboard (wasm)"
+  command -v brotli >/dev/null || apt_install brotli
   (cd "$IOC_ROOT" && cargo build -p ioc-frontend --target wasm32-unknown-unknown --profile wasm-release)
-  mkdir -p "$IOC_ROOT/dist"
-  wasm-bindgen --target web --no-typescript --remove-name-section --out-dir "$IOC_ROOT/dist" \
+  local stage="$IOC_ROOT/target/web-stage"
+  rm -rf "$stage"
+  mkdir -p "$stage"
+  wasm-bindgen --target web --no-typescript --remove-name-section --out-dir "$stage" \
     "$IOC_ROOT/target/wasm32-unknown-unknown/wasm-release/ioc_frontend.wasm"
-  cp "$IOC_ROOT"/assets/web/* "$IOC_ROOT/dist/"
+  cp "$IOC_ROOT"/assets/web/* "$stage/"
+  local wasm js css boot
+  wasm=$(content_hashed "$stage" ioc_frontend_bg wasm)
+  replace_reference "$stage/ioc_frontend.js" "'ioc_frontend_bg.wasm'" "'$wasm'"
+  js=$(content_hashed "$stage" ioc_frontend js)
+  css=$(content_hashed "$stage" style css)
+  replace_reference "$stage/boot.js" "/ioc_frontend.js" "/$js"
+  boot=$(content_hashed "$stage" boot js)
+  replace_reference "$stage/index.html" "/style.css" "/$css"
+  replace_reference "$stage/index.html" "/ioc_frontend.js" "/$js"
+  replace_reference "$stage/index.html" "/boot.js" "/$boot"
+  local file
+  for file in "$stage"/*; do
+    gzip -9 -n -k "$file"
+    brotli -q 11 -k "$file"
+  done
+  rm -rf "$IOC_ROOT/dist"
+  mv "$stage" "$IOC_ROOT/dist"
+}
+
+# content_hashed DIR NAME EXT: renames DIR/NAME.EXT to DIR/NAME.<hash>.EXT and prints the new name.
+content_hashed() {
+  local hash
+  hash=$(sha256sum "$1/$2.$3" | cut -c1-16)
+  mv "$1/$2.$3" "$1/$2.$hash.$3"
+  echo "$2.$hash.$3"
+}
+
+# replace_reference FILE OLD NEW: replaces the reference, failing if FILE does not contain it.
+replace_reference() {
+  grep -qF -- "$2" "$1" || { echo "build_web: $1 has no reference to $2" >&2; return 1; }
+  local escaped_old escaped_new
+  escaped_old=$(printf '%s' "$2" | sed 's/[.[\*^$/]/\\&/g')
+  escaped_new=$(printf '%s' "$3" | sed 's/[&/\]/\\&/g')
+  sed -i "s/$escaped_old/$escaped_new/g" "$1"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

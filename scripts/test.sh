@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up (idempotent) and runs every test: unit tests, end-to-end tests against
-# real PostgreSQL and Redis, and headless-Chromium tests of the dashboard.
+# real PostgreSQL and Redis, headless-Chromium tests of the dashboard, and a schemathesis run
+# checking the OpenAPI document against the server (scripts/openapi-check.sh).
 set -euo pipefail
 . "$(dirname "$0")/setup.sh"
 ioc_setup --browser
@@ -13,4 +14,8 @@ cargo clippy --locked -p ioc-frontend --target wasm32-unknown-unknown -- -D warn
 log "building the ioc binary (the CLI tests run it)"
 cargo build --locked -p ioc-server --bin ioc
 log "running the tests"
-exec cargo test --locked "$@"
+cargo test --locked "$@"
+# The OpenAPI document against the real server (only for a whole run, not a filtered one).
+if [ "$#" = 0 ]; then
+  "$IOC_ROOT/scripts/openapi-check.sh"
+fi

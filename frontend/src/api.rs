@@ -14,11 +14,13 @@ pub struct Failure {
 
 impl Failure {
     fn network(error: JsValue) -> Failure {
-        Failure { status: 0, message: format!("{error:?}") }
+        Failure { status: 0, message: error.as_string().unwrap_or_else(|| "network error".to_owned()) }
     }
 }
 
-async fn call<T: DeserializeOwned>(method: &str, path: &str, body: Option<String>) -> Result<T, Failure> {
+/// One request; the answer's text. Not generic, so the dashboard's WebAssembly holds this
+/// state machine once, not once per response type.
+pub async fn call_text(method: &str, path: &str, body: Option<String>) -> Result<String, Failure> {
     let window = web_sys::window().ok_or_else(|| Failure { status: 0, message: "no window".into() })?;
     let init = web_sys::RequestInit::new();
     init.set_method(method);
@@ -34,21 +36,29 @@ async fn call<T: DeserializeOwned>(method: &str, path: &str, body: Option<String
     let text = JsFuture::from(response.text().map_err(Failure::network)?).await.map_err(Failure::network)?;
     let text = text.as_string().unwrap_or_default();
     if !response.ok() {
-        let message = serde_json::from_str::<serde_json::Value>(&text)
+        let message = js_sys::JSON::parse(&text)
             .ok()
-            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+            .and_then(|v| js_sys::Reflect::get(&v, &JsValue::from_str("error")).ok())
+            .and_then(|e| e.as_string())
             .unwrap_or(text);
         return Err(Failure { status: response.status(), message });
     }
-    serde_json::from_str(&text).map_err(|e| Failure { status: response.status(), message: e.to_string() })
+    Ok(text)
+}
+
+/// Decodes JSON with the browser's own parser (the dashboard's WebAssembly then needs no JSON
+/// parser of its own).
+pub fn decode<T: DeserializeOwned>(text: &str) -> Result<T, Failure> {
+    let value = js_sys::JSON::parse(text).map_err(|_| Failure { status: 200, message: "the answer is not JSON".to_owned() })?;
+    serde_wasm_bindgen::from_value(value).map_err(|e| Failure { status: 200, message: e.to_string() })
 }
 
 /// GETs `path` on this server and decodes its JSON body.
 pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, Failure> {
-    call("GET", path, None).await
+    decode(&call_text("GET", path, None).await?)
 }
 
 /// POSTs `body` as JSON to `path` and decodes the JSON answer.
 pub async fn post_json<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, Failure> {
-    call("POST", path, Some(serde_json::to_string(body).unwrap_or_default())).await
+    decode(&call_text("POST", path, Some(serde_json::to_string(body).unwrap_or_default())).await?)
 }

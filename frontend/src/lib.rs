@@ -9,6 +9,8 @@
 //! - [`route`]: the scope on screen, kept in the URL.
 //! - [`api`]: plain HTTP calls.
 //! - [`ui`]: colours by threshold and labels both screens use.
+//! - [`work`]: the work behind the numbers — lists, an officer's page, the most overdue items,
+//!   the slowest procedures.
 
 mod api;
 mod dashboard;
@@ -16,6 +18,7 @@ mod live;
 mod route;
 mod ui;
 mod wall;
+mod work;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 

@@ -6,7 +6,7 @@
 //! `forget`), and only the newest snapshot of each subscription is kept, so a screen that runs
 //! for months does not grow with updates or outages.
 
-use ioc_shared::live::{ClientMessage, ServerMessage, HEARTBEAT_SECONDS};
+use ioc_shared::live::{ClientMessage, FeedStatus, ServerMessage, SilentSource, HEARTBEAT_SECONDS};
 use ioc_shared::summary::{Summary, Window};
 use leptos::prelude::*;
 use std::cell::RefCell;
@@ -24,6 +24,9 @@ const MAX_BACKOFF_MS: f64 = 6_000.0;
 const FIRST_BACKOFF_MS: f64 = 500.0;
 /// Silence after which an open connection is taken for dead and reopened.
 const SILENCE_LIMIT_MS: f64 = (HEARTBEAT_SECONDS * 4 * 1000) as f64;
+/// While cut off, how often to ask the server whether the credential still exists (a logged
+/// out session or a revoked display never gets its connection back).
+const CREDENTIAL_CHECK_EVERY_MS: f64 = 15_000.0;
 
 /// A subscription: a unit and a window.
 pub type Scope = (String, Window);
@@ -43,6 +46,17 @@ pub struct LiveSignals {
     pub state: RwSignal<ConnState>,
     /// `Date.now()` of the last message from the server (snapshot or heartbeat).
     pub last_message_ms: RwSignal<Option<f64>>,
+    /// What the last heartbeat said about the figures: live or not, how far behind, and the
+    /// silent sources feeding the subscribed units.
+    pub feed: RwSignal<Feed>,
+}
+
+/// The server's word on how current the figures are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Feed {
+    pub status: FeedStatus,
+    pub lag_seconds: f64,
+    pub silent_sources: Vec<SilentSource>,
 }
 
 impl LiveSignals {
@@ -51,6 +65,7 @@ impl LiveSignals {
             snapshots: RwSignal::new(HashMap::new()),
             state: RwSignal::new(ConnState::Connecting),
             last_message_ms: RwSignal::new(None),
+            feed: RwSignal::new(Feed::default()),
         }
     }
 }
@@ -73,6 +88,10 @@ struct Inner {
     versions: HashMap<Scope, u64>,
     attempts: u32,
     reconnect_pending: bool,
+    /// Called when the server says the credential is gone (401 on `/api/v1/me`).
+    on_credential_lost: Rc<dyn Fn()>,
+    /// `Date.now()` of the last credential check.
+    last_credential_check_ms: f64,
 }
 
 struct Handlers {
@@ -82,7 +101,9 @@ struct Handlers {
 }
 
 impl LiveClient {
-    pub fn start(signals: LiveSignals) -> LiveClient {
+    /// Connects; `on_credential_lost` runs when, while cut off, the server says the session or
+    /// display no longer exists.
+    pub fn start(signals: LiveSignals, on_credential_lost: impl Fn() + 'static) -> LiveClient {
         let client = LiveClient {
             inner: Rc::new(RefCell::new(Inner {
                 signals,
@@ -93,6 +114,8 @@ impl LiveClient {
                 versions: HashMap::new(),
                 attempts: 0,
                 reconnect_pending: false,
+                on_credential_lost: Rc::new(on_credential_lost),
+                last_credential_check_ms: 0.0,
             })),
         };
         client.connect();
@@ -111,8 +134,10 @@ impl LiveClient {
         inner.sync_subscriptions();
     }
 
-    /// Called every second: reopens a connection that has gone silent.
+    /// Called every second: reopens a connection that has gone silent, and while cut off checks
+    /// now and then that the credential still exists.
     pub fn watchdog(&self, now_ms: f64) {
+        self.check_credential_while_cut_off(now_ms);
         let dead = {
             let inner = self.inner.borrow();
             let silent = inner.signals.last_message_ms.get_untracked().is_none_or(|t| now_ms - t > SILENCE_LIMIT_MS);
@@ -124,6 +149,23 @@ impl LiveClient {
                 let _ = socket.close();
             }
         }
+    }
+
+    fn check_credential_while_cut_off(&self, now_ms: f64) {
+        let on_lost = {
+            let mut inner = self.inner.borrow_mut();
+            let cut_off = inner.signals.state.get_untracked() != ConnState::Live;
+            if !cut_off || now_ms - inner.last_credential_check_ms <= CREDENTIAL_CHECK_EVERY_MS {
+                return;
+            }
+            inner.last_credential_check_ms = now_ms;
+            inner.on_credential_lost.clone()
+        };
+        leptos::task::spawn_local(async move {
+            if let Err(crate::api::Failure { status: 401, .. }) = crate::api::get_json::<ioc_shared::access::Me>("/api/v1/me").await {
+                on_lost();
+            }
+        });
     }
 
     fn connect(&self) {
@@ -220,19 +262,19 @@ impl Inner {
         }
         for (unit, window) in self.subscribed.clone() {
             if !self.wanted.contains(&(unit.clone(), window)) {
-                self.send(&ClientMessage::Unsubscribe { unit, window });
+                self.send(&ClientMessage::Unsubscribe { unit, window, view: Default::default() });
             }
         }
         for (unit, window) in self.wanted.clone() {
             if !self.subscribed.contains(&(unit.clone(), window)) {
-                self.send(&ClientMessage::Subscribe { unit, window });
+                self.send(&ClientMessage::Subscribe { unit, window, view: Default::default() });
             }
         }
         self.subscribed = self.wanted.clone();
     }
 
     fn receive(&mut self, text: &str) {
-        let Ok(message) = serde_json::from_str::<ServerMessage>(text) else { return };
+        let Ok(message) = crate::api::decode::<ServerMessage>(text) else { return };
         self.signals.last_message_ms.set(Some(js_sys::Date::now()));
         match message {
             ServerMessage::Snapshot { unit, window, version, data } => {
@@ -248,7 +290,14 @@ impl Inner {
                     map.insert(scope, *data);
                 });
             }
-            ServerMessage::Heartbeat { .. } => {}
+            ServerMessage::Heartbeat { status, lag_seconds, silent_sources, .. } => {
+                let feed = Feed { status, lag_seconds, silent_sources };
+                if self.signals.feed.get_untracked() != feed {
+                    self.signals.feed.set(feed);
+                }
+            }
+            // Screens subscribe to summaries only; a score message is not theirs.
+            ServerMessage::Score { .. } => {}
             ServerMessage::Error { message, .. } => {
                 web_sys::console::warn_1(&format!("IOC server: {message}").into());
             }

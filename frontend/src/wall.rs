@@ -4,9 +4,9 @@
 //!   then holds a long-lived display cookie;
 //! - rotates through its playlist, showing the clock and the current view's name, a few very
 //!   large figures, high contrast, no scrolling, hover or menus;
-//! - shows freshness readable across the room: a badge amber after 10 s without data and red
-//!   after 60 s, and a full-width "Mất kết nối" banner while disconnected; figures are dimmed
-//!   whenever they may be old;
+//! - shows freshness readable across the room (the rule of [`crate::ui::Freshness`]: amber
+//!   after 10 s without data, red after 60 s or when disconnected), and a full-width
+//!   "Mất kết nối" banner while disconnected; figures are dimmed whenever they may be old;
 //! - recovers alone: the live connection reconnects forever; if the server says the display is
 //!   gone, it returns to pairing;
 //! - keeps only the newest snapshot per view, reloads itself once a night at 03:00 as a last
@@ -16,7 +16,7 @@
 
 use crate::api;
 use crate::live::{ConnState, LiveClient, LiveSignals};
-use crate::ui::{self, late_officers_tone, overdue_tone, rate_tone, window_label, Tone};
+use crate::ui::{self, rate_tone, window_label, Freshness, WALL_TILES};
 use chrono::{DateTime, Timelike};
 use ioc_shared::access::{Me, PairRequest, WallView};
 use ioc_shared::format::{self, Lang};
@@ -24,10 +24,6 @@ use ioc_shared::summary::Summary;
 use leptos::prelude::*;
 use std::time::Duration;
 
-/// Badge turns amber after this long without a message…
-const AMBER_AFTER_MS: f64 = 10_000.0;
-/// …and red (figures dimmed, banner shown) after this long.
-const RED_AFTER_MS: f64 = 60_000.0;
 /// Local hour of the nightly reload.
 const RELOAD_HOUR: u32 = 3;
 /// Minutes between pixel shifts.
@@ -129,14 +125,16 @@ fn PairingForm(phase: RwSignal<Phase>, error: Option<String>) -> impl IntoView {
 #[component]
 fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> impl IntoView {
     let live = LiveSignals::new();
-    let client = LiveClient::start(live);
+    // Cut off and the server says this display is gone: back to pairing.
+    let client = LiveClient::start(live, move || {
+        phase.set(Phase::Pairing { error: Some("Màn hình đã bị thu hồi hoặc cần ghép nối lại.".into()) });
+    });
     client.show(playlist.iter().map(|v| (v.unit.clone(), v.window)).collect());
     let playlist = StoredValue::new(playlist);
     let index = RwSignal::new(0_usize);
     let now_ms = RwSignal::new(js_sys::Date::now());
     let loaded_ms = js_sys::Date::now();
     let view_started = StoredValue::new(loaded_ms);
-    let last_check = StoredValue::new(0.0_f64);
 
     let _ = set_interval_with_handle(
         move || {
@@ -150,15 +148,6 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
                 let len = playlist.with_value(Vec::len).max(1);
                 index.update(|i| *i = (*i + 1) % len);
             }
-            // Cut off for a while: is this display still wanted? If not, back to pairing.
-            if live.state.get_untracked() != ConnState::Live && now - last_check.get_value() > 15_000.0 {
-                last_check.set_value(now);
-                leptos::task::spawn_local(async move {
-                    if let Err(api::Failure { status: 401, .. }) = api::get_json::<Me>("/api/v1/me").await {
-                        phase.set(Phase::Pairing { error: Some("Màn hình đã bị thu hồi hoặc cần ghép nối lại.".into()) });
-                    }
-                });
-            }
             // Nightly reload, the last line of defence against anything that accumulates.
             let local = local_time(now);
             if local.hour() == RELOAD_HOUR && now - loaded_ms > 3_600_000.0 {
@@ -168,30 +157,30 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
         Duration::from_secs(1),
     );
 
-    let age_ms = move || live.last_message_ms.get().map(|t| now_ms.get() - t);
     let disconnected = move || live.state.get() != ConnState::Live;
-    let stale = move || disconnected() || age_ms().is_none_or(|a| a > RED_AFTER_MS);
+    let freshness = move || Freshness::of(live.state.get(), live.last_message_ms.get(), now_ms.get(), &live.feed.get());
+    let stale = move || freshness().0 == Freshness::Stale;
     let badge = move || {
-        let (class, text) = match age_ms() {
-            None => ("badge red", "Chưa có dữ liệu".to_owned()),
-            Some(age) => {
-                let text = format!("Cập nhật {}", format::ago((age / 1000.0) as i64, Lang::Vi));
-                if age > RED_AFTER_MS || disconnected() {
-                    ("badge red", text)
-                } else if age > AMBER_AFTER_MS {
-                    ("badge amber", text)
-                } else {
-                    ("badge green", text)
-                }
-            }
+        let (freshness, reason) = freshness();
+        let colour = freshness.colour();
+        let text = match (reason, live.last_message_ms.get()) {
+            (Some(reason), _) => reason,
+            (None, None) => "Chưa có dữ liệu".to_owned(),
+            (None, Some(t)) => format!("Cập nhật {}", format::ago(((now_ms.get() - t) / 1000.0) as i64, Lang::Vi)),
         };
-        view! { <span class=class data-freshness=class.trim_start_matches("badge ")>{text}</span> }
+        view! { <span class=format!("badge {colour}") data-freshness=colour>{text}</span> }
+    };
+    let silent = move || {
+        ui::silent_source_notices(&live.feed.get().silent_sources)
+            .into_iter()
+            .map(|notice| view! { <div class="wall-notice silent-source" role="status">{notice}</div> })
+            .collect_view()
     };
     let current = move || playlist.with_value(|p| p.get(index.get()).cloned());
     let shift = move || {
         let minutes = (now_ms.get() / 60_000.0) as i64 / SHIFT_EVERY_MINUTES;
         let (dx, dy) = ((minutes % 5) - 2, ((minutes / 5) % 5) - 2);
-        format!("transform: translate({}px, {}px)", dx * 3, dy * 3)
+        format!("translate({}px, {}px)", dx * 3, dy * 3)
     };
     let clock = move || {
         let now = DateTime::from_timestamp_millis(now_ms.get() as i64).unwrap_or_default();
@@ -199,8 +188,9 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
     };
 
     view! {
-        <div class="wall" style=shift>
+        <div class="wall" style:transform=shift>
             {move || disconnected().then(|| view! { <div class="wall-banner" role="alert">"Mất kết nối"</div> })}
+            {silent}
             <header class="wall-header">
                 <div class="wall-view-name">
                     {move || {
@@ -217,14 +207,42 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
             </header>
             {move || {
                 let view = current();
-                let summary = view.and_then(|v| live.snapshots.with(|m| m.get(&(v.unit, v.window)).cloned()));
-                match summary {
-                    None => view! { <div class="wall-message">"Đang tải số liệu…"</div> }.into_any(),
-                    Some(summary) => view! { <WallFigures summary=summary stale=stale() /> }.into_any(),
+                let is_score = view.as_ref().is_some_and(|v| v.view == ioc_shared::live::View::Score);
+                let summary = view.clone().and_then(|v| live.snapshots.with(|m| m.get(&(v.unit, v.window)).cloned()));
+                match (summary, view) {
+                    (None, _) | (_, None) => view! { <div class="wall-message">"Đang tải số liệu…"</div> }.into_any(),
+                    (Some(_), Some(v)) if is_score => {
+                        // Re-read whenever this scope's live figures change.
+                        let version = Signal::derive(move || live.snapshots.with(|m| m.get(&(v.unit.clone(), v.window)).map(|s| s.as_of.clone()).unwrap_or_default()));
+                        let unit = current().map(|c| c.unit).unwrap_or_default();
+                        view! { <WallScore unit=unit period=v.window version=version stale=stale() /> }.into_any()
+                    }
+                    (Some(summary), Some(_)) => view! { <WallFigures summary=summary stale=stale() /> }.into_any(),
                 }
             }}
             <footer class="wall-footer">{name}</footer>
         </div>
+    }
+}
+
+/// The Decision 766 score in wall-size type: score, band, points at stake.
+#[component]
+fn WallScore(unit: String, period: ioc_shared::summary::Window, version: Signal<String>, stale: bool) -> impl IntoView {
+    let path = format!("/api/v1/units/{unit}/score?period={}", period.as_str());
+    let (data, _) = crate::work::follow::<ioc_shared::score::Score>(Signal::derive(move || Some(path.clone())), version);
+    view! {
+        <section class="wall-score" class:stale=stale data-view="score">
+            {move || data.get().map(|score| {
+                let lang = Lang::Vi;
+                view! {
+                    <div class="wall-score-label">{format!("Chỉ số 766 · phần đo được · {}", window_label(period, lang))}</div>
+                    <div class="wall-score-value">{format!("{} / {}", format::decimal(score.score, 1, lang), format::decimal(score.measured_max, 0, lang))}</div>
+                    <div class=format!("wall-score-band band {}", crate::work::band_class(&score.band))>{score.band.clone()}</div>
+                    <div class="wall-score-stake">{format!("24 giờ tới: {} hồ sơ đến hạn — {} điểm có thể mất",
+                        format::integer(score.at_stake_24h.dossiers, lang), format::decimal(score.at_stake_24h.points, 2, lang))}</div>
+                }
+            })}
+        </section>
     }
 }
 
@@ -235,38 +253,26 @@ fn local_time(now_ms: f64) -> DateTime<chrono::FixedOffset> {
 #[component]
 fn WallFigures(summary: Summary, stale: bool) -> impl IntoView {
     let lang = Lang::Vi;
-    let d = &summary.dossiers;
-    let c = &summary.complaints;
-    let figures: Vec<(&str, &str, String, Tone)> = vec![
-        ("dossiers-received", "Hồ sơ tiếp nhận", format::integer(d.received, lang), Tone::Neutral),
-        (
-            "on-time-rate",
-            "Tỷ lệ đúng hạn",
-            d.on_time_rate.map(|r| format::percent(r, lang)).unwrap_or_else(|| "Chưa có dữ liệu".into()),
-            rate_tone(d.on_time_rate),
-        ),
-        ("dossiers-overdue", "Hồ sơ quá hạn", format::integer(d.overdue, lang), overdue_tone(d.overdue, d.open)),
-        ("complaints-overdue", "PAKN quá hạn", format::integer(c.overdue, lang), overdue_tone(c.overdue, c.open)),
-        ("late-officers", "Cán bộ chậm muộn", format::integer(summary.officers.late, lang), late_officers_tone(summary.officers.late)),
-    ];
-    let figures = figures
+    let figures = ui::tiles(&summary, lang)
         .into_iter()
-        .map(|(id, label, value, tone)| {
+        .filter(|tile| WALL_TILES.contains(&tile.id))
+        .map(|tile| {
             view! {
-                <div class=format!("wall-figure {}", tone.class()) data-tile=id>
-                    <div class="wall-value">{value}</div>
-                    <div class="wall-label">{label}</div>
+                <div class=format!("wall-figure {}", tile.tone.class()) data-tile=tile.id>
+                    <div class="wall-value">{tile.value}</div>
+                    <div class="wall-label">{tile.label}</div>
                 </div>
             }
         })
         .collect_view();
-    let worst = summary
-        .children
-        .iter()
-        .filter(|c| c.on_time_rate.is_some() || c.overdue > 0)
-        .take(5)
+    // Only units that need attention: below the green threshold on a sample of at least 5
+    // rated dossiers, or with overdue work; worst first (the children's ranking order).
+    let attention: Vec<_> = summary.children.iter().filter(|c| ui::needs_attention(c)).take(5).cloned().collect();
+    let none = attention.is_empty();
+    let worst = attention
+        .into_iter()
         .map(|child| {
-            let tone = rate_tone(child.on_time_rate);
+            let tone = if child.rated >= ioc_shared::items::MIN_RATED { rate_tone(child.on_time_rate) } else { ui::Tone::Empty };
             view! {
                 <li>
                     <span class="wall-child-name">{child.name.clone()}</span>
@@ -282,6 +288,7 @@ fn WallFigures(summary: Summary, stale: bool) -> impl IntoView {
         <section class="wall-figures" class:stale=stale>{figures}</section>
         <section class="wall-worst" class:stale=stale>
             <h2>"Đơn vị cần chú ý"</h2>
+            {none.then(|| view! { <p class="wall-none">"Không có đơn vị cần chú ý"</p> })}
             <ol>{worst}</ol>
         </section>
     }

@@ -10,6 +10,11 @@ use std::sync::Arc;
 /// `IOC_UNITS` names no other file.
 pub const DEFAULT_CATALOG_JSON: &str = include_str!("../../assets/units/hanoi-2025-01.json");
 
+/// Code of the virtual root added above the roots of a catalog that has several.
+pub const VIRTUAL_ROOT: &str = "VN";
+/// Its name.
+pub const VIRTUAL_ROOT_NAME: &str = "Cả nước";
+
 /// Deepest tree the catalog accepts; guards against a cycle that slipped past the checks.
 const MAX_DEPTH: usize = 16;
 
@@ -70,9 +75,18 @@ impl Catalog {
     }
 
     pub fn from_json(text: &str) -> Result<Catalog, CatalogError> {
-        let list: Vec<Unit> = serde_json::from_str(text)?;
+        let mut list: Vec<Unit> = serde_json::from_str(text)?;
         if list.is_empty() {
             return Err(CatalogError::Empty);
+        }
+        // A catalog with several roots (the national one: 34 provinces) gets a virtual root
+        // above them, so the whole country is one scope like a city is.
+        let roots = list.iter().filter(|u| u.parent.is_none()).count();
+        if roots > 1 && !list.iter().any(|u| u.code == VIRTUAL_ROOT) {
+            for unit in list.iter_mut().filter(|u| u.parent.is_none()) {
+                unit.parent = Some(VIRTUAL_ROOT.to_owned());
+            }
+            list.insert(0, Unit { code: VIRTUAL_ROOT.to_owned(), name: VIRTUAL_ROOT_NAME.to_owned(), kind: "country".to_owned(), parent: None });
         }
         let mut units = HashMap::with_capacity(list.len());
         let mut order = Vec::with_capacity(list.len());
@@ -133,9 +147,41 @@ impl Catalog {
         self.ancestors_or_cycle(code).unwrap_or_default()
     }
 
+    /// `code` and every unit below it.
+    pub fn subtree(&self, code: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![code.to_owned()];
+        while let Some(unit) = stack.pop() {
+            stack.extend(self.children(&unit).iter().cloned());
+            out.push(unit);
+        }
+        out
+    }
+
     /// Whether `code` is `root` or lies below it.
     pub fn is_within(&self, code: &str, root: &str) -> bool {
         self.self_and_ancestors(code).iter().any(|u| u.code == root)
+    }
+
+    /// A fingerprint of the tree (every code and its parent) and of the aggregate key layout:
+    /// figures built with another fingerprint count units under other parents, so they are
+    /// rebuilt.
+    pub fn fingerprint(&self, layout_version: u32) -> String {
+        use sha2::{Digest, Sha256};
+        let mut lines: Vec<String> = self
+            .inner
+            .units
+            .values()
+            .map(|u| format!("{}>{}", u.code, u.parent.as_deref().unwrap_or("")))
+            .collect();
+        lines.sort();
+        let mut hash = Sha256::new();
+        hash.update(format!("layout {layout_version}\n"));
+        for line in lines {
+            hash.update(line.as_bytes());
+            hash.update(b"\n");
+        }
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// All units in catalog-independent order (for the simulator and tests).
@@ -176,8 +222,10 @@ mod tests {
     fn the_shipped_national_catalog_loads() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/units/vietnam-2025-10.json");
         let catalog = Catalog::load(Some(&path)).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(catalog.len(), 3355);
-        assert_eq!(catalog.roots().len(), 34);
+        assert_eq!(catalog.len(), 3356, "34 provinces, 3,321 wards and the virtual root");
+        assert_eq!(catalog.roots(), [VIRTUAL_ROOT.to_owned()]);
+        assert_eq!(catalog.children(VIRTUAL_ROOT).len(), 34);
+        assert_eq!(catalog.get(VIRTUAL_ROOT).map(|u| u.name.as_str()), Some("Cả nước"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Command line and environment. Flags win over environment variables, which win over defaults.
 
-use crate::app::Settings;
+use crate::settings::Settings;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,6 +43,25 @@ pub enum Command {
         #[command(subcommand)]
         command: DisplayCommand,
     },
+    /// Source systems: what they sent and whether any went silent.
+    Source {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        #[command(subcommand)]
+        command: SourceCommand,
+    },
+    /// List rows set aside because they could not be read, newest first.
+    Quarantine {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// List items whose unit is not in the catalog (counted under `_unknown`).
+    UnknownUnits {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+    },
     /// Print the audit log, newest first.
     Audit {
         #[command(flatten)]
@@ -83,11 +102,23 @@ pub enum KeyCommand {
         /// Limit the key to this unit and the units below it.
         #[arg(long)]
         unit: Option<String>,
+        /// Flag the source silent after this long without an event: `90s`, `30m`, `2h`.
+        #[arg(long, default_value = "30m", value_parser = parse_interval)]
+        expect_every: i32,
+        /// When silence counts: working-hours (Mon–Fri 08:00–17:00), always, or never.
+        #[arg(long, default_value = "working-hours")]
+        watch: String,
     },
     /// List keys.
     List,
     /// Revoke a key by id.
     Revoke { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourceCommand {
+    /// Every source: last event, traffic in the last hour and day, top rejection reasons, silence.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +139,21 @@ pub enum DisplayCommand {
     Pair { id: i64 },
     /// Revoke a display: its screen is disconnected and can no longer connect.
     Revoke { id: i64 },
+}
+
+/// `90s`, `30m`, `2h`, `1d` (or plain seconds) as seconds.
+pub fn parse_interval(text: &str) -> Result<i32, String> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: i32 = number.parse().map_err(|_| format!("`{text}` is not a duration like 90s, 30m, 2h or 1d"))?;
+    let factor = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}` is not a duration like 90s, 30m, 2h or 1d")),
+    };
+    n.checked_mul(factor).ok_or_else(|| format!("`{text}` is too long"))
 }
 
 /// Where the data lives; shared by the server and the management commands.
@@ -150,9 +196,29 @@ pub struct ServeArgs {
     /// Mark cookies Secure (set this when TLS is terminated in front of the server).
     #[arg(long, env = "IOC_SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
-    /// Other origins allowed to open the WebSocket, comma-separated (the server's own always is).
+    /// Other origins allowed to open the WebSocket and send browser writes, comma-separated
+    /// (the server's own always is).
     #[arg(long, env = "IOC_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+    /// Reverse proxies (CIDR blocks or addresses, comma-separated) whose X-Forwarded-For is
+    /// trusted for the client's address.
+    #[arg(long, env = "IOC_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::settings::parse_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Days after which complaint texts are purged (figures are kept).
+    #[arg(long, env = "IOC_PII_RETENTION_DAYS", default_value_t = 90)]
+    pub pii_retention_days: u32,
+    /// Days after which audit entries are deleted.
+    #[arg(long, env = "IOC_AUDIT_RETENTION_DAYS", default_value_t = 730)]
+    pub audit_retention_days: u32,
+    /// Bearer token for GET /metrics on the main port (off unless set).
+    #[arg(long, env = "IOC_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Serve /metrics, without a token, on this separate address (e.g. 10.0.0.5:9100).
+    #[arg(long, env = "IOC_METRICS_BIND")]
+    pub metrics_bind: Option<std::net::SocketAddr>,
+    /// Log format: `text` (default) or `json` (one JSON object per line).
+    #[arg(long, env = "IOC_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -176,6 +242,11 @@ impl ServeArgs {
             session_idle: Duration::from_secs_f64((self.session_idle_hours * 3600.0).max(60.0)),
             secure_cookies: self.secure_cookies,
             allowed_origins: self.allowed_origins.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
+            trusted_proxies: self.trusted_proxies.clone(),
+            pii_retention: crate::settings::DAY * self.pii_retention_days.max(1),
+            audit_retention: crate::settings::DAY * self.audit_retention_days.max(1),
+            metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
+            metrics_bind: self.metrics_bind,
         }
     }
 }

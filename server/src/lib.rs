@@ -5,39 +5,50 @@
 //!
 //! # Layout
 //!
-//! Modules follow the data path of one event:
+//! The folders follow one event from `POST /api/v1/events` to a screen; a module only uses
+//! modules above it in this list (and the shared helpers at the end):
 //!
-//! 1. [`ingest`] — `POST /api/v1/events`: authenticate, parse, check each event.
-//! 2. [`store`] — PostgreSQL: event log, item state, and the aggregate outbox, in one
-//!    transaction. [`item`] is the per-item state machine that says what an item contributes.
-//! 3. [`applier`] — outbox → Redis, exactly once, announcing changed units on pub/sub;
-//!    [`aggregate`] owns the Redis key layout and writes.
-//! 4. [`summary`] — reads a scope's figures for a window from Redis.
-//! 5. [`live`] — the hub (one computation per changed scope, same bytes to every subscriber,
-//!    deadline timers) and the WebSocket endpoint.
-//! 6. [`app`] — state, router, start-up; [`config`] — flags and environment; [`catalog`] —
-//!    the administrative-unit tree; [`simulator`] — the demo feed; [`error`] — API errors.
+//! 1. [`ingest`] — checks each event of a batch (the contract, the catalog, the sender's key)
+//!    and stores the valid ones; [`ingest::body`] reads JSON arrays and NDJSON.
+//! 2. [`store`] — PostgreSQL, the truth: the event log and item state ([`store::events`]),
+//!    the per-item state machine ([`store::item`]), the outbox and rebuild snapshots
+//!    ([`store::outbox`]).
+//! 3. [`apply`] — outbox → Redis, exactly once, announcing changed units on pub/sub.
+//! 4. [`aggregate`] — the Redis key layout; [`aggregate::write`] changes it,
+//!    [`aggregate::summary`] reads one scope's figures.
+//! 5. [`live`] — [`live::hub`] computes each subscribed scope once (coalesced, with deadline
+//!    timers), [`live::feed`] follows Redis pub/sub, [`live::socket`] speaks the WebSocket
+//!    protocol, [`live::credentials`] rechecks all live connections' credentials together.
+//! 6. [`http`] — the HTTP surface, one module per resource, merged in [`http::app`].
 //!
-//! Access: [`auth`] says who is calling and checks every request and subscription against
-//! the caller's scope; [`accounts`] keeps people, sessions, displays, ingest keys and the audit
-//! log in PostgreSQL; [`admin`] is the admin API and [`cli`] the `ioc user|key|display|audit`
-//! commands.
+//! Beside the data path:
+//!
+//! - [`accounts`] — people, sessions, displays, ingest keys and the audit log;
+//!   [`accounts::access`] is the scope check of every request and subscription,
+//!   [`accounts::manage`] the management actions the admin API and the CLI share.
+//! - [`settings`] and [`config`] — what the server needs and where it comes from (flags,
+//!   environment); [`state`] — the shared [`AppState`]; [`server`] — start-up, supervised
+//!   background tasks and orderly shutdown.
+//! - [`cli`] — the `ioc user|key|display|audit` commands; [`simulator`] — the demo feed.
+//! - [`catalog`] — the administrative-unit tree.
 
 pub mod accounts;
-pub mod admin;
 pub mod aggregate;
-pub mod app;
-pub mod applier;
-pub mod auth;
+pub mod apply;
 pub mod catalog;
 pub mod cli;
 pub mod config;
-pub mod error;
+pub mod http;
 pub mod ingest;
-pub mod item;
 pub mod live;
+pub mod metrics;
+pub mod server;
+pub mod settings;
 pub mod simulator;
+pub mod state;
 pub mod store;
-pub mod summary;
 
-pub use app::{app, start, AppState, RunningServer, Settings};
+pub use http::app;
+pub use server::{start, RunningServer};
+pub use settings::Settings;
+pub use state::AppState;

@@ -9,17 +9,25 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
-        .with_writer(std::io::stderr)
-        .init();
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    let json = matches!(&cli.command, Command::Serve(a) | Command::Demo(ioc_server::config::DemoArgs { serve: a, .. }) if a.log_format == "json");
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    if json {
+        // One JSON object per line, with the request id (and other span fields) on each.
+        tracing_subscriber::fmt().json().with_current_span(true).with_span_list(false).with_env_filter(filter).with_writer(std::io::stderr).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    }
+    let result = match cli.command {
         Command::Serve(args) => serve(args, None).await,
         Command::Demo(args) => serve(args.serve, Some(args.rate)).await,
         Command::User { connection, command } => cli::run(&connection, Task::User(command)).await,
         Command::Key { connection, command } => cli::run(&connection, Task::Key(command)).await,
         Command::Display { connection, command } => cli::run(&connection, Task::Display(command)).await,
         Command::Audit { connection, limit } => cli::run(&connection, Task::Audit { limit }).await,
+        Command::Quarantine { connection, limit } => cli::run(&connection, Task::Quarantine { limit }).await,
+        Command::UnknownUnits { connection } => cli::run(&connection, Task::UnknownUnits).await,
+        Command::Source { connection, command } => cli::run(&connection, Task::Source(command)).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -36,7 +44,7 @@ async fn serve(args: ServeArgs, demo_rate: Option<f64>) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
-    let server = ioc_server::start(state.clone(), listener)
+    let mut server = ioc_server::start(state.clone(), listener)
         .await
         .map_err(|e| format!("{e} (is PostgreSQL running? DATABASE_URL is used)"))?;
     tracing::info!(addr = %server.addr, units = catalog.len(), "IOC server listening");
@@ -45,8 +53,25 @@ async fn serve(args: ServeArgs, demo_rate: Option<f64>) -> Result<(), String> {
         println!("{}", welcome.render(&format!("http://{}", server.addr)));
         tokio::spawn(simulator::run(state, rate));
     }
-    tokio::select! {
-        _ = server.wait() => Err("HTTP server stopped".to_owned()),
-        _ = tokio::signal::ctrl_c() => Ok(()),
+    let signalled = tokio::select! {
+        _ = server.wait() => false,
+        signal = stop_signal() => signal?,
+    };
+    if !signalled {
+        return Err("HTTP server stopped".to_owned());
     }
+    tracing::info!("stopping: finishing requests in flight, closing live connections (1012)");
+    server.shutdown().await;
+    Ok(())
+}
+
+/// Resolves on SIGTERM (how service managers and orchestrators stop a process) or Ctrl-C.
+async fn stop_signal() -> Result<bool, String> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot listen for SIGTERM: {e}"))?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(true)
 }

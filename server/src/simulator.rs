@@ -1,12 +1,13 @@
 //! The demo feed: realistic Hanoi events pushed through the same ingest path as a source system.
 //!
-//! On first start it backfills three days of history (so every window has figures), then
+//! On first start it backfills 90 days of history (so every window has figures), then
 //! produces a live stream with a day's rhythm (busy office hours, quiet nights). Real units come
 //! from the catalog; procedures, fields and channels are the ones Hanoi's systems use; some
 //! dossiers run late, some complaints and tasks go overdue, and a few items fall due within
 //! minutes so the deadline engine can be watched turning them overdue with no event arriving.
 
-use crate::app::AppState;
+use crate::accounts::manage::Actor;
+use crate::state::AppState;
 use crate::catalog::Unit;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use ioc_shared::access::{Role, WallView};
@@ -19,23 +20,45 @@ use std::collections::VecDeque;
 
 /// Source name of everything the simulator sends.
 pub const SOURCE: &str = "demo-simulator";
-/// Days of history written on first start.
-const BACKFILL_DAYS: i64 = 3;
+/// Days of history written on first start: enough for trends, the month, the quarter and the
+/// previous periods to show at once.
+const BACKFILL_DAYS: i64 = 90;
 /// Open items the simulator remembers to move forward later; older ones are left as they are.
 const MAX_OPEN_ITEMS: usize = 20_000;
 
-/// (procedure, field, typical legal time limit in hours)
-const PROCEDURES: [(&str, &str, i64); 10] = [
+/// (procedure, field, typical legal time limit in hours): procedures of Hanoi's one-stop shops,
+/// grouped by field, with their usual time limits.
+const PROCEDURES: [(&str, &str, i64); 30] = [
     ("Đăng ký khai sinh", "Hộ tịch", 8),
     ("Đăng ký kết hôn", "Hộ tịch", 24),
-    ("Chứng thực bản sao từ bản chính", "Chứng thực", 4),
+    ("Đăng ký khai tử", "Hộ tịch", 8),
     ("Xác nhận tình trạng hôn nhân", "Hộ tịch", 24),
-    ("Đăng ký thường trú", "Cư trú", 72),
-    ("Cấp giấy phép xây dựng nhà ở riêng lẻ", "Xây dựng", 240),
-    ("Cấp giấy chứng nhận quyền sử dụng đất lần đầu", "Đất đai", 480),
-    ("Đăng ký hộ kinh doanh", "Đăng ký kinh doanh", 72),
-    ("Cấp giấy phép kinh doanh karaoke", "Văn hóa", 120),
-    ("Trợ cấp xã hội hàng tháng", "Bảo trợ xã hội", 168),
+    ("Trích lục hộ tịch", "Hộ tịch", 8),
+    ("Chứng thực bản sao từ bản chính", "Chứng thực", 4),
+    ("Chứng thực chữ ký", "Chứng thực", 4),
+    ("Chứng thực hợp đồng, giao dịch", "Chứng thực", 16),
+    ("Đăng ký thường trú", "Cư trú", 56),
+    ("Đăng ký tạm trú", "Cư trú", 24),
+    ("Xóa đăng ký thường trú", "Cư trú", 24),
+    ("Cấp giấy phép xây dựng nhà ở riêng lẻ", "Xây dựng", 120),
+    ("Cấp giấy phép sửa chữa, cải tạo công trình", "Xây dựng", 120),
+    ("Cấp giấy chứng nhận quyền sử dụng đất lần đầu", "Đất đai", 240),
+    ("Đăng ký biến động đất đai", "Đất đai", 80),
+    ("Chuyển mục đích sử dụng đất", "Đất đai", 120),
+    ("Đăng ký hộ kinh doanh", "Đăng ký kinh doanh", 24),
+    ("Thay đổi nội dung đăng ký hộ kinh doanh", "Đăng ký kinh doanh", 24),
+    ("Tạm ngừng kinh doanh hộ kinh doanh", "Đăng ký kinh doanh", 24),
+    ("Cấp giấy phép kinh doanh karaoke", "Văn hóa", 40),
+    ("Công nhận gia đình văn hóa", "Văn hóa", 40),
+    ("Trợ cấp xã hội hàng tháng", "Bảo trợ xã hội", 56),
+    ("Hỗ trợ chi phí mai táng", "Bảo trợ xã hội", 24),
+    ("Xác nhận hộ nghèo, hộ cận nghèo", "Bảo trợ xã hội", 56),
+    ("Cấp giấy xác nhận thông tin về cư trú", "Cư trú", 24),
+    ("Cấp giấy chứng nhận an toàn thực phẩm", "Y tế", 120),
+    ("Cấp giấy phép thu gom, vận chuyển chất thải", "Môi trường", 160),
+    ("Đăng ký kế hoạch bảo vệ môi trường", "Môi trường", 80),
+    ("Cấp phép đào đường, vỉa hè", "Giao thông", 40),
+    ("Cấp phép sử dụng tạm thời lòng đường, hè phố", "Giao thông", 40),
 ];
 const COMPLAINT_FIELDS: [&str; 7] =
     ["Môi trường", "Giao thông", "Trật tự đô thị", "Đất đai", "Điện, nước", "An ninh trật tự", "Y tế"];
@@ -89,6 +112,7 @@ pub async fn prepare_demo(state: &AppState) -> Result<Welcome, String> {
         ("lanhdao", Role::Leader, None, "leader: every unit"),
         ("truongquan.badinh", Role::Chief, Some("001"), "chief: Quận Ba Đình (001) and its wards"),
     ];
+    let actor = Actor { label: "demo".to_owned(), address: None };
     let mut accounts = Vec::new();
     for (username, role, unit, what) in accounts_wanted {
         if unit.is_some_and(|u| !state.catalog.contains(u)) {
@@ -96,27 +120,28 @@ pub async fn prepare_demo(state: &AppState) -> Result<Welcome, String> {
         }
         let password = random_password();
         let result = match state.accounts.user(username).await {
-            Ok(_) => state.accounts.reset_password(username, &password).await.map(|_| ()),
-            Err(_) => state.accounts.add_user(username, &password, role, unit).await.map(|_| ()),
+            Ok(_) => state.manage.reset_password(&actor, username, &password).await.map(|_| ()),
+            Err(_) => state.manage.add_user(&actor, username, &password, role, unit).await.map(|_| ()),
         };
         result.map_err(|e| format!("demo account {username}: {e}"))?;
         accounts.push((username.to_owned(), password, what.to_owned()));
     }
     for key in state.accounts.list_keys().await.map_err(|e| e.to_string())? {
         if key.source == DEMO_KEY_SOURCE && !key.revoked {
-            state.accounts.revoke_key(key.id).await.map_err(|e| e.to_string())?;
+            state.manage.revoke_key(&actor, key.id).await.map_err(|e| e.to_string())?;
         }
     }
-    let (_, ingest_key) = state.accounts.create_key(DEMO_KEY_SOURCE, None).await.map_err(|e| e.to_string())?;
+    let (_, ingest_key) = state.manage.create_key(&actor, DEMO_KEY_SOURCE, None, crate::accounts::Expectation::default()).await.map_err(|e| e.to_string())?;
     let root = state.catalog.roots().first().cloned().unwrap_or_default();
-    let mut playlist = vec![WallView { unit: root.clone(), window: Window::Today, seconds: 20 }];
+    let mut playlist = vec![WallView { unit: root.clone(), window: Window::Today, seconds: 20, view: Default::default() }];
+    playlist.push(WallView { unit: root.clone(), window: Window::Month, seconds: 15, view: ioc_shared::live::View::Score });
     for child in state.catalog.children(&root).iter().take(2) {
-        playlist.push(WallView { unit: child.clone(), window: Window::Today, seconds: 15 });
+        playlist.push(WallView { unit: child.clone(), window: Window::Today, seconds: 15, view: Default::default() });
     }
     let existing = state.accounts.list_displays().await.map_err(|e| e.to_string())?;
     let pairing_code = match existing.iter().find(|d| d.name == DEMO_DISPLAY && !d.revoked) {
-        Some(display) => state.accounts.new_pairing_code(display.id).await.map_err(|e| e.to_string())?.1,
-        None => state.accounts.create_display(DEMO_DISPLAY, &root, &playlist).await.map_err(|e| e.to_string())?.1,
+        Some(display) => state.manage.new_pairing(&actor, display.id).await.map_err(|e| e.to_string())?.1,
+        None => state.manage.create_display(&actor, DEMO_DISPLAY, &root, &playlist).await.map_err(|e| e.to_string())?.1,
     };
     Ok(Welcome { accounts, ingest_key, pairing_code })
 }
@@ -178,7 +203,7 @@ pub async fn run(state: AppState, rate_per_second: f64) {
 async fn send(state: &AppState, events: &[Event]) {
     let values: Vec<Result<Value, String>> =
         events.iter().map(|e| serde_json::to_value(e).map_err(|e| e.to_string())).collect();
-    match crate::ingest::ingest_values(state, &crate::ingest::Sender::Trusted, values).await {
+    match state.ingestor.ingest(&crate::ingest::Sender::Trusted, values).await {
         Ok(response) if !response.rejected.is_empty() => {
             tracing::warn!(rejected = ?response.rejected.first(), count = response.rejected.len(), "demo simulator: events rejected");
         }
@@ -251,7 +276,14 @@ impl Simulator {
         let due = if self.rng.random_bool(0.03) {
             at + Duration::minutes(self.rng.random_range(1..10))
         } else {
-            at + Duration::hours(hours)
+            // Land and construction dossiers often run late in Hanoi: their time limits are
+            // tight for the work they take, so the demo's "slowest procedures" are realistic.
+            let strictness = match field {
+                "Đất đai" => 0.35,
+                "Xây dựng" => 0.55,
+                _ => 1.0,
+            };
+            at + Duration::minutes((hours as f64 * 60.0 * strictness) as i64)
         };
         let body = EventBody::DossierReceived {
             dossier,
@@ -321,7 +353,16 @@ impl Simulator {
                         1 => Outcome::Rejected,
                         _ => Outcome::Completed,
                     };
-                    (EventBody::DossierResolved { dossier, outcome }, true)
+                    {
+                        // Some one-stop shops ask the citizen how it went.
+                        let satisfaction = match self.rng.random_range(0..10) {
+                            0..=4 => Some(Satisfaction::Satisfied),
+                            5 => Some(Satisfaction::Neutral),
+                            6 => Some(Satisfaction::Dissatisfied),
+                            _ => None,
+                        };
+                        (EventBody::DossierResolved { dossier, outcome, satisfaction }, true)
+                    }
                 }
             }
             EventBody::ComplaintReceived { complaint, .. } => {
@@ -381,7 +422,9 @@ impl Simulator {
         let start = now - Duration::days(BACKFILL_DAYS);
         let mut t = start;
         while t < now {
-            let per_hour = (60.0 * rhythm(t)).round() as usize;
+            // Older days are written thinner: the demo starts in seconds, trends still show.
+            let density = if now - t > Duration::days(30) { 0.4 } else { 1.0 };
+            let per_hour = (60.0 * rhythm(t) * density).round() as usize;
             for _ in 0..per_hour {
                 let at = t + Duration::seconds(self.rng.random_range(0..3600));
                 if at >= now {

@@ -38,9 +38,13 @@ impl Role {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WallView {
     pub unit: String,
+    /// The window of the figures; for a `score` view, the period (month, quarter or year).
     pub window: Window,
     /// How long the view stays on screen.
     pub seconds: u32,
+    /// `summary` (the figures, the default) or `score` (the Decision 766 score in wall-size type).
+    #[serde(default, skip_serializing_if = "crate::live::View::is_summary")]
+    pub view: crate::live::View,
 }
 
 /// `GET /api/v1/me`: the caller.

@@ -18,6 +18,11 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_SUMMARY_CHARS: usize = 2000;
 /// Longest task title, in characters.
 pub const MAX_TITLE_CHARS: usize = 500;
+/// Earliest time an event may carry (`at`, `due`): the Unix epoch, UTC.
+pub const EARLIEST_TIME: &str = "1970-01-01T00:00:00Z";
+/// Latest time an event may carry: the last second of year 9999, UTC. Later times cannot be
+/// written back as RFC 3339 (`+10000-…`), so they are refused rather than stored unreadable.
+pub const LATEST_TIME: &str = "9999-12-31T23:59:59Z";
 /// Source used when an event names none.
 pub const DEFAULT_SOURCE: &str = "default";
 
@@ -134,7 +139,14 @@ pub enum EventBody {
     #[serde(rename = "dossier.resumed")]
     DossierResumed { dossier: String },
     #[serde(rename = "dossier.resolved")]
-    DossierResolved { dossier: String, outcome: Outcome },
+    DossierResolved {
+        dossier: String,
+        outcome: Outcome,
+        /// The citizen's rating, when the one-stop shop asked for it (Decision 766's dossier
+        /// satisfaction).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        satisfaction: Option<Satisfaction>,
+    },
     #[serde(rename = "complaint.received")]
     ComplaintReceived {
         complaint: String,
@@ -266,6 +278,10 @@ pub fn parse_event(value: &Value, now: DateTime<Utc>) -> Result<Event, String> {
         "dossier.resolved" => EventBody::DossierResolved {
             dossier: fields.id("dossier")?,
             outcome: fields.choice("outcome", &["completed", "rejected", "withdrawn"])?,
+            satisfaction: match object.get("satisfaction") {
+                None | Some(Value::Null) => None,
+                Some(_) => Some(fields.choice("satisfaction", &["satisfied", "neutral", "dissatisfied"])?),
+            },
         },
         "complaint.received" => EventBody::ComplaintReceived {
             complaint: fields.id("complaint")?,
@@ -330,6 +346,9 @@ impl Fields<'_> {
                     Err(format!("`{name}` is empty"))
                 } else if chars > max_chars {
                     Err(format!("`{name}` is {chars} characters long; at most {max_chars} are allowed"))
+                } else if trimmed.contains('\0') {
+                    // PostgreSQL's text and jsonb cannot hold U+0000.
+                    Err(format!("`{name}` contains a NUL character (\\u0000), which cannot be stored"))
                 } else if trimmed.chars().any(char::is_control) && name != "summary" && name != "title" {
                     Err(format!("`{name}` contains control characters"))
                 } else {
@@ -356,12 +375,18 @@ impl Fields<'_> {
 
     fn time(&self, name: &str) -> Result<DateTime<Utc>, String> {
         let text = self.text(name, 64)?;
-        crate::time::parse_rfc3339(&text).ok_or_else(|| {
+        let time = crate::time::parse_rfc3339(&text).ok_or_else(|| {
             format!(
                 "`{name}` is not an RFC 3339 time with an offset (got `{text}`; \
                  expected e.g. 2026-11-22T09:30:00+07:00)"
             )
-        })
+        })?;
+        let earliest = crate::time::parse_rfc3339(EARLIEST_TIME);
+        let latest = crate::time::parse_rfc3339(LATEST_TIME);
+        if earliest.is_some_and(|e| time < e) || latest.is_some_and(|l| time > l) {
+            return Err(format!("`{name}` is `{text}`, outside the supported range {EARLIEST_TIME} to {LATEST_TIME} (UTC)"));
+        }
+        Ok(time)
     }
 
     fn choice<T: for<'de> Deserialize<'de>>(&self, name: &str, allowed: &[&str]) -> Result<T, String> {
@@ -424,6 +449,8 @@ mod tests {
             (patch(&base, "id", json!(42)), "`id` must be a string"),
             (patch(&base, "id", json!("x".repeat(129))), "at most 128"),
             (patch(&base, "task", json!("")), "`task` is empty"),
+            (patch(&base, "task", json!("T\u{0}1")), "NUL character"),
+            (patch(&base, "at", json!("1969-12-31T23:59:59Z")), "outside the supported range"),
         ];
         for (value, expected) in cases {
             let error = parse_event(&value, now()).err().unwrap_or_default();
@@ -438,6 +465,34 @@ mod tests {
             "due": "2026-11-25T17:00:00+07:00"});
         let error = parse_event(&value, now()).err().unwrap_or_default();
         assert_eq!(error, "`channel` must be one of zalo, hotline, app, portal, direct, not `fax`");
+    }
+
+    /// Regression: a NUL in a complaint's summary or a task's title sank the whole batch (500).
+    #[test]
+    fn a_nul_in_free_text_is_refused_with_a_reason() {
+        let complaint = json!({"id": "e1", "type": "complaint.received", "at": "2026-11-22T08:00:00+07:00",
+            "unit": "001", "complaint": "C1", "field": "Môi trường", "channel": "zalo",
+            "due": "2026-11-25T17:00:00+07:00", "summary": "rác\u{0}thải"});
+        let error = parse_event(&complaint, now()).err().unwrap_or_default();
+        assert!(error.contains("`summary` contains a NUL character"), "{error}");
+        let task = json!({"id": "e2", "type": "task.assigned", "at": "2026-11-22T08:00:00+07:00", "unit": "001",
+            "task": "T1", "officer": {"id": "o1", "name": "A"}, "due": "2026-11-25T17:00:00+07:00", "title": "\u{0}"});
+        let error = parse_event(&task, now()).err().unwrap_or_default();
+        assert!(error.contains("`title` contains a NUL character"), "{error}");
+    }
+
+    /// Regression: a due past year 9999 in UTC was stored as `+10000-…` and could not be read back.
+    #[test]
+    fn a_time_past_year_9999_in_utc_is_refused() {
+        let value = json!({"id": "e1", "type": "dossier.received", "at": "2026-11-22T08:00:00+07:00",
+            "unit": "001", "dossier": "D1", "procedure": "P", "field": "F", "channel": "online",
+            "due": "9999-12-31T23:59:59-23:59"});
+        let error = parse_event(&value, now()).err().unwrap_or_default();
+        assert!(error.contains("`due` is `9999-12-31T23:59:59-23:59`, outside the supported range"), "{error}");
+        let latest = patch(&value, "due", json!("9999-12-31T23:59:59Z"));
+        let event = parse_event(&latest, now()).unwrap_or_else(|e| panic!("{e}"));
+        let again = parse_event(&serde_json::to_value(&event).unwrap_or_default(), now());
+        assert_eq!(again, Ok(event), "the latest time round-trips");
     }
 
     fn patch(base: &Value, key: &str, value: Value) -> Value {

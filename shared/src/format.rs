@@ -53,16 +53,20 @@ pub fn integer(n: u64, lang: Lang) -> String {
     out
 }
 
-/// A number with a fixed count of decimals: 4,5 (vi), 4.5 (en).
+/// A number with a fixed count of decimals (at most 6): 4,5 (vi), 4.5 (en). Rounded in
+/// integers, so the dashboard's WebAssembly needs no float formatting code.
 pub fn decimal(x: f64, decimals: usize, lang: Lang) -> String {
-    let text = format!("{:.*}", decimals, x.abs());
-    let (int_part, frac_part) = text.split_once('.').unwrap_or((&text, ""));
-    let whole = integer(int_part.parse().unwrap_or(0), lang);
-    let sign = if x < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') { "-" } else { "" };
-    if frac_part.is_empty() {
+    let decimals = decimals.min(6);
+    let scale = 10_u64.pow(decimals as u32);
+    let scaled = (x.abs() * scale as f64).round();
+    let scaled = if scaled.is_finite() { scaled.min(u64::MAX as f64) as u64 } else { 0 };
+    let (int_part, frac_part) = (scaled / scale, scaled % scale);
+    let whole = integer(int_part, lang);
+    let sign = if x < 0.0 && scaled > 0 { "-" } else { "" };
+    if decimals == 0 {
         format!("{sign}{whole}")
     } else {
-        format!("{sign}{whole}{}{frac_part}", lang.separators().1)
+        format!("{sign}{whole}{}{frac_part:0width$}", lang.separators().1, width = decimals)
     }
 }
 
@@ -80,14 +84,19 @@ pub fn hours(h: f64, lang: Lang) -> String {
     }
 }
 
-/// Local (UTC+7) date: 22/11/2026.
+/// Local (UTC+7) date: 22/11/2026. (Written out directly: chrono's `format` machinery would
+/// add tens of kilobytes to the dashboard's WebAssembly.)
 pub fn date(at: DateTime<Utc>) -> String {
-    at.with_timezone(&crate::time::local_offset()).format("%d/%m/%Y").to_string()
+    use chrono::Datelike;
+    let local = at.with_timezone(&crate::time::local_offset());
+    format!("{:02}/{:02}/{:04}", local.day(), local.month(), local.year())
 }
 
 /// Local (UTC+7) 24-hour time: 09:05:07.
 pub fn clock(at: DateTime<Utc>) -> String {
-    at.with_timezone(&crate::time::local_offset()).format("%H:%M:%S").to_string()
+    use chrono::Timelike;
+    let local = at.with_timezone(&crate::time::local_offset());
+    format!("{:02}:{:02}:{:02}", local.hour(), local.minute(), local.second())
 }
 
 /// How long ago, in words: "3 giây trước", "2 phút trước", "1 giờ trước".
@@ -106,6 +115,14 @@ pub fn ago(seconds: i64, lang: Lang) -> String {
         Lang::Vi => format!("{n} {vi} trước"),
         Lang::En => format!("{n} {en} ago"),
     }
+}
+
+/// A coordinate for SVG, to a tenth ("12.3"), without float formatting code.
+pub fn coordinate(x: f64) -> String {
+    let tenths = (x * 10.0).round();
+    let tenths = if tenths.is_finite() { tenths as i64 } else { 0 };
+    let sign = if tenths < 0 { "-" } else { "" };
+    format!("{sign}{}.{}", tenths.abs() / 10, tenths.abs() % 10)
 }
 
 #[cfg(test)]

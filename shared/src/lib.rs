@@ -17,7 +17,9 @@
 pub mod access;
 pub mod event;
 pub mod format;
+pub mod items;
 pub mod live;
+pub mod score;
 pub mod summary;
 pub mod time;
 

@@ -21,10 +21,19 @@ pub enum Window {
     /// The last 30 days, exact to the hour.
     #[serde(rename = "30d")]
     Days30,
+    /// Since the first day of this month (local calendar).
+    #[serde(rename = "month")]
+    Month,
+    /// Since the first day of this quarter (January, April, July, October).
+    #[serde(rename = "quarter")]
+    Quarter,
+    /// Since 1 January.
+    #[serde(rename = "year")]
+    Year,
 }
 
 impl Window {
-    pub const ALL: [Window; 4] = [Window::Today, Window::Hours24, Window::Days7, Window::Days30];
+    pub const ALL: [Window; 7] = [Window::Today, Window::Hours24, Window::Days7, Window::Days30, Window::Month, Window::Quarter, Window::Year];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -32,12 +41,23 @@ impl Window {
             Window::Hours24 => "24h",
             Window::Days7 => "7d",
             Window::Days30 => "30d",
+            Window::Month => "month",
+            Window::Quarter => "quarter",
+            Window::Year => "year",
         }
     }
 
     pub fn parse(text: &str) -> Option<Window> {
         Window::ALL.into_iter().find(|w| w.as_str() == text)
     }
+
+    /// A calendar period (month, quarter, year): its figures come from the day-level history.
+    pub fn is_calendar(self) -> bool {
+        matches!(self, Window::Month | Window::Quarter | Window::Year)
+    }
+
+    /// The accepted names, for error messages.
+    pub const NAMES: &'static str = "today, 24h, 7d, 30d, month, quarter, year";
 }
 
 /// Which unit the figures are for.
@@ -119,6 +139,10 @@ pub struct ChildFigures {
     pub name: String,
     pub dossiers_received: u64,
     pub on_time_rate: Option<f64>,
+    /// Dossiers resolved on time plus late in the window: the sample behind `on_time_rate`.
+    /// Fewer than 5 ranks the unit after those with a rate ("ít dữ liệu").
+    #[serde(default)]
+    pub rated: u64,
     /// Overdue dossiers plus overdue complaints, now.
     pub overdue: u64,
     pub complaints_received: u64,
@@ -136,6 +160,47 @@ pub struct Summary {
     pub officers: OfficerFigures,
     /// Direct children, worst on-time rate first (no rate sorts last), then by code.
     pub children: Vec<ChildFigures>,
+    /// The window figures of the previous period of the same length, ending where this one
+    /// starts (state figures such as `open` and `overdue` are left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Previous>,
+}
+
+/// The window figures of the previous period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Previous {
+    /// RFC 3339, local time: the period is `[from, to)`.
+    pub from: String,
+    pub to: String,
+    pub dossiers: PreviousDossiers,
+    pub complaints: PreviousComplaints,
+    pub tasks: PreviousTasks,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PreviousDossiers {
+    pub received: u64,
+    pub resolved: u64,
+    pub resolved_on_time: u64,
+    pub resolved_late: u64,
+    pub on_time_rate: Option<f64>,
+    pub processing_hours: Percentiles,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PreviousComplaints {
+    pub received: u64,
+    pub resolved: u64,
+    pub resolved_on_time: u64,
+    pub by_field: BTreeMap<String, u64>,
+    pub by_channel: BTreeMap<String, u64>,
+    pub satisfaction_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PreviousTasks {
+    pub assigned: u64,
+    pub completed: u64,
 }
 
 /// A unit in brief, for breadcrumbs and menus.

@@ -45,6 +45,11 @@ pub fn settings(prefix: &str) -> Settings {
         session_idle: Duration::from_secs(12 * 3600),
         secure_cookies: false,
         allowed_origins: Vec::new(),
+        trusted_proxies: Vec::new(),
+        pii_retention: ioc_server::settings::DAY * 90,
+        audit_retention: ioc_server::settings::DAY * 730,
+        metrics_token: None,
+        metrics_bind: None,
     }
 }
 
@@ -68,6 +73,20 @@ impl TestServer {
         TestServer::start_with_prefix(pool, &fresh_prefix()).await
     }
 
+    /// A server whose settings `configure` changes first.
+    pub async fn start_configured(pool: &PgPool, configure: impl FnOnce(&mut Settings)) -> TestServer {
+        TestServer::start_with(pool, &fresh_prefix(), Catalog::load(None).unwrap(), configure).await
+    }
+
+    /// A server on Redis prefix `prefix` with its own unit catalog and settings.
+    pub async fn start_with(pool: &PgPool, prefix: &str, catalog: Catalog, configure: impl FnOnce(&mut Settings)) -> TestServer {
+        let own_pool = PgPoolOptions::new().max_connections(8).connect_with((*pool.connect_options()).clone()).await.unwrap();
+        let mut settings = settings(prefix);
+        configure(&mut settings);
+        let state = AppState::with_store(settings, catalog, Store { pool: own_pool }).unwrap();
+        TestServer::start_state(state).await
+    }
+
     /// A server sharing the database of `pool` and the Redis prefix `prefix` — as a second
     /// replica of a deployment would. It gets its own pool, Redis connections and hub.
     pub async fn start_with_prefix(pool: &PgPool, prefix: &str) -> TestServer {
@@ -88,7 +107,7 @@ impl TestServer {
         let base = format!("http://{}", server.addr);
         ensure_user(&server.state, ADMIN.0, ADMIN.1, ioc_shared::access::Role::Admin, None).await;
         let cookie = login(&base, ADMIN.0, ADMIN.1).await.expect("the test admin logs in");
-        TestServer { server, base, http: client_with_cookie(&cookie), prefix, cookie }
+        TestServer { http: client_with_cookie(&base, &cookie), server, base, prefix, cookie }
     }
 
     pub fn ws_url(&self) -> String {
@@ -151,6 +170,60 @@ impl TestServer {
     }
 }
 
+/// The `ioc` binary (`scripts/test.sh` builds it before the tests).
+pub fn ioc_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let binary = target.join("debug/ioc");
+    assert!(binary.exists(), "{} is missing: run scripts/test.sh (it builds it)", binary.display());
+    binary
+}
+
+/// The URL of the test database behind `pool` (each `#[sqlx::test]` gets its own database).
+pub fn database_url(pool: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").unwrap();
+    let database = pool.connect_options().get_database().unwrap().to_owned();
+    match base.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{database}"),
+        None => base,
+    }
+}
+
+/// Runs `ioc ARGS` against the test's database, feeding `stdin`; returns (success, stdout, stderr).
+pub fn run_ioc(pool: &PgPool, prefix: &str, args: &[&str], stdin: &str) -> (bool, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(ioc_binary())
+        .args(args)
+        .env("DATABASE_URL", database_url(pool))
+        .env("IOC_REDIS_PREFIX", prefix)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// A paired display of `unit`; returns its id and `ioc_display=…` cookie.
+pub async fn paired_display(server: &TestServer, unit: &str) -> (i64, String) {
+    use ioc_shared::access::WallView;
+    let accounts = &server.server.state.accounts;
+    let playlist = vec![WallView { unit: unit.into(), window: ioc_shared::summary::Window::Today, seconds: 10, view: Default::default() }];
+    let (display, code) = accounts.create_display("Màn hình phòng họp", unit, &playlist).await.unwrap();
+    let response = browser(&server.base)
+        .post(format!("{}/api/v1/displays/pair", server.base))
+        .json(&serde_json::json!({"code": code.to_lowercase()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    (display.id, session_cookie(&response, ioc_server::http::extract::DISPLAY_COOKIE).unwrap())
+}
+
 /// Creates a person unless they exist (servers may share a database).
 pub async fn ensure_user(state: &AppState, username: &str, password: &str, role: ioc_shared::access::Role, unit: Option<&str>) {
     match state.accounts.add_user(username, password, role, unit).await {
@@ -161,7 +234,7 @@ pub async fn ensure_user(state: &AppState, username: &str, password: &str, role:
 
 /// Logs in; returns the `ioc_session=…` cookie, or the status on failure.
 pub async fn login(base: &str, username: &str, password: &str) -> Result<String, u16> {
-    let response = reqwest::Client::new()
+    let response = browser(base)
         .post(format!("{base}/api/v1/login"))
         .json(&serde_json::json!({"username": username, "password": password}))
         .send()
@@ -170,7 +243,7 @@ pub async fn login(base: &str, username: &str, password: &str) -> Result<String,
     if !response.status().is_success() {
         return Err(response.status().as_u16());
     }
-    Ok(session_cookie(&response, ioc_server::auth::SESSION_COOKIE).unwrap())
+    Ok(session_cookie(&response, ioc_server::http::extract::SESSION_COOKIE).unwrap())
 }
 
 /// The `name=value` part of a cookie the response sets.
@@ -185,10 +258,20 @@ pub fn session_cookie(response: &reqwest::Response, name: &str) -> Option<String
         .map(str::to_owned)
 }
 
-/// An HTTP client that sends `cookie` with every request.
-pub fn client_with_cookie(cookie: &str) -> reqwest::Client {
+/// An HTTP client that sends `cookie` with every request, as the dashboard served from `base`
+/// does (its `Origin` is `base`).
+pub fn client_with_cookie(base: &str, cookie: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::COOKIE, reqwest::header::HeaderValue::from_str(cookie).unwrap());
+    headers.insert(reqwest::header::ORIGIN, reqwest::header::HeaderValue::from_str(base).unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
+/// An HTTP client without a cookie whose requests come from a page of `base` (`Origin: base`),
+/// as a browser on the login or pairing page sends them.
+pub fn browser(base: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ORIGIN, reqwest::header::HeaderValue::from_str(base).unwrap());
     reqwest::Client::builder().default_headers(headers).build().unwrap()
 }
 
@@ -404,3 +487,49 @@ impl LiveClient {
         }
     }
 }
+
+/// A TCP proxy (to PostgreSQL or Redis) that can stop passing bytes while keeping every connection open:
+/// a network black hole.
+pub struct BlackHole {
+    pub addr: std::net::SocketAddr,
+    pub passing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl BlackHole {
+    pub async fn start(target: &str) -> BlackHole {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let passing = std::sync::Arc::new(AtomicBool::new(true));
+        let target = target.to_owned();
+        let switch = passing.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(upstream) = tokio::net::TcpStream::connect(&target).await else { continue };
+                let (client_read, client_write) = client.into_split();
+                let (upstream_read, upstream_write) = upstream.into_split();
+                for (mut from, mut to) in [
+                    (Box::new(client_read) as Box<dyn tokio::io::AsyncRead + Unpin + Send>, Box::new(upstream_write) as Box<dyn tokio::io::AsyncWrite + Unpin + Send>),
+                    (Box::new(upstream_read), Box::new(client_write)),
+                ] {
+                    let passing = switch.clone();
+                    tokio::spawn(async move {
+                        let mut buffer = vec![0_u8; 16 * 1024];
+                        while let Ok(n) = from.read(&mut buffer).await {
+                            if n == 0 {
+                                break;
+                            }
+                            // In the black hole, bytes are swallowed and the connection stays up.
+                            if passing.load(Ordering::SeqCst) && to.write_all(&buffer[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        BlackHole { addr, passing }
+    }
+}
+

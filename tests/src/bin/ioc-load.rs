@@ -57,6 +57,15 @@ struct Args {
     /// Unit the idle connections subscribe to (`none`: connect and authenticate only).
     #[arg(long, default_value = "01")]
     idle_unit: String,
+    /// List queries: first ingest this many open dossiers across the wards…
+    #[arg(long, default_value_t = 0)]
+    list_open: usize,
+    /// …of which this many are already overdue; then time the first page of the city's lists.
+    #[arg(long, default_value_t = 0)]
+    list_overdue: usize,
+    /// Timed requests per list.
+    #[arg(long, default_value_t = 50)]
+    list_samples: usize,
 }
 
 const WARDS: [&str; 8] = ["00001", "00004", "00006", "00037", "00040", "00091", "00163", "00166"];
@@ -118,6 +127,7 @@ async fn main() {
     // Phase 2: event-to-screen latency on a quiet ward.
     let login = http
         .post(format!("{}/api/v1/login", args.url))
+        .header("origin", args.url.as_str())
         .json(&json!({"username": args.username, "password": args.password}))
         .send()
         .await
@@ -160,6 +170,67 @@ async fn main() {
 
     if args.idle_connections > 0 {
         hold_idle_connections(&ws_url, &cookie, &args.idle_unit, args.idle_connections, args.hold_seconds).await;
+    }
+    if args.list_open > 0 {
+        time_lists(&args, &run, &cookie).await;
+    }
+}
+
+/// Phase 3: `list_open` open dossiers over every ward of the catalog (`list_overdue` of them
+/// overdue), then the first page of the city's lists, timed end to end (request sent → JSON
+/// received), one request at a time.
+async fn time_lists(args: &Args, run: &str, cookie: &str) {
+    let http = reqwest::Client::new();
+    let endpoint = format!("{}/api/v1/events", args.url);
+    let wards: Vec<String> = serde_json::from_str::<Vec<Value>>(ioc_server::catalog::DEFAULT_CATALOG_JSON)
+        .unwrap()
+        .into_iter()
+        .filter(|u| u["kind"] == "ward" || u["kind"] == "commune" || u["kind"] == "township")
+        .filter_map(|u| u["code"].as_str().map(str::to_owned))
+        .collect();
+    let now = Utc::now();
+    let batches: Vec<Vec<Value>> = (0..args.list_open)
+        .collect::<Vec<_>>()
+        .chunks(1000)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|i| {
+                    let unit = &wards[i % wards.len()];
+                    let due = if *i < args.list_overdue { now - Duration::hours(1 + (*i % 500) as i64) } else { now + Duration::days(3) };
+                    json!({"id": format!("list-{run}-{i}"), "source": "ioc-load", "type": "dossier.received",
+                           "at": (now - Duration::days(1)).to_rfc3339(), "unit": unit, "dossier": format!("LIST-{run}-{i}"),
+                           "procedure": "Đăng ký khai sinh", "field": "Hộ tịch", "channel": "online", "due": due.to_rfc3339()})
+                })
+                .collect()
+        })
+        .collect();
+    futures_util::stream::iter(batches)
+        .for_each_concurrent(4, |batch| {
+            let http = http.clone();
+            let endpoint = endpoint.clone();
+            async move {
+                let response = http.post(&endpoint).bearer_auth(&args.token).json(&batch).send().await.unwrap();
+                assert_eq!(response.status().as_u16(), 200);
+            }
+        })
+        .await;
+    println!("lists: {} open dossiers ingested ({} overdue)", args.list_open, args.list_overdue);
+    for query in ["kind=dossier&state=overdue", "kind=dossier&state=open", "kind=dossier&state=due_soon"] {
+        let url = format!("{}/api/v1/units/01/items?{query}&limit=50", args.url);
+        let mut times = Vec::with_capacity(args.list_samples);
+        let mut total = 0;
+        for _ in 0..args.list_samples {
+            let sent = Instant::now();
+            let response = http.get(&url).header("cookie", cookie).send().await.unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+            let body: Value = response.json().await.unwrap();
+            total = body["total"].as_u64().unwrap_or(0);
+            times.push(sent.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        println!("first page of the city's list ({query}, total {total}), {} requests: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            times.len(), percentile(&times, 0.5), percentile(&times, 0.99), times.last().copied().unwrap_or(f64::NAN));
     }
 }
 

@@ -3,11 +3,10 @@
 
 use chrono::Duration;
 use ioc_server::accounts::Accounts;
-use ioc_shared::access::{Role, WallView};
+use ioc_shared::access::Role;
 use ioc_shared::live::ServerMessage;
-use ioc_shared::summary::Window;
 use ioc_tests::events::*;
-use ioc_tests::{client_with_cookie, ensure_user, login, now, session_cookie, LiveClient, TestServer};
+use ioc_tests::{browser, client_with_cookie, paired_display, ensure_user, login, now, LiveClient, TestServer};
 use serde_json::json;
 use sqlx::PgPool;
 use std::time::Duration as StdDuration;
@@ -17,21 +16,6 @@ const OWN: &str = "001"; // Quận Ba Đình: the chief's and the display's scop
 const BELOW: &str = "00004"; // Phường Trúc Bạch, in Ba Đình
 const SIBLING: &str = "002"; // Quận Hoàn Kiếm
 const CITY: &str = "01";
-
-/// A paired display of `unit`; returns its id and `ioc_display=…` cookie.
-async fn paired_display(server: &TestServer, unit: &str) -> (i64, String) {
-    let accounts = &server.server.state.accounts;
-    let playlist = vec![WallView { unit: unit.into(), window: Window::Today, seconds: 10 }];
-    let (display, code) = accounts.create_display("Màn hình phòng họp", unit, &playlist).await.unwrap();
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/displays/pair", server.base))
-        .json(&json!({"code": code.to_lowercase()}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    (display.id, session_cookie(&response, ioc_server::auth::DISPLAY_COOKIE).unwrap())
-}
 
 async fn subscribe_allowed(server: &TestServer, cookie: &str, unit: &str) -> bool {
     let mut client = LiveClient::connect_as(&server.ws_url(), Some(cookie), None).await.unwrap();
@@ -66,7 +50,7 @@ async fn authorization_matrix(pool: PgPool) {
     ];
     let units = [OWN, BELOW, SIBLING, CITY];
     for (role, cookie, allowed, admin) in &principals {
-        let http = client_with_cookie(cookie);
+        let http = client_with_cookie(&server.base, cookie);
         for (unit, expected) in units.iter().zip(allowed) {
             let status = http.get(format!("{}/api/v1/units/{unit}/summary?window=today", server.base)).send().await.unwrap().status();
             assert_eq!(status.as_u16(), if *expected { 200 } else { 403 }, "{role} summary of {unit}");
@@ -87,7 +71,7 @@ async fn authorization_matrix(pool: PgPool) {
         assert_eq!(ingest.status().as_u16(), 401, "{role} ingest");
     }
     // An ingest key limited to Ba Đình writes there and below, nowhere else.
-    let (_, key) = state.accounts.create_key("mot-cua", Some(OWN)).await.unwrap();
+    let (_, key) = state.accounts.create_key("mot-cua", Some(OWN), Default::default()).await.unwrap();
     let t = now();
     let response = reqwest::Client::new()
         .post(format!("{}/api/v1/events", server.base))
@@ -126,7 +110,7 @@ async fn authorization_matrix(pool: PgPool) {
 async fn a_refusal_reveals_nothing_about_the_unit(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     ensure_user(&server.server.state, "truong.badinh", "chief-password-1", Role::Chief, Some(OWN)).await;
-    let chief = client_with_cookie(&login(&server.base, "truong.badinh", "chief-password-1").await.unwrap());
+    let chief = client_with_cookie(&server.base, &login(&server.base, "truong.badinh", "chief-password-1").await.unwrap());
     for unit in [SIBLING, "99999"] {
         for path in [format!("/api/v1/units/{unit}/summary"), format!("/api/v1/units/{unit}")] {
             let response = chief.get(format!("{}{path}", server.base)).send().await.unwrap();
@@ -157,8 +141,8 @@ async fn everything_but_login_health_and_the_page_needs_a_credential(pool: PgPoo
     assert_eq!(page.status().as_u16(), 200);
     assert!(LiveClient::connect_as(&server.ws_url(), None, None).await.is_err(), "no credential, no live connection");
     let cookie = ioc_tests::session_cookie(
-        &anonymous.post(format!("{}/api/v1/login", server.base)).json(&json!({"username": ioc_tests::ADMIN.0, "password": ioc_tests::ADMIN.1})).send().await.unwrap(),
-        ioc_server::auth::SESSION_COOKIE,
+        &browser(&server.base).post(format!("{}/api/v1/login", server.base)).json(&json!({"username": ioc_tests::ADMIN.0, "password": ioc_tests::ADMIN.1})).send().await.unwrap(),
+        ioc_server::http::extract::SESSION_COOKIE,
     );
     assert!(cookie.is_some());
     server.cleanup().await;
@@ -167,7 +151,7 @@ async fn everything_but_login_health_and_the_page_needs_a_credential(pool: PgPoo
 #[sqlx::test(migrations = "../server/migrations")]
 async fn the_session_cookie_is_http_only_and_same_site(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let response = reqwest::Client::new()
+    let response = browser(&server.base)
         .post(format!("{}/api/v1/login", server.base))
         .header("x-forwarded-proto", "https")
         .json(&json!({"username": ioc_tests::ADMIN.0, "password": ioc_tests::ADMIN.1}))
@@ -220,12 +204,12 @@ async fn a_logged_out_session_is_disconnected(pool: PgPool) {
     let mut live = LiveClient::connect_as(&server.ws_url(), Some(&cookie), None).await.unwrap();
     live.subscribe(OWN, "today").await;
     assert!(matches!(live.next_message(WAIT).await, Some(ServerMessage::Snapshot { .. })));
-    let logout = client_with_cookie(&cookie).post(format!("{}/api/v1/logout", server.base)).send().await.unwrap();
+    let logout = client_with_cookie(&server.base, &cookie).post(format!("{}/api/v1/logout", server.base)).json(&json!({})).send().await.unwrap();
     assert_eq!(logout.status().as_u16(), 200);
-    let closed = live.closed_with(StdDuration::from_secs(5)).await;
+    let closed = live.closed_with(StdDuration::from_secs(20)).await;
     assert_eq!(closed, Some((1008, "session ended".to_owned())));
     // The session is gone server-side: the cookie no longer works anywhere.
-    let me = client_with_cookie(&cookie).get(format!("{}/api/v1/me", server.base)).send().await.unwrap();
+    let me = client_with_cookie(&server.base, &cookie).get(format!("{}/api/v1/me", server.base)).send().await.unwrap();
     assert_eq!(me.status().as_u16(), 401);
     assert!(LiveClient::connect_as(&server.ws_url(), Some(&cookie), None).await.is_err());
     server.cleanup().await;
@@ -238,10 +222,10 @@ async fn a_revoked_display_is_disconnected(pool: PgPool) {
     let mut live = LiveClient::connect_as(&server.ws_url(), Some(&cookie), None).await.unwrap();
     live.subscribe(OWN, "today").await;
     assert!(matches!(live.next_message(WAIT).await, Some(ServerMessage::Snapshot { .. })));
-    let revoke = server.http.post(format!("{}/api/v1/admin/displays/{id}/revoke", server.base)).send().await.unwrap();
+    let revoke = server.http.post(format!("{}/api/v1/admin/displays/{id}/revoke", server.base)).json(&json!({})).send().await.unwrap();
     assert_eq!(revoke.status().as_u16(), 200);
-    assert_eq!(live.closed_with(StdDuration::from_secs(5)).await, Some((1008, "session ended".to_owned())));
-    let me = client_with_cookie(&cookie).get(format!("{}/api/v1/me", server.base)).send().await.unwrap();
+    assert_eq!(live.closed_with(StdDuration::from_secs(20)).await, Some((1008, "session ended".to_owned())));
+    let me = client_with_cookie(&server.base, &cookie).get(format!("{}/api/v1/me", server.base)).send().await.unwrap();
     assert_eq!(me.status().as_u16(), 401);
     server.cleanup().await;
 }
@@ -276,7 +260,7 @@ async fn repeated_failed_logins_are_slowed_then_refused(pool: PgPool) {
         let base = server.base.clone();
         async move {
             let started = std::time::Instant::now();
-            let response = reqwest::Client::new()
+            let response = browser(&base)
                 .post(format!("{base}/api/v1/login"))
                 .json(&json!({"username": "lanhdao", "password": password}))
                 .send()
@@ -285,11 +269,11 @@ async fn repeated_failed_logins_are_slowed_then_refused(pool: PgPool) {
             (response.status().as_u16(), response.headers().get("retry-after").is_some(), started.elapsed(), response.text().await.unwrap())
         }
     };
-    for _ in 0..ioc_server::auth::SLOW_AFTER_USER_FAILURES {
+    for _ in 0..ioc_server::accounts::throttle::SLOW_AFTER_FAILURES {
         assert_eq!(attempt("wrong-password!").await.0, 401);
     }
     // From here each attempt is held back (a lower bound: never flaky).
-    for _ in ioc_server::auth::SLOW_AFTER_USER_FAILURES..ioc_server::auth::REFUSE_AFTER_USER_FAILURES {
+    for _ in ioc_server::accounts::throttle::SLOW_AFTER_FAILURES..ioc_server::accounts::throttle::REFUSE_AFTER_FAILURES {
         let (status, _, took, _) = attempt("wrong-password!").await;
         assert_eq!(status, 401);
         assert!(took >= StdDuration::from_secs(1), "slowed down: {took:?}");
@@ -302,7 +286,7 @@ async fn repeated_failed_logins_are_slowed_then_refused(pool: PgPool) {
     // Another account is not locked by this one's failures.
     assert!(login(&server.base, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await.is_ok());
     let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = 'user:lanhdao'").fetch_all(&pool).await.unwrap();
-    assert_eq!(actions.iter().filter(|a| *a == "login_failed").count() as i64, ioc_server::auth::REFUSE_AFTER_USER_FAILURES);
+    assert_eq!(actions.iter().filter(|a| *a == "login_failed").count() as i64, ioc_server::accounts::throttle::REFUSE_AFTER_FAILURES);
     assert!(actions.iter().any(|a| a == "login_refused"));
     server.cleanup().await;
 }
@@ -348,9 +332,9 @@ async fn a_disabled_person_is_disconnected_and_cannot_log_in(pool: PgPool) {
     let mut live = LiveClient::connect_as(&server.ws_url(), Some(&cookie), None).await.unwrap();
     live.subscribe(CITY, "today").await;
     assert!(matches!(live.next_message(WAIT).await, Some(ServerMessage::Snapshot { .. })));
-    let disable = server.http.post(format!("{}/api/v1/admin/users/lanhdao/disable", server.base)).send().await.unwrap();
+    let disable = server.http.post(format!("{}/api/v1/admin/users/lanhdao/disable", server.base)).json(&json!({})).send().await.unwrap();
     assert_eq!(disable.status().as_u16(), 200);
-    assert_eq!(live.closed_with(StdDuration::from_secs(5)).await, Some((1008, "session ended".to_owned())));
+    assert_eq!(live.closed_with(StdDuration::from_secs(20)).await, Some((1008, "session ended".to_owned())));
     assert_eq!(login(&server.base, "lanhdao", "leader-password-1").await, Err(401));
     server.cleanup().await;
 }
@@ -384,7 +368,7 @@ async fn a_pairing_code_works_once(pool: PgPool) {
     assert_eq!(created["pairing_link"], format!("/wall#pair={code}"));
     let pair = |code: String| {
         let base = server.base.clone();
-        async move { reqwest::Client::new().post(format!("{base}/api/v1/displays/pair")).json(&json!({"code": code})).send().await.unwrap() }
+        async move { browser(&base).post(format!("{base}/api/v1/displays/pair")).json(&json!({"code": code})).send().await.unwrap() }
     };
     assert_eq!(pair("WRNG-CODE".into()).await.status().as_u16(), 401);
     let paired = pair(code.clone()).await;
@@ -396,5 +380,63 @@ async fn a_pairing_code_works_once(pool: PgPool) {
     let outside = json!({"name": "Sai", "unit": SIBLING, "playlist": [{"unit": OWN, "window": "today", "seconds": 20}]});
     let refused = server.http.post(format!("{}/api/v1/admin/displays", server.base)).json(&outside).send().await.unwrap();
     assert_eq!(refused.status().as_u16(), 400);
+    server.cleanup().await;
+}
+
+/// Credentials that end without a notice (changed in the database directly, or a notice
+/// missed) are caught by the periodic recheck, which checks every live connection's credential
+/// together; connections whose credential is still valid stay, and their sessions stay active.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn one_recheck_ends_the_connections_whose_credentials_ended_without_a_notice(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    ensure_user(&server.server.state, "stays", "stays-password-1", Role::Leader, None).await;
+    ensure_user(&server.server.state, "goes", "goes-password-1", Role::Leader, None).await;
+    let stays = login(&server.base, "stays", "stays-password-1").await.unwrap();
+    let goes = login(&server.base, "goes", "goes-password-1").await.unwrap();
+    let (display_id, display_cookie) = paired_display(&server, OWN).await;
+    let mut connections = Vec::new();
+    for cookie in [&stays, &stays, &goes, &display_cookie] {
+        let mut live = LiveClient::connect_as(&server.ws_url(), Some(cookie), None).await.unwrap();
+        live.subscribe(OWN, "today").await;
+        assert!(matches!(live.next_message(WAIT).await, Some(ServerMessage::Snapshot { .. })));
+        connections.push(live);
+    }
+    let state = &server.server.state;
+    assert_eq!(state.live_credentials.len(), 3, "two connections share one session");
+
+    // Behind the server's back: one session expires, the display is revoked.
+    sqlx::query("UPDATE sessions SET last_seen = now() - interval '30 days' WHERE user_id = (SELECT id FROM users WHERE username = 'goes')")
+        .execute(&pool).await.unwrap();
+    sqlx::query("UPDATE displays SET revoked_at = now() WHERE id = $1").bind(display_id).execute(&pool).await.unwrap();
+    // The kept session was last active long enough ago that the recheck records activity.
+    sqlx::query("UPDATE sessions SET last_seen = now() - interval '10 minutes' WHERE user_id = (SELECT id FROM users WHERE username = 'stays')")
+        .execute(&pool).await.unwrap();
+
+    let ended = state.live_credentials.recheck(&state.accounts, state.settings.session_idle, &state.revocations).await.unwrap();
+    assert_eq!(ended, 2);
+    let mut display = connections.pop().unwrap();
+    let mut gone = connections.pop().unwrap();
+    assert_eq!(display.closed_with(StdDuration::from_secs(20)).await, Some((1008, "session ended".to_owned())));
+    assert_eq!(gone.closed_with(StdDuration::from_secs(20)).await, Some((1008, "session ended".to_owned())));
+    let idle_seconds: f64 = sqlx::query_scalar("SELECT EXTRACT(EPOCH FROM now() - last_seen)::float8 FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = 'stays')")
+        .fetch_one(&pool).await.unwrap();
+    assert!(idle_seconds < 60.0, "the kept session's activity was recorded: idle {idle_seconds} s");
+    // The kept connections still answer: a new subscription gets its snapshot.
+    for live in &mut connections {
+        live.subscribe(OWN, "24h").await;
+        assert!(matches!(live.next_message(WAIT).await, Some(ServerMessage::Snapshot { .. })));
+    }
+    // Closed connections leave the registry.
+    drop(display);
+    drop(gone);
+    let mut left = state.live_credentials.len();
+    for _ in 0..50 {
+        if left == 1 {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+        left = state.live_credentials.len();
+    }
+    assert_eq!(left, 1);
     server.cleanup().await;
 }

@@ -174,8 +174,8 @@ async fn a_paired_wall_rotates_and_recovers_from_a_server_restart(pool: PgPool) 
     let addr = first.addr;
     let accounts = ioc_server::accounts::Accounts::new(pool.clone());
     let playlist = vec![
-        WallView { unit: "001".into(), window: Window::Today, seconds: 5 },
-        WallView { unit: "002".into(), window: Window::Today, seconds: 5 },
+        WallView { unit: "001".into(), window: Window::Today, seconds: 5, view: Default::default() },
+        WallView { unit: "002".into(), window: Window::Today, seconds: 5, view: Default::default() },
     ];
     let (_, code) = accounts.create_display("Tường phòng điều hành", "01", &playlist).await.unwrap();
     let t = now();
@@ -213,8 +213,238 @@ async fn a_paired_wall_rotates_and_recovers_from_a_server_restart(pool: PgPool) 
     let recovered_in = wait_until_gone(&client, ".wall-banner", StdDuration::from_secs(20)).await;
     eprintln!("wall live again {recovered_in:?} after the server came back");
     wait_for(&client, ".badge[data-freshness=green]").await;
-    wait_until_gone(&client, ".wall-figures.stale", StdDuration::from_secs(5)).await;
+    wait_until_gone(&client, ".wall-figures.stale", StdDuration::from_secs(20)).await;
 
     client.close().await.unwrap();
     second.stop();
+}
+
+/// Regression: with the applier stuck, heartbeats kept every screen green while acknowledged
+/// events were missing from it. Now the heartbeat carries the lag and the dashboard turns amber
+/// with the reason.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_stuck_applier_turns_the_dashboard_amber_with_the_reason(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.goto(&format!("{}/?unit=001", server.base)).await.unwrap();
+    log_in(&client, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await;
+    wait_for_text(&client, ".conn", "Trực tuyến").await;
+    wait_for(&client, ".conn[data-freshness=green]").await;
+    let mut live = server.live().await;
+    live.subscribe("001", "today").await;
+
+    assert!(server.server.stop_task("applier"));
+    let t = now();
+    server.ingest_ok(&json!([dossier_received("e1", "00004", "D1", t, t + Duration::hours(4))])).await;
+    // Amber once the lag passes 10 s and the next heartbeat (every 5 s) carries it. The bound
+    // is generous on purpose: it catches "never", not speed (a regression that pinned a
+    // timed assertion here failed CI on a loaded machine at 15.03 s).
+    wait_for_text_containing(&client, ".conn[data-freshness=amber]", "dữ liệu chậm", StdDuration::from_secs(40)).await;
+    // The heartbeat itself says how far behind the figures are.
+    let deadline = tokio::time::Instant::now() + StdDuration::from_secs(10);
+    loop {
+        let text = live.next_text(StdDuration::from_secs(6)).await.unwrap();
+        if let Ok(ioc_shared::live::ServerMessage::Heartbeat { status, lag_seconds, .. }) = serde_json::from_str(&text) {
+            if status == ioc_shared::live::FeedStatus::Behind {
+                assert!(lag_seconds > 10.0, "{lag_seconds}");
+                break;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no heartbeat reported the lag");
+    }
+    server.cleanup().await;
+}
+
+/// A source system silent past its expected interval is flagged to admins and on every screen
+/// showing units it feeds, until it speaks again.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_silent_source_is_flagged_in_the_admin_api_and_on_the_dashboard(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let created: serde_json::Value = server
+        .http
+        .post(format!("{}/api/v1/admin/keys", server.base))
+        .json(&json!({"source": "tong-dai", "unit": "001", "expected_interval_seconds": 3, "watch": "always"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = created["secret"].as_str().unwrap().to_owned();
+    let t = now();
+    let send = |events: serde_json::Value| {
+        let request = reqwest::Client::new().post(format!("{}/api/v1/events", server.base)).bearer_auth(&key).json(&events);
+        async move { request.send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    let mut event = complaint_received("c1", "00004", "C1", t, t + Duration::hours(4), "Môi trường", "hotline");
+    event.as_object_mut().unwrap().remove("source");
+    let mut wrong = event.clone();
+    wrong["unit"] = json!("00037");
+    wrong["id"] = json!("c2");
+    let answer = send(json!([event, wrong])).await;
+    assert_eq!((answer["accepted"].as_u64(), answer["rejected"].as_array().map(Vec::len)), (Some(1), Some(1)), "{answer}");
+    let spoke_at = ioc_shared::time::to_local_rfc3339(chrono::Utc::now());
+
+    // The admin API: traffic, reasons, and then silence.
+    ioc_tests::eventually(StdDuration::from_secs(15), "the source is flagged silent", || async {
+        let (_, sources) = server.get("/api/v1/admin/sources").await;
+        sources.as_array().unwrap().iter().any(|s| s["source"] == "tong-dai" && s["silent"] == true)
+    })
+    .await;
+    let (_, sources) = server.get("/api/v1/admin/sources").await;
+    let report = sources.as_array().unwrap().iter().find(|s| s["source"] == "tong-dai").unwrap().clone();
+    assert_eq!(report["last_hour"], json!({"accepted": 1, "duplicates": 0, "rejected": 1}), "{report}");
+    assert!(report["top_rejections"][0]["reason"].as_str().unwrap().contains("outside the units this key may send for"), "{report}");
+    assert!(report["silent_since"].is_string(), "{report}");
+    let (ok, out, _) = ioc_tests::run_ioc(&pool, &server.prefix, &["source", "list"], "");
+    assert!(ok && out.lines().any(|l| l.starts_with("tong-dai") && l.contains("SILENT since")), "{out}");
+
+    // The dashboard of a unit it feeds says so; a unit it does not feed does not.
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.goto(&format!("{}/?unit=001", server.base)).await.unwrap();
+    log_in(&client, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await;
+    let hh_mm = &spoke_at[11..16];
+    wait_for_text_containing(&client, ".silent-source", &format!("nguồn dữ liệu tong-dai im lặng từ {hh_mm}"), StdDuration::from_secs(15)).await;
+    client.goto(&format!("{}/?unit=002", server.base)).await.unwrap();
+    wait_for_text(&client, "[data-tile=dossiers-received] .tile-value", "0").await;
+    tokio::time::sleep(StdDuration::from_secs(6)).await; // past a heartbeat
+    assert!(client.find(Locator::Css(".silent-source")).await.is_err(), "Hoàn Kiếm is not fed by this source");
+    // It speaks again: it is no longer silent (the report is computed when asked).
+    let mut again = complaint_received("c3", "00004", "C3", now(), now() + Duration::hours(4), "Môi trường", "hotline");
+    again.as_object_mut().unwrap().remove("source");
+    send(json!([again])).await;
+    ioc_tests::eventually(StdDuration::from_secs(20), "the source speaks again", || async {
+        let (_, sources) = server.get("/api/v1/admin/sources").await;
+        sources.as_array().unwrap().iter().any(|s| s["source"] == "tong-dai" && s["silent"] == false && s["last_day"]["accepted"] == 2)
+    })
+    .await;
+    server.cleanup().await;
+}
+
+/// Every count opens the items behind it: the overdue tile opens the overdue list, and an
+/// overdue dossier ingested meanwhile appears in the visible list without a reload.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn the_overdue_tile_opens_a_list_that_follows_the_live_figures(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let t = now();
+    server
+        .ingest_ok(&json!([
+            dossier_received("e1", "00004", "HS-1", t - Duration::hours(30), t - Duration::hours(26)),
+            dossier_assigned("e2", "00004", "HS-1", t - Duration::hours(29), ("cb-7", "Trần Thị B")),
+        ]))
+        .await;
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.goto(&format!("{}/?unit=001", server.base)).await.unwrap();
+    log_in(&client, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await;
+    wait_for_text(&client, "[data-tile=dossiers-overdue] .tile-value", "1").await;
+    wait_for_text_containing(&client, "[data-panel=most-overdue]", "quá hạn 1 ngày 2 giờ", StdDuration::from_secs(10)).await;
+    client.find(Locator::Css("[data-tile=dossiers-overdue]")).await.unwrap().click().await.unwrap();
+    wait_for(&client, "[data-page=list] tr.item[data-item=HS-1]").await;
+    wait_for_text_containing(&client, ".list-title", "Hồ sơ quá hạn", StdDuration::from_secs(20)).await;
+    wait_for_text_containing(&client, "tr.item[data-item=HS-1]", "Trần Thị B", StdDuration::from_secs(20)).await;
+    let url = client.current_url().await.unwrap();
+    assert!(url.as_str().contains("view=list") && url.as_str().contains("state=overdue"), "{url}");
+    let marker: String = client.execute("window.__noReload = 'still here'; return window.__noReload;", vec![]).await.unwrap().as_str().unwrap().to_owned();
+    assert_eq!(marker, "still here");
+
+    server.ingest_ok(&json!([dossier_received("e3", "00004", "HS-2", t - Duration::hours(10), t - Duration::hours(3))])).await;
+    wait_for(&client, "[data-page=list] tr.item[data-item=HS-2]").await;
+    let still: serde_json::Value = client.execute("return window.__noReload || null;", vec![]).await.unwrap();
+    assert_eq!(still, json!("still here"), "no reload");
+    // The same list opened from a link.
+    client.goto(&format!("{}/?unit=001&view=list&kind=dossier&state=overdue", server.base)).await.unwrap();
+    wait_for(&client, "[data-page=list] tr.item[data-item=HS-2]").await;
+    server.cleanup().await;
+}
+
+/// Chiefs read the dashboard on their phones: at 390×844 nothing is wider than the screen, on
+/// the overview and on a list page (and at 768×1024 too).
+#[sqlx::test(migrations = "../server/migrations")]
+async fn on_a_phone_nothing_is_wider_than_the_screen(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let t = now();
+    let mut events = Vec::new();
+    for i in 0..30 {
+        let id = format!("HS-2026-{i:04}-ĐĂNG-KÝ-KINH-DOANH-DÀI");
+        let mut e = dossier_received(&format!("e{i}"), "00004", &id, t - Duration::hours(50), t - Duration::hours(2 + i));
+        e["procedure"] = json!("Cấp giấy chứng nhận quyền sử dụng đất, quyền sở hữu nhà ở và tài sản khác gắn liền với đất lần đầu");
+        events.push(e);
+        events.push(dossier_assigned(&format!("a{i}"), "00004", &id, t - Duration::hours(49), ("cb-1", "Nguyễn Thị Phương Thảo Quỳnh")));
+    }
+    server.ingest_ok(&serde_json::Value::Array(events)).await;
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.goto(&format!("{}/?unit=01", server.base)).await.unwrap();
+    log_in(&client, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await;
+    wait_for(&client, "[data-tile=dossiers-overdue]").await;
+    for (width, height) in [(390_u32, 844_u32), (768, 1024)] {
+        client.set_window_size(width, height).await.unwrap();
+        for page in ["/?unit=01", "/?unit=00004&view=list&kind=dossier&state=overdue"] {
+            client.goto(&format!("{}{page}", server.base)).await.unwrap();
+            if page.contains("list") {
+                wait_for(&client, "[data-page=list] tr.item").await;
+            } else {
+                wait_for(&client, "[data-tile=dossiers-overdue]").await;
+                wait_for(&client, "[data-panel=most-overdue] tr.item").await;
+            }
+            tokio::time::sleep(StdDuration::from_millis(300)).await;
+            let sizes = client
+                .execute("return [document.documentElement.scrollWidth, window.innerWidth, document.documentElement.clientWidth];", vec![])
+                .await
+                .unwrap();
+            let sizes: Vec<u64> = serde_json::from_value(sizes).unwrap();
+            assert_eq!(sizes[0], sizes[2], "{width}×{height} {page}: page is {} wide in a {} viewport", sizes[0], sizes[1]);
+            if let Ok(dir) = std::env::var("IOC_SCREENSHOTS") {
+                let name = format!("{dir}/{width}x{height}-{}.png", if page.contains("list") { "list" } else { "overview" });
+                std::fs::write(name, client.screenshot().await.unwrap()).unwrap();
+            }
+        }
+    }
+    if let Ok(dir) = std::env::var("IOC_SCREENSHOTS") {
+        client.set_window_size(1920, 1080).await.unwrap();
+        client.goto(&format!("{}/?unit=01", server.base)).await.unwrap();
+        wait_for(&client, "[data-panel=most-overdue] tr.item").await;
+        tokio::time::sleep(StdDuration::from_millis(500)).await;
+        std::fs::write(format!("{dir}/1920x1080-overview.png"), client.screenshot().await.unwrap()).unwrap();
+    }
+    server.cleanup().await;
+}
+
+/// The trend chart and the Decision 766 card render with figures, and a tile shows its change
+/// against the previous period.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn the_trend_chart_score_card_and_change_arrows_render(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let t = now();
+    server
+        .ingest_ok(&json!([
+            dossier_received("p1", "00004", "P1", t - Duration::hours(30), t - Duration::hours(20)),
+            dossier_received("c1", "00004", "C1", t - Duration::hours(3), t + Duration::hours(20)),
+            dossier_received("c2", "00004", "C2", t - Duration::hours(2), t + Duration::hours(20)),
+            dossier_resolved("c2x", "00004", "C2", t - Duration::hours(1), "completed"),
+        ]))
+        .await;
+    server.settle().await;
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.goto(&format!("{}/?unit=001&window=24h", server.base)).await.unwrap();
+    log_in(&client, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await;
+    wait_for_text_containing(&client, "[data-tile=dossiers-received] .tile-value", "2", StdDuration::from_secs(15)).await;
+    // 2 received in the last 24 hours against 1 in the 24 before: ▲ 100 %.
+    wait_for_text_containing(&client, "[data-tile=dossiers-received] .change", "▲ 100", StdDuration::from_secs(10)).await;
+    wait_for(&client, "[data-tile=dossiers-received] .sparkline polyline").await;
+    wait_for(&client, "[data-panel=trend] polyline.received").await;
+    let points = client.find(Locator::Css("[data-panel=trend] polyline.received")).await.unwrap().attr("points").await.unwrap().unwrap_or_default();
+    assert!(points.split(' ').count() >= 2, "the chart has a line: {points}");
+    wait_for_text_containing(&client, "[data-panel=trend] .legend", "Tiếp nhận", StdDuration::from_secs(20)).await;
+    wait_for_text_containing(&client, "[data-panel=score] .score-value", ",", StdDuration::from_secs(10)).await;
+    wait_for_text_containing(&client, "[data-panel=score] .indicators", "Tiến độ giải quyết", StdDuration::from_secs(20)).await;
+    wait_for_text_containing(&client, "[data-panel=score] .at-stake", "24 giờ tới: 1 hồ sơ đến hạn", StdDuration::from_secs(10)).await;
+    if let Ok(dir) = std::env::var("IOC_SCREENSHOTS") {
+        std::fs::write(format!("{dir}/1920x1080-trends.png"), client.screenshot().await.unwrap()).unwrap();
+    }
+    server.cleanup().await;
 }

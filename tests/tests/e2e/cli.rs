@@ -5,39 +5,9 @@ use ioc_tests::events::*;
 use ioc_tests::{login, now, TestServer};
 use serde_json::json;
 use sqlx::PgPool;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
-/// The `ioc` binary (`scripts/test.sh` builds it before the tests).
-fn ioc_binary() -> std::path::PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let binary = target.join("debug/ioc");
-    assert!(binary.exists(), "{} is missing: run scripts/test.sh (it builds it)", binary.display());
-    binary
-}
-
-/// Runs `ioc ARGS` against the test's database, feeding `stdin`; returns (success, stdout, stderr).
 fn ioc(pool: &PgPool, prefix: &str, args: &[&str], stdin: &str) -> (bool, String, String) {
-    let base = std::env::var("DATABASE_URL").unwrap();
-    let database = pool.connect_options().get_database().unwrap().to_owned();
-    let url = match base.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{database}"),
-        None => base,
-    };
-    let mut child = Command::new(ioc_binary())
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("IOC_REDIS_PREFIX", prefix)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+    ioc_tests::run_ioc(pool, prefix, args, stdin)
 }
 
 #[sqlx::test(migrations = "../server/migrations")]
@@ -115,5 +85,83 @@ async fn a_fresh_install_is_managed_from_the_command_line(pool: PgPool) {
     for action in ["user_added", "password_reset", "user_disabled", "key_created", "key_revoked", "display_created", "login_failed", "login"] {
         assert!(out.contains(action), "audit lacks {action}:\n{out}");
     }
+    server.cleanup().await;
+}
+
+/// The admin API and the command line are two doors to the same management functions: the same
+/// actions leave the same audit entries (only the actor and the generated ids differ).
+#[sqlx::test(migrations = "../server/migrations")]
+async fn the_admin_api_and_the_cli_leave_the_same_audit_entries(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let prefix = server.prefix.clone();
+    let audit_len = |entries: &serde_json::Value| entries.as_array().map(Vec::len).unwrap_or(0);
+    let (_, before) = server.get("/api/v1/admin/audit?limit=1000").await;
+
+    // Through the API, as the admin.
+    let post = |path: String, body: serde_json::Value| {
+        let request = server.http.post(format!("{}{path}", server.base)).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status().as_u16(), 200, "{path}");
+            response.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    post("/api/v1/admin/users".into(), json!({"username": "who", "password": "first-password-1", "role": "chief", "unit": "001"})).await;
+    post("/api/v1/admin/users/who/reset-password".into(), json!({"password": "second-password-2"})).await;
+    assert!(login(&server.base, "who", "second-password-2").await.is_ok(), "the reset password works");
+    post("/api/v1/admin/users/who/disable".into(), json!({})).await;
+    post("/api/v1/admin/users/who/enable".into(), json!({})).await;
+    let key = post("/api/v1/admin/keys".into(), json!({"source": "mot-cua", "unit": "001"})).await;
+    post(format!("/api/v1/admin/keys/{}/revoke", key["id"]), json!({})).await;
+    let display = post("/api/v1/admin/displays".into(), json!({"name": "Tường", "unit": "001", "playlist": [{"unit": "001", "window": "today", "seconds": 30}]})).await;
+    post(format!("/api/v1/admin/displays/{}/pairing", display["display"]["id"]), json!({})).await;
+    post(format!("/api/v1/admin/displays/{}/revoke", display["display"]["id"]), json!({})).await;
+    let (_, after_api) = server.get("/api/v1/admin/audit?limit=1000").await;
+
+    // The same through the command line.
+    let ioc = |args: &[&str], stdin: &str| {
+        let (ok, out, err) = ioc(&pool, &prefix, args, stdin);
+        assert!(ok, "ioc {args:?}: {out}{err}");
+        out
+    };
+    ioc(&["user", "add", "who2", "--role", "chief", "--unit", "001"], "first-password-1\n");
+    ioc(&["user", "reset-password", "who2"], "second-password-2\n");
+    ioc(&["user", "disable", "who2"], "");
+    ioc(&["user", "enable", "who2"], "");
+    let out = ioc(&["key", "create", "mot-cua", "--unit", "001"], "");
+    let key_id = out.split_whitespace().nth(2).unwrap().to_owned();
+    ioc(&["key", "revoke", &key_id], "");
+    let out = ioc(&["display", "create", "Tường", "--unit", "001", "--view", "001:today:30"], "");
+    let display_id = out.split_whitespace().nth(1).unwrap().to_owned();
+    ioc(&["display", "pair", &display_id], "");
+    ioc(&["display", "revoke", &display_id], "");
+    let (_, after_cli) = server.get("/api/v1/admin/audit?limit=1000").await;
+
+    // Newest first: the API's entries are between `before` and `after_api`, the CLI's after that.
+    let entries = |all: &serde_json::Value, skip_newest: usize, count: usize| -> Vec<(String, String, String)> {
+        let list = all.as_array().unwrap();
+        let mut picked: Vec<(String, String, String)> = list[skip_newest..skip_newest + count]
+            .iter()
+            .filter(|e| e["action"] != "login")
+            .map(|e| {
+                let target = e["target"].as_str().unwrap_or("").replace("who2", "who");
+                let target = match target.split_once(':') {
+                    Some((kind, _)) => format!("{kind}:#"),
+                    None => target,
+                };
+                (e["action"].as_str().unwrap().to_owned(), target, e["detail"].as_str().unwrap_or("").to_owned())
+            })
+            .collect();
+        picked.reverse();
+        picked
+    };
+    let api_count = audit_len(&after_api) - audit_len(&before);
+    let cli_count = audit_len(&after_cli) - audit_len(&after_api);
+    let from_api = entries(&after_cli, cli_count, api_count);
+    let from_cli = entries(&after_cli, 0, cli_count);
+    assert_eq!(from_api.len(), 9, "{from_api:?}");
+    assert_eq!(from_api, from_cli);
+    let actors: Vec<&str> = after_cli.as_array().unwrap()[..cli_count].iter().filter_map(|e| e["actor"].as_str()).collect();
+    assert!(actors.iter().all(|a| a.starts_with("cli:")), "{actors:?}");
     server.cleanup().await;
 }

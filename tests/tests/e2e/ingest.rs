@@ -240,3 +240,127 @@ async fn storage_down_answers_503() {
     assert_eq!(health.status().as_u16(), 503);
     server.abort();
 }
+
+/// Regression: a NUL in a complaint's `summary` (PostgreSQL text and jsonb refuse U+0000), a
+/// due past year 9999 in UTC, or a NUL in a task's `title` answered 500 and lost the whole
+/// batch. Each is now refused on its own with a reason; the valid events beside them are kept.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_nul_or_an_unstorable_time_is_refused_per_event_and_the_batch_is_kept(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let t = now();
+    let mut nul_summary = complaint_received("bad1", WARD, "C1", t, t + Duration::hours(5), "Môi trường", "zalo");
+    nul_summary["summary"] = json!("rác thải\u{0} chưa thu gom");
+    let mut nul_title = task_assigned("bad2", WARD, "T1", t, t + Duration::hours(5), ("o1", "Lê Văn Tám"));
+    nul_title["title"] = json!("\u{0}");
+    let mut far_due = dossier_received("bad3", WARD, "D9", t, t);
+    far_due["due"] = json!("9999-12-31T23:59:59-23:59");
+    let mut nul_officer = dossier_assigned("bad4", WARD, "D1", t, ("o\u{0}2", "Tên"));
+    nul_officer["officer"]["name"] = json!("Trần\u{0}");
+    let long_id = "x".repeat(500);
+    let mut long = dossier_received(&long_id, WARD, "D8", t, t + Duration::hours(5));
+    long["at"] = json!("not a time");
+    let batch = json!([
+        dossier_received("ok1", WARD, "D1", t, t + Duration::hours(5)),
+        nul_summary, nul_title, far_due, nul_officer, long,
+        dossier_received("ok2", WARD, "D2", t, t + Duration::hours(5)),
+    ]);
+    let (status, body) = server.ingest(&batch).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"], 2, "{body}");
+    let rejected: Vec<u64> = body["rejected"].as_array().unwrap().iter().map(|r| r["index"].as_u64().unwrap()).collect();
+    assert_eq!(rejected, [1, 2, 3, 4, 5], "{body}");
+    let reasons: Vec<&str> = body["rejected"].as_array().unwrap().iter().map(|r| r["error"].as_str().unwrap()).collect();
+    assert!(reasons[0].contains("`summary` contains a NUL character"), "{}", reasons[0]);
+    assert!(reasons[1].contains("`title` contains a NUL character"), "{}", reasons[1]);
+    assert!(reasons[2].contains("outside the supported range"), "{}", reasons[2]);
+    // A refused id is echoed at most 128 characters long.
+    assert_eq!(body["rejected"][4]["id"].as_str().unwrap().chars().count(), 128);
+
+    // The same through NDJSON, including a line that is not JSON at all.
+    let ndjson = format!(
+        "{}\n{}\n{{\"id\": \"raw\u{1}\n{}\n",
+        dossier_received("ok3", WARD, "D3", t, t + Duration::hours(5)),
+        batch[1].to_string().replace("bad1", "bad5"),
+        dossier_received("ok4", WARD, "D4", t, t + Duration::hours(5)),
+    );
+    let response = server
+        .http
+        .post(format!("{}/api/v1/events", server.base))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/x-ndjson")
+        .body(ndjson)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["accepted"], 2, "{body}");
+    assert_eq!(body["rejected"].as_array().unwrap().len(), 2, "{body}");
+    assert_eq!(server.summary(WARD, "today").await.dossiers.received, 4);
+    server.cleanup().await;
+}
+
+/// Random garbage next to valid events, many times over: never a 5xx, every valid event kept.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn random_garbage_batches_never_answer_5xx_and_keep_the_valid_events(pool: PgPool) {
+    use rand::{Rng, SeedableRng};
+    let server = TestServer::start(&pool).await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x10C_2026);
+    let t = now();
+    let nasty: Vec<Value> = vec![
+        json!(null), json!(true), json!(-1), json!(1e308), json!(""), json!("\u{0}"), json!("a\u{0}b"),
+        json!("x".repeat(3000)), json!("9999-12-31T23:59:59-23:59"), json!("+10000-01-01T00:00:00Z"),
+        json!("1969-01-01T00:00:00Z"), json!("2026-11-22T08:00:00+07:00"), json!([1, [2, [3]]]),
+        json!({"id": "\u{0}", "name": "\u{0}"}), json!({"id": 7}), json!("\u{1b}[2J\u{7}"), json!("online"),
+        json!("🙂".repeat(150)), json!("\\u0000"),
+    ];
+    let fields = ["id", "source", "type", "at", "unit", "dossier", "procedure", "field", "channel", "due", "officer", "summary", "title", "complaint", "task"];
+    let mut acknowledged = 0_u64;
+    for batch_no in 0..25 {
+        let mut batch = Vec::new();
+        let mut valid_indices = Vec::new();
+        for i in 0..40 {
+            let kind = rng.random_range(0..3);
+            let id = format!("v{batch_no}-{i}");
+            let event = match kind {
+                0 => dossier_received(&id, WARD, &format!("D{batch_no}-{i}"), t, t + Duration::hours(3)),
+                1 => complaint_received(&id, WARD, &format!("C{batch_no}-{i}"), t, t + Duration::hours(3), "Môi trường", "zalo"),
+                _ => task_assigned(&id, WARD, &format!("T{batch_no}-{i}"), t, t + Duration::hours(3), ("o1", "Lê Văn Tám")),
+            };
+            if rng.random_bool(0.5) {
+                valid_indices.push(batch.len());
+                batch.push(event);
+            } else {
+                // A garbled copy with ids of its own, so it never collides with a valid item.
+                let mut garbled = event;
+                for (key, value) in garbled.as_object_mut().unwrap().iter_mut() {
+                    if ["dossier", "complaint", "task", "id"].contains(&key.as_str()) {
+                        *value = json!(format!("g-{}", value.as_str().unwrap_or("")));
+                    }
+                }
+                for _ in 0..rng.random_range(1..4) {
+                    let field = fields[rng.random_range(0..fields.len())];
+                    garbled[field] = nasty[rng.random_range(0..nasty.len())].clone();
+                }
+                batch.push(if rng.random_bool(0.1) { nasty[rng.random_range(0..nasty.len())].clone() } else { garbled });
+            }
+        }
+        let (status, body) = server.ingest(&Value::Array(batch)).await;
+        assert_eq!(status, 200, "batch {batch_no}: {body}");
+        let rejected: Vec<u64> = body["rejected"].as_array().unwrap().iter().map(|r| r["index"].as_u64().unwrap()).collect();
+        for index in &valid_indices {
+            assert!(!rejected.contains(&(*index as u64)), "batch {batch_no}: valid event {index} rejected: {body}");
+        }
+        assert!(body["accepted"].as_u64().unwrap() >= valid_indices.len() as u64, "{body}");
+        acknowledged += body["accepted"].as_u64().unwrap();
+    }
+    // Bodies that are not batches at all are refused whole, as client errors.
+    for garbage in [&b"\x00\x01\x02"[..], b"[", b"{\"id\": \"\\ud800\"}", b"[\"\\ud800\"]", &[0xff, 0xfe, b'[', b']']] {
+        let response = server.http.post(format!("{}/api/v1/events", server.base)).bearer_auth(TOKEN).body(garbage.to_vec()).send().await.unwrap();
+        assert!(response.status().is_client_error() || response.status().is_success(), "{:?} → {}", garbage, response.status());
+    }
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
+    assert_eq!(stored as u64, acknowledged, "exactly the acknowledged events are stored");
+    server.settle().await;
+    server.cleanup().await;
+}

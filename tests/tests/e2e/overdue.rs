@@ -20,7 +20,7 @@ async fn an_item_turns_overdue_when_its_due_time_passes_with_no_event(pool: PgPo
     let mut client = server.live().await;
     client.subscribe("001", "today").await;
     let (first_version, first) = client
-        .snapshot_where(std::time::Duration::from_secs(5), |s| s.dossiers.open == 1)
+        .snapshot_where(std::time::Duration::from_secs(20), |s| s.dossiers.open == 1)
         .await;
     if chrono::Utc::now() < due {
         assert_eq!(first.dossiers.overdue, 0);

@@ -1,0 +1,508 @@
+//! Live aggregates in Redis: the read side. Computes the figures of one scope and window.
+//!
+//! A window is read as few buckets as possible: minutes up to the first whole hour, hours up to
+//! the first local midnight, then whole days through today ([`window_buckets`]). One atomic
+//! pipeline reads them with the "now" state (open counts, overdue range counts, late officers),
+//! so a summary never mixes two versions of the aggregates.
+
+use super::{Granularity, Keys, MEMBER_SEPARATOR};
+use crate::catalog::{Catalog, Unit};
+use crate::store::item::{counter, processing_bin_hours};
+use chrono::{DateTime, Datelike, Utc};
+use ioc_shared::event::ItemKind;
+use ioc_shared::items::MIN_RATED;
+use crate::store::Store;
+use ioc_shared::summary::{
+    rate, ChildFigures, ComplaintFigures, DossierFigures, LateOfficer, OfficerFigures, Percentiles, Previous,
+    PreviousComplaints, PreviousDossiers, PreviousTasks, Summary, TaskFigures, UnitRef, Window,
+};
+use redis::aio::ConnectionManager;
+use std::collections::{BTreeMap, HashMap};
+
+/// How many late officers a summary lists.
+pub const TOP_LATE_OFFICERS: usize = 10;
+
+/// A computed summary and when the scope next changes by time alone.
+#[derive(Debug, Clone)]
+pub struct Computed {
+    pub summary: Summary,
+    /// Earliest due time (Unix ms) of a running item in the scope not yet overdue: the live
+    /// hub wakes then to push the change, with no event needed.
+    pub next_due_ms: Option<i64>,
+}
+
+/// First second of a window ending at `now`.
+pub fn window_start(window: Window, now: DateTime<Utc>) -> i64 {
+    let now_s = now.timestamp();
+    let local = now.with_timezone(&ioc_shared::time::local_offset()).date_naive();
+    let first_of = |month: u32, day_of_year: bool| {
+        let date = if day_of_year {
+            chrono::NaiveDate::from_ymd_opt(local.year(), 1, 1)
+        } else {
+            chrono::NaiveDate::from_ymd_opt(local.year(), month, 1)
+        };
+        date.map(|d| Granularity::Day.start(days_since_epoch(d))).unwrap_or(now_s)
+    };
+    match window {
+        Window::Today => ioc_shared::time::local_midnight(now).timestamp(),
+        Window::Hours24 => now_s.div_euclid(60) * 60 - 24 * 3600,
+        Window::Days7 => now_s.div_euclid(3600) * 3600 - 7 * 86_400,
+        Window::Days30 => now_s.div_euclid(3600) * 3600 - 30 * 86_400,
+        Window::Month => first_of(local.month(), false),
+        Window::Quarter => first_of((local.month() - 1) / 3 * 3 + 1, false),
+        Window::Year => first_of(1, true),
+    }
+}
+
+/// Days from 1970-01-01 to `date` (the index of its local-day bucket).
+pub fn days_since_epoch(date: chrono::NaiveDate) -> i64 {
+    (date - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days()
+}
+
+/// The previous period of a window: `[from, to)` in Unix seconds, of the same length, ending
+/// where the window starts. Calendar windows count whole local days (as many as the window
+/// has begun, today included).
+pub fn previous_range(window: Window, now: DateTime<Utc>) -> (i64, i64) {
+    let start = window_start(window, now);
+    let length = match window {
+        Window::Hours24 => 24 * 3600,
+        Window::Days7 => 7 * 86_400,
+        Window::Days30 => 30 * 86_400,
+        // Today so far, to the minute.
+        Window::Today => (now.timestamp() - start).div_euclid(60) * 60,
+        Window::Month | Window::Quarter | Window::Year => {
+            let today = Granularity::Day.index(now.timestamp());
+            (today - Granularity::Day.index(start) + 1) * 86_400
+        }
+    };
+    (start - length, start)
+}
+
+/// The fewest buckets that together cover `[from, to)` (both on minute boundaries), each once.
+pub fn range_buckets(from: i64, to: i64) -> Vec<(Granularity, i64)> {
+    let mut t = from.div_euclid(60) * 60;
+    let mut buckets = Vec::new();
+    while t < to {
+        let day = Granularity::Day.index(t);
+        if Granularity::Day.start(day) == t && t + 86_400 <= to {
+            buckets.push((Granularity::Day, day));
+            t += 86_400;
+        } else if t % 3600 == 0 && t + 3600 <= to {
+            buckets.push((Granularity::Hour, Granularity::Hour.index(t)));
+            t += 3600;
+        } else {
+            buckets.push((Granularity::Minute, Granularity::Minute.index(t)));
+            t += 60;
+        }
+    }
+    buckets
+}
+
+/// The buckets that together cover `[window start, now]`, each once.
+pub fn window_buckets(window: Window, now: DateTime<Utc>) -> Vec<(Granularity, i64)> {
+    let now_s = now.timestamp();
+    let mut t = window_start(window, now);
+    let mut buckets = Vec::new();
+    while t <= now_s && t % 3600 != 0 {
+        buckets.push((Granularity::Minute, Granularity::Minute.index(t)));
+        t += 60;
+    }
+    while t <= now_s && Granularity::Day.start(Granularity::Day.index(t)) != t {
+        buckets.push((Granularity::Hour, Granularity::Hour.index(t)));
+        t += 3600;
+    }
+    while t <= now_s {
+        buckets.push((Granularity::Day, Granularity::Day.index(t)));
+        t += 86_400;
+    }
+    buckets
+}
+
+/// Why a summary could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum SummaryError {
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("Redis reply: {0}")]
+    Reply(#[from] redis::ParsingError),
+    /// No current generation: the figures are being rebuilt.
+    #[error("the figures are being rebuilt")]
+    Rebuilding,
+    /// The day-level history could not be read.
+    #[error("history: {0}")]
+    History(String),
+    /// A total below zero means Redis drifted from the truth; it is never shown as 0.
+    #[error("`{figure}` of unit {unit} is below zero; the figures are being rebuilt")]
+    Negative { unit: String, figure: String },
+}
+
+/// Computes the summary of `unit` over `window` as of `now`, from the current generation.
+pub async fn compute(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    history: &Store,
+    catalog: &Catalog,
+    unit: &Unit,
+    window: Window,
+    now: DateTime<Utc>,
+) -> Result<Computed, SummaryError> {
+    let _timer = crate::metrics::METRICS.summary_seconds.start_timer();
+    let keys = &super::current(conn, keys).await?.ok_or(SummaryError::Rebuilding)?;
+    let now_ms = now.timestamp_millis();
+    let overdue_max = format!("({now_ms}"); // strictly before now: "now is past its due time"
+    let children: Vec<&Unit> = catalog.children(&unit.code).iter().filter_map(|c| catalog.get(c)).collect();
+    // Calendar windows read the day-level history; the others, Redis's buckets.
+    let buckets = if window.is_calendar() { Vec::new() } else { window_buckets(window, now) };
+    let (previous_from, previous_to) = previous_range(window, now);
+    let previous_buckets = if window.is_calendar() { Vec::new() } else { range_buckets(previous_from, previous_to) };
+    let kinds = [ItemKind::Dossier, ItemKind::Complaint, ItemKind::Task];
+
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    for (granularity, index) in buckets.iter().chain(&previous_buckets) {
+        pipe.cmd("HGETALL").arg(keys.bucket(*granularity, *index, &unit.code));
+    }
+    pipe.cmd("HGETALL").arg(keys.open(&unit.code));
+    for kind in kinds {
+        pipe.cmd("ZCOUNT").arg(keys.due(&unit.code, kind)).arg("-inf").arg(&overdue_max);
+    }
+    for kind in kinds {
+        pipe.cmd("ZRANGEBYSCORE").arg(keys.due(&unit.code, kind)).arg(now_ms).arg("+inf")
+            .arg("WITHSCORES").arg("LIMIT").arg(0).arg(1);
+    }
+    pipe.cmd("ZRANGEBYSCORE").arg(keys.late(&unit.code)).arg("-inf").arg(&overdue_max);
+    for child in &children {
+        for kind in [ItemKind::Dossier, ItemKind::Complaint] {
+            pipe.cmd("ZCOUNT").arg(keys.due(&child.code, kind)).arg("-inf").arg(&overdue_max);
+        }
+    }
+    let replies: Vec<redis::Value> = pipe.query_async(conn).await?;
+    let mut replies = replies.into_iter();
+    let mut next = move || replies.next().unwrap_or(redis::Value::Nil);
+
+    let mut totals: HashMap<String, i64> = HashMap::new();
+    for _ in &buckets {
+        let bucket: HashMap<String, i64> = redis::from_redis_value(next())?;
+        for (field, n) in bucket {
+            *totals.entry(field).or_default() += n;
+        }
+    }
+    let mut previous_totals: HashMap<String, i64> = HashMap::new();
+    for _ in &previous_buckets {
+        let bucket: HashMap<String, i64> = redis::from_redis_value(next())?;
+        for (field, n) in bucket.into_iter().filter(|(f, _)| !f.starts_with("k:")) {
+            *previous_totals.entry(field).or_default() += n;
+        }
+    }
+    let open: HashMap<String, i64> = redis::from_redis_value(next())?;
+    let mut overdue = [0_u64; 3];
+    for slot in &mut overdue {
+        *slot = redis::from_redis_value(next())?;
+    }
+    let mut next_due_ms: Option<i64> = None;
+    for _ in kinds {
+        let first: Vec<(String, f64)> = redis::from_redis_value(next())?;
+        if let Some((_, score)) = first.first() {
+            let score = *score as i64;
+            next_due_ms = Some(next_due_ms.map_or(score, |n| n.min(score)));
+        }
+    }
+    let late_members: Vec<String> = redis::from_redis_value(next())?;
+    let mut child_overdue = Vec::with_capacity(children.len());
+    for _ in &children {
+        let dossiers: u64 = redis::from_redis_value(next())?;
+        let complaints: u64 = redis::from_redis_value(next())?;
+        child_overdue.push(dossiers + complaints);
+    }
+
+    let mut officers = rank_late_officers(&late_members);
+    if !officers.top_late.is_empty() {
+        let ids: Vec<&str> = officers.top_late.iter().map(|o| o.id.as_str()).collect();
+        let names: Vec<Option<String>> =
+            redis::cmd("HMGET").arg(keys.officers()).arg(&ids).query_async(conn).await?;
+        for (officer, name) in officers.top_late.iter_mut().zip(names) {
+            officer.name = name.unwrap_or_else(|| officer.id.clone());
+            officer.unit_name = catalog.get(&officer.unit).map(|u| u.name.clone()).unwrap_or_default();
+        }
+    }
+
+    if window.is_calendar() {
+        let to_day = crate::apply::history::local_day(now.timestamp());
+        let from_day = crate::apply::history::local_day(window_start(window, now));
+        totals = history_totals(history, unit, &children, from_day, to_day).await?;
+        let previous_from_day = crate::apply::history::local_day(previous_from);
+        let previous_to_day = crate::apply::history::local_day(previous_to - 1);
+        previous_totals = history_totals(history, unit, &[], previous_from_day, previous_to_day).await?;
+    }
+    if let Some((figure, _)) = totals.iter().chain(open.iter()).chain(previous_totals.iter()).find(|(_, n)| **n < 0) {
+        return Err(SummaryError::Negative { unit: unit.code.clone(), figure: figure.clone() });
+    }
+    let get = |name: &str| -> u64 { totals.get(name).copied().unwrap_or(0) as u64 };
+    let open_of = |kind: ItemKind| -> u64 { open.get(kind.as_str()).copied().unwrap_or(0) as u64 };
+
+    let dossiers = DossierFigures {
+        received: get(counter::DOSSIERS_RECEIVED),
+        resolved: get(counter::DOSSIERS_RESOLVED),
+        resolved_on_time: get(counter::DOSSIERS_ON_TIME),
+        resolved_late: get(counter::DOSSIERS_LATE),
+        on_time_rate: rate(get(counter::DOSSIERS_ON_TIME), get(counter::DOSSIERS_LATE)),
+        open: open_of(ItemKind::Dossier),
+        overdue: overdue[0],
+        processing_hours: processing_percentiles(&totals),
+    };
+    let complaints = ComplaintFigures {
+        received: get(counter::COMPLAINTS_RECEIVED),
+        resolved: get(counter::COMPLAINTS_RESOLVED),
+        resolved_on_time: get(counter::COMPLAINTS_ON_TIME),
+        open: open_of(ItemKind::Complaint),
+        overdue: overdue[1],
+        by_field: with_prefix(&totals, counter::COMPLAINT_FIELD),
+        by_channel: with_prefix(&totals, counter::COMPLAINT_CHANNEL),
+        satisfaction_rate: {
+            let rated = get(counter::COMPLAINTS_RATED);
+            let satisfied = get(counter::COMPLAINTS_SATISFIED);
+            rate(satisfied, rated.saturating_sub(satisfied))
+        },
+    };
+    let tasks = TaskFigures {
+        assigned: get(counter::TASKS_ASSIGNED),
+        completed: get(counter::TASKS_COMPLETED),
+        open: open_of(ItemKind::Task),
+        overdue: overdue[2],
+    };
+    let mut children: Vec<ChildFigures> = children
+        .iter()
+        .zip(child_overdue)
+        .map(|(child, overdue)| {
+            let field = |name: &str| get(&format!("k:{}:{name}", child.code));
+            ChildFigures {
+                code: child.code.clone(),
+                name: child.name.clone(),
+                dossiers_received: field(counter::DOSSIERS_RECEIVED),
+                on_time_rate: rate(field(counter::DOSSIERS_ON_TIME), field(counter::DOSSIERS_LATE)),
+                rated: field(counter::DOSSIERS_ON_TIME) + field(counter::DOSSIERS_LATE),
+                overdue,
+                complaints_received: field(counter::COMPLAINTS_RECEIVED),
+            }
+        })
+        .collect();
+    rank_children(&mut children);
+
+    let previous = previous_figures(&previous_totals, previous_from, previous_to);
+    let summary = Summary {
+        unit: UnitRef { code: unit.code.clone(), name: unit.name.clone(), kind: unit.kind.clone() },
+        window,
+        as_of: ioc_shared::time::to_local_rfc3339(now),
+        dossiers,
+        complaints,
+        tasks,
+        officers: std::mem::take(&mut officers),
+        children,
+        previous: Some(previous),
+    };
+    Ok(Computed { summary, next_due_ms })
+}
+
+/// A unit's counters (and its children's, as `k:{child}:{counter}` like Redis keeps them) over
+/// local days `[from, to]`, from the day-level history.
+async fn history_totals(
+    store: &Store,
+    unit: &Unit,
+    children: &[&Unit],
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<HashMap<String, i64>, SummaryError> {
+    let units: Vec<String> = std::iter::once(unit.code.clone()).chain(children.iter().map(|c| c.code.clone())).collect();
+    let rows = store.daily_sums(&units, from, to).await.map_err(|e| SummaryError::History(e.to_string()))?;
+    let mut totals = HashMap::new();
+    for row in rows {
+        if row.unit == unit.code {
+            *totals.entry(row.counter).or_default() += row.n;
+        } else if counter::PER_CHILD.contains(&row.counter.as_str()) {
+            *totals.entry(format!("k:{}:{}", row.unit, row.counter)).or_default() += row.n;
+        }
+    }
+    Ok(totals)
+}
+
+/// The window figures of `totals` as the previous period `[from, to)`.
+fn previous_figures(totals: &HashMap<String, i64>, from: i64, to: i64) -> Previous {
+    let get = |name: &str| -> u64 { totals.get(name).copied().unwrap_or(0).max(0) as u64 };
+    let time = |t: i64| DateTime::from_timestamp(t, 0).map(ioc_shared::time::to_local_rfc3339).unwrap_or_default();
+    Previous {
+        from: time(from),
+        to: time(to),
+        dossiers: PreviousDossiers {
+            received: get(counter::DOSSIERS_RECEIVED),
+            resolved: get(counter::DOSSIERS_RESOLVED),
+            resolved_on_time: get(counter::DOSSIERS_ON_TIME),
+            resolved_late: get(counter::DOSSIERS_LATE),
+            on_time_rate: rate(get(counter::DOSSIERS_ON_TIME), get(counter::DOSSIERS_LATE)),
+            processing_hours: processing_percentiles(totals),
+        },
+        complaints: PreviousComplaints {
+            received: get(counter::COMPLAINTS_RECEIVED),
+            resolved: get(counter::COMPLAINTS_RESOLVED),
+            resolved_on_time: get(counter::COMPLAINTS_ON_TIME),
+            by_field: with_prefix(totals, counter::COMPLAINT_FIELD),
+            by_channel: with_prefix(totals, counter::COMPLAINT_CHANNEL),
+            satisfaction_rate: {
+                let rated = get(counter::COMPLAINTS_RATED);
+                let satisfied = get(counter::COMPLAINTS_SATISFIED);
+                rate(satisfied, rated.saturating_sub(satisfied))
+            },
+        },
+        tasks: PreviousTasks { assigned: get(counter::TASKS_ASSIGNED), completed: get(counter::TASKS_COMPLETED) },
+    }
+}
+
+/// Worst on-time rate first, but only among children with at least [`MIN_RATED`] rated
+/// dossiers (one late dossier out of one says little); the others follow ("ít dữ liệu"); then
+/// most overdue, then code, so the order is stable.
+pub fn rank_children(children: &mut [ChildFigures]) {
+    children.sort_by(|a, b| {
+        let rated = |c: &ChildFigures| c.rated >= MIN_RATED && c.on_time_rate.is_some();
+        let rate_order = match (rated(a), rated(b)) {
+            (true, true) => a.on_time_rate.unwrap_or(0.0).total_cmp(&b.on_time_rate.unwrap_or(0.0)),
+            (true, false) => std::cmp::Ordering::Less,
+            (false, true) => std::cmp::Ordering::Greater,
+            (false, false) => std::cmp::Ordering::Equal,
+        };
+        rate_order.then(b.overdue.cmp(&a.overdue)).then(a.code.cmp(&b.code))
+    });
+}
+
+fn with_prefix(totals: &HashMap<String, i64>, prefix: &str) -> BTreeMap<String, u64> {
+    totals
+        .iter()
+        .filter_map(|(name, n)| Some((name.strip_prefix(prefix)?.to_owned(), *n)))
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| (name, n as u64))
+        .collect()
+}
+
+/// Nearest-rank p50 and p90 from the merged histogram.
+fn processing_percentiles(totals: &HashMap<String, i64>) -> Percentiles {
+    let mut bins: Vec<(f64, u64)> = totals
+        .iter()
+        .filter_map(|(name, n)| {
+            let bin = name.strip_prefix(counter::DOSSIER_PROCESSING_BIN)?;
+            Some((processing_bin_hours(bin)?, (*n).max(0) as u64))
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    bins.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total: u64 = bins.iter().map(|(_, n)| n).sum();
+    let percentile = |p: f64| -> Option<f64> {
+        if total == 0 {
+            return None;
+        }
+        let rank = ((p * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (hours, n) in &bins {
+            seen += n;
+            if seen >= rank {
+                return Some((hours * 100.0).round() / 100.0);
+            }
+        }
+        None
+    };
+    Percentiles { p50: percentile(0.5), p90: percentile(0.9) }
+}
+
+/// Groups overdue assigned items by officer: count, and the unit holding most of them.
+fn rank_late_officers(members: &[String]) -> OfficerFigures {
+    let mut by_officer: HashMap<&str, (u64, HashMap<&str, u64>)> = HashMap::new();
+    for member in members {
+        let mut parts = member.split(MEMBER_SEPARATOR);
+        let (Some(officer), Some(unit)) = (parts.next(), parts.next()) else { continue };
+        let entry = by_officer.entry(officer).or_default();
+        entry.0 += 1;
+        *entry.1.entry(unit).or_default() += 1;
+    }
+    let late = by_officer.len() as u64;
+    let mut ranked: Vec<LateOfficer> = by_officer
+        .into_iter()
+        .map(|(id, (overdue, units))| {
+            let unit = units
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+                .map(|(u, _)| u.to_owned())
+                .unwrap_or_default();
+            LateOfficer { id: id.to_owned(), name: String::new(), unit, unit_name: String::new(), overdue }
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.overdue.cmp(&a.overdue).then(a.id.cmp(&b.id)));
+    ranked.truncate(TOP_LATE_OFFICERS);
+    OfficerFigures { late, top_late: ranked }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        ioc_shared::time::parse_rfc3339(text).unwrap_or_default()
+    }
+
+    /// Every second of the window lies in exactly one bucket, for every window and many "now"s.
+    #[test]
+    fn window_buckets_cover_the_window_exactly_once() {
+        for now_text in ["2026-11-22T10:37:12+07:00", "2026-11-22T00:00:00+07:00", "2026-11-22T23:59:59+07:00"] {
+            let now = at(now_text);
+            for window in Window::ALL {
+                let buckets = window_buckets(window, now);
+                let start = window_start(window, now);
+                let mut t = start;
+                for (granularity, index) in &buckets {
+                    assert_eq!(granularity.start(*index), t, "{window:?} {now_text}: gap or overlap");
+                    t = granularity.start(*index + 1);
+                }
+                assert!(t > now.timestamp(), "{window:?} {now_text}: window not covered to now");
+                // Only rolling windows are read from Redis bucket by bucket; calendar windows
+                // read the day-level history in PostgreSQL instead.
+                if !window.is_calendar() {
+                    assert!(buckets.len() <= 60 + 24 + 31, "{window:?}: {} buckets", buckets.len());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_24h_window_is_exact_to_the_minute() {
+        let now = at("2026-11-22T10:37:12+07:00");
+        assert_eq!(window_start(Window::Hours24, now), at("2026-11-21T10:37:00+07:00").timestamp());
+        assert_eq!(window_start(Window::Days7, now), at("2026-11-15T10:00:00+07:00").timestamp());
+        assert_eq!(window_start(Window::Today, now), at("2026-11-22T00:00:00+07:00").timestamp());
+    }
+
+    /// Regression: a unit with one late dossier out of one topped the city's ranking.
+    #[test]
+    fn children_rank_worst_rate_first_only_with_enough_rated() {
+        let child = |code: &str, rate: Option<f64>, rated: u64, overdue: u64| ChildFigures {
+            code: code.into(), name: code.into(), dossiers_received: 0, on_time_rate: rate, rated,
+            overdue, complaints_received: 0,
+        };
+        let mut list = vec![
+            child("a", None, 0, 9), child("b", Some(0.9), 10, 0), child("c", Some(0.5), 6, 0), child("d", Some(0.9), 10, 3),
+            child("e", Some(0.0), 1, 1), child("f", Some(0.0), 4, 0),
+        ];
+        rank_children(&mut list);
+        let order: Vec<&str> = list.iter().map(|c| c.code.as_str()).collect();
+        assert_eq!(order, ["c", "d", "b", "a", "e", "f"], "0 of 1 and 0 of 4 rank with the small samples, by overdue then code");
+    }
+
+    #[test]
+    fn officers_are_ranked_by_overdue_count() {
+        let s = MEMBER_SEPARATOR;
+        let members: Vec<String> = [("o1", "001", "d1"), ("o2", "002", "d2"), ("o2", "002", "t1"), ("o2", "003", "c1")]
+            .iter()
+            .map(|(o, u, i)| format!("{o}{s}{u}{s}dossier{s}{i}"))
+            .collect();
+        let ranked = rank_late_officers(&members);
+        assert_eq!(ranked.late, 2);
+        assert_eq!(ranked.top_late[0].id, "o2");
+        assert_eq!(ranked.top_late[0].overdue, 3);
+        assert_eq!(ranked.top_late[0].unit, "002");
+    }
+}

@@ -1,0 +1,269 @@
+//! Writing aggregates: the Redis ops of one outbox row, applied atomically and exactly once.
+
+use super::{Granularity, Keys, MEMBER_SEPARATOR};
+use crate::catalog::Catalog;
+use crate::store::item::{counter, Due, ItemDelta};
+use redis::aio::ConnectionManager;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Redis writes for one outbox row, in a form the apply script runs.
+#[derive(Debug, Default)]
+pub struct Ops {
+    /// Counter increments, merged: increments commute, so order does not matter.
+    increments: BTreeMap<(String, String), i64>,
+    /// Expiry per bucket key (Unix seconds).
+    expiries: BTreeMap<String, i64>,
+    /// Sorted-set and name changes, in order: an item's old due entry must leave before its
+    /// new one enters, since both may have the same member.
+    ordered: Vec<[String; 4]>,
+    /// Units whose figures change: the unit of each item and all its ancestors.
+    pub changed_units: BTreeSet<String>,
+}
+
+impl Ops {
+    /// Adds the writes of one item delta, counted at its unit and every ancestor. Buckets
+    /// already past their retention at `now` are skipped (they would expire at once).
+    pub fn add_delta(&mut self, keys: &Keys, catalog: &Catalog, delta: &ItemDelta, now: i64) {
+        let mut path: Vec<&str> = catalog.self_and_ancestors(&delta.unit).iter().map(|u| u.code.as_str()).collect();
+        if path.is_empty() {
+            // Counted, never dropped: reported by `ioc unknown-units` and the admin API.
+            path.push(super::UNKNOWN_UNIT);
+        }
+        for count in &delta.counts {
+            for granularity in Granularity::ALL {
+                let index = granularity.index(count.at);
+                let expires_at = granularity.expires_at(index);
+                if expires_at <= now {
+                    continue;
+                }
+                for (depth, unit) in path.iter().enumerate() {
+                    let key = keys.bucket(granularity, index, unit);
+                    *self.increments.entry((key.clone(), count.counter.clone())).or_default() += count.n;
+                    if depth > 0 && counter::PER_CHILD.contains(&count.counter.as_str()) {
+                        let child = path[depth - 1];
+                        let field = format!("k:{child}:{}", count.counter);
+                        *self.increments.entry((key.clone(), field)).or_default() += count.n;
+                    }
+                    self.expiries.insert(key, expires_at);
+                }
+            }
+        }
+        for unit in &path {
+            if delta.open != 0 {
+                let key = (keys.open(unit), delta.kind.as_str().to_owned());
+                *self.increments.entry(key).or_default() += delta.open;
+            }
+            if let Some(due) = &delta.remove_due {
+                self.ordered.push(["R".into(), keys.due(unit, delta.kind), delta.member(), String::new()]);
+                if let Some(member) = late_member(due, delta) {
+                    self.ordered.push(["R".into(), keys.late(unit), member, String::new()]);
+                }
+            }
+            if let Some(due) = &delta.add_due {
+                let score = due.at_ms.to_string();
+                self.ordered.push(["A".into(), keys.due(unit, delta.kind), score.clone(), delta.member()]);
+                if let Some(member) = late_member(due, delta) {
+                    self.ordered.push(["A".into(), keys.late(unit), score, member]);
+                }
+            }
+            self.changed_units.insert((*unit).to_owned());
+        }
+        if let Some(officer) = delta.add_due.as_ref().and_then(|d| d.officer.as_ref()) {
+            self.ordered.push(["S".into(), keys.officers(), officer.id.clone(), officer.name.clone()]);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.increments.is_empty() && self.ordered.is_empty()
+    }
+
+    /// The JSON the apply script decodes: a list of `[op, key, a, b]`.
+    fn to_script_json(&self) -> String {
+        let mut list: Vec<[&str; 4]> = Vec::with_capacity(self.increments.len() + self.expiries.len() + self.ordered.len());
+        let increments: Vec<(&(String, String), String)> =
+            self.increments.iter().filter(|(_, n)| **n != 0).map(|(k, n)| (k, n.to_string())).collect();
+        for ((key, field), n) in &increments {
+            list.push(["H", key, field, n]);
+        }
+        let expiries: Vec<(&String, String)> = self.expiries.iter().map(|(k, t)| (k, t.to_string())).collect();
+        for (key, at) in &expiries {
+            list.push(["E", key, at, ""]);
+        }
+        for op in &self.ordered {
+            list.push([&op[0], &op[1], &op[2], &op[3]]);
+        }
+        serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_owned())
+    }
+}
+
+/// Member of the late-officer set for an assigned due item.
+fn late_member(due: &Due, delta: &ItemDelta) -> Option<String> {
+    let officer = due.officer.as_ref()?;
+    let s = MEMBER_SEPARATOR;
+    Some(format!("{}{s}{}{s}{}{s}{}", officer.id, delta.unit, delta.kind.as_str(), delta.member()))
+}
+
+/// Applies ops atomically to one generation. KEYS: the generation pointer, the generation's
+/// `applied` marker. ARGV: generation, seq (or `-` for none), ops, mode.
+/// Mode `live`: only while the generation is current, and only when `seq` is past the marker,
+/// which it then advances. Mode `build`: into a generation being built (not current yet).
+/// Returns -2 when the generation is no longer current, -1 when it has no marker, 0 when the
+/// row was applied before, 1 when written, 2 when written but a total went below zero (the
+/// aggregates have drifted from the truth).
+const APPLY_SCRIPT: &str = r#"
+if ARGV[4] == 'live' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return -2 end
+if ARGV[2] ~= '-' then
+  local applied = redis.call('GET', KEYS[2])
+  if not applied then return -1 end
+  if tonumber(ARGV[2]) <= tonumber(applied) then return 0 end
+end
+local negative = false
+local ops = cjson.decode(ARGV[3])
+for i = 1, #ops do
+  local op = ops[i]
+  local c = op[1]
+  if c == 'H' then
+    if redis.call('HINCRBY', op[2], op[3], op[4]) < 0 then negative = true end
+  elseif c == 'E' then redis.call('EXPIREAT', op[2], op[3])
+  elseif c == 'A' then redis.call('ZADD', op[2], op[3], op[4])
+  elseif c == 'R' then redis.call('ZREM', op[2], op[3])
+  elseif c == 'S' then redis.call('HSET', op[2], op[3], op[4])
+  end
+end
+if ARGV[2] ~= '-' then redis.call('SET', KEYS[2], ARGV[2]) end
+if negative then return 2 end
+return 1
+"#;
+
+/// What happened to one outbox row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Written now.
+    Now,
+    /// Written now, but a total went below zero: the aggregates have drifted; rebuild.
+    Negative,
+    /// Already written before (by this or another replica).
+    Before,
+    /// The generation has no `applied` marker: rebuild.
+    NoMarker,
+    /// The generation is no longer the current one (another replica switched): reload.
+    Superseded,
+}
+
+fn applied_from(result: i64) -> Applied {
+    match result {
+        1 => Applied::Now,
+        2 => Applied::Negative,
+        0 => Applied::Before,
+        -2 => Applied::Superseded,
+        _ => Applied::NoMarker,
+    }
+}
+
+async fn run_script(conn: &mut ConnectionManager, keys: &Keys, seq: Option<i64>, ops: &Ops, mode: &str) -> redis::RedisResult<Applied> {
+    let result: i64 = redis::Script::new(APPLY_SCRIPT)
+        .key(keys.current_generation())
+        .key(keys.applied())
+        .arg(keys.generation().to_string())
+        .arg(seq.map_or_else(|| "-".to_owned(), |s| s.to_string()))
+        .arg(ops.to_script_json())
+        .arg(mode)
+        .invoke_async(conn)
+        .await?;
+    Ok(applied_from(result))
+}
+
+/// Runs one outbox row's ops on the current generation, exactly once for its `seq`.
+pub async fn apply(conn: &mut ConnectionManager, keys: &Keys, seq: i64, ops: &Ops) -> redis::RedisResult<Applied> {
+    run_script(conn, keys, Some(seq), ops, "live").await
+}
+
+/// Writes ops into a generation being built: without a marker check (`seq` `None`: the
+/// snapshot) or exactly once past its marker (`Some`: catching up on the outbox).
+pub async fn build(conn: &mut ConnectionManager, keys: &Keys, seq: Option<i64>, ops: &Ops) -> redis::RedisResult<Applied> {
+    run_script(conn, keys, seq, ops, "build").await
+}
+
+/// Deletes every key under the prefix (rebuild only).
+pub async fn clear(conn: &mut ConnectionManager, keys: &Keys) -> redis::RedisResult<()> {
+    clear_prefix(conn, keys.prefix()).await
+}
+
+/// Deletes every key starting with `prefix`, on any connection.
+pub async fn clear_prefix<C: redis::aio::ConnectionLike + Send>(conn: &mut C, prefix: &str) -> redis::RedisResult<()> {
+    let pattern = format!("{}*", escape_glob(prefix));
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await?;
+        if !found.is_empty() {
+            let _: i64 = redis::cmd("UNLINK").arg(&found).query_async(conn).await?;
+        }
+        if next == 0 {
+            return Ok(());
+        }
+        cursor = next;
+    }
+}
+
+/// Deletes every generation but the current one (old ones, and any left by a rebuild that
+/// died half-way).
+pub async fn clear_other_generations(conn: &mut ConnectionManager, keys: &Keys) -> redis::RedisResult<()> {
+    let Some(current) = super::current(conn, keys).await? else { return Ok(()) };
+    let keep = current.generation_prefix();
+    let pattern = format!("{}g*", escape_glob(keys.prefix()));
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, found): (u64, Vec<String>) =
+            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000).query_async(conn).await?;
+        let stale: Vec<&String> = found
+            .iter()
+            .filter(|key| {
+                let rest = &key[keys.prefix().len()..];
+                let is_generation = rest.strip_prefix('g').and_then(|r| r.split_once(':')).is_some_and(|(n, _)| n.parse::<u64>().is_ok());
+                is_generation && !key.starts_with(&keep)
+            })
+            .collect();
+        if !stale.is_empty() {
+            let _: i64 = redis::cmd("UNLINK").arg(&stale).query_async(conn).await?;
+        }
+        if next == 0 {
+            return Ok(());
+        }
+        cursor = next;
+    }
+}
+
+fn escape_glob(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Tells every replica which units changed.
+pub async fn publish_changed(conn: &mut ConnectionManager, keys: &Keys, units: &BTreeSet<String>) -> redis::RedisResult<()> {
+    let payload = serde_json::to_string(units).unwrap_or_else(|_| "[]".to_owned());
+    let _: i64 = redis::cmd("PUBLISH").arg(keys.changed_channel()).arg(payload).query_async(conn).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_characters_in_the_prefix_are_escaped() {
+        assert_eq!(escape_glob("a*b?[c]"), "a\\*b\\?\\[c\\]");
+    }
+}

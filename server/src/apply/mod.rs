@@ -1,0 +1,226 @@
+//! Moves aggregate changes from the PostgreSQL outbox into Redis, in sequence order and exactly
+//! once, then announces the changed units on the Redis `changed` channel; and keeps Redis
+//! honest.
+//!
+//! Every replica runs an applier; they may race on a row, but the apply script only writes a
+//! row whose sequence is past the generation's `applied` marker, so each row lands once.
+//!
+//! Redis is derived, and is rebuilt from PostgreSQL whenever it cannot be trusted: no current
+//! generation or marker (lost data, eviction), a marker behind the pruned outbox (restored from
+//! an old backup) or ahead of it (another database's data), a unit catalog other than the one
+//! the figures were built with, a total gone below zero, or a difference found by
+//! [`reconcile`]. A rebuild builds a new generation beside the current one from a consistent
+//! snapshot (ingest goes on), catches up on the outbox, and switches atomically ([`rebuild`]).
+//! A row that cannot be read is quarantined and skipped, never retried for ever.
+//! [`status`] watches how far behind the figures are, for every screen's freshness.
+
+pub mod history;
+pub mod reconcile;
+pub mod rebuild;
+pub mod status;
+
+use crate::aggregate::{self, Applied, Keys, Ops};
+use crate::catalog::Catalog;
+use crate::store::{OutboxRow, Store, StoreError};
+use redis::aio::ConnectionManager;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How often the applier looks at the outbox when nobody woke it (another replica's batch
+/// that its own applier did not finish, or a restart).
+const POLL_EVERY: Duration = Duration::from_secs(1);
+/// Outbox rows read per round.
+const ROWS_PER_ROUND: i64 = 64;
+/// How often applied outbox rows are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Longest wait for one PostgreSQL or Redis call of the applier: a connection that hangs
+/// without closing must not stop the figures for ever.
+const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("Redis reply: {0}")]
+    Reply(#[from] redis::ParsingError),
+    #[error("a call to PostgreSQL or Redis took longer than {0:?}")]
+    TimedOut(Duration),
+}
+
+/// Runs `call` with the applier's time limit.
+pub(crate) async fn bounded<T, E: Into<ApplyError>>(call: impl std::future::Future<Output = Result<T, E>>) -> Result<T, ApplyError> {
+    match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => Err(ApplyError::TimedOut(CALL_TIMEOUT)),
+    }
+}
+
+#[derive(Clone)]
+pub struct Applier {
+    store: Store,
+    redis: ConnectionManager,
+    /// Key names without a generation; [`aggregate::current`] picks the generation.
+    keys: Keys,
+    catalog: Catalog,
+    /// The catalog (and key layout) fingerprint the current generation must have been built with.
+    fingerprint: String,
+    /// Notified after a local batch commits, so its changes show without waiting for a poll.
+    pub wake: Arc<Notify>,
+    /// Why the aggregates should be rebuilt, when something noticed they cannot be trusted.
+    rebuild_wanted: Arc<Mutex<Option<String>>>,
+}
+
+/// What the drift checks found.
+enum Check {
+    /// The current generation, trusted, and its marker.
+    Trusted(Keys, i64),
+    /// Rebuild, for this reason.
+    Untrusted(String),
+}
+
+impl Applier {
+    pub fn new(store: Store, redis: ConnectionManager, keys: Keys, catalog: Catalog) -> Applier {
+        let fingerprint = catalog.fingerprint(aggregate::LAYOUT_VERSION);
+        Applier { store, redis, keys, catalog, fingerprint, wake: Arc::new(Notify::new()), rebuild_wanted: Arc::new(Mutex::new(None)) }
+    }
+
+    /// Asks for a rebuild at the next round.
+    pub fn request_rebuild(&self, reason: impl Into<String>) {
+        let mut wanted = self.rebuild_wanted.lock().unwrap_or_else(|p| p.into_inner());
+        wanted.get_or_insert_with(|| reason.into());
+        self.wake.notify_one();
+    }
+
+    fn take_rebuild_request(&self) -> Option<String> {
+        self.rebuild_wanted.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Applies until stopped; logs and retries on errors.
+    pub async fn run(mut self) {
+        let mut last_prune = tokio::time::Instant::now();
+        loop {
+            if let Err(error) = self.apply_pending().await {
+                let store = match &error {
+                    ApplyError::Store(_) => "postgres",
+                    ApplyError::TimedOut(_) => "timeout",
+                    ApplyError::Redis(_) | ApplyError::Reply(_) => "redis",
+                };
+                crate::metrics::METRICS.storage_errors.with_label_values(&[store]).inc();
+                tracing::warn!(%error, "aggregates not applied; will retry");
+            }
+            if last_prune.elapsed() >= PRUNE_EVERY {
+                last_prune = tokio::time::Instant::now();
+                if let Err(error) = self.prune().await {
+                    tracing::debug!(%error, "outbox not pruned");
+                }
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(POLL_EVERY) => {}
+            }
+        }
+    }
+
+    /// Checks that Redis can be trusted (rebuilding when not) and applies every outbox row past
+    /// its marker; returns how many rows this call wrote.
+    pub async fn apply_pending(&mut self) -> Result<usize, ApplyError> {
+        let mut written = 0;
+        loop {
+            if let Some(reason) = self.take_rebuild_request() {
+                self.rebuild(&reason).await?;
+            }
+            let (keys, applied) = match self.check().await? {
+                Check::Trusted(keys, applied) => (keys, applied),
+                Check::Untrusted(reason) => {
+                    if !self.rebuild(&reason).await? {
+                        // Another replica is rebuilding: let it finish.
+                        return Ok(written);
+                    }
+                    continue;
+                }
+            };
+            let rows = bounded(self.store.outbox_after(applied, ROWS_PER_ROUND)).await?;
+            if rows.is_empty() {
+                self.apply_history().await?;
+                return Ok(written);
+            }
+            for row in rows {
+                let ops = self.ops_of(&keys, &row).await?;
+                match bounded(aggregate::apply(&mut self.redis, &keys, row.seq, &ops)).await? {
+                    Applied::Now => {
+                        written += 1;
+                        aggregate::publish_changed(&mut self.redis, &self.keys, &ops.changed_units).await?;
+                    }
+                    Applied::Negative => {
+                        written += 1;
+                        tracing::error!(seq = row.seq, units = ?ops.changed_units, "a total went below zero: the aggregates drifted");
+                        self.request_rebuild(format!("a total went below zero applying outbox row {}", row.seq));
+                        break;
+                    }
+                    Applied::Before => {}
+                    Applied::NoMarker | Applied::Superseded => break,
+                }
+            }
+        }
+    }
+
+    /// The Redis writes of one outbox row; an unreadable row is quarantined and becomes no
+    /// writes at all (its marker still advances, so nothing stalls behind it).
+    async fn ops_of(&self, keys: &Keys, row: &OutboxRow) -> Result<Ops, ApplyError> {
+        let mut ops = Ops::default();
+        match row.decode() {
+            Ok(deltas) => {
+                let now = chrono::Utc::now().timestamp();
+                for delta in &deltas {
+                    ops.add_delta(keys, &self.catalog, delta, now);
+                }
+            }
+            Err(error) => {
+                tracing::error!(seq = row.seq, %error, "outbox row quarantined");
+                bounded(self.store.quarantine_outbox(row, &error)).await?;
+            }
+        }
+        Ok(ops)
+    }
+
+    /// The drift checks of every round.
+    async fn check(&mut self) -> Result<Check, ApplyError> {
+        let Some(keys) = bounded(aggregate::current(&mut self.redis, &self.keys)).await? else {
+            return Ok(Check::Untrusted("Redis holds no current generation of the figures".into()));
+        };
+        let (applied, catalog): (Option<i64>, Option<String>) =
+            bounded(redis::pipe().get(keys.applied()).get(keys.catalog()).query_async(&mut self.redis)).await?;
+        let Some(applied) = applied else {
+            return Ok(Check::Untrusted("the applied marker of the current generation is missing".into()));
+        };
+        if catalog.as_deref() != Some(self.fingerprint.as_str()) {
+            return Ok(Check::Untrusted("the unit catalog (or key layout) differs from the one the figures were built with".into()));
+        }
+        let bounds = bounded(self.store.outbox_bounds()).await?;
+        if applied < bounds.pruned_through {
+            return Ok(Check::Untrusted(format!(
+                "Redis is behind the outbox: applied through {applied}, but rows through {} were already pruned",
+                bounds.pruned_through
+            )));
+        }
+        if applied > bounds.last_seq {
+            return Ok(Check::Untrusted(format!(
+                "Redis is ahead of PostgreSQL: applied through {applied}, but the last outbox row is {}",
+                bounds.last_seq
+            )));
+        }
+        Ok(Check::Trusted(keys, applied))
+    }
+
+    /// Prunes outbox rows both Redis and the day-level history have applied.
+    async fn prune(&mut self) -> Result<(), ApplyError> {
+        if let Check::Trusted(_, applied) = self.check().await? {
+            let history = bounded(self.store.history_state()).await?.applied_seq;
+            bounded(self.store.prune_outbox(applied.min(history))).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,186 @@
+//! `/api/v1/admin/*`: managing people, wall displays and ingest keys, and reading the audit
+//! log. Admins only. Every change goes through [`crate::accounts::manage`], the same functions
+//! the `ioc` command line calls: same checks, same audit entries, same revocations.
+
+use super::error::ApiError;
+use super::extract::AdminCaller;
+use crate::accounts::{AuditRecord, Display, Expectation, IngestKey, User, Watch, DEFAULT_EXPECTED_INTERVAL_SECONDS};
+use crate::ingest::sources::SourceReport;
+use crate::state::AppState;
+use crate::store::inspect::{Quarantined, UnknownUnit};
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ioc_shared::access::{Role, WallView};
+use serde::{Deserialize, Serialize};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/admin/users", get(list_users).post(add_user))
+        .route("/api/v1/admin/users/{username}/disable", post(disable_user))
+        .route("/api/v1/admin/users/{username}/enable", post(enable_user))
+        .route("/api/v1/admin/users/{username}/reset-password", post(reset_password))
+        .route("/api/v1/admin/displays", get(list_displays).post(create_display))
+        .route("/api/v1/admin/displays/{id}/revoke", post(revoke_display))
+        .route("/api/v1/admin/displays/{id}/pairing", post(new_pairing))
+        .route("/api/v1/admin/keys", get(list_keys).post(create_key))
+        .route("/api/v1/admin/keys/{id}/revoke", post(revoke_key))
+        .route("/api/v1/admin/audit", get(audit_log))
+        .route("/api/v1/admin/quarantine", get(quarantine))
+        .route("/api/v1/admin/sources", get(sources))
+        .route("/api/v1/admin/unknown-units", get(unknown_units))
+}
+
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("{e}; expected {shape}")))
+}
+
+async fn list_users(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Vec<User>>, ApiError> {
+    Ok(Json(state.accounts.list_users().await?))
+}
+
+#[derive(Deserialize)]
+struct NewUser {
+    username: String,
+    password: String,
+    role: Role,
+    unit: Option<String>,
+}
+
+async fn add_user(State(state): State<AppState>, admin: AdminCaller, bytes: axum::body::Bytes) -> Result<Json<User>, ApiError> {
+    let new: NewUser = body(&bytes, "{\"username\", \"password\", \"role\": \"admin\"|\"leader\"|\"chief\", \"unit\"?}")?;
+    Ok(Json(state.manage.add_user(&admin.actor(), &new.username, &new.password, new.role, new.unit.as_deref()).await?))
+}
+
+async fn disable_user(State(state): State<AppState>, admin: AdminCaller, Path(username): Path<String>) -> Result<Json<User>, ApiError> {
+    Ok(Json(state.manage.disable_user(&admin.actor(), &username).await?))
+}
+
+async fn enable_user(State(state): State<AppState>, admin: AdminCaller, Path(username): Path<String>) -> Result<Json<User>, ApiError> {
+    Ok(Json(state.manage.enable_user(&admin.actor(), &username).await?))
+}
+
+#[derive(Deserialize)]
+struct NewPassword {
+    password: String,
+}
+
+/// Sets a new password; the person's sessions end and their live connections close.
+async fn reset_password(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    Path(username): Path<String>,
+    bytes: axum::body::Bytes,
+) -> Result<Json<User>, ApiError> {
+    let new: NewPassword = body(&bytes, "{\"password\"}")?;
+    Ok(Json(state.manage.reset_password(&admin.actor(), &username, &new.password).await?))
+}
+
+async fn list_displays(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Vec<Display>>, ApiError> {
+    Ok(Json(state.accounts.list_displays().await?))
+}
+
+#[derive(Deserialize)]
+struct NewDisplay {
+    name: String,
+    unit: String,
+    playlist: Vec<WallView>,
+}
+
+/// A display and how to pair a screen with it.
+#[derive(Serialize)]
+pub struct Pairing {
+    pub display: Display,
+    /// One-time code, typed on the screen at `/wall` (valid 24 hours).
+    pub pairing_code: String,
+    /// Opens `/wall` and pairs at once; the code travels in the fragment, never to a server log.
+    pub pairing_link: String,
+}
+
+fn pairing((display, code): (Display, String)) -> Pairing {
+    let pairing_link = format!("/wall#pair={code}");
+    Pairing { display, pairing_code: code, pairing_link }
+}
+
+async fn create_display(State(state): State<AppState>, admin: AdminCaller, bytes: axum::body::Bytes) -> Result<Json<Pairing>, ApiError> {
+    let new: NewDisplay = body(&bytes, "{\"name\", \"unit\", \"playlist\": [{\"unit\", \"window\", \"seconds\"}]}")?;
+    Ok(Json(pairing(state.manage.create_display(&admin.actor(), &new.name, &new.unit, &new.playlist).await?)))
+}
+
+async fn revoke_display(State(state): State<AppState>, admin: AdminCaller, Path(id): Path<i64>) -> Result<Json<Display>, ApiError> {
+    Ok(Json(state.manage.revoke_display(&admin.actor(), id).await?))
+}
+
+async fn new_pairing(State(state): State<AppState>, admin: AdminCaller, Path(id): Path<i64>) -> Result<Json<Pairing>, ApiError> {
+    Ok(Json(pairing(state.manage.new_pairing(&admin.actor(), id).await?)))
+}
+
+async fn list_keys(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Vec<IngestKey>>, ApiError> {
+    Ok(Json(state.accounts.list_keys().await?))
+}
+
+#[derive(Deserialize)]
+struct NewKey {
+    source: String,
+    unit: Option<String>,
+    /// Flag the source silent after this long without an event (default 1800).
+    expected_interval_seconds: Option<i32>,
+    /// `working-hours` (default), `always` or `never`.
+    watch: Option<Watch>,
+}
+
+#[derive(Serialize)]
+struct CreatedKey {
+    #[serde(flatten)]
+    key: IngestKey,
+    /// Shown once; only its hash is stored.
+    secret: String,
+}
+
+async fn create_key(State(state): State<AppState>, admin: AdminCaller, bytes: axum::body::Bytes) -> Result<Json<CreatedKey>, ApiError> {
+    let new: NewKey = body(&bytes, "{\"source\", \"unit\"?, \"expected_interval_seconds\"?, \"watch\"?: \"working-hours\"|\"always\"|\"never\"}")?;
+    let expectation = Expectation {
+        interval_seconds: new.expected_interval_seconds.unwrap_or(DEFAULT_EXPECTED_INTERVAL_SECONDS),
+        watch: new.watch.unwrap_or_default(),
+    };
+    let (key, secret) = state.manage.create_key(&admin.actor(), &new.source, new.unit.as_deref(), expectation).await?;
+    Ok(Json(CreatedKey { key, secret }))
+}
+
+async fn revoke_key(State(state): State<AppState>, admin: AdminCaller, Path(id): Path<i64>) -> Result<Json<IngestKey>, ApiError> {
+    Ok(Json(state.manage.revoke_key(&admin.actor(), id).await?))
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    limit: Option<i64>,
+}
+
+async fn audit_log(State(state): State<AppState>, _admin: AdminCaller, Query(query): Query<AuditQuery>) -> Result<Json<Vec<AuditRecord>>, ApiError> {
+    Ok(Json(state.accounts.audit_log(query.limit.unwrap_or(200)).await?))
+}
+
+#[derive(Serialize)]
+struct QuarantineList {
+    /// Rows quarantined in all (the list shows the newest `limit`).
+    total: i64,
+    rows: Vec<Quarantined>,
+}
+
+/// Rows set aside because they could not be read (outbox rows, stored events, items).
+async fn quarantine(State(state): State<AppState>, _admin: AdminCaller, Query(query): Query<AuditQuery>) -> Result<Json<QuarantineList>, ApiError> {
+    let (total, rows) = state.store.quarantined(query.limit.unwrap_or(200)).await?;
+    Ok(Json(QuarantineList { total, rows }))
+}
+
+/// Items whose unit is not in the catalog (counted under `_unknown`).
+async fn unknown_units(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Vec<UnknownUnit>>, ApiError> {
+    Ok(Json(state.store.unknown_units(&state.catalog).await?))
+}
+
+/// Every source system: its keys and what they expect, last event, traffic in the last hour and
+/// day, top rejection reasons, and whether it went silent.
+async fn sources(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Vec<SourceReport>>, ApiError> {
+    let reports = crate::ingest::sources::report(&state.store, &state.accounts, chrono::Utc::now()).await?;
+    Ok(Json(reports))
+}

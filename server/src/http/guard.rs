@@ -1,0 +1,95 @@
+//! Protection for what browsers can be made to do: the `Origin` check shared by the WebSocket
+//! and every state-changing browser route, and the security headers on every response.
+//!
+//! `SameSite=Strict` cookies are not enough: `gov.vn` is a public suffix, so every
+//! `*.hanoi.gov.vn` host is "same site" and a page there could act as a signed-in admin. A
+//! state-changing request a browser can send with a cookie must therefore be JSON
+//! (`Content-Type: application/json`, which a plain form cannot send) and name an allowed
+//! `Origin` (or `Referer`). Source systems ingesting with a bearer key are not browsers and are
+//! not held to this.
+
+use super::error::ApiError;
+use crate::settings::Settings;
+use crate::state::AppState;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// Routes that change state but are not reached by browsers with a cookie: a bearer key
+/// (ingest) is required instead.
+const NOT_BROWSER_ROUTES: [&str; 1] = ["/api/v1/events"];
+
+/// Whether `origin` (`https://host[:port]`) is the server's own (the request's `Host`) or one
+/// of `IOC_ALLOWED_ORIGINS`.
+pub fn origin_is_allowed(settings: &Settings, headers: &HeaderMap, origin: &str) -> bool {
+    let origin = origin.trim_end_matches('/');
+    if settings.allowed_origins.iter().any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+}
+
+/// The origin a browser request came from: `Origin`, else the origin part of `Referer`.
+fn request_origin(headers: &HeaderMap) -> Option<String> {
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        return Some(origin.to_owned());
+    }
+    let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok())?;
+    let (scheme, rest) = referer.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    Some(format!("{scheme}://{host}"))
+}
+
+/// Middleware: every state-changing request except the non-browser routes must be JSON from
+/// an allowed origin (403 otherwise).
+pub async fn browser_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let writes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let path = request.uri().path();
+    if writes && !NOT_BROWSER_ROUTES.contains(&path) {
+        let headers = request.headers();
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return ApiError::Forbidden("a browser write must be sent as Content-Type: application/json".into()).into_response();
+        }
+        match request_origin(headers) {
+            Some(origin) if origin_is_allowed(&state.settings, headers, &origin) => {}
+            Some(origin) => {
+                return ApiError::Forbidden(format!("requests from origin `{origin}` may not change anything here")).into_response();
+            }
+            None => {
+                return ApiError::Forbidden("a browser write must say where it comes from (Origin or Referer)".into()).into_response();
+            }
+        }
+    }
+    next.run(request).await
+}
+
+/// Only the server's own scripts (wasm needs `'wasm-unsafe-eval'`), styles, images and
+/// WebSocket; never framed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+    style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Middleware: the security headers on every response (page, assets, API).
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let set = [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+    ];
+    for (name, value) in set {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}

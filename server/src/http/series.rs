@@ -1,0 +1,196 @@
+//! `GET /api/v1/units/{code}/series?metric=M&step=day|week|month&from=YYYY-MM-DD&to=YYYY-MM-DD`:
+//! a figure over time, from the day-level history (and, for overdue counts and the score, the
+//! items' open and due times). Days are local; weeks start on Monday; at most 400 points.
+
+use super::error::ApiError;
+use crate::accounts::access::{authorize_unit, Caller};
+use crate::aggregate::score::indicators;
+use crate::state::AppState;
+use crate::store::history::{open_and_overdue_at, DayCounter};
+use crate::store::item::counter;
+use crate::store::score::ScoreParts;
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Most points of one series.
+pub const MAX_POINTS: usize = 400;
+
+pub const METRICS: [&str; 11] = [
+    "dossiers.received",
+    "dossiers.resolved",
+    "dossiers.resolved_on_time",
+    "dossiers.resolved_late",
+    "dossiers.on_time_rate",
+    "dossiers.overdue",
+    "complaints.received",
+    "complaints.resolved",
+    "complaints.overdue",
+    "tasks.overdue",
+    "score",
+];
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/units/{code}/series", get(series))
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Point {
+    /// The first day of the step (YYYY-MM-DD, local).
+    pub t: String,
+    pub value: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Series {
+    pub unit: ioc_shared::items::UnitName,
+    pub metric: String,
+    pub step: String,
+    pub points: Vec<Point>,
+}
+
+/// The first day of the step holding `day`.
+fn step_start(step: &str, day: NaiveDate) -> NaiveDate {
+    match step {
+        "week" => day - chrono::Duration::days(i64::from(day.weekday().num_days_from_monday())),
+        "month" => NaiveDate::from_ymd_opt(day.year(), day.month(), 1).unwrap_or(day),
+        _ => day,
+    }
+}
+
+fn next_step(step: &str, start: NaiveDate) -> NaiveDate {
+    match step {
+        "week" => start + chrono::Duration::days(7),
+        "month" => {
+            let (y, m) = if start.month() == 12 { (start.year() + 1, 1) } else { (start.year(), start.month() + 1) };
+            NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(start)
+        }
+        _ => start + chrono::Duration::days(1),
+    }
+}
+
+/// The first instant of a local day.
+fn local_start(day: NaiveDate) -> DateTime<Utc> {
+    ioc_shared::time::local_offset()
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+fn parse_day(params: &HashMap<String, String>, name: &str, default: NaiveDate) -> Result<NaiveDate, ApiError> {
+    match params.get(name) {
+        None => Ok(default),
+        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| ApiError::BadRequest(format!("`{name}` must be a date YYYY-MM-DD, not `{text}`"))),
+    }
+}
+
+async fn series(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Series>, ApiError> {
+    let unit = authorize_unit(&state.catalog, &state.accounts, &caller, &code).await?;
+    let metric = params.get("metric").map(String::as_str).unwrap_or("dossiers.received");
+    if !METRICS.contains(&metric) {
+        return Err(ApiError::BadRequest(format!("unknown metric `{metric}`; expected one of {}", METRICS.join(", "))));
+    }
+    let step = params.get("step").map(String::as_str).unwrap_or("day");
+    if !["day", "week", "month"].contains(&step) {
+        return Err(ApiError::BadRequest(format!("`step` must be day, week or month, not `{step}`")));
+    }
+    let now = Utc::now();
+    let today = crate::apply::history::local_day(now.timestamp());
+    let to = parse_day(&params, "to", today)?;
+    let from = parse_day(&params, "from", to - chrono::Duration::days(29))?;
+    if from > to {
+        return Err(ApiError::BadRequest("`from` is after `to`".into()));
+    }
+    // The steps: [start, next start) each, the first holding `from`.
+    let mut steps: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    let mut start = step_start(step, from);
+    while start <= to {
+        let next = next_step(step, start);
+        steps.push((start, next));
+        if steps.len() > MAX_POINTS {
+            return Err(ApiError::BadRequest(format!("more than {MAX_POINTS} points; choose a larger step or a shorter range")));
+        }
+        start = next;
+    }
+    let (first, last) = (steps.first().map(|s| s.0).unwrap_or(from), steps.last().map(|s| s.1).unwrap_or(to));
+    let rows: Vec<DayCounter> = state.store.daily_counters(&unit.code, first, last - chrono::Duration::days(1)).await?;
+    let sum = |counter: &str, (a, b): (NaiveDate, NaiveDate)| -> i64 {
+        rows.iter().filter(|r| r.counter == counter && r.day >= a && r.day < b).map(|r| r.n).sum()
+    };
+    // The end of each step (capped at now): when "overdue at the end" is counted.
+    let ends: Vec<DateTime<Utc>> = steps.iter().map(|(_, next)| local_start(*next).min(now)).collect();
+    let starts: Vec<DateTime<Utc>> = steps.iter().map(|(s, _)| local_start(*s).min(now)).collect();
+    let units = unit.parent.as_ref().map(|_| state.catalog.subtree(&unit.code));
+    let spans_of = |kind: &'static str| {
+        let store = state.store.clone();
+        let units = units.clone();
+        let (a, b) = (starts.first().copied().unwrap_or(now), ends.last().copied().unwrap_or(now));
+        async move { store.spans(kind, units.as_deref(), a, b).await }
+    };
+    let values: Vec<Option<f64>> = match metric {
+        "dossiers.overdue" | "complaints.overdue" | "tasks.overdue" => {
+            let kind = metric.split('.').next().map(|k| k.trim_end_matches('s')).unwrap_or("dossier");
+            let spans = spans_of(match kind { "complaint" => "complaint", "task" => "task", _ => "dossier" }).await?;
+            open_and_overdue_at(&spans, &ends).into_iter().map(|(_, overdue)| Some(overdue as f64)).collect()
+        }
+        "score" => {
+            let spans = spans_of("dossier").await?;
+            let at_end = open_and_overdue_at(&spans, &ends);
+            let at_start = open_and_overdue_at(&spans, &starts);
+            steps
+                .iter()
+                .enumerate()
+                .map(|(i, range)| {
+                    let (open_end, overdue_end) = at_end[i];
+                    let (open_start, _) = at_start[i];
+                    let parts = ScoreParts {
+                        progress_numerator: sum(counter::DOSSIERS_ON_TIME, *range) + (open_end - overdue_end) as i64,
+                        progress_denominator: sum(counter::DOSSIERS_RECEIVED, *range) + open_start as i64,
+                        received: sum(counter::DOSSIERS_RECEIVED, *range),
+                        received_online: sum(counter::DOSSIERS_ONLINE, *range),
+                        dossiers_resolved: sum(counter::DOSSIERS_RESOLVED, *range),
+                        dossiers_late: sum(counter::DOSSIERS_LATE, *range),
+                        dossiers_dissatisfied: sum(counter::DOSSIERS_DISSATISFIED, *range),
+                        complaints_resolved: sum(counter::COMPLAINTS_RESOLVED, *range),
+                        complaints_on_time: sum(counter::COMPLAINTS_ON_TIME, *range),
+                        complaints_dissatisfied: sum(counter::COMPLAINTS_DISSATISFIED, *range),
+                        ..ScoreParts::default()
+                    };
+                    let score: f64 = indicators(&parts).iter().map(|i| i.score).sum();
+                    Some((score * 100.0).round() / 100.0)
+                })
+                .collect()
+        }
+        "dossiers.on_time_rate" => steps
+            .iter()
+            .map(|range| ioc_shared::summary::rate(sum(counter::DOSSIERS_ON_TIME, *range).max(0) as u64, sum(counter::DOSSIERS_LATE, *range).max(0) as u64))
+            .collect(),
+        _ => {
+            let name = match metric {
+                "dossiers.received" => counter::DOSSIERS_RECEIVED,
+                "dossiers.resolved" => counter::DOSSIERS_RESOLVED,
+                "dossiers.resolved_on_time" => counter::DOSSIERS_ON_TIME,
+                "dossiers.resolved_late" => counter::DOSSIERS_LATE,
+                "complaints.received" => counter::COMPLAINTS_RECEIVED,
+                _ => counter::COMPLAINTS_RESOLVED,
+            };
+            steps.iter().map(|range| Some(sum(name, *range) as f64)).collect()
+        }
+    };
+    let points = steps.iter().zip(values).map(|((start, _), value)| Point { t: start.format("%Y-%m-%d").to_string(), value }).collect();
+    Ok(Json(Series {
+        unit: ioc_shared::items::UnitName { code: unit.code.clone(), name: unit.name.clone() },
+        metric: metric.to_owned(),
+        step: step.to_owned(),
+        points,
+    }))
+}

@@ -1,0 +1,268 @@
+//! The hub: one task per subscribed (unit, window) scope.
+//!
+//! That task computes the scope's summary once, serializes the snapshot message once, and
+//! publishes the bytes in a `tokio::sync::watch` channel that every subscriber of the scope
+//! reads. A watch channel keeps only the newest value, so a slow client simply skips to the
+//! latest snapshot: it can never lag, fill a queue, or slow anyone else, and work per change is
+//! per scope, not per client.
+//!
+//! A scope task recomputes when
+//! - Redis pub/sub says one of its units changed (any replica's ingest; see [`super::feed`]),
+//! - the earliest due time in the scope passes (the deadline engine: overdue needs no event),
+//! - or every [`REFRESH_EVERY`], so sliding windows and "today" roll over,
+//!
+//! at most once per [`MIN_INTERVAL`] (changes in between are coalesced), and publishes only
+//! when the figures differ. It ends when its last subscriber leaves.
+
+use crate::aggregate::{summary, Keys};
+use crate::catalog::Catalog;
+use crate::metrics::METRICS;
+use axum::extract::ws::Utf8Bytes;
+use chrono::Utc;
+use crate::store::Store;
+use ioc_shared::live::{ServerMessage, View};
+use ioc_shared::summary::Window;
+use redis::aio::ConnectionManager;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+
+/// Shortest time between two computations of one scope: changes within it are coalesced.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(250);
+/// Longest time between two computations of one scope.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
+/// How long to wait before retrying when Redis did not answer.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// Which figures a subscriber wants: a unit, a window (the period, for the score), and a view.
+pub type ScopeKey = (String, Window, View);
+
+/// Fans summaries out to subscribers. Cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+struct HubInner {
+    /// Scopes with at least one subscriber (or whose task is about to end).
+    scopes: Mutex<HashMap<ScopeKey, Arc<ScopeSlot>>>,
+    redis: ConnectionManager,
+    keys: Keys,
+    catalog: Catalog,
+    /// PostgreSQL, for the calendar windows' history and the score.
+    store: Store,
+    /// False while Redis does not answer: heartbeats stop so screens show their data aging.
+    healthy: AtomicBool,
+    /// Open live connections on this replica (shutdown waits for them to close).
+    connections: AtomicUsize,
+}
+
+struct ScopeSlot {
+    /// The latest snapshot message, serialized once for all subscribers.
+    latest: watch::Sender<Option<Utf8Bytes>>,
+    /// Set when the scope's figures may have changed.
+    dirty: Notify,
+    /// Set when every scope changed at once (a rebuild switched generations, or the change
+    /// feed reconnected): the next computation is published even if the figures look the same,
+    /// so every screen gets a fresh snapshot.
+    refresh: AtomicBool,
+}
+
+impl Hub {
+    pub fn new(redis: ConnectionManager, keys: Keys, catalog: Catalog, store: Store) -> Hub {
+        Hub {
+            inner: Arc::new(HubInner {
+                scopes: Mutex::new(HashMap::new()),
+                redis,
+                keys,
+                catalog,
+                store,
+                healthy: AtomicBool::new(true),
+                connections: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// Receives the scope's snapshots; the current one (once computed) comes first.
+    pub fn subscribe(&self, key: ScopeKey) -> watch::Receiver<Option<Utf8Bytes>> {
+        let mut scopes = self.inner.scopes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = scopes.get(&key) {
+            return slot.latest.subscribe();
+        }
+        let (latest, receiver) = watch::channel(None);
+        let slot = Arc::new(ScopeSlot { latest, dirty: Notify::new(), refresh: AtomicBool::new(false) });
+        scopes.insert(key.clone(), slot.clone());
+        METRICS.live_scopes.set(scopes.len() as i64);
+        tokio::spawn(run_scope(self.inner.clone(), key, slot));
+        receiver
+    }
+
+    /// Marks every scope containing one of `units` as changed; `*` marks all.
+    pub fn mark_changed(&self, units: &[String]) {
+        let scopes = self.inner.scopes.lock().unwrap_or_else(|p| p.into_inner());
+        let all = units.iter().any(|u| u == "*");
+        for ((unit, _, _), slot) in scopes.iter() {
+            if all || units.contains(unit) {
+                if all {
+                    slot.refresh.store(true, Ordering::Relaxed);
+                }
+                slot.dirty.notify_one();
+            }
+        }
+    }
+
+    /// Number of scopes being computed (for tests and metrics).
+    pub fn active_scopes(&self) -> usize {
+        self.inner.scopes.lock().map(|s| s.len()).unwrap_or(0)
+    }
+
+    /// Whether the last computation reached Redis.
+    pub fn healthy(&self) -> bool {
+        self.inner.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Counts a live connection until the guard is dropped.
+    pub fn connection_opened(&self) -> ConnectionGuard {
+        self.inner.connections.fetch_add(1, Ordering::Relaxed);
+        METRICS.live_connections.inc();
+        ConnectionGuard { hub: self.inner.clone() }
+    }
+
+    /// Open live connections on this replica.
+    pub fn open_connections(&self) -> usize {
+        self.inner.connections.load(Ordering::Relaxed)
+    }
+}
+
+/// Held by each live connection; see [`Hub::connection_opened`].
+pub struct ConnectionGuard {
+    hub: Arc<HubInner>,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.hub.connections.fetch_sub(1, Ordering::Relaxed);
+        METRICS.live_connections.dec();
+    }
+}
+
+/// One computation of a scope: the message for its subscribers, what to compare (without the
+/// computation time), and when the scope next changes by time alone.
+struct Computation {
+    message: ServerMessage,
+    figures: serde_json::Value,
+    next_due_ms: Option<i64>,
+}
+
+async fn compute_scope(hub: &HubInner, redis: &mut ConnectionManager, unit: &crate::catalog::Unit, key: &ScopeKey, now: chrono::DateTime<Utc>, version: u64) -> Result<Computation, String> {
+    match key.2 {
+        View::Summary => {
+            let computed = summary::compute(redis, &hub.keys, &hub.store, &hub.catalog, unit, key.1, now).await.map_err(|e| e.to_string())?;
+            let mut figures = serde_json::to_value(&computed.summary).map_err(|e| e.to_string())?;
+            figures["as_of"] = serde_json::Value::Null;
+            let message = ServerMessage::Snapshot { unit: key.0.clone(), window: key.1, version, data: Box::new(computed.summary) };
+            Ok(Computation { message, figures, next_due_ms: computed.next_due_ms })
+        }
+        View::Score => {
+            let score = crate::aggregate::score::compute(&hub.store, &hub.catalog, unit, key.1, now).await.map_err(|e| e.to_string())?;
+            let mut figures = serde_json::to_value(&score).map_err(|e| e.to_string())?;
+            figures["to"] = serde_json::Value::Null;
+            // The score changes when a dossier turns overdue, with no event: wake then.
+            let next_due_ms = match crate::aggregate::current(redis, &hub.keys).await {
+                Ok(Some(keys)) => {
+                    let first: Vec<(String, f64)> = redis::cmd("ZRANGEBYSCORE")
+                        .arg(keys.due(&unit.code, ioc_shared::event::ItemKind::Dossier))
+                        .arg(now.timestamp_millis())
+                        .arg("+inf")
+                        .arg("WITHSCORES")
+                        .arg("LIMIT")
+                        .arg(0)
+                        .arg(1)
+                        .query_async(redis)
+                        .await
+                        .unwrap_or_default();
+                    first.first().map(|(_, at)| *at as i64)
+                }
+                _ => None,
+            };
+            let message = ServerMessage::Score { unit: key.0.clone(), window: key.1, version, data: Box::new(score) };
+            Ok(Computation { message, figures, next_due_ms })
+        }
+    }
+}
+
+async fn run_scope(hub: Arc<HubInner>, key: ScopeKey, slot: Arc<ScopeSlot>) {
+    let Some(unit) = hub.catalog.get(&key.0).cloned() else {
+        remove_scope(&hub, &key);
+        return;
+    };
+    let mut redis = hub.redis.clone();
+    let mut version: u64 = 0;
+    let mut last: Option<serde_json::Value> = None;
+    loop {
+        let now = Utc::now();
+        let mut wake_at = Instant::now() + REFRESH_EVERY;
+        let next_version = (version + 1).max(now.timestamp_millis().max(0) as u64);
+        match compute_scope(&hub, &mut redis, &unit, &key, now, next_version).await {
+            Ok(computed) => {
+                hub.healthy.store(true, Ordering::Relaxed);
+                if let Some(due_ms) = computed.next_due_ms {
+                    // Wake just after the due time: an item is overdue once now is past it.
+                    let wait_ms = (due_ms - now.timestamp_millis() + 1).max(0) as u64;
+                    wake_at = wake_at.min(Instant::now() + Duration::from_millis(wait_ms));
+                }
+                let refresh = slot.refresh.swap(false, Ordering::Relaxed);
+                if refresh || last.as_ref() != Some(&computed.figures) {
+                    match serde_json::to_string(&computed.message) {
+                        Ok(text) => {
+                            version = next_version;
+                            METRICS.snapshots_sent.inc();
+                            slot.latest.send_replace(Some(Utf8Bytes::from(text)));
+                            last = Some(computed.figures);
+                        }
+                        Err(error) => tracing::error!(%error, "snapshot not serializable"),
+                    }
+                }
+            }
+            Err(error) => {
+                hub.healthy.store(false, Ordering::Relaxed);
+                tracing::warn!(%error, unit = %key.0, "figures not computed; retrying");
+                wake_at = Instant::now() + RETRY_AFTER;
+            }
+        }
+        let computed_at = Instant::now();
+        tokio::select! {
+            _ = slot.dirty.notified() => {}
+            _ = tokio::time::sleep_until(wake_at) => {}
+            _ = slot.latest.closed() => {}
+        }
+        if slot.latest.receiver_count() == 0 && remove_scope_if_unused(&hub, &key, &slot) {
+            return;
+        }
+        tokio::time::sleep_until(computed_at + MIN_INTERVAL).await;
+    }
+}
+
+fn remove_scope(hub: &HubInner, key: &ScopeKey) {
+    let mut scopes = hub.scopes.lock().unwrap_or_else(|p| p.into_inner());
+    scopes.remove(key);
+    METRICS.live_scopes.set(scopes.len() as i64);
+}
+
+/// Removes the scope unless a subscriber arrived meanwhile (checked under the map's lock, which
+/// `subscribe` also holds while it adds a receiver).
+fn remove_scope_if_unused(hub: &HubInner, key: &ScopeKey, slot: &Arc<ScopeSlot>) -> bool {
+    let mut scopes = hub.scopes.lock().unwrap_or_else(|p| p.into_inner());
+    if slot.latest.receiver_count() == 0 {
+        scopes.remove(key);
+        METRICS.live_scopes.set(scopes.len() as i64);
+        true
+    } else {
+        false
+    }
+}
+
+

@@ -1,0 +1,49 @@
+//! What the server needs to run, from flags and environment ([`crate::config`]) or built
+//! directly by tests.
+
+use ipnet::IpNet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub redis_url: String,
+    /// Prefix of every Redis key and channel, so deployments and tests can share a Redis.
+    pub redis_prefix: String,
+    /// Bootstrap bearer token for ingest; off unless set (source systems use their own keys).
+    pub ingest_token: Option<String>,
+    /// Where the built dashboard (`index.html`, wasm, styles) is served from.
+    pub web_dir: PathBuf,
+    /// How long a request waits for PostgreSQL before answering 503.
+    pub database_timeout: Duration,
+    /// A session ends after this long without activity.
+    pub session_idle: Duration,
+    /// Mark cookies `Secure` (also done per request behind a proxy saying `X-Forwarded-Proto: https`).
+    pub secure_cookies: bool,
+    /// Origins (`https://ioc.example.vn`) allowed besides the server's own: to open the
+    /// WebSocket and to send state-changing requests from a browser.
+    pub allowed_origins: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed: the client address (throttling, the
+    /// audit log) is taken from it only when the peer is one of these.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Complaint texts (citizens' words) are purged this long after the complaint; figures stay.
+    pub pii_retention: Duration,
+    /// Audit entries older than this are deleted.
+    pub audit_retention: Duration,
+    /// Bearer token for `GET /metrics` on the main port (off unless set).
+    pub metrics_token: Option<String>,
+    /// A separate address serving `/metrics` without a token (an internal network).
+    pub metrics_bind: Option<std::net::SocketAddr>,
+}
+
+/// One day, for retention settings.
+pub const DAY: Duration = Duration::from_secs(86_400);
+
+/// Parses `IOC_TRUSTED_PROXIES` entries: CIDR blocks (`10.0.0.0/8`) or single addresses.
+pub fn parse_proxy(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{text}` is not an address or CIDR block (e.g. 10.0.0.0/8 or 127.0.0.1)"))
+}

@@ -1,0 +1,112 @@
+//! The state every request handler, background task and front door shares.
+
+use crate::accounts::manage::Management;
+use crate::accounts::revoke::Revoker;
+use crate::accounts::Accounts;
+use crate::aggregate::Keys;
+use crate::apply::status::FeedMonitor;
+use crate::apply::Applier;
+use crate::catalog::Catalog;
+use crate::ingest::sources::SourceWatch;
+use crate::ingest::Ingestor;
+use crate::live::Hub;
+use crate::settings::Settings;
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub catalog: Catalog,
+    /// PostgreSQL, the truth.
+    pub store: Store,
+    /// Multiplexed Redis connection for reads and the applier's writes.
+    pub redis: redis::aio::ConnectionManager,
+    /// Used to open the pub/sub connection, which needs its own socket.
+    pub redis_client: redis::Client,
+    pub keys: Keys,
+    /// One computation per subscribed scope, fanned out to every subscriber.
+    pub hub: Hub,
+    /// Outbox → Redis; woken by ingest after each batch commits.
+    pub applier: Applier,
+    /// How current the figures are (lag, rebuilds), measured apart from the applier.
+    pub feed: FeedMonitor,
+    /// Checks and stores event batches; the HTTP endpoint and the demo feed both use it.
+    pub ingestor: Ingestor,
+    /// Which source systems went silent, for every screen they feed.
+    pub sources: SourceWatch,
+    pub accounts: Accounts,
+    /// Creating, disabling, resetting and revoking, with their audit entries; the admin API
+    /// and the CLI both call it.
+    pub manage: Management,
+    /// Revocation notices from Redis (`session:…`, `user:…`, `display:…`), for live connections.
+    pub revocations: broadcast::Sender<String>,
+    /// The credentials of this replica's live connections, rechecked together.
+    pub live_credentials: crate::live::credentials::LiveCredentials,
+    /// Turns true once when the server starts shutting down: live connections close with 1012.
+    pub shutdown: watch::Sender<bool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("cannot listen: {0}")]
+    Listen(#[from] std::io::Error),
+}
+
+/// Redis connection settings: a call that gets no answer fails instead of waiting for ever.
+pub fn redis_connection(client: &redis::Client) -> redis::RedisResult<redis::aio::ConnectionManager> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(5)))
+        .set_number_of_retries(2);
+    redis::aio::ConnectionManager::new_lazy_with_config(client.clone(), config)
+}
+
+impl AppState {
+    /// Builds the state. Connections are lazy: the server starts, and says 503, while
+    /// PostgreSQL or Redis are down.
+    pub fn new(settings: Settings, catalog: Catalog) -> Result<AppState, StartError> {
+        let store = Store::connect_lazy(&settings.database_url, settings.database_timeout)?;
+        AppState::with_store(settings, catalog, store)
+    }
+
+    /// Builds the state around an existing PostgreSQL pool (tests get theirs from `#[sqlx::test]`).
+    pub fn with_store(settings: Settings, catalog: Catalog, store: Store) -> Result<AppState, StartError> {
+        let redis_client = redis::Client::open(settings.redis_url.as_str())?;
+        let redis = redis_connection(&redis_client)?;
+        let keys = Keys::new(settings.redis_prefix.clone());
+        let hub = Hub::new(redis.clone(), keys.clone(), catalog.clone(), store.clone());
+        let applier = Applier::new(store.clone(), redis.clone(), keys.clone(), catalog.clone());
+        let ingestor = Ingestor::new(catalog.clone(), store.clone(), applier.wake.clone());
+        let accounts = Accounts::new(store.pool.clone());
+        let revoker = Revoker::new(redis.clone(), &keys);
+        let manage = Management::new(accounts.clone(), catalog.clone(), revoker);
+        let (revocations, _) = broadcast::channel(256);
+        let (shutdown, _) = watch::channel(false);
+        Ok(AppState {
+            settings: Arc::new(settings),
+            catalog,
+            store,
+            redis,
+            redis_client,
+            keys,
+            hub,
+            applier,
+            feed: FeedMonitor::default(),
+            ingestor,
+            sources: SourceWatch::default(),
+            accounts,
+            manage,
+            revocations,
+            live_credentials: Default::default(),
+            shutdown,
+        })
+    }
+}

@@ -1,0 +1,411 @@
+//! Storing a batch of events: the event log, item state and the outbox, in one transaction.
+//!
+//! An item is identified by (source, kind, id): it belongs to the source system that created
+//! it, and another source naming the same id has an item of its own.
+
+use super::item::{self, Contribution, ItemDelta};
+use super::{decode, encode, stored_event, Store, StoreError};
+use ioc_shared::event::{Event, ItemKind};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Advisory-lock key that orders outbox sequence numbers by commit.
+pub(crate) const OUTBOX_LOCK: i64 = 0x10C0_0B0C;
+/// Item deltas per outbox row: keeps each Redis apply script short.
+const DELTAS_PER_OUTBOX_ROW: usize = 256;
+/// How often a batch is retried after a deadlock or serialization failure.
+const RETRIES: usize = 3;
+/// Format of the `body` this release writes to `events` (see `events.format`).
+pub const EVENT_FORMAT: i16 = 1;
+/// Format of the `deltas` this release writes to `aggregate_outbox`: 2 added the item's source.
+pub const OUTBOX_FORMAT: i16 = 2;
+
+/// What became of each event of a batch, by its index in the request.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct IngestOutcome {
+    pub accepted: usize,
+    pub duplicates: usize,
+    /// (index, reason) for events refused because of what is already stored.
+    pub rejected: Vec<(usize, String)>,
+    /// Whether aggregate changes were written to the outbox (the applier should run).
+    pub changed: bool,
+    /// Index of every event newly stored (the others of the batch were duplicates or refused).
+    pub stored: Vec<usize>,
+}
+
+/// (source, kind, item id)
+type ItemKey = (String, String, String);
+
+/// An item as locked for a batch.
+#[derive(sqlx::FromRow)]
+struct ItemRow {
+    source: String,
+    kind: String,
+    item_id: String,
+    unit: String,
+    contribution: Option<serde_json::Value>,
+}
+
+/// One stored event of a touched item.
+#[derive(sqlx::FromRow)]
+struct HistoryRow {
+    source: String,
+    event_id: String,
+    item_kind: String,
+    item_id: String,
+    format: i16,
+    body: serde_json::Value,
+}
+
+/// A newly inserted event.
+#[derive(sqlx::FromRow)]
+struct InsertedRow {
+    source: String,
+    event_id: String,
+    item_kind: String,
+    item_id: String,
+}
+
+impl Store {
+    /// Stores a batch of checked events (`(index in request, event)`), all or nothing.
+    pub async fn ingest(&self, events: &[(usize, Event)]) -> Result<IngestOutcome, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.ingest_once(events).await {
+                Err(error) if error.is_retryable() && attempt < RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(%error, attempt, "ingest transaction retried");
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn ingest_once(&self, events: &[(usize, Event)]) -> Result<IngestOutcome, StoreError> {
+        let mut outcome = IngestOutcome::default();
+        if events.is_empty() {
+            return Ok(outcome);
+        }
+        // Repeats inside the batch are duplicates of their first occurrence.
+        let mut seen = HashSet::new();
+        let mut unique: Vec<&(usize, Event)> = Vec::with_capacity(events.len());
+        for entry in events {
+            if seen.insert((entry.1.source.as_str(), entry.1.id.as_str())) {
+                unique.push(entry);
+            } else {
+                outcome.duplicates += 1;
+            }
+        }
+
+        // Items in a fixed order, so concurrent batches lock them without deadlocking.
+        let mut first_unit: BTreeMap<(&str, ItemKind, &str), &str> = BTreeMap::new();
+        for (_, event) in &unique {
+            let (kind, id) = event.body.item();
+            first_unit.entry((event.source.as_str(), kind, id)).or_insert(event.unit.as_str());
+        }
+        let item_sources: Vec<&str> = first_unit.keys().map(|(s, _, _)| *s).collect();
+        let item_kinds: Vec<&str> = first_unit.keys().map(|(_, k, _)| k.as_str()).collect();
+        let item_ids: Vec<&str> = first_unit.keys().map(|(_, _, id)| *id).collect();
+        let item_units: Vec<&str> = first_unit.values().copied().collect();
+
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO items (source, kind, item_id, unit)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[])
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&item_sources)
+        .bind(&item_kinds)
+        .bind(&item_ids)
+        .bind(&item_units)
+        .execute(&mut *tx)
+        .await?;
+        let rows: Vec<ItemRow> = sqlx::query_as(
+            "SELECT i.source, i.kind, i.item_id, i.unit, i.contribution FROM items i
+             JOIN UNNEST($1::text[], $2::text[], $3::text[]) AS k(source, kind, item_id)
+               ON i.source = k.source AND i.kind = k.kind AND i.item_id = k.item_id
+             ORDER BY i.source, i.kind, i.item_id
+             FOR UPDATE OF i",
+        )
+        .bind(&item_sources)
+        .bind(&item_kinds)
+        .bind(&item_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut items: HashMap<ItemKey, (String, Contribution)> = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let key = (row.source, row.kind, row.item_id);
+            let contribution = match row.contribution {
+                Some(value) => match decode::<Contribution>("item contribution", value.clone()) {
+                    Ok(contribution) => contribution,
+                    Err(error) => {
+                        // Refolded from its events below; the unreadable value is kept aside.
+                        quarantine(&mut tx, "item", &format!("{}/{}/{}", key.0, key.1, key.2), Some(&value), &error.to_string()).await?;
+                        Contribution::default()
+                    }
+                },
+                None => Contribution::default(),
+            };
+            items.insert(key, (row.unit, contribution));
+        }
+
+        // An item belongs to one unit: the one its first stored event named.
+        let mut to_insert: Vec<&(usize, Event)> = Vec::with_capacity(unique.len());
+        for entry in unique {
+            let (index, event) = entry;
+            let (kind, id) = event.body.item();
+            match items.get(&(event.source.clone(), kind.as_str().to_owned(), id.to_owned())) {
+                Some((unit, _)) if *unit != event.unit => outcome.rejected.push((
+                    *index,
+                    format!(
+                        "unit `{}` differs from unit `{unit}` of {} `{id}`: every event of an item must carry the item's unit",
+                        event.unit,
+                        kind.as_str()
+                    ),
+                )),
+                _ => to_insert.push(entry),
+            }
+        }
+
+        let mut sources = Vec::with_capacity(to_insert.len());
+        let mut ids = Vec::with_capacity(to_insert.len());
+        let mut types = Vec::with_capacity(to_insert.len());
+        let mut ats = Vec::with_capacity(to_insert.len());
+        let mut units = Vec::with_capacity(to_insert.len());
+        let mut kinds = Vec::with_capacity(to_insert.len());
+        let mut item_of = Vec::with_capacity(to_insert.len());
+        let mut bodies = Vec::with_capacity(to_insert.len());
+        let mut index_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(to_insert.len());
+        for (index, event) in &to_insert {
+            let (kind, item_id) = event.body.item();
+            sources.push(event.source.as_str());
+            ids.push(event.id.as_str());
+            types.push(event.body.type_name());
+            ats.push(event.at);
+            units.push(event.unit.as_str());
+            kinds.push(kind.as_str());
+            item_of.push(item_id);
+            bodies.push(encode("event", event)?);
+            index_of.insert((event.source.as_str(), event.id.as_str()), *index);
+        }
+        let inserted: Vec<InsertedRow> = sqlx::query_as(
+            "INSERT INTO events (source, event_id, type, at, unit, item_kind, item_id, body, format)
+             SELECT s, e, t, a, u, k, i, b, $9 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[],
+                                  $5::text[], $6::text[], $7::text[], $8::jsonb[]) AS x(s, e, t, a, u, k, i, b)
+             ON CONFLICT (source, event_id) DO NOTHING
+             RETURNING source, event_id, item_kind, item_id",
+        )
+        .bind(&sources)
+        .bind(&ids)
+        .bind(&types)
+        .bind(&ats)
+        .bind(&units)
+        .bind(&kinds)
+        .bind(&item_of)
+        .bind(&bodies)
+        .bind(EVENT_FORMAT)
+        .fetch_all(&mut *tx)
+        .await?;
+        outcome.accepted = inserted.len();
+        outcome.duplicates += to_insert.len() - inserted.len();
+        outcome.stored = inserted.iter().filter_map(|row| index_of.get(&(row.source.as_str(), row.event_id.as_str())).copied()).collect();
+
+        // Refold every item that got a new event from all of its events.
+        let mut touched: Vec<ItemKey> = Vec::new();
+        let mut touched_set = HashSet::new();
+        for row in inserted {
+            let key = (row.source, row.item_kind, row.item_id);
+            if touched_set.insert(key.clone()) {
+                touched.push(key);
+            }
+        }
+        if touched.is_empty() {
+            tx.commit().await?;
+            return Ok(outcome);
+        }
+        let touched_sources: Vec<&str> = touched.iter().map(|(s, _, _)| s.as_str()).collect();
+        let touched_kinds: Vec<&str> = touched.iter().map(|(_, k, _)| k.as_str()).collect();
+        let touched_ids: Vec<&str> = touched.iter().map(|(_, _, i)| i.as_str()).collect();
+        let history: Vec<HistoryRow> = sqlx::query_as(
+            "SELECT e.source, e.event_id, e.item_kind, e.item_id, e.format, e.body FROM events e
+             JOIN UNNEST($1::text[], $2::text[], $3::text[]) AS k(source, kind, item_id)
+               ON e.source = k.source AND e.item_kind = k.kind AND e.item_id = k.item_id",
+        )
+        .bind(&touched_sources)
+        .bind(&touched_kinds)
+        .bind(&touched_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut events_of: HashMap<ItemKey, Vec<Event>> = HashMap::new();
+        for row in history {
+            let read = if row.format > EVENT_FORMAT {
+                Err(StoreError::StoredEvent(format!("format {} is newer than this release reads ({EVENT_FORMAT})", row.format)))
+            } else {
+                stored_event(&row.body)
+            };
+            match read {
+                Ok(event) => events_of.entry((row.source, row.item_kind, row.item_id)).or_default().push(event),
+                // One unreadable stored event must not sink every later batch of its item:
+                // it is set aside, visibly, and the item is folded from the rest.
+                Err(error) => {
+                    let reference = format!("{}/{}", row.source, row.event_id);
+                    tracing::error!(event = %reference, %error, "stored event quarantined");
+                    quarantine(&mut tx, "event", &reference, Some(&row.body), &error.to_string()).await?;
+                }
+            }
+        }
+
+        let mut deltas = Vec::new();
+        let mut update_sources = Vec::new();
+        let mut update_kinds = Vec::new();
+        let mut update_ids = Vec::new();
+        let mut update_contributions = Vec::new();
+        let mut views = ViewColumns::default();
+        for key in &touched {
+            let Some(kind) = ItemKind::parse(&key.1) else { continue };
+            let Some((unit, before)) = items.get(key) else { continue };
+            let mut history = events_of.remove(key).unwrap_or_default();
+            item::sort_for_fold(&mut history);
+            let after = item::contribution(kind, &history);
+            views.push(item::view(kind, &history));
+            if let Some(delta) = ItemDelta::between(kind, &key.0, &key.2, unit, before, &after) {
+                deltas.push(delta);
+            }
+            update_sources.push(key.0.as_str());
+            update_kinds.push(key.1.as_str());
+            update_ids.push(key.2.as_str());
+            update_contributions.push(encode("item contribution", &after)?);
+        }
+        sqlx::query(
+            "UPDATE items SET contribution = u.contribution, updated_at = now()
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::jsonb[]) AS u(source, kind, item_id, contribution)
+             WHERE items.source = u.source AND items.kind = u.kind AND items.item_id = u.item_id",
+        )
+        .bind(&update_sources)
+        .bind(&update_kinds)
+        .bind(&update_ids)
+        .bind(&update_contributions)
+        .execute(&mut *tx)
+        .await?;
+        views.write(&mut tx, &update_sources, &update_kinds, &update_ids).await?;
+
+        if !deltas.is_empty() {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(OUTBOX_LOCK).execute(&mut *tx).await?;
+            for chunk in deltas.chunks(DELTAS_PER_OUTBOX_ROW) {
+                let json = encode("outbox deltas", &chunk)?;
+                sqlx::query("INSERT INTO aggregate_outbox (deltas, format) VALUES ($1, $2)")
+                    .bind(json)
+                    .bind(OUTBOX_FORMAT)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            outcome.changed = true;
+        }
+        tx.commit().await?;
+        Ok(outcome)
+    }
+}
+
+/// Sets an unreadable row aside with its error.
+pub(crate) async fn quarantine(
+    conn: &mut sqlx::PgConnection,
+    kind: &str,
+    reference: &str,
+    payload: Option<&serde_json::Value>,
+    error: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO quarantine (kind, ref, payload, error) VALUES ($1, $2, $3, $4)")
+        .bind(kind)
+        .bind(reference)
+        .bind(payload)
+        .bind(error)
+        .execute(conn)
+        .await?;
+    crate::metrics::METRICS.quarantined.with_label_values(&[kind]).inc();
+    Ok(())
+}
+
+/// Version of the item view columns this release writes; older rows are refolded at start.
+pub const VIEW_VERSION: i16 = 1;
+/// Longest complaint text kept in a list (the event keeps it whole until the retention).
+const LIST_SUMMARY_CHARS: usize = 200;
+
+/// The view columns of several items, as arrays for one UNNEST update.
+#[derive(Default)]
+pub(crate) struct ViewColumns {
+    open: Vec<bool>,
+    paused: Vec<bool>,
+    paused_since: Vec<Option<chrono::DateTime<chrono::Utc>>>,
+    received_at: Vec<Option<chrono::DateTime<chrono::Utc>>>,
+    due_at: Vec<Option<chrono::DateTime<chrono::Utc>>>,
+    due_extended_at: Vec<Option<chrono::DateTime<chrono::Utc>>>,
+    resolved_at: Vec<Option<chrono::DateTime<chrono::Utc>>>,
+    outcome: Vec<Option<String>>,
+    officer_id: Vec<Option<String>>,
+    officer_name: Vec<Option<String>>,
+    procedure: Vec<Option<String>>,
+    field: Vec<Option<String>>,
+    channel: Vec<Option<String>>,
+    title: Vec<Option<String>>,
+    summary: Vec<Option<String>>,
+    satisfaction: Vec<Option<String>>,
+}
+
+impl ViewColumns {
+    pub(crate) fn push(&mut self, view: item::ItemView) {
+        self.open.push(view.open);
+        self.paused.push(view.paused);
+        self.paused_since.push(view.paused_since);
+        self.received_at.push(view.received_at);
+        self.due_at.push(view.due_at);
+        self.due_extended_at.push(view.due_extended_at);
+        self.resolved_at.push(view.resolved_at);
+        self.outcome.push(view.outcome);
+        self.officer_id.push(view.officer.as_ref().map(|o| o.id.clone()));
+        self.officer_name.push(view.officer.map(|o| o.name));
+        self.procedure.push(view.procedure);
+        self.field.push(view.field);
+        self.channel.push(view.channel);
+        self.title.push(view.title);
+        self.summary.push(view.summary.map(|s| s.chars().take(LIST_SUMMARY_CHARS).collect()));
+        self.satisfaction.push(view.satisfaction);
+    }
+
+    pub(crate) async fn write(&self, conn: &mut sqlx::PgConnection, sources: &[&str], kinds: &[&str], ids: &[&str]) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE items SET view_version = $19, open = u.open, paused = u.paused, paused_since = u.paused_since,
+                 received_at = u.received_at, due_at = u.due_at, due_extended_at = u.due_extended_at,
+                 resolved_at = u.resolved_at, outcome = u.outcome, officer_id = u.officer_id,
+                 officer_name = u.officer_name, procedure = u.procedure, field = u.field, channel = u.channel,
+                 title = u.title, summary = u.summary, satisfaction = u.satisfaction
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bool[], $5::bool[], $6::timestamptz[],
+                         $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[],
+                         $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $20::text[])
+                 AS u(source, kind, item_id, open, paused, paused_since, received_at, due_at, due_extended_at,
+                      resolved_at, outcome, officer_id, officer_name, procedure, field, channel, title, summary, satisfaction)
+             WHERE items.source = u.source AND items.kind = u.kind AND items.item_id = u.item_id",
+        )
+        .bind(sources)
+        .bind(kinds)
+        .bind(ids)
+        .bind(&self.open)
+        .bind(&self.paused)
+        .bind(&self.paused_since)
+        .bind(&self.received_at)
+        .bind(&self.due_at)
+        .bind(&self.due_extended_at)
+        .bind(&self.resolved_at)
+        .bind(&self.outcome)
+        .bind(&self.officer_id)
+        .bind(&self.officer_name)
+        .bind(&self.procedure)
+        .bind(&self.field)
+        .bind(&self.channel)
+        .bind(&self.title)
+        .bind(&self.summary)
+        .bind(VIEW_VERSION)
+        .bind(&self.satisfaction)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,124 @@
+//! PostgreSQL: the event log and item state, the source of truth.
+//!
+//! - [`events`]: [`Store::ingest`] stores a batch in one transaction — new items are created
+//!   with the unit of their first event, events whose unit differs from their item's are
+//!   rejected, the remaining events are inserted (the same source and id again is a duplicate),
+//!   every touched item's contribution is refolded from all its events ([`item`]), and the
+//!   differences go into `aggregate_outbox` in the same transaction. An event is acknowledged
+//!   only once this commits.
+//! - [`outbox`]: what the applier reads — outbox rows in commit order, and a consistent
+//!   snapshot of every item's contribution for rebuilding Redis.
+
+pub mod backfill;
+pub mod events;
+pub mod history;
+pub mod inspect;
+pub mod item;
+pub mod lists;
+pub mod outbox;
+pub mod retention;
+pub mod score;
+pub mod traffic;
+
+pub use events::IngestOutcome;
+pub use outbox::{OutboxRow, Snapshot};
+
+use chrono::{DateTime, Utc};
+use ioc_shared::event::{parse_event, Event};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// PostgreSQL could not be reached in time: nothing was acknowledged.
+    #[error("PostgreSQL is unavailable: {0}")]
+    Unavailable(sqlx::Error),
+    #[error("PostgreSQL error: {0}")]
+    Database(sqlx::Error),
+    /// A stored JSON value (an event, a contribution, an outbox row) no longer reads back.
+    #[error("stored {what} does not decode: {source}")]
+    Decode { what: &'static str, source: serde_json::Error },
+    /// A stored event no longer passes the contract it was accepted under.
+    #[error("stored event unreadable: {0}")]
+    StoredEvent(String),
+    /// A value that should serialize did not (a bug, not bad input).
+    #[error("cannot encode {what}: {source}")]
+    Encode { what: &'static str, source: serde_json::Error },
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> StoreError {
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
+                StoreError::Unavailable(error)
+            }
+            other => StoreError::Database(other),
+        }
+    }
+}
+
+impl StoreError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                matches!(e.code().as_deref(), Some("40001" | "40P01"))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Decodes a stored JSON value, naming what it was on failure.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(what: &'static str, value: serde_json::Value) -> Result<T, StoreError> {
+    serde_json::from_value(value).map_err(|source| StoreError::Decode { what, source })
+}
+
+/// Encodes a value for a JSON column.
+pub(crate) fn encode<T: serde::Serialize>(what: &'static str, value: &T) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(value).map_err(|source| StoreError::Encode { what, source })
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub pool: PgPool,
+}
+
+impl Store {
+    /// Connects lazily, so the server starts (and answers 503) while PostgreSQL is down.
+    pub fn connect_lazy(url: &str, acquire_timeout: Duration) -> Result<Store, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(acquire_timeout)
+            .connect_lazy(url)
+            .map_err(StoreError::Database)?;
+        Ok(Store { pool })
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations").run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Whether any event from `source` is stored (the simulator backfills only once).
+    pub async fn has_events_from(&self, source: &str) -> Result<bool, StoreError> {
+        let found: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM events WHERE source = $1)")
+            .bind(source)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(found)
+    }
+}
+
+/// Reads back an event stored by [`Store::ingest`]. Stored events were checked on the way in,
+/// so the future-time bound is not applied again.
+pub(crate) fn stored_event(body: &serde_json::Value) -> Result<Event, StoreError> {
+    let far_future: DateTime<Utc> = DateTime::<Utc>::MAX_UTC - chrono::Duration::days(1);
+    parse_event(body, far_future).map_err(StoreError::StoredEvent)
+}

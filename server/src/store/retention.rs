@@ -1,0 +1,25 @@
+//! Personal data kept no longer than needed: complaint texts are citizens' words.
+
+use super::{Store, StoreError};
+use std::time::Duration;
+
+impl Store {
+    /// Removes the `summary` (the citizen's text) of complaints received longer than
+    /// `older_than` ago. Figures never depend on it, so they stay as they are. Returns how many
+    /// events were cleaned.
+    pub async fn purge_complaint_texts(&self, older_than: Duration) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE events SET body = body - 'summary'
+             WHERE type = 'complaint.received' AND body ? 'summary' AND at < now() - make_interval(secs => $1)",
+        )
+        .bind(older_than.as_secs_f64())
+        .execute(&self.pool)
+        .await?;
+        // The lists' copy goes with it.
+        sqlx::query("UPDATE items SET summary = NULL WHERE kind = 'complaint' AND summary IS NOT NULL AND received_at < now() - make_interval(secs => $1)")
+            .bind(older_than.as_secs_f64())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

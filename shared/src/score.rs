@@ -1,0 +1,93 @@
+//! The national service index (Decision 766/QĐ-TTg), live, for the groups events can measure:
+//! `GET /api/v1/units/{code}/score?period=…` and the WebSocket `score` view.
+
+use serde::{Deserialize, Serialize};
+
+/// The measurable part of the index's 100 points: progress 20 + online 12 + satisfaction 18.
+pub const MEASURED_MAX: f64 = 50.0;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Indicator {
+    pub code: String,
+    pub name: String,
+    pub max: f64,
+    pub score: f64,
+    pub numerator: u64,
+    pub denominator: u64,
+    /// Computed from what the events say, not exactly as the portal does (see `online`).
+    pub approximate: bool,
+}
+
+/// A group of the index the events cannot measure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotMeasured {
+    pub name: String,
+    pub max: f64,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AtStake {
+    /// Open dossiers of the scope falling due in the next 24 hours.
+    pub dossiers: u64,
+    /// The `progress` points lost if they all go overdue.
+    pub points: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildScore {
+    pub code: String,
+    pub name: String,
+    pub score: f64,
+    pub rank: u32,
+}
+
+/// The measured score of a scope over a period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    pub unit: crate::items::UnitName,
+    /// `month`, `quarter` or `year`.
+    pub period: crate::summary::Window,
+    pub from: String,
+    pub to: String,
+    /// Points out of `measured_max` — never the full 100-point index.
+    pub score: f64,
+    pub measured_max: f64,
+    pub indicators: Vec<Indicator>,
+    pub not_measured: Vec<NotMeasured>,
+    /// Xuất sắc, Tốt, Khá, Trung bình or Yếu, on score ÷ measured_max.
+    pub band: String,
+    pub at_stake_24h: AtStake,
+    pub children: Vec<ChildScore>,
+}
+
+/// The band of a score: ≥ 90 % Xuất sắc, ≥ 80 % Tốt, ≥ 70 % Khá, ≥ 50 % Trung bình, else Yếu.
+pub fn band(score: f64, max: f64) -> &'static str {
+    let share = if max > 0.0 { score / max } else { 0.0 };
+    if share >= 0.9 {
+        "Xuất sắc"
+    } else if share >= 0.8 {
+        "Tốt"
+    } else if share >= 0.7 {
+        "Khá"
+    } else if share >= 0.5 {
+        "Trung bình"
+    } else {
+        "Yếu"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bands_follow_the_share_of_the_measured_maximum() {
+        assert_eq!(band(45.0, 50.0), "Xuất sắc");
+        assert_eq!(band(44.99, 50.0), "Tốt");
+        assert_eq!(band(40.0, 50.0), "Tốt");
+        assert_eq!(band(35.0, 50.0), "Khá");
+        assert_eq!(band(25.0, 50.0), "Trung bình");
+        assert_eq!(band(24.9, 50.0), "Yếu");
+    }
+}
