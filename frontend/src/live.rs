@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
 
 /// Longest wait between reconnect attempts (plus up to 25 % jitter): a wall is live again
@@ -84,8 +84,9 @@ struct Inner {
     wanted: Vec<Scope>,
     /// The scopes subscribed on the current socket.
     subscribed: Vec<Scope>,
-    /// Highest version shown per scope: older snapshots are ignored.
-    versions: HashMap<Scope, u64>,
+    /// The figures of each subscribed scope as snapshots and deltas left them (a version and
+    /// the browser's JSON object of the summary); older snapshots are ignored.
+    figures: HashMap<Scope, (u64, JsValue)>,
     attempts: u32,
     reconnect_pending: bool,
     /// Called when the server says the credential is gone (401 on `/api/v1/me`).
@@ -111,7 +112,7 @@ impl LiveClient {
                 handlers: None,
                 wanted: Vec::new(),
                 subscribed: Vec::new(),
-                versions: HashMap::new(),
+                figures: HashMap::new(),
                 attempts: 0,
                 reconnect_pending: false,
                 on_credential_lost: Rc::new(on_credential_lost),
@@ -128,7 +129,7 @@ impl LiveClient {
         if inner.wanted == scopes {
             return;
         }
-        inner.versions.retain(|scope, _| scopes.contains(scope));
+        inner.figures.retain(|scope, _| scopes.contains(scope));
         inner.signals.snapshots.update(|map| map.retain(|scope, _| scopes.contains(scope)));
         inner.wanted = scopes;
         inner.sync_subscriptions();
@@ -267,29 +268,24 @@ impl Inner {
         }
         for (unit, window) in self.wanted.clone() {
             if !self.subscribed.contains(&(unit.clone(), window)) {
-                self.send(&ClientMessage::Subscribe { unit, window, view: Default::default() });
+                self.send(&ClientMessage::Subscribe { unit, window, view: Default::default(), deltas: true });
             }
         }
         self.subscribed = self.wanted.clone();
     }
 
     fn receive(&mut self, text: &str) {
-        let Ok(message) = crate::api::decode::<ServerMessage>(text) else { return };
+        let Ok(value) = js_sys::JSON::parse(text) else { return };
         self.signals.last_message_ms.set(Some(js_sys::Date::now()));
+        match field(&value, "type").as_string().as_deref() {
+            Some("snapshot") => return self.receive_snapshot(&value),
+            Some("delta") => return self.receive_delta(&value),
+            _ => {}
+        }
+        let Ok(message) = serde_wasm_bindgen::from_value::<ServerMessage>(value) else { return };
         match message {
-            ServerMessage::Snapshot { unit, window, version, data } => {
-                let scope = (unit, window);
-                if !self.wanted.contains(&scope) {
-                    return;
-                }
-                if self.versions.get(&scope).is_some_and(|seen| *seen >= version) {
-                    return;
-                }
-                self.versions.insert(scope.clone(), version);
-                self.signals.snapshots.update(|map| {
-                    map.insert(scope, *data);
-                });
-            }
+            // Read above, never decoded here (see `ServerMessage::Snapshot`).
+            ServerMessage::Snapshot { .. } | ServerMessage::Delta { .. } => {}
             ServerMessage::Heartbeat { status, lag_seconds, silent_sources, .. } => {
                 let feed = Feed { status, lag_seconds, silent_sources };
                 if self.signals.feed.get_untracked() != feed {
@@ -303,6 +299,116 @@ impl Inner {
             }
         }
     }
+}
+
+impl Inner {
+    /// Takes a snapshot's figures, unless a newer version is already shown.
+    fn receive_snapshot(&mut self, message: &JsValue) {
+        let Some((scope, version)) = self.wanted_scope(message, "version") else { return };
+        if self.figures.get(&scope).is_some_and(|(seen, _)| *seen as f64 >= version) {
+            return;
+        }
+        let document = field(message, "data");
+        let Ok(summary) = serde_wasm_bindgen::from_value::<Summary>(document.clone()) else { return };
+        self.figures.insert(scope.clone(), (version as u64, document));
+        self.signals.snapshots.update(|map| {
+            map.insert(scope, summary);
+        });
+    }
+
+    /// The scope a snapshot or delta is for, if the screen shows it, and its `number_field`.
+    fn wanted_scope(&self, message: &JsValue, number_field: &str) -> Option<(Scope, f64)> {
+        let unit = field(message, "unit").as_string()?;
+        let window = Window::parse(&field(message, "window").as_string()?)?;
+        let scope = (unit, window);
+        let number = field(message, number_field).as_f64()?;
+        self.wanted.contains(&scope).then_some((scope, number))
+    }
+
+    /// Applies a delta to the scope's figures, or, when the copy is not at the delta's base (a
+    /// missed message) or the patch does not fit, subscribes again for the whole snapshot.
+    fn receive_delta(&mut self, message: &JsValue) {
+        let Some((scope, version)) = self.wanted_scope(message, "version") else { return };
+        let base = field(message, "base").as_f64();
+        let applied = match (self.figures.get_mut(&scope), base) {
+            (Some((have, document)), Some(base)) if *have as f64 == base => {
+                let patched = apply_patch(document, &field(message, "changes"));
+                patched.and_then(|()| serde_wasm_bindgen::from_value::<Summary>(document.clone()).ok()).inspect(|_| {
+                    *have = version as u64;
+                })
+            }
+            _ => None,
+        };
+        match applied {
+            Some(summary) => self.signals.snapshots.update(|map| {
+                map.insert(scope, summary);
+            }),
+            None => {
+                self.figures.remove(&scope);
+                self.send(&ClientMessage::Subscribe { unit: scope.0, window: scope.1, view: Default::default(), deltas: true });
+            }
+        }
+    }
+}
+
+fn field(object: &JsValue, name: &str) -> JsValue {
+    js_sys::Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Applies the RFC 6902 operations the server sends (`add`, `remove`, `replace`) to a JSON
+/// object in place. This is the browser-side twin of [`ioc_shared::live::ScopeFigures::apply`]
+/// (which uses the `json-patch` crate), written against JavaScript objects so that the
+/// dashboard's WebAssembly needs neither a JSON value type nor a patch decoder. On `None` the
+/// document may be half patched; the caller then drops it and asks for a snapshot.
+fn apply_patch(document: &mut JsValue, changes: &JsValue) -> Option<()> {
+    let changes: &js_sys::Array = changes.dyn_ref()?;
+    for change in changes.iter() {
+        let op = field(&change, "op").as_string()?;
+        let path = field(&change, "path").as_string()?;
+        let value = field(&change, "value");
+        if path.is_empty() {
+            if op == "remove" {
+                return None;
+            }
+            *document = value;
+            continue;
+        }
+        // JSON Pointer: "/a/b", with `~1` for `/` and `~0` for `~` inside a key.
+        let mut tokens: Vec<String> = path.strip_prefix('/')?.split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+        let last = tokens.pop()?;
+        let mut parent = document.clone();
+        for token in &tokens {
+            parent = js_sys::Reflect::get(&parent, &JsValue::from_str(token)).ok()?;
+            if !parent.is_object() {
+                return None;
+            }
+        }
+        if let Some(array) = parent.dyn_ref::<js_sys::Array>() {
+            let index = if last == "-" { array.length() } else { last.parse::<u32>().ok()? };
+            match op.as_str() {
+                "add" if index <= array.length() => {
+                    array.splice(index, 0, &value);
+                }
+                "remove" if index < array.length() => {
+                    array.splice_many(index, 1, &[]);
+                }
+                "replace" if index < array.length() => array.set(index, value),
+                _ => return None,
+            }
+        } else {
+            let key = JsValue::from_str(&last);
+            match op.as_str() {
+                "add" | "replace" => {
+                    js_sys::Reflect::set(&parent, &key, &value).ok()?;
+                }
+                "remove" => {
+                    js_sys::Reflect::delete_property(parent.dyn_ref::<js_sys::Object>()?, &key).ok()?;
+                }
+                _ => return None,
+            }
+        }
+    }
+    Some(())
 }
 
 /// `ws://host/api/v1/live` (or `wss://` when the page came over HTTPS). The cookie goes along;

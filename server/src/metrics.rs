@@ -27,6 +27,10 @@ pub struct Metrics {
     pub live_connections: IntGauge,
     pub live_scopes: IntGauge,
     pub snapshots_sent: IntCounter,
+    /// Whole snapshots written to sockets (first messages, skipped versions, snapshot-only clients).
+    pub snapshots_delivered: IntCounter,
+    /// Deltas written to sockets.
+    pub deltas_delivered: IntCounter,
     pub summary_seconds: Histogram,
     pub http_requests: IntCounterVec,
     pub http_seconds: HistogramVec,
@@ -88,6 +92,8 @@ impl Metrics {
             live_connections: gauge(&registry, "live_connections", "Open WebSocket connections on this replica"),
             live_scopes: gauge(&registry, "live_scopes", "Scopes (unit, window) being computed on this replica"),
             snapshots_sent: counter(&registry, "snapshots_computed_total", "Snapshots computed and published to a scope's subscribers"),
+            snapshots_delivered: counter(&registry, "live_snapshots_sent_total", "Whole snapshots written to WebSocket subscribers"),
+            deltas_delivered: counter(&registry, "live_deltas_sent_total", "Deltas written to WebSocket subscribers"),
             summary_seconds: histogram(&registry, "summary_compute_duration_seconds", "Duration of one summary computation", vec![0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5]),
             http_requests: counter_vec(&registry, "http_requests_total", "HTTP requests by route, method and status", &["route", "method", "status"]),
             http_seconds,

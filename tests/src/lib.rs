@@ -402,9 +402,12 @@ where
     }
 }
 
-/// A WebSocket client of `/api/v1/live`, as a dashboard would be.
+/// A WebSocket client of `/api/v1/live`, as a dashboard would be: it keeps each scope's
+/// figures from snapshots and deltas (with the same [`ioc_shared::live::ScopeFigures`] the dashboard uses).
 pub struct LiveClient {
     socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    /// The figures of each scope, as the messages read so far left them.
+    pub figures: std::collections::HashMap<(String, ioc_shared::summary::Window), ioc_shared::live::ScopeFigures>,
 }
 
 impl LiveClient {
@@ -419,7 +422,7 @@ impl LiveClient {
             request.headers_mut().insert("origin", origin.parse().unwrap());
         }
         let (socket, _) = tokio_tungstenite::connect_async(request).await?;
-        Ok(LiveClient { socket })
+        Ok(LiveClient { socket, figures: Default::default() })
     }
 
     /// How the server closed the connection (code, reason), waiting up to `limit`.
@@ -459,17 +462,43 @@ impl LiveClient {
         }
     }
 
-    /// The next message that is not a heartbeat.
-    pub async fn next_message(&mut self, limit: Duration) -> Option<ioc_shared::live::ServerMessage> {
+    /// The next message that is not a heartbeat, as the server sent it; snapshots and deltas
+    /// also update [`LiveClient::figures`] (a delta that does not apply panics: this client
+    /// reads every message, so it never misses one).
+    pub async fn next_raw_message(&mut self, limit: Duration) -> Option<ioc_shared::live::ServerMessage> {
+        use ioc_shared::live::{ScopeFigures, ServerMessage};
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let text = self.next_text(left).await?;
-            let message: ioc_shared::live::ServerMessage = serde_json::from_str(&text).unwrap();
-            if !matches!(message, ioc_shared::live::ServerMessage::Heartbeat { .. }) {
-                return Some(message);
+            let message: ServerMessage = serde_json::from_str(&text).unwrap();
+            match &message {
+                ServerMessage::Heartbeat { .. } => continue,
+                ServerMessage::Snapshot { unit, window, version, data } => {
+                    self.figures.insert((unit.clone(), *window), ScopeFigures::from_snapshot(*version, data).unwrap());
+                }
+                ServerMessage::Delta { unit, window, base, version, changes } => {
+                    let figures = self.figures.get_mut(&(unit.clone(), *window)).expect("a delta before any snapshot");
+                    figures.apply(*base, *version, changes).unwrap();
+                }
+                _ => {}
             }
+            return Some(message);
         }
+    }
+
+    /// The next message that is not a heartbeat, with a delta shown as the snapshot it produces
+    /// (what a screen shows).
+    pub async fn next_message(&mut self, limit: Duration) -> Option<ioc_shared::live::ServerMessage> {
+        use ioc_shared::live::ServerMessage;
+        let message = self.next_raw_message(limit).await?;
+        Some(match message {
+            ServerMessage::Delta { unit, window, version, .. } => {
+                let data = self.figures[&(unit.clone(), window)].summary().unwrap();
+                ServerMessage::Snapshot { unit, window, version, data: Box::new(data) }
+            }
+            other => other,
+        })
     }
 
     /// Waits for a snapshot whose summary satisfies `check`; returns its version and summary.

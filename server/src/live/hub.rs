@@ -1,18 +1,20 @@
 //! The hub: one task per subscribed (unit, window) scope.
 //!
-//! That task computes the scope's summary once, serializes the snapshot message once, and
-//! publishes the bytes in a `tokio::sync::watch` channel that every subscriber of the scope
-//! reads. A watch channel keeps only the newest value, so a slow client simply skips to the
-//! latest snapshot: it can never lag, fill a queue, or slow anyone else, and work per change is
-//! per scope, not per client.
+//! That task computes the scope's summary once, serializes the snapshot message and the delta
+//! from the previous one once, and publishes both in a `tokio::sync::watch` channel that every
+//! subscriber of the scope reads ([`Published`]). A watch channel keeps only the newest value,
+//! so a slow client simply skips to the latest: it can never lag, fill a queue, or slow anyone
+//! else, and work per change is per scope, not per client. A subscriber that skipped a value
+//! no longer has the delta's base and gets the snapshot (the socket decides, per subscriber).
 //!
 //! A scope task recomputes when
 //! - Redis pub/sub says one of its units changed (any replica's ingest; see [`super::feed`]),
 //! - the earliest due time in the scope passes (the deadline engine: overdue needs no event),
 //! - or every [`REFRESH_EVERY`], so sliding windows and "today" roll over,
 //!
-//! at most once per [`MIN_INTERVAL`] (changes in between are coalesced), and publishes only
-//! when the figures differ. It ends when its last subscriber leaves.
+//! and publishes only when the figures differ. Coalescing is leading-edge ([`Pacer`]): the first
+//! change after a quiet [`MIN_INTERVAL`] is computed at once; changes during the interval that
+//! follows are merged into one computation at its end. It ends when its last subscriber leaves.
 
 use crate::aggregate::{summary, Keys};
 use crate::catalog::Catalog;
@@ -60,9 +62,24 @@ struct HubInner {
     connections: AtomicUsize,
 }
 
+/// One publication of a scope, serialized once for all of its subscribers.
+#[derive(Debug)]
+pub struct Published {
+    /// The version of the figures in `snapshot` (and produced by `delta`).
+    pub version: u64,
+    /// The whole figures (a `snapshot` or `score` message).
+    pub snapshot: Utf8Bytes,
+    /// A `delta` message from the previous publication's version, when it is smaller than the
+    /// snapshot and the previous publication was not a forced refresh.
+    pub delta: Option<(u64, Utf8Bytes)>,
+}
+
+/// What a subscriber reads: the newest publication (none until the first computation).
+pub type Latest = Option<Arc<Published>>;
+
 struct ScopeSlot {
-    /// The latest snapshot message, serialized once for all subscribers.
-    latest: watch::Sender<Option<Utf8Bytes>>,
+    /// The newest publication.
+    latest: watch::Sender<Latest>,
     /// Set when the scope's figures may have changed.
     dirty: Notify,
     /// Set when every scope changed at once (a rebuild switched generations, or the change
@@ -87,7 +104,7 @@ impl Hub {
     }
 
     /// Receives the scope's snapshots; the current one (once computed) comes first.
-    pub fn subscribe(&self, key: ScopeKey) -> watch::Receiver<Option<Utf8Bytes>> {
+    pub fn subscribe(&self, key: ScopeKey) -> watch::Receiver<Latest> {
         let mut scopes = self.inner.scopes.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(slot) = scopes.get(&key) {
             return slot.latest.subscribe();
@@ -153,6 +170,8 @@ impl Drop for ConnectionGuard {
 /// computation time), and when the scope next changes by time alone.
 struct Computation {
     message: ServerMessage,
+    /// The summary as sent (for deltas); none for the score, which is always sent whole.
+    document: Option<serde_json::Value>,
     figures: serde_json::Value,
     next_due_ms: Option<i64>,
 }
@@ -161,10 +180,11 @@ async fn compute_scope(hub: &HubInner, redis: &mut ConnectionManager, unit: &cra
     match key.2 {
         View::Summary => {
             let computed = summary::compute(redis, &hub.keys, &hub.store, &hub.catalog, unit, key.1, now).await.map_err(|e| e.to_string())?;
-            let mut figures = serde_json::to_value(&computed.summary).map_err(|e| e.to_string())?;
+            let document = serde_json::to_value(&computed.summary).map_err(|e| e.to_string())?;
+            let mut figures = document.clone();
             figures["as_of"] = serde_json::Value::Null;
             let message = ServerMessage::Snapshot { unit: key.0.clone(), window: key.1, version, data: Box::new(computed.summary) };
-            Ok(Computation { message, figures, next_due_ms: computed.next_due_ms })
+            Ok(Computation { message, document: Some(document), figures, next_due_ms: computed.next_due_ms })
         }
         View::Score => {
             let score = crate::aggregate::score::compute(&hub.store, &hub.catalog, unit, key.1, now).await.map_err(|e| e.to_string())?;
@@ -189,7 +209,22 @@ async fn compute_scope(hub: &HubInner, redis: &mut ConnectionManager, unit: &cra
                 _ => None,
             };
             let message = ServerMessage::Score { unit: key.0.clone(), window: key.1, version, data: Box::new(score) };
-            Ok(Computation { message, figures, next_due_ms })
+            Ok(Computation { message, document: None, figures, next_due_ms })
+        }
+    }
+}
+
+/// The delta message from `previous` (at version `base`) to `computed`, unless it would be
+/// larger than the snapshot (then subscribers get the snapshot).
+fn delta_message(key: &ScopeKey, base: u64, version: u64, previous: &serde_json::Value, current: &serde_json::Value, snapshot_len: usize) -> Option<Utf8Bytes> {
+    let changes = ioc_shared::live::changes_between(previous, current);
+    let message = ServerMessage::Delta { unit: key.0.clone(), window: key.1, base, version, changes };
+    match serde_json::to_string(&message) {
+        Ok(text) if text.len() < snapshot_len => Some(Utf8Bytes::from(text)),
+        Ok(_) => None,
+        Err(error) => {
+            tracing::error!(%error, "delta not serializable");
+            None
         }
     }
 }
@@ -201,8 +236,13 @@ async fn run_scope(hub: Arc<HubInner>, key: ScopeKey, slot: Arc<ScopeSlot>) {
     };
     let mut redis = hub.redis.clone();
     let mut version: u64 = 0;
+    // What was last published: the figures compared (without the computation time) and the
+    // document sent, the base of the next delta.
     let mut last: Option<serde_json::Value> = None;
+    let mut last_document: Option<serde_json::Value> = None;
+    let mut pacer = Pacer::default();
     loop {
+        pacer.computing(Instant::now());
         let now = Utc::now();
         let mut wake_at = Instant::now() + REFRESH_EVERY;
         let next_version = (version + 1).max(now.timestamp_millis().max(0) as u64);
@@ -218,10 +258,18 @@ async fn run_scope(hub: Arc<HubInner>, key: ScopeKey, slot: Arc<ScopeSlot>) {
                 if refresh || last.as_ref() != Some(&computed.figures) {
                     match serde_json::to_string(&computed.message) {
                         Ok(text) => {
+                            // After a refresh every subscriber gets the whole figures.
+                            let delta = match (&last_document, &computed.document) {
+                                (Some(previous), Some(current)) if !refresh && version > 0 => {
+                                    delta_message(&key, version, next_version, previous, current, text.len()).map(|d| (version, d))
+                                }
+                                _ => None,
+                            };
                             version = next_version;
                             METRICS.snapshots_sent.inc();
-                            slot.latest.send_replace(Some(Utf8Bytes::from(text)));
+                            slot.latest.send_replace(Some(Arc::new(Published { version, snapshot: Utf8Bytes::from(text), delta })));
                             last = Some(computed.figures);
+                            last_document = computed.document;
                         }
                         Err(error) => tracing::error!(%error, "snapshot not serializable"),
                     }
@@ -233,16 +281,43 @@ async fn run_scope(hub: Arc<HubInner>, key: ScopeKey, slot: Arc<ScopeSlot>) {
                 wake_at = Instant::now() + RETRY_AFTER;
             }
         }
-        let computed_at = Instant::now();
-        tokio::select! {
-            _ = slot.dirty.notified() => {}
-            _ = tokio::time::sleep_until(wake_at) => {}
-            _ = slot.latest.closed() => {}
-        }
+        wait_for_work(&slot.dirty, wake_at, slot.latest.closed()).await;
         if slot.latest.receiver_count() == 0 && remove_scope_if_unused(&hub, &key, &slot) {
             return;
         }
-        tokio::time::sleep_until(computed_at + MIN_INTERVAL).await;
+        tokio::time::sleep_until(pacer.next_computation_at()).await;
+    }
+}
+
+/// Waits for a reason to compute again: a change, the scope's next wake time, or `gone` (its
+/// last subscriber left). A change notified while nobody waited is not lost: `Notify` keeps it.
+async fn wait_for_work(dirty: &Notify, wake_at: Instant, gone: impl std::future::Future<Output = ()>) {
+    tokio::select! {
+        _ = dirty.notified() => {}
+        _ = tokio::time::sleep_until(wake_at) => {}
+        _ = gone => {}
+    }
+}
+
+/// Leading-edge coalescing of one scope's computations: a change after a quiet
+/// [`MIN_INTERVAL`] is computed at once; changes that arrive within [`MIN_INTERVAL`] of the
+/// last computation wait for its end and are computed together.
+#[derive(Debug, Default)]
+struct Pacer {
+    last_computation: Option<Instant>,
+}
+
+impl Pacer {
+    fn computing(&mut self, at: Instant) {
+        self.last_computation = Some(at);
+    }
+
+    /// When the next computation may start (now, if the scope has been quiet).
+    fn next_computation_at(&self) -> Instant {
+        match self.last_computation {
+            Some(at) => at + MIN_INTERVAL,
+            None => Instant::now(),
+        }
     }
 }
 
@@ -265,4 +340,60 @@ fn remove_scope_if_unused(hub: &HubInner, key: &ScopeKey, slot: &Arc<ScopeSlot>)
     }
 }
 
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex as StdMutex;
 
+    /// The scope loop's pacing, on a paused clock: computations happen when `run_scope` would
+    /// run them, recorded as milliseconds since the start.
+    async fn pacing_of(changes_at_ms: &[u64], until_ms: u64) -> Vec<u64> {
+        let start = Instant::now();
+        let dirty = Arc::new(Notify::new());
+        let computed = Arc::new(StdMutex::new(Vec::new()));
+        let scope = {
+            let (dirty, computed) = (dirty.clone(), computed.clone());
+            tokio::spawn(async move {
+                let mut pacer = Pacer::default();
+                loop {
+                    pacer.computing(Instant::now());
+                    computed.lock().unwrap().push((Instant::now() - start).as_millis() as u64);
+                    wait_for_work(&dirty, Instant::now() + REFRESH_EVERY, std::future::pending()).await;
+                    tokio::time::sleep_until(pacer.next_computation_at()).await;
+                }
+            })
+        };
+        for at in changes_at_ms {
+            tokio::time::sleep_until(start + Duration::from_millis(*at)).await;
+            dirty.notify_one();
+        }
+        tokio::time::sleep_until(start + Duration::from_millis(until_ms)).await;
+        scope.abort();
+        let computed = computed.lock().unwrap().clone();
+        computed
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_change_after_a_quiet_period_is_computed_at_once() {
+        assert_eq!(pacing_of(&[5_000], 6_000).await, vec![0, 5_000]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn changes_within_the_interval_are_merged_into_one_computation_at_its_end() {
+        // A first change at once, then ten changes 20 ms apart: one computation at the end of
+        // the interval (and one more for the change that came during that wait), not ten.
+        let burst: Vec<u64> = std::iter::once(5_000).chain((1..=10).map(|i| 5_000 + 20 * i)).collect();
+        let computed = pacing_of(&burst, 7_000).await;
+        assert_eq!(computed, vec![0, 5_000, 5_250, 5_500]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sustained_changes_are_computed_once_per_interval() {
+        let every_10ms: Vec<u64> = (0..200).map(|i| 1_000 + 10 * i).collect();
+        let computed = pacing_of(&every_10ms, 3_000).await;
+        let gaps: Vec<u64> = computed.windows(2).skip(1).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.iter().all(|gap| *gap >= MIN_INTERVAL.as_millis() as u64), "{computed:?}");
+        assert!(computed.len() <= 2 + 2_000 / MIN_INTERVAL.as_millis() as usize + 1, "{computed:?}");
+    }
+}

@@ -2,14 +2,15 @@
 //! send half writing snapshots, heartbeats and pings, checked against the caller's scope.
 
 use super::credentials::LiveCredentials;
-use super::hub::{Hub, ScopeKey};
+use super::hub::{Hub, Latest, ScopeKey};
 use crate::apply::status::FeedMonitor;
 use crate::ingest::sources::SourceWatch;
 use ioc_shared::live::SilentSource;
 use crate::accounts::access::{self, Caller};
 use crate::accounts::Accounts;
 use crate::catalog::Catalog;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use crate::metrics::METRICS;
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use chrono::Utc;
 use futures_util::{SinkExt, StreamExt};
 use ioc_shared::live::{ClientMessage, FeedStatus, View, ServerMessage, HEARTBEAT_SECONDS, MAX_SUBSCRIPTIONS_PER_CONNECTION};
@@ -49,7 +50,8 @@ pub struct SocketContext {
 
 /// What the receive half of a connection tells its send half.
 enum Command {
-    Subscribe(ScopeKey),
+    /// A scope, and whether the client takes deltas.
+    Subscribe(ScopeKey, bool),
     Unsubscribe(ScopeKey),
     Error(String, Option<String>),
     /// Close the connection with this code and reason.
@@ -130,7 +132,9 @@ pub async fn serve_socket(socket: WebSocket, context: SocketContext, caller: Cal
     let send = async move {
         let revocation_keys = caller.revocation_keys();
         let mut revocations = context.revocations.subscribe();
-        let mut subscriptions: StreamMap<ScopeKey, WatchStream<Option<Utf8Bytes>>> = StreamMap::new();
+        let mut subscriptions: StreamMap<ScopeKey, WatchStream<Latest>> = StreamMap::new();
+        // Per subscription: whether it takes deltas, and the version it was last sent.
+        let mut sent: std::collections::HashMap<ScopeKey, Delivered> = std::collections::HashMap::new();
         let mut heartbeat = tokio::time::interval(Duration::from_secs(HEARTBEAT_SECONDS));
         let mut ping = tokio::time::interval(PING_EVERY);
         let mut close: Option<(u16, &'static str)> = None;
@@ -138,19 +142,21 @@ pub async fn serve_socket(socket: WebSocket, context: SocketContext, caller: Cal
             let outgoing = tokio::select! {
                 command = command_rx.recv() => match command {
                     None => break,
-                    Some(Command::Subscribe(key)) => {
+                    Some(Command::Subscribe(key, deltas)) => {
                         if let Err(refusal) = access::authorize_unit(&context.catalog, &context.accounts, &caller, &key.0).await {
                             error_message(refusal.message().to_owned(), Some(key.0))
-                        } else if subscriptions.contains_key(&key) {
-                            None
-                        } else if subscriptions.len() >= MAX_SUBSCRIPTIONS_PER_CONNECTION {
+                        } else if !subscriptions.contains_key(&key) && subscriptions.len() >= MAX_SUBSCRIPTIONS_PER_CONNECTION {
                             error_message(format!("at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection"), Some(key.0))
                         } else {
-                            subscriptions.insert(key.clone(), WatchStream::new(hub.subscribe(key)));
+                            // New, or again (a client out of step): the current snapshot comes
+                            // first either way, as a fresh watch stream yields the current value.
+                            subscriptions.insert(key.clone(), WatchStream::new(hub.subscribe(key.clone())));
+                            sent.insert(key, Delivered { deltas, version: None });
                             None
                         }
                     }
                     Some(Command::Unsubscribe(key)) => {
+                        sent.remove(&key);
                         if subscriptions.remove(&key).is_none() {
                             error_message(format!("not subscribed to `{}` {}", key.0, key.1.as_str()), Some(key.0))
                         } else {
@@ -163,7 +169,12 @@ pub async fn serve_socket(socket: WebSocket, context: SocketContext, caller: Cal
                         break;
                     }
                 },
-                Some((_, snapshot)) = subscriptions.next(), if !subscriptions.is_empty() => snapshot.map(Message::Text),
+                Some((key, published)) = subscriptions.next(), if !subscriptions.is_empty() => {
+                    match (published, sent.get_mut(&key)) {
+                        (Some(published), Some(delivered)) => Some(Message::Text(delivered.next_message(&published))),
+                        _ => None,
+                    }
+                }
                 notice = revocations.recv() => match notice {
                     Ok(key) if revocation_keys.contains(&key) => {
                         close = Some((CLOSE_POLICY, "session ended"));
@@ -218,6 +229,33 @@ pub async fn serve_socket(socket: WebSocket, context: SocketContext, caller: Cal
     // drains briefly), the receive half by dropping its command sender (after which the send
     // half still sends what it was told, such as a close frame with its reason).
     tokio::join!(receive, send);
+}
+
+/// What one subscription of a connection has been sent.
+struct Delivered {
+    /// False for a client that asked for snapshots only.
+    deltas: bool,
+    /// The version it was last sent (none before its first snapshot).
+    version: Option<u64>,
+}
+
+impl Delivered {
+    /// The message for this subscriber: the delta when it holds the delta's base, otherwise
+    /// (a skipped publication, the first message, or no deltas wanted) the whole snapshot.
+    fn next_message(&mut self, published: &super::hub::Published) -> axum::extract::ws::Utf8Bytes {
+        let message = match &published.delta {
+            Some((base, delta)) if self.deltas && self.version == Some(*base) => {
+                METRICS.deltas_delivered.inc();
+                delta.clone()
+            }
+            _ => {
+                METRICS.snapshots_delivered.inc();
+                published.snapshot.clone()
+            }
+        };
+        self.version = Some(published.version);
+        message
+    }
 }
 
 /// The silent sources that feed any of the subscribed units.
@@ -277,11 +315,11 @@ fn parse_client_message(text: &str) -> Command {
         Ok(ClientMessage::Subscribe { view: View::Score, window, .. }) if !window.is_calendar() => {
             Command::Error("the score view takes the period as its window: month, quarter or year".into(), None)
         }
-        Ok(ClientMessage::Subscribe { unit, window, view }) => Command::Subscribe((unit, window, view)),
+        Ok(ClientMessage::Subscribe { unit, window, view, deltas }) => Command::Subscribe((unit, window, view), deltas),
         Ok(ClientMessage::Unsubscribe { unit, window, view }) => Command::Unsubscribe((unit, window, view)),
         Err(error) => Command::Error(
             format!(
-                "cannot read message ({error}); expected {{\"type\":\"subscribe\"|\"unsubscribe\",\"unit\":\"<code>\",\"window\":\"today\"|\"24h\"|\"7d\"|\"30d\"|\"month\"|\"quarter\"|\"year\",\"view\"?:\"summary\"|\"score\"}}"
+                "cannot read message ({error}); expected {{\"type\":\"subscribe\"|\"unsubscribe\",\"unit\":\"<code>\",\"window\":\"today\"|\"24h\"|\"7d\"|\"30d\"|\"month\"|\"quarter\"|\"year\",\"view\"?:\"summary\"|\"score\",\"deltas\"?:true|false}}"
             ),
             None,
         ),
@@ -315,7 +353,7 @@ mod tests {
         #[test]
         fn any_client_text_is_answered(text in proptest::prelude::any::<String>()) {
             match parse_client_message(&text) {
-                Command::Subscribe(key) | Command::Unsubscribe(key) => {
+                Command::Subscribe(key, _) | Command::Unsubscribe(key) => {
                     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
                     proptest::prop_assert_eq!(value["unit"].as_str(), Some(key.0.as_str()));
                 }
@@ -333,13 +371,41 @@ mod tests {
             let text = serde_json::json!({"type": kind, "unit": unit, "window": window}).to_string();
             let known = matches!(kind.as_str(), "subscribe" | "unsubscribe") && ioc_shared::summary::Window::parse(&window).is_some();
             match parse_client_message(&text) {
-                Command::Subscribe(key) | Command::Unsubscribe(key) => {
+                Command::Subscribe(key, _) | Command::Unsubscribe(key) => {
                     proptest::prop_assert!(known);
                     proptest::prop_assert_eq!(key.0, unit);
                 }
                 Command::Error(..) => proptest::prop_assert!(!known),
                 Command::Close(..) => proptest::prop_assert!(false, "parsing never closes"),
             }
+        }
+    }
+
+    fn published(version: u64, delta_base: Option<u64>) -> super::super::hub::Published {
+        super::super::hub::Published {
+            version,
+            snapshot: format!("snapshot {version}").into(),
+            delta: delta_base.map(|base| (base, format!("delta {base}→{version}").into())),
+        }
+    }
+
+    #[test]
+    fn a_subscriber_gets_deltas_only_from_the_version_it_holds() {
+        let mut delivered = Delivered { deltas: true, version: None };
+        assert_eq!(delivered.next_message(&published(5, Some(4))).as_str(), "snapshot 5", "first message: the whole figures");
+        assert_eq!(delivered.next_message(&published(6, Some(5))).as_str(), "delta 5→6");
+        // Version 7 was skipped (a slow reader): 8's delta does not fit, the snapshot does.
+        assert_eq!(delivered.next_message(&published(8, Some(7))).as_str(), "snapshot 8");
+        assert_eq!(delivered.next_message(&published(9, Some(8))).as_str(), "delta 8→9");
+        // A refresh (no delta) brings the snapshot.
+        assert_eq!(delivered.next_message(&published(10, None)).as_str(), "snapshot 10");
+    }
+
+    #[test]
+    fn a_subscriber_that_asked_for_snapshots_only_never_gets_a_delta() {
+        let mut delivered = Delivered { deltas: false, version: None };
+        for version in 5..10 {
+            assert_eq!(delivered.next_message(&published(version, Some(version - 1))).as_str(), format!("snapshot {version}"));
         }
     }
 

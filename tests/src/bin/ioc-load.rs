@@ -6,13 +6,21 @@
 //! 2. event-to-screen latency: with a WebSocket subscribed to one ward, it posts one event at a
 //!    time and times how long until a snapshot showing it arrives, `--samples` times.
 //!
+//! 3. with `--fanout-clients N`, only the fan-out: N WebSocket clients subscribed to
+//!    `--fanout-unit` / `--fanout-window` while a separate loader (its own thread and runtime,
+//!    so busy clients cannot slow it) posts `--fanout-rate` events/s in batches of
+//!    `--fanout-batch` for `--fanout-seconds`. Latency is measured per (client, batch): from
+//!    posting the batch to the first message on that client whose figures include it (the
+//!    batch's cumulative count of dossiers received). Also deliveries/s, bytes/s, and with
+//!    `--server-pid` the server's CPU seconds per 1,000 deliveries.
+//!
 //! Every request loop is bounded by the counts given; the tool only talks to `--url`.
 #![allow(clippy::unwrap_used)]
 
 use chrono::{Duration, Utc};
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
-use ioc_shared::live::ServerMessage;
+use ioc_shared::live::{ScopeFigures, ServerMessage};
 use serde_json::{json, Value};
 use std::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -66,6 +74,28 @@ struct Args {
     /// Timed requests per list.
     #[arg(long, default_value_t = 50)]
     list_samples: usize,
+    /// Fan-out mode (nothing else runs): this many WebSocket clients.
+    #[arg(long, default_value_t = 0)]
+    fanout_clients: usize,
+    /// Events per second the loader posts during the fan-out.
+    #[arg(long, default_value_t = 1_000)]
+    fanout_rate: usize,
+    /// Events per request of the loader.
+    #[arg(long, default_value_t = 100)]
+    fanout_batch: usize,
+    /// How long the loader posts.
+    #[arg(long, default_value_t = 15)]
+    fanout_seconds: u64,
+    #[arg(long, default_value = "01")]
+    fanout_unit: String,
+    #[arg(long, default_value = "24h")]
+    fanout_window: String,
+    /// Ask for whole snapshots at every change (clients written before deltas).
+    #[arg(long)]
+    snapshots_only: bool,
+    /// The server's process id, to report its CPU time per 1,000 deliveries.
+    #[arg(long)]
+    server_pid: Option<u32>,
 }
 
 const WARDS: [&str; 8] = ["00001", "00004", "00006", "00037", "00040", "00091", "00163", "00166"];
@@ -86,9 +116,17 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank - 1]
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    if args.fanout_clients > 0 {
+        runtime.block_on(fanout::run(&args));
+    } else {
+        runtime.block_on(measure(args));
+    }
+}
+
+async fn measure(args: Args) {
     let run = format!("{:x}", Utc::now().timestamp_millis());
     let http = reqwest::Client::new();
     let endpoint = format!("{}/api/v1/events", args.url);
@@ -125,29 +163,14 @@ async fn main() {
         percentile(&request_ms, 0.5), percentile(&request_ms, 0.99), request_ms.last().copied().unwrap_or(f64::NAN));
 
     // Phase 2: event-to-screen latency on a quiet ward.
-    let login = http
-        .post(format!("{}/api/v1/login", args.url))
-        .header("origin", args.url.as_str())
-        .json(&json!({"username": args.username, "password": args.password}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status().as_u16(), 200, "login failed");
-    let cookie = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("ioc_session="))
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_owned();
+    let cookie = log_in(&http, &args).await;
     let ws_url = format!("{}/api/v1/live", args.url.replacen("http", "ws", 1));
     let mut socket = connect(&ws_url, &cookie).await;
     let unit = "00004";
     let subscribe = json!({"type": "subscribe", "unit": unit, "window": "24h"}).to_string();
     socket.send(Message::text(subscribe)).await.unwrap();
-    let mut received = next_received(&mut socket).await;
+    let mut figures = None;
+    let mut received = next_received(&mut socket, &mut figures).await;
     let mut latencies = Vec::with_capacity(args.samples);
     for sample in 0..args.samples {
         tokio::time::sleep(std::time::Duration::from_millis(args.pause_ms)).await;
@@ -156,7 +179,7 @@ async fn main() {
         let response = http.post(&endpoint).bearer_auth(&args.token).json(&json!([event])).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 200);
         loop {
-            let now_received = next_received(&mut socket).await;
+            let now_received = next_received(&mut socket, &mut figures).await;
             if now_received > received {
                 received = now_received;
                 break;
@@ -234,6 +257,27 @@ async fn time_lists(args: &Args, run: &str, cookie: &str) {
     }
 }
 
+/// Signs in; the session cookie (`name=value`).
+async fn log_in(http: &reqwest::Client, args: &Args) -> String {
+    let login = http
+        .post(format!("{}/api/v1/login", args.url))
+        .header("origin", args.url.as_str())
+        .json(&json!({"username": args.username, "password": args.password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 200, "login failed");
+    login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("ioc_session="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned()
+}
+
 /// A WebSocket with the session cookie.
 async fn connect(
     url: &str,
@@ -254,7 +298,7 @@ async fn hold_idle_connections(ws_url: &str, cookie: &str, unit: &str, count: us
         if unit != "none" {
             let subscribe = json!({"type": "subscribe", "unit": unit, "window": "today"}).to_string();
             socket.send(Message::text(subscribe)).await.unwrap();
-            next_received(&mut socket).await;
+            next_received(&mut socket, &mut None).await;
         }
         sockets.push(socket);
     }
@@ -263,8 +307,8 @@ async fn hold_idle_connections(ws_url: &str, cookie: &str, unit: &str, count: us
     drop(sockets);
 }
 
-/// Dossiers received in the next snapshot.
-async fn next_received<S>(socket: &mut S) -> u64
+/// Dossiers received after the next snapshot or delta of the one subscription on `socket`.
+async fn next_received<S>(socket: &mut S, figures: &mut Option<ScopeFigures>) -> u64
 where
     S: StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
@@ -275,9 +319,172 @@ where
             .expect("socket closed")
             .unwrap();
         if let Message::Text(text) = message {
-            if let Ok(ServerMessage::Snapshot { data, .. }) = serde_json::from_str::<ServerMessage>(&text) {
-                return data.dossiers.received;
+            if let Some(received) = fanout::apply(&text, figures) {
+                return received;
             }
         }
+    }
+}
+
+mod fanout {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    /// Applies a snapshot or delta to `figures`; the dossiers received it then shows.
+    pub fn apply(text: &str, figures: &mut Option<ScopeFigures>) -> Option<u64> {
+        match serde_json::from_str::<ServerMessage>(text).ok()? {
+            ServerMessage::Snapshot { version, data, .. } => {
+                *figures = Some(ScopeFigures::from_snapshot(version, &data).unwrap());
+            }
+            ServerMessage::Delta { base, version, changes, .. } => {
+                figures.as_mut()?.apply(base, version, &changes).expect("a delta that does not fit: a message was lost");
+            }
+            _ => return None,
+        }
+        figures.as_ref()?.document.pointer("/dossiers/received")?.as_u64()
+    }
+
+    /// What the clients share with the loader and the report.
+    struct Shared {
+        /// When each batch was posted, in µs since `start` (0: not yet).
+        posted_us: Vec<AtomicU64>,
+        start: Instant,
+        deliveries: AtomicU64,
+        bytes: AtomicU64,
+        /// Latencies of (client, batch) pairs, in ms.
+        latencies: Mutex<Vec<f64>>,
+        /// Clients that have seen every batch.
+        complete: AtomicUsize,
+    }
+
+    pub async fn run(args: &Args) {
+        let http = reqwest::Client::new();
+        let cookie = log_in(&http, args).await;
+        let ws_url = format!("{}/api/v1/live", args.url.replacen("http", "ws", 1));
+        let batches = (args.fanout_rate as u64 * args.fanout_seconds).div_ceil(args.fanout_batch as u64) as usize;
+        let shared = Arc::new(Shared {
+            posted_us: (0..batches).map(|_| AtomicU64::new(0)).collect(),
+            start: Instant::now(),
+            deliveries: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            latencies: Mutex::new(Vec::with_capacity(batches * args.fanout_clients)),
+            complete: AtomicUsize::new(0),
+        });
+        let subscribe = json!({"type": "subscribe", "unit": args.fanout_unit, "window": args.fanout_window, "deltas": !args.snapshots_only}).to_string();
+        // Connect and subscribe every client (64 at a time), each reading its first snapshot.
+        let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<u64>(args.fanout_clients);
+        let (go_tx, go_rx) = tokio::sync::watch::channel(false);
+        let connected = Arc::new(tokio::sync::Semaphore::new(64));
+        let mut clients = Vec::with_capacity(args.fanout_clients);
+        for _ in 0..args.fanout_clients {
+            let (ws_url, cookie, subscribe, shared, ready_tx, mut go_rx, connected) =
+                (ws_url.clone(), cookie.clone(), subscribe.clone(), shared.clone(), ready_tx.clone(), go_rx.clone(), connected.clone());
+            let batch = args.fanout_batch as u64;
+            clients.push(tokio::spawn(async move {
+                let permit = connected.acquire_owned().await.unwrap();
+                let mut socket = connect(&ws_url, &cookie).await;
+                socket.send(Message::text(subscribe)).await.unwrap();
+                let mut figures = None;
+                let base = next_received(&mut socket, &mut figures).await;
+                drop(permit);
+                ready_tx.send(base).await.unwrap();
+                let _ = go_rx.wait_for(|go| *go).await;
+                let mut seen_batches = 0usize;
+                let mut latencies = Vec::with_capacity(shared.posted_us.len());
+                while seen_batches < shared.posted_us.len() {
+                    let Ok(Some(Ok(message))) = tokio::time::timeout(std::time::Duration::from_secs(60), socket.next()).await else { break };
+                    let Message::Text(text) = message else { continue };
+                    let Some(received) = apply(&text, &mut figures) else { continue };
+                    let now_us = shared.start.elapsed().as_micros() as u64;
+                    shared.deliveries.fetch_add(1, Ordering::Relaxed);
+                    shared.bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
+                    let visible = (received.saturating_sub(base) / batch) as usize;
+                    while seen_batches < visible.min(shared.posted_us.len()) {
+                        let posted = shared.posted_us[seen_batches].load(Ordering::Acquire);
+                        latencies.push(now_us.saturating_sub(posted) as f64 / 1000.0);
+                        seen_batches += 1;
+                    }
+                }
+                if seen_batches == shared.posted_us.len() {
+                    shared.complete.fetch_add(1, Ordering::Relaxed);
+                }
+                shared.latencies.lock().unwrap().extend(latencies);
+                drop(socket);
+            }));
+        }
+        drop(ready_tx);
+        let mut bases = std::collections::BTreeSet::new();
+        for _ in 0..args.fanout_clients {
+            bases.insert(ready_rx.recv().await.unwrap());
+        }
+        assert_eq!(bases.len(), 1, "clients started from different figures: is something else ingesting? {bases:?}");
+        println!("fan-out: {} clients subscribed to {} {} ({}), loader: {} events/s in batches of {} for {} s",
+            args.fanout_clients, args.fanout_unit, args.fanout_window, if args.snapshots_only { "snapshots only" } else { "deltas" },
+            args.fanout_rate, args.fanout_batch, args.fanout_seconds);
+        let cpu_before = args.server_pid.and_then(cpu_seconds);
+        let load_started = Instant::now();
+        let _ = go_tx.send(true);
+
+        // The loader, on its own thread and runtime.
+        let loader = {
+            let (shared, endpoint, token, run, rate, batch) =
+                (shared.clone(), format!("{}/api/v1/events", args.url), args.token.clone(), format!("{:x}", Utc::now().timestamp_millis()), args.fanout_rate, args.fanout_batch);
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                runtime.block_on(async move {
+                    let http = reqwest::Client::new();
+                    let every = std::time::Duration::from_secs_f64(batch as f64 / rate as f64);
+                    let mut ticks = tokio::time::interval(every);
+                    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                    let mut requests = Vec::new();
+                    for index in 0..shared.posted_us.len() {
+                        ticks.tick().await;
+                        let events: Vec<Value> = (0..batch).map(|i| dossier(&run, index * batch + i, WARDS[(index + i) % WARDS.len()])).collect();
+                        let (http, endpoint, token, shared) = (http.clone(), endpoint.clone(), token.clone(), shared.clone());
+                        requests.push(tokio::spawn(async move {
+                            shared.posted_us[index].store(shared.start.elapsed().as_micros() as u64, Ordering::Release);
+                            let response = http.post(&endpoint).bearer_auth(&token).json(&events).send().await.unwrap();
+                            assert_eq!(response.status().as_u16(), 200);
+                        }));
+                    }
+                    for request in requests {
+                        request.await.unwrap();
+                    }
+                });
+            })
+        };
+        loader.join().unwrap();
+        let posted_in = load_started.elapsed().as_secs_f64();
+        for client in clients {
+            let _ = client.await;
+        }
+        let elapsed = load_started.elapsed().as_secs_f64();
+        let cpu = match (cpu_before, args.server_pid.and_then(cpu_seconds)) {
+            (Some(before), Some(after)) => Some(after - before),
+            _ => None,
+        };
+        let mut latencies = std::mem::take(&mut *shared.latencies.lock().unwrap());
+        latencies.sort_by(f64::total_cmp);
+        let deliveries = shared.deliveries.load(Ordering::Relaxed);
+        println!("posted {} events in {:.1} s; every client saw every batch: {} of {}",
+            shared.posted_us.len() * args.fanout_batch, posted_in, shared.complete.load(Ordering::Relaxed), args.fanout_clients);
+        println!("latency (batch posted → first message on a client including it), {} (client, batch) pairs: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            latencies.len(), percentile(&latencies, 0.5), percentile(&latencies, 0.99), latencies.last().copied().unwrap_or(f64::NAN));
+        println!("deliveries: {} in {:.1} s = {:.0}/s, {:.1} MB/s, {:.0} bytes each",
+            deliveries, elapsed, deliveries as f64 / elapsed, shared.bytes.load(Ordering::Relaxed) as f64 / elapsed / 1e6,
+            shared.bytes.load(Ordering::Relaxed) as f64 / deliveries.max(1) as f64);
+        if let Some(cpu) = cpu {
+            println!("server CPU: {:.1} s, {:.3} s per 1,000 deliveries", cpu, cpu * 1000.0 / deliveries.max(1) as f64);
+        }
+    }
+
+    /// User + system CPU seconds of a process, from /proc.
+    fn cpu_seconds(pid: u32) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let after_name = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        Some(ticks / 100.0)
     }
 }

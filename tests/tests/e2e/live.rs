@@ -114,3 +114,129 @@ async fn heartbeats_arrive_while_nothing_changes(pool: PgPool) {
     assert!(text.contains("\"heartbeat\""), "{text}");
     server.cleanup().await;
 }
+
+/// Reads both clients until they hold the same version of `scope` (the newer publication wins:
+/// the one behind reads on), then returns their documents.
+async fn in_step(a: &mut ioc_tests::LiveClient, b: &mut ioc_tests::LiveClient, scope: &(String, ioc_shared::summary::Window)) -> (serde_json::Value, serde_json::Value) {
+    for _ in 0..20 {
+        let (va, vb) = (a.figures[scope].version, b.figures[scope].version);
+        if va == vb {
+            return (a.figures[scope].document.clone(), b.figures[scope].document.clone());
+        }
+        let behind = if va < vb { &mut *a } else { &mut *b };
+        behind.next_raw_message(WAIT).await.expect("the client behind catches up");
+    }
+    panic!("the two clients never held the same version");
+}
+
+/// A dashboard applying deltas over a random sequence of changes (received, assigned, paused,
+/// resolved, complaints, tasks, across wards and districts) ends with exactly the figures a
+/// new subscriber's snapshot shows.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_subscriber_applying_deltas_ends_with_the_snapshot_a_new_subscriber_gets(pool: PgPool) {
+    use rand::{Rng, SeedableRng};
+    let server = TestServer::start(&pool).await;
+    let mut old = server.live().await;
+    old.subscribe("01", "24h").await;
+    assert!(matches!(old.next_raw_message(WAIT).await, Some(ServerMessage::Snapshot { .. })));
+    let wards = ["00001", "00004", "00037", "00091", "00163"];
+    let mut random = rand::rngs::StdRng::seed_from_u64(766);
+    let t = now();
+    let mut deltas = 0;
+    for round in 0..12 {
+        let mut batch = Vec::new();
+        for i in 0..random.random_range(1..6) {
+            let id = format!("{round}-{i}");
+            let ward = wards[random.random_range(0..wards.len())];
+            let due = t + Duration::minutes(random.random_range(-600..600));
+            match random.random_range(0..4) {
+                0 => batch.push(complaint_received(&format!("c{id}"), ward, &format!("C{id}"), t - Duration::hours(2), due, "Giao thông", "zalo")),
+                1 => batch.push(task_assigned(&format!("t{id}"), ward, &format!("T{id}"), t - Duration::hours(1), due, ("cb-1", "Nguyễn Văn A"))),
+                _ => {
+                    let dossier = format!("D{id}");
+                    batch.push(dossier_received(&format!("r{id}"), ward, &dossier, t - Duration::hours(3), due));
+                    match random.random_range(0..4) {
+                        0 => batch.push(dossier_assigned(&format!("a{id}"), ward, &dossier, t - Duration::hours(2), ("cb-7", "Trần Thị B"))),
+                        1 => batch.push(dossier_paused(&format!("p{id}"), ward, &dossier, t - Duration::hours(1))),
+                        2 => batch.push(dossier_resolved(&format!("s{id}"), ward, &dossier, t - Duration::minutes(30), "completed")),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        server.ingest_ok(&json!(batch)).await;
+        // Read what arrives for a moment (some rounds coalesce with the next).
+        while let Some(message) = old.next_raw_message(StdDuration::from_millis(400)).await {
+            deltas += usize::from(matches!(message, ServerMessage::Delta { .. }));
+        }
+    }
+    server.settle().await;
+    assert!(deltas > 0, "the changes came as deltas");
+    let mut new = server.live().await;
+    new.subscribe("01", "24h").await;
+    assert!(matches!(new.next_raw_message(WAIT).await, Some(ServerMessage::Snapshot { .. })));
+    let scope = ("01".to_owned(), ioc_shared::summary::Window::Hours24);
+    let (applied, fresh) = in_step(&mut old, &mut new, &scope).await;
+    assert_eq!(applied, fresh);
+    // And both equal the summary endpoint's figures (computed separately, so `as_of` aside).
+    let (mut applied, mut http) = (applied, serde_json::to_value(server.summary("01", "24h").await).unwrap());
+    applied["as_of"] = json!(null);
+    http["as_of"] = json!(null);
+    assert_eq!(applied, http);
+    server.cleanup().await;
+}
+
+/// A client that missed a delta sees that the next one does not fit its copy, subscribes
+/// again, and gets the whole snapshot.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_skipped_delta_is_noticed_and_a_new_subscribe_brings_the_snapshot(pool: PgPool) {
+    use ioc_shared::live::{DeltaRefused, ScopeFigures};
+    let server = TestServer::start(&pool).await;
+    let mut client = server.live().await;
+    client.subscribe("001", "today").await;
+    let Some(ServerMessage::Snapshot { version, data, .. }) = client.next_raw_message(WAIT).await else { panic!("no snapshot") };
+    let mut copy = ScopeFigures::from_snapshot(version, &data).unwrap();
+    let t = now();
+    server.ingest_ok(&json!([dossier_received("1", "00004", "D1", t, t + Duration::hours(4))])).await;
+    let missed = client.next_raw_message(WAIT).await.unwrap();
+    assert!(matches!(missed, ServerMessage::Delta { .. }), "{missed:?}");
+    // That delta is "lost": `copy` never sees it.
+    server.ingest_ok(&json!([dossier_received("2", "00004", "D2", t, t + Duration::hours(4))])).await;
+    let Some(ServerMessage::Delta { base, version, changes, .. }) = client.next_raw_message(WAIT).await else { panic!("no delta") };
+    assert_eq!(copy.apply(base, version, &changes), Err(DeltaRefused::OutOfStep { have: copy.version, base }));
+    client.subscribe("001", "today").await;
+    let Some(ServerMessage::Snapshot { version: again, data, .. }) = client.next_raw_message(WAIT).await else { panic!("no snapshot") };
+    assert_eq!((again, data.dossiers.received), (version, 2));
+    assert_eq!(server.server.state.hub.active_scopes(), 1, "subscribing again does not add a scope");
+    server.cleanup().await;
+}
+
+/// A client written before deltas existed asks for snapshots only, and gets whole snapshots
+/// at every change.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_client_that_asks_for_snapshots_only_gets_only_snapshots(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let mut client = server.live().await;
+    client.send_text(r#"{"type":"subscribe","unit":"001","window":"today","deltas":false}"#).await;
+    let t = now();
+    let mut seen = Vec::new();
+    for i in 1..=3 {
+        server.ingest_ok(&json!([dossier_received(&i.to_string(), "00004", &format!("D{i}"), t, t + Duration::hours(4))])).await;
+        loop {
+            let text = client.next_text(WAIT).await.expect("an update");
+            let message: ServerMessage = serde_json::from_str(&text).unwrap();
+            match message {
+                ServerMessage::Heartbeat { .. } => continue,
+                ServerMessage::Snapshot { data, .. } => {
+                    seen.push(data.dossiers.received);
+                    if data.dossiers.received == i {
+                        break;
+                    }
+                }
+                other => panic!("a snapshot-only client got {other:?}"),
+            }
+        }
+    }
+    assert_eq!(seen.last(), Some(&3));
+    server.cleanup().await;
+}
