@@ -171,6 +171,20 @@ pub struct ConnectionArgs {
     /// Unit catalog (JSON array of {code, name, kind, parent}); default: the Hanoi catalog in assets/.
     #[arg(long, env = "IOC_UNITS", global = true)]
     pub units: Option<PathBuf>,
+    /// Working calendar for deadlines given in working time (JSON; the README gives the
+    /// format); default: Vietnamese civil servants' 2025–2026 calendar in assets/calendar/.
+    #[arg(long, env = "IOC_CALENDAR_FILE", global = true)]
+    pub calendar: Option<PathBuf>,
+}
+
+impl ConnectionArgs {
+    /// Installs the working calendar (`--calendar`), if one is given, before any event is read.
+    pub fn install_calendar(&self) -> Result<(), String> {
+        match &self.calendar {
+            Some(path) => crate::calendar::install(path).map(|_| ()),
+            None => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -30,11 +30,13 @@
 //!   environment); [`state`] — the shared [`AppState`]; [`server`] — start-up, supervised
 //!   background tasks and orderly shutdown.
 //! - [`cli`] — the `ioc user|key|display|audit` commands; [`simulator`] — the demo feed.
-//! - [`catalog`] — the administrative-unit tree.
+//! - [`catalog`] — the administrative-unit tree; [`calendar`] — the working calendar that
+//!   working-time deadlines are counted on.
 
 pub mod accounts;
 pub mod aggregate;
 pub mod apply;
+pub mod calendar;
 pub mod catalog;
 pub mod cli;
 pub mod config;

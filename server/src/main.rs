@@ -39,6 +39,9 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn serve(args: ServeArgs, demo_rate: Option<f64>) -> Result<(), String> {
+    args.connection.install_calendar()?;
+    let calendar = ioc_server::calendar::active();
+    tracing::info!(years = ?calendar.years().keys().collect::<Vec<_>>(), "working calendar");
     let catalog = Catalog::load(args.connection.units.as_deref()).map_err(|e| e.to_string())?;
     let state = AppState::new(args.settings(), catalog.clone()).map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(args.bind)

@@ -291,6 +291,7 @@ impl Simulator {
             field: field.to_owned(),
             channel,
             due,
+            due_in: None,
         };
         let event = self.event(at, &unit, body.clone());
         (event, OpenItem { body, unit, since: at, assigned: false, paused: false })
@@ -306,11 +307,14 @@ impl Simulator {
             16..=18 => ComplaintChannel::Portal,
             _ => ComplaintChannel::Direct,
         };
+        // Complaint deadlines are set in working time, as the complaint rules set them.
+        let due_in = ioc_shared::calendar::DueIn::WorkingHours(self.rng.random_range(8..48));
         let body = EventBody::ComplaintReceived {
             complaint: self.next_id("PA"),
             field: field.to_owned(),
             channel,
-            due: at + Duration::hours(self.rng.random_range(12..96)),
+            due: crate::calendar::active().due(at, due_in).unwrap_or(at + Duration::hours(96)),
+            due_in: Some(due_in),
             summary: Some(format!("Phản ánh về {} tại địa bàn", field.to_lowercase())),
         };
         let event = self.event(at, &unit, body.clone());
@@ -324,6 +328,7 @@ impl Simulator {
             task: self.next_id("NV"),
             officer,
             due: at + Duration::hours(self.rng.random_range(2..72)),
+            due_in: None,
             title: Some("Kiểm tra, báo cáo kết quả xử lý".to_owned()),
         };
         let event = self.event(at, &unit, body.clone());

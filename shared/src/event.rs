@@ -4,6 +4,7 @@
 //! one JSON value against the contract and says, in words a source-system operator can act on,
 //! what is wrong. The unit code is checked against the catalog by the server, which owns it.
 
+use crate::calendar::{DueIn, WorkingCalendar};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -131,6 +132,10 @@ pub enum EventBody {
         field: String,
         channel: DossierChannel,
         due: DateTime<Utc>,
+        /// The deadline as sent in working time, when it was (`due` was then computed from it
+        /// on the working calendar); pauses then extend it by working time.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        due_in: Option<DueIn>,
     },
     #[serde(rename = "dossier.assigned")]
     DossierAssigned { dossier: String, officer: Officer },
@@ -154,6 +159,8 @@ pub enum EventBody {
         channel: ComplaintChannel,
         due: DateTime<Utc>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        due_in: Option<DueIn>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         summary: Option<String>,
     },
     #[serde(rename = "complaint.assigned")]
@@ -169,6 +176,8 @@ pub enum EventBody {
         task: String,
         officer: Officer,
         due: DateTime<Utc>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        due_in: Option<DueIn>,
         #[serde(skip_serializing_if = "Option::is_none")]
         title: Option<String>,
     },
@@ -240,6 +249,28 @@ pub struct Event {
     pub body: EventBody,
 }
 
+/// Checks an event as a source system sends it: like [`parse_event`], and a `due_in` (working
+/// hours or days, instead of `due`) becomes `due` on `calendar`, counted from `at`.
+pub fn parse_incoming_event(value: &Value, now: DateTime<Utc>, calendar: &WorkingCalendar) -> Result<Event, String> {
+    let Some(object) = value.as_object() else { return parse_event(value, now) };
+    let given = |name: &str| object.get(name).is_some_and(|v| !v.is_null());
+    if !given("due_in") {
+        return parse_event(value, now);
+    }
+    if given("due") {
+        return Err("give either `due` or `due_in`, not both".to_owned());
+    }
+    let fields = Fields(object);
+    let at = fields.time("at")?;
+    let due_in = fields.due_in()?.ok_or_else(|| "missing field `due_in`".to_owned())?;
+    let due = calendar
+        .due(at, due_in)
+        .ok_or_else(|| "`due_in` runs past the dates the working calendar can count".to_owned())?;
+    let mut object = object.clone();
+    object.insert("due".to_owned(), Value::String(crate::time::to_local_rfc3339(due)));
+    parse_event(&Value::Object(object), now)
+}
+
 /// Checks one JSON value against the contract. `now` bounds how far in the future `at` may be.
 pub fn parse_event(value: &Value, now: DateTime<Utc>) -> Result<Event, String> {
     let object = value
@@ -267,7 +298,8 @@ pub fn parse_event(value: &Value, now: DateTime<Utc>) -> Result<Event, String> {
             procedure: fields.text("procedure", MAX_NAME_CHARS)?,
             field: fields.text("field", MAX_NAME_CHARS)?,
             channel: fields.choice("channel", &["online", "direct", "postal"])?,
-            due: fields.time("due")?,
+            due: fields.due()?,
+            due_in: fields.due_in()?,
         },
         "dossier.assigned" => EventBody::DossierAssigned {
             dossier: fields.id("dossier")?,
@@ -287,7 +319,8 @@ pub fn parse_event(value: &Value, now: DateTime<Utc>) -> Result<Event, String> {
             complaint: fields.id("complaint")?,
             field: fields.text("field", MAX_NAME_CHARS)?,
             channel: fields.choice("channel", &["zalo", "hotline", "app", "portal", "direct"])?,
-            due: fields.time("due")?,
+            due: fields.due()?,
+            due_in: fields.due_in()?,
             summary: fields.optional_text("summary", MAX_SUMMARY_CHARS)?,
         },
         "complaint.assigned" => EventBody::ComplaintAssigned {
@@ -307,7 +340,8 @@ pub fn parse_event(value: &Value, now: DateTime<Utc>) -> Result<Event, String> {
         "task.assigned" => EventBody::TaskAssigned {
             task: fields.id("task")?,
             officer: fields.officer()?,
-            due: fields.time("due")?,
+            due: fields.due()?,
+            due_in: fields.due_in()?,
             title: fields.optional_text("title", MAX_TITLE_CHARS)?,
         },
         "task.completed" => EventBody::TaskCompleted { task: fields.id("task")? },
@@ -371,6 +405,25 @@ impl Fields<'_> {
     /// converted, so `"001"` and `1` never silently become the same code.
     fn id(&self, name: &str) -> Result<String, String> {
         self.text(name, MAX_ID_CHARS)
+    }
+
+    /// `due`, with a hint about `due_in` when it is missing.
+    fn due(&self) -> Result<DateTime<Utc>, String> {
+        match self.0.get("due") {
+            None | Some(Value::Null) => Err("missing field `due` (or give `due_in`: {\"working_hours\": N} or {\"working_days\": N})".to_owned()),
+            Some(_) => self.time("due"),
+        }
+    }
+
+    /// `due_in`: `{"working_hours": N}` or `{"working_days": N}`, if given.
+    fn due_in(&self) -> Result<Option<DueIn>, String> {
+        match self.0.get("due_in") {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => serde_json::from_value::<DueIn>(value.clone())
+                .map_err(|_| format!("`due_in` must be {{\"working_hours\": N}} or {{\"working_days\": N}} (got {value})"))
+                .and_then(DueIn::check)
+                .map(Some),
+        }
     }
 
     fn time(&self, name: &str) -> Result<DateTime<Utc>, String> {

@@ -3,6 +3,8 @@
 //! # Layout
 //!
 //! - [`access`]: roles, the caller as the dashboard sees it, wall playlists.
+//! - [`calendar`]: working time (working hours, days off, compensatory working days) and
+//!   deadlines given in it.
 //! - [`event`]: the ingest contract — the event envelope, its per-type fields, and
 //!   [`event::parse_event`], which turns one JSON value into a checked [`event::Event`] or a
 //!   reason a source-system operator can act on.
@@ -15,6 +17,7 @@
 //! Nothing here depends on a server runtime, so the wasm dashboard compiles it as is.
 
 pub mod access;
+pub mod calendar;
 pub mod event;
 pub mod format;
 pub mod items;

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::{DateTime, Utc};
-use ioc_shared::event::{parse_event, EVENT_TYPES, LATEST_TIME, EARLIEST_TIME};
+use ioc_shared::event::{parse_event, parse_incoming_event, EVENT_TYPES, LATEST_TIME, EARLIEST_TIME};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -53,9 +53,9 @@ fn any_json() -> impl Strategy<Value = Value> {
     })
 }
 
-const FIELDS: [&str; 17] = [
+const FIELDS: [&str; 18] = [
     "id", "source", "type", "at", "unit", "dossier", "complaint", "task", "procedure", "field", "channel", "due",
-    "outcome", "summary", "title", "satisfaction", "officer",
+    "outcome", "summary", "title", "satisfaction", "officer", "due_in",
 ];
 
 /// An object with the contract's field names and arbitrary values: close enough to an event
@@ -65,6 +65,8 @@ fn event_like() -> impl Strategy<Value = Value> {
         3 => nasty_string().prop_map(Value::String),
         1 => any_json(),
         1 => (nasty_string(), nasty_string()).prop_map(|(id, name)| json!({"id": id, "name": name})),
+        1 => (any::<i64>(), prop_oneof![Just("working_hours"), Just("working_days"), Just("weeks")]).prop_map(|(n, unit)| json!({unit: n})),
+        1 => (0i64..30_000).prop_map(|n| json!({"working_hours": n})),
     ];
     prop::collection::vec((0usize..FIELDS.len(), value), 0..FIELDS.len() + 2).prop_map(|pairs| {
         let mut object = Map::new();
@@ -88,7 +90,9 @@ fn strings_in(value: &Value, out: &mut Vec<String>) {
 }
 
 fn check_accepted(value: &Value) -> Result<(), TestCaseError> {
-    let Ok(event) = parse_event(value, now()) else { return Ok(()) };
+    // As ingest reads it: a `due_in` becomes a `due` on the working calendar.
+    let calendar = ioc_shared::calendar::WorkingCalendar::builtin();
+    let Ok(event) = parse_incoming_event(value, now(), &calendar) else { return Ok(()) };
     let stored = serde_json::to_value(&event).unwrap();
     let mut strings = Vec::new();
     strings_in(&stored, &mut strings);

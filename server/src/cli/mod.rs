@@ -28,6 +28,7 @@ pub struct Context {
 
 impl Context {
     pub async fn open(connection: &ConnectionArgs) -> Result<Context, String> {
+        connection.install_calendar()?;
         let catalog = Catalog::load(connection.units.as_deref()).map_err(|e| e.to_string())?;
         let store = Store::connect_lazy(&connection.database_url, Duration::from_secs(5)).map_err(|e| e.to_string())?;
         store.migrate().await.map_err(|e| format!("{e} (is PostgreSQL running? DATABASE_URL is used)"))?;

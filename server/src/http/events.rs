@@ -19,24 +19,8 @@ pub fn routes() -> Router<AppState> {
 async fn post_events(State(state): State<AppState>, request: Request) -> Result<Json<IngestResponse>, ApiError> {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(|| ApiError::Unauthorized("missing `Authorization: Bearer <ingest key>` header".into()))?;
     let limit = state.settings.database_timeout;
-    let identified = bounded(limit, ingest::identify(&state.accounts, state.settings.ingest_token.as_deref(), given)).await?;
-    let Some(sender) = identified else {
-        // A valid key is never held back; wrong ones are counted per address, audited, and
-        // refused (429) past the limit.
-        let address = client_address(&state.settings, &parts);
-        let throttle = Throttle::new(state.redis.clone(), &state.keys, "ingest", None, address.as_deref());
-        gate(&throttle, "ingest key").await?;
-        crate::metrics::METRICS.access_failures.with_label_values(&["ingest key", "failed"]).inc();
-        state.accounts.audit("anonymous", "ingest_key_failed", Some("/api/v1/events"), None, address.as_deref()).await;
-        return Err(ApiError::Unauthorized("invalid or revoked ingest key".into()));
-    };
+    let sender = sender_of(&state, &parts).await?;
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| ApiError::PayloadTooLarge(format!("request body is larger than {} MiB", MAX_BODY_BYTES / (1024 * 1024))))?;
@@ -48,4 +32,27 @@ async fn post_events(State(state): State<AppState>, request: Request) -> Result<
     // A PostgreSQL that stops answering (a connection that hangs without closing) gets a 503
     // within the database time-out: nothing of the batch was acknowledged.
     Ok(Json(bounded(limit, state.ingestor.ingest(&sender, values)).await?))
+}
+
+/// The source system whose ingest key the request carries (`Authorization: Bearer <key>`).
+/// A valid key is never held back; wrong ones are counted per address, audited, and refused
+/// (429) past the limit.
+pub async fn sender_of(state: &AppState, parts: &axum::http::request::Parts) -> Result<ingest::Sender, ApiError> {
+    let given = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| ApiError::Unauthorized("missing `Authorization: Bearer <ingest key>` header".into()))?;
+    let limit = state.settings.database_timeout;
+    if let Some(sender) = bounded(limit, ingest::identify(&state.accounts, state.settings.ingest_token.as_deref(), given)).await? {
+        return Ok(sender);
+    }
+    let address = client_address(&state.settings, parts);
+    let throttle = Throttle::new(state.redis.clone(), &state.keys, "ingest", None, address.as_deref());
+    gate(&throttle, "ingest key").await?;
+    crate::metrics::METRICS.access_failures.with_label_values(&["ingest key", "failed"]).inc();
+    state.accounts.audit("anonymous", "ingest_key_failed", Some(parts.uri.path()), None, address.as_deref()).await;
+    Err(ApiError::Unauthorized("invalid or revoked ingest key".into()))
 }

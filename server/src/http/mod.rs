@@ -4,6 +4,7 @@
 //! [`crate::ingest`], [`crate::aggregate`] and [`crate::live`], never the other way round.
 
 pub mod admin;
+pub mod calendar;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -41,6 +42,7 @@ pub fn app(state: AppState) -> Router {
         .merge(units::routes())
         .merge(items::routes())
         .merge(series::routes())
+        .merge(calendar::routes())
         .merge(live::routes())
         .merge(ops::routes())
         // An unknown API path is an API error, never the dashboard page.

@@ -14,7 +14,7 @@ use crate::accounts::{AccountError, Accounts, IngestKey};
 use crate::catalog::Catalog;
 use crate::store::{Store, StoreError};
 use chrono::Utc;
-use ioc_shared::event::{parse_event, Event, MAX_ID_CHARS};
+use ioc_shared::event::{parse_incoming_event, Event, MAX_ID_CHARS};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use crate::metrics::METRICS;
@@ -94,7 +94,7 @@ impl Ingestor {
                     continue;
                 }
             };
-            let checked = parse_event(&value, now).and_then(|event| {
+            let checked = parse_incoming_event(&value, now, crate::calendar::active()).and_then(|event| {
                 if !self.catalog.contains(&event.unit) {
                     return Err(format!("unknown unit code `{}`: not in the unit catalog", event.unit));
                 }

@@ -203,14 +203,16 @@ fn count(at: DateTime<Utc>, counter: impl Into<String>) -> Count {
 
 fn dossier(events: &[Event]) -> Contribution {
     let mut received: Option<(DateTime<Utc>, DateTime<Utc>)> = None; // (at, due)
+    let mut working_time_due = false;
     let mut online = false;
     let mut officer: Option<&Officer> = None;
     let mut resolved: Option<(DateTime<Utc>, Outcome)> = None;
     let mut dissatisfied = false;
     for event in events {
         match &event.body {
-            EventBody::DossierReceived { due, channel, .. } if received.is_none() => {
+            EventBody::DossierReceived { due, channel, due_in, .. } if received.is_none() => {
                 received = Some((event.at, *due));
+                working_time_due = due_in.is_some();
                 online = *channel == ioc_shared::event::DossierChannel::Online;
             }
             EventBody::DossierAssigned { officer: o, .. } => officer = Some(o),
@@ -221,7 +223,7 @@ fn dossier(events: &[Event]) -> Contribution {
             _ => {}
         }
     }
-    let (paused_since, paused_total) = pauses(events, resolved.map(|(at, _)| at));
+    let paused = pauses(events, resolved.map(|(at, _)| at));
 
     let mut out = Contribution::default();
     if let Some((received_at, _)) = received {
@@ -237,7 +239,7 @@ fn dossier(events: &[Event]) -> Contribution {
         }
         if let Some((received_at, due)) = received {
             if outcome != Outcome::Withdrawn {
-                let on_time = resolved_at <= due + paused_total;
+                let on_time = resolved_at <= paused.extend(due, working_time_due);
                 let name = if on_time { counter::DOSSIERS_ON_TIME } else { counter::DOSSIERS_LATE };
                 out.counts.push(count(resolved_at, name));
             }
@@ -247,9 +249,9 @@ fn dossier(events: &[Event]) -> Contribution {
     }
     if let (Some((_, due)), None) = (received, resolved) {
         out.open = true;
-        if paused_since.is_none() {
+        if paused.since.is_none() {
             out.due = Some(Due {
-                at_ms: (due + paused_total).timestamp_millis(),
+                at_ms: paused.extend(due, working_time_due).timestamp_millis(),
                 officer: officer.cloned(),
             });
         }
@@ -257,32 +259,49 @@ fn dossier(events: &[Event]) -> Contribution {
     out
 }
 
-/// A dossier's pauses: since when it is paused now (if it is), and the total time paused before
-/// its resolution. Pauses stop the clock: each pause pairs with the next resume, in time order,
-/// and only the time before resolution counts.
-fn pauses(events: &[Event], resolved_at: Option<DateTime<Utc>>) -> (Option<DateTime<Utc>>, chrono::Duration) {
-    let mut paused_since: Option<DateTime<Utc>> = None;
-    let mut paused_total = chrono::Duration::zero();
+/// A dossier's pauses: since when it is paused now (if it is), and the pauses that ended
+/// before its resolution. Pauses stop the clock: each pause pairs with the next resume, in time
+/// order, and only the time before resolution counts.
+#[derive(Debug, Default)]
+struct Pauses {
+    since: Option<DateTime<Utc>>,
+    ended: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl Pauses {
+    /// The due time moved later by the pauses: by the working time paused for a deadline given
+    /// in working time (`due_in`), otherwise by the clock time paused.
+    fn extend(&self, due: DateTime<Utc>, in_working_time: bool) -> DateTime<Utc> {
+        if in_working_time {
+            crate::calendar::active().extend_by_pauses(due, &self.ended)
+        } else {
+            self.ended.iter().fold(due, |due, (from, to)| due + (*to - *from))
+        }
+    }
+}
+
+fn pauses(events: &[Event], resolved_at: Option<DateTime<Utc>>) -> Pauses {
+    let mut out = Pauses::default();
     for event in events {
         if resolved_at.is_some_and(|resolved| event.at > resolved) {
             break;
         }
         match &event.body {
-            EventBody::DossierPaused { .. } if paused_since.is_none() => paused_since = Some(event.at),
+            EventBody::DossierPaused { .. } if out.since.is_none() => out.since = Some(event.at),
             EventBody::DossierResumed { .. } => {
-                if let Some(since) = paused_since.take() {
-                    paused_total += event.at - since;
+                if let Some(since) = out.since.take() {
+                    out.ended.push((since, event.at));
                 }
             }
             _ => {}
         }
     }
-    if let (Some(since), Some(resolved)) = (paused_since, resolved_at) {
+    if let (Some(since), Some(resolved)) = (out.since, resolved_at) {
         // Resolved while still paused: the pause lasted until the resolution.
-        paused_total += resolved - since;
-        paused_since = None;
+        out.ended.push((since, resolved));
+        out.since = None;
     }
-    (paused_since, paused_total)
+    out
 }
 
 /// What an item is, for the lists behind the figures: who holds it, when it is due (as sent and
@@ -315,9 +334,11 @@ pub struct ItemView {
 /// The [`ItemView`] of an item, given all its events sorted by [`sort_for_fold`].
 pub fn view(kind: ItemKind, events: &[Event]) -> ItemView {
     let mut out = ItemView::default();
+    let mut working_time_due = false;
     for event in events {
         match &event.body {
-            EventBody::DossierReceived { procedure, field, channel, due, .. } if out.received_at.is_none() => {
+            EventBody::DossierReceived { procedure, field, channel, due, due_in, .. } if out.received_at.is_none() => {
+                working_time_due = due_in.is_some();
                 out.received_at = Some(event.at);
                 out.due_at = Some(*due);
                 out.procedure = Some(procedure.clone());
@@ -357,11 +378,11 @@ pub fn view(kind: ItemKind, events: &[Event]) -> ItemView {
             _ => {}
         }
     }
-    let (paused_since, paused_total) = if kind == ItemKind::Dossier { pauses(events, out.resolved_at) } else { (None, chrono::Duration::zero()) };
-    out.due_extended_at = out.due_at.map(|due| due + paused_total);
+    let paused = if kind == ItemKind::Dossier { pauses(events, out.resolved_at) } else { Pauses::default() };
+    out.due_extended_at = out.due_at.map(|due| paused.extend(due, working_time_due));
     out.open = out.received_at.is_some() && out.resolved_at.is_none();
-    out.paused = out.open && paused_since.is_some();
-    out.paused_since = if out.paused { paused_since } else { None };
+    out.paused = out.open && paused.since.is_some();
+    out.paused_since = if out.paused { paused.since } else { None };
     out
 }
 

@@ -4,6 +4,7 @@
 
 mod access;
 mod browser;
+mod calendar;
 mod cli;
 mod figures;
 mod hardening;
