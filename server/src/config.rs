@@ -233,6 +233,10 @@ pub struct ServeArgs {
     /// Log format: `text` (default) or `json` (one JSON object per line).
     #[arg(long, env = "IOC_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// Show complaint texts (`description`) in Open311 `GET requests` (off: citizens' words
+    /// stay private unless the city decides otherwise).
+    #[arg(long, env = "IOC_OPEN311_PUBLIC_DESCRIPTIONS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub open311_public_descriptions: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -261,6 +265,7 @@ impl ServeArgs {
             audit_retention: crate::settings::DAY * self.audit_retention_days.max(1),
             metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
             metrics_bind: self.metrics_bind,
+            open311_public_descriptions: self.open311_public_descriptions,
         }
     }
 }

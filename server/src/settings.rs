@@ -35,6 +35,8 @@ pub struct Settings {
     pub metrics_token: Option<String>,
     /// A separate address serving `/metrics` without a token (an internal network).
     pub metrics_bind: Option<std::net::SocketAddr>,
+    /// Whether Open311 `GET requests` shows complaint texts.
+    pub open311_public_descriptions: bool,
 }
 
 /// One day, for retention settings.

@@ -50,6 +50,7 @@ pub fn settings(prefix: &str) -> Settings {
         audit_retention: ioc_server::settings::DAY * 730,
         metrics_token: None,
         metrics_bind: None,
+        open311_public_descriptions: false,
     }
 }
 

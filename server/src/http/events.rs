@@ -45,6 +45,12 @@ pub async fn sender_of(state: &AppState, parts: &axum::http::request::Parts) -> 
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or_else(|| ApiError::Unauthorized("missing `Authorization: Bearer <ingest key>` header".into()))?;
+    sender_for_key(state, parts, given).await
+}
+
+/// The source system an ingest key belongs to, however it was sent (a bearer header, or
+/// Open311's `api_key`); wrong keys are counted, audited and throttled per address.
+pub async fn sender_for_key(state: &AppState, parts: &axum::http::request::Parts, given: &str) -> Result<ingest::Sender, ApiError> {
     let limit = state.settings.database_timeout;
     if let Some(sender) = bounded(limit, ingest::identify(&state.accounts, state.settings.ingest_token.as_deref(), given)).await? {
         return Ok(sender);

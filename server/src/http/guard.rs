@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 
 /// Routes that change state but are not reached by browsers with a cookie: a bearer key
 /// (ingest) is required instead.
-const NOT_BROWSER_ROUTES: [&str; 1] = ["/api/v1/events"];
+const NOT_BROWSER_ROUTES: [&str; 3] = ["/api/v1/events", "/open311/v2/requests.json", "/open311/v2/requests.xml"];
 
 /// Whether `origin` (`https://host[:port]`) is the server's own (the request's `Host`) or one
 /// of `IOC_ALLOWED_ORIGINS`.

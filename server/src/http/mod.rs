@@ -12,6 +12,7 @@ pub mod guard;
 pub mod health;
 pub mod items;
 pub mod live;
+pub mod open311;
 pub mod ops;
 pub mod series;
 pub mod session;
@@ -43,6 +44,7 @@ pub fn app(state: AppState) -> Router {
         .merge(items::routes())
         .merge(series::routes())
         .merge(calendar::routes())
+        .merge(open311::routes())
         .merge(live::routes())
         .merge(ops::routes())
         // An unknown API path is an API error, never the dashboard page.

@@ -8,6 +8,7 @@
 //! body into entries.
 
 pub mod body;
+pub mod open311;
 pub mod sources;
 
 use crate::accounts::{AccountError, Accounts, IngestKey};

@@ -15,6 +15,7 @@ pub mod history;
 pub mod inspect;
 pub mod item;
 pub mod lists;
+pub mod open311;
 pub mod outbox;
 pub mod retention;
 pub mod score;

@@ -4,7 +4,8 @@ use super::{Store, StoreError};
 use std::time::Duration;
 
 impl Store {
-    /// Removes the `summary` (the citizen's text) of complaints received longer than
+    /// Removes the `summary` (the citizen's text), and the personal data of Open311 requests,
+    /// of complaints received longer than
     /// `older_than` ago. Figures never depend on it, so they stay as they are. Returns how many
     /// events were cleaned.
     pub async fn purge_complaint_texts(&self, older_than: Duration) -> Result<u64, StoreError> {
@@ -20,6 +21,8 @@ impl Store {
             .bind(older_than.as_secs_f64())
             .execute(&self.pool)
             .await?;
+        // And what Open311 requests said about the person (names, email, phone, device).
+        self.purge_open311_personal_data(older_than).await?;
         Ok(done.rows_affected())
     }
 }

@@ -10,6 +10,7 @@ mod figures;
 mod hardening;
 mod ingest;
 mod live;
+mod open311;
 mod operations;
 mod overdue;
 mod reliability;
