@@ -6,6 +6,7 @@
 //! - [`wall`]: `/wall` — the wall display: pairing, a rotating playlist, freshness you can read
 //!   from across the room, recovery without anyone touching it.
 //! - [`live`]: the WebSocket connection that keeps the figures current.
+//! - [`public`]: `/cong-khai` — the public disclosure page, no login.
 //! - [`route`]: the scope on screen, kept in the URL.
 //! - [`api`]: plain HTTP calls.
 //! - [`ui`]: colours by threshold and labels both screens use.
@@ -15,6 +16,7 @@
 mod api;
 mod dashboard;
 mod live;
+mod public;
 mod route;
 mod ui;
 mod wall;
@@ -27,6 +29,8 @@ pub fn start() {
     let path = web_sys::window().and_then(|w| w.location().pathname().ok()).unwrap_or_default();
     if path.starts_with("/wall") {
         leptos::mount::mount_to_body(wall::Wall);
+    } else if path.starts_with("/cong-khai") {
+        leptos::mount::mount_to_body(public::PublicPage);
     } else {
         leptos::mount::mount_to_body(dashboard::Dashboard);
     }

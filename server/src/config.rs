@@ -50,6 +50,13 @@ pub enum Command {
         #[command(subcommand)]
         command: SourceCommand,
     },
+    /// Public disclosure: which units appear on /cong-khai and in the open data.
+    Public {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        #[command(subcommand)]
+        command: PublicCommand,
+    },
     /// List rows set aside because they could not be read, newest first.
     Quarantine {
         #[command(flatten)]
@@ -118,6 +125,21 @@ pub enum KeyCommand {
 #[derive(Debug, Subcommand)]
 pub enum SourceCommand {
     /// Every source: last event, traffic in the last hour and day, top rejection reasons, silence.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PublicCommand {
+    /// Make a unit public (or change whether its late officers are named).
+    Add {
+        unit: String,
+        /// Also publish the names of its late officers (the city's decision; audited).
+        #[arg(long)]
+        officers: bool,
+    },
+    /// Take a unit off the public page and the open data.
+    Remove { unit: String },
+    /// The public units.
     List,
 }
 

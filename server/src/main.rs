@@ -28,6 +28,7 @@ async fn main() -> std::process::ExitCode {
         Command::Quarantine { connection, limit } => cli::run(&connection, Task::Quarantine { limit }).await,
         Command::UnknownUnits { connection } => cli::run(&connection, Task::UnknownUnits).await,
         Command::Source { connection, command } => cli::run(&connection, Task::Source(command)).await,
+        Command::Public { connection, command } => cli::run(&connection, Task::Public(command)).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -192,6 +192,20 @@ pub async fn start(state: AppState, listener: TcpListener) -> Result<RunningServ
             state.live_credentials.clone().recheck_forever(state.accounts.clone(), state.settings.session_idle, state.revocations.clone())
         }
     }));
+    tasks.insert("public-board", Supervised::start("public-board", {
+        let state = state.clone();
+        move || {
+            let state = state.clone();
+            state.public.clone().run(crate::live::public::Sources {
+                redis: state.redis.clone(),
+                keys: state.keys.clone(),
+                store: state.store.clone(),
+                catalog: state.catalog.clone(),
+                accounts: state.accounts.clone(),
+                changes: state.hub.any_change(),
+            })
+        }
+    }));
     tasks.insert("session-pruning", Supervised::start("session-pruning", {
         let state = state.clone();
         move || prune_sessions(state.clone())

@@ -46,6 +46,10 @@ pub struct AppState {
     pub revocations: broadcast::Sender<String>,
     /// The credentials of this replica's live connections, rechecked together.
     pub live_credentials: crate::live::credentials::LiveCredentials,
+    /// The public disclosure board, computed once for every anonymous reader and the open data.
+    pub public: crate::live::public::PublicFeed,
+    /// Open-data daily CSVs of the last minute.
+    pub open_data: crate::live::public::DailyCache,
     /// Turns true once when the server starts shutting down: live connections close with 1012.
     pub shutdown: watch::Sender<bool>,
 }
@@ -106,6 +110,8 @@ impl AppState {
             manage,
             revocations,
             live_credentials: Default::default(),
+            public: Default::default(),
+            open_data: Default::default(),
             shutdown,
         })
     }

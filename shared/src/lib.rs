@@ -11,6 +11,7 @@
 //! - [`summary`]: the figures of one scope and window, exactly as `GET
 //!   /api/v1/units/{code}/summary` and the live WebSocket carry them.
 //! - [`live`]: the WebSocket messages in both directions.
+//! - [`public`]: the public disclosure board and its open data.
 //! - [`format`]: Vietnamese (default) and English number, duration and date formats.
 //! - [`time`]: the city's local time zone and the RFC 3339 helpers both sides use.
 //!
@@ -22,6 +23,7 @@ pub mod event;
 pub mod format;
 pub mod items;
 pub mod live;
+pub mod public;
 pub mod score;
 pub mod summary;
 pub mod time;

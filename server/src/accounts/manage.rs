@@ -127,4 +127,22 @@ impl Management {
         self.revoker.publish(&format!("display:{id}")).await;
         Ok(display)
     }
+
+    // ---- public disclosure ----
+
+    /// Makes a unit public on `/cong-khai` and in the open data, or changes whether its late
+    /// officers are named there (the city's decision, audited).
+    pub async fn make_public(&self, actor: &Actor, unit: &str, officers: bool) -> Result<super::disclosure::PublicUnit, AccountError> {
+        self.known_unit(unit)?;
+        let public = self.accounts.set_public_unit(unit, officers).await?;
+        let detail = if officers { "officers named" } else { "officers not named" };
+        self.audit(actor, "unit_made_public", &format!("unit:{unit}"), Some(detail)).await;
+        Ok(public)
+    }
+
+    pub async fn withdraw_public(&self, actor: &Actor, unit: &str) -> Result<(), AccountError> {
+        self.accounts.remove_public_unit(unit).await?;
+        self.audit(actor, "unit_made_private", &format!("unit:{unit}"), None).await;
+        Ok(())
+    }
 }

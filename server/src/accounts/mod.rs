@@ -11,6 +11,7 @@
 //! them, and high-entropy secrets need no slow hash.
 
 pub mod access;
+pub mod disclosure;
 pub mod manage;
 pub mod revoke;
 pub mod throttle;

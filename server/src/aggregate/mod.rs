@@ -27,6 +27,7 @@
 //! one outbox row run in one Lua script that also checks the generation and advances `applied`,
 //! so a row is applied exactly once even when several replicas race to apply it.
 
+pub mod public;
 pub mod score;
 pub mod summary;
 pub mod write;

@@ -6,7 +6,7 @@ use crate::accounts::revoke::Revoker;
 use crate::accounts::{AccountError, Accounts, Expectation, Watch};
 use crate::aggregate::Keys;
 use crate::catalog::Catalog;
-use crate::config::{ConnectionArgs, DisplayCommand, KeyCommand, SourceCommand, UserCommand};
+use crate::config::{ConnectionArgs, DisplayCommand, KeyCommand, PublicCommand, SourceCommand, UserCommand};
 use crate::state::redis_connection;
 use crate::store::Store;
 use ioc_shared::access::{Role, WallView};
@@ -51,6 +51,7 @@ pub enum Task {
     Audit { limit: i64 },
     Quarantine { limit: i64 },
     Source(SourceCommand),
+    Public(PublicCommand),
     UnknownUnits,
 }
 
@@ -65,6 +66,7 @@ pub async fn run(connection: &ConnectionArgs, task: Task) -> Result<(), String> 
         Task::Quarantine { limit } => quarantine(&context, limit).await,
         Task::UnknownUnits => unknown_units(&context).await,
         Task::Source(SourceCommand::List) => sources(&context).await,
+        Task::Public(command) => public(&context, command).await,
     }
 }
 
@@ -246,6 +248,29 @@ pub async fn unknown_units(context: &Context) -> Result<(), String> {
     }
     for row in rows {
         println!("unit {:<12} {:<10} {} item(s), {} open — counted under `_unknown`", row.unit, row.kind, row.items, row.open);
+    }
+    Ok(())
+}
+
+pub async fn public(context: &Context, command: PublicCommand) -> Result<(), String> {
+    match command {
+        PublicCommand::Add { unit, officers } => {
+            let public = context.manage.make_public(&context.actor, &unit, officers).await.map_err(account_error)?;
+            let name = context.catalog.get(&public.unit).map(|u| u.name.clone()).unwrap_or_default();
+            let named = if public.officers { "late officers named" } else { "no officer names" };
+            println!("{} {name} is public ({named}); the public page follows within a minute", public.unit);
+        }
+        PublicCommand::Remove { unit } => {
+            context.manage.withdraw_public(&context.actor, &unit).await.map_err(account_error)?;
+            println!("{unit} is no longer public");
+        }
+        PublicCommand::List => {
+            println!("{:<8} {:<40} officers", "unit", "name");
+            for public in context.accounts.public_units().await.map_err(account_error)? {
+                let name = context.catalog.get(&public.unit).map(|u| u.name.clone()).unwrap_or_default();
+                println!("{:<8} {:<40} {}", public.unit, name, if public.officers { "named" } else { "-" });
+            }
+        }
     }
     Ok(())
 }

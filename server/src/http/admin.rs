@@ -29,6 +29,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/admin/quarantine", get(quarantine))
         .route("/api/v1/admin/sources", get(sources))
         .route("/api/v1/admin/unknown-units", get(unknown_units))
+        .route("/api/v1/admin/public", get(list_public).post(make_public))
+        .route("/api/v1/admin/public/{unit}/remove", post(withdraw_public))
 }
 
 fn body<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &str) -> Result<T, ApiError> {
@@ -183,4 +185,55 @@ async fn unknown_units(State(state): State<AppState>, _admin: AdminCaller) -> Re
 async fn sources(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Vec<SourceReport>>, ApiError> {
     let reports = crate::ingest::sources::report(&state.store, &state.accounts, chrono::Utc::now()).await?;
     Ok(Json(reports))
+}
+
+#[derive(Serialize)]
+struct PublicUnitView {
+    unit: String,
+    name: String,
+    officers: bool,
+    updated_at: String,
+}
+
+async fn list_public(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Vec<PublicUnitView>>, ApiError> {
+    let units = state.accounts.public_units().await?;
+    Ok(Json(
+        units
+            .into_iter()
+            .map(|p| PublicUnitView {
+                name: state.catalog.get(&p.unit).map(|u| u.name.clone()).unwrap_or_default(),
+                unit: p.unit,
+                officers: p.officers,
+                updated_at: ioc_shared::time::to_local_rfc3339(p.updated_at),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPublicUnit {
+    unit: String,
+    /// Name the unit's late officers on the public page (default: no).
+    #[serde(default)]
+    officers: bool,
+}
+
+/// Makes a unit public, or changes whether its officers are named (audited either way).
+async fn make_public(State(state): State<AppState>, admin: AdminCaller, bytes: axum::body::Bytes) -> Result<Json<PublicUnitView>, ApiError> {
+    let new: NewPublicUnit = body(&bytes, "{\"unit\", \"officers\"?: true|false}")?;
+    let public = state.manage.make_public(&admin.actor(), &new.unit, new.officers).await?;
+    state.public.mark_changed();
+    Ok(Json(PublicUnitView {
+        name: state.catalog.get(&public.unit).map(|u| u.name.clone()).unwrap_or_default(),
+        unit: public.unit,
+        officers: public.officers,
+        updated_at: ioc_shared::time::to_local_rfc3339(public.updated_at),
+    }))
+}
+
+async fn withdraw_public(State(state): State<AppState>, admin: AdminCaller, Path(unit): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    state.manage.withdraw_public(&admin.actor(), &unit).await?;
+    state.public.mark_changed();
+    Ok(Json(serde_json::json!({"unit": unit, "public": false})))
 }

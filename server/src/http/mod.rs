@@ -13,6 +13,7 @@ pub mod health;
 pub mod items;
 pub mod live;
 pub mod open311;
+pub mod public;
 pub mod ops;
 pub mod series;
 pub mod session;
@@ -28,7 +29,7 @@ use tower_http::services::{ServeDir, ServeFile};
 
 /// Paths the dashboard's single page answers (everything else under the web directory is a
 /// static asset, and anything unknown is a 404).
-pub const PAGE_ROUTES: [&str; 2] = ["/", "/wall"];
+pub const PAGE_ROUTES: [&str; 3] = ["/", "/wall", "/cong-khai"];
 
 /// The whole HTTP surface, so tests can drive it directly.
 pub fn app(state: AppState) -> Router {
@@ -45,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         .merge(series::routes())
         .merge(calendar::routes())
         .merge(open311::routes())
+        .merge(public::routes())
         .merge(live::routes())
         .merge(ops::routes())
         // An unknown API path is an API error, never the dashboard page.

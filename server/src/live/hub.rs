@@ -60,6 +60,8 @@ struct HubInner {
     healthy: AtomicBool,
     /// Open live connections on this replica (shutdown waits for them to close).
     connections: AtomicUsize,
+    /// Notified on every change of any unit (the public board follows it).
+    any_change: Arc<Notify>,
 }
 
 /// One publication of a scope, serialized once for all of its subscribers.
@@ -99,6 +101,7 @@ impl Hub {
                 store,
                 healthy: AtomicBool::new(true),
                 connections: AtomicUsize::new(0),
+                any_change: Arc::new(Notify::new()),
             }),
         }
     }
@@ -119,6 +122,7 @@ impl Hub {
 
     /// Marks every scope containing one of `units` as changed; `*` marks all.
     pub fn mark_changed(&self, units: &[String]) {
+        self.inner.any_change.notify_one();
         let scopes = self.inner.scopes.lock().unwrap_or_else(|p| p.into_inner());
         let all = units.iter().any(|u| u == "*");
         for ((unit, _, _), slot) in scopes.iter() {
@@ -129,6 +133,11 @@ impl Hub {
                 slot.dirty.notify_one();
             }
         }
+    }
+
+    /// Notified whenever any unit changed.
+    pub fn any_change(&self) -> Arc<Notify> {
+        self.inner.any_change.clone()
     }
 
     /// Number of scopes being computed (for tests and metrics).

@@ -1,11 +1,12 @@
 //! Live figures: [`hub`] computes each subscribed scope once and shares the bytes, [`feed`]
 //! follows Redis pub/sub (changed units, revoked credentials) on every replica, and [`socket`]
 //! speaks the WebSocket protocol with one client; [`credentials`] rechecks the credentials of
-//! all live connections together.
+//! all live connections together; [`public`] is the anonymous public board.
 
 pub mod credentials;
 pub mod feed;
 pub mod hub;
+pub mod public;
 pub mod socket;
 
 pub use hub::{Hub, ScopeKey, MIN_INTERVAL, REFRESH_EVERY};

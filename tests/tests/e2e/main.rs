@@ -13,6 +13,7 @@ mod live;
 mod open311;
 mod operations;
 mod overdue;
+mod public;
 mod reliability;
 mod server;
 mod trends;

@@ -1,0 +1,158 @@
+//! The public page at `/cong-khai`: no login, Vietnamese, live. The figures of the units the
+//! city made public, ranked, with the data's age; officer names only where the city publishes
+//! them, never a complaint text. On a phone the table becomes stacked cards.
+//!
+//! Its connection (`/api/v1/public/live`) carries one message type and needs no subscription,
+//! so it is a small reconnecting socket of its own rather than the dashboard's [`crate::live`].
+
+use ioc_shared::format::{self, Lang};
+use ioc_shared::public::{PublicBoard, PublicMessage};
+use leptos::prelude::*;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+/// Longest wait between reconnect attempts.
+const MAX_BACKOFF_MS: f64 = 10_000.0;
+
+#[component]
+pub fn PublicPage() -> impl IntoView {
+    let board: RwSignal<Option<PublicBoard>> = RwSignal::new(None);
+    let connected = RwSignal::new(false);
+    let now_ms = RwSignal::new(js_sys::Date::now());
+    connect(Link { board, connected, attempts: Rc::new(RefCell::new(0)), handlers: Rc::new(RefCell::new(None)) });
+    let tick = set_interval_with_handle(move || now_ms.set(js_sys::Date::now()), Duration::from_secs(1)).ok();
+    on_cleanup(move || {
+        if let Some(tick) = tick {
+            tick.clear();
+        }
+    });
+    view! {
+        <div class="public" data-page="public">
+            <header class="public-head">
+                <h1>"Công khai kết quả giải quyết hồ sơ và phản ánh"</h1>
+                <p class="public-note">"Số liệu tháng này, cập nhật trực tiếp từ hệ thống. Chỉ các đơn vị đã công khai."</p>
+                <p class="public-age" data-connected=move || connected.get().to_string()>
+                    {move || age_text(board.get().as_ref(), connected.get(), now_ms.get())}
+                </p>
+            </header>
+            {move || match board.get() {
+                None => view! { <p class="public-empty">"Đang tải số liệu…"</p> }.into_any(),
+                Some(board) if board.units.is_empty() => view! { <p class="public-empty">"Chưa có đơn vị nào được công khai."</p> }.into_any(),
+                Some(board) => view! { <BoardTable board=board /> }.into_any(),
+            }}
+            <footer class="public-foot">
+                "Dữ liệu mở: " <a href="/open-data/v1/units.json">"units.json"</a> " · " <a href="/open-data/v1/units.csv">"units.csv"</a>
+                " · " <a href="/open-data/v1/daily.csv">"daily.csv"</a> " · " <a href="/open-data/v1/">"mô tả"</a> " — giấy phép CC BY 4.0"
+            </footer>
+        </div>
+    }
+}
+
+#[component]
+fn BoardTable(board: PublicBoard) -> impl IntoView {
+    let lang = Lang::Vi;
+    let rows = board
+        .units
+        .into_iter()
+        .map(|unit| {
+            let rate = unit.on_time_rate.map(|r| format::percent(r, lang)).unwrap_or_else(|| "Chưa có dữ liệu".to_owned());
+            let officers = unit.late_officers.map(|officers| {
+                officers.iter().map(|o| format!("{} ({})", o.name, format::integer(o.overdue, lang))).collect::<Vec<_>>().join(", ")
+            });
+            view! {
+                <tr class="public-unit" data-unit=unit.code.clone()>
+                    <td class="rank" data-label="Hạng">{unit.rank}</td>
+                    <td class="name" data-label="Đơn vị">{unit.name}</td>
+                    <td class="num score" data-label="Điểm 766">{format!("{} / {} · {}", format::decimal(unit.score, 1, lang), format::decimal(unit.score_max, 0, lang), unit.band)}</td>
+                    <td class="num rate" data-label="Đúng hạn">{rate}</td>
+                    <td class="num overdue" data-label="Hồ sơ quá hạn">{format::integer(unit.dossiers_overdue, lang)}</td>
+                    <td class="num complaints" data-label="Phản ánh quá hạn">{format::integer(unit.complaints_overdue, lang)}</td>
+                    <td class="officers" data-label="Cán bộ chậm">{officers.unwrap_or_else(|| "—".to_owned())}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="items public-table">
+            <thead><tr>
+                <th>"Hạng"</th><th>"Đơn vị"</th><th>"Điểm 766"</th><th>"Đúng hạn"</th>
+                <th>"Hồ sơ quá hạn"</th><th>"Phản ánh quá hạn"</th><th>"Cán bộ chậm"</th>
+            </tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+}
+
+fn age_text(board: Option<&PublicBoard>, connected: bool, now_ms: f64) -> String {
+    let Some(board) = board else { return String::new() };
+    let Some(at) = ioc_shared::time::parse_rfc3339(&board.as_of) else { return String::new() };
+    let seconds = ((now_ms - at.timestamp_millis() as f64) / 1000.0).max(0.0) as i64;
+    let live = if connected { "trực tuyến" } else { "mất kết nối, đang kết nối lại" };
+    format!("Số liệu lúc {} ngày {} ({}) — {live}", format::clock(at), format::date(at), format::ago(seconds, Lang::Vi))
+}
+
+/// What the socket reports to, and what survives a reconnect.
+#[derive(Clone)]
+struct Link {
+    board: RwSignal<Option<PublicBoard>>,
+    connected: RwSignal<bool>,
+    attempts: Rc<RefCell<u32>>,
+    /// The current socket's handlers, kept alive while it may call them and dropped when a new
+    /// socket replaces it (never leaked: a public screen may run for months).
+    handlers: Rc<RefCell<Option<Handlers>>>,
+}
+
+struct Handlers {
+    _message: Closure<dyn FnMut(MessageEvent)>,
+    _close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+/// Opens the public socket; on close, reopens it after a growing pause (with jitter).
+fn connect(link: Link) {
+    let Some(url) = socket_url() else { return };
+    let Ok(socket) = WebSocket::new(&url) else {
+        retry(link);
+        return;
+    };
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
+        let link = link.clone();
+        move |event: MessageEvent| {
+            let Some(text) = event.data().as_string() else { return };
+            *link.attempts.borrow_mut() = 0;
+            link.connected.set(true);
+            if let Ok(PublicMessage::Board { data, .. }) = crate::api::decode::<PublicMessage>(&text) {
+                link.board.set(Some(*data));
+            }
+        }
+    });
+    let on_close = Closure::<dyn FnMut(CloseEvent)>::new({
+        let link = link.clone();
+        move |_| {
+            link.connected.set(false);
+            retry(link.clone());
+        }
+    });
+    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    *link.handlers.borrow_mut() = Some(Handlers { _message: on_message, _close: on_close });
+}
+
+fn retry(link: Link) {
+    let attempt = {
+        let mut attempts = link.attempts.borrow_mut();
+        *attempts += 1;
+        *attempts
+    };
+    let delay = (500.0 * 2_f64.powi(attempt.min(10) as i32)).min(MAX_BACKOFF_MS) * (0.75 + js_sys::Math::random() * 0.5);
+    set_timeout(move || connect(link), Duration::from_millis(delay as u64));
+}
+
+fn socket_url() -> Option<String> {
+    let location = web_sys::window()?.location();
+    let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+    Some(format!("{scheme}://{}/api/v1/public/live", location.host().ok()?))
+}
