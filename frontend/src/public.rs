@@ -4,9 +4,10 @@
 //!
 //! Its connection (`/api/v1/public/live`) carries one message type and needs no subscription,
 //! so it is a small reconnecting socket of its own rather than the dashboard's [`crate::live`].
+//! Its messages are [`ioc_shared::public::PublicMessage`].
 
 use ioc_shared::format::{self, Lang};
-use ioc_shared::public::{PublicBoard, PublicMessage};
+use ioc_shared::public::PublicBoard;
 use leptos::prelude::*;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -124,8 +125,14 @@ fn connect(link: Link) {
             let Some(text) = event.data().as_string() else { return };
             *link.attempts.borrow_mut() = 0;
             link.connected.set(true);
-            if let Ok(PublicMessage::Board { data, .. }) = crate::api::decode::<PublicMessage>(&text) {
-                link.board.set(Some(*data));
+            // Read straight from the browser's JSON object (no decoder of the message enum in
+            // the download); heartbeats need nothing but the `connected` above.
+            let Ok(message) = js_sys::JSON::parse(&text) else { return };
+            let field = |name: &str| js_sys::Reflect::get(&message, &name.into()).unwrap_or(wasm_bindgen::JsValue::UNDEFINED);
+            if field("type").as_string().as_deref() == Some("board") {
+                if let Ok(board) = serde_wasm_bindgen::from_value::<PublicBoard>(field("data")) {
+                    link.board.set(Some(board));
+                }
             }
         }
     });
