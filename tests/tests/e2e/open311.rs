@@ -252,3 +252,22 @@ async fn bad_requests_get_georeport_errors_and_store_nothing(pool: PgPool) {
     assert_eq!(server.summary("00004", "today").await.complaints.received, 0);
     server.cleanup().await;
 }
+
+/// With IOC_OPEN311_PUBLIC_DESCRIPTIONS=true the city shows complaint texts in `GET requests`;
+/// personal data stays private either way.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn descriptions_are_shown_only_when_the_city_says_so(pool: PgPool) {
+    let prefix = ioc_tests::fresh_prefix();
+    let catalog = ioc_server::catalog::Catalog::load(None).unwrap();
+    let server = TestServer::start_with(&pool, &prefix, catalog, |settings| settings.open311_public_descriptions = true).await;
+    let key = app_key(&server).await;
+    let form = [("api_key", key.as_str()), ("service_code", "giao-thong"), ("address_id", "00004"),
+        ("description", "Ổ gà lớn trước số 10"), ("phone", "0987654321")];
+    let (status, body) = post_form(&server, "/open311/v2/requests.json", &form).await;
+    assert_eq!(status, 200, "{body}");
+    let id = serde_json::from_str::<Value>(&body).unwrap()[0]["service_request_id"].as_str().unwrap().to_owned();
+    let (_, _, body) = get(&server, &format!("/open311/v2/requests/{id}.json")).await;
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()[0]["description"], json!("Ổ gà lớn trước số 10"), "{body}");
+    assert!(!body.contains("0987654321"), "{body}");
+    server.cleanup().await;
+}
