@@ -134,6 +134,12 @@ impl TestServer {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Creates an ingest key through the admin API (`{"source", "unit"?, …}`); its secret.
+    pub async fn create_key(&self, key: &Value) -> String {
+        let created: Value = self.http.post(format!("{}/api/v1/admin/keys", self.base)).json(key).send().await.unwrap().json().await.unwrap();
+        created["secret"].as_str().unwrap_or_else(|| panic!("no key created: {created}")).to_owned()
+    }
+
     /// Ingests and insists every event was accepted.
     pub async fn ingest_ok(&self, events: &Value) {
         let (status, body) = self.ingest(events).await;

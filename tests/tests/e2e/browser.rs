@@ -261,17 +261,7 @@ async fn a_stuck_applier_turns_the_dashboard_amber_with_the_reason(pool: PgPool)
 #[sqlx::test(migrations = "../server/migrations")]
 async fn a_silent_source_is_flagged_in_the_admin_api_and_on_the_dashboard(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let created: serde_json::Value = server
-        .http
-        .post(format!("{}/api/v1/admin/keys", server.base))
-        .json(&json!({"source": "tong-dai", "unit": "001", "expected_interval_seconds": 3, "watch": "always"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = created["secret"].as_str().unwrap().to_owned();
+    let key = server.create_key(&json!({"source": "tong-dai", "unit": "001", "expected_interval_seconds": 3, "watch": "always"})).await;
     let t = now();
     let send = |events: serde_json::Value| {
         let request = reqwest::Client::new().post(format!("{}/api/v1/events", server.base)).bearer_auth(&key).json(&events);

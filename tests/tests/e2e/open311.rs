@@ -53,17 +53,7 @@ async fn post_form(server: &TestServer, path: &str, form: &[(&str, &str)]) -> (u
 
 /// An ingest key for the citizens' app, as an admin creates it.
 async fn app_key(server: &TestServer) -> String {
-    let created: Value = server
-        .http
-        .post(format!("{}/api/v1/admin/keys", server.base))
-        .json(&json!({"source": "app-hanoi"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    created["secret"].as_str().unwrap().to_owned()
+    server.create_key(&json!({"source": "app-hanoi"})).await
 }
 
 #[sqlx::test(migrations = "../server/migrations")]
