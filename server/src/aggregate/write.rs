@@ -178,6 +178,37 @@ pub async fn apply(conn: &mut ConnectionManager, keys: &Keys, seq: i64, ops: &Op
     run_script(conn, keys, Some(seq), ops, "live").await
 }
 
+/// Runs several outbox rows' ops, in `seq` order, in one round trip: each row's script still
+/// checks and advances the marker on its own, so every row is written exactly once whatever
+/// another replica does meanwhile. The answers come in the rows' order.
+pub async fn apply_many(conn: &mut ConnectionManager, keys: &Keys, rows: &[(i64, &Ops)]) -> redis::RedisResult<Vec<Applied>> {
+    static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| redis::Script::new(APPLY_SCRIPT));
+    let generation = keys.generation().to_string();
+    let mut pipe = redis::pipe();
+    for (seq, ops) in rows {
+        pipe.cmd("EVALSHA")
+            .arg(SCRIPT.get_hash())
+            .arg(2)
+            .arg(keys.current_generation())
+            .arg(keys.applied())
+            .arg(&generation)
+            .arg(seq.to_string())
+            .arg(ops.to_script_json())
+            .arg("live");
+    }
+    let results: Vec<i64> = match pipe.query_async(conn).await {
+        Ok(results) => results,
+        // Redis lost its script cache (a restart): load the script, then the same pipeline
+        // again. No row of the first attempt ran: EVALSHA of an unknown script writes nothing.
+        Err(error) if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) || error.to_string().contains("NOSCRIPT") => {
+            SCRIPT.prepare_invoke().load_async(conn).await?;
+            pipe.query_async(conn).await?
+        }
+        Err(error) => return Err(error),
+    };
+    Ok(results.into_iter().map(applied_from).collect())
+}
+
 /// Writes ops into a generation being built: without a marker check (`seq` `None`: the
 /// snapshot) or exactly once past its marker (`Some`: catching up on the outbox).
 pub async fn build(conn: &mut ConnectionManager, keys: &Keys, seq: Option<i64>, ops: &Ops) -> redis::RedisResult<Applied> {

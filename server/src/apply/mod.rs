@@ -31,7 +31,7 @@ use tokio::sync::Notify;
 /// that its own applier did not finish, or a restart).
 const POLL_EVERY: Duration = Duration::from_secs(1);
 /// Outbox rows read per round.
-const ROWS_PER_ROUND: i64 = 64;
+const ROWS_PER_ROUND: i64 = 256;
 /// How often applied outbox rows are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// Longest wait for one PostgreSQL or Redis call of the applier: a connection that hangs
@@ -147,22 +147,34 @@ impl Applier {
                 self.apply_history().await?;
                 return Ok(written);
             }
-            for row in rows {
-                let ops = self.ops_of(&keys, &row).await?;
-                match bounded(aggregate::apply(&mut self.redis, &keys, row.seq, &ops)).await? {
+            // The round's rows in one Redis round trip (each still exactly once, see
+            // `apply_many`), then one notice naming every unit they changed.
+            let mut all_ops = Vec::with_capacity(rows.len());
+            for row in &rows {
+                all_ops.push((row.seq, self.ops_of(&keys, row).await?));
+            }
+            let batch: Vec<(i64, &aggregate::Ops)> = all_ops.iter().map(|(seq, ops)| (*seq, ops)).collect();
+            let outcomes = bounded(aggregate::apply_many(&mut self.redis, &keys, &batch)).await?;
+            let mut changed = std::collections::BTreeSet::new();
+            for ((seq, ops), outcome) in all_ops.iter().zip(outcomes) {
+                match outcome {
                     Applied::Now => {
                         written += 1;
-                        aggregate::publish_changed(&mut self.redis, &self.keys, &ops.changed_units).await?;
+                        changed.extend(ops.changed_units.iter().cloned());
                     }
                     Applied::Negative => {
+                        // Rows after it in this round may be written too: the rebuild this
+                        // asks for recomputes everything from the truth anyway.
                         written += 1;
-                        tracing::error!(seq = row.seq, units = ?ops.changed_units, "a total went below zero: the aggregates drifted");
-                        self.request_rebuild(format!("a total went below zero applying outbox row {}", row.seq));
-                        break;
+                        changed.extend(ops.changed_units.iter().cloned());
+                        tracing::error!(seq, units = ?ops.changed_units, "a total went below zero: the aggregates drifted");
+                        self.request_rebuild(format!("a total went below zero applying outbox row {seq}"));
                     }
-                    Applied::Before => {}
-                    Applied::NoMarker | Applied::Superseded => break,
+                    Applied::Before | Applied::NoMarker | Applied::Superseded => {}
                 }
+            }
+            if !changed.is_empty() {
+                aggregate::publish_changed(&mut self.redis, &self.keys, &changed).await?;
             }
         }
     }

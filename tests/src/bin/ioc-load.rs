@@ -49,6 +49,10 @@ struct Args {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
+    /// Spread the throughput phase's events over every ward of the catalog (not 8), and time
+    /// until all of them are visible in the city's summary (durable *and* visible).
+    #[arg(long)]
+    until_visible: bool,
     /// Event-to-screen latency samples.
     #[arg(long, default_value_t = 50)]
     samples: usize,
@@ -132,11 +136,26 @@ async fn measure(args: Args) {
     let endpoint = format!("{}/api/v1/events", args.url);
 
     // Phase 1: throughput.
+    let all_wards = ward_codes();
+    let wards: Vec<&str> = if args.until_visible { all_wards.iter().map(String::as_str).collect() } else { WARDS.to_vec() };
     let batches: Vec<Vec<Value>> = (0..args.events)
         .collect::<Vec<_>>()
         .chunks(args.batch.max(1))
-        .map(|chunk| chunk.iter().map(|i| dossier(&run, *i, WARDS[i % WARDS.len()])).collect())
+        .map(|chunk| chunk.iter().map(|i| dossier(&run, *i, wards[i % wards.len()])).collect())
         .collect();
+    let visible_cookie = if args.until_visible { Some(log_in(&http, &args).await) } else { None };
+    let city_received = |cookie: String| {
+        let http = http.clone();
+        let url = format!("{}/api/v1/units/01/summary?window=24h", args.url);
+        async move {
+            let summary: Value = http.get(&url).header("cookie", cookie).send().await.unwrap().json().await.unwrap();
+            summary["dossiers"]["received"].as_u64().unwrap()
+        }
+    };
+    let base = match &visible_cookie {
+        Some(cookie) => city_received(cookie.clone()).await,
+        None => 0,
+    };
     let started = Instant::now();
     let mut request_ms: Vec<f64> = futures_util::stream::iter(batches)
         .map(|batch| {
@@ -161,6 +180,15 @@ async fn measure(args: Args) {
         args.events, elapsed, args.events as f64 / elapsed, args.batch, args.concurrency);
     println!("ingest request latency: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         percentile(&request_ms, 0.5), percentile(&request_ms, 0.99), request_ms.last().copied().unwrap_or(f64::NAN));
+    if let Some(cookie) = visible_cookie {
+        // Durable and visible: every event acknowledged above is in the city's figures.
+        while city_received(cookie.clone()).await < base + args.events as u64 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let visible = started.elapsed().as_secs_f64();
+        println!("visible in the city summary: {} events over {} wards in {:.2} s = {:.0} events/s (first POST → summary showing all)",
+            args.events, wards.len(), visible, args.events as f64 / visible);
+    }
 
     // Phase 2: event-to-screen latency on a quiet ward.
     let cookie = log_in(&http, &args).await;
@@ -199,18 +227,23 @@ async fn measure(args: Args) {
     }
 }
 
+/// Every ward (and commune) code of the built-in catalog.
+fn ward_codes() -> Vec<String> {
+    serde_json::from_str::<Vec<Value>>(ioc_server::catalog::DEFAULT_CATALOG_JSON)
+        .unwrap()
+        .into_iter()
+        .filter(|u| u["kind"] == "ward" || u["kind"] == "commune" || u["kind"] == "township")
+        .filter_map(|u| u["code"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// Phase 3: `list_open` open dossiers over every ward of the catalog (`list_overdue` of them
 /// overdue), then the first page of the city's lists, timed end to end (request sent → JSON
 /// received), one request at a time.
 async fn time_lists(args: &Args, run: &str, cookie: &str) {
     let http = reqwest::Client::new();
     let endpoint = format!("{}/api/v1/events", args.url);
-    let wards: Vec<String> = serde_json::from_str::<Vec<Value>>(ioc_server::catalog::DEFAULT_CATALOG_JSON)
-        .unwrap()
-        .into_iter()
-        .filter(|u| u["kind"] == "ward" || u["kind"] == "commune" || u["kind"] == "township")
-        .filter_map(|u| u["code"].as_str().map(str::to_owned))
-        .collect();
+    let wards = ward_codes();
     let now = Utc::now();
     let batches: Vec<Vec<Value>> = (0..args.list_open)
         .collect::<Vec<_>>()

@@ -319,3 +319,20 @@ async fn ingest_answers_503_within_the_timeout_when_postgres_stops_answering(poo
     assert!(saw_unavailable, "heartbeats report the figures unavailable");
     server.server.stop();
 }
+
+/// Regression: the applier writes a round's outbox rows in one pipeline of EVALSHA calls; a
+/// Redis that forgot its scripts (a restart, `SCRIPT FLUSH`) must not stall it.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn the_applier_goes_on_after_redis_forgets_its_scripts(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let t = now();
+    server.ingest_ok(&json!([dossier_received("e1", WARD, "D1", t, t + Duration::hours(4))])).await;
+    server.settle().await;
+    let mut redis = server.server.state.redis.clone();
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut redis).await.unwrap();
+    let batch: Vec<Value> = (2..=300).map(|i| dossier_received(&format!("e{i}"), WARD, &format!("D{i}"), t, t + Duration::hours(4))).collect();
+    server.ingest_ok(&json!(batch)).await;
+    server.settle().await;
+    assert_eq!(server.summary(WARD, "today").await.dossiers.received, 300);
+    server.cleanup().await;
+}
