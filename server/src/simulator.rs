@@ -91,8 +91,11 @@ impl Welcome {
             self.ingest_key
         ));
         out.push_str(&format!(
-            "  Wall display: open {base}/wall#pair={} (or open {base}/wall and type {})\n\n  Press Ctrl-C to stop.\n",
+            "  Wall display: open {base}/wall#pair={} (or open {base}/wall and type {})\n",
             self.pairing_code, self.pairing_code
+        ));
+        out.push_str(&format!(
+            "  Public page (no login): {base}/cong-khai — open data: {base}/open-data/v1/ — Open311: {base}/open311/v2/services.json\n\n  Press Ctrl-C to stop.\n"
         ));
         out
     }
@@ -137,6 +140,13 @@ pub async fn prepare_demo(state: &AppState) -> Result<Welcome, String> {
     playlist.push(WallView { unit: root.clone(), window: Window::Month, seconds: 15, view: ioc_shared::live::View::Score });
     for child in state.catalog.children(&root).iter().take(2) {
         playlist.push(WallView { unit: child.clone(), window: Window::Today, seconds: 15, view: Default::default() });
+    }
+    // So that /cong-khai has something to show: the districts (or provinces) public, officers
+    // not named. Only when nothing is public yet; a real deployment starts with none.
+    if state.accounts.public_units().await.map_err(|e| e.to_string())?.is_empty() {
+        for child in state.catalog.children(&root).iter().take(12) {
+            state.manage.make_public(&actor, child, false).await.map_err(|e| e.to_string())?;
+        }
     }
     let existing = state.accounts.list_displays().await.map_err(|e| e.to_string())?;
     let pairing_code = match existing.iter().find(|d| d.name == DEMO_DISPLAY && !d.revoked) {
@@ -224,7 +234,11 @@ fn rhythm(at: DateTime<Utc>) -> f64 {
 
 impl Simulator {
     fn new(state: &AppState) -> Simulator {
-        let mut units: Vec<Unit> = state.catalog.units().filter(|u| u.parent.is_some()).cloned().collect();
+        Simulator::for_catalog(&state.catalog)
+    }
+
+    fn for_catalog(catalog: &crate::catalog::Catalog) -> Simulator {
+        let mut units: Vec<Unit> = catalog.units().filter(|u| u.parent.is_some()).cloned().collect();
         units.sort_by(|a, b| a.code.cmp(&b.code));
         Simulator {
             rng: StdRng::from_os_rng(),
@@ -478,6 +492,24 @@ impl Simulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: complaints carried both `due` and `due_in` and ingest refused every one of
+    /// them, so the demo showed no complaints at all. Whatever the simulator makes, ingest takes.
+    #[test]
+    fn every_event_the_simulator_makes_passes_the_ingest_contract() {
+        let catalog = crate::catalog::Catalog::load(None).unwrap_or_else(|e| panic!("{e}"));
+        let mut sim = Simulator::for_catalog(&catalog);
+        let now = Utc::now();
+        let mut events = sim.backfill(now);
+        events.extend((0..2000).filter_map(|_| sim.live_step(now)));
+        assert!(events.len() > 1000);
+        for event in &events {
+            let value = serde_json::to_value(event).unwrap_or_default();
+            if let Err(error) = ioc_shared::event::parse_incoming_event(&value, now, crate::calendar::active()) {
+                panic!("{error}: {value}");
+            }
+        }
+    }
 
     #[test]
     fn office_hours_are_busier_than_nights() {

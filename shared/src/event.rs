@@ -257,15 +257,24 @@ pub fn parse_incoming_event(value: &Value, now: DateTime<Utc>, calendar: &Workin
     if !given("due_in") {
         return parse_event(value, now);
     }
-    if given("due") {
-        return Err("give either `due` or `due_in`, not both".to_owned());
-    }
     let fields = Fields(object);
     let at = fields.time("at")?;
     let due_in = fields.due_in()?.ok_or_else(|| "missing field `due_in`".to_owned())?;
     let due = calendar
         .due(at, due_in)
         .ok_or_else(|| "`due_in` runs past the dates the working calendar can count".to_owned())?;
+    if given("due") {
+        // Both may come only when they agree (an event sent again as this server stored it).
+        let stated = fields.time("due")?;
+        if stated != due {
+            return Err(format!(
+                "give either `due` or `due_in`, not both: `due_in` gives {}, `due` says {}",
+                crate::time::to_local_rfc3339(due),
+                crate::time::to_local_rfc3339(stated)
+            ));
+        }
+        return parse_event(value, now);
+    }
     let mut object = object.clone();
     object.insert("due".to_owned(), Value::String(crate::time::to_local_rfc3339(due)));
     parse_event(&Value::Object(object), now)

@@ -120,6 +120,8 @@ async fn a_bad_due_in_is_refused_and_the_rest_of_the_batch_kept(pool: PgPool) {
     let batch = json!([
         with("ok", json!({"due_in": {"working_days": 3}})),
         with("both", json!({"due_in": {"working_days": 3}, "due": "2026-11-20T17:00:00+07:00"})),
+        // Both, agreeing (3 working days from Monday 08:00 end Wednesday 17:00): accepted.
+        with("agreeing", json!({"due_in": {"working_days": 3}, "due": "2026-11-18T17:00:00+07:00"})),
         with("zero", json!({"due_in": {"working_hours": 0}})),
         with("shape", json!({"due_in": {"working_weeks": 1}})),
         with("text", json!({"due_in": "3 days"})),
@@ -127,10 +129,10 @@ async fn a_bad_due_in_is_refused_and_the_rest_of_the_batch_kept(pool: PgPool) {
     ]);
     let (status, body) = server.ingest(&batch).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["accepted"], json!(1), "{body}");
+    assert_eq!(body["accepted"], json!(2), "{body}");
     let reasons: Vec<String> = body["rejected"].as_array().unwrap().iter().map(|r| r["error"].as_str().unwrap().to_owned()).collect();
     assert_eq!(reasons.len(), 5, "{body}");
-    assert!(reasons[0].contains("not both"), "{reasons:?}");
+    assert!(reasons[0].contains("not both") && reasons[0].contains("2026-11-18T17:00:00+07:00"), "{reasons:?}");
     assert!(reasons[1].contains("between 1 and"), "{reasons:?}");
     assert!(reasons[2].contains("`due_in` must be"), "{reasons:?}");
     assert!(reasons[3].contains("`due_in` must be"), "{reasons:?}");
