@@ -53,8 +53,40 @@ impl Driver {
     }
 }
 
+/// Every process below `pid` (children, their children, …), read from /proc.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+            // `pid (comm) state ppid …`: the name may hold spaces, so read after the last `)`.
+            let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)).and_then(|p| p.parse::<u32>().ok());
+            if let Some(parent) = parent {
+                parents.push((child, parent));
+            }
+        }
+    }
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let current = found[i];
+        found.extend(parents.iter().filter(|(_, parent)| *parent == current).map(|(child, _)| *child));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
 impl Drop for Driver {
     fn drop(&mut self) {
+        // Regression: killing chromedriver alone left its Chromium running (hundreds of
+        // processes after a day of test runs). Kill the browsers it started too, by their own
+        // process ids (never a process group).
+        let browsers = descendants(self.process.id());
+        if !browsers.is_empty() {
+            let _ = Command::new("kill").arg("-KILL").args(browsers.iter().map(u32::to_string)).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        }
         let _ = self.process.kill();
         let _ = self.process.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
