@@ -33,6 +33,12 @@ pub fn parse_rfc3339(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
 }
 
+/// Parses an RFC 3339 timestamp taken from a URL query string, where an unencoded `+07:00`
+/// arrives as ` 07:00` (a `+` in a query means a space): read it as the `+` it was meant to be.
+pub fn parse_rfc3339_in_query(text: &str) -> Option<DateTime<Utc>> {
+    parse_rfc3339(text).or_else(|| parse_rfc3339(&text.replace(' ', "+")))
+}
+
 /// Formats a time as RFC 3339 in local time, e.g. `2026-11-22T09:30:00+07:00`.
 pub fn to_local_rfc3339(at: DateTime<Utc>) -> String {
     at.with_timezone(&local_offset()).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)

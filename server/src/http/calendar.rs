@@ -42,7 +42,7 @@ async fn due(State(state): State<AppState>, parts: Parts) -> Result<Json<DueAnsw
     let Query(params) = Query::<HashMap<String, String>>::try_from_uri(&parts.uri).map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let bad = |m: String| ApiError::BadRequest(m);
     let from = params.get("from").ok_or_else(|| bad("missing `from` (an RFC 3339 time, e.g. 2026-11-20T15:00:00+07:00)".into()))?;
-    let from = ioc_shared::time::parse_rfc3339(from)
+    let from = ioc_shared::time::parse_rfc3339_in_query(from)
         .ok_or_else(|| bad(format!("`from` is not an RFC 3339 time with an offset (got `{from}`)")))?;
     let count = |name: &str| -> Result<Option<u32>, ApiError> {
         params.get(name).map(|text| text.parse::<u32>().map_err(|_| bad(format!("`{name}` must be a whole number (got `{text}`)")))).transpose()

@@ -229,7 +229,7 @@ fn unavailable(error: crate::store::StoreError, format: Format) -> Open311Error 
 }
 
 fn parse_date(name: &str, text: &str, format: Format) -> Result<DateTime<Utc>, Open311Error> {
-    ioc_shared::time::parse_rfc3339(text)
+    ioc_shared::time::parse_rfc3339_in_query(text)
         .ok_or_else(|| Open311Error::new(StatusCode::BAD_REQUEST, format!("`{name}` must be a W3C date-time with an offset, e.g. 2026-11-20T08:00:00+07:00 (got `{text}`)"), format))
 }
 

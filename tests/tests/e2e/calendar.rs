@@ -36,6 +36,9 @@ async fn deadlines_cross_weekends_tet_and_compensatory_saturdays(pool: PgPool) {
         let (status, body) = due(&server, &format!("from={}&{amount}", encoded(from))).await;
         assert_eq!((status, body["due"].as_str()), (200, Some(expected)), "{from} + {amount}: {body}");
     }
+    // An unencoded `+07:00` in the query (a `+` there means a space) is read as meant.
+    let (status, body) = due(&server, "from=2026-11-20T15:00:00+07:00&working_hours=4").await;
+    assert_eq!((status, body["due"].as_str()), (200, Some("2026-11-23T10:00:00+07:00")), "{body}");
     server.cleanup().await;
 }
 

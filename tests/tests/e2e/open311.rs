@@ -199,6 +199,10 @@ async fn the_request_list_filters_by_id_service_dates_and_status(pool: PgPool) {
     assert_eq!(list(format!("?start_date={later}")).await, Vec::<String>::new());
     assert_eq!(list(format!("?start_date={earlier}&end_date={later}")).await, sorted(ids.clone()));
     assert_eq!(list(format!("?end_date={earlier}")).await, Vec::<String>::new());
+    // Dates with an unencoded `+07:00` (which a query string turns into a space) still read.
+    let raw_earlier = ioc_shared::time::to_local_rfc3339(now() - Duration::hours(1));
+    let raw_later = ioc_shared::time::to_local_rfc3339(now() + Duration::hours(1));
+    assert_eq!(list(format!("?start_date={raw_earlier}&end_date={raw_later}")).await, sorted(ids.clone()));
     let (_, _, body) = get(&server, &format!("/open311/v2/requests/{}.json", ids[1])).await;
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()[0]["status"], json!("closed"));
     // The XML list.
