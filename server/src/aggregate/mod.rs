@@ -32,7 +32,7 @@ pub mod score;
 pub mod summary;
 pub mod write;
 
-pub use write::{apply, apply_many, build, clear, publish_changed, Applied, Ops};
+pub use write::{apply_many, build, clear, publish_changed, Applied, Ops};
 
 use ioc_shared::event::ItemKind;
 use ioc_shared::time::LOCAL_OFFSET_SECONDS;

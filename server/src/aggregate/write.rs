@@ -160,29 +160,13 @@ fn applied_from(result: i64) -> Applied {
     }
 }
 
-async fn run_script(conn: &mut ConnectionManager, keys: &Keys, seq: Option<i64>, ops: &Ops, mode: &str) -> redis::RedisResult<Applied> {
-    let result: i64 = redis::Script::new(APPLY_SCRIPT)
-        .key(keys.current_generation())
-        .key(keys.applied())
-        .arg(keys.generation().to_string())
-        .arg(seq.map_or_else(|| "-".to_owned(), |s| s.to_string()))
-        .arg(ops.to_script_json())
-        .arg(mode)
-        .invoke_async(conn)
-        .await?;
-    Ok(applied_from(result))
-}
-
-/// Runs one outbox row's ops on the current generation, exactly once for its `seq`.
-pub async fn apply(conn: &mut ConnectionManager, keys: &Keys, seq: i64, ops: &Ops) -> redis::RedisResult<Applied> {
-    run_script(conn, keys, Some(seq), ops, "live").await
-}
+/// The apply script, its hash computed once.
+static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| redis::Script::new(APPLY_SCRIPT));
 
 /// Runs several outbox rows' ops, in `seq` order, in one round trip: each row's script still
 /// checks and advances the marker on its own, so every row is written exactly once whatever
 /// another replica does meanwhile. The answers come in the rows' order.
 pub async fn apply_many(conn: &mut ConnectionManager, keys: &Keys, rows: &[(i64, &Ops)]) -> redis::RedisResult<Vec<Applied>> {
-    static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| redis::Script::new(APPLY_SCRIPT));
     let generation = keys.generation().to_string();
     let mut pipe = redis::pipe();
     for (seq, ops) in rows {
@@ -212,7 +196,16 @@ pub async fn apply_many(conn: &mut ConnectionManager, keys: &Keys, rows: &[(i64,
 /// Writes ops into a generation being built: without a marker check (`seq` `None`: the
 /// snapshot) or exactly once past its marker (`Some`: catching up on the outbox).
 pub async fn build(conn: &mut ConnectionManager, keys: &Keys, seq: Option<i64>, ops: &Ops) -> redis::RedisResult<Applied> {
-    run_script(conn, keys, seq, ops, "build").await
+    let result: i64 = SCRIPT
+        .key(keys.current_generation())
+        .key(keys.applied())
+        .arg(keys.generation().to_string())
+        .arg(seq.map_or_else(|| "-".to_owned(), |s| s.to_string()))
+        .arg(ops.to_script_json())
+        .arg("build")
+        .invoke_async(conn)
+        .await?;
+    Ok(applied_from(result))
 }
 
 /// Deletes every key under the prefix (rebuild only).

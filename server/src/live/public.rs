@@ -73,8 +73,8 @@ impl PublicFeed {
         self.inner.dirty.notify_one();
     }
 
-    /// The newest board, if computed yet (the open data serves it).
-    pub fn latest(&self) -> Option<Arc<Published>> {
+    /// The newest board, if computed yet.
+    fn latest(&self) -> Option<Arc<Published>> {
         self.inner.latest.borrow().clone()
     }
 
