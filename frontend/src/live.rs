@@ -170,7 +170,7 @@ impl LiveClient {
     }
 
     fn connect(&self) {
-        let Some(url) = socket_url() else { return };
+        let Some(url) = socket_url("/api/v1/live") else { return };
         let socket = match WebSocket::new(&url) {
             Ok(socket) => socket,
             Err(_) => {
@@ -232,10 +232,9 @@ impl LiveClient {
                 return;
             }
             inner.reconnect_pending = true;
-            let base = (FIRST_BACKOFF_MS * 2_f64.powi(inner.attempts.min(10) as i32)).min(MAX_BACKOFF_MS);
+            let delay = reconnect_delay_ms(inner.attempts, MAX_BACKOFF_MS);
             inner.attempts += 1;
-            // ±25 % jitter, so a hundred screens do not reconnect in the same millisecond.
-            base * (0.75 + js_sys::Math::random() * 0.5)
+            delay
         };
         let client = self.clone();
         set_timeout(
@@ -351,7 +350,16 @@ impl Inner {
     }
 }
 
-fn field(object: &JsValue, name: &str) -> JsValue {
+/// The wait before reconnect attempt `attempts` (0 = the first): doubling from
+/// [`FIRST_BACKOFF_MS`] up to `max_ms`, with ±25 % jitter so a hundred screens do not reconnect
+/// in the same millisecond.
+pub(crate) fn reconnect_delay_ms(attempts: u32, max_ms: f64) -> f64 {
+    let base = (FIRST_BACKOFF_MS * 2_f64.powi(attempts.min(10) as i32)).min(max_ms);
+    base * (0.75 + js_sys::Math::random() * 0.5)
+}
+
+/// A field of a JSON object the browser parsed (`undefined` when absent).
+pub(crate) fn field(object: &JsValue, name: &str) -> JsValue {
     js_sys::Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
 }
 
@@ -411,10 +419,10 @@ fn apply_patch(document: &mut JsValue, changes: &JsValue) -> Option<()> {
     Some(())
 }
 
-/// `ws://host/api/v1/live` (or `wss://` when the page came over HTTPS). The cookie goes along;
-/// no credential is ever put in the URL.
-fn socket_url() -> Option<String> {
+/// `ws://host{path}` (or `wss://` when the page came over HTTPS). The cookie goes along; no
+/// credential is ever put in the URL.
+pub(crate) fn socket_url(path: &str) -> Option<String> {
     let location = web_sys::window()?.location();
     let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
-    Some(format!("{scheme}://{}/api/v1/live", location.host().ok()?))
+    Some(format!("{scheme}://{}{path}", location.host().ok()?))
 }

@@ -6,6 +6,7 @@
 //! so it is a small reconnecting socket of its own rather than the dashboard's [`crate::live`].
 //! Its messages are [`ioc_shared::public::PublicMessage`].
 
+use crate::live::{field, reconnect_delay_ms, socket_url};
 use ioc_shared::format::{self, Lang};
 use ioc_shared::public::PublicBoard;
 use leptos::prelude::*;
@@ -114,7 +115,7 @@ struct Handlers {
 
 /// Opens the public socket; on close, reopens it after a growing pause (with jitter).
 fn connect(link: Link) {
-    let Some(url) = socket_url() else { return };
+    let Some(url) = socket_url("/api/v1/public/live") else { return };
     let Ok(socket) = WebSocket::new(&url) else {
         retry(link);
         return;
@@ -128,9 +129,8 @@ fn connect(link: Link) {
             // Read straight from the browser's JSON object (no decoder of the message enum in
             // the download); heartbeats need nothing but the `connected` above.
             let Ok(message) = js_sys::JSON::parse(&text) else { return };
-            let field = |name: &str| js_sys::Reflect::get(&message, &name.into()).unwrap_or(wasm_bindgen::JsValue::UNDEFINED);
-            if field("type").as_string().as_deref() == Some("board") {
-                if let Ok(board) = serde_wasm_bindgen::from_value::<PublicBoard>(field("data")) {
+            if field(&message, "type").as_string().as_deref() == Some("board") {
+                if let Ok(board) = serde_wasm_bindgen::from_value::<PublicBoard>(field(&message, "data")) {
                     link.board.set(Some(board));
                 }
             }
@@ -154,12 +154,7 @@ fn retry(link: Link) {
         *attempts += 1;
         *attempts
     };
-    let delay = (500.0 * 2_f64.powi(attempt.min(10) as i32)).min(MAX_BACKOFF_MS) * (0.75 + js_sys::Math::random() * 0.5);
+    let delay = reconnect_delay_ms(attempt, MAX_BACKOFF_MS);
     set_timeout(move || connect(link), Duration::from_millis(delay as u64));
 }
 
-fn socket_url() -> Option<String> {
-    let location = web_sys::window()?.location();
-    let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
-    Some(format!("{scheme}://{}/api/v1/public/live", location.host().ok()?))
-}
