@@ -5,6 +5,7 @@
 //! last item shown: items that change meanwhile are never shown twice, and new ones appear in
 //! their place.
 
+use super::sql::{overdue_at, RATED};
 use super::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use ioc_shared::event::ItemKind;
@@ -62,16 +63,16 @@ pub struct ListedItem {
 
 /// (sort expression, its type, direction-free condition) of each list. Every sort is
 /// ascending; "most late first" sorts by how early the due time was before the resolution.
-fn shape(state: ListState) -> (&'static str, &'static str, &'static str) {
+fn shape(state: ListState) -> (&'static str, &'static str, String) {
     match state {
-        ListState::Overdue => ("due_extended_at", "timestamptz", "open AND NOT paused AND due_extended_at < $2"),
-        ListState::DueSoon => ("due_extended_at", "timestamptz", "open AND NOT paused AND due_extended_at >= $2 AND due_extended_at < $3"),
-        ListState::Open => ("received_at", "timestamptz", "open"),
-        ListState::Paused => ("paused_since", "timestamptz", "open AND paused"),
+        ListState::Overdue => ("due_extended_at", "timestamptz", overdue_at("$2")),
+        ListState::DueSoon => ("due_extended_at", "timestamptz", "open AND NOT paused AND due_extended_at >= $2 AND due_extended_at < $3".into()),
+        ListState::Open => ("received_at", "timestamptz", "open".into()),
+        ListState::Paused => ("paused_since", "timestamptz", "open AND paused".into()),
         ListState::ResolvedLate => (
             "(EXTRACT(EPOCH FROM due_extended_at) - EXTRACT(EPOCH FROM resolved_at))",
             "numeric",
-            "resolved_at >= $4 AND resolved_at <= $2 AND resolved_at > due_extended_at AND coalesce(outcome, '') <> 'withdrawn'",
+            format!("resolved_at >= $4 AND resolved_at <= $2 AND resolved_at > due_extended_at AND {RATED}"),
         ),
     }
 }
@@ -145,17 +146,18 @@ impl Store {
     /// An officer's figures per kind within `units` (`None`: all), resolved counted since
     /// `since`; empty when they have no item there.
     pub async fn officer_counts(&self, officer: &str, units: Option<&[String]>, now: DateTime<Utc>, since: DateTime<Utc>) -> Result<Vec<OfficerCounts>, StoreError> {
-        let rows = sqlx::query_as(
+        let rows = sqlx::query_as(&format!(
             "SELECT kind,
                     count(*) FILTER (WHERE open) AS open,
-                    count(*) FILTER (WHERE open AND NOT paused AND due_extended_at < $3) AS overdue,
+                    count(*) FILTER (WHERE {overdue}) AS overdue,
                     count(*) FILTER (WHERE resolved_at >= $4 AND resolved_at <= $3 AND resolved_at <= due_extended_at
-                                     AND coalesce(outcome, '') <> 'withdrawn') AS resolved_on_time,
+                                     AND {RATED}) AS resolved_on_time,
                     count(*) FILTER (WHERE resolved_at >= $4 AND resolved_at <= $3 AND resolved_at > due_extended_at
-                                     AND coalesce(outcome, '') <> 'withdrawn') AS resolved_late,
+                                     AND {RATED}) AS resolved_late,
                     max(officer_name) AS name
              FROM items WHERE officer_id = $1 AND ($2::text[] IS NULL OR unit = ANY($2)) GROUP BY kind",
-        )
+            overdue = overdue_at("$3"),
+        ))
         .bind(officer)
         .bind(units)
         .bind(now)
@@ -167,7 +169,7 @@ impl Store {
 
     /// An officer's overdue items of every kind, most overdue first.
     pub async fn officer_overdue(&self, officer: &str, units: Option<&[String]>, now: DateTime<Utc>, limit: i64) -> Result<(i64, Vec<ListedItem>), StoreError> {
-        let filter = "officer_id = $1 AND ($2::text[] IS NULL OR unit = ANY($2)) AND open AND NOT paused AND due_extended_at < $3";
+        let filter = format!("officer_id = $1 AND ($2::text[] IS NULL OR unit = ANY($2)) AND {}", overdue_at("$3"));
         let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM items WHERE {filter}"))
             .bind(officer)
             .bind(units)
@@ -209,17 +211,18 @@ impl Store {
                     count(*) FILTER (WHERE received_at >= $3 AND received_at < $4 AND channel = 'online') AS received_online,
                     count(*) FILTER (WHERE resolved_at >= $3 AND resolved_at < $4 AND received_at IS NOT NULL) AS resolved,
                     count(*) FILTER (WHERE resolved_at >= $3 AND resolved_at < $4 AND received_at IS NOT NULL
-                                     AND coalesce(outcome, '') <> 'withdrawn' AND resolved_at <= due_extended_at) AS resolved_on_time,
+                                     AND {RATED} AND resolved_at <= due_extended_at) AS resolved_on_time,
                     count(*) FILTER (WHERE resolved_at >= $3 AND resolved_at < $4 AND received_at IS NOT NULL
-                                     AND coalesce(outcome, '') <> 'withdrawn' AND resolved_at > due_extended_at) AS resolved_late,
+                                     AND {RATED} AND resolved_at > due_extended_at) AS resolved_late,
                     count(*) FILTER (WHERE open) AS open,
-                    count(*) FILTER (WHERE open AND NOT paused AND due_extended_at < $5) AS overdue,
+                    count(*) FILTER (WHERE {overdue}) AS overdue,
                     (percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM resolved_at - received_at) / 3600.0)
                         FILTER (WHERE resolved_at >= $3 AND resolved_at < $4 AND received_at IS NOT NULL))::float8 AS p50_hours
              FROM items
              WHERE kind = $1 AND ($2::text[] IS NULL OR unit = ANY($2))
                AND (open OR received_at >= $3 OR resolved_at >= $3)
-             GROUP BY 1"
+             GROUP BY 1",
+            overdue = overdue_at("$5"),
         ))
         .bind(kind.as_str())
         .bind(units)

@@ -19,6 +19,7 @@ pub mod open311;
 pub mod outbox;
 pub mod retention;
 pub mod score;
+pub mod sql;
 pub mod traffic;
 
 pub use events::IngestOutcome;

@@ -1,5 +1,6 @@
 //! What the Decision 766 score counts, per unit, from the items (the truth).
 
+use super::sql::RATED;
 use super::{Store, StoreError};
 use chrono::{DateTime, Utc};
 
@@ -26,18 +27,18 @@ pub struct ScoreParts {
 impl Store {
     /// Score parts per unit for the period `[from, now]` within `units` (`None`: all).
     pub async fn score_parts(&self, units: Option<&[String]>, from: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<ScoreParts>, StoreError> {
-        Ok(sqlx::query_as(
+        Ok(sqlx::query_as(&format!(
             "SELECT unit,
-                count(*) FILTER (WHERE kind = 'dossier' AND received_at IS NOT NULL AND coalesce(outcome, '') <> 'withdrawn'
+                count(*) FILTER (WHERE kind = 'dossier' AND received_at IS NOT NULL AND {RATED}
                                  AND (received_at >= $2 OR resolved_at >= $2 OR open)) AS progress_denominator,
-                count(*) FILTER (WHERE kind = 'dossier' AND received_at IS NOT NULL AND coalesce(outcome, '') <> 'withdrawn'
+                count(*) FILTER (WHERE kind = 'dossier' AND received_at IS NOT NULL AND {RATED}
                                  AND ((resolved_at >= $2 AND resolved_at <= $3 AND resolved_at <= due_extended_at)
                                       OR (open AND (paused OR due_extended_at >= $3)))) AS progress_numerator,
                 count(*) FILTER (WHERE kind = 'dossier' AND received_at >= $2 AND received_at <= $3) AS received,
                 count(*) FILTER (WHERE kind = 'dossier' AND received_at >= $2 AND received_at <= $3 AND channel = 'online') AS received_online,
                 count(*) FILTER (WHERE kind = 'dossier' AND received_at IS NOT NULL AND resolved_at >= $2 AND resolved_at <= $3) AS dossiers_resolved,
                 count(*) FILTER (WHERE kind = 'dossier' AND received_at IS NOT NULL AND resolved_at >= $2 AND resolved_at <= $3
-                                 AND coalesce(outcome, '') <> 'withdrawn' AND resolved_at > due_extended_at) AS dossiers_late,
+                                 AND {RATED} AND resolved_at > due_extended_at) AS dossiers_late,
                 count(*) FILTER (WHERE kind = 'dossier' AND received_at IS NOT NULL AND resolved_at >= $2 AND resolved_at <= $3
                                  AND satisfaction = 'dissatisfied') AS dossiers_dissatisfied,
                 count(*) FILTER (WHERE kind = 'complaint' AND received_at IS NOT NULL AND resolved_at >= $2 AND resolved_at <= $3) AS complaints_resolved,
@@ -49,8 +50,8 @@ impl Store {
                                  AND due_extended_at < $3 + interval '24 hours') AS due_24h
              FROM items
              WHERE ($1::text[] IS NULL OR unit = ANY($1)) AND kind <> 'task' AND (open OR received_at >= $2 OR resolved_at >= $2)
-             GROUP BY unit",
-        )
+             GROUP BY unit"
+        ))
         .bind(units)
         .bind(from)
         .bind(now)
