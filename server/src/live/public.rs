@@ -94,7 +94,6 @@ impl PublicFeed {
     /// Computes and publishes the board until the server stops.
     pub async fn run(self, mut sources: Sources) {
         let mut version: u64 = 0;
-        let mut last: Option<PublicBoard> = None;
         loop {
             let started = Instant::now();
             let now = Utc::now();
@@ -106,14 +105,14 @@ impl PublicFeed {
             };
             match computed {
                 Ok(board) => {
-                    let unchanged = last.as_ref().is_some_and(|previous| PublicBoard { as_of: board.as_of.clone(), ..previous.clone() } == board);
-                    if !unchanged || self.latest().is_none() {
+                    // Published again only when a figure changed, not just the computation time.
+                    let unchanged = self.latest().is_some_and(|p| p.board.period == board.period && p.board.units == board.units);
+                    if !unchanged {
                         version = (version + 1).max(now.timestamp_millis().max(0) as u64);
                         let message = PublicMessage::Board { version, data: Box::new(board.clone()) };
                         match serde_json::to_string(&message) {
                             Ok(text) => {
-                                self.inner.latest.send_replace(Some(Arc::new(Published { board: Arc::new(board.clone()), message: text.into() })));
-                                last = Some(board);
+                                self.inner.latest.send_replace(Some(Arc::new(Published { board: Arc::new(board), message: text.into() })));
                             }
                             Err(error) => tracing::error!(%error, "public board not serializable"),
                         }
