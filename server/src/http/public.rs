@@ -70,17 +70,26 @@ async fn units_json(State(state): State<AppState>) -> Result<Response, ApiError>
     Ok(cached(body, "application/json"))
 }
 
+fn csv_error(error: csv::Error) -> ApiError {
+    ApiError::Internal(format!("CSV: {error}"))
+}
+
+/// The CSV written, after its licence line.
+fn licensed(writer: csv::Writer<Vec<u8>>) -> Result<String, ApiError> {
+    let bytes = writer.into_inner().map_err(|e| ApiError::Internal(format!("CSV: {e}")))?;
+    Ok(format!("{LICENCE_LINE}\n{}", String::from_utf8_lossy(&bytes)))
+}
+
 fn rate(value: Option<f64>) -> String {
     value.map(|r| format!("{r:.4}")).unwrap_or_default()
 }
 
 async fn units_csv(State(state): State<AppState>) -> Result<Response, ApiError> {
     let published = board(&state).await?;
-    let write_error = |e: csv::Error| ApiError::Internal(format!("CSV: {e}"));
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer
         .write_record(["rank", "code", "name", "dossiers_resolved", "on_time_rate", "dossiers_overdue", "complaints_overdue", "score", "score_max", "band", "as_of"])
-        .map_err(write_error)?;
+        .map_err(csv_error)?;
     for unit in &published.board.units {
         writer
             .write_record([
@@ -96,10 +105,9 @@ async fn units_csv(State(state): State<AppState>) -> Result<Response, ApiError> 
                 unit.band.clone(),
                 published.board.as_of.clone(),
             ])
-            .map_err(write_error)?;
+            .map_err(csv_error)?;
     }
-    let bytes = writer.into_inner().map_err(|e| ApiError::Internal(format!("CSV: {e}")))?;
-    Ok(cached(format!("{LICENCE_LINE}\n{}", String::from_utf8_lossy(&bytes)), "text/csv; charset=utf-8"))
+    Ok(cached(licensed(writer)?, "text/csv; charset=utf-8"))
 }
 
 /// The counters of the daily history, as columns of `daily.csv`.
@@ -140,11 +148,10 @@ async fn daily_csv(State(state): State<AppState>, Query(params): Query<HashMap<S
         return Ok(cached(csv.as_ref().clone(), "text/csv; charset=utf-8"));
     }
     let public = state.accounts.public_units().await?;
-    let write_error = |e: csv::Error| ApiError::Internal(format!("CSV: {e}"));
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["date", "code", "name"];
     header.extend(DAILY_COLUMNS.iter().map(|(name, _)| *name));
-    writer.write_record(&header).map_err(write_error)?;
+    writer.write_record(&header).map_err(csv_error)?;
     for entry in &public {
         let Some(unit) = state.catalog.get(&entry.unit) else { continue };
         let rows = state.store.daily_counters(&unit.code, from, to).await?;
@@ -157,12 +164,11 @@ async fn daily_csv(State(state): State<AppState>, Query(params): Query<HashMap<S
             let counts = by_day.get(&day);
             let mut record = vec![day.to_string(), unit.code.clone(), unit.name.clone()];
             record.extend(DAILY_COLUMNS.iter().map(|(_, counter)| counts.and_then(|c| c.get(counter)).copied().unwrap_or(0).to_string()));
-            writer.write_record(&record).map_err(write_error)?;
+            writer.write_record(&record).map_err(csv_error)?;
             day = day.succ_opt().unwrap_or(to + Duration::days(1));
         }
     }
-    let bytes = writer.into_inner().map_err(|e| ApiError::Internal(format!("CSV: {e}")))?;
-    let csv = Arc::new(format!("{LICENCE_LINE}\n{}", String::from_utf8_lossy(&bytes)));
+    let csv = Arc::new(licensed(writer)?);
     cache.keep((from, to), csv.clone());
     Ok(cached(csv.as_ref().clone(), "text/csv; charset=utf-8"))
 }
