@@ -15,7 +15,10 @@
 //! | `g{N}:b:{m,h,d}:{bucket}:{unit}` | hash | window counters of one minute / hour / local day, at a unit and everything below it; `k:{child}:{counter}` fields break some down per direct child |
 //! | `g{N}:open:{unit}` | hash | open items per kind, now |
 //! | `g{N}:due:{unit}:{kind}` | sorted set | open, running items by due time (ms), member `source␟item`: "overdue now" is a range count |
-//! | `g{N}:late:{unit}` | sorted set | the same for assigned items, member `officer␟unit␟kind␟source␟item`, for the late-officer ranking |
+//! | `g{N}:deadlines` | sorted set | assigned, running items by due time (ms), once each, member `path␟officer␟unit␟kind␟source␟item` (`path`: the item's unit and its ancestors): the deadline engine's queue |
+//! | `g{N}:late_until` | string | the deadline engine's mark (Unix ms): deadlines before it are counted in the two keys below |
+//! | `g{N}:late_officers:{unit}` | sorted set | officer id → minus the number of their overdue items in the unit's scope (members at 0 removed): `ZCARD` is the number of late officers, `ZRANGE 0 9` the ranking |
+//! | `g{N}:officer_units:{officer}` | hash | unit → the officer's overdue items there, to name the unit holding most of them |
 //! | `g{N}:officers` | hash | officer id → display name |
 //! | channel `changed` | pub/sub | JSON array of unit codes whose figures changed (`*`: all, after a rebuild) |
 //! | channel `revoked` | pub/sub | `session:<hash>`, `user:<id>` or `display:<id>` whose live connections must close |
@@ -26,6 +29,14 @@
 //! enough for the `24h` window to the minute and the `7d`/`30d` windows to the hour. All ops of
 //! one outbox row run in one Lua script that also checks the generation and advances `applied`,
 //! so a row is applied exactly once even when several replicas race to apply it.
+//!
+//! **Late officers are counted incrementally.** An assigned item's deadline is kept once, in
+//! `deadlines`. Every summary first advances the deadline engine to now ([`write::ADVANCE_SCRIPT`],
+//! in the same atomic read): the deadlines passed since `late_until` are counted against their
+//! officer at every unit of their path. A deadline that leaves (resolved, reassigned, paused)
+//! after being counted is uncounted by the same script that removes it. So reading the ranking
+//! costs the same whatever the number of overdue items, and each item is counted once when it
+//! turns late, not at every read.
 
 pub mod public;
 pub mod score;
@@ -39,12 +50,14 @@ use ioc_shared::time::LOCAL_OFFSET_SECONDS;
 
 /// Separator inside set members; ids may not contain control characters, so it is safe.
 pub const MEMBER_SEPARATOR: char = '\u{1f}';
+/// Separator of the units in a deadline member's path (a control character, like the above).
+pub const PATH_SEPARATOR: char = '\u{1e}';
 /// The unit under which items of units missing from the catalog are counted.
 pub const UNKNOWN_UNIT: &str = "_unknown";
 /// Version of the key layout and member formats; part of the catalog fingerprint, so a release
 /// that changes the layout rebuilds at start. 2: items are owned by their source. 3: online
-/// and dissatisfied counters.
-pub const LAYOUT_VERSION: u32 = 3;
+/// and dissatisfied counters. 4: late officers counted incrementally by the deadline engine.
+pub const LAYOUT_VERSION: u32 = 4;
 
 /// Key names under one prefix, in one generation.
 #[derive(Debug, Clone)]
@@ -108,8 +121,19 @@ impl Keys {
         format!("{}due:{unit}:{}", self.generation_prefix(), kind.as_str())
     }
 
-    pub fn late(&self, unit: &str) -> String {
-        format!("{}late:{unit}", self.generation_prefix())
+    /// The deadline engine's queue of assigned items by due time.
+    pub fn deadlines(&self) -> String {
+        format!("{}deadlines", self.generation_prefix())
+    }
+
+    /// Officers of a scope by (minus) their number of overdue items.
+    pub fn late_officers(&self, unit: &str) -> String {
+        format!("{}late_officers:{unit}", self.generation_prefix())
+    }
+
+    /// Where an officer's overdue items are, by unit.
+    pub fn officer_units(&self, officer: &str) -> String {
+        format!("{}officer_units:{officer}", self.generation_prefix())
     }
 
     pub fn officers(&self) -> String {

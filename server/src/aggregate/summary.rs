@@ -5,7 +5,7 @@
 //! pipeline reads them with the "now" state (open counts, overdue range counts, late officers),
 //! so a summary never mixes two versions of the aggregates.
 
-use super::{Granularity, Keys, MEMBER_SEPARATOR};
+use super::{Granularity, Keys};
 use crate::catalog::{Catalog, Unit};
 use crate::store::item::{counter, processing_bin_hours};
 use chrono::{DateTime, Datelike, Utc};
@@ -170,7 +170,11 @@ pub async fn compute(
         pipe.cmd("ZRANGEBYSCORE").arg(keys.due(&unit.code, kind)).arg(now_ms).arg("+inf")
             .arg("WITHSCORES").arg("LIMIT").arg(0).arg(1);
     }
-    pipe.cmd("ZRANGEBYSCORE").arg(keys.late(&unit.code)).arg("-inf").arg(&overdue_max);
+    // The deadline engine first counts what turned late since the last read (by anyone),
+    // then the ranking is read as kept: no work per overdue item here.
+    pipe.cmd("EVAL").arg(super::write::ADVANCE_SCRIPT.as_str()).arg(0).arg(keys.generation_prefix()).arg(now_ms);
+    pipe.cmd("ZCARD").arg(keys.late_officers(&unit.code));
+    pipe.cmd("ZRANGE").arg(keys.late_officers(&unit.code)).arg(0).arg(TOP_LATE_OFFICERS - 1).arg("WITHSCORES");
     for child in &children {
         for kind in [ItemKind::Dossier, ItemKind::Complaint] {
             pipe.cmd("ZCOUNT").arg(keys.due(&child.code, kind)).arg("-inf").arg(&overdue_max);
@@ -207,7 +211,9 @@ pub async fn compute(
             next_due_ms = Some(next_due_ms.map_or(score, |n| n.min(score)));
         }
     }
-    let late_members: Vec<String> = redis::from_redis_value(next())?;
+    let _passed: i64 = redis::from_redis_value(next())?;
+    let late_officers: u64 = redis::from_redis_value(next())?;
+    let top_late: Vec<(String, f64)> = redis::from_redis_value(next())?;
     let mut child_overdue = Vec::with_capacity(children.len());
     for _ in &children {
         let dossiers: u64 = redis::from_redis_value(next())?;
@@ -215,14 +221,30 @@ pub async fn compute(
         child_overdue.push(dossiers + complaints);
     }
 
-    let mut officers = rank_late_officers(&late_members);
-    if !officers.top_late.is_empty() {
-        let ids: Vec<&str> = officers.top_late.iter().map(|o| o.id.as_str()).collect();
-        let names: Vec<Option<String>> =
-            redis::cmd("HMGET").arg(keys.officers()).arg(&ids).query_async(conn).await?;
-        for (officer, name) in officers.top_late.iter_mut().zip(names) {
-            officer.name = name.unwrap_or_else(|| officer.id.clone());
-            officer.unit_name = catalog.get(&officer.unit).map(|u| u.name.clone()).unwrap_or_default();
+    let mut officers = OfficerFigures { late: late_officers, top_late: Vec::with_capacity(top_late.len()) };
+    if !top_late.is_empty() {
+        let ids: Vec<&str> = top_late.iter().map(|(id, _)| id.as_str()).collect();
+        let mut pipe = redis::pipe();
+        pipe.cmd("HMGET").arg(keys.officers()).arg(&ids);
+        for id in &ids {
+            pipe.cmd("HGETALL").arg(keys.officer_units(id));
+        }
+        let (names, units): (Vec<Option<String>>, Vec<HashMap<String, i64>>) = {
+            let replies: Vec<redis::Value> = pipe.query_async(conn).await?;
+            let mut replies = replies.into_iter();
+            let names = redis::from_redis_value(replies.next().unwrap_or(redis::Value::Nil))?;
+            let units = replies.map(redis::from_redis_value).collect::<Result<_, _>>()?;
+            (names, units)
+        };
+        for (((id, score), name), units) in top_late.into_iter().zip(names).zip(units) {
+            let unit = unit_holding_most(catalog, &unit.code, &units);
+            officers.top_late.push(LateOfficer {
+                name: name.unwrap_or_else(|| id.clone()),
+                unit_name: catalog.get(&unit).map(|u| u.name.clone()).unwrap_or_default(),
+                unit,
+                id,
+                overdue: (-score).max(0.0) as u64,
+            });
         }
     }
 
@@ -410,31 +432,16 @@ fn processing_percentiles(totals: &HashMap<String, i64>) -> Percentiles {
     Percentiles { p50: percentile(0.5), p90: percentile(0.9) }
 }
 
-/// Groups overdue assigned items by officer: count, and the unit holding most of them.
-fn rank_late_officers(members: &[String]) -> OfficerFigures {
-    let mut by_officer: HashMap<&str, (u64, HashMap<&str, u64>)> = HashMap::new();
-    for member in members {
-        let mut parts = member.split(MEMBER_SEPARATOR);
-        let (Some(officer), Some(unit)) = (parts.next(), parts.next()) else { continue };
-        let entry = by_officer.entry(officer).or_default();
-        entry.0 += 1;
-        *entry.1.entry(unit).or_default() += 1;
-    }
-    let late = by_officer.len() as u64;
-    let mut ranked: Vec<LateOfficer> = by_officer
-        .into_iter()
-        .map(|(id, (overdue, units))| {
-            let unit = units
-                .into_iter()
-                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
-                .map(|(u, _)| u.to_owned())
-                .unwrap_or_default();
-            LateOfficer { id: id.to_owned(), name: String::new(), unit, unit_name: String::new(), overdue }
-        })
-        .collect();
-    ranked.sort_by(|a, b| b.overdue.cmp(&a.overdue).then(a.id.cmp(&b.id)));
-    ranked.truncate(TOP_LATE_OFFICERS);
-    OfficerFigures { late, top_late: ranked }
+/// Of an officer's overdue items by unit, the unit (inside `scope`) holding most of them; ties
+/// go to the smaller code, so the answer is stable.
+fn unit_holding_most(catalog: &Catalog, scope: &str, units: &HashMap<String, i64>) -> String {
+    let in_scope = |unit: &str| unit == scope || catalog.self_and_ancestors(unit).iter().any(|u| u.code == scope);
+    units
+        .iter()
+        .filter(|(unit, n)| **n > 0 && in_scope(unit))
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        .map(|(unit, _)| unit.clone())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -490,19 +497,5 @@ mod tests {
         rank_children(&mut list);
         let order: Vec<&str> = list.iter().map(|c| c.code.as_str()).collect();
         assert_eq!(order, ["c", "d", "b", "a", "e", "f"], "0 of 1 and 0 of 4 rank with the small samples, by overdue then code");
-    }
-
-    #[test]
-    fn officers_are_ranked_by_overdue_count() {
-        let s = MEMBER_SEPARATOR;
-        let members: Vec<String> = [("o1", "001", "d1"), ("o2", "002", "d2"), ("o2", "002", "t1"), ("o2", "003", "c1")]
-            .iter()
-            .map(|(o, u, i)| format!("{o}{s}{u}{s}dossier{s}{i}"))
-            .collect();
-        let ranked = rank_late_officers(&members);
-        assert_eq!(ranked.late, 2);
-        assert_eq!(ranked.top_late[0].id, "o2");
-        assert_eq!(ranked.top_late[0].overdue, 3);
-        assert_eq!(ranked.top_late[0].unit, "002");
     }
 }

@@ -1,6 +1,6 @@
 //! Writing aggregates: the Redis ops of one outbox row, applied atomically and exactly once.
 
-use super::{Granularity, Keys, MEMBER_SEPARATOR};
+use super::{Granularity, Keys, MEMBER_SEPARATOR, PATH_SEPARATOR};
 use crate::catalog::Catalog;
 use crate::store::item::{counter, Due, ItemDelta};
 use redis::aio::ConnectionManager;
@@ -53,20 +53,21 @@ impl Ops {
                 let key = (keys.open(unit), delta.kind.as_str().to_owned());
                 *self.increments.entry(key).or_default() += delta.open;
             }
-            if let Some(due) = &delta.remove_due {
+            if delta.remove_due.is_some() {
                 self.ordered.push(["R".into(), keys.due(unit, delta.kind), delta.member(), String::new()]);
-                if let Some(member) = late_member(due, delta) {
-                    self.ordered.push(["R".into(), keys.late(unit), member, String::new()]);
-                }
             }
             if let Some(due) = &delta.add_due {
-                let score = due.at_ms.to_string();
-                self.ordered.push(["A".into(), keys.due(unit, delta.kind), score.clone(), delta.member()]);
-                if let Some(member) = late_member(due, delta) {
-                    self.ordered.push(["A".into(), keys.late(unit), score, member]);
-                }
+                self.ordered.push(["A".into(), keys.due(unit, delta.kind), due.at_ms.to_string(), delta.member()]);
             }
             self.changed_units.insert((*unit).to_owned());
+        }
+        // An assigned item's deadline is kept once (not per unit of its path): the deadline
+        // engine counts it against its officer at every unit of the path when it turns late.
+        if let Some(member) = delta.remove_due.as_ref().and_then(|due| deadline_member(due, delta, &path)) {
+            self.ordered.push(["DR".into(), keys.deadlines(), member, String::new()]);
+        }
+        if let Some((due, member)) = delta.add_due.as_ref().and_then(|due| Some((due, deadline_member(due, delta, &path)?))) {
+            self.ordered.push(["DA".into(), keys.deadlines(), due.at_ms.to_string(), member]);
         }
         if let Some(officer) = delta.add_due.as_ref().and_then(|d| d.officer.as_ref()) {
             self.ordered.push(["S".into(), keys.officers(), officer.id.clone(), officer.name.clone()]);
@@ -96,27 +97,65 @@ impl Ops {
     }
 }
 
-/// Member of the late-officer set for an assigned due item.
-fn late_member(due: &Due, delta: &ItemDelta) -> Option<String> {
+/// Member of the deadline set for an assigned due item:
+/// `path␟officer␟unit␟kind␟source␟item`, the path being the units the item counts at
+/// (itself and its ancestors) joined by [`PATH_SEPARATOR`]. The path is derived from the
+/// catalog, fixed for a generation, so removing the item later names the same member.
+fn deadline_member(due: &Due, delta: &ItemDelta, path: &[&str]) -> Option<String> {
     let officer = due.officer.as_ref()?;
     let s = MEMBER_SEPARATOR;
-    Some(format!("{}{s}{}{s}{}{s}{}", officer.id, delta.unit, delta.kind.as_str(), delta.member()))
+    let path = path.join(&PATH_SEPARATOR.to_string());
+    Some(format!("{path}{s}{}{s}{}{s}{}{s}{}", officer.id, delta.unit, delta.kind.as_str(), delta.member()))
 }
 
+/// The deadline engine's Lua, shared by the apply and advance scripts. A deadline member
+/// `path␟officer␟unit␟…` (see [`deadline_member`]) is *counted* once its due time is before
+/// the generation's `late_until` mark: then the officer's score in `late_officers:{u}` is
+/// lowered by one at every unit `u` of the path (scores are minus the overdue count, so that
+/// `ZRANGE 0 9` lists the most overdue first and ties by officer id), and the item's unit
+/// gains one in `officer_units:{officer}`. Members at 0 are removed, so `ZCARD` is the number
+/// of late officers. A count that would go below zero is reported (drift: rebuild).
+const DEADLINE_LUA: &str = r#"
+local function count_late(prefix, member, by)
+  local path, officer, unit = string.match(member, '^([^\31]*)\31([^\31]*)\31([^\31]*)\31')
+  if not path then return false end
+  local drift = false
+  for scope in string.gmatch(path, '[^\30]+') do
+    local key = prefix .. 'late_officers:' .. scope
+    local score = tonumber(redis.call('ZINCRBY', key, -by, officer))
+    if score >= 0 then
+      redis.call('ZREM', key, officer)
+      if score > 0 then drift = true end
+    end
+  end
+  local units = prefix .. 'officer_units:' .. officer
+  local n = redis.call('HINCRBY', units, unit, by)
+  if n <= 0 then
+    redis.call('HDEL', units, unit)
+    if n < 0 then drift = true end
+  end
+  return drift
+end
+local function late_until(prefix)
+  return tonumber(redis.call('GET', prefix .. 'late_until') or '-1')
+end
+"#;
+
 /// Applies ops atomically to one generation. KEYS: the generation pointer, the generation's
-/// `applied` marker. ARGV: generation, seq (or `-` for none), ops, mode.
-/// Mode `live`: only while the generation is current, and only when `seq` is past the marker,
-/// which it then advances. Mode `build`: into a generation being built (not current yet).
-/// Returns -2 when the generation is no longer current, -1 when it has no marker, 0 when the
-/// row was applied before, 1 when written, 2 when written but a total went below zero (the
-/// aggregates have drifted from the truth).
-const APPLY_SCRIPT: &str = r#"
+/// `applied` marker. ARGV: generation, seq (or `-` for none), ops, mode, the generation's key
+/// prefix. Mode `live`: only while the generation is current, and only when `seq` is past the
+/// marker, which it then advances. Mode `build`: into a generation being built (not current
+/// yet). Returns -2 when the generation is no longer current, -1 when it has no marker, 0
+/// when the row was applied before, 1 when written, 2 when written but a total went below
+/// zero (the aggregates have drifted from the truth).
+const APPLY_SCRIPT_BODY: &str = r#"
 if ARGV[4] == 'live' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return -2 end
 if ARGV[2] ~= '-' then
   local applied = redis.call('GET', KEYS[2])
   if not applied then return -1 end
   if tonumber(ARGV[2]) <= tonumber(applied) then return 0 end
 end
+local prefix = ARGV[5]
 local negative = false
 local ops = cjson.decode(ARGV[3])
 for i = 1, #ops do
@@ -128,11 +167,39 @@ for i = 1, #ops do
   elseif c == 'A' then redis.call('ZADD', op[2], op[3], op[4])
   elseif c == 'R' then redis.call('ZREM', op[2], op[3])
   elseif c == 'S' then redis.call('HSET', op[2], op[3], op[4])
+  elseif c == 'DA' or c == 'DR' then
+    -- A deadline enters or leaves; uncount its old entry and count its new one when late.
+    local mark = late_until(prefix)
+    local member = (c == 'DA') and op[4] or op[3]
+    local old = redis.call('ZSCORE', op[2], member)
+    if old then
+      redis.call('ZREM', op[2], member)
+      if tonumber(old) < mark and count_late(prefix, member, -1) then negative = true end
+    end
+    if c == 'DA' then
+      redis.call('ZADD', op[2], op[3], member)
+      if tonumber(op[3]) < mark and count_late(prefix, member, 1) then negative = true end
+    end
   end
 end
 if ARGV[2] ~= '-' then redis.call('SET', KEYS[2], ARGV[2]) end
 if negative then return 2 end
 return 1
+"#;
+
+/// Moves the `late_until` mark of one generation forward to now, counting every deadline
+/// that passed meanwhile. ARGV: the generation's key prefix, now (Unix ms). Items due exactly
+/// now are not late yet ("past its due time"). Returns how many deadlines passed; a clock
+/// behind the mark (another replica's) moves nothing.
+const ADVANCE_SCRIPT_BODY: &str = r#"
+local prefix = ARGV[1]
+local now = tonumber(ARGV[2])
+local mark = redis.call('GET', prefix .. 'late_until')
+if mark and tonumber(mark) >= now then return 0 end
+local passed = redis.call('ZRANGEBYSCORE', prefix .. 'deadlines', mark or '-inf', '(' .. ARGV[2])
+for i = 1, #passed do count_late(prefix, passed[i], 1) end
+redis.call('SET', prefix .. 'late_until', ARGV[2])
+return #passed
 "#;
 
 /// What happened to one outbox row.
@@ -161,7 +228,12 @@ fn applied_from(result: i64) -> Applied {
 }
 
 /// The apply script, its hash computed once.
-static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| redis::Script::new(APPLY_SCRIPT));
+static SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(&format!("{DEADLINE_LUA}{APPLY_SCRIPT_BODY}")));
+
+/// The deadline engine's advance script (run inside a summary's atomic read, by `EVAL`).
+pub static ADVANCE_SCRIPT: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{DEADLINE_LUA}{ADVANCE_SCRIPT_BODY}"));
 
 /// Runs several outbox rows' ops, in `seq` order, in one round trip: each row's script still
 /// checks and advances the marker on its own, so every row is written exactly once whatever
@@ -178,7 +250,8 @@ pub async fn apply_many(conn: &mut ConnectionManager, keys: &Keys, rows: &[(i64,
             .arg(&generation)
             .arg(seq.to_string())
             .arg(ops.to_script_json())
-            .arg("live");
+            .arg("live")
+            .arg(keys.generation_prefix());
     }
     let results: Vec<i64> = match pipe.query_async(conn).await {
         Ok(results) => results,
@@ -203,6 +276,7 @@ pub async fn build(conn: &mut ConnectionManager, keys: &Keys, seq: Option<i64>, 
         .arg(seq.map_or_else(|| "-".to_owned(), |s| s.to_string()))
         .arg(ops.to_script_json())
         .arg("build")
+        .arg(keys.generation_prefix())
         .invoke_async(conn)
         .await?;
     Ok(applied_from(result))
