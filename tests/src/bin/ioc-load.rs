@@ -97,9 +97,22 @@ struct Args {
     /// Ask for whole snapshots at every change (clients written before deltas).
     #[arg(long)]
     snapshots_only: bool,
-    /// The server's process id, to report its CPU time per 1,000 deliveries.
+    /// The server's process id, to report its CPU time per 1,000 deliveries (repeat for
+    /// several server processes: their CPU is added up).
     #[arg(long)]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
+    /// Further servers of the same deployment (same PostgreSQL and Redis): fan-out clients
+    /// connect to `--url` and these in turn, and the loader posts to each in turn.
+    #[arg(long)]
+    also_url: Vec<String>,
+    /// Unit catalog whose wards the events spread over (default: the built-in Hanoi catalog;
+    /// the fan-out loader then uses 8 wards).
+    #[arg(long)]
+    units: Option<std::path::PathBuf>,
+    /// List dossiers are assigned to this many officers in turn (0: none), so that the late
+    /// officers of a summary are the worst case.
+    #[arg(long, default_value_t = 0)]
+    list_officers: usize,
 }
 
 const WARDS: [&str; 8] = ["00001", "00004", "00006", "00037", "00040", "00091", "00163", "00166"];
@@ -136,8 +149,8 @@ async fn measure(args: Args) {
     let endpoint = format!("{}/api/v1/events", args.url);
 
     // Phase 1: throughput.
-    let all_wards = ward_codes();
-    let wards: Vec<&str> = if args.until_visible { all_wards.iter().map(String::as_str).collect() } else { WARDS.to_vec() };
+    let all_wards = ward_codes(&args);
+    let wards: Vec<&str> = if args.until_visible || args.units.is_some() { all_wards.iter().map(String::as_str).collect() } else { WARDS.to_vec() };
     let batches: Vec<Vec<Value>> = (0..args.events)
         .collect::<Vec<_>>()
         .chunks(args.batch.max(1))
@@ -227,9 +240,13 @@ async fn measure(args: Args) {
     }
 }
 
-/// Every ward (and commune) code of the built-in catalog.
-fn ward_codes() -> Vec<String> {
-    serde_json::from_str::<Vec<Value>>(ioc_server::catalog::DEFAULT_CATALOG_JSON)
+/// Every ward (and commune) code of `--units` or the built-in catalog.
+fn ward_codes(args: &Args) -> Vec<String> {
+    let text = match &args.units {
+        Some(path) => std::fs::read_to_string(path).unwrap(),
+        None => ioc_server::catalog::DEFAULT_CATALOG_JSON.to_owned(),
+    };
+    serde_json::from_str::<Vec<Value>>(&text)
         .unwrap()
         .into_iter()
         .filter(|u| u["kind"] == "ward" || u["kind"] == "commune" || u["kind"] == "township")
@@ -243,7 +260,7 @@ fn ward_codes() -> Vec<String> {
 async fn time_lists(args: &Args, run: &str, cookie: &str) {
     let http = reqwest::Client::new();
     let endpoint = format!("{}/api/v1/events", args.url);
-    let wards = ward_codes();
+    let wards = ward_codes(args);
     let now = Utc::now();
     let batches: Vec<Vec<Value>> = (0..args.list_open)
         .collect::<Vec<_>>()
@@ -254,10 +271,18 @@ async fn time_lists(args: &Args, run: &str, cookie: &str) {
                 .map(|i| {
                     let unit = &wards[i % wards.len()];
                     let due = if *i < args.list_overdue { now - Duration::hours(1 + (*i % 500) as i64) } else { now + Duration::days(3) };
-                    json!({"id": format!("list-{run}-{i}"), "source": "ioc-load", "type": "dossier.received",
+                    let received = json!({"id": format!("list-{run}-{i}"), "source": "ioc-load", "type": "dossier.received",
                            "at": (now - Duration::days(1)).to_rfc3339(), "unit": unit, "dossier": format!("LIST-{run}-{i}"),
-                           "procedure": "Đăng ký khai sinh", "field": "Hộ tịch", "channel": "online", "due": due.to_rfc3339()})
+                           "procedure": "Đăng ký khai sinh", "field": "Hộ tịch", "channel": "online", "due": due.to_rfc3339()});
+                    let assigned = (args.list_officers > 0).then(|| {
+                        let officer = i % args.list_officers;
+                        json!({"id": format!("list-{run}-{i}-a"), "source": "ioc-load", "type": "dossier.assigned",
+                               "at": (now - Duration::days(1)).to_rfc3339(), "unit": unit, "dossier": format!("LIST-{run}-{i}"),
+                               "officer": {"id": format!("cb-load-{officer}"), "name": format!("Cán bộ {officer}")}})
+                    });
+                    std::iter::once(received).chain(assigned)
                 })
+                .flatten()
                 .collect()
         })
         .collect();
@@ -271,7 +296,7 @@ async fn time_lists(args: &Args, run: &str, cookie: &str) {
             }
         })
         .await;
-    println!("lists: {} open dossiers ingested ({} overdue)", args.list_open, args.list_overdue);
+    println!("lists: {} open dossiers ingested ({} overdue, {} officers)", args.list_open, args.list_overdue, args.list_officers);
     for query in ["kind=dossier&state=overdue", "kind=dossier&state=open", "kind=dossier&state=due_soon"] {
         let url = format!("{}/api/v1/units/01/items?{query}&limit=50", args.url);
         let mut times = Vec::with_capacity(args.list_samples);
@@ -394,7 +419,9 @@ mod fanout {
     pub async fn run(args: &Args) {
         let http = reqwest::Client::new();
         let cookie = log_in(&http, args).await;
-        let ws_url = format!("{}/api/v1/live", args.url.replacen("http", "ws", 1));
+        let urls: Vec<String> = std::iter::once(args.url.clone()).chain(args.also_url.iter().cloned()).collect();
+        let ws_urls: Vec<String> = urls.iter().map(|url| format!("{}/api/v1/live", url.replacen("http", "ws", 1))).collect();
+        let wards: Vec<String> = if args.units.is_some() { ward_codes(args) } else { WARDS.iter().map(|w| w.to_string()).collect() };
         let batches = (args.fanout_rate as u64 * args.fanout_seconds).div_ceil(args.fanout_batch as u64) as usize;
         let shared = Arc::new(Shared {
             posted_us: (0..batches).map(|_| AtomicU64::new(0)).collect(),
@@ -410,9 +437,9 @@ mod fanout {
         let (go_tx, go_rx) = tokio::sync::watch::channel(false);
         let connected = Arc::new(tokio::sync::Semaphore::new(64));
         let mut clients = Vec::with_capacity(args.fanout_clients);
-        for _ in 0..args.fanout_clients {
+        for client in 0..args.fanout_clients {
             let (ws_url, cookie, subscribe, shared, ready_tx, mut go_rx, connected) =
-                (ws_url.clone(), cookie.clone(), subscribe.clone(), shared.clone(), ready_tx.clone(), go_rx.clone(), connected.clone());
+                (ws_urls[client % ws_urls.len()].clone(), cookie.clone(), subscribe.clone(), shared.clone(), ready_tx.clone(), go_rx.clone(), connected.clone());
             let batch = args.fanout_batch as u64;
             clients.push(tokio::spawn(async move {
                 let permit = connected.acquire_owned().await.unwrap();
@@ -452,17 +479,17 @@ mod fanout {
             bases.insert(ready_rx.recv().await.unwrap());
         }
         assert_eq!(bases.len(), 1, "clients started from different figures: is something else ingesting? {bases:?}");
-        println!("fan-out: {} clients subscribed to {} {} ({}), loader: {} events/s in batches of {} for {} s",
-            args.fanout_clients, args.fanout_unit, args.fanout_window, if args.snapshots_only { "snapshots only" } else { "deltas" },
-            args.fanout_rate, args.fanout_batch, args.fanout_seconds);
-        let cpu_before = args.server_pid.and_then(cpu_seconds);
+        println!("fan-out: {} clients over {} server(s) subscribed to {} {} ({}), loader: {} events/s over {} wards in batches of {} for {} s",
+            args.fanout_clients, urls.len(), args.fanout_unit, args.fanout_window, if args.snapshots_only { "snapshots only" } else { "deltas" },
+            args.fanout_rate, wards.len(), args.fanout_batch, args.fanout_seconds);
+        let cpu_before = cpu_seconds(&args.server_pid);
         let load_started = Instant::now();
         let _ = go_tx.send(true);
 
         // The loader, on its own thread and runtime.
         let loader = {
-            let (shared, endpoint, token, run, rate, batch) =
-                (shared.clone(), format!("{}/api/v1/events", args.url), args.token.clone(), format!("{:x}", Utc::now().timestamp_millis()), args.fanout_rate, args.fanout_batch);
+            let (shared, endpoints, token, run, rate, batch) =
+                (shared.clone(), urls.iter().map(|url| format!("{url}/api/v1/events")).collect::<Vec<_>>(), args.token.clone(), format!("{:x}", Utc::now().timestamp_millis()), args.fanout_rate, args.fanout_batch);
             std::thread::spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 runtime.block_on(async move {
@@ -473,8 +500,9 @@ mod fanout {
                     let mut requests = Vec::new();
                     for index in 0..shared.posted_us.len() {
                         ticks.tick().await;
-                        let events: Vec<Value> = (0..batch).map(|i| dossier(&run, index * batch + i, WARDS[(index + i) % WARDS.len()])).collect();
-                        let (http, endpoint, token, shared) = (http.clone(), endpoint.clone(), token.clone(), shared.clone());
+                        let events: Vec<Value> = (0..batch).map(|i| dossier(&run, index * batch + i, &wards[(index * batch + i) % wards.len()])).collect();
+                        let endpoint = endpoints[index % endpoints.len()].clone();
+                        let (http, token, shared) = (http.clone(), token.clone(), shared.clone());
                         requests.push(tokio::spawn(async move {
                             shared.posted_us[index].store(shared.start.elapsed().as_micros() as u64, Ordering::Release);
                             let response = http.post(&endpoint).bearer_auth(&token).json(&events).send().await.unwrap();
@@ -493,7 +521,7 @@ mod fanout {
             let _ = client.await;
         }
         let elapsed = load_started.elapsed().as_secs_f64();
-        let cpu = match (cpu_before, args.server_pid.and_then(cpu_seconds)) {
+        let cpu = match (cpu_before, cpu_seconds(&args.server_pid)) {
             (Some(before), Some(after)) => Some(after - before),
             _ => None,
         };
@@ -512,8 +540,16 @@ mod fanout {
         }
     }
 
+    /// User + system CPU seconds of the processes together (`None` for none).
+    fn cpu_seconds(pids: &[u32]) -> Option<f64> {
+        if pids.is_empty() {
+            return None;
+        }
+        pids.iter().map(|pid| process_cpu_seconds(*pid)).sum()
+    }
+
     /// User + system CPU seconds of a process, from /proc.
-    fn cpu_seconds(pid: u32) -> Option<f64> {
+    fn process_cpu_seconds(pid: u32) -> Option<f64> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         let after_name = &stat[stat.rfind(')')? + 2..];
         let fields: Vec<&str> = after_name.split_whitespace().collect();
