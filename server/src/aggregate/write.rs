@@ -4,15 +4,16 @@ use super::{Granularity, Keys, MEMBER_SEPARATOR, PATH_SEPARATOR};
 use crate::catalog::Catalog;
 use crate::store::item::{counter, Due, ItemDelta};
 use redis::aio::ConnectionManager;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 
 /// Redis writes for one outbox row, in a form the apply script runs.
 #[derive(Debug, Default)]
 pub struct Ops {
-    /// Counter increments, merged: increments commute, so order does not matter.
-    increments: BTreeMap<(String, String), i64>,
+    /// Counter increments, merged: increments commute, so order does not matter (a hash map:
+    /// the keys share long prefixes, which made a tree's comparisons the rebuild's hot spot).
+    increments: HashMap<(String, String), i64>,
     /// Expiry per bucket key (Unix seconds).
-    expiries: BTreeMap<String, i64>,
+    expiries: HashMap<String, i64>,
     /// Sorted-set and name changes, in order: an item's old due entry must leave before its
     /// new one enters, since both may have the same member.
     ordered: Vec<[String; 4]>,

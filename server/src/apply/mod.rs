@@ -48,6 +48,9 @@ pub enum ApplyError {
     Reply(#[from] redis::ParsingError),
     #[error("a call to PostgreSQL or Redis took longer than {0:?}")]
     TimedOut(Duration),
+    /// A task of the applier's stopped before finishing (it panicked or was cancelled).
+    #[error("a rebuild step stopped: {0}")]
+    Stopped(String),
 }
 
 /// Runs `call` with the applier's time limit.
@@ -106,7 +109,7 @@ impl Applier {
                 let store = match &error {
                     ApplyError::Store(_) => "postgres",
                     ApplyError::TimedOut(_) => "timeout",
-                    ApplyError::Redis(_) | ApplyError::Reply(_) => "redis",
+                    ApplyError::Redis(_) | ApplyError::Reply(_) | ApplyError::Stopped(_) => "redis",
                 };
                 crate::metrics::METRICS.storage_errors.with_label_values(&[store]).inc();
                 tracing::warn!(%error, "aggregates not applied; will retry");

@@ -65,12 +65,19 @@ impl Applier {
         let now = chrono::Utc::now().timestamp();
         let mut items = 0_usize;
         let mut last_log = Instant::now();
+        // Redis writes one chunk while the next is read and turned into ops: the two took
+        // about as long as each other, one after the other (see BENCHMARKS.md).
+        let mut writing: Option<tokio::task::JoinHandle<Result<Applied, ApplyError>>> = None;
         while let Some(chunk) = bounded(snapshot.next_chunk()).await? {
             let mut ops = Ops::default();
             for delta in &chunk {
                 ops.add_delta(&fresh, &self.catalog, delta, now);
             }
-            bounded(aggregate::build(&mut self.redis, &fresh, None, &ops)).await?;
+            if let Some(previous) = writing.take() {
+                previous.await.map_err(|error| ApplyError::Stopped(error.to_string()))??;
+            }
+            let (mut redis, keys) = (self.redis.clone(), fresh.clone());
+            writing = Some(tokio::spawn(async move { bounded(aggregate::build(&mut redis, &keys, None, &ops)).await }));
             items += chunk.len();
             if last_log.elapsed() >= PROGRESS_EVERY {
                 last_log = Instant::now();
@@ -80,6 +87,9 @@ impl Applier {
                 let _: redis::RedisResult<i64> =
                     redis::cmd("EXPIRE").arg(self.keys.rebuilding()).arg(LOCK_SECONDS).query_async(&mut self.redis).await;
             }
+        }
+        if let Some(last) = writing.take() {
+            last.await.map_err(|error| ApplyError::Stopped(error.to_string()))??;
         }
         let through = snapshot.through_seq;
         bounded(snapshot.finish()).await?;

@@ -97,6 +97,12 @@ struct Args {
     /// Ask for whole snapshots at every change (clients written before deltas).
     #[arg(long)]
     snapshots_only: bool,
+    /// Fan-out clients keep the whole document and apply every delta to it, as a dashboard
+    /// does. By default they follow only the version chain and the received count: with
+    /// thousands of clients on the server's own cores, applying whole documents made the load
+    /// client the bottleneck (its allocations, not the server's work).
+    #[arg(long)]
+    full_clients: bool,
     /// The server's process id, to report its CPU time per 1,000 deliveries (repeat for
     /// several server processes: their CPU is added up).
     #[arg(long)]
@@ -109,6 +115,14 @@ struct Args {
     /// the fan-out loader then uses 8 wards).
     #[arg(long)]
     units: Option<std::path::PathBuf>,
+    /// History mode (nothing else runs): post this many hours of past work, ending now, at
+    /// `--history-rate` events per hour over every ward, so that Redis holds what that much
+    /// operation leaves (read its memory afterwards).
+    #[arg(long, default_value_t = 0)]
+    history_hours: u64,
+    /// Events per hour of the history.
+    #[arg(long, default_value_t = 10_000)]
+    history_rate: u64,
     /// List dossiers are assigned to this many officers in turn (0: none), so that the late
     /// officers of a summary are the worst case.
     #[arg(long, default_value_t = 0)]
@@ -136,7 +150,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn main() {
     let args = Args::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    if args.fanout_clients > 0 {
+    if args.history_hours > 0 {
+        runtime.block_on(post_history(&args));
+    } else if args.fanout_clients > 0 {
         runtime.block_on(fanout::run(&args));
     } else {
         runtime.block_on(measure(args));
@@ -210,7 +226,7 @@ async fn measure(args: Args) {
     let unit = "00004";
     let subscribe = json!({"type": "subscribe", "unit": unit, "window": "24h"}).to_string();
     socket.send(Message::text(subscribe)).await.unwrap();
-    let mut figures = None;
+    let mut figures = fanout::Tracker::Full(None);
     let mut received = next_received(&mut socket, &mut figures).await;
     let mut latencies = Vec::with_capacity(args.samples);
     for sample in 0..args.samples {
@@ -238,6 +254,89 @@ async fn measure(args: Args) {
     if args.list_open > 0 {
         time_lists(&args, &run, &cookie).await;
     }
+}
+
+/// History mode: items started evenly over the last `--history-hours` hours, each walked
+/// through its life — a dossier received, assigned and resolved (60 %), a complaint received,
+/// assigned and resolved (30 %), a task assigned and completed (10 %) — resolved 1 to 48 hours
+/// later unless that is still ahead (then open) or it is one of the 5 % left open for good.
+/// About 2.9 events per item, so `--history-rate` events per hour make rate / 2.9 items.
+async fn post_history(args: &Args) {
+    use rand::{Rng, SeedableRng};
+    let mut random = rand::rngs::StdRng::seed_from_u64(2026);
+    let run = format!("{:x}", Utc::now().timestamp_millis());
+    let wards = ward_codes(args);
+    let now = Utc::now();
+    let start = now - Duration::hours(args.history_hours as i64);
+    let items = (args.history_hours * args.history_rate * 10 / 29) as usize;
+    let step_ms = (args.history_hours * 3_600_000) as f64 / items.max(1) as f64;
+    let time = |at: chrono::DateTime<Utc>| at.to_rfc3339();
+    let mut events: Vec<Value> = Vec::with_capacity(items * 3);
+    for n in 0..items {
+        let at = start + Duration::milliseconds((n as f64 * step_ms) as i64);
+        let unit = &wards[random.random_range(0..wards.len())];
+        let officer = json!({"id": format!("cb-{unit}-{}", random.random_range(0..8)), "name": "Cán bộ"});
+        let assigned_at = at + Duration::minutes(5);
+        let done_at = at + Duration::minutes(random.random_range(60..48 * 60));
+        let done = done_at < now && !random.random_bool(0.05);
+        let kind = random.random_range(0..10);
+        let due = at + Duration::hours(random.random_range(4..72));
+        let id = |suffix: &str| format!("hist-{run}-{n}-{suffix}");
+        match kind {
+            0..=5 => {
+                let item = format!("HD-{run}-{n}");
+                events.push(json!({"id": id("r"), "source": "ioc-load", "type": "dossier.received", "at": time(at), "unit": unit,
+                    "dossier": item, "procedure": "Đăng ký khai sinh", "field": "Hộ tịch", "channel": "online", "due": time(due)}));
+                if assigned_at < now {
+                    events.push(json!({"id": id("a"), "source": "ioc-load", "type": "dossier.assigned", "at": time(assigned_at), "unit": unit,
+                        "dossier": item, "officer": officer}));
+                }
+                if done {
+                    events.push(json!({"id": id("d"), "source": "ioc-load", "type": "dossier.resolved", "at": time(done_at), "unit": unit,
+                        "dossier": item, "outcome": "completed"}));
+                }
+            }
+            6..=8 => {
+                let item = format!("HC-{run}-{n}");
+                events.push(json!({"id": id("r"), "source": "ioc-load", "type": "complaint.received", "at": time(at), "unit": unit,
+                    "complaint": item, "field": "Môi trường", "channel": "hotline", "due": time(due), "summary": "Rác thải"}));
+                if assigned_at < now {
+                    events.push(json!({"id": id("a"), "source": "ioc-load", "type": "complaint.assigned", "at": time(assigned_at), "unit": unit,
+                        "complaint": item, "officer": officer}));
+                }
+                if done {
+                    events.push(json!({"id": id("d"), "source": "ioc-load", "type": "complaint.resolved", "at": time(done_at), "unit": unit,
+                        "complaint": item, "satisfaction": "satisfied"}));
+                }
+            }
+            _ => {
+                let item = format!("HT-{run}-{n}");
+                events.push(json!({"id": id("r"), "source": "ioc-load", "type": "task.assigned", "at": time(at), "unit": unit,
+                    "task": item, "title": "Kiểm tra", "due": time(due), "officer": officer}));
+                if done {
+                    events.push(json!({"id": id("d"), "source": "ioc-load", "type": "task.completed", "at": time(done_at), "unit": unit, "task": item}));
+                }
+            }
+        }
+    }
+    let total = events.len();
+    let endpoint = format!("{}/api/v1/events", args.url);
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let batches: Vec<Vec<Value>> = events.chunks(args.batch.max(1)).map(<[Value]>::to_vec).collect();
+    futures_util::stream::iter(batches)
+        .for_each_concurrent(args.concurrency.max(1), |batch| {
+            let (http, endpoint, token) = (http.clone(), endpoint.clone(), args.token.clone());
+            async move {
+                let response = http.post(&endpoint).bearer_auth(&token).json(&batch).send().await.unwrap();
+                assert_eq!(response.status().as_u16(), 200);
+                let body: Value = response.json().await.unwrap();
+                assert_eq!(body["accepted"].as_u64(), Some(batch.len() as u64), "{body}");
+            }
+        })
+        .await;
+    println!("history: {items} items, {total} events over the last {} h ({:.0} events/h) across {} wards, posted in {:.1} s",
+        args.history_hours, total as f64 / args.history_hours as f64, wards.len(), started.elapsed().as_secs_f64());
 }
 
 /// Every ward (and commune) code of `--units` or the built-in catalog.
@@ -268,7 +367,7 @@ async fn time_lists(args: &Args, run: &str, cookie: &str) {
         .map(|chunk| {
             chunk
                 .iter()
-                .map(|i| {
+                .flat_map(|i| {
                     let unit = &wards[i % wards.len()];
                     let due = if *i < args.list_overdue { now - Duration::hours(1 + (*i % 500) as i64) } else { now + Duration::days(3) };
                     let received = json!({"id": format!("list-{run}-{i}"), "source": "ioc-load", "type": "dossier.received",
@@ -282,7 +381,6 @@ async fn time_lists(args: &Args, run: &str, cookie: &str) {
                     });
                     std::iter::once(received).chain(assigned)
                 })
-                .flatten()
                 .collect()
         })
         .collect();
@@ -356,7 +454,7 @@ async fn hold_idle_connections(ws_url: &str, cookie: &str, unit: &str, count: us
         if unit != "none" {
             let subscribe = json!({"type": "subscribe", "unit": unit, "window": "today"}).to_string();
             socket.send(Message::text(subscribe)).await.unwrap();
-            next_received(&mut socket, &mut None).await;
+            next_received(&mut socket, &mut fanout::Tracker::Full(None)).await;
         }
         sockets.push(socket);
     }
@@ -366,7 +464,7 @@ async fn hold_idle_connections(ws_url: &str, cookie: &str, unit: &str, count: us
 }
 
 /// Dossiers received after the next snapshot or delta of the one subscription on `socket`.
-async fn next_received<S>(socket: &mut S, figures: &mut Option<ScopeFigures>) -> u64
+async fn next_received<S>(socket: &mut S, figures: &mut fanout::Tracker) -> u64
 where
     S: StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
@@ -389,18 +487,82 @@ mod fanout {
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
 
+    /// What a client keeps of its scope's figures.
+    pub enum Tracker {
+        /// The whole document, every delta applied to it (as a dashboard does).
+        Full(Option<ScopeFigures>),
+        /// The version and the received count only: each delta must start from the version
+        /// last seen (nothing lost), and the count follows its `/dossiers/received` change.
+        Light { version: Option<u64>, received: u64 },
+    }
+
+    /// The parts of a server message a light client reads; the rest is skipped unparsed.
+    #[derive(serde::Deserialize)]
+    struct LightMessage<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: &'a str,
+        version: Option<u64>,
+        base: Option<u64>,
+        data: Option<LightData>,
+        #[serde(borrow)]
+        changes: Option<Vec<LightChange<'a>>>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct LightData {
+        dossiers: LightDossiers,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct LightDossiers {
+        received: u64,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct LightChange<'a> {
+        #[serde(borrow)]
+        path: std::borrow::Cow<'a, str>,
+        #[serde(borrow)]
+        value: Option<&'a serde_json::value::RawValue>,
+    }
+
     /// Applies a snapshot or delta to `figures`; the dossiers received it then shows.
-    pub fn apply(text: &str, figures: &mut Option<ScopeFigures>) -> Option<u64> {
-        match serde_json::from_str::<ServerMessage>(text).ok()? {
-            ServerMessage::Snapshot { version, data, .. } => {
-                *figures = Some(ScopeFigures::from_snapshot(version, &data).unwrap());
+    pub fn apply(text: &str, figures: &mut Tracker) -> Option<u64> {
+        match figures {
+            Tracker::Full(figures) => {
+                match serde_json::from_str::<ServerMessage>(text).ok()? {
+                    ServerMessage::Snapshot { version, data, .. } => {
+                        *figures = Some(ScopeFigures::from_snapshot(version, &data).unwrap());
+                    }
+                    ServerMessage::Delta { base, version, changes, .. } => {
+                        figures.as_mut()?.apply(base, version, &changes).expect("a delta that does not fit: a message was lost");
+                    }
+                    _ => return None,
+                }
+                figures.as_ref()?.document.pointer("/dossiers/received")?.as_u64()
             }
-            ServerMessage::Delta { base, version, changes, .. } => {
-                figures.as_mut()?.apply(base, version, &changes).expect("a delta that does not fit: a message was lost");
+            Tracker::Light { version, received } => {
+                let message: LightMessage = serde_json::from_str(text).ok()?;
+                match message.kind {
+                    "snapshot" => *received = message.data?.dossiers.received,
+                    "delta" => {
+                        assert_eq!(message.base, *version, "a delta that does not fit: a message was lost");
+                        for change in message.changes.unwrap_or_default() {
+                            let Some(value) = change.value else { continue };
+                            match change.path.as_ref() {
+                                "/dossiers/received" => *received = serde_json::from_str(value.get()).unwrap(),
+                                "/dossiers" => *received = serde_json::from_str::<LightDossiers>(value.get()).unwrap().received,
+                                "" => *received = serde_json::from_str::<LightData>(value.get()).unwrap().dossiers.received,
+                                _ => {}
+                            }
+                        }
+                    }
+                    _ => return None,
+                }
+                *version = message.version;
+                Some(*received)
             }
-            _ => return None,
         }
-        figures.as_ref()?.document.pointer("/dossiers/received")?.as_u64()
     }
 
     /// What the clients share with the loader and the report.
@@ -441,11 +603,12 @@ mod fanout {
             let (ws_url, cookie, subscribe, shared, ready_tx, mut go_rx, connected) =
                 (ws_urls[client % ws_urls.len()].clone(), cookie.clone(), subscribe.clone(), shared.clone(), ready_tx.clone(), go_rx.clone(), connected.clone());
             let batch = args.fanout_batch as u64;
+            let full = args.full_clients;
             clients.push(tokio::spawn(async move {
                 let permit = connected.acquire_owned().await.unwrap();
                 let mut socket = connect(&ws_url, &cookie).await;
                 socket.send(Message::text(subscribe)).await.unwrap();
-                let mut figures = None;
+                let mut figures = if full { Tracker::Full(None) } else { Tracker::Light { version: None, received: 0 } };
                 let base = next_received(&mut socket, &mut figures).await;
                 drop(permit);
                 ready_tx.send(base).await.unwrap();
