@@ -67,7 +67,7 @@ impl Applier {
         let mut last_log = Instant::now();
         // Redis writes one chunk while the next is read and turned into ops: the two took
         // about as long as each other, one after the other (see BENCHMARKS.md).
-        let mut writing: Option<tokio::task::JoinHandle<Result<Applied, ApplyError>>> = None;
+        let mut writing: Option<tokio::task::JoinHandle<Result<(), ApplyError>>> = None;
         while let Some(chunk) = bounded(snapshot.next_chunk()).await? {
             let mut ops = Ops::default();
             for delta in &chunk {
@@ -76,8 +76,8 @@ impl Applier {
             if let Some(previous) = writing.take() {
                 previous.await.map_err(|error| ApplyError::Stopped(error.to_string()))??;
             }
-            let (mut redis, keys) = (self.redis.clone(), fresh.clone());
-            writing = Some(tokio::spawn(async move { bounded(aggregate::build(&mut redis, &keys, None, &ops)).await }));
+            let mut redis = self.redis.clone();
+            writing = Some(tokio::spawn(async move { bounded(aggregate::write::build_snapshot(&mut redis, &ops)).await }));
             items += chunk.len();
             if last_log.elapsed() >= PROGRESS_EVERY {
                 last_log = Instant::now();

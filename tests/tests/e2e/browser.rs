@@ -206,8 +206,8 @@ async fn a_paired_wall_rotates_and_recovers_from_a_server_restart(pool: PgPool) 
     let addr = first.addr;
     let accounts = ioc_server::accounts::Accounts::new(pool.clone());
     let playlist = vec![
-        WallView { unit: "001".into(), window: Window::Today, seconds: 5, view: Default::default() },
-        WallView { unit: "002".into(), window: Window::Today, seconds: 5, view: Default::default() },
+        WallView { unit: "001".into(), window: Window::Hours24, seconds: 5, view: Default::default() },
+        WallView { unit: "002".into(), window: Window::Hours24, seconds: 5, view: Default::default() },
     ];
     let (_, code) = accounts.create_display("Tường phòng điều hành", "01", &playlist).await.unwrap();
     let t = now();

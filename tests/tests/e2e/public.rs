@@ -131,11 +131,14 @@ async fn only_public_units_are_disclosed_and_officers_only_when_turned_on(pool: 
 async fn the_daily_history_parses_back_and_bad_ranges_are_refused(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     let t = now();
+    // Regression: run in the first half hour after local midnight, the events fell on yesterday.
+    let midnight = ioc_shared::time::local_midnight(t);
+    let ago = |minutes: i64| (t - Duration::minutes(minutes)).max(midnight);
     server
         .ingest_ok(&json!([
-            dossier_received("r1", "00004", "HS-1", t - Duration::minutes(30), t + Duration::hours(3)),
-            dossier_received("r2", "00004", "HS-2", t - Duration::minutes(20), t + Duration::hours(3)),
-            complaint_received("c1", "00004", "PA-1", t - Duration::minutes(10), t + Duration::hours(20), "Môi trường", "zalo"),
+            dossier_received("r1", "00004", "HS-1", ago(30), t + Duration::hours(3)),
+            dossier_received("r2", "00004", "HS-2", ago(20), t + Duration::hours(3)),
+            complaint_received("c1", "00004", "PA-1", ago(10), t + Duration::hours(20), "Môi trường", "zalo"),
         ]))
         .await;
     server.settle().await;

@@ -239,8 +239,8 @@ async fn breakdown_rows_sum_to_the_summary_and_rank_small_samples_last(pool: PgP
     still_open["procedure"] = json!("Đăng ký kết hôn");
     events.push(still_open);
     server.ingest_ok(&Value::Array(events)).await;
-    let summary = server.summary("001", "today").await;
-    let (status, body) = server.get("/api/v1/units/001/breakdown?kind=dossier&by=procedure&window=today").await;
+    let summary = server.summary("001", "24h").await;
+    let (status, body) = server.get("/api/v1/units/001/breakdown?kind=dossier&by=procedure&window=24h").await;
     assert_eq!(status, 200, "{body}");
     let breakdown: Breakdown = serde_json::from_value(body).unwrap();
     let keys: Vec<&str> = breakdown.rows.iter().map(|r| r.key.as_str()).collect();
@@ -254,7 +254,7 @@ async fn breakdown_rows_sum_to_the_summary_and_rank_small_samples_last(pool: PgP
     assert_eq!((first.received, first.received_online, first.resolved_on_time, first.resolved_late), (6, 5, 2, 4));
     assert_eq!(first.processing_hours.p50, Some(2.0));
     // By channel.
-    let (_, body) = server.get("/api/v1/units/001/breakdown?kind=dossier&by=channel&window=today").await;
+    let (_, body) = server.get("/api/v1/units/001/breakdown?kind=dossier&by=channel&window=24h").await;
     let by_channel: Breakdown = serde_json::from_value(body).unwrap();
     assert_eq!(by_channel.rows.iter().map(|r| r.received).sum::<u64>(), summary.dossiers.received);
     server.cleanup().await;
@@ -275,7 +275,7 @@ async fn free_text_keys_are_capped_with_one_other_row(pool: PgPool) {
         })
         .collect();
     server.ingest_ok(&Value::Array(events)).await;
-    let (_, body) = server.get("/api/v1/units/001/breakdown?kind=complaint&by=field&window=today").await;
+    let (_, body) = server.get("/api/v1/units/001/breakdown?kind=complaint&by=field&window=24h").await;
     let breakdown: Breakdown = serde_json::from_value(body).unwrap();
     assert_eq!(breakdown.rows.len(), 201);
     let other = breakdown.rows.iter().find(|r| r.key == "(khác)").expect("an other row");
@@ -335,7 +335,7 @@ async fn the_childrens_ranking_puts_small_samples_after_rated_units(pool: PgPool
         events.push(dossier_resolved(&format!("{id}-done"), SIBLING_WARD, &id, t - Duration::hours(1), "completed"));
     }
     server.ingest_ok(&Value::Array(events)).await;
-    let city = server.summary("01", "today").await;
+    let city = server.summary("01", "24h").await;
     let order: Vec<&str> = city.children.iter().map(|c| c.code.as_str()).collect();
     assert_eq!(&order[..2], ["002", "001"], "Hoàn Kiếm (4 of 6) ranks before Ba Đình (0 of 1)");
     assert_eq!((city.children[0].rated, city.children[1].rated), (6, 1));
@@ -357,10 +357,10 @@ async fn the_national_catalog_gets_a_virtual_root(pool: PgPool) {
     let (_, info) = server.get(&format!("/api/v1/units/{ward}")).await;
     assert_eq!(info["path"][0]["code"], "VN", "the breadcrumb starts at Cả nước");
     assert_eq!(info["path"][1]["code"], "01");
-    let country = server.summary("VN", "today").await;
+    let country = server.summary("VN", "24h").await;
     assert_eq!((country.dossiers.received, country.dossiers.overdue, country.children.len()), (1, 1, 34));
     assert_eq!(ids(&list(&server, "VN/items?kind=dossier&state=overdue").await), ["V1"]);
-    let (status, body) = server.get("/api/v1/units/VN/breakdown?kind=dossier&by=procedure").await;
+    let (status, body) = server.get("/api/v1/units/VN/breakdown?kind=dossier&by=procedure&window=24h").await;
     assert_eq!(status, 200);
     assert_eq!(body["rows"][0]["received"], 1);
     server.cleanup().await;
