@@ -483,6 +483,21 @@ mod tests {
         assert_eq!(window_start(Window::Today, now), at("2026-11-22T00:00:00+07:00").timestamp());
     }
 
+    /// The unit named beside a late officer is the one holding most of their overdue work
+    /// inside the scope being read, ties to the smaller code.
+    #[test]
+    fn an_officers_unit_is_the_one_holding_most_of_their_late_work_in_the_scope() {
+        let Ok(catalog) = Catalog::load(None) else { panic!("the built-in catalog loads") };
+        let units: HashMap<String, i64> = [("00004", 3), ("00037", 3), ("00001", 1), ("00006", 0)]
+            .into_iter()
+            .map(|(unit, n)| (unit.to_owned(), n))
+            .collect();
+        assert_eq!(unit_holding_most(&catalog, "01", &units), "00004", "a tie goes to the smaller code");
+        assert_eq!(unit_holding_most(&catalog, "002", &units), "00037", "only units inside the scope count");
+        assert_eq!(unit_holding_most(&catalog, "00001", &units), "00001");
+        assert_eq!(unit_holding_most(&catalog, "00006", &units), "", "a unit at 0 holds none of it");
+    }
+
     /// Regression: a unit with one late dossier out of one topped the city's ranking.
     #[test]
     fn children_rank_worst_rate_first_only_with_enough_rated() {

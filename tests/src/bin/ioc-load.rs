@@ -279,44 +279,33 @@ async fn post_history(args: &Args) {
         let assigned_at = at + Duration::minutes(5);
         let done_at = at + Duration::minutes(random.random_range(60..48 * 60));
         let done = done_at < now && !random.random_bool(0.05);
-        let kind = random.random_range(0..10);
         let due = at + Duration::hours(random.random_range(4..72));
         let id = |suffix: &str| format!("hist-{run}-{n}-{suffix}");
-        match kind {
-            0..=5 => {
-                let item = format!("HD-{run}-{n}");
-                events.push(json!({"id": id("r"), "source": "ioc-load", "type": "dossier.received", "at": time(at), "unit": unit,
-                    "dossier": item, "procedure": "Đăng ký khai sinh", "field": "Hộ tịch", "channel": "online", "due": time(due)}));
-                if assigned_at < now {
-                    events.push(json!({"id": id("a"), "source": "ioc-load", "type": "dossier.assigned", "at": time(assigned_at), "unit": unit,
-                        "dossier": item, "officer": officer}));
-                }
-                if done {
-                    events.push(json!({"id": id("d"), "source": "ioc-load", "type": "dossier.resolved", "at": time(done_at), "unit": unit,
-                        "dossier": item, "outcome": "completed"}));
-                }
+        // (kind, its first event, its closing event and what that event carries)
+        let (kind, first, closing, closing_fields) = match random.random_range(0..10) {
+            0..=5 => ("dossier", json!({"type": "dossier.received", "procedure": "Đăng ký khai sinh", "field": "Hộ tịch", "channel": "online"}),
+                "dossier.resolved", json!({"outcome": "completed"})),
+            6..=8 => ("complaint", json!({"type": "complaint.received", "field": "Môi trường", "channel": "hotline", "summary": "Rác thải"}),
+                "complaint.resolved", json!({"satisfaction": "satisfied"})),
+            _ => ("task", json!({"type": "task.assigned", "title": "Kiểm tra", "officer": officer}), "task.completed", json!({})),
+        };
+        let item = format!("H{}-{run}-{n}", kind[..1].to_uppercase());
+        // The fields every event of the item shares, then its own.
+        let event = |suffix: &str, kind_type: &str, when: chrono::DateTime<Utc>, fields: &Value| {
+            let mut event = json!({"id": id(suffix), "source": "ioc-load", "type": kind_type, "at": time(when), "unit": unit, kind: item});
+            for (name, value) in fields.as_object().into_iter().flatten() {
+                event[name] = value.clone();
             }
-            6..=8 => {
-                let item = format!("HC-{run}-{n}");
-                events.push(json!({"id": id("r"), "source": "ioc-load", "type": "complaint.received", "at": time(at), "unit": unit,
-                    "complaint": item, "field": "Môi trường", "channel": "hotline", "due": time(due), "summary": "Rác thải"}));
-                if assigned_at < now {
-                    events.push(json!({"id": id("a"), "source": "ioc-load", "type": "complaint.assigned", "at": time(assigned_at), "unit": unit,
-                        "complaint": item, "officer": officer}));
-                }
-                if done {
-                    events.push(json!({"id": id("d"), "source": "ioc-load", "type": "complaint.resolved", "at": time(done_at), "unit": unit,
-                        "complaint": item, "satisfaction": "satisfied"}));
-                }
-            }
-            _ => {
-                let item = format!("HT-{run}-{n}");
-                events.push(json!({"id": id("r"), "source": "ioc-load", "type": "task.assigned", "at": time(at), "unit": unit,
-                    "task": item, "title": "Kiểm tra", "due": time(due), "officer": officer}));
-                if done {
-                    events.push(json!({"id": id("d"), "source": "ioc-load", "type": "task.completed", "at": time(done_at), "unit": unit, "task": item}));
-                }
-            }
+            event
+        };
+        let mut opening = first.clone();
+        opening["due"] = json!(time(due));
+        events.push(event("r", first["type"].as_str().unwrap_or_default(), at, &opening));
+        if kind != "task" && assigned_at < now {
+            events.push(event("a", &format!("{kind}.assigned"), assigned_at, &json!({"officer": officer})));
+        }
+        if done {
+            events.push(event("d", closing, done_at, &closing_fields));
         }
     }
     let total = events.len();
