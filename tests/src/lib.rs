@@ -148,8 +148,20 @@ impl TestServer {
     }
 
     /// Applies every pending aggregate change now, instead of waiting for the background applier.
+    /// When the server's own applier holds a rebuild (it saw Redis empty first), waits for it
+    /// and applies again. Regression: a test that cleared Redis read the summary while the
+    /// background applier was rebuilding, and got 503.
     pub async fn settle(&self) {
-        self.server.state.applier.clone().apply_pending().await.unwrap();
+        loop {
+            self.server.state.applier.clone().apply_pending().await.unwrap();
+            let mut redis = self.server.state.redis.clone();
+            let rebuilding: bool =
+                redis::cmd("EXISTS").arg(self.server.state.keys.rebuilding()).query_async(&mut redis).await.unwrap();
+            if !rebuilding {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn summary(&self, unit: &str, window: &str) -> Summary {
