@@ -435,10 +435,9 @@ fn processing_percentiles(totals: &HashMap<String, i64>) -> Percentiles {
 /// Of an officer's overdue items by unit, the unit (inside `scope`) holding most of them; ties
 /// go to the smaller code, so the answer is stable.
 fn unit_holding_most(catalog: &Catalog, scope: &str, units: &HashMap<String, i64>) -> String {
-    let in_scope = |unit: &str| unit == scope || catalog.self_and_ancestors(unit).iter().any(|u| u.code == scope);
     units
         .iter()
-        .filter(|(unit, n)| **n > 0 && in_scope(unit))
+        .filter(|(unit, n)| **n > 0 && (*unit == scope || catalog.is_within(unit, scope)))
         .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
         .map(|(unit, _)| unit.clone())
         .unwrap_or_default()

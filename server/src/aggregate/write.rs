@@ -143,19 +143,16 @@ end
 "#;
 
 /// Applies ops atomically to one generation. KEYS: the generation pointer, the generation's
-/// `applied` marker. ARGV: generation, seq (or `-` for none), ops, mode, the generation's key
-/// prefix. Mode `live`: only while the generation is current, and only when `seq` is past the
+/// `applied` marker. ARGV: generation, seq, ops, mode, the generation's key prefix. Mode `live`: only while the generation is current, and only when `seq` is past the
 /// marker, which it then advances. Mode `build`: into a generation being built (not current
 /// yet). Returns -2 when the generation is no longer current, -1 when it has no marker, 0
 /// when the row was applied before, 1 when written, 2 when written but a total went below
 /// zero (the aggregates have drifted from the truth).
 const APPLY_SCRIPT_BODY: &str = r#"
 if ARGV[4] == 'live' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return -2 end
-if ARGV[2] ~= '-' then
-  local applied = redis.call('GET', KEYS[2])
-  if not applied then return -1 end
-  if tonumber(ARGV[2]) <= tonumber(applied) then return 0 end
-end
+local applied = redis.call('GET', KEYS[2])
+if not applied then return -1 end
+if tonumber(ARGV[2]) <= tonumber(applied) then return 0 end
 local prefix = ARGV[5]
 local negative = false
 local ops = cjson.decode(ARGV[3])
@@ -183,7 +180,7 @@ for i = 1, #ops do
     end
   end
 end
-if ARGV[2] ~= '-' then redis.call('SET', KEYS[2], ARGV[2]) end
+redis.call('SET', KEYS[2], ARGV[2])
 if negative then return 2 end
 return 1
 "#;
@@ -267,14 +264,14 @@ pub async fn apply_many(conn: &mut ConnectionManager, keys: &Keys, rows: &[(i64,
     Ok(results.into_iter().map(applied_from).collect())
 }
 
-/// Writes ops into a generation being built: without a marker check (`seq` `None`: the
-/// snapshot) or exactly once past its marker (`Some`: catching up on the outbox).
-pub async fn build(conn: &mut ConnectionManager, keys: &Keys, seq: Option<i64>, ops: &Ops) -> redis::RedisResult<Applied> {
+/// Writes one outbox row's ops into a generation being built (catching up on the outbox after
+/// its snapshot, [`build_snapshot`]), exactly once past its marker.
+pub async fn build(conn: &mut ConnectionManager, keys: &Keys, seq: i64, ops: &Ops) -> redis::RedisResult<Applied> {
     let result: i64 = SCRIPT
         .key(keys.current_generation())
         .key(keys.applied())
         .arg(keys.generation().to_string())
-        .arg(seq.map_or_else(|| "-".to_owned(), |s| s.to_string()))
+        .arg(seq.to_string())
         .arg(ops.to_script_json())
         .arg("build")
         .arg(keys.generation_prefix())

@@ -73,9 +73,7 @@ impl Applier {
             for delta in &chunk {
                 ops.add_delta(&fresh, &self.catalog, delta, now);
             }
-            if let Some(previous) = writing.take() {
-                previous.await.map_err(|error| ApplyError::Stopped(error.to_string()))??;
-            }
+            finish_writing(writing.take()).await?;
             let mut redis = self.redis.clone();
             writing = Some(tokio::spawn(async move { bounded(aggregate::write::build_snapshot(&mut redis, &ops)).await }));
             items += chunk.len();
@@ -88,9 +86,7 @@ impl Applier {
                     redis::cmd("EXPIRE").arg(self.keys.rebuilding()).arg(LOCK_SECONDS).query_async(&mut self.redis).await;
             }
         }
-        if let Some(last) = writing.take() {
-            last.await.map_err(|error| ApplyError::Stopped(error.to_string()))??;
-        }
+        finish_writing(writing.take()).await?;
         let through = snapshot.through_seq;
         bounded(snapshot.finish()).await?;
         bounded(redis::pipe().set(fresh.applied(), through).set(fresh.catalog(), &self.fingerprint).query_async::<()>(&mut self.redis)).await?;
@@ -105,7 +101,7 @@ impl Applier {
             }
             for row in rows {
                 let ops = self.ops_of(&fresh, &row).await?;
-                if bounded(aggregate::build(&mut self.redis, &fresh, Some(row.seq), &ops)).await? == Applied::Now {
+                if bounded(aggregate::build(&mut self.redis, &fresh, row.seq, &ops)).await? == Applied::Now {
                     caught_up += 1;
                 }
             }
@@ -141,5 +137,13 @@ impl Applier {
             }
         });
         Ok(())
+    }
+}
+
+/// Waits for the snapshot chunk Redis is writing, if any, and passes on how it went.
+async fn finish_writing(writing: Option<tokio::task::JoinHandle<Result<(), ApplyError>>>) -> Result<(), ApplyError> {
+    match writing {
+        Some(task) => task.await.map_err(|error| ApplyError::Stopped(error.to_string()))?,
+        None => Ok(()),
     }
 }
