@@ -140,6 +140,19 @@ impl TestServer {
         created["secret"].as_str().unwrap_or_else(|| panic!("no key created: {created}")).to_owned()
     }
 
+    /// Makes `unit` public through the admin API, naming its late officers or not; the status
+    /// and the answer.
+    pub async fn make_public(&self, unit: &str, officers: bool) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/admin/public", self.base))
+            .json(&serde_json::json!({"unit": unit, "officers": officers}))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Ingests and insists every event was accepted.
     pub async fn ingest_ok(&self, events: &Value) {
         let (status, body) = self.ingest(events).await;

@@ -165,12 +165,11 @@ async fn measure(args: Args) {
     let endpoint = format!("{}/api/v1/events", args.url);
 
     // Phase 1: throughput.
-    let all_wards = ward_codes(&args);
-    let wards: Vec<&str> = if args.until_visible || args.units.is_some() { all_wards.iter().map(String::as_str).collect() } else { WARDS.to_vec() };
+    let wards = load_wards(&args, args.until_visible);
     let batches: Vec<Vec<Value>> = (0..args.events)
         .collect::<Vec<_>>()
         .chunks(args.batch.max(1))
-        .map(|chunk| chunk.iter().map(|i| dossier(&run, *i, wards[i % wards.len()])).collect())
+        .map(|chunk| chunk.iter().map(|i| dossier(&run, *i, &wards[i % wards.len()])).collect())
         .collect();
     let visible_cookie = if args.until_visible { Some(log_in(&http, &args).await) } else { None };
     let city_received = |cookie: String| {
@@ -313,19 +312,32 @@ async fn post_history(args: &Args) {
     let http = reqwest::Client::new();
     let started = Instant::now();
     let batches: Vec<Vec<Value>> = events.chunks(args.batch.max(1)).map(<[Value]>::to_vec).collect();
-    futures_util::stream::iter(batches)
-        .for_each_concurrent(args.concurrency.max(1), |batch| {
-            let (http, endpoint, token) = (http.clone(), endpoint.clone(), args.token.clone());
-            async move {
-                let response = http.post(&endpoint).bearer_auth(&token).json(&batch).send().await.unwrap();
-                assert_eq!(response.status().as_u16(), 200);
-                let body: Value = response.json().await.unwrap();
-                assert_eq!(body["accepted"].as_u64(), Some(batch.len() as u64), "{body}");
-            }
-        })
-        .await;
+    post_all(&http, &endpoint, &args.token, batches, args.concurrency).await;
     println!("history: {items} items, {total} events over the last {} h ({:.0} events/h) across {} wards, posted in {:.1} s",
         args.history_hours, total as f64 / args.history_hours as f64, wards.len(), started.elapsed().as_secs_f64());
+}
+
+/// The wards load events go to: every ward of `--units` when given (or when `every` asks for
+/// the whole built-in catalog), otherwise the 8 wards of [`WARDS`].
+fn load_wards(args: &Args, every: bool) -> Vec<String> {
+    if every || args.units.is_some() {
+        ward_codes(args)
+    } else {
+        WARDS.iter().map(|w| w.to_string()).collect()
+    }
+}
+
+/// Posts batches of events, `concurrency` requests at a time, insisting that every event of
+/// every batch is accepted.
+async fn post_all(http: &reqwest::Client, endpoint: &str, token: &str, batches: Vec<Vec<Value>>, concurrency: usize) {
+    futures_util::stream::iter(batches)
+        .for_each_concurrent(concurrency.max(1), |batch| async move {
+            let response = http.post(endpoint).bearer_auth(token).json(&batch).send().await.unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["accepted"].as_u64(), Some(batch.len() as u64), "{body}");
+        })
+        .await;
 }
 
 /// Every ward (and commune) code of `--units` or the built-in catalog.
@@ -373,16 +385,7 @@ async fn time_lists(args: &Args, run: &str, cookie: &str) {
                 .collect()
         })
         .collect();
-    futures_util::stream::iter(batches)
-        .for_each_concurrent(4, |batch| {
-            let http = http.clone();
-            let endpoint = endpoint.clone();
-            async move {
-                let response = http.post(&endpoint).bearer_auth(&args.token).json(&batch).send().await.unwrap();
-                assert_eq!(response.status().as_u16(), 200);
-            }
-        })
-        .await;
+    post_all(&http, &endpoint, &args.token, batches, 4).await;
     println!("lists: {} open dossiers ingested ({} overdue, {} officers)", args.list_open, args.list_overdue, args.list_officers);
     for query in ["kind=dossier&state=overdue", "kind=dossier&state=open", "kind=dossier&state=due_soon"] {
         let url = format!("{}/api/v1/units/01/items?{query}&limit=50", args.url);
@@ -572,7 +575,7 @@ mod fanout {
         let cookie = log_in(&http, args).await;
         let urls: Vec<String> = std::iter::once(args.url.clone()).chain(args.also_url.iter().cloned()).collect();
         let ws_urls: Vec<String> = urls.iter().map(|url| format!("{}/api/v1/live", url.replacen("http", "ws", 1))).collect();
-        let wards: Vec<String> = if args.units.is_some() { ward_codes(args) } else { WARDS.iter().map(|w| w.to_string()).collect() };
+        let wards = load_wards(args, false);
         let batches = (args.fanout_rate as u64 * args.fanout_seconds).div_ceil(args.fanout_batch as u64) as usize;
         let shared = Arc::new(Shared {
             posted_us: (0..batches).map(|_| AtomicU64::new(0)).collect(),

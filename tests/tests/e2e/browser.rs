@@ -485,11 +485,7 @@ async fn the_public_page_shows_only_public_units_and_names_only_when_turned_on(p
         ]))
         .await;
     server.settle().await;
-    let public = |officers: bool| {
-        let request = server.http.post(format!("{}/api/v1/admin/public", server.base)).json(&json!({"unit": "00004", "officers": officers}));
-        async move { assert_eq!(request.send().await.unwrap().status().as_u16(), 200) }
-    };
-    public(false).await;
+    assert_eq!(server.make_public("00004", false).await.0, 200);
 
     let driver = Driver::start();
     let client = driver.client().await;
@@ -509,7 +505,7 @@ async fn the_public_page_shows_only_public_units_and_names_only_when_turned_on(p
     assert_eq!(overflow, json!(true), "the public page scrolls sideways on a phone");
 
     client.execute("window.__noReload = 'still here';", vec![]).await.unwrap();
-    public(true).await;
+    assert_eq!(server.make_public("00004", true).await.0, 200);
     wait_for_text_containing(&client, "tr.public-unit[data-unit='00004'] td.officers", "Trần Thị B", StdDuration::from_secs(30)).await;
     let still: serde_json::Value = client.execute("return window.__noReload || null;", vec![]).await.unwrap();
     assert_eq!(still, json!("still here"), "live, no reload");

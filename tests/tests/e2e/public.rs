@@ -46,17 +46,6 @@ fn csv_records(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
-async fn make_public(server: &TestServer, unit: &str, officers: bool) -> (u16, Value) {
-    let response = server
-        .http
-        .post(format!("{}/api/v1/admin/public", server.base))
-        .json(&json!({"unit": unit, "officers": officers}))
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
-}
-
 #[sqlx::test(migrations = "../server/migrations")]
 async fn only_public_units_are_disclosed_and_officers_only_when_turned_on(pool: PgPool) {
     let server = TestServer::start(&pool).await;
@@ -80,7 +69,7 @@ async fn only_public_units_are_disclosed_and_officers_only_when_turned_on(pool: 
     assert_eq!(codes(&empty), Vec::<String>::new(), "{empty}");
     assert!(empty["licence"].as_str().unwrap().contains("CC BY 4.0"));
 
-    let (status, made) = make_public(&server, "00004", false).await;
+    let (status, made) = server.make_public("00004", false).await;
     assert_eq!(status, 200, "{made}");
     assert_eq!(made["officers"], json!(false));
     let public = board_where(&server, "Trúc Bạch public", |b| codes(b) == ["00004"]).await;
@@ -100,7 +89,7 @@ async fn only_public_units_are_disclosed_and_officers_only_when_turned_on(pool: 
     assert_eq!(rows[0][column("dossiers_overdue")], "1");
 
     // The city turns names on for this unit: they appear, and the change is audited.
-    let (status, _) = make_public(&server, "00004", true).await;
+    let (status, _) = server.make_public("00004", true).await;
     assert_eq!(status, 200);
     let named = board_where(&server, "names published", |b| !b["units"][0]["late_officers"].is_null()).await;
     assert_eq!(named["units"][0]["late_officers"], json!([{"name": "Trần Thị B", "overdue": 1}]));
@@ -120,7 +109,7 @@ async fn only_public_units_are_disclosed_and_officers_only_when_turned_on(pool: 
     board_where(&server, "00001 withdrawn", |b| codes(b) == ["00004"]).await;
 
     // Bad admin input: an unknown unit, a unit not public.
-    let (status, body) = make_public(&server, "99999", false).await;
+    let (status, body) = server.make_public("99999", false).await;
     assert_eq!(status, 400, "{body}");
     let response = server.http.post(format!("{}/api/v1/admin/public/00037/remove", server.base)).json(&json!({})).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 404);
@@ -142,7 +131,7 @@ async fn the_daily_history_parses_back_and_bad_ranges_are_refused(pool: PgPool) 
         ]))
         .await;
     server.settle().await;
-    make_public(&server, "00004", false).await;
+    server.make_public("00004", false).await;
     let today = ioc_shared::time::local_midnight(t).with_timezone(&ioc_shared::time::local_offset()).date_naive();
     let from = today - Duration::days(2);
     let (status, csv) = anonymous_get(&server, &format!("/open-data/v1/daily.csv?from={from}&to={today}")).await;
@@ -170,7 +159,7 @@ async fn the_daily_history_parses_back_and_bad_ranges_are_refused(pool: PgPool) 
 #[sqlx::test(migrations = "../server/migrations")]
 async fn anonymous_live_connections_get_the_board_and_are_limited_per_address(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    make_public(&server, "00004", false).await;
+    server.make_public("00004", false).await;
     board_where(&server, "Trúc Bạch public", |b| codes(b) == ["00004"]).await;
     let url = format!("{}/api/v1/public/live", server.base.replacen("http", "ws", 1));
     let mut sockets = Vec::new();
