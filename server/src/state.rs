@@ -46,6 +46,8 @@ pub struct AppState {
     pub revocations: broadcast::Sender<String>,
     /// The credentials of this replica's live connections, rechecked together.
     pub live_credentials: crate::live::credentials::LiveCredentials,
+    /// The shards that write to this replica's live connections.
+    pub live_writers: crate::live::writer::Writers,
     /// The public disclosure board, computed once for every anonymous reader and the open data.
     pub public: crate::live::public::PublicFeed,
     /// Open-data daily CSVs of the last minute.
@@ -110,6 +112,7 @@ impl AppState {
             manage,
             revocations,
             live_credentials: Default::default(),
+            live_writers: Default::default(),
             public: Default::default(),
             open_data: Default::default(),
             shutdown,

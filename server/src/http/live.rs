@@ -52,6 +52,7 @@ async fn live_socket(State(state): State<AppState>, request: axum::extract::Requ
         session_idle: state.settings.session_idle,
         revocations: state.revocations.clone(),
         credentials: state.live_credentials.clone(),
+        writers: state.live_writers.clone(),
         shutdown: state.shutdown.subscribe(),
         feed: state.feed.clone(),
         sources: state.sources.clone(),

@@ -1,6 +1,6 @@
 //! Live figures: [`hub`] computes each subscribed scope once and shares the bytes, [`feed`]
-//! follows Redis pub/sub (changed units, revoked credentials) on every replica, and [`socket`]
-//! speaks the WebSocket protocol with one client; [`credentials`] rechecks the credentials of
+//! follows Redis pub/sub (changed units, revoked credentials) on every replica, [`socket`]
+//! reads what one client says, and [`writer`] shards write to many clients at once; [`credentials`] rechecks the credentials of
 //! all live connections together; [`public`] is the anonymous public board.
 
 pub mod credentials;
@@ -8,5 +8,6 @@ pub mod feed;
 pub mod hub;
 pub mod public;
 pub mod socket;
+pub mod writer;
 
 pub use hub::{Hub, ScopeKey, MIN_INTERVAL, REFRESH_EVERY};

@@ -185,7 +185,7 @@ pub async fn serve_public_socket(socket: WebSocket, feed: PublicFeed, admitted: 
                 Some(Ok(_)) => None,
             },
             () = stopping(&mut shutdown) => {
-                let frame = CloseFrame { code: super::socket::CLOSE_SERVICE_RESTART, reason: "service restart".into() };
+                let frame = CloseFrame { code: super::writer::CLOSE_SERVICE_RESTART, reason: "service restart".into() };
                 let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
                 break;
             }
