@@ -146,21 +146,61 @@ pub async fn compute(
     window: Window,
     now: DateTime<Utc>,
 ) -> Result<Computed, SummaryError> {
+    let mut computed = compute_windows(conn, keys, history, catalog, unit, &[window], now).await?;
+    computed.pop().ok_or(SummaryError::Rebuilding)
+}
+
+/// The flow counters of one window and of its previous period, as read.
+struct WindowTotals {
+    window: Window,
+    buckets: Vec<(Granularity, i64)>,
+    previous_buckets: Vec<(Granularity, i64)>,
+    previous_from: i64,
+    previous_to: i64,
+}
+
+/// Computes the summaries of `unit` over each of `windows` as of `now`, in the order given.
+///
+/// What the windows have in common (open and overdue counts, the next due time, late officers
+/// and their names, the children's overdue) is read once, in the same atomic pipeline as every
+/// window's buckets: the summaries of one unit always agree with each other.
+pub async fn compute_windows(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    history: &Store,
+    catalog: &Catalog,
+    unit: &Unit,
+    windows: &[Window],
+    now: DateTime<Utc>,
+) -> Result<Vec<Computed>, SummaryError> {
     let _timer = crate::metrics::METRICS.summary_seconds.start_timer();
     let keys = &super::current(conn, keys).await?.ok_or(SummaryError::Rebuilding)?;
     let now_ms = now.timestamp_millis();
     let overdue_max = format!("({now_ms}"); // strictly before now: "now is past its due time"
     let children: Vec<&Unit> = catalog.children(&unit.code).iter().filter_map(|c| catalog.get(c)).collect();
-    // Calendar windows read the day-level history; the others, Redis's buckets.
-    let buckets = if window.is_calendar() { Vec::new() } else { window_buckets(window, now) };
-    let (previous_from, previous_to) = previous_range(window, now);
-    let previous_buckets = if window.is_calendar() { Vec::new() } else { range_buckets(previous_from, previous_to) };
     let kinds = [ItemKind::Dossier, ItemKind::Complaint, ItemKind::Task];
+    let plans: Vec<WindowTotals> = windows
+        .iter()
+        .map(|&window| {
+            let (previous_from, previous_to) = previous_range(window, now);
+            // Calendar windows read the day-level history; the others, Redis's buckets.
+            let rolling = !window.is_calendar();
+            WindowTotals {
+                window,
+                buckets: if rolling { window_buckets(window, now) } else { Vec::new() },
+                previous_buckets: if rolling { range_buckets(previous_from, previous_to) } else { Vec::new() },
+                previous_from,
+                previous_to,
+            }
+        })
+        .collect();
 
     let mut pipe = redis::pipe();
     pipe.atomic();
-    for (granularity, index) in buckets.iter().chain(&previous_buckets) {
-        pipe.cmd("HGETALL").arg(keys.bucket(*granularity, *index, &unit.code));
+    for plan in &plans {
+        for (granularity, index) in plan.buckets.iter().chain(&plan.previous_buckets) {
+            pipe.cmd("HGETALL").arg(keys.bucket(*granularity, *index, &unit.code));
+        }
     }
     pipe.cmd("HGETALL").arg(keys.open(&unit.code));
     for kind in kinds {
@@ -184,19 +224,23 @@ pub async fn compute(
     let mut replies = replies.into_iter();
     let mut next = move || replies.next().unwrap_or(redis::Value::Nil);
 
-    let mut totals: HashMap<String, i64> = HashMap::new();
-    for _ in &buckets {
-        let bucket: HashMap<String, i64> = redis::from_redis_value(next())?;
-        for (field, n) in bucket {
-            *totals.entry(field).or_default() += n;
+    let mut window_totals: Vec<(HashMap<String, i64>, HashMap<String, i64>)> = Vec::with_capacity(plans.len());
+    for plan in &plans {
+        let mut totals: HashMap<String, i64> = HashMap::new();
+        for _ in &plan.buckets {
+            let bucket: HashMap<String, i64> = redis::from_redis_value(next())?;
+            for (field, n) in bucket {
+                *totals.entry(field).or_default() += n;
+            }
         }
-    }
-    let mut previous_totals: HashMap<String, i64> = HashMap::new();
-    for _ in &previous_buckets {
-        let bucket: HashMap<String, i64> = redis::from_redis_value(next())?;
-        for (field, n) in bucket.into_iter().filter(|(f, _)| !f.starts_with("k:")) {
-            *previous_totals.entry(field).or_default() += n;
+        let mut previous_totals: HashMap<String, i64> = HashMap::new();
+        for _ in &plan.previous_buckets {
+            let bucket: HashMap<String, i64> = redis::from_redis_value(next())?;
+            for (field, n) in bucket.into_iter().filter(|(f, _)| !f.starts_with("k:")) {
+                *previous_totals.entry(field).or_default() += n;
+            }
         }
+        window_totals.push((totals, previous_totals));
     }
     let open: HashMap<String, i64> = redis::from_redis_value(next())?;
     let mut overdue = [0_u64; 3];
@@ -220,47 +264,92 @@ pub async fn compute(
         let complaints: u64 = redis::from_redis_value(next())?;
         child_overdue.push(dossiers + complaints);
     }
-
-    let mut officers = OfficerFigures { late: late_officers, top_late: Vec::with_capacity(top_late.len()) };
-    if !top_late.is_empty() {
-        let ids: Vec<&str> = top_late.iter().map(|(id, _)| id.as_str()).collect();
-        let mut pipe = redis::pipe();
-        pipe.cmd("HMGET").arg(keys.officers()).arg(&ids);
-        for id in &ids {
-            pipe.cmd("HGETALL").arg(keys.officer_units(id));
-        }
-        let (names, units): (Vec<Option<String>>, Vec<HashMap<String, i64>>) = {
-            let replies: Vec<redis::Value> = pipe.query_async(conn).await?;
-            let mut replies = replies.into_iter();
-            let names = redis::from_redis_value(replies.next().unwrap_or(redis::Value::Nil))?;
-            let units = replies.map(redis::from_redis_value).collect::<Result<_, _>>()?;
-            (names, units)
-        };
-        for (((id, score), name), units) in top_late.into_iter().zip(names).zip(units) {
-            let unit = unit_holding_most(catalog, &unit.code, &units);
-            officers.top_late.push(LateOfficer {
-                name: name.unwrap_or_else(|| id.clone()),
-                unit_name: catalog.get(&unit).map(|u| u.name.clone()).unwrap_or_default(),
-                unit,
-                id,
-                overdue: (-score).max(0.0) as u64,
-            });
-        }
-    }
-
-    if window.is_calendar() {
-        let to_day = crate::apply::history::local_day(now.timestamp());
-        let from_day = crate::apply::history::local_day(window_start(window, now));
-        totals = history_totals(history, unit, &children, from_day, to_day).await?;
-        let previous_from_day = crate::apply::history::local_day(previous_from);
-        let previous_to_day = crate::apply::history::local_day(previous_to - 1);
-        previous_totals = history_totals(history, unit, &[], previous_from_day, previous_to_day).await?;
-    }
-    if let Some((figure, _)) = totals.iter().chain(open.iter()).chain(previous_totals.iter()).find(|(_, n)| **n < 0) {
+    if let Some((figure, _)) = open.iter().find(|(_, n)| **n < 0) {
         return Err(SummaryError::Negative { unit: unit.code.clone(), figure: figure.clone() });
     }
+    let officers = late_officer_figures(conn, keys, catalog, unit, late_officers, top_late).await?;
+
+    let mut computed = Vec::with_capacity(plans.len());
+    for (plan, (mut totals, mut previous_totals)) in plans.into_iter().zip(window_totals) {
+        if plan.window.is_calendar() {
+            let to_day = crate::apply::history::local_day(now.timestamp());
+            let from_day = crate::apply::history::local_day(window_start(plan.window, now));
+            totals = history_totals(history, unit, &children, from_day, to_day).await?;
+            let previous_from_day = crate::apply::history::local_day(plan.previous_from);
+            let previous_to_day = crate::apply::history::local_day(plan.previous_to - 1);
+            previous_totals = history_totals(history, unit, &[], previous_from_day, previous_to_day).await?;
+        }
+        if let Some((figure, _)) = totals.iter().chain(previous_totals.iter()).find(|(_, n)| **n < 0) {
+            return Err(SummaryError::Negative { unit: unit.code.clone(), figure: figure.clone() });
+        }
+        let state = NowState { open: &open, overdue, children: &children, child_overdue: &child_overdue };
+        let summary = window_summary(unit, plan, now, &totals, &previous_totals, &state, officers.clone());
+        computed.push(Computed { summary, next_due_ms });
+    }
+    Ok(computed)
+}
+
+/// What a unit's windows have in common: the "now" state, read once.
+struct NowState<'a> {
+    open: &'a HashMap<String, i64>,
+    overdue: [u64; 3],
+    children: &'a [&'a Unit],
+    child_overdue: &'a [u64],
+}
+
+/// The late officers of `unit`: how many, and the first [`TOP_LATE_OFFICERS`] with their
+/// names and the unit holding most of their late work.
+async fn late_officer_figures(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    catalog: &Catalog,
+    unit: &Unit,
+    late: u64,
+    top_late: Vec<(String, f64)>,
+) -> Result<OfficerFigures, SummaryError> {
+    let mut officers = OfficerFigures { late, top_late: Vec::with_capacity(top_late.len()) };
+    if top_late.is_empty() {
+        return Ok(officers);
+    }
+    let ids: Vec<&str> = top_late.iter().map(|(id, _)| id.as_str()).collect();
+    let mut pipe = redis::pipe();
+    pipe.cmd("HMGET").arg(keys.officers()).arg(&ids);
+    for id in &ids {
+        pipe.cmd("HGETALL").arg(keys.officer_units(id));
+    }
+    let (names, units): (Vec<Option<String>>, Vec<HashMap<String, i64>>) = {
+        let replies: Vec<redis::Value> = pipe.query_async(conn).await?;
+        let mut replies = replies.into_iter();
+        let names = redis::from_redis_value(replies.next().unwrap_or(redis::Value::Nil))?;
+        let units = replies.map(redis::from_redis_value).collect::<Result<_, _>>()?;
+        (names, units)
+    };
+    for (((id, score), name), units) in top_late.into_iter().zip(names).zip(units) {
+        let unit = unit_holding_most(catalog, &unit.code, &units);
+        officers.top_late.push(LateOfficer {
+            name: name.unwrap_or_else(|| id.clone()),
+            unit_name: catalog.get(&unit).map(|u| u.name.clone()).unwrap_or_default(),
+            unit,
+            id,
+            overdue: (-score).max(0.0) as u64,
+        });
+    }
+    Ok(officers)
+}
+
+/// One window's summary from its counters and the unit's "now" state.
+fn window_summary(
+    unit: &Unit,
+    plan: WindowTotals,
+    now: DateTime<Utc>,
+    totals: &HashMap<String, i64>,
+    previous_totals: &HashMap<String, i64>,
+    state: &NowState<'_>,
+    officers: OfficerFigures,
+) -> Summary {
     let get = |name: &str| -> u64 { totals.get(name).copied().unwrap_or(0) as u64 };
-    let open_of = |kind: ItemKind| -> u64 { open.get(kind.as_str()).copied().unwrap_or(0) as u64 };
+    let open_of = |kind: ItemKind| -> u64 { state.open.get(kind.as_str()).copied().unwrap_or(0) as u64 };
+    let overdue = state.overdue;
 
     let dossiers = DossierFigures {
         received: get(counter::DOSSIERS_RECEIVED),
@@ -270,7 +359,7 @@ pub async fn compute(
         on_time_rate: rate(get(counter::DOSSIERS_ON_TIME), get(counter::DOSSIERS_LATE)),
         open: open_of(ItemKind::Dossier),
         overdue: overdue[0],
-        processing_hours: processing_percentiles(&totals),
+        processing_hours: processing_percentiles(totals),
     };
     let complaints = ComplaintFigures {
         received: get(counter::COMPLAINTS_RECEIVED),
@@ -278,8 +367,8 @@ pub async fn compute(
         resolved_on_time: get(counter::COMPLAINTS_ON_TIME),
         open: open_of(ItemKind::Complaint),
         overdue: overdue[1],
-        by_field: with_prefix(&totals, counter::COMPLAINT_FIELD),
-        by_channel: with_prefix(&totals, counter::COMPLAINT_CHANNEL),
+        by_field: with_prefix(totals, counter::COMPLAINT_FIELD),
+        by_channel: with_prefix(totals, counter::COMPLAINT_CHANNEL),
         satisfaction_rate: {
             let rated = get(counter::COMPLAINTS_RATED);
             let satisfied = get(counter::COMPLAINTS_SATISFIED);
@@ -292,9 +381,10 @@ pub async fn compute(
         open: open_of(ItemKind::Task),
         overdue: overdue[2],
     };
-    let mut children: Vec<ChildFigures> = children
+    let mut children: Vec<ChildFigures> = state
+        .children
         .iter()
-        .zip(child_overdue)
+        .zip(state.child_overdue)
         .map(|(child, overdue)| {
             let field = |name: &str| get(&format!("k:{}:{name}", child.code));
             ChildFigures {
@@ -303,26 +393,25 @@ pub async fn compute(
                 dossiers_received: field(counter::DOSSIERS_RECEIVED),
                 on_time_rate: rate(field(counter::DOSSIERS_ON_TIME), field(counter::DOSSIERS_LATE)),
                 rated: field(counter::DOSSIERS_ON_TIME) + field(counter::DOSSIERS_LATE),
-                overdue,
+                overdue: *overdue,
                 complaints_received: field(counter::COMPLAINTS_RECEIVED),
             }
         })
         .collect();
     rank_children(&mut children);
 
-    let previous = previous_figures(&previous_totals, previous_from, previous_to);
-    let summary = Summary {
+    let previous = previous_figures(previous_totals, plan.previous_from, plan.previous_to);
+    Summary {
         unit: UnitRef { code: unit.code.clone(), name: unit.name.clone(), kind: unit.kind.clone() },
-        window,
+        window: plan.window,
         as_of: ioc_shared::time::to_local_rfc3339(now),
         dossiers,
         complaints,
         tasks,
-        officers: std::mem::take(&mut officers),
+        officers,
         children,
         previous: Some(previous),
-    };
-    Ok(Computed { summary, next_due_ms })
+    }
 }
 
 /// A unit's counters (and its children's, as `k:{child}:{counter}` like Redis keeps them) over

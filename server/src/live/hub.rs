@@ -1,20 +1,26 @@
-//! The hub: one task per subscribed (unit, window) scope.
+//! The hub: one task per subscribed unit and view, computing every window its subscribers
+//! follow.
 //!
-//! That task computes the scope's summary once, serializes the snapshot message and the delta
-//! from the previous one once, and publishes both in a `tokio::sync::watch` channel that every
-//! subscriber of the scope reads ([`Published`]). A watch channel keeps only the newest value,
-//! so a slow client simply skips to the latest: it can never lag, fill a queue, or slow anyone
-//! else, and work per change is per scope, not per client. A subscriber that skipped a value
-//! no longer has the delta's base and gets the snapshot (the socket decides, per subscriber).
+//! That task computes a unit's summaries for all of its subscribed windows in one atomic read
+//! (what the windows have in common — open and overdue counts, late officers — is read once,
+//! [`summary::compute_windows`]), then, per window, serializes the snapshot message and the
+//! delta from the previous one once, and publishes both in a `tokio::sync::watch` channel that
+//! every subscriber of that (unit, window, view) scope reads ([`Published`]). A watch channel
+//! keeps only the newest value, so a slow client simply skips to the latest: it can never lag,
+//! fill a queue, or slow anyone else, and work per change is per unit, not per client. A
+//! subscriber that skipped a value no longer has the delta's base and gets the snapshot (the
+//! writer decides, per subscriber).
 //!
-//! A scope task recomputes when
-//! - Redis pub/sub says one of its units changed (any replica's ingest; see [`super::feed`]),
-//! - the earliest due time in the scope passes (the deadline engine: overdue needs no event),
+//! A unit task recomputes when
+//! - Redis pub/sub says the unit changed (any replica's ingest; see [`super::feed`]),
+//! - the earliest due time in the unit passes (the deadline engine: overdue needs no event),
+//! - a new window is subscribed (computed at once),
 //! - or every [`REFRESH_EVERY`], so sliding windows and "today" roll over,
 //!
-//! and publishes only when the figures differ. Coalescing is leading-edge ([`Pacer`]): the first
-//! change after a quiet [`MIN_INTERVAL`] is computed at once; changes during the interval that
-//! follows are merged into one computation at its end. It ends when its last subscriber leaves.
+//! and publishes a window only when its figures differ. Coalescing is leading-edge ([`Pacer`]):
+//! the first change after a quiet [`MIN_INTERVAL`] is computed at once; changes during the
+//! interval that follows are merged into one computation at its end. A window goes when its last
+//! subscriber leaves, the task when its last window does.
 
 use crate::aggregate::{summary, Keys};
 use crate::catalog::Catalog;
@@ -49,8 +55,8 @@ pub struct Hub {
 }
 
 struct HubInner {
-    /// Scopes with at least one subscriber (or whose task is about to end).
-    scopes: Mutex<HashMap<ScopeKey, Arc<ScopeSlot>>>,
+    /// The scopes with at least one subscriber, and the tasks computing them.
+    registry: Mutex<Registry>,
     redis: ConnectionManager,
     keys: Keys,
     catalog: Catalog,
@@ -62,6 +68,17 @@ struct HubInner {
     connections: AtomicUsize,
     /// Notified on every change of any unit (the public board follows it).
     any_change: Arc<Notify>,
+}
+
+/// Which task computes a scope: one per unit and view, for all of its windows.
+type UnitKey = (String, View);
+
+#[derive(Default)]
+struct Registry {
+    /// Each subscribed scope's channel (or one whose task is about to drop it).
+    scopes: HashMap<ScopeKey, Arc<ScopeSlot>>,
+    /// Each unit task's shared state.
+    units: HashMap<UnitKey, Arc<UnitSlot>>,
 }
 
 /// One publication of a scope, serialized once for all of its subscribers.
@@ -79,11 +96,21 @@ pub struct Published {
 /// What a subscriber reads: the newest publication (none until the first computation).
 pub type Latest = Option<Arc<Published>>;
 
+/// One (unit, window, view) scope.
 struct ScopeSlot {
     /// The newest publication.
     latest: watch::Sender<Latest>,
-    /// Set when the scope's figures may have changed.
+}
+
+/// What a unit task shares with the hub.
+struct UnitSlot {
+    /// The windows being computed, each with its scope's channel (changed under the
+    /// registry's lock).
+    windows: Mutex<Vec<(Window, Arc<ScopeSlot>)>>,
+    /// Set when the unit's figures may have changed.
     dirty: Notify,
+    /// Set when a window was added: computed without waiting for the coalescing interval.
+    added: AtomicBool,
     /// Set when every scope changed at once (a rebuild switched generations, or the change
     /// feed reconnected): the next computation is published even if the figures look the same,
     /// so every screen gets a fresh snapshot.
@@ -94,7 +121,7 @@ impl Hub {
     pub fn new(redis: ConnectionManager, keys: Keys, catalog: Catalog, store: Store) -> Hub {
         Hub {
             inner: Arc::new(HubInner {
-                scopes: Mutex::new(HashMap::new()),
+                registry: Mutex::new(Registry::default()),
                 redis,
                 keys,
                 catalog,
@@ -108,24 +135,41 @@ impl Hub {
 
     /// Receives the scope's snapshots; the current one (once computed) comes first.
     pub fn subscribe(&self, key: ScopeKey) -> watch::Receiver<Latest> {
-        let mut scopes = self.inner.scopes.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(slot) = scopes.get(&key) {
+        let mut registry = self.inner.registry.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = registry.scopes.get(&key) {
             return slot.latest.subscribe();
         }
         let (latest, receiver) = watch::channel(None);
-        let slot = Arc::new(ScopeSlot { latest, dirty: Notify::new(), refresh: AtomicBool::new(false) });
-        scopes.insert(key.clone(), slot.clone());
-        METRICS.live_scopes.set(scopes.len() as i64);
-        tokio::spawn(run_scope(self.inner.clone(), key, slot));
+        let slot = Arc::new(ScopeSlot { latest });
+        registry.scopes.insert(key.clone(), slot.clone());
+        METRICS.live_scopes.set(registry.scopes.len() as i64);
+        let (unit, window, view) = key;
+        match registry.units.get(&(unit.clone(), view)) {
+            Some(unit_slot) => {
+                unit_slot.windows.lock().unwrap_or_else(|p| p.into_inner()).push((window, slot));
+                unit_slot.added.store(true, Ordering::Relaxed);
+                unit_slot.dirty.notify_one();
+            }
+            None => {
+                let unit_slot = Arc::new(UnitSlot {
+                    windows: Mutex::new(vec![(window, slot)]),
+                    dirty: Notify::new(),
+                    added: AtomicBool::new(false),
+                    refresh: AtomicBool::new(false),
+                });
+                registry.units.insert((unit.clone(), view), unit_slot.clone());
+                tokio::spawn(run_unit(self.inner.clone(), (unit, view), unit_slot));
+            }
+        }
         receiver
     }
 
-    /// Marks every scope containing one of `units` as changed; `*` marks all.
+    /// Marks every unit in `units` as changed; `*` marks all.
     pub fn mark_changed(&self, units: &[String]) {
         self.inner.any_change.notify_one();
-        let scopes = self.inner.scopes.lock().unwrap_or_else(|p| p.into_inner());
+        let registry = self.inner.registry.lock().unwrap_or_else(|p| p.into_inner());
         let all = units.iter().any(|u| u == "*");
-        for ((unit, _, _), slot) in scopes.iter() {
+        for ((unit, _), slot) in registry.units.iter() {
             if all || units.contains(unit) {
                 if all {
                     slot.refresh.store(true, Ordering::Relaxed);
@@ -142,7 +186,12 @@ impl Hub {
 
     /// Number of scopes being computed (for tests and metrics).
     pub fn active_scopes(&self) -> usize {
-        self.inner.scopes.lock().map(|s| s.len()).unwrap_or(0)
+        self.inner.registry.lock().map(|r| r.scopes.len()).unwrap_or(0)
+    }
+
+    /// Number of unit tasks computing those scopes (one per unit and view, for all windows).
+    pub fn computing_units(&self) -> usize {
+        self.inner.registry.lock().map(|r| r.units.len()).unwrap_or(0)
     }
 
     /// Whether the last computation reached Redis.
@@ -175,30 +224,47 @@ impl Drop for ConnectionGuard {
     }
 }
 
-/// One computation of a scope: the message for its subscribers, what to compare (without the
-/// computation time), and when the scope next changes by time alone.
+/// One computation of a window: its figures, what to compare (without the computation time),
+/// and when the unit next changes by time alone.
 struct Computation {
-    message: ServerMessage,
+    figures: Figures,
     /// The summary as sent (for deltas); none for the score, which is always sent whole.
     document: Option<serde_json::Value>,
-    figures: serde_json::Value,
+    compared: serde_json::Value,
     next_due_ms: Option<i64>,
 }
 
-async fn compute_scope(hub: &HubInner, redis: &mut ConnectionManager, unit: &crate::catalog::Unit, key: &ScopeKey, now: chrono::DateTime<Utc>, version: u64) -> Result<Computation, String> {
-    match key.2 {
+enum Figures {
+    Summary(Box<ioc_shared::summary::Summary>),
+    Score(Box<ioc_shared::score::Score>),
+}
+
+impl Computation {
+    fn message(self, key: &ScopeKey, version: u64) -> ServerMessage {
+        match self.figures {
+            Figures::Summary(data) => ServerMessage::Snapshot { unit: key.0.clone(), window: key.1, version, data },
+            Figures::Score(data) => ServerMessage::Score { unit: key.0.clone(), window: key.1, version, data },
+        }
+    }
+}
+
+/// Computes `windows` of one unit and view: the summaries in one atomic read, the scores (from
+/// PostgreSQL) one by one.
+async fn compute_unit(hub: &HubInner, redis: &mut ConnectionManager, unit: &crate::catalog::Unit, view: View, windows: &[Window], now: chrono::DateTime<Utc>) -> Result<Vec<Computation>, String> {
+    match view {
         View::Summary => {
-            let computed = summary::compute(redis, &hub.keys, &hub.store, &hub.catalog, unit, key.1, now).await.map_err(|e| e.to_string())?;
-            let document = serde_json::to_value(&computed.summary).map_err(|e| e.to_string())?;
-            let mut figures = document.clone();
-            figures["as_of"] = serde_json::Value::Null;
-            let message = ServerMessage::Snapshot { unit: key.0.clone(), window: key.1, version, data: Box::new(computed.summary) };
-            Ok(Computation { message, document: Some(document), figures, next_due_ms: computed.next_due_ms })
+            let computed = summary::compute_windows(redis, &hub.keys, &hub.store, &hub.catalog, unit, windows, now).await.map_err(|e| e.to_string())?;
+            computed
+                .into_iter()
+                .map(|computed| {
+                    let document = serde_json::to_value(&computed.summary).map_err(|e| e.to_string())?;
+                    let mut compared = document.clone();
+                    compared["as_of"] = serde_json::Value::Null;
+                    Ok(Computation { figures: Figures::Summary(Box::new(computed.summary)), document: Some(document), compared, next_due_ms: computed.next_due_ms })
+                })
+                .collect()
         }
         View::Score => {
-            let score = crate::aggregate::score::compute(&hub.store, &hub.catalog, unit, key.1, now).await.map_err(|e| e.to_string())?;
-            let mut figures = serde_json::to_value(&score).map_err(|e| e.to_string())?;
-            figures["to"] = serde_json::Value::Null;
             // The score changes when a dossier turns overdue, with no event: wake then.
             let next_due_ms = match crate::aggregate::current(redis, &hub.keys).await {
                 Ok(Some(keys)) => {
@@ -217,8 +283,14 @@ async fn compute_scope(hub: &HubInner, redis: &mut ConnectionManager, unit: &cra
                 }
                 _ => None,
             };
-            let message = ServerMessage::Score { unit: key.0.clone(), window: key.1, version, data: Box::new(score) };
-            Ok(Computation { message, document: None, figures, next_due_ms })
+            let mut computed = Vec::with_capacity(windows.len());
+            for &period in windows {
+                let score = crate::aggregate::score::compute(&hub.store, &hub.catalog, unit, period, now).await.map_err(|e| e.to_string())?;
+                let mut compared = serde_json::to_value(&score).map_err(|e| e.to_string())?;
+                compared["to"] = serde_json::Value::Null;
+                computed.push(Computation { figures: Figures::Score(Box::new(score)), document: None, compared, next_due_ms });
+            }
+            Ok(computed)
         }
     }
 }
@@ -238,50 +310,67 @@ fn delta_message(key: &ScopeKey, base: u64, version: u64, previous: &serde_json:
     }
 }
 
-async fn run_scope(hub: Arc<HubInner>, key: ScopeKey, slot: Arc<ScopeSlot>) {
+/// What one window last published: its version, the figures compared (without the
+/// computation time) and the document sent, the base of the next delta.
+#[derive(Default)]
+struct WindowState {
+    version: u64,
+    compared: Option<serde_json::Value>,
+    document: Option<serde_json::Value>,
+}
+
+impl WindowState {
+    /// Publishes `computed` in `slot` unless it shows what was last published (a refresh
+    /// publishes anyway, as a snapshot for everyone).
+    fn publish(&mut self, key: &ScopeKey, slot: &ScopeSlot, computed: Computation, refresh: bool, now: chrono::DateTime<Utc>) {
+        if !refresh && self.compared.as_ref() == Some(&computed.compared) {
+            return;
+        }
+        let version = (self.version + 1).max(now.timestamp_millis().max(0) as u64);
+        let (compared, document) = (computed.compared.clone(), computed.document.clone());
+        match serde_json::to_string(&computed.message(key, version)) {
+            Ok(text) => {
+                let delta = match (&self.document, &document) {
+                    (Some(previous), Some(current)) if !refresh && self.version > 0 => {
+                        delta_message(key, self.version, version, previous, current, text.len()).map(|d| (self.version, d))
+                    }
+                    _ => None,
+                };
+                METRICS.snapshots_sent.inc();
+                slot.latest.send_replace(Some(Arc::new(Published { version, snapshot: Utf8Bytes::from(text), delta })));
+                *self = WindowState { version, compared: Some(compared), document };
+            }
+            Err(error) => tracing::error!(%error, "snapshot not serializable"),
+        }
+    }
+}
+
+async fn run_unit(hub: Arc<HubInner>, key: UnitKey, slot: Arc<UnitSlot>) {
     let Some(unit) = hub.catalog.get(&key.0).cloned() else {
-        remove_scope(&hub, &key);
+        forget_unit(&hub, &key, &slot);
         return;
     };
     let mut redis = hub.redis.clone();
-    let mut version: u64 = 0;
-    // What was last published: the figures compared (without the computation time) and the
-    // document sent, the base of the next delta.
-    let mut last: Option<serde_json::Value> = None;
-    let mut last_document: Option<serde_json::Value> = None;
+    let mut states: HashMap<Window, WindowState> = HashMap::new();
     let mut pacer = Pacer::default();
     loop {
         pacer.computing(Instant::now());
         let now = Utc::now();
         let mut wake_at = Instant::now() + REFRESH_EVERY;
-        let next_version = (version + 1).max(now.timestamp_millis().max(0) as u64);
-        match compute_scope(&hub, &mut redis, &unit, &key, now, next_version).await {
+        let windows: Vec<(Window, Arc<ScopeSlot>)> = slot.windows.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let periods: Vec<Window> = windows.iter().map(|(window, _)| *window).collect();
+        match compute_unit(&hub, &mut redis, &unit, key.1, &periods, now).await {
             Ok(computed) => {
                 hub.healthy.store(true, Ordering::Relaxed);
-                if let Some(due_ms) = computed.next_due_ms {
+                if let Some(due_ms) = computed.iter().filter_map(|c| c.next_due_ms).min() {
                     // Wake just after the due time: an item is overdue once now is past it.
                     let wait_ms = (due_ms - now.timestamp_millis() + 1).max(0) as u64;
                     wake_at = wake_at.min(Instant::now() + Duration::from_millis(wait_ms));
                 }
                 let refresh = slot.refresh.swap(false, Ordering::Relaxed);
-                if refresh || last.as_ref() != Some(&computed.figures) {
-                    match serde_json::to_string(&computed.message) {
-                        Ok(text) => {
-                            // After a refresh every subscriber gets the whole figures.
-                            let delta = match (&last_document, &computed.document) {
-                                (Some(previous), Some(current)) if !refresh && version > 0 => {
-                                    delta_message(&key, version, next_version, previous, current, text.len()).map(|d| (version, d))
-                                }
-                                _ => None,
-                            };
-                            version = next_version;
-                            METRICS.snapshots_sent.inc();
-                            slot.latest.send_replace(Some(Arc::new(Published { version, snapshot: Utf8Bytes::from(text), delta })));
-                            last = Some(computed.figures);
-                            last_document = computed.document;
-                        }
-                        Err(error) => tracing::error!(%error, "snapshot not serializable"),
-                    }
+                for ((window, scope), computation) in windows.iter().zip(computed) {
+                    let scope_key = (key.0.clone(), *window, key.1);
+                    states.entry(*window).or_default().publish(&scope_key, scope, computation, refresh, now);
                 }
             }
             Err(error) => {
@@ -290,11 +379,15 @@ async fn run_scope(hub: Arc<HubInner>, key: ScopeKey, slot: Arc<ScopeSlot>) {
                 wake_at = Instant::now() + RETRY_AFTER;
             }
         }
-        wait_for_work(&slot.dirty, wake_at, slot.latest.closed()).await;
-        if slot.latest.receiver_count() == 0 && remove_scope_if_unused(&hub, &key, &slot) {
+        let all_gone = async { futures_util::future::join_all(windows.iter().map(|(_, scope)| scope.latest.closed())).await; };
+        wait_for_work(&slot.dirty, wake_at, all_gone).await;
+        drop(windows);
+        if drop_unused_windows(&hub, &key, &slot, &mut states) {
             return;
         }
-        tokio::time::sleep_until(pacer.next_computation_at()).await;
+        if !slot.added.swap(false, Ordering::Relaxed) {
+            tokio::time::sleep_until(pacer.next_computation_at()).await;
+        }
     }
 }
 
@@ -330,23 +423,36 @@ impl Pacer {
     }
 }
 
-fn remove_scope(hub: &HubInner, key: &ScopeKey) {
-    let mut scopes = hub.scopes.lock().unwrap_or_else(|p| p.into_inner());
-    scopes.remove(key);
-    METRICS.live_scopes.set(scopes.len() as i64);
+/// Forgets a unit task that cannot run (its unit is not in the catalog).
+fn forget_unit(hub: &HubInner, key: &UnitKey, slot: &UnitSlot) {
+    let mut registry = hub.registry.lock().unwrap_or_else(|p| p.into_inner());
+    registry.units.remove(key);
+    for (window, _) in slot.windows.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+        registry.scopes.remove(&(key.0.clone(), window, key.1));
+    }
+    METRICS.live_scopes.set(registry.scopes.len() as i64);
 }
 
-/// Removes the scope unless a subscriber arrived meanwhile (checked under the map's lock, which
-/// `subscribe` also holds while it adds a receiver).
-fn remove_scope_if_unused(hub: &HubInner, key: &ScopeKey, slot: &Arc<ScopeSlot>) -> bool {
-    let mut scopes = hub.scopes.lock().unwrap_or_else(|p| p.into_inner());
-    if slot.latest.receiver_count() == 0 {
-        scopes.remove(key);
-        METRICS.live_scopes.set(scopes.len() as i64);
-        true
-    } else {
+/// Drops the windows nobody subscribes to any more, and the unit itself (true) once it has
+/// none. Checked under the registry's lock, which `subscribe` also holds while it adds a
+/// receiver or a window, so a subscriber arriving meanwhile is never lost.
+fn drop_unused_windows(hub: &HubInner, key: &UnitKey, slot: &UnitSlot, states: &mut HashMap<Window, WindowState>) -> bool {
+    let mut registry = hub.registry.lock().unwrap_or_else(|p| p.into_inner());
+    let mut windows = slot.windows.lock().unwrap_or_else(|p| p.into_inner());
+    windows.retain(|(window, scope)| {
+        if scope.latest.receiver_count() > 0 {
+            return true;
+        }
+        registry.scopes.remove(&(key.0.clone(), *window, key.1));
+        states.remove(window);
         false
+    });
+    let empty = windows.is_empty();
+    if empty {
+        registry.units.remove(key);
     }
+    METRICS.live_scopes.set(registry.scopes.len() as i64);
+    empty
 }
 
 #[cfg(test)]

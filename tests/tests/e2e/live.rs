@@ -191,6 +191,73 @@ async fn a_subscriber_applying_deltas_ends_with_the_snapshot_a_new_subscriber_ge
     server.cleanup().await;
 }
 
+/// The windows of one unit are computed together, in one atomic read: one task for the unit,
+/// every window equal to the summary endpoint's figures, and the figures of "now" (open,
+/// overdue, late officers, the children's overdue) the same in every window.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn the_windows_of_one_unit_are_computed_together_and_agree(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let t = now();
+    let officer = ("cb-3", "Lê Văn C");
+    server
+        .ingest_ok(&json!([
+            dossier_received("1", "00004", "D1", t - Duration::minutes(30), t - Duration::minutes(5)),
+            dossier_assigned("2", "00004", "D1", t - Duration::minutes(20), officer),
+            dossier_received("3", "00001", "D2", t - Duration::minutes(10), t + Duration::hours(8)),
+            complaint_received("4", "00037", "C1", t - Duration::minutes(10), t + Duration::hours(8), "Giao thông", "zalo"),
+        ]))
+        .await;
+    server.settle().await;
+    let windows = ["today", "24h", "7d", "30d"];
+    let mut client = server.live().await;
+    for window in windows {
+        client.subscribe("001", window).await;
+    }
+    while client.figures.len() < windows.len() {
+        client.next_raw_message(WAIT).await.expect("a snapshot per window");
+    }
+    assert_eq!(server.server.state.hub.active_scopes(), 4);
+    assert_eq!(server.server.state.hub.computing_units(), 1, "one computation for the unit's four windows");
+
+    // A change reaches every window.
+    server.ingest_ok(&json!([task_assigned("5", "00004", "T1", t - Duration::minutes(5), t - Duration::minutes(1), officer)])).await;
+    server.settle().await;
+    let done = |client: &ioc_tests::LiveClient| {
+        client.figures.len() == windows.len() && client.figures.values().all(|f| f.summary().is_ok_and(|s| s.tasks.open == 1))
+    };
+    let deadline = tokio::time::Instant::now() + StdDuration::from_secs(20);
+    while !done(&client) {
+        assert!(tokio::time::Instant::now() < deadline, "every window shows the new task");
+        client.next_raw_message(WAIT).await.expect("the change arrives");
+    }
+    let now_part = |summary: &ioc_shared::summary::Summary| {
+        let mut figures = serde_json::to_value(summary).unwrap();
+        json!({
+            "open": [figures["dossiers"]["open"].take(), figures["complaints"]["open"].take(), figures["tasks"]["open"].take()],
+            "overdue": [figures["dossiers"]["overdue"].take(), figures["complaints"]["overdue"].take(), figures["tasks"]["overdue"].take()],
+            "officers": figures["officers"].take(),
+            "children_overdue": figures["children"].as_array().unwrap().iter().map(|c| (c["code"].clone(), c["overdue"].clone())).collect::<Vec<_>>(),
+        })
+    };
+    let mut shared = Vec::new();
+    for window in windows {
+        let window_code = ioc_shared::summary::Window::parse(window).unwrap();
+        let live = client.figures[&("001".to_owned(), window_code)].summary().unwrap();
+        let (mut live_value, mut http) = (serde_json::to_value(&live).unwrap(), serde_json::to_value(server.summary("001", window).await).unwrap());
+        for figures in [&mut live_value, &mut http] {
+            figures["as_of"] = json!(null);
+            figures["previous"]["from"] = json!(null);
+            figures["previous"]["to"] = json!(null);
+        }
+        assert_eq!(live_value, http, "{window}: the live figures are the summary endpoint's");
+        shared.push(now_part(&live));
+    }
+    assert_eq!(shared[0]["overdue"], json!([1, 0, 1]), "{}", shared[0]);
+    assert_eq!(shared[0]["officers"]["late"], json!(1));
+    assert!(shared.iter().all(|part| *part == shared[0]), "every window shows the same now: {shared:?}");
+    server.cleanup().await;
+}
+
 /// A client that missed a delta sees that the next one does not fit its copy, subscribes
 /// again, and gets the whole snapshot.
 #[sqlx::test(migrations = "../server/migrations")]
