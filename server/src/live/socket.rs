@@ -113,7 +113,9 @@ pub async fn serve_socket(socket: WebSocket, context: SocketContext, caller: Cal
             Message::Ping(_) | Message::Pong(_) => continue,
         };
         let request = match command {
-            Command::Subscribe(key, deltas) => match access::authorize_unit(&context.catalog, &context.accounts, &caller, &key.0).await {
+            // Boxed: the check's (database) future is large, and would otherwise be reserved in
+            // every idle connection's task.
+            Command::Subscribe(key, deltas) => match Box::pin(access::authorize_unit(&context.catalog, &context.accounts, &caller, &key.0)).await {
                 Ok(_) => Request::Subscribe { id, key, deltas },
                 Err(refusal) => match error_frame(refusal.message().to_owned(), Some(key.0)) {
                     Some(message) => Request::Send { id, message },
