@@ -324,7 +324,7 @@ impl TryFrom<DisplayRow> for Display {
             id: row.id,
             name: row.name,
             unit: row.unit,
-            playlist: decode("display playlist", row.playlist)?,
+            playlist: decode("display playlist", &row.playlist)?,
             paired: row.paired_at.is_some(),
             revoked: row.revoked_at.is_some(),
         })

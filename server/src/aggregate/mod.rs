@@ -151,7 +151,7 @@ impl Keys {
 }
 
 /// Time-bucket sizes. Windows are read as a few buckets of each size ([`summary`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Granularity {
     Minute,
     Hour,

@@ -4,16 +4,23 @@ use super::{Granularity, Keys, MEMBER_SEPARATOR, PATH_SEPARATOR};
 use crate::catalog::Catalog;
 use crate::store::item::{counter, Due, ItemDelta};
 use redis::aio::ConnectionManager;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeSet, HashMap};
 
 /// Redis writes for one outbox row, in a form the apply script runs.
 #[derive(Debug, Default)]
 pub struct Ops {
-    /// Counter increments, merged: increments commute, so order does not matter (a hash map:
-    /// the keys share long prefixes, which made a tree's comparisons the rebuild's hot spot).
-    increments: HashMap<(String, String), i64>,
+    /// Counter increments by key, then field, merged: increments commute, so order does not
+    /// matter. Nested and looked up by `&str`, so that adding to a known field allocates
+    /// nothing (Fx-hashed: a tree's comparisons, then SipHash, were the rebuild's hot spot).
+    increments: FxHashMap<String, FxHashMap<String, i64>>,
+    /// How many (key, field) pairs `increments` holds.
+    fields: usize,
     /// Expiry per bucket key (Unix seconds).
-    expiries: HashMap<String, i64>,
+    expiries: FxHashMap<String, i64>,
+    /// Bucket key names already formatted, by unit then bucket: the same few keys are met
+    /// again and again (formatting them was a third of a rebuild's time).
+    bucket_names: FxHashMap<String, FxHashMap<(Granularity, i64), String>>,
     /// Sorted-set and name changes, in order: an item's old due entry must leave before its
     /// new one enters, since both may have the same member.
     ordered: Vec<[String; 4]>,
@@ -30,6 +37,7 @@ impl Ops {
             // Counted, never dropped: reported by `ioc unknown-units` and the admin API.
             path.push(super::UNKNOWN_UNIT);
         }
+        let mut child_field = String::new();
         for count in &delta.counts {
             for granularity in Granularity::ALL {
                 let index = granularity.index(count.at);
@@ -38,21 +46,28 @@ impl Ops {
                     continue;
                 }
                 for (depth, unit) in path.iter().enumerate() {
-                    let key = keys.bucket(granularity, index, unit);
-                    *self.increments.entry((key.clone(), count.counter.clone())).or_default() += count.n;
+                    let Ops { increments, fields, expiries, bucket_names, .. } = self;
+                    let names = match bucket_names.get_mut(*unit) {
+                        Some(names) => names,
+                        None => bucket_names.entry((*unit).to_owned()).or_default(),
+                    };
+                    let key = names.entry((granularity, index)).or_insert_with(|| keys.bucket(granularity, index, unit));
+                    add(increments, fields, key, &count.counter, count.n);
                     if depth > 0 && counter::PER_CHILD.contains(&count.counter.as_str()) {
-                        let child = path[depth - 1];
-                        let field = format!("k:{child}:{}", count.counter);
-                        *self.increments.entry((key.clone(), field)).or_default() += count.n;
+                        use std::fmt::Write;
+                        child_field.clear();
+                        let _ = write!(child_field, "k:{}:{}", path[depth - 1], count.counter);
+                        add(increments, fields, key, &child_field, count.n);
                     }
-                    self.expiries.insert(key, expires_at);
+                    if !expiries.contains_key(key.as_str()) {
+                        expiries.insert(key.clone(), expires_at);
+                    }
                 }
             }
         }
         for unit in &path {
             if delta.open != 0 {
-                let key = (keys.open(unit), delta.kind.as_str().to_owned());
-                *self.increments.entry(key).or_default() += delta.open;
+                add(&mut self.increments, &mut self.fields, &keys.open(unit), delta.kind.as_str(), delta.open);
             }
             if delta.remove_due.is_some() {
                 self.ordered.push(["R".into(), keys.due(unit, delta.kind), delta.member(), String::new()]);
@@ -75,16 +90,24 @@ impl Ops {
         }
     }
 
+    /// Merged counter fields so far.
+    pub fn merged_fields(&self) -> usize {
+        self.fields
+    }
+
     pub fn is_empty(&self) -> bool {
         self.increments.is_empty() && self.ordered.is_empty()
     }
 
     /// The JSON the apply script decodes: a list of `[op, key, a, b]`.
     fn to_script_json(&self) -> String {
-        let mut list: Vec<[&str; 4]> = Vec::with_capacity(self.increments.len() + self.expiries.len() + self.ordered.len());
-        let increments: Vec<(&(String, String), String)> =
-            self.increments.iter().filter(|(_, n)| **n != 0).map(|(k, n)| (k, n.to_string())).collect();
-        for ((key, field), n) in &increments {
+        let mut list: Vec<[&str; 4]> = Vec::with_capacity(self.fields + self.expiries.len() + self.ordered.len());
+        let increments: Vec<(&String, &String, String)> = self
+            .increments
+            .iter()
+            .flat_map(|(key, fields)| fields.iter().filter(|(_, n)| **n != 0).map(move |(field, n)| (key, field, n.to_string())))
+            .collect();
+        for (key, field, n) in &increments {
             list.push(["H", key, field, n]);
         }
         let expiries: Vec<(&String, String)> = self.expiries.iter().map(|(k, t)| (k, t.to_string())).collect();
@@ -95,6 +118,21 @@ impl Ops {
             list.push([&op[0], &op[1], &op[2], &op[3]]);
         }
         serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_owned())
+    }
+}
+
+/// Adds `n` to `field` of `key`, allocating only for a key or field not seen before.
+fn add(increments: &mut FxHashMap<String, FxHashMap<String, i64>>, fields: &mut usize, key: &str, field: &str, n: i64) {
+    let by_field = match increments.get_mut(key) {
+        Some(by_field) => by_field,
+        None => increments.entry(key.to_owned()).or_default(),
+    };
+    match by_field.get_mut(field) {
+        Some(total) => *total += n,
+        None => {
+            by_field.insert(field.to_owned(), n);
+            *fields += 1;
+        }
     }
 }
 
@@ -265,7 +303,7 @@ pub async fn apply_many(conn: &mut ConnectionManager, keys: &Keys, rows: &[(i64,
 }
 
 /// Writes one outbox row's ops into a generation being built (catching up on the outbox after
-/// its snapshot, [`build_snapshot`]), exactly once past its marker.
+/// its snapshot, [`SnapshotWriter`]), exactly once past its marker.
 pub async fn build(conn: &mut ConnectionManager, keys: &Keys, seq: i64, ops: &Ops) -> redis::RedisResult<Applied> {
     let result: i64 = SCRIPT
         .key(keys.current_generation())
@@ -280,49 +318,101 @@ pub async fn build(conn: &mut ConnectionManager, keys: &Keys, seq: i64, ops: &Op
     Ok(applied_from(result))
 }
 
-/// Writes a snapshot's ops into a generation being built, as plain commands in large
+/// Writes a rebuild's snapshot into its generation being built, as plain commands in large
 /// pipelines rather than through the apply script: nobody else writes to that generation and
 /// its deadline engine has not counted anything yet (no `late_until`), so a deadline is a plain
 /// `ZADD` and no marker is checked. Decoding the script's JSON and calling Redis from Lua cost
-/// about twice the commands themselves, and Redis was the rebuild's bottleneck.
-pub async fn build_snapshot(conn: &mut ConnectionManager, ops: &Ops) -> redis::RedisResult<()> {
-    for pipe in snapshot_pipelines(ops) {
-        pipe.query_async::<()>(conn).await?;
-    }
-    Ok(())
+/// about twice the commands themselves.
+///
+/// Redis was then still the rebuild's bottleneck, at ~21 commands per item, most of them one
+/// `HINCRBY` per bucket field and one `EXPIREAT` per bucket key and chunk. So the rebuild merges
+/// many chunks' ops before writing ([`SnapshotWriter::MERGE_FIELDS`]), and a bucket key is
+/// written with one `HSET` of all its fields and one `EXPIREAT`, the first time; only a key met
+/// again after a flush gets `HINCRBY`s. Sorted-set members and officer names go as one `ZADD` or
+/// `HSET` per key.
+#[derive(Debug, Default)]
+pub struct SnapshotWriter {
+    /// Keys already written in this rebuild: later flushes add to them and leave their expiry.
+    written: FxHashSet<String>,
 }
 
-/// The commands of [`build_snapshot`], in pipelines of at most `PER_PIPELINE`.
-fn snapshot_pipelines(ops: &Ops) -> Vec<redis::Pipeline> {
-    /// Commands per round trip: large enough to amortise it, small enough not to hold a big
-    /// reply buffer or Redis's attention for long.
-    const PER_PIPELINE: usize = 20_000;
-    let commands = ops
-        .increments
-        .iter()
-        .filter(|(_, n)| **n != 0)
-        .map(|((key, field), n)| redis::cmd("HINCRBY").arg(key).arg(field).arg(*n).to_owned())
-        .chain(ops.expiries.iter().map(|(key, at)| redis::cmd("EXPIREAT").arg(key).arg(*at).to_owned()))
-        .chain(ops.ordered.iter().map(|[op, key, a, b]| match op.as_str() {
-            "A" | "DA" => redis::cmd("ZADD").arg(key).arg(a).arg(b).to_owned(),
-            "R" | "DR" => redis::cmd("ZREM").arg(key).arg(a).to_owned(),
-            _ => redis::cmd("HSET").arg(key).arg(a).arg(b).to_owned(),
-        }));
-    let mut pipelines = Vec::new();
-    let mut pipe = redis::pipe();
-    let mut queued = 0;
-    for command in commands {
-        pipe.add_command(command).ignore();
-        queued += 1;
-        if queued == PER_PIPELINE {
-            pipelines.push(std::mem::replace(&mut pipe, redis::pipe()));
-            queued = 0;
+impl SnapshotWriter {
+    /// Merged counter fields at which the rebuild writes what it has (about 150 bytes each in
+    /// the server's memory while merging).
+    pub const MERGE_FIELDS: usize = 500_000;
+    /// Arguments per pipeline: large enough to amortise the round trip, small enough not to
+    /// hold a big buffer or Redis's attention for long.
+    const ARGUMENTS_PER_PIPELINE: usize = 100_000;
+
+    /// The pipelines that write `ops`, merged since the last flush.
+    pub fn pipelines(&mut self, ops: Ops) -> Vec<redis::Pipeline> {
+        let Ops { increments, expiries, ordered, .. } = ops;
+        let mut commands: Vec<(redis::Cmd, usize)> = Vec::new();
+        for (key, fields) in increments {
+            let fields: Vec<(String, i64)> = fields.into_iter().filter(|(_, n)| *n != 0).collect();
+            if fields.is_empty() {
+                continue;
+            }
+            if self.written.contains(&key) {
+                for (field, n) in fields {
+                    commands.push((redis::cmd("HINCRBY").arg(&key).arg(field).arg(n).to_owned(), 4));
+                }
+                continue;
+            }
+            let mut hset = redis::cmd("HSET");
+            hset.arg(&key);
+            for (field, n) in &fields {
+                hset.arg(field).arg(*n);
+            }
+            commands.push((hset, 2 + 2 * fields.len()));
+            if let Some(at) = expiries.get(&key) {
+                commands.push((redis::cmd("EXPIREAT").arg(&key).arg(*at).to_owned(), 3));
+            }
+            self.written.insert(key);
         }
+        // A snapshot only adds; should a removal ever be among the ops, they keep their order.
+        if ordered.iter().any(|[op, ..]| op == "R" || op == "DR") {
+            commands.extend(ordered.iter().map(|[op, key, a, b]| match op.as_str() {
+                "A" | "DA" => (redis::cmd("ZADD").arg(key).arg(a).arg(b).to_owned(), 4),
+                "R" | "DR" => (redis::cmd("ZREM").arg(key).arg(a).to_owned(), 3),
+                _ => (redis::cmd("HSET").arg(key).arg(a).arg(b).to_owned(), 4),
+            }));
+        } else {
+            let mut grouped: HashMap<(&str, &str), redis::Cmd> = HashMap::new();
+            let mut sizes: HashMap<(&str, &str), usize> = HashMap::new();
+            for [op, key, a, b] in &ordered {
+                let command = if op == "A" || op == "DA" { "ZADD" } else { "HSET" };
+                let entry = grouped.entry((command, key.as_str())).or_insert_with(|| redis::cmd(command).arg(key).to_owned());
+                entry.arg(a).arg(b);
+                *sizes.entry((command, key.as_str())).or_insert(2) += 2;
+            }
+            commands.extend(grouped.into_iter().map(|(group, command)| {
+                let size = sizes.get(&group).copied().unwrap_or(2);
+                (command, size)
+            }));
+        }
+
+        let mut pipelines = Vec::new();
+        let mut pipe = redis::pipe();
+        let mut arguments = 0;
+        for (command, size) in commands {
+            pipe.add_command(command).ignore();
+            arguments += size;
+            if arguments >= Self::ARGUMENTS_PER_PIPELINE {
+                pipelines.push(std::mem::replace(&mut pipe, redis::pipe()));
+                arguments = 0;
+            }
+        }
+        if arguments > 0 {
+            pipelines.push(pipe);
+        }
+        pipelines
     }
-    if queued > 0 {
-        pipelines.push(pipe);
-    }
-    pipelines
+}
+
+/// Runs one of the pipelines of [`SnapshotWriter::pipelines`] (they go in order).
+pub async fn write_pipeline(conn: &mut ConnectionManager, pipeline: redis::Pipeline) -> redis::RedisResult<()> {
+    pipeline.query_async::<()>(conn).await
 }
 
 /// Deletes every key under the prefix (rebuild only).
@@ -402,6 +492,68 @@ pub async fn publish_changed(conn: &mut ConnectionManager, keys: &Keys, units: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The commands of a pipeline, as text.
+    fn commands_of(pipelines: &[redis::Pipeline]) -> Vec<Vec<String>> {
+        pipelines
+            .iter()
+            .flat_map(|pipe| pipe.cmd_iter())
+            .map(|cmd| {
+                cmd.args_iter()
+                    .map(|arg| match arg {
+                        redis::Arg::Simple(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+                        _ => "<not simple>".to_owned(),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn received(item: &str, unit: &str, at: i64, due_ms: i64) -> ItemDelta {
+        ItemDelta {
+            kind: ioc_shared::event::ItemKind::Dossier,
+            source: "default".into(),
+            item: item.into(),
+            unit: unit.into(),
+            counts: vec![crate::store::item::Count { at, counter: counter::DOSSIERS_RECEIVED.into(), n: 1 }],
+            open: 1,
+            remove_due: None,
+            add_due: Some(Due { at_ms: due_ms, officer: None }),
+        }
+    }
+
+    /// A rebuild writes a bucket key once with all its fields and its expiry, and a key it
+    /// meets again after a flush with increments (no second expiry); due members go as one
+    /// `ZADD` per set.
+    #[test]
+    fn a_snapshot_writes_each_bucket_once_then_adds_to_it() {
+        let Ok(catalog) = Catalog::load(None) else { panic!("the built-in catalog loads") };
+        let keys = Keys::new("t:").at(1);
+        let now = chrono::Utc::now().timestamp();
+        let at = now - 60;
+        let mut writer = SnapshotWriter::default();
+        let mut ops = Ops::default();
+        ops.add_delta(&keys, &catalog, &received("D1", "00004", at, 1_000), now);
+        ops.add_delta(&keys, &catalog, &received("D2", "00004", at, 2_000), now);
+        let first = commands_of(&writer.pipelines(ops));
+        let day = keys.bucket(Granularity::Day, Granularity::Day.index(at), "00004");
+        let writes_of = |commands: &[Vec<String>], name: &str, key: &str| -> Vec<Vec<String>> {
+            commands.iter().filter(|c| c[0] == name && c[1] == key).cloned().collect()
+        };
+        assert_eq!(writes_of(&first, "HSET", &day), vec![vec!["HSET".to_owned(), day.clone(), counter::DOSSIERS_RECEIVED.to_owned(), "2".to_owned()]]);
+        assert_eq!(writes_of(&first, "EXPIREAT", &day).len(), 1);
+        assert!(writes_of(&first, "HINCRBY", &day).is_empty());
+        let due = keys.due("00004", ioc_shared::event::ItemKind::Dossier);
+        let zadds = writes_of(&first, "ZADD", &due);
+        assert_eq!(zadds.len(), 1, "one ZADD for both members: {zadds:?}");
+        assert_eq!(zadds[0].len(), 6);
+
+        let mut ops = Ops::default();
+        ops.add_delta(&keys, &catalog, &received("D3", "00004", at, 3_000), now);
+        let second = commands_of(&writer.pipelines(ops));
+        assert_eq!(writes_of(&second, "HINCRBY", &day), vec![vec!["HINCRBY".to_owned(), day.clone(), counter::DOSSIERS_RECEIVED.to_owned(), "1".to_owned()]]);
+        assert!(writes_of(&second, "HSET", &day).is_empty() && writes_of(&second, "EXPIREAT", &day).is_empty());
+    }
 
     #[test]
     fn glob_characters_in_the_prefix_are_escaped() {

@@ -30,6 +30,8 @@ use tokio::sync::Notify;
 /// How often the applier looks at the outbox when nobody woke it (another replica's batch
 /// that its own applier did not finish, or a restart).
 const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How often an idle applier checks that Redis still holds the figures (one `GET`).
+const LOSS_CHECK_EVERY: Duration = Duration::from_millis(100);
 /// Outbox rows read per round.
 const ROWS_PER_ROUND: i64 = 256;
 /// How often applied outbox rows are pruned.
@@ -51,6 +53,18 @@ pub enum ApplyError {
     /// A task of the applier's stopped before finishing (it panicked or was cancelled).
     #[error("a rebuild step stopped: {0}")]
     Stopped(String),
+}
+
+/// Resolves once Redis holds no current generation (it restarted empty, or lost its data),
+/// checked with one `GET` every [`LOSS_CHECK_EVERY`]: the rebuild starts within that, not at
+/// the next full poll.
+async fn generation_lost(redis: &mut ConnectionManager, keys: &Keys) {
+    loop {
+        tokio::time::sleep(LOSS_CHECK_EVERY).await;
+        if matches!(aggregate::current(redis, keys).await, Ok(None)) {
+            return;
+        }
+    }
 }
 
 /// Runs `call` with the applier's time limit.
@@ -123,6 +137,7 @@ impl Applier {
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(POLL_EVERY) => {}
+                () = generation_lost(&mut self.redis, &self.keys) => {}
             }
         }
     }

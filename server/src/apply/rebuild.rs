@@ -7,7 +7,8 @@
 //! little later, once nobody can still be reading it.
 
 use super::{bounded, Applier, ApplyError};
-use crate::aggregate::{self, write::clear_prefix, Applied, Ops};
+use crate::aggregate::write::{clear_prefix, SnapshotWriter};
+use crate::aggregate::{self, Applied, Ops};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -65,18 +66,46 @@ impl Applier {
         let now = chrono::Utc::now().timestamp();
         let mut items = 0_usize;
         let mut last_log = Instant::now();
-        // Redis writes one chunk while the next is read and turned into ops: the two took
-        // about as long as each other, one after the other (see BENCHMARKS.md).
-        let mut writing: Option<tokio::task::JoinHandle<Result<(), ApplyError>>> = None;
+        // Three stages on their own tasks, so that they overlap: this one reads chunks from
+        // PostgreSQL; the merger turns them into ops on another core, merging many chunks so
+        // that most bucket keys are written once; Redis writes one merged batch while the next
+        // is merged.
+        let (chunks, merger) = {
+            let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<crate::store::item::ItemDelta>>(2);
+            let (fresh, catalog, redis) = (fresh.clone(), self.catalog.clone(), self.redis.clone());
+            let merger = tokio::spawn(async move {
+                let mut writing: Option<tokio::task::JoinHandle<Result<(), ApplyError>>> = None;
+                let mut writer = SnapshotWriter::default();
+                let mut ops = Ops::default();
+                let mut last = false;
+                while !last {
+                    let chunk = receiver.recv().await;
+                    last = chunk.is_none();
+                    for delta in chunk.iter().flatten() {
+                        ops.add_delta(&fresh, &catalog, delta, now);
+                    }
+                    if last || ops.merged_fields() >= SnapshotWriter::MERGE_FIELDS {
+                        let pipelines = writer.pipelines(std::mem::take(&mut ops));
+                        finish_writing(writing.take()).await?;
+                        let mut redis = redis.clone();
+                        // Each pipeline within the applier's time limit (a batch is many).
+                        writing = Some(tokio::spawn(async move {
+                            for pipeline in pipelines {
+                                bounded(aggregate::write::write_pipeline(&mut redis, pipeline)).await?;
+                            }
+                            Ok(())
+                        }));
+                    }
+                }
+                finish_writing(writing).await
+            });
+            (sender, merger)
+        };
         while let Some(chunk) = bounded(snapshot.next_chunk()).await? {
-            let mut ops = Ops::default();
-            for delta in &chunk {
-                ops.add_delta(&fresh, &self.catalog, delta, now);
-            }
-            finish_writing(writing.take()).await?;
-            let mut redis = self.redis.clone();
-            writing = Some(tokio::spawn(async move { bounded(aggregate::write::build_snapshot(&mut redis, &ops)).await }));
             items += chunk.len();
+            if chunks.send(chunk).await.is_err() {
+                break; // the merger stopped: its error comes below
+            }
             if last_log.elapsed() >= PROGRESS_EVERY {
                 last_log = Instant::now();
                 let rate = items as f64 / started.elapsed().as_secs_f64().max(0.001);
@@ -86,7 +115,8 @@ impl Applier {
                     redis::cmd("EXPIRE").arg(self.keys.rebuilding()).arg(LOCK_SECONDS).query_async(&mut self.redis).await;
             }
         }
-        finish_writing(writing.take()).await?;
+        drop(chunks);
+        finish_writing(Some(merger)).await?;
         let through = snapshot.through_seq;
         bounded(snapshot.finish()).await?;
         bounded(redis::pipe().set(fresh.applied(), through).set(fresh.catalog(), &self.fingerprint).query_async::<()>(&mut self.redis)).await?;

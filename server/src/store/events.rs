@@ -135,7 +135,7 @@ impl Store {
         for row in rows {
             let key = (row.source, row.kind, row.item_id);
             let contribution = match row.contribution {
-                Some(value) => match decode::<Contribution>("item contribution", value.clone()) {
+                Some(value) => match decode::<Contribution>("item contribution", &value) {
                     Ok(contribution) => contribution,
                     Err(error) => {
                         // Refolded from its events below; the unreadable value is kept aside.

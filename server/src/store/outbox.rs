@@ -22,7 +22,7 @@ impl OutboxRow {
         if self.format > OUTBOX_FORMAT || self.format < 1 {
             return Err(format!("outbox format {} is not one this release reads (1–{OUTBOX_FORMAT})", self.format));
         }
-        serde_json::from_value(self.deltas.clone()).map_err(|e| format!("outbox row does not decode: {e}"))
+        <Vec<ItemDelta> as serde::Deserialize>::deserialize(&self.deltas).map_err(|e| format!("outbox row does not decode: {e}"))
     }
 }
 
@@ -200,7 +200,7 @@ impl Snapshot {
         let mut chunk = Vec::with_capacity(rows.len());
         for row in rows {
             let Some(kind) = ItemKind::parse(&row.kind) else { continue };
-            let contribution: Contribution = match decode("item contribution", row.contribution.clone()) {
+            let contribution: Contribution = match decode("item contribution", &row.contribution) {
                 Ok(contribution) => contribution,
                 Err(error) => {
                     let reference = format!("{}/{}/{}", row.source, row.kind, row.item_id);
