@@ -223,13 +223,6 @@ pub async fn start(state: AppState, listener: TcpListener) -> Result<RunningServ
         let mut stopping = state.shutdown.subscribe();
         async move {
             let service = router.into_make_service_with_connect_info::<SocketAddr>();
-            // Every frame goes out at once: with Nagle's algorithm a live update written while
-            // the client still delays its ACK of the previous frame waited up to 40 ms.
-            let listener = axum::serve::ListenerExt::tap_io(listener, |stream: &mut tokio::net::TcpStream| {
-                if let Err(error) = stream.set_nodelay(true) {
-                    tracing::debug!(%error, "TCP_NODELAY not set");
-                }
-            });
             let result = axum::serve(listener, service)
                 .with_graceful_shutdown(async move {
                     let _ = stopping.wait_for(|stop| *stop).await;
