@@ -16,9 +16,10 @@
 //! 3. [`apply`] — outbox → Redis, exactly once, announcing changed units on pub/sub.
 //! 4. [`aggregate`] — the Redis key layout; [`aggregate::write`] changes it,
 //!    [`aggregate::summary`] reads one scope's figures.
-//! 5. [`live`] — [`live::hub`] computes each subscribed scope once (coalesced, with deadline
-//!    timers), [`live::feed`] follows Redis pub/sub, [`live::socket`] speaks the WebSocket
-//!    protocol, [`live::credentials`] rechecks all live connections' credentials together.
+//! 5. [`live`] — [`live::hub`] computes each subscribed unit's windows once (coalesced, with
+//!    deadline timers), [`live::feed`] follows Redis pub/sub, [`live::socket`] reads what each
+//!    client sends, [`live::writer`] shards write to many clients at once,
+//!    [`live::credentials`] rechecks all live connections' credentials together.
 //! 6. [`http`] — the HTTP surface, one module per resource, merged in [`http::app`].
 //!
 //! Beside the data path:
