@@ -38,8 +38,14 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
-/// Shortest time between two computations of one scope: changes within it are coalesced.
-pub const MIN_INTERVAL: Duration = Duration::from_millis(250);
+/// Shortest time between two computations of one unit: changes within it are coalesced.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(150);
+/// Deliveries a second that one unit's updates may cause on this replica: a unit watched by
+/// more screens than this × [`MIN_INTERVAL`] is computed less often (sustained load stays
+/// bounded per unit, whatever the number of screens; 10,000 screens get 4.5 updates a second).
+pub const DELIVERIES_PER_UNIT_PER_SECOND: usize = 45_000;
+/// Longest coalescing interval, however many screens watch a unit.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(1);
 /// Longest time between two computations of one scope.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
 /// How long to wait before retrying when Redis did not answer.
@@ -100,6 +106,9 @@ pub type Latest = Option<Arc<Published>>;
 struct ScopeSlot {
     /// The newest publication.
     latest: watch::Sender<Latest>,
+    /// Connections watching it on this replica (kept by the writer shards, which hold one
+    /// receiver each for all of theirs): the unit's coalescing interval grows with them.
+    viewers: AtomicUsize,
 }
 
 /// What a unit task shares with the hub.
@@ -140,7 +149,7 @@ impl Hub {
             return slot.latest.subscribe();
         }
         let (latest, receiver) = watch::channel(None);
-        let slot = Arc::new(ScopeSlot { latest });
+        let slot = Arc::new(ScopeSlot { latest, viewers: AtomicUsize::new(0) });
         registry.scopes.insert(key.clone(), slot.clone());
         METRICS.live_scopes.set(registry.scopes.len() as i64);
         let (unit, window, view) = key;
@@ -162,6 +171,24 @@ impl Hub {
             }
         }
         receiver
+    }
+
+    /// Counts `added` connections more (or fewer, when negative) watching `key`.
+    pub fn viewing(&self, key: &ScopeKey, added: isize) {
+        let registry = self.inner.registry.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = registry.scopes.get(key) {
+            if added >= 0 {
+                slot.viewers.fetch_add(added.unsigned_abs(), Ordering::Relaxed);
+            } else {
+                let _ = slot.viewers.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(added.unsigned_abs())));
+            }
+        }
+    }
+
+    /// Connections watching `key` on this replica (for tests and the pacing).
+    pub fn viewers(&self, key: &ScopeKey) -> usize {
+        let registry = self.inner.registry.lock().unwrap_or_else(|p| p.into_inner());
+        registry.scopes.get(key).map_or(0, |slot| slot.viewers.load(Ordering::Relaxed))
     }
 
     /// Marks every unit in `units` as changed; `*` marks all.
@@ -386,7 +413,8 @@ async fn run_unit(hub: Arc<HubInner>, key: UnitKey, slot: Arc<UnitSlot>) {
             return;
         }
         if !slot.added.swap(false, Ordering::Relaxed) {
-            tokio::time::sleep_until(pacer.next_computation_at()).await;
+            let viewers: usize = slot.windows.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(_, scope)| scope.viewers.load(Ordering::Relaxed)).sum();
+            tokio::time::sleep_until(pacer.next_computation_at(interval_for(viewers))).await;
         }
     }
 }
@@ -414,13 +442,21 @@ impl Pacer {
         self.last_computation = Some(at);
     }
 
-    /// When the next computation may start (now, if the scope has been quiet).
-    fn next_computation_at(&self) -> Instant {
+    /// When the next computation may start (now, if the unit has been quiet for `interval`).
+    fn next_computation_at(&self, interval: Duration) -> Instant {
         match self.last_computation {
-            Some(at) => at + MIN_INTERVAL,
+            Some(at) => at + interval,
             None => Instant::now(),
         }
     }
+}
+
+/// The coalescing interval of a unit watched by `viewers` connections: [`MIN_INTERVAL`], or
+/// longer so that its updates cause at most [`DELIVERIES_PER_UNIT_PER_SECOND`], up to
+/// [`MAX_INTERVAL`].
+fn interval_for(viewers: usize) -> Duration {
+    let bounded = Duration::from_secs_f64(viewers as f64 / DELIVERIES_PER_UNIT_PER_SECOND as f64);
+    bounded.clamp(MIN_INTERVAL, MAX_INTERVAL)
 }
 
 /// Forgets a unit task that cannot run (its unit is not in the catalog).
@@ -475,7 +511,7 @@ mod tests {
                     pacer.computing(Instant::now());
                     computed.lock().unwrap().push((Instant::now() - start).as_millis() as u64);
                     wait_for_work(&dirty, Instant::now() + REFRESH_EVERY, std::future::pending()).await;
-                    tokio::time::sleep_until(pacer.next_computation_at()).await;
+                    tokio::time::sleep_until(pacer.next_computation_at(MIN_INTERVAL)).await;
                 }
             })
         };
@@ -489,6 +525,15 @@ mod tests {
         computed
     }
 
+    #[test]
+    fn a_unit_watched_by_many_screens_is_computed_less_often() {
+        assert_eq!(interval_for(0), MIN_INTERVAL);
+        assert_eq!(interval_for(5_000), MIN_INTERVAL, "5,000 screens at 150 ms: 33k deliveries a second");
+        let ten_thousand = interval_for(10_000);
+        assert!(ten_thousand > Duration::from_millis(220) && ten_thousand < Duration::from_millis(225), "10,000 screens: 4.5 updates a second, 45k deliveries: {ten_thousand:?}");
+        assert_eq!(interval_for(1_000_000), MAX_INTERVAL);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn the_first_change_after_a_quiet_period_is_computed_at_once() {
         assert_eq!(pacing_of(&[5_000], 6_000).await, vec![0, 5_000]);
@@ -496,11 +541,14 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn changes_within_the_interval_are_merged_into_one_computation_at_its_end() {
-        // A first change at once, then ten changes 20 ms apart: one computation at the end of
-        // the interval (and one more for the change that came during that wait), not ten.
-        let burst: Vec<u64> = std::iter::once(5_000).chain((1..=10).map(|i| 5_000 + 20 * i)).collect();
+        // A first change at once, then ten changes 10 ms apart (within one interval): one
+        // computation at the end of the interval (and one more for the change that came during
+        // that wait), not ten.
+        let interval = MIN_INTERVAL.as_millis() as u64;
+        assert!(interval > 100, "the burst fits in one interval");
+        let burst: Vec<u64> = std::iter::once(5_000).chain((1..=10).map(|i| 5_000 + 10 * i)).collect();
         let computed = pacing_of(&burst, 7_000).await;
-        assert_eq!(computed, vec![0, 5_000, 5_250, 5_500]);
+        assert_eq!(computed, vec![0, 5_000, 5_000 + interval, 5_000 + 2 * interval]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -420,7 +420,9 @@ impl Shard {
                 entry.insert(ScopeFeed { receiver, forwarder, subscribers: HashSet::new() })
             }
         };
-        feed.subscribers.insert(id);
+        if feed.subscribers.insert(id) {
+            self.context.hub.viewing(&key, 1);
+        }
         let current = feed.receiver.borrow().clone();
         if let (Some(published), Some(connection)) = (current, self.connections.get_mut(&id)) {
             connection.offer(&key, &published);
@@ -431,7 +433,9 @@ impl Shard {
     /// Forgets `id` as a subscriber of `key`; the scope goes when its last subscriber here does.
     fn leave_scope(&mut self, id: ConnectionId, key: &ScopeKey) {
         if let Some(feed) = self.scopes.get_mut(key) {
-            feed.subscribers.remove(&id);
+            if feed.subscribers.remove(&id) {
+                self.context.hub.viewing(key, -1);
+            }
             if feed.subscribers.is_empty() {
                 self.scopes.remove(key);
             }

@@ -56,8 +56,9 @@ struct Args {
     /// Event-to-screen latency samples.
     #[arg(long, default_value_t = 50)]
     samples: usize,
-    /// Pause between latency samples, in ms. The server coalesces a scope's updates to at most
-    /// one per 250 ms, so samples closer than that measure the coalescing, not the path.
+    /// Pause between latency samples, in ms. The server coalesces a unit's updates to at most
+    /// one per 150 ms (more with many screens), so samples closer than that measure the
+    /// coalescing, not the path.
     #[arg(long, default_value_t = 500)]
     pause_ms: u64,
     /// Then open this many idle WebSocket connections (each subscribed to the city, today) and

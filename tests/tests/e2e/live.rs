@@ -53,6 +53,15 @@ async fn subscribers_of_one_scope_receive_the_same_bytes(pool: PgPool) {
     };
     assert_eq!(text_a, text_b, "one serialization, fanned out");
     assert_eq!(server.server.state.hub.active_scopes(), 1);
+    // The writer shards count the scope's viewers (its coalescing interval grows with them).
+    let key = ("01".to_owned(), ioc_shared::summary::Window::Days7, ioc_shared::live::View::Summary);
+    assert_eq!(server.server.state.hub.viewers(&key), 2);
+    drop(b);
+    ioc_tests::eventually(StdDuration::from_secs(20), "a closed connection stops counting", || async {
+        server.server.state.hub.viewers(&key) == 1
+    })
+    .await;
+    drop(a);
     server.cleanup().await;
 }
 
