@@ -205,6 +205,24 @@ impl Granularity {
     }
 }
 
+/// The current generation as last seen, so that a summary need not ask for it in a round trip
+/// of its own (it is the same for every unit). The summary's atomic read checks it (`GET` of the
+/// generation inside the same transaction, and the deadline engine's advance refuses another
+/// generation), and reads again when it moved.
+#[derive(Debug, Default)]
+pub struct GenerationHint(std::sync::atomic::AtomicU64);
+
+impl GenerationHint {
+    /// The generation last seen (none before the first read, or while there is none).
+    pub fn get(&self) -> Option<u64> {
+        Some(self.0.load(std::sync::atomic::Ordering::Relaxed)).filter(|g| *g != 0)
+    }
+
+    pub fn set(&self, generation: Option<u64>) {
+        self.0.store(generation.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// The keys of the current generation, or `None` when there is none (Redis lost its data, or
 /// nothing was ever built): then the figures cannot be read until a rebuild.
 pub async fn current<C: redis::aio::ConnectionLike + Send>(conn: &mut C, keys: &Keys) -> redis::RedisResult<Option<Keys>> {

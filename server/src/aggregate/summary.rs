@@ -146,7 +146,7 @@ pub async fn compute(
     window: Window,
     now: DateTime<Utc>,
 ) -> Result<Computed, SummaryError> {
-    let mut computed = compute_windows(conn, keys, history, catalog, unit, &[window], now).await?;
+    let mut computed = compute_windows(conn, keys, history, catalog, unit, &[window], now, None).await?;
     computed.pop().ok_or(SummaryError::Rebuilding)
 }
 
@@ -163,20 +163,25 @@ struct WindowTotals {
 ///
 /// What the windows have in common (open and overdue counts, the next due time, late officers
 /// and their names, the children's overdue) is read once, in the same atomic pipeline as every
-/// window's buckets: the summaries of one unit always agree with each other.
+/// window's buckets: the summaries of one unit always agree with each other. With a `hint`
+/// of the current generation, no round trip is spent asking for it first.
+#[allow(clippy::too_many_arguments)]
 pub async fn compute_windows(
     conn: &mut ConnectionManager,
-    keys: &Keys,
+    base: &Keys,
     history: &Store,
     catalog: &Catalog,
     unit: &Unit,
     windows: &[Window],
     now: DateTime<Utc>,
+    hint: Option<&super::GenerationHint>,
 ) -> Result<Vec<Computed>, SummaryError> {
     let _timer = crate::metrics::METRICS.summary_seconds.start_timer();
-    let keys = &super::current(conn, keys).await?.ok_or(SummaryError::Rebuilding)?;
+    let mut generation = match hint.and_then(super::GenerationHint::get) {
+        Some(generation) => generation,
+        None => super::current(conn, base).await?.ok_or(SummaryError::Rebuilding)?.generation(),
+    };
     let now_ms = now.timestamp_millis();
-    let overdue_max = format!("({now_ms}"); // strictly before now: "now is past its due time"
     let children: Vec<&Unit> = catalog.children(&unit.code).iter().filter_map(|c| catalog.get(c)).collect();
     let kinds = [ItemKind::Dossier, ItemKind::Complaint, ItemKind::Task];
     let plans: Vec<WindowTotals> = windows
@@ -195,33 +200,26 @@ pub async fn compute_windows(
         })
         .collect();
 
-    let mut pipe = redis::pipe();
-    pipe.atomic();
-    for plan in &plans {
-        for (granularity, index) in plan.buckets.iter().chain(&plan.previous_buckets) {
-            pipe.cmd("HGETALL").arg(keys.bucket(*granularity, *index, &unit.code));
+    // Read again, once, if the generation moved since the hint (a rebuild switched).
+    let mut moved = false;
+    let (keys, replies) = loop {
+        let keys = base.at(generation);
+        let replies: Vec<redis::Value> = state_pipeline(base, &keys, unit, &plans, &children, now_ms).query_async(conn).await?;
+        let seen: Option<u64> = redis::from_redis_value(replies.first().cloned().unwrap_or(redis::Value::Nil))?;
+        if let Some(hint) = hint {
+            hint.set(seen);
         }
-    }
-    pipe.cmd("HGETALL").arg(keys.open(&unit.code));
-    for kind in kinds {
-        pipe.cmd("ZCOUNT").arg(keys.due(&unit.code, kind)).arg("-inf").arg(&overdue_max);
-    }
-    for kind in kinds {
-        pipe.cmd("ZRANGEBYSCORE").arg(keys.due(&unit.code, kind)).arg(now_ms).arg("+inf")
-            .arg("WITHSCORES").arg("LIMIT").arg(0).arg(1);
-    }
-    // The deadline engine first counts what turned late since the last read (by anyone),
-    // then the ranking is read as kept: no work per overdue item here.
-    pipe.cmd("EVAL").arg(super::write::ADVANCE_SCRIPT.as_str()).arg(0).arg(keys.generation_prefix()).arg(now_ms);
-    pipe.cmd("ZCARD").arg(keys.late_officers(&unit.code));
-    pipe.cmd("ZRANGE").arg(keys.late_officers(&unit.code)).arg(0).arg(TOP_LATE_OFFICERS - 1).arg("WITHSCORES");
-    for child in &children {
-        for kind in [ItemKind::Dossier, ItemKind::Complaint] {
-            pipe.cmd("ZCOUNT").arg(keys.due(&child.code, kind)).arg("-inf").arg(&overdue_max);
+        match seen {
+            Some(current) if current == generation => break (keys, replies),
+            Some(current) if !moved => {
+                generation = current;
+                moved = true;
+            }
+            _ => return Err(SummaryError::Rebuilding),
         }
-    }
-    let replies: Vec<redis::Value> = pipe.query_async(conn).await?;
-    let mut replies = replies.into_iter();
+    };
+    let keys = &keys;
+    let mut replies = replies.into_iter().skip(1);
     let mut next = move || replies.next().unwrap_or(redis::Value::Nil);
 
     let mut window_totals: Vec<(HashMap<String, i64>, HashMap<String, i64>)> = Vec::with_capacity(plans.len());
@@ -295,6 +293,47 @@ struct NowState<'a> {
     overdue: [u64; 3],
     children: &'a [&'a Unit],
     child_overdue: &'a [u64],
+}
+
+/// The atomic read of a unit's windows and "now" state in generation `keys`, after a `GET` of
+/// the current generation (to check it is still `keys`'s).
+fn state_pipeline(base: &Keys, keys: &Keys, unit: &Unit, plans: &[WindowTotals], children: &[&Unit], now_ms: i64) -> redis::Pipeline {
+    let overdue_max = format!("({now_ms}"); // strictly before now: "now is past its due time"
+    let kinds = [ItemKind::Dossier, ItemKind::Complaint, ItemKind::Task];
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    pipe.cmd("GET").arg(base.current_generation());
+    for plan in plans {
+        for (granularity, index) in plan.buckets.iter().chain(&plan.previous_buckets) {
+            pipe.cmd("HGETALL").arg(keys.bucket(*granularity, *index, &unit.code));
+        }
+    }
+    pipe.cmd("HGETALL").arg(keys.open(&unit.code));
+    for kind in kinds {
+        pipe.cmd("ZCOUNT").arg(keys.due(&unit.code, kind)).arg("-inf").arg(&overdue_max);
+    }
+    for kind in kinds {
+        pipe.cmd("ZRANGEBYSCORE").arg(keys.due(&unit.code, kind)).arg(now_ms).arg("+inf")
+            .arg("WITHSCORES").arg("LIMIT").arg(0).arg(1);
+    }
+    // The deadline engine first counts what turned late since the last read (by anyone),
+    // then the ranking is read as kept: no work per overdue item here.
+    // (Guarded: it writes nothing should the generation have moved.)
+    pipe.cmd("EVAL")
+        .arg(super::write::ADVANCE_SCRIPT.as_str())
+        .arg(0)
+        .arg(keys.generation_prefix())
+        .arg(now_ms)
+        .arg(base.current_generation())
+        .arg(keys.generation());
+    pipe.cmd("ZCARD").arg(keys.late_officers(&unit.code));
+    pipe.cmd("ZRANGE").arg(keys.late_officers(&unit.code)).arg(0).arg(TOP_LATE_OFFICERS - 1).arg("WITHSCORES");
+    for child in children {
+        for kind in [ItemKind::Dossier, ItemKind::Complaint] {
+            pipe.cmd("ZCOUNT").arg(keys.due(&child.code, kind)).arg("-inf").arg(&overdue_max);
+        }
+    }
+    pipe
 }
 
 /// The late officers of `unit`: how many, and the first [`TOP_LATE_OFFICERS`] with their

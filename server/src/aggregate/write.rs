@@ -230,6 +230,7 @@ return 1
 const ADVANCE_SCRIPT_BODY: &str = r#"
 local prefix = ARGV[1]
 local now = tonumber(ARGV[2])
+if ARGV[3] and redis.call('GET', ARGV[3]) ~= ARGV[4] then return -1 end
 local mark = redis.call('GET', prefix .. 'late_until')
 if mark and tonumber(mark) >= now then return 0 end
 local passed = redis.call('ZRANGEBYSCORE', prefix .. 'deadlines', mark or '-inf', '(' .. ARGV[2])

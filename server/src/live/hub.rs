@@ -74,6 +74,9 @@ struct HubInner {
     connections: AtomicUsize,
     /// Notified on every change of any unit (the public board follows it).
     any_change: Arc<Notify>,
+    /// The current generation as last read, shared by every unit's computation (checked in
+    /// each atomic read, so never trusted blindly).
+    generation: crate::aggregate::GenerationHint,
 }
 
 /// Which task computes a scope: one per unit and view, for all of its windows.
@@ -138,6 +141,7 @@ impl Hub {
                 healthy: AtomicBool::new(true),
                 connections: AtomicUsize::new(0),
                 any_change: Arc::new(Notify::new()),
+                generation: Default::default(),
             }),
         }
     }
@@ -280,7 +284,7 @@ impl Computation {
 async fn compute_unit(hub: &HubInner, redis: &mut ConnectionManager, unit: &crate::catalog::Unit, view: View, windows: &[Window], now: chrono::DateTime<Utc>) -> Result<Vec<Computation>, String> {
     match view {
         View::Summary => {
-            let computed = summary::compute_windows(redis, &hub.keys, &hub.store, &hub.catalog, unit, windows, now).await.map_err(|e| e.to_string())?;
+            let computed = summary::compute_windows(redis, &hub.keys, &hub.store, &hub.catalog, unit, windows, now, Some(&hub.generation)).await.map_err(|e| e.to_string())?;
             computed
                 .into_iter()
                 .map(|computed| {

@@ -267,6 +267,33 @@ async fn the_windows_of_one_unit_are_computed_together_and_agree(pool: PgPool) {
     server.cleanup().await;
 }
 
+/// The hub remembers the current generation instead of asking for it before every read; after
+/// a rebuild switches to a new generation (the old one is still there for 30 s), a screen's
+/// figures come from the new one, and after Redis loses everything, from the one rebuilt then.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_screen_follows_a_rebuild_into_the_new_generation(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let t = now();
+    server.ingest_ok(&json!([dossier_received("1", "00004", "D1", t - Duration::minutes(10), t + Duration::hours(4))])).await;
+    server.settle().await;
+    let mut client = server.live().await;
+    client.subscribe("001", "24h").await;
+    client.snapshot_where(WAIT, |s| s.dossiers.received == 1).await;
+    let mut applier = server.server.state.applier.clone();
+    assert!(applier.rebuild("a test switching generations").await.unwrap(), "the rebuild ran");
+    server.ingest_ok(&json!([dossier_received("2", "00001", "D2", t - Duration::minutes(5), t + Duration::hours(4))])).await;
+    let (_, summary) = client.snapshot_where(StdDuration::from_secs(30), |s| s.dossiers.received == 2).await;
+    assert_eq!((summary.dossiers.open, summary.dossiers.overdue), (2, 0));
+
+    let mut redis = server.server.state.redis.clone();
+    ioc_server::aggregate::clear(&mut redis, &server.server.state.keys).await.unwrap();
+    server.settle().await;
+    server.ingest_ok(&json!([dossier_received("3", "00001", "D3", t - Duration::minutes(5), t + Duration::hours(4))])).await;
+    let (_, summary) = client.snapshot_where(StdDuration::from_secs(30), |s| s.dossiers.received == 3).await;
+    assert_eq!((summary.dossiers.open, summary.dossiers.overdue), (3, 0));
+    server.cleanup().await;
+}
+
 /// A client that missed a delta sees that the next one does not fit its copy, subscribes
 /// again, and gets the whole snapshot.
 #[sqlx::test(migrations = "../server/migrations")]
