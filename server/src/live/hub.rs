@@ -270,9 +270,9 @@ enum Figures {
     Score(Box<ioc_shared::score::Score>),
 }
 
-impl Computation {
+impl Figures {
     fn message(self, key: &ScopeKey, version: u64) -> ServerMessage {
-        match self.figures {
+        match self {
             Figures::Summary(data) => ServerMessage::Snapshot { unit: key.0.clone(), window: key.1, version, data },
             Figures::Score(data) => ServerMessage::Score { unit: key.0.clone(), window: key.1, version, data },
         }
@@ -358,8 +358,8 @@ impl WindowState {
             return;
         }
         let version = (self.version + 1).max(now.timestamp_millis().max(0) as u64);
-        let (compared, document) = (computed.compared.clone(), computed.document.clone());
-        match serde_json::to_string(&computed.message(key, version)) {
+        let Computation { figures, document, compared, .. } = computed;
+        match serde_json::to_string(&figures.message(key, version)) {
             Ok(text) => {
                 let delta = match (&self.document, &document) {
                     (Some(previous), Some(current)) if !refresh && self.version > 0 => {
