@@ -181,8 +181,9 @@ end
 "#;
 
 /// Applies ops atomically to one generation. KEYS: the generation pointer, the generation's
-/// `applied` marker. ARGV: generation, seq, ops, mode, the generation's key prefix. Mode `live`: only while the generation is current, and only when `seq` is past the
-/// marker, which it then advances. Mode `build`: into a generation being built (not current
+/// `applied` marker. ARGV: generation, seq, ops, mode, the generation's key prefix. Mode
+/// `live`: only while the generation is current, and only when `seq` is past the marker,
+/// which it then advances. Mode `build`: into a generation being built (not current
 /// yet). Returns -2 when the generation is no longer current, -1 when it has no marker, 0
 /// when the row was applied before, 1 when written, 2 when written but a total went below
 /// zero (the aggregates have drifted from the truth).
@@ -379,18 +380,15 @@ impl SnapshotWriter {
                 _ => (redis::cmd("HSET").arg(key).arg(a).arg(b).to_owned(), 4),
             }));
         } else {
-            let mut grouped: HashMap<(&str, &str), redis::Cmd> = HashMap::new();
-            let mut sizes: HashMap<(&str, &str), usize> = HashMap::new();
+            // One command per (command, key), with its number of arguments.
+            let mut grouped: HashMap<(&str, &str), (redis::Cmd, usize)> = HashMap::new();
             for [op, key, a, b] in &ordered {
                 let command = if op == "A" || op == "DA" { "ZADD" } else { "HSET" };
-                let entry = grouped.entry((command, key.as_str())).or_insert_with(|| redis::cmd(command).arg(key).to_owned());
-                entry.arg(a).arg(b);
-                *sizes.entry((command, key.as_str())).or_insert(2) += 2;
+                let (cmd, size) = grouped.entry((command, key.as_str())).or_insert_with(|| (redis::cmd(command).arg(key).to_owned(), 2));
+                cmd.arg(a).arg(b);
+                *size += 2;
             }
-            commands.extend(grouped.into_iter().map(|(group, command)| {
-                let size = sizes.get(&group).copied().unwrap_or(2);
-                (command, size)
-            }));
+            commands.extend(grouped.into_values());
         }
 
         let mut pipelines = Vec::new();
