@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets everything up (idempotent) and runs every test: unit tests, end-to-end tests against
-# real PostgreSQL and Redis, headless-Chromium tests of the dashboard, and a schemathesis run
-# checking the OpenAPI document against the server (scripts/openapi-check.sh).
+# real PostgreSQL and Redis, headless-Chromium tests of the dashboard, the time-sensitive tests
+# again under libfaketime at the next turn of a day, month, quarter, half-year and year
+# (scripts/clock-turns.sh), and a schemathesis run checking the OpenAPI document against the
+# server (scripts/openapi-check.sh).
 set -euo pipefail
 . "$(dirname "$0")/setup.sh"
 ioc_setup --browser
@@ -15,7 +17,9 @@ log "building the ioc binary (the CLI tests run it)"
 cargo build --locked -p ioc-server --bin ioc
 log "running the tests"
 cargo test --locked "$@"
-# The OpenAPI document against the real server (only for a whole run, not a filtered one).
+# Only for a whole run, not a filtered one: the clock's turns, and the OpenAPI document
+# against the real server.
 if [ "$#" = 0 ]; then
+  "$IOC_ROOT/scripts/clock-turns.sh"
   "$IOC_ROOT/scripts/openapi-check.sh"
 fi

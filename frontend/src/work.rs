@@ -95,6 +95,7 @@ fn state_label(state: ListState, lang: Lang) -> &'static str {
         ListState::Open => lang.pick("đang xử lý", "open"),
         ListState::Paused => lang.pick("tạm dừng chờ bổ sung", "paused"),
         ListState::ResolvedLate => lang.pick("giải quyết trễ hạn", "resolved late"),
+        ListState::NeedsRouting => lang.pick("cần phân loại", "needs routing"),
     }
 }
 

@@ -259,6 +259,10 @@ pub struct ServeArgs {
     /// stay private unless the city decides otherwise).
     #[arg(long, env = "IOC_OPEN311_PUBLIC_DESCRIPTIONS", default_value_t = false, action = clap::ArgAction::Set)]
     pub open311_public_descriptions: bool,
+    /// Where an Open311 request that names no unit (only `lat`/`long` or `address_string`)
+    /// is filed to wait for routing; default: the catalog's root.
+    #[arg(long, env = "IOC_OPEN311_TRIAGE_UNIT")]
+    pub open311_triage_unit: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -288,6 +292,7 @@ impl ServeArgs {
             metrics_token: self.metrics_token.clone().filter(|t| !t.is_empty()),
             metrics_bind: self.metrics_bind,
             open311_public_descriptions: self.open311_public_descriptions,
+            open311_triage_unit: self.open311_triage_unit.clone().filter(|u| !u.trim().is_empty()),
         }
     }
 }

@@ -171,11 +171,11 @@ pub async fn start(state: AppState, listener: TcpListener) -> Result<RunningServ
     }));
     tasks.insert("feed-status", Supervised::start("feed-status", {
         let state = state.clone();
-        move || state.feed.clone().watch(state.store.clone(), state.redis.clone(), state.keys.clone())
+        move || state.feed.clone().watch(state.store.clone(), state.redis.clone(), state.keys.clone(), state.clock.clone())
     }));
     tasks.insert("source-watch", Supervised::start("source-watch", {
         let state = state.clone();
-        move || state.sources.clone().watch(state.store.clone(), state.accounts.clone())
+        move || state.sources.clone().watch(state.store.clone(), state.accounts.clone(), state.clock.clone())
     }));
     tasks.insert("reconciliation", Supervised::start("reconciliation", {
         let applier = state.applier.clone();
@@ -203,6 +203,7 @@ pub async fn start(state: AppState, listener: TcpListener) -> Result<RunningServ
                 catalog: state.catalog.clone(),
                 accounts: state.accounts.clone(),
                 changes: state.hub.any_change(),
+                clock: state.clock.clone(),
             })
         }
     }));
@@ -259,7 +260,7 @@ pub struct Retained {
 
 /// Purges complaint texts and audit entries past their retention, once.
 pub async fn apply_retention(state: &AppState) -> Result<Retained, String> {
-    let complaint_texts = state.store.purge_complaint_texts(state.settings.pii_retention).await.map_err(|e| e.to_string())?;
+    let complaint_texts = state.store.purge_complaint_texts(state.settings.pii_retention, state.clock.now()).await.map_err(|e| e.to_string())?;
     let audit_entries = state.accounts.prune_audit(state.settings.audit_retention).await.map_err(|e| e.to_string())?;
     Ok(Retained { complaint_texts, audit_entries })
 }

@@ -37,6 +37,8 @@ pub struct Settings {
     pub metrics_bind: Option<std::net::SocketAddr>,
     /// Whether Open311 `GET requests` shows complaint texts.
     pub open311_public_descriptions: bool,
+    /// Where Open311 requests without a unit wait for routing (`None`: the catalog's root).
+    pub open311_triage_unit: Option<String>,
 }
 
 /// One day, for retention settings.

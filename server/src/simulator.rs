@@ -184,7 +184,7 @@ pub async fn run(state: AppState, rate_per_second: f64) {
     }
     match state.store.has_events_from(SOURCE).await {
         Ok(false) => {
-            let events = sim.backfill(Utc::now());
+            let events = sim.backfill(state.clock.now());
             tracing::info!(events = events.len(), "demo simulator: backfilling {BACKFILL_DAYS} days of history");
             for chunk in events.chunks(2000) {
                 send(&state, chunk).await;
@@ -196,7 +196,7 @@ pub async fn run(state: AppState, rate_per_second: f64) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let now = Utc::now();
+        let now = state.clock.now();
         let expected = rate_per_second.max(0.0) * rhythm(now);
         // Poisson-like: the whole part always, the fraction by chance.
         let mut count = expected.floor() as usize;
@@ -330,6 +330,7 @@ impl Simulator {
             due: crate::calendar::active().due(at, due_in).unwrap_or(at + Duration::hours(96)),
             due_in: Some(due_in),
             summary: Some(format!("Phản ánh về {} tại địa bàn", field.to_lowercase())),
+            needs_routing: false,
         };
         let event = self.event(at, &unit, body.clone());
         (event, OpenItem { body, unit, since: at, assigned: false, paused: false })

@@ -12,6 +12,7 @@ use crate::ingest::Ingestor;
 use crate::live::Hub;
 use crate::settings::Settings;
 use crate::store::Store;
+use ioc_shared::time::Clock;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
@@ -20,6 +21,8 @@ use tokio::sync::{broadcast, watch};
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
+    /// The one source of "now" for every figure, deadline, cut-off and heartbeat (tests set it).
+    pub clock: Clock,
     pub catalog: Catalog,
     /// PostgreSQL, the truth.
     pub store: Store,
@@ -85,19 +88,25 @@ impl AppState {
 
     /// Builds the state around an existing PostgreSQL pool (tests get theirs from `#[sqlx::test]`).
     pub fn with_store(settings: Settings, catalog: Catalog, store: Store) -> Result<AppState, StartError> {
+        AppState::with_clock(settings, catalog, store, Clock::system())
+    }
+
+    /// Builds the state around an existing pool and a given clock.
+    pub fn with_clock(settings: Settings, catalog: Catalog, store: Store, clock: Clock) -> Result<AppState, StartError> {
         let redis_client = redis::Client::open(settings.redis_url.as_str())?;
         let redis = redis_connection(&redis_client)?;
         let keys = Keys::new(settings.redis_prefix.clone());
-        let hub = Hub::new(redis.clone(), keys.clone(), catalog.clone(), store.clone());
-        let applier = Applier::new(store.clone(), redis.clone(), keys.clone(), catalog.clone());
-        let ingestor = Ingestor::new(catalog.clone(), store.clone(), applier.wake.clone());
-        let accounts = Accounts::new(store.pool.clone());
+        let hub = Hub::new(redis.clone(), keys.clone(), catalog.clone(), store.clone(), clock.clone());
+        let applier = Applier::new(store.clone(), redis.clone(), keys.clone(), catalog.clone(), clock.clone());
+        let ingestor = Ingestor::new(catalog.clone(), store.clone(), applier.wake.clone(), clock.clone());
+        let accounts = Accounts::new(store.pool.clone(), clock.clone());
         let revoker = Revoker::new(redis.clone(), &keys);
         let manage = Management::new(accounts.clone(), catalog.clone(), revoker);
         let (revocations, _) = broadcast::channel(256);
         let (shutdown, _) = watch::channel(false);
         Ok(AppState {
             settings: Arc::new(settings),
+            clock,
             catalog,
             store,
             redis,

@@ -16,7 +16,7 @@ pub const MAX_ID_CHARS: usize = 128;
 /// Longest free-text name (procedure, field, officer name, source), in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 /// Longest complaint summary, in characters.
-pub const MAX_SUMMARY_CHARS: usize = 2000;
+pub const MAX_SUMMARY_CHARS: usize = 4000;
 /// Longest task title, in characters.
 pub const MAX_TITLE_CHARS: usize = 500;
 /// Earliest time an event may carry (`at`, `due`): the Unix epoch, UTC.
@@ -162,6 +162,18 @@ pub enum EventBody {
         due_in: Option<DueIn>,
         #[serde(skip_serializing_if = "Option::is_none")]
         summary: Option<String>,
+        /// The sender does not know the ward: `unit` is a triage unit (the catalog's root or
+        /// a configured one), and a later `complaint.routed` or `complaint.assigned` naming the
+        /// ward moves the complaint, with its figures, there.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        needs_routing: bool,
+    },
+    /// The complaint is the business of `unit` from now on (it was waiting to be routed).
+    #[serde(rename = "complaint.routed")]
+    ComplaintRouted {
+        complaint: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     #[serde(rename = "complaint.assigned")]
     ComplaintAssigned { complaint: String, officer: Officer },
@@ -186,13 +198,14 @@ pub enum EventBody {
 }
 
 /// Every event type the server accepts, as written in `type`.
-pub const EVENT_TYPES: [&str; 10] = [
+pub const EVENT_TYPES: [&str; 11] = [
     "dossier.received",
     "dossier.assigned",
     "dossier.paused",
     "dossier.resumed",
     "dossier.resolved",
     "complaint.received",
+    "complaint.routed",
     "complaint.assigned",
     "complaint.resolved",
     "task.assigned",
@@ -209,6 +222,7 @@ impl EventBody {
             | EventBody::DossierResumed { dossier }
             | EventBody::DossierResolved { dossier, .. } => (ItemKind::Dossier, dossier),
             EventBody::ComplaintReceived { complaint, .. }
+            | EventBody::ComplaintRouted { complaint, .. }
             | EventBody::ComplaintAssigned { complaint, .. }
             | EventBody::ComplaintResolved { complaint, .. } => (ItemKind::Complaint, complaint),
             EventBody::TaskAssigned { task, .. } | EventBody::TaskCompleted { task } => {
@@ -226,6 +240,7 @@ impl EventBody {
             EventBody::DossierResumed { .. } => "dossier.resumed",
             EventBody::DossierResolved { .. } => "dossier.resolved",
             EventBody::ComplaintReceived { .. } => "complaint.received",
+            EventBody::ComplaintRouted { .. } => "complaint.routed",
             EventBody::ComplaintAssigned { .. } => "complaint.assigned",
             EventBody::ComplaintResolved { .. } => "complaint.resolved",
             EventBody::TaskAssigned { .. } => "task.assigned",
@@ -331,6 +346,11 @@ pub fn parse_event(value: &Value, now: DateTime<Utc>) -> Result<Event, String> {
             due: fields.due()?,
             due_in: fields.due_in()?,
             summary: fields.optional_text("summary", MAX_SUMMARY_CHARS)?,
+            needs_routing: fields.optional_bool("needs_routing")?,
+        },
+        "complaint.routed" => EventBody::ComplaintRouted {
+            complaint: fields.id("complaint")?,
+            note: fields.optional_text("note", MAX_TITLE_CHARS)?,
         },
         "complaint.assigned" => EventBody::ComplaintAssigned {
             complaint: fields.id("complaint")?,
@@ -407,6 +427,15 @@ impl Fields<'_> {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
             Some(_) => self.text(name, max_chars).map(Some),
+        }
+    }
+
+    /// `true` or `false`; absent or null is `false`.
+    fn optional_bool(&self, name: &str) -> Result<bool, String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(other) => Err(format!("`{name}` must be true or false, not {}", kind_of(other))),
         }
     }
 

@@ -20,10 +20,14 @@ pub enum ListState {
     Paused,
     /// Resolved after the extended due time, within `window`: most late first.
     ResolvedLate,
+    /// Filed at a triage unit because the sender did not know the ward ("cần phân loại"),
+    /// not yet routed: oldest received first. The routing queue.
+    NeedsRouting,
 }
 
 impl ListState {
-    pub const ALL: [ListState; 5] = [ListState::Overdue, ListState::DueSoon, ListState::Open, ListState::Paused, ListState::ResolvedLate];
+    pub const ALL: [ListState; 6] =
+        [ListState::Overdue, ListState::DueSoon, ListState::Open, ListState::Paused, ListState::ResolvedLate, ListState::NeedsRouting];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -32,6 +36,7 @@ impl ListState {
             ListState::Open => "open",
             ListState::Paused => "paused",
             ListState::ResolvedLate => "resolved_late",
+            ListState::NeedsRouting => "needs_routing",
         }
     }
 

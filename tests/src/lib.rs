@@ -51,6 +51,7 @@ pub fn settings(prefix: &str) -> Settings {
         metrics_token: None,
         metrics_bind: None,
         open311_public_descriptions: false,
+        open311_triage_unit: None,
     }
 }
 
@@ -86,6 +87,25 @@ impl TestServer {
         configure(&mut settings);
         let state = AppState::with_store(settings, catalog, Store { pool: own_pool }).unwrap();
         TestServer::start_state(state).await
+    }
+
+    /// A server whose "now" comes from `clock` (for a test that needs a moment of its own,
+    /// such as some hours into the month), on a fresh Redis prefix.
+    pub async fn start_clocked(pool: &PgPool, clock: ioc_shared::time::Clock) -> TestServer {
+        let own_pool = PgPoolOptions::new().max_connections(8).connect_with((*pool.connect_options()).clone()).await.unwrap();
+        let state = AppState::with_clock(settings(&fresh_prefix()), Catalog::load(None).unwrap(), Store { pool: own_pool }, clock).unwrap();
+        TestServer::start_state(state).await
+    }
+
+    /// The server's "now", truncated to whole seconds (events carry seconds). Tests compute
+    /// every expected figure from it, so they hold at any moment.
+    pub fn now(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.server.state.clock.now().timestamp(), 0).unwrap()
+    }
+
+    /// The server's local date.
+    pub fn today(&self) -> chrono::NaiveDate {
+        ioc_shared::time::local_today(self.now())
     }
 
     /// A server sharing the database of `pool` and the Redis prefix `prefix` — as a second

@@ -267,6 +267,8 @@ async fn dummy_hash() -> &'static str {
 #[derive(Debug, Clone)]
 pub struct Accounts {
     pool: PgPool,
+    /// "Now" for session idleness, pairing-code expiry, key ages and audit retention.
+    clock: ioc_shared::time::Clock,
 }
 
 /// A `users` row as stored.
@@ -363,8 +365,8 @@ const DISPLAY_COLUMNS: &str = "id, name, unit, playlist, paired_at, revoked_at";
 const KEY_COLUMNS: &str = "id, source, unit, revoked_at, expected_interval_seconds, watch, created_at";
 
 impl Accounts {
-    pub fn new(pool: PgPool) -> Accounts {
-        Accounts { pool }
+    pub fn new(pool: PgPool, clock: ioc_shared::time::Clock) -> Accounts {
+        Accounts { pool, clock }
     }
 
     // ---- people ----
@@ -381,13 +383,14 @@ impl Accounts {
         }
         let hash = hash_password(password).await?;
         let row: Option<UserRow> = sqlx::query_as(&format!(
-            "INSERT INTO users (username, password_hash, role, unit) VALUES ($1, $2, $3, $4)
+            "INSERT INTO users (username, password_hash, role, unit, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (username) DO NOTHING RETURNING {USER_COLUMNS}"
         ))
         .bind(username)
         .bind(hash)
         .bind(role.as_str())
         .bind(unit)
+        .bind(self.clock.now())
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -467,10 +470,12 @@ impl Accounts {
     /// Starts a session; returns the token for the cookie.
     pub async fn create_session(&self, user: &User, address: Option<&str>) -> Result<String, AccountError> {
         let token = new_secret();
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, address) VALUES ($1, $2, $3)")
+        let now = self.clock.now();
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, address, created_at, last_seen) VALUES ($1, $2, $3, $4, $4)")
             .bind(secret_hash(&token))
             .bind(user.id)
             .bind(address)
+            .bind(now)
             .execute(&self.pool)
             .await?;
         Ok(token)
@@ -480,21 +485,24 @@ impl Accounts {
     /// `idle`, and the person not disabled. Records activity.
     pub async fn session_user(&self, token: &str, idle: Duration) -> Result<Option<User>, AccountError> {
         let idle_seconds = idle.as_secs() as f64;
+        let now = self.clock.now();
         let row: Option<SessionRow> = sqlx::query_as(
             "SELECT u.id, u.username, u.role, u.unit, u.disabled,
-                    s.last_seen < now() - make_interval(secs => $3) AS touch
+                    s.last_seen < $4::timestamptz - make_interval(secs => $3) AS touch
              FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = $1 AND s.last_seen > now() - make_interval(secs => $2) AND NOT u.disabled",
+             WHERE s.token_hash = $1 AND s.last_seen > $4::timestamptz - make_interval(secs => $2) AND NOT u.disabled",
         )
         .bind(secret_hash(token))
         .bind(idle_seconds)
         .bind(TOUCH_EVERY_SECONDS as f64)
+        .bind(now)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
         if row.touch {
-            sqlx::query("UPDATE sessions SET last_seen = now() WHERE token_hash = $1")
+            sqlx::query("UPDATE sessions SET last_seen = $2 WHERE token_hash = $1")
                 .bind(secret_hash(token))
+                .bind(now)
                 .execute(&self.pool)
                 .await?;
         }
@@ -509,16 +517,17 @@ impl Accounts {
         }
         let rows: Vec<(Vec<u8>,)> = sqlx::query_as(
             "WITH live AS (
-                 SELECT s.token_hash, s.last_seen < now() - make_interval(secs => $3) AS touch
+                 SELECT s.token_hash, s.last_seen < $4::timestamptz - make_interval(secs => $3) AS touch
                  FROM sessions s JOIN users u ON u.id = s.user_id
-                 WHERE s.token_hash = ANY($1) AND s.last_seen > now() - make_interval(secs => $2) AND NOT u.disabled),
+                 WHERE s.token_hash = ANY($1) AND s.last_seen > $4::timestamptz - make_interval(secs => $2) AND NOT u.disabled),
              touched AS (
-                 UPDATE sessions SET last_seen = now() WHERE token_hash IN (SELECT token_hash FROM live WHERE touch))
+                 UPDATE sessions SET last_seen = $4 WHERE token_hash IN (SELECT token_hash FROM live WHERE touch))
              SELECT token_hash FROM live",
         )
         .bind(hashes)
         .bind(idle.as_secs() as f64)
         .bind(TOUCH_EVERY_SECONDS as f64)
+        .bind(self.clock.now())
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(|(hash,)| hash).collect())
@@ -543,8 +552,9 @@ impl Accounts {
 
     /// Forgets sessions idle for longer than `idle`.
     pub async fn prune_sessions(&self, idle: Duration) -> Result<u64, AccountError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE last_seen < now() - make_interval(secs => $1)")
+        let done = sqlx::query("DELETE FROM sessions WHERE last_seen < $2::timestamptz - make_interval(secs => $1)")
             .bind(idle.as_secs() as f64)
+            .bind(self.clock.now())
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
@@ -566,14 +576,15 @@ impl Accounts {
         }
         let code = new_pairing_code();
         let row: DisplayRow = sqlx::query_as(&format!(
-            "INSERT INTO displays (name, unit, playlist, pairing_code_hash, pairing_expires_at)
-             VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5)) RETURNING {DISPLAY_COLUMNS}"
+            "INSERT INTO displays (name, unit, playlist, pairing_code_hash, pairing_expires_at, created_at)
+             VALUES ($1, $2, $3, $4, $6::timestamptz + make_interval(secs => $5), $6) RETURNING {DISPLAY_COLUMNS}"
         ))
         .bind(name)
         .bind(unit)
         .bind(encode("display playlist", &playlist)?)
         .bind(secret_hash(&normalize_code(&code)))
         .bind(PAIRING_VALID_FOR.as_secs() as f64)
+        .bind(self.clock.now())
         .fetch_one(&self.pool)
         .await?;
         Ok((Display::try_from(row)?, code))
@@ -583,13 +594,14 @@ impl Accounts {
     pub async fn new_pairing_code(&self, id: i64) -> Result<(Display, String), AccountError> {
         let code = new_pairing_code();
         let row: Option<DisplayRow> = sqlx::query_as(&format!(
-            "UPDATE displays SET pairing_code_hash = $2, pairing_expires_at = now() + make_interval(secs => $3),
+            "UPDATE displays SET pairing_code_hash = $2, pairing_expires_at = $4::timestamptz + make_interval(secs => $3),
                  credential_hash = NULL, paired_at = NULL, revoked_at = NULL
              WHERE id = $1 RETURNING {DISPLAY_COLUMNS}"
         ))
         .bind(id)
         .bind(secret_hash(&normalize_code(&code)))
         .bind(PAIRING_VALID_FOR.as_secs() as f64)
+        .bind(self.clock.now())
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -602,12 +614,13 @@ impl Accounts {
     pub async fn pair_display(&self, code: &str) -> Result<Option<(Display, String)>, AccountError> {
         let credential = new_secret();
         let row: Option<DisplayRow> = sqlx::query_as(&format!(
-            "UPDATE displays SET credential_hash = $2, paired_at = now(), pairing_code_hash = NULL, pairing_expires_at = NULL
-             WHERE pairing_code_hash = $1 AND pairing_expires_at > now() AND revoked_at IS NULL
+            "UPDATE displays SET credential_hash = $2, paired_at = $3, pairing_code_hash = NULL, pairing_expires_at = NULL
+             WHERE pairing_code_hash = $1 AND pairing_expires_at > $3 AND revoked_at IS NULL
              RETURNING {DISPLAY_COLUMNS}"
         ))
         .bind(secret_hash(&normalize_code(code)))
         .bind(secret_hash(&credential))
+        .bind(self.clock.now())
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -629,10 +642,11 @@ impl Accounts {
 
     pub async fn revoke_display(&self, id: i64) -> Result<Display, AccountError> {
         let row: Option<DisplayRow> = sqlx::query_as(&format!(
-            "UPDATE displays SET revoked_at = now(), credential_hash = NULL, pairing_code_hash = NULL
+            "UPDATE displays SET revoked_at = $2, credential_hash = NULL, pairing_code_hash = NULL
              WHERE id = $1 RETURNING {DISPLAY_COLUMNS}"
         ))
         .bind(id)
+        .bind(self.clock.now())
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -660,7 +674,8 @@ impl Accounts {
         }
         let key = new_secret();
         let row: KeyRow = sqlx::query_as(&format!(
-            "INSERT INTO ingest_keys (source, unit, key_hash, expected_interval_seconds, watch) VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO ingest_keys (source, unit, key_hash, expected_interval_seconds, watch, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
              RETURNING {KEY_COLUMNS}"
         ))
         .bind(source)
@@ -668,6 +683,7 @@ impl Accounts {
         .bind(secret_hash(&key))
         .bind(expectation.interval_seconds)
         .bind(expectation.watch.as_str())
+        .bind(self.clock.now())
         .fetch_one(&self.pool)
         .await?;
         Ok((IngestKey::from(row), key))
@@ -684,8 +700,9 @@ impl Accounts {
 
     pub async fn revoke_key(&self, id: i64) -> Result<IngestKey, AccountError> {
         let row: Option<KeyRow> =
-            sqlx::query_as(&format!("UPDATE ingest_keys SET revoked_at = now() WHERE id = $1 RETURNING {KEY_COLUMNS}"))
+            sqlx::query_as(&format!("UPDATE ingest_keys SET revoked_at = $2 WHERE id = $1 RETURNING {KEY_COLUMNS}"))
                 .bind(id)
+                .bind(self.clock.now())
                 .fetch_optional(&self.pool)
                 .await?;
         row.map(IngestKey::from).ok_or_else(|| AccountError::NotFound(format!("no ingest key {id}")))
@@ -701,12 +718,13 @@ impl Accounts {
 
     /// Records an entry; a failure to record is logged, never fatal to the request.
     pub async fn audit(&self, actor: &str, action: &str, target: Option<&str>, detail: Option<&str>, address: Option<&str>) {
-        let result = sqlx::query("INSERT INTO audit_log (actor, action, target, detail, address) VALUES ($1, $2, $3, $4, $5)")
+        let result = sqlx::query("INSERT INTO audit_log (actor, action, target, detail, address, at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(actor)
             .bind(action)
             .bind(target)
             .bind(detail)
             .bind(address)
+            .bind(self.clock.now())
             .execute(&self.pool)
             .await;
         if let Err(error) = result {
@@ -716,8 +734,9 @@ impl Accounts {
 
     /// Deletes audit entries older than `older_than`; returns how many.
     pub async fn prune_audit(&self, older_than: Duration) -> Result<u64, AccountError> {
-        let done = sqlx::query("DELETE FROM audit_log WHERE at < now() - make_interval(secs => $1)")
+        let done = sqlx::query("DELETE FROM audit_log WHERE at < $2::timestamptz - make_interval(secs => $1)")
             .bind(older_than.as_secs_f64())
+            .bind(self.clock.now())
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())

@@ -8,7 +8,7 @@
 use super::{Granularity, Keys};
 use crate::catalog::{Catalog, Unit};
 use crate::store::item::{counter, processing_bin_hours};
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use ioc_shared::event::ItemKind;
 use ioc_shared::items::MIN_RATED;
 use crate::store::Store;
@@ -33,24 +33,17 @@ pub struct Computed {
 
 /// First second of a window ending at `now`.
 pub fn window_start(window: Window, now: DateTime<Utc>) -> i64 {
+    use ioc_shared::time::{local_midnight_of, local_today, month_start, quarter_start, year_start};
     let now_s = now.timestamp();
-    let local = now.with_timezone(&ioc_shared::time::local_offset()).date_naive();
-    let first_of = |month: u32, day_of_year: bool| {
-        let date = if day_of_year {
-            chrono::NaiveDate::from_ymd_opt(local.year(), 1, 1)
-        } else {
-            chrono::NaiveDate::from_ymd_opt(local.year(), month, 1)
-        };
-        date.map(|d| Granularity::Day.start(days_since_epoch(d))).unwrap_or(now_s)
-    };
+    let today = local_today(now);
     match window {
-        Window::Today => ioc_shared::time::local_midnight(now).timestamp(),
+        Window::Today => local_midnight_of(today).timestamp(),
         Window::Hours24 => now_s.div_euclid(60) * 60 - 24 * 3600,
         Window::Days7 => now_s.div_euclid(3600) * 3600 - 7 * 86_400,
         Window::Days30 => now_s.div_euclid(3600) * 3600 - 30 * 86_400,
-        Window::Month => first_of(local.month(), false),
-        Window::Quarter => first_of((local.month() - 1) / 3 * 3 + 1, false),
-        Window::Year => first_of(1, true),
+        Window::Month => local_midnight_of(month_start(today)).timestamp(),
+        Window::Quarter => local_midnight_of(quarter_start(today)).timestamp(),
+        Window::Year => local_midnight_of(year_start(today)).timestamp(),
     }
 }
 
@@ -270,11 +263,11 @@ pub async fn compute_windows(
     let mut computed = Vec::with_capacity(plans.len());
     for (plan, (mut totals, mut previous_totals)) in plans.into_iter().zip(window_totals) {
         if plan.window.is_calendar() {
-            let to_day = crate::apply::history::local_day(now.timestamp());
-            let from_day = crate::apply::history::local_day(window_start(plan.window, now));
+            let to_day = ioc_shared::time::local_day_of_second(now.timestamp());
+            let from_day = ioc_shared::time::local_day_of_second(window_start(plan.window, now));
             totals = history_totals(history, unit, &children, from_day, to_day).await?;
-            let previous_from_day = crate::apply::history::local_day(plan.previous_from);
-            let previous_to_day = crate::apply::history::local_day(plan.previous_to - 1);
+            let previous_from_day = ioc_shared::time::local_day_of_second(plan.previous_from);
+            let previous_to_day = ioc_shared::time::local_day_of_second(plan.previous_to - 1);
             previous_totals = history_totals(history, unit, &[], previous_from_day, previous_to_day).await?;
         }
         if let Some((figure, _)) = totals.iter().chain(previous_totals.iter()).find(|(_, n)| **n < 0) {
@@ -579,10 +572,86 @@ mod tests {
         ioc_shared::time::parse_rfc3339(text).unwrap_or_default()
     }
 
+    /// The moments where calendar arithmetic breaks first: each turn of a local day, month,
+    /// quarter, half-year and year (its first and last minute), 29 February, and Tết.
+    const TURNS: [&str; 16] = [
+        "2026-11-22T10:37:12+07:00",
+        "2026-11-22T00:00:00+07:00",
+        "2026-11-22T23:59:59+07:00",
+        "2026-11-30T23:59:00+07:00",
+        "2026-12-01T00:00:00+07:00",
+        "2026-12-01T00:20:00+07:00",
+        "2026-03-31T23:59:59+07:00",
+        "2026-04-01T00:00:30+07:00",
+        "2026-06-30T23:30:00+07:00",
+        "2026-07-01T00:20:00+07:00",
+        "2026-12-31T23:59:59+07:00",
+        "2027-01-01T00:00:00+07:00",
+        "2027-01-01T00:20:00+07:00",
+        "2028-02-29T00:10:00+07:00",
+        "2028-03-01T00:10:00+07:00",
+        "2026-02-17T09:00:00+07:00",
+    ];
+
+    fn local(text: &str) -> chrono::NaiveDate {
+        ioc_shared::time::local_day(at(text))
+    }
+
+    #[test]
+    fn calendar_windows_start_at_local_midnight_of_their_first_day() {
+        let start = |window, now: &str| DateTime::from_timestamp(window_start(window, at(now)), 0).unwrap_or_default();
+        // 00:20 on 1 January: today, the month, the quarter and the year all began 20 minutes ago.
+        for window in [Window::Today, Window::Month, Window::Quarter, Window::Year] {
+            assert_eq!(start(window, "2027-01-01T00:20:00+07:00"), at("2027-01-01T00:00:00+07:00"), "{window:?}");
+        }
+        // One minute before: everything is still the old year's.
+        assert_eq!(start(Window::Today, "2026-12-31T23:59:00+07:00"), at("2026-12-31T00:00:00+07:00"));
+        assert_eq!(start(Window::Month, "2026-12-31T23:59:00+07:00"), at("2026-12-01T00:00:00+07:00"));
+        assert_eq!(start(Window::Quarter, "2026-12-31T23:59:00+07:00"), at("2026-10-01T00:00:00+07:00"));
+        assert_eq!(start(Window::Year, "2026-12-31T23:59:00+07:00"), at("2026-01-01T00:00:00+07:00"));
+        // The first local hour of a month is still the previous day in UTC.
+        assert_eq!(start(Window::Month, "2026-12-01T00:20:00+07:00"), at("2026-11-30T17:00:00Z"));
+        assert_eq!(start(Window::Quarter, "2026-07-01T00:20:00+07:00"), at("2026-07-01T00:00:00+07:00"));
+        assert_eq!(start(Window::Quarter, "2026-06-30T23:30:00+07:00"), at("2026-04-01T00:00:00+07:00"));
+        // 29 February and the day after.
+        assert_eq!(start(Window::Today, "2028-02-29T00:10:00+07:00"), at("2028-02-29T00:00:00+07:00"));
+        assert_eq!(start(Window::Month, "2028-03-01T00:10:00+07:00"), at("2028-03-01T00:00:00+07:00"));
+        // Rolling windows ignore the calendar.
+        assert_eq!(start(Window::Hours24, "2027-01-01T00:20:30+07:00"), at("2026-12-31T00:20:00+07:00"));
+        assert_eq!(start(Window::Days7, "2027-01-01T00:20:30+07:00"), at("2026-12-25T00:00:00+07:00"));
+    }
+
+    /// The previous period has as many whole local days as the window has begun (today
+    /// included) and ends where the window starts, at every turn.
+    #[test]
+    fn previous_periods_end_at_the_window_and_count_whole_days() {
+        for now in TURNS {
+            for window in [Window::Month, Window::Quarter, Window::Year] {
+                let start = window_start(window, at(now));
+                let (from, to) = previous_range(window, at(now));
+                assert_eq!(to, start, "{window:?} {now}");
+                let days_begun = (local(now) - ioc_shared::time::local_day_of_second(start)).num_days() + 1;
+                assert_eq!(to - from, days_begun * 86_400, "{window:?} {now}");
+                assert_eq!(Granularity::Day.start(Granularity::Day.index(from)), from, "{window:?} {now}: starts at a local midnight");
+            }
+            let (from, to) = previous_range(Window::Hours24, at(now));
+            assert_eq!((to - from, to), (86_400, window_start(Window::Hours24, at(now))), "{now}");
+            let (from, to) = previous_range(Window::Today, at(now));
+            assert_eq!(to, window_start(Window::Today, at(now)), "{now}");
+            assert!(to - from <= 86_400 && (to - from) % 60 == 0, "{now}: today's previous period is today so far");
+        }
+        // On 1 January at 00:20 the year's previous period is the last day of the old year.
+        let (from, to) = previous_range(Window::Year, at("2027-01-01T00:20:00+07:00"));
+        assert_eq!((from, to), (at("2026-12-31T00:00:00+07:00").timestamp(), at("2027-01-01T00:00:00+07:00").timestamp()));
+        // On 29 February the month's previous period is the 29 days before 1 February … 29.
+        let (from, _) = previous_range(Window::Month, at("2028-02-29T12:00:00+07:00"));
+        assert_eq!(from, at("2028-01-03T00:00:00+07:00").timestamp());
+    }
+
     /// Every second of the window lies in exactly one bucket, for every window and many "now"s.
     #[test]
     fn window_buckets_cover_the_window_exactly_once() {
-        for now_text in ["2026-11-22T10:37:12+07:00", "2026-11-22T00:00:00+07:00", "2026-11-22T23:59:59+07:00"] {
+        for now_text in TURNS {
             let now = at(now_text);
             for window in Window::ALL {
                 let buckets = window_buckets(window, now);

@@ -3,16 +3,10 @@
 //! when the catalog changes.
 
 use super::{bounded, Applier, ApplyError};
-use crate::aggregate::{Granularity, UNKNOWN_UNIT};
+use crate::aggregate::UNKNOWN_UNIT;
 use crate::store::history::DayChanges;
 use crate::store::item::ItemDelta;
-use chrono::NaiveDate;
-
-/// The local calendar day of a Unix second.
-pub fn local_day(at: i64) -> NaiveDate {
-    let index = Granularity::Day.index(at);
-    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + chrono::Duration::days(index)
-}
+use ioc_shared::time::local_day_of_second;
 
 impl Applier {
     /// Adds what `deltas` change per unit (and every unit above it) and local day.
@@ -23,7 +17,7 @@ impl Applier {
                 path.push(UNKNOWN_UNIT.to_owned());
             }
             for count in &delta.counts {
-                let day = local_day(count.at);
+                let day = local_day_of_second(count.at);
                 for unit in &path {
                     *into.entry((unit.clone(), day, count.counter.clone())).or_default() += count.n;
                 }

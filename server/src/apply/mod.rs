@@ -82,6 +82,8 @@ pub struct Applier {
     /// Key names without a generation; [`aggregate::current`] picks the generation.
     keys: Keys,
     catalog: Catalog,
+    /// "Now": which buckets are still kept, and the generation's age.
+    clock: ioc_shared::time::Clock,
     /// The catalog (and key layout) fingerprint the current generation must have been built with.
     fingerprint: String,
     /// Notified after a local batch commits, so its changes show without waiting for a poll.
@@ -99,9 +101,9 @@ enum Check {
 }
 
 impl Applier {
-    pub fn new(store: Store, redis: ConnectionManager, keys: Keys, catalog: Catalog) -> Applier {
+    pub fn new(store: Store, redis: ConnectionManager, keys: Keys, catalog: Catalog, clock: ioc_shared::time::Clock) -> Applier {
         let fingerprint = catalog.fingerprint(aggregate::LAYOUT_VERSION);
-        Applier { store, redis, keys, catalog, fingerprint, wake: Arc::new(Notify::new()), rebuild_wanted: Arc::new(Mutex::new(None)) }
+        Applier { store, redis, keys, catalog, clock, fingerprint, wake: Arc::new(Notify::new()), rebuild_wanted: Arc::new(Mutex::new(None)) }
     }
 
     /// Asks for a rebuild at the next round.
@@ -203,7 +205,7 @@ impl Applier {
         let mut ops = Ops::default();
         match row.decode() {
             Ok(deltas) => {
-                let now = chrono::Utc::now().timestamp();
+                let now = self.clock.now().timestamp();
                 for delta in &deltas {
                     ops.add_delta(keys, &self.catalog, delta, now);
                 }
@@ -249,7 +251,7 @@ impl Applier {
     async fn prune(&mut self) -> Result<(), ApplyError> {
         if let Check::Trusted(_, applied) = self.check().await? {
             let history = bounded(self.store.history_state()).await?.applied_seq;
-            bounded(self.store.prune_outbox(applied.min(history))).await?;
+            bounded(self.store.prune_outbox(applied.min(history), self.clock.now())).await?;
         }
         Ok(())
     }

@@ -56,14 +56,14 @@ impl Applier {
     async fn rebuild_locked(&mut self, reason: &str, token: &str) -> Result<(), ApplyError> {
         let started = Instant::now();
         let old = bounded(aggregate::current(&mut self.redis, &self.keys)).await?.map(|k| k.generation());
-        let generation = (chrono::Utc::now().timestamp_millis().max(1) as u64).max(old.unwrap_or(0) + 1);
+        let generation = (self.clock.now().timestamp_millis().max(1) as u64).max(old.unwrap_or(0) + 1);
         let fresh = self.keys.at(generation);
         tracing::warn!(reason, generation, "rebuilding the Redis figures from PostgreSQL beside the current ones");
         bounded(clear_prefix(&mut self.redis, &fresh.generation_prefix())).await?;
 
         let mut snapshot = bounded(self.store.snapshot()).await?;
         let total: i64 = bounded(self.store.count_items()).await?;
-        let now = chrono::Utc::now().timestamp();
+        let now = self.clock.now().timestamp();
         let mut items = 0_usize;
         let mut last_log = Instant::now();
         // Three stages on their own tasks, so that they overlap: this one reads chunks from

@@ -52,7 +52,7 @@ impl Applier {
             let mut snapshot = bounded(self.store.snapshot()).await?;
             let target = snapshot.through_seq;
             let open = bounded(snapshot.open_counts()).await?;
-            let now = chrono::Utc::now().timestamp();
+            let now = self.clock.now().timestamp();
             let day = Granularity::Day.index(now);
             let hour = Granularity::Hour.index(now);
             let subtree_units: Vec<String> = sample.iter().flat_map(|u| self.catalog.subtree(u)).collect();

@@ -6,7 +6,6 @@
 use crate::aggregate::{self, Keys};
 use crate::metrics::METRICS;
 use crate::store::Store;
-use chrono::Utc;
 use ioc_shared::live::{FeedStatus, BEHIND_AFTER_SECONDS};
 use redis::aio::ConnectionManager;
 use std::time::Duration;
@@ -50,12 +49,12 @@ impl FeedMonitor {
     }
 
     /// Measures for ever.
-    pub async fn watch(self, store: Store, mut redis: ConnectionManager, keys: Keys) {
+    pub async fn watch(self, store: Store, mut redis: ConnectionManager, keys: Keys, clock: ioc_shared::time::Clock) {
         let mut last_marker: Option<i64> = None;
         let mut every = tokio::time::interval(MEASURE_EVERY);
         loop {
             every.tick().await;
-            let health = measure(&store, &mut redis, &keys, &mut last_marker).await;
+            let health = measure(&store, &mut redis, &keys, &mut last_marker, &clock).await;
             if health.status != FeedStatus::Live && self.sender.borrow().status == FeedStatus::Live {
                 tracing::warn!(status = ?health.status, lag = health.lag_seconds, reason = ?health.reason, "figures are not live");
             }
@@ -64,7 +63,7 @@ impl FeedMonitor {
     }
 }
 
-async fn measure(store: &Store, redis: &mut ConnectionManager, keys: &Keys, last_marker: &mut Option<i64>) -> FeedHealth {
+async fn measure(store: &Store, redis: &mut ConnectionManager, keys: &Keys, last_marker: &mut Option<i64>, clock: &ioc_shared::time::Clock) -> FeedHealth {
     // Redis: the current generation, its marker, and whether someone is rebuilding.
     let read_redis = async {
         let current = aggregate::current(redis, keys).await?;
@@ -98,7 +97,7 @@ async fn measure(store: &Store, redis: &mut ConnectionManager, keys: &Keys, last
             }
             Ok(Ok((Some(at), depth))) => {
                 METRICS.outbox_depth.set(depth);
-                Ok(((Utc::now() - at).num_milliseconds() as f64 / 1000.0).max(0.0))
+                Ok(((clock.now() - at).num_milliseconds() as f64 / 1000.0).max(0.0))
             }
             Ok(Err(error)) => Err(format!("PostgreSQL: {error}")),
             Err(_) => Err("PostgreSQL does not answer".to_owned()),

@@ -24,6 +24,8 @@ pub struct Context {
     pub manage: Management,
     /// Names the operator in the audit log.
     actor: Actor,
+    /// The command's "now" (the system clock: a command is one moment).
+    clock: ioc_shared::time::Clock,
 }
 
 impl Context {
@@ -34,11 +36,12 @@ impl Context {
         store.migrate().await.map_err(|e| format!("{e} (is PostgreSQL running? DATABASE_URL is used)"))?;
         let client = redis::Client::open(connection.redis_url.as_str()).map_err(|e| format!("REDIS_URL: {e}"))?;
         let redis = redis_connection(&client).map_err(|e| format!("REDIS_URL: {e}"))?;
-        let accounts = Accounts::new(store.pool.clone());
+        let clock = ioc_shared::time::Clock::system();
+        let accounts = Accounts::new(store.pool.clone(), clock.clone());
         let revoker = Revoker::new(redis, &Keys::new(connection.redis_prefix.clone()));
         let manage = Management::new(accounts.clone(), catalog.clone(), revoker);
         let actor = Actor { label: format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into())), address: None };
-        Ok(Context { accounts, store, catalog, manage, actor })
+        Ok(Context { accounts, store, catalog, manage, actor, clock })
     }
 }
 
@@ -223,7 +226,7 @@ pub async fn quarantine(context: &Context, limit: i64) -> Result<(), String> {
 }
 
 pub async fn sources(context: &Context) -> Result<(), String> {
-    let reports = crate::ingest::sources::report(&context.store, &context.accounts, chrono::Utc::now()).await.map_err(|e| e.to_string())?;
+    let reports = crate::ingest::sources::report(&context.store, &context.accounts, context.clock.now()).await.map_err(|e| e.to_string())?;
     println!("{:<24} {:<26} {:>18} {:>18}  state", "source", "last event", "hour acc/dup/rej", "day acc/dup/rej");
     for r in reports {
         let last = r.last_event_at.map(ioc_shared::time::to_local_rfc3339).unwrap_or_else(|| "never".into());

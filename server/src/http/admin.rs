@@ -183,7 +183,7 @@ async fn unknown_units(State(state): State<AppState>, _admin: AdminCaller) -> Re
 /// Every source system: its keys and what they expect, last event, traffic in the last hour and
 /// day, top rejection reasons, and whether it went silent.
 async fn sources(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Vec<SourceReport>>, ApiError> {
-    let reports = crate::ingest::sources::report(&state.store, &state.accounts, chrono::Utc::now()).await?;
+    let reports = crate::ingest::sources::report(&state.store, &state.accounts, state.clock.now()).await?;
     Ok(Json(reports))
 }
 

@@ -18,7 +18,10 @@ use axum::response::{IntoResponse, Response};
 
 /// Routes that change state but are not reached by browsers with a cookie: a bearer key
 /// (ingest) is required instead.
-const NOT_BROWSER_ROUTES: [&str; 3] = ["/api/v1/events", "/open311/v2/requests.json", "/open311/v2/requests.xml"];
+const NOT_BROWSER_ROUTES: [&str; 1] = ["/api/v1/events"];
+/// Nothing under it authenticates with the session cookie (its one write needs an `api_key`),
+/// and every answer there, a 405 included, is Open311's own.
+const NOT_BROWSER_PREFIX: &str = "/open311/";
 
 /// Whether `origin` (`https://host[:port]`) is the server's own (the request's `Host`) or one
 /// of `IOC_ALLOWED_ORIGINS`.
@@ -48,7 +51,7 @@ fn request_origin(headers: &HeaderMap) -> Option<String> {
 pub async fn browser_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let writes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let path = request.uri().path();
-    if writes && !NOT_BROWSER_ROUTES.contains(&path) {
+    if writes && !NOT_BROWSER_ROUTES.contains(&path) && !path.starts_with(NOT_BROWSER_PREFIX) {
         let headers = request.headers();
         let json = headers
             .get(header::CONTENT_TYPE)

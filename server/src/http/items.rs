@@ -194,7 +194,7 @@ fn list_request(params: &HashMap<String, String>, now: DateTime<Utc>) -> Result<
     let kind = parse_kind(params, &[ItemKind::Dossier, ItemKind::Complaint, ItemKind::Task])?;
     let state_text = param(params, "state").unwrap_or("overdue");
     let state = ListState::parse(state_text).ok_or_else(|| {
-        ApiError::BadRequest(format!("`state` must be one of overdue, due_soon, open, paused, resolved_late, not `{state_text}`"))
+        ApiError::BadRequest(format!("`state` must be one of overdue, due_soon, open, paused, resolved_late, needs_routing, not `{state_text}`"))
     })?;
     let within = parse_number(params, "within", DEFAULT_WITHIN_HOURS, 1..=MAX_WITHIN_HOURS)?;
     let window = parse_window(params, Window::Days30)?;
@@ -203,7 +203,7 @@ fn list_request(params: &HashMap<String, String>, now: DateTime<Utc>) -> Result<
 
 async fn items(State(state): State<AppState>, caller: Caller, Path(code): Path<String>, Query(params): Params) -> Result<Json<ItemList>, ApiError> {
     let unit = list_scope(&state, &caller, &code).await?;
-    let now = Utc::now();
+    let now = state.clock.now();
     let request = list_request(&params, now)?;
     let limit = parse_number(&params, "limit", DEFAULT_LIMIT, 1..=MAX_LIMIT)?;
     let identity = list_identity(&unit.code, request.kind, request.state);
@@ -239,7 +239,7 @@ fn safe_cell(text: &str) -> String {
 /// [`MAX_CSV_ROWS`]), UTF-8 with a BOM and Vietnamese headers, for Excel.
 async fn items_csv(State(state): State<AppState>, caller: Caller, Path(code): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
     let unit = list_scope(&state, &caller, &code).await?;
-    let now = Utc::now();
+    let now = state.clock.now();
     let request = list_request(&params, now)?;
     let units = scope_units(&state.catalog, unit);
     let query = request.query(units.as_deref(), now, MAX_CSV_ROWS, None);
@@ -297,7 +297,7 @@ async fn officer(State(state): State<AppState>, caller: Caller, Path(id): Path<S
     let code = param(&params, "unit").map(str::to_owned).unwrap_or(default_scope);
     let unit = list_scope(&state, &caller, &code).await?;
     let window = parse_window(&params, Window::Days30)?;
-    let now = Utc::now();
+    let now = state.clock.now();
     let since = DateTime::from_timestamp(window_start(window, now), 0).unwrap_or(now);
     let units = scope_units(&state.catalog, unit);
     let counts = state.store.officer_counts(&id, units.as_deref(), now, since).await?;
@@ -351,7 +351,7 @@ async fn breakdown(State(state): State<AppState>, caller: Caller, Path(code): Pa
     let by_text = param(&params, "by").unwrap_or("procedure");
     let by = BreakdownBy::parse(by_text).ok_or_else(|| ApiError::BadRequest(format!("`by` must be one of procedure, field, channel, not `{by_text}`")))?;
     let window = parse_window(&params, Window::Today)?;
-    let now = Utc::now();
+    let now = state.clock.now();
     let since = DateTime::from_timestamp(window_start(window, now), 0).unwrap_or(now);
     // The summary's windows end with the bucket holding now: the local day's end.
     let until = ioc_shared::time::local_midnight(now) + chrono::Duration::days(1);

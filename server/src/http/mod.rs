@@ -62,6 +62,7 @@ pub fn app(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn(ops::count))
         .with_state(state)
         .layer(axum::middleware::from_fn(json_errors_for_api))
+        .layer(axum::middleware::from_fn(open311::georeport_errors))
         .layer(axum::middleware::map_response(no_store_for_api))
         .layer(axum::middleware::from_fn(cache_policy_for_files))
         .layer(axum::middleware::from_fn(guard::security_headers))

@@ -13,7 +13,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use ioc_shared::public::LICENCE;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,10 +45,11 @@ async fn public_live(State(state): State<AppState>, request: axum::extract::Requ
     })?;
     let feed = state.public.clone();
     let shutdown = state.shutdown.subscribe();
+    let clock = state.clock.clone();
     Ok(upgrade
         .read_buffer_size(1024)
         .max_message_size(1024)
-        .on_upgrade(move |socket| serve_public_socket(socket, feed, admitted, shutdown)))
+        .on_upgrade(move |socket| serve_public_socket(socket, feed, admitted, shutdown, clock)))
 }
 
 /// The newest board (waiting briefly for the first one after start-up).
@@ -123,7 +124,7 @@ const DAILY_COLUMNS: [(&str, &str); 8] = [
 ];
 
 async fn daily_csv(State(state): State<AppState>, Query(params): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
-    let today = ioc_shared::time::local_midnight(Utc::now()).with_timezone(&ioc_shared::time::local_offset()).date_naive();
+    let today = state.clock.local_today();
     let date = |name: &str| -> Result<Option<NaiveDate>, ApiError> {
         params
             .get(name)

@@ -103,8 +103,8 @@ async fn series(
     if !["day", "week", "month"].contains(&step) {
         return Err(ApiError::BadRequest(format!("`step` must be day, week or month, not `{step}`")));
     }
-    let now = Utc::now();
-    let today = crate::apply::history::local_day(now.timestamp());
+    let now = state.clock.now();
+    let today = ioc_shared::time::local_day_of_second(now.timestamp());
     let to = parse_day(&params, "to", today)?;
     let from = parse_day(&params, "from", to - chrono::Duration::days(29))?;
     if from > to {

@@ -67,7 +67,7 @@ async fn unit_summary(
         })?,
     };
     let mut redis = state.redis.clone();
-    let computed = summary::compute(&mut redis, &state.keys, &state.store, &state.catalog, unit, window, chrono::Utc::now()).await?;
+    let computed = summary::compute(&mut redis, &state.keys, &state.store, &state.catalog, unit, window, state.clock.now()).await?;
     Ok(Json(computed.summary))
 }
 
@@ -88,6 +88,6 @@ async fn unit_score(
     let period = Window::parse(text)
         .filter(|w| w.is_calendar())
         .ok_or_else(|| ApiError::BadRequest(format!("unknown period `{text}`; expected one of month, quarter, year")))?;
-    let score = crate::aggregate::score::compute(&state.store, &state.catalog, unit, period, chrono::Utc::now()).await?;
+    let score = crate::aggregate::score::compute(&state.store, &state.catalog, unit, period, state.clock.now()).await?;
     Ok(Json(score))
 }

@@ -14,7 +14,6 @@ pub mod sources;
 use crate::accounts::{AccountError, Accounts, IngestKey};
 use crate::catalog::Catalog;
 use crate::store::{Store, StoreError};
-use chrono::Utc;
 use ioc_shared::event::{parse_incoming_event, Event, MAX_ID_CHARS};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -69,16 +68,18 @@ pub struct Ingestor {
     store: Store,
     /// Woken after a batch changed aggregates, so the applier need not wait for its next poll.
     applier_wake: Arc<Notify>,
+    /// "Now": which events are too far in the future, and when a batch was stored.
+    clock: ioc_shared::time::Clock,
 }
 
 impl Ingestor {
-    pub fn new(catalog: Catalog, store: Store, applier_wake: Arc<Notify>) -> Ingestor {
-        Ingestor { catalog, store, applier_wake }
+    pub fn new(catalog: Catalog, store: Store, applier_wake: Arc<Notify>, clock: ioc_shared::time::Clock) -> Ingestor {
+        Ingestor { catalog, store, applier_wake, clock }
     }
 
     /// Checks and stores events given as JSON values (or per-line parse errors).
     pub async fn ingest(&self, sender: &Sender, values: Vec<Result<Value, String>>) -> Result<IngestResponse, StoreError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let mut response = IngestResponse::default();
         let mut valid: Vec<(usize, Event)> = Vec::with_capacity(values.len());
         // The source each entry names (for its traffic), whether or not it is valid.
@@ -106,7 +107,7 @@ impl Ingestor {
                 Err(error) => response.rejected.push(Rejected { index, id: id_of(&value), error }),
             }
         }
-        let outcome = self.store.ingest(&valid).await?;
+        let outcome = self.store.ingest(&valid, now).await?;
         response.accepted = outcome.accepted;
         response.duplicates = outcome.duplicates;
         if !outcome.rejected.is_empty() {
@@ -120,13 +121,13 @@ impl Ingestor {
         if outcome.changed {
             self.applier_wake.notify_one();
         }
-        self.record_traffic(sender, &sources, &outcome.stored, &response);
+        self.record_traffic(sender, &sources, &outcome.stored, &response, now);
         Ok(response)
     }
 
     /// Adds the batch to each source's hourly traffic, in the background (it never holds up or
     /// fails an acknowledged batch).
-    fn record_traffic(&self, sender: &Sender, sources: &[String], stored: &[usize], response: &IngestResponse) {
+    fn record_traffic(&self, sender: &Sender, sources: &[String], stored: &[usize], response: &IngestResponse, now: chrono::DateTime<chrono::Utc>) {
         let mut by_source: BTreeMap<String, Traffic> = BTreeMap::new();
         let rejected: HashMap<usize, &str> = response.rejected.iter().map(|r| (r.index, r.error.as_str())).collect();
         let stored: HashSet<usize> = stored.iter().copied().collect();
@@ -155,7 +156,7 @@ impl Ingestor {
         }
         let store = self.store.clone();
         tokio::spawn(async move {
-            if let Err(error) = store.record_traffic(&by_source).await {
+            if let Err(error) = store.record_traffic(&by_source, now).await {
                 tracing::warn!(%error, "source traffic not recorded");
             }
         });

@@ -50,23 +50,74 @@ pub fn service(code: &str) -> Option<&'static Service> {
     services().iter().find(|s| s.code == code)
 }
 
-/// Longest text accepted in one form field (a description is cut to the complaint summary's
-/// limit by the event contract anyway).
-const MAX_FIELD_CHARS: usize = 2_000;
+/// Longest text accepted in one form field: GeoReport v2 allows `description` 4,000
+/// characters, and `address_string` is given the same.
+pub const MAX_FIELD_CHARS: usize = 4_000;
 
-/// The form fields of a request, first value of each name. Refuses NUL and over-long values.
-pub fn read_form(body: &[u8]) -> Result<HashMap<String, String>, String> {
-    let mut fields = HashMap::new();
-    for (name, value) in form_urlencoded::parse(body) {
-        if value.contains('\0') || name.contains('\0') {
-            return Err(format!("`{name}` contains a NUL character"));
+/// Whether XML 1.0 can carry `c` at all: U+0000–U+0008, U+000B, U+000C, U+000E–U+001F, U+FFFE
+/// and U+FFFF cannot (unpaired surrogates cannot be in a Rust string in the first place).
+pub fn xml_allows(c: char) -> bool {
+    !matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
+}
+
+/// The fields of a form (an `application/x-www-form-urlencoded` body, or a query string), in
+/// order, repeats kept. Refuses what no answer could carry: bytes that are not UTF-8 once
+/// decoded, characters XML 1.0 forbids (every answer may be XML), and values over
+/// [`MAX_FIELD_CHARS`].
+pub fn read_pairs(body: &[u8]) -> Result<Vec<(String, String)>, String> {
+    let decode = |bytes: &[u8]| -> Result<String, String> {
+        let spaced: Vec<u8> = bytes.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+        let decoded: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
+        String::from_utf8(decoded).map_err(|_| "the form holds bytes that are not UTF-8 text".to_owned())
+    };
+    let mut pairs = Vec::new();
+    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let (name, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &pair[pair.len()..]),
+        };
+        let (name, value) = (decode(name)?, decode(value)?);
+        if let Some(c) = name.chars().chain(value.chars()).find(|c| !xml_allows(*c)) {
+            return Err(format!("`{name}` contains the control character U+{:04X}, which no answer could carry", u32::from(c)));
         }
         if value.chars().count() > MAX_FIELD_CHARS {
             return Err(format!("`{name}` is longer than {MAX_FIELD_CHARS} characters"));
         }
-        fields.entry(name.into_owned()).or_insert_with(|| value.trim().to_owned());
+        pairs.push((name, value));
+    }
+    Ok(pairs)
+}
+
+/// The fields of a form as [`read_pairs`] reads them, the first value of each name, trimmed.
+pub fn read_form(body: &[u8]) -> Result<HashMap<String, String>, String> {
+    let mut fields = HashMap::new();
+    for (name, value) in read_pairs(body)? {
+        fields.entry(name).or_insert_with(|| value.trim().to_owned());
     }
     Ok(fields)
+}
+
+/// Why a service request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// `service_code` names no service: GeoReport's 404.
+    #[error("unknown `service_code` `{0}` (see services.json)")]
+    UnknownService(String),
+    /// Anything else wrong with the form: 400.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<&str> for RequestError {
+    fn from(message: &str) -> RequestError {
+        RequestError::Invalid(message.to_owned())
+    }
+}
+
+impl From<String> for RequestError {
+    fn from(message: String) -> RequestError {
+        RequestError::Invalid(message)
+    }
 }
 
 /// A service request checked and turned into its complaint event and stored request.
@@ -76,18 +127,30 @@ pub struct ServiceRequest {
     pub request: NewRequest,
 }
 
+/// Where a request is filed when it names no unit (`IOC_OPEN311_TRIAGE_UNIT` if it is in the
+/// catalog, else the catalog's first root).
+pub fn triage_unit<'a>(catalog: &'a Catalog, configured: Option<&'a str>) -> Option<&'a str> {
+    configured.filter(|code| catalog.contains(code)).or_else(|| catalog.roots().first().map(String::as_str))
+}
+
 /// Checks a `POST requests` form (everything but the key) and builds the complaint: `id` is
 /// the new request's id, `source` the key's.
-pub fn service_request(fields: &HashMap<String, String>, catalog: &Catalog, source: &str, id: &str, now: DateTime<Utc>) -> Result<ServiceRequest, String> {
+///
+/// The place is, as the specification says, "one of `lat` & `long` or `address_string` or
+/// `address_id`": `address_id` (or `attribute[unit]`) is a unit code of the catalog and files
+/// the complaint there; with only coordinates or an address, it is filed at `triage` and waits
+/// to be routed (`needs_routing`).
+pub fn service_request(
+    fields: &HashMap<String, String>,
+    catalog: &Catalog,
+    triage: Option<&str>,
+    source: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<ServiceRequest, RequestError> {
     let given = |name: &str| fields.get(name).map(String::as_str).filter(|v| !v.is_empty());
     let code = given("service_code").ok_or("missing `service_code` (see services.json)")?;
-    let service = service(code).ok_or_else(|| format!("unknown `service_code` `{code}` (see services.json)"))?;
-    let unit = given("address_id")
-        .or_else(|| given("attribute[unit]"))
-        .ok_or("say where: `address_id` (or `attribute[unit]`) must be a unit code of the catalog")?;
-    if !catalog.contains(unit) {
-        return Err(format!("`{unit}` is not a unit code of the catalog"));
-    }
+    let service = service(code).ok_or_else(|| RequestError::UnknownService(code.to_owned()))?;
     let coordinate = |name: &str, limit: f64| -> Result<Option<f64>, String> {
         match given(name) {
             None => Ok(None),
@@ -101,6 +164,14 @@ pub fn service_request(fields: &HashMap<String, String>, catalog: &Catalog, sour
     if lat.is_some() != long.is_some() {
         return Err("give both `lat` and `long`, or neither".into());
     }
+    let (unit, needs_routing) = match given("address_id").or_else(|| given("attribute[unit]")) {
+        Some(unit) if catalog.contains(unit) => (unit, false),
+        Some(unit) => return Err(format!("`address_id` `{unit}` is not a unit code of the catalog").into()),
+        None if lat.is_some() || given("address_string").is_some() => {
+            (triage.ok_or("the catalog has no unit to file a request without `address_id` at")?, true)
+        }
+        None => return Err("say where: one of `lat` & `long`, `address_string` or `address_id` (a unit code of the catalog)".into()),
+    };
     if let Some(url) = given("media_url") {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err("`media_url` must be an http(s) URL".into());
@@ -109,6 +180,7 @@ pub fn service_request(fields: &HashMap<String, String>, catalog: &Catalog, sour
     let mut event = json!({
         "id": id, "source": source, "type": "complaint.received", "at": ioc_shared::time::to_local_rfc3339(now),
         "unit": unit, "complaint": id, "field": service.name, "channel": "app", "due_in": service.due_in,
+        "needs_routing": needs_routing,
     });
     if let Some(description) = given("description") {
         event["summary"] = json!(description);
@@ -145,13 +217,47 @@ mod tests {
         assert!(service("moi-truong").is_some_and(|s| s.name == "Môi trường"));
     }
 
+    #[test]
+    fn forms_refuse_bad_bytes_and_characters_xml_forbids() {
+        assert_eq!(read_pairs(b"a=1&a=2&b=x+y%2Bz").unwrap(), vec![("a".into(), "1".into()), ("a".into(), "2".into()), ("b".into(), "x y+z".into())]);
+        for bad in ["d=%01", "d=%0B", "d=%0C", "d=%1F", "d=%EF%BF%BE", "d=%EF%BF%BF", "d=%00", "d=%ED%A0%80", "d=%FF", "%01=x"] {
+            assert!(read_pairs(bad.as_bytes()).is_err(), "{bad}");
+        }
+        assert!(read_pairs(b"d=a%09b%0Ac%0Dd").is_ok(), "tab, line feed and carriage return are text");
+        let long = format!("d={}", "ộ".repeat(MAX_FIELD_CHARS));
+        assert!(read_pairs(long.as_bytes()).is_ok());
+        assert!(read_pairs(format!("{long}x").as_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_request_without_a_unit_waits_at_the_triage_unit() {
+        let catalog = Catalog::load(None).unwrap();
+        let triage = triage_unit(&catalog, None);
+        assert_eq!(triage, catalog.roots().first().map(String::as_str));
+        assert_eq!(triage_unit(&catalog, Some("001")), Some("001"));
+        assert_eq!(triage_unit(&catalog, Some("nowhere")), triage, "an unknown configured unit falls back to the root");
+        let form = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<HashMap<_, _>>();
+        let at = |fields: &HashMap<String, String>| service_request(fields, &catalog, triage, "app", "YC-1", Utc::now());
+        for place in [&[("lat", "21.03"), ("long", "105.85")][..], &[("address_string", "Số 1 Tràng Tiền")][..]] {
+            let mut fields = form(&[("service_code", "moi-truong")]);
+            fields.extend(form(place));
+            let request = at(&fields).unwrap();
+            assert_eq!((request.event["unit"].as_str(), request.event["needs_routing"].as_bool()), (triage, Some(true)), "{place:?}");
+        }
+        let filed = at(&form(&[("service_code", "moi-truong"), ("address_id", "00004"), ("lat", "21.03"), ("long", "105.85")])).unwrap();
+        assert_eq!((filed.event["unit"].as_str(), filed.event["needs_routing"].as_bool()), (Some("00004"), Some(false)));
+        assert!(matches!(at(&form(&[("service_code", "moi-truong")])), Err(RequestError::Invalid(m)) if m.contains("one of `lat` & `long`")));
+        assert!(matches!(at(&form(&[("service_code", "khong-co"), ("address_id", "00004")])), Err(RequestError::UnknownService(_))));
+        assert!(matches!(at(&form(&[("service_code", "moi-truong"), ("lat", "21.03")])), Err(RequestError::Invalid(_))), "lat without long");
+    }
+
     proptest::proptest! {
         /// Any bytes as a form get an answer, never a panic.
         #[test]
         fn any_form_body_is_answered(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
             let catalog = Catalog::load(None).unwrap();
             if let Ok(fields) = read_form(&body) {
-                let _ = service_request(&fields, &catalog, "app", "YC-1", Utc::now());
+                let _ = service_request(&fields, &catalog, Some("01"), "app", "YC-1", Utc::now());
             }
         }
     }

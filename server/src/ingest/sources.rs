@@ -115,7 +115,7 @@ pub enum SourceError {
 
 /// Every source with an active key or traffic in the last 30 days, as of `now`.
 pub async fn report(store: &Store, accounts: &Accounts, now: DateTime<Utc>) -> Result<Vec<SourceReport>, SourceError> {
-    let traffic: BTreeMap<String, SourceTraffic> = store.source_traffic().await?.into_iter().map(|t| (t.source.clone(), t)).collect();
+    let traffic: BTreeMap<String, SourceTraffic> = store.source_traffic(now).await?.into_iter().map(|t| (t.source.clone(), t)).collect();
     let mut keys_of: BTreeMap<String, Vec<crate::accounts::IngestKey>> = BTreeMap::new();
     for key in accounts.list_keys().await?.into_iter().filter(|k| !k.revoked) {
         keys_of.entry(key.source.clone()).or_default().push(key);
@@ -206,11 +206,11 @@ impl SourceWatch {
     }
 
     /// Re-evaluates silence for ever.
-    pub async fn watch(self, store: Store, accounts: Accounts) {
+    pub async fn watch(self, store: Store, accounts: Accounts, clock: ioc_shared::time::Clock) {
         let mut every = tokio::time::interval(EVALUATE_EVERY);
         loop {
             every.tick().await;
-            match report(&store, &accounts, Utc::now()).await {
+            match report(&store, &accounts, clock.now()).await {
                 Ok(sources) => {
                     let silent: Vec<SilentScope> = sources
                         .into_iter()

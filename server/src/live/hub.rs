@@ -68,6 +68,8 @@ struct HubInner {
     catalog: Catalog,
     /// PostgreSQL, for the calendar windows' history and the score.
     store: Store,
+    /// "Now" for every window and due time.
+    clock: ioc_shared::time::Clock,
     /// False while Redis does not answer: heartbeats stop so screens show their data aging.
     healthy: AtomicBool,
     /// Open live connections on this replica (shutdown waits for them to close).
@@ -130,7 +132,7 @@ struct UnitSlot {
 }
 
 impl Hub {
-    pub fn new(redis: ConnectionManager, keys: Keys, catalog: Catalog, store: Store) -> Hub {
+    pub fn new(redis: ConnectionManager, keys: Keys, catalog: Catalog, store: Store, clock: ioc_shared::time::Clock) -> Hub {
         Hub {
             inner: Arc::new(HubInner {
                 registry: Mutex::new(Registry::default()),
@@ -138,12 +140,18 @@ impl Hub {
                 keys,
                 catalog,
                 store,
+                clock,
                 healthy: AtomicBool::new(true),
                 connections: AtomicUsize::new(0),
                 any_change: Arc::new(Notify::new()),
                 generation: Default::default(),
             }),
         }
+    }
+
+    /// The clock every window and due time is computed against.
+    pub fn clock(&self) -> &ioc_shared::time::Clock {
+        &self.inner.clock
     }
 
     /// Receives the scope's snapshots; the current one (once computed) comes first.
@@ -386,7 +394,7 @@ async fn run_unit(hub: Arc<HubInner>, key: UnitKey, slot: Arc<UnitSlot>) {
     let mut pacer = Pacer::default();
     loop {
         pacer.computing(Instant::now());
-        let now = Utc::now();
+        let now = hub.clock.now();
         let mut wake_at = Instant::now() + REFRESH_EVERY;
         let windows: Vec<(Window, Arc<ScopeSlot>)> = slot.windows.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let periods: Vec<Window> = windows.iter().map(|(window, _)| *window).collect();

@@ -9,7 +9,6 @@ use crate::aggregate::Keys;
 use crate::catalog::Catalog;
 use crate::store::Store;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use chrono::Utc;
 use futures_util::{SinkExt, StreamExt};
 use ioc_shared::public::{PublicBoard, PublicMessage};
 use redis::aio::ConnectionManager;
@@ -65,6 +64,8 @@ pub struct Sources {
     pub accounts: Accounts,
     /// Notified on every change of the figures (from the hub).
     pub changes: Arc<Notify>,
+    /// "Now" for the board's windows and score.
+    pub clock: ioc_shared::time::Clock,
 }
 
 impl PublicFeed {
@@ -96,7 +97,7 @@ impl PublicFeed {
         let mut version: u64 = 0;
         loop {
             let started = Instant::now();
-            let now = Utc::now();
+            let now = sources.clock.now();
             let computed = match sources.accounts.public_units().await {
                 Ok(public) => crate::aggregate::public::compute(&mut sources.redis, &sources.keys, &sources.store, &sources.catalog, &public, now)
                     .await
@@ -165,7 +166,7 @@ impl Drop for Admitted {
 
 /// Serves one anonymous connection: the board at once and at every change, a heartbeat every
 /// few seconds; whatever the client sends is ignored (it needs to send nothing).
-pub async fn serve_public_socket(socket: WebSocket, feed: PublicFeed, admitted: Admitted, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve_public_socket(socket: WebSocket, feed: PublicFeed, admitted: Admitted, mut shutdown: watch::Receiver<bool>, clock: ioc_shared::time::Clock) {
     let _admitted = admitted;
     let (mut sink, mut stream) = socket.split();
     let mut boards = feed.inner.latest.subscribe();
@@ -178,7 +179,7 @@ pub async fn serve_public_socket(socket: WebSocket, feed: PublicFeed, admitted: 
                 Err(_) => break,
             },
             _ = heartbeat.tick() => {
-                serde_json::to_string(&PublicMessage::Heartbeat { at: ioc_shared::time::to_local_rfc3339(Utc::now()) }).ok().map(|t| Message::Text(t.into()))
+                serde_json::to_string(&PublicMessage::Heartbeat { at: ioc_shared::time::to_local_rfc3339(clock.now()) }).ok().map(|t| Message::Text(t.into()))
             }
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,

@@ -21,7 +21,6 @@ use super::socket::SocketContext;
 use crate::accounts::access::{self, Caller};
 use crate::metrics::METRICS;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use chrono::Utc;
 use futures_util::stream::SplitSink;
 use futures_util::task::AtomicWaker;
 use futures_util::SinkExt;
@@ -589,7 +588,7 @@ impl Heartbeat {
         // A screen learns from `status` whether its figures are current.
         let status = if health.status == FeedStatus::Live && !context.hub.healthy() { FeedStatus::Unavailable } else { health.status };
         let mut heartbeat = Heartbeat {
-            at: ioc_shared::time::to_local_rfc3339(Utc::now()),
+            at: ioc_shared::time::to_local_rfc3339(context.hub.clock().now()),
             status,
             lag_seconds: health.lag_seconds,
             silent: context.sources.silent(),

@@ -5,7 +5,8 @@
 
 use super::item::{self, Contribution, ItemDelta};
 use super::{decode, encode, stored_event, Store, StoreError};
-use ioc_shared::event::{Event, ItemKind};
+use chrono::{DateTime, Utc};
+use ioc_shared::event::{Event, EventBody, ItemKind};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Advisory-lock key that orders outbox sequence numbers by commit.
@@ -43,6 +44,19 @@ struct ItemRow {
     item_id: String,
     unit: String,
     contribution: Option<serde_json::Value>,
+    needs_routing: bool,
+}
+
+/// What the batch knows of one item: its unit, contribution and whether it waits to be routed.
+struct ItemState {
+    unit: String,
+    contribution: Contribution,
+    needs_routing: bool,
+}
+
+/// Whether this event may move a complaint waiting to be routed to the event's unit.
+fn routes(body: &EventBody) -> bool {
+    matches!(body, EventBody::ComplaintRouted { .. } | EventBody::ComplaintAssigned { .. })
 }
 
 /// One stored event of a touched item.
@@ -67,10 +81,10 @@ struct InsertedRow {
 
 impl Store {
     /// Stores a batch of checked events (`(index in request, event)`), all or nothing.
-    pub async fn ingest(&self, events: &[(usize, Event)]) -> Result<IngestOutcome, StoreError> {
+    pub async fn ingest(&self, events: &[(usize, Event)], now: DateTime<Utc>) -> Result<IngestOutcome, StoreError> {
         let mut attempt = 0;
         loop {
-            match self.ingest_once(events).await {
+            match self.ingest_once(events, now).await {
                 Err(error) if error.is_retryable() && attempt < RETRIES => {
                     attempt += 1;
                     tracing::debug!(%error, attempt, "ingest transaction retried");
@@ -80,7 +94,7 @@ impl Store {
         }
     }
 
-    async fn ingest_once(&self, events: &[(usize, Event)]) -> Result<IngestOutcome, StoreError> {
+    async fn ingest_once(&self, events: &[(usize, Event)], now: DateTime<Utc>) -> Result<IngestOutcome, StoreError> {
         let mut outcome = IngestOutcome::default();
         if events.is_empty() {
             return Ok(outcome);
@@ -96,31 +110,40 @@ impl Store {
             }
         }
 
-        // Items in a fixed order, so concurrent batches lock them without deadlocking.
-        let mut first_unit: BTreeMap<(&str, ItemKind, &str), &str> = BTreeMap::new();
+        // Items in a fixed order, so concurrent batches lock them without deadlocking. A new
+        // item's unit is its received event's (or else the first event's); a complaint
+        // received with `needs_routing` waits to be routed.
+        let mut first_unit: BTreeMap<(&str, ItemKind, &str), (&str, bool)> = BTreeMap::new();
         for (_, event) in &unique {
             let (kind, id) = event.body.item();
-            first_unit.entry((event.source.as_str(), kind, id)).or_insert(event.unit.as_str());
+            let entry = first_unit.entry((event.source.as_str(), kind, id)).or_insert((event.unit.as_str(), false));
+            match &event.body {
+                EventBody::ComplaintReceived { needs_routing, .. } => *entry = (event.unit.as_str(), *needs_routing),
+                EventBody::DossierReceived { .. } => entry.0 = event.unit.as_str(),
+                _ => {}
+            }
         }
         let item_sources: Vec<&str> = first_unit.keys().map(|(s, _, _)| *s).collect();
         let item_kinds: Vec<&str> = first_unit.keys().map(|(_, k, _)| k.as_str()).collect();
         let item_ids: Vec<&str> = first_unit.keys().map(|(_, _, id)| *id).collect();
-        let item_units: Vec<&str> = first_unit.values().copied().collect();
+        let item_units: Vec<&str> = first_unit.values().map(|(unit, _)| *unit).collect();
+        let item_routing: Vec<bool> = first_unit.values().map(|(_, routing)| *routing).collect();
 
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO items (source, kind, item_id, unit)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[])
+            "INSERT INTO items (source, kind, item_id, unit, needs_routing)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[])
              ON CONFLICT DO NOTHING",
         )
         .bind(&item_sources)
         .bind(&item_kinds)
         .bind(&item_ids)
         .bind(&item_units)
+        .bind(&item_routing)
         .execute(&mut *tx)
         .await?;
         let rows: Vec<ItemRow> = sqlx::query_as(
-            "SELECT i.source, i.kind, i.item_id, i.unit, i.contribution FROM items i
+            "SELECT i.source, i.kind, i.item_id, i.unit, i.contribution, i.needs_routing FROM items i
              JOIN UNNEST($1::text[], $2::text[], $3::text[]) AS k(source, kind, item_id)
                ON i.source = k.source AND i.kind = k.kind AND i.item_id = k.item_id
              ORDER BY i.source, i.kind, i.item_id
@@ -131,7 +154,7 @@ impl Store {
         .bind(&item_ids)
         .fetch_all(&mut *tx)
         .await?;
-        let mut items: HashMap<ItemKey, (String, Contribution)> = HashMap::with_capacity(rows.len());
+        let mut items: HashMap<ItemKey, ItemState> = HashMap::with_capacity(rows.len());
         for row in rows {
             let key = (row.source, row.kind, row.item_id);
             let contribution = match row.contribution {
@@ -145,20 +168,36 @@ impl Store {
                 },
                 None => Contribution::default(),
             };
-            items.insert(key, (row.unit, contribution));
+            items.insert(key, ItemState { unit: row.unit, contribution, needs_routing: row.needs_routing });
         }
 
-        // An item belongs to one unit: the one its first stored event named.
+        // A complaint waiting to be routed moves to the unit of its earliest routing event
+        // (`complaint.routed` or `complaint.assigned`) that names another unit.
+        let mut moves: HashMap<ItemKey, &str> = HashMap::new();
+        let mut routing_events: Vec<&Event> = unique.iter().map(|(_, e)| e).filter(|e| routes(&e.body)).collect();
+        item::sort_for_fold_refs(&mut routing_events);
+        for event in routing_events {
+            let (kind, id) = event.body.item();
+            let key = (event.source.clone(), kind.as_str().to_owned(), id.to_owned());
+            if items.get(&key).is_some_and(|item| item.needs_routing && item.unit != event.unit) && !moves.contains_key(&key) {
+                moves.insert(key, event.unit.as_str());
+            }
+        }
+
+        // Otherwise an item belongs to one unit: the one its first stored event named.
         let mut to_insert: Vec<&(usize, Event)> = Vec::with_capacity(unique.len());
         for entry in unique {
             let (index, event) = entry;
             let (kind, id) = event.body.item();
-            match items.get(&(event.source.clone(), kind.as_str().to_owned(), id.to_owned())) {
-                Some((unit, _)) if *unit != event.unit => outcome.rejected.push((
+            let key = (event.source.clone(), kind.as_str().to_owned(), id.to_owned());
+            let moved_to = moves.get(&key).copied();
+            match items.get(&key) {
+                Some(item) if item.unit != event.unit && moved_to != Some(event.unit.as_str()) => outcome.rejected.push((
                     *index,
                     format!(
-                        "unit `{}` differs from unit `{unit}` of {} `{id}`: every event of an item must carry the item's unit",
+                        "unit `{}` differs from unit `{}` of {} `{id}`: every event of an item must carry the item's unit",
                         event.unit,
+                        item.unit,
                         kind.as_str()
                     ),
                 )),
@@ -188,8 +227,8 @@ impl Store {
             index_of.insert((event.source.as_str(), event.id.as_str()), *index);
         }
         let inserted: Vec<InsertedRow> = sqlx::query_as(
-            "INSERT INTO events (source, event_id, type, at, unit, item_kind, item_id, body, format)
-             SELECT s, e, t, a, u, k, i, b, $9 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[],
+            "INSERT INTO events (source, event_id, type, at, unit, item_kind, item_id, body, format, ingested_at)
+             SELECT s, e, t, a, u, k, i, b, $9, $10 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[],
                                   $5::text[], $6::text[], $7::text[], $8::jsonb[]) AS x(s, e, t, a, u, k, i, b)
              ON CONFLICT (source, event_id) DO NOTHING
              RETURNING source, event_id, item_kind, item_id",
@@ -203,6 +242,7 @@ impl Store {
         .bind(&item_of)
         .bind(&bodies)
         .bind(EVENT_FORMAT)
+        .bind(now)
         .fetch_all(&mut *tx)
         .await?;
         outcome.accepted = inserted.len();
@@ -259,16 +299,30 @@ impl Store {
         let mut update_kinds = Vec::new();
         let mut update_ids = Vec::new();
         let mut update_contributions = Vec::new();
+        let mut update_units = Vec::new();
+        let mut update_routing = Vec::new();
         let mut views = ViewColumns::default();
         for key in &touched {
             let Some(kind) = ItemKind::parse(&key.1) else { continue };
-            let Some((unit, before)) = items.get(key) else { continue };
+            let Some(item) = items.get(key) else { continue };
             let mut history = events_of.remove(key).unwrap_or_default();
             item::sort_for_fold(&mut history);
             let after = item::contribution(kind, &history);
             views.push(item::view(kind, &history));
-            if let Some(delta) = ItemDelta::between(kind, &key.0, &key.2, unit, before, &after) {
-                deltas.push(delta);
+            match moves.get(key) {
+                // Routed: everything it counted leaves the triage unit and counts at its ward.
+                Some(to) => {
+                    let none = Contribution::default();
+                    deltas.extend(ItemDelta::between(kind, &key.0, &key.2, &item.unit, &item.contribution, &none));
+                    deltas.extend(ItemDelta::between(kind, &key.0, &key.2, to, &none, &after));
+                    update_units.push(*to);
+                    update_routing.push(false);
+                }
+                None => {
+                    deltas.extend(ItemDelta::between(kind, &key.0, &key.2, &item.unit, &item.contribution, &after));
+                    update_units.push(item.unit.as_str());
+                    update_routing.push(item.needs_routing);
+                }
             }
             update_sources.push(key.0.as_str());
             update_kinds.push(key.1.as_str());
@@ -276,14 +330,18 @@ impl Store {
             update_contributions.push(encode("item contribution", &after)?);
         }
         sqlx::query(
-            "UPDATE items SET contribution = u.contribution, updated_at = now()
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::jsonb[]) AS u(source, kind, item_id, contribution)
+            "UPDATE items SET contribution = u.contribution, unit = u.unit, needs_routing = u.needs_routing, updated_at = $7
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::bool[])
+                  AS u(source, kind, item_id, contribution, unit, needs_routing)
              WHERE items.source = u.source AND items.kind = u.kind AND items.item_id = u.item_id",
         )
         .bind(&update_sources)
         .bind(&update_kinds)
         .bind(&update_ids)
         .bind(&update_contributions)
+        .bind(&update_units)
+        .bind(&update_routing)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         views.write(&mut tx, &update_sources, &update_kinds, &update_ids).await?;
@@ -292,9 +350,11 @@ impl Store {
             sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(OUTBOX_LOCK).execute(&mut *tx).await?;
             for chunk in deltas.chunks(DELTAS_PER_OUTBOX_ROW) {
                 let json = encode("outbox deltas", &chunk)?;
-                sqlx::query("INSERT INTO aggregate_outbox (deltas, format) VALUES ($1, $2)")
+                // Written at the server's clock: the applier's lag is measured against it.
+                sqlx::query("INSERT INTO aggregate_outbox (deltas, format, created_at) VALUES ($1, $2, $3)")
                     .bind(json)
                     .bind(OUTBOX_FORMAT)
+                    .bind(now)
                     .execute(&mut *tx)
                     .await?;
             }

@@ -173,13 +173,20 @@ pub fn sort_for_fold(events: &mut [Event]) {
     });
 }
 
+/// [`sort_for_fold`] for borrowed events.
+pub fn sort_for_fold_refs(events: &mut [&Event]) {
+    events.sort_by(|a, b| {
+        (a.at, step(&a.body), &a.source, &a.id).cmp(&(b.at, step(&b.body), &b.source, &b.id))
+    });
+}
+
 /// Life-cycle order of event types that share a timestamp.
 fn step(body: &EventBody) -> u8 {
     match body {
         EventBody::DossierReceived { .. }
         | EventBody::ComplaintReceived { .. }
         | EventBody::TaskAssigned { .. } => 0,
-        EventBody::DossierAssigned { .. } | EventBody::ComplaintAssigned { .. } => 1,
+        EventBody::ComplaintRouted { .. } | EventBody::DossierAssigned { .. } | EventBody::ComplaintAssigned { .. } => 1,
         EventBody::DossierPaused { .. } => 2,
         EventBody::DossierResumed { .. } => 3,
         EventBody::DossierResolved { .. }

@@ -74,6 +74,7 @@ fn shape(state: ListState) -> (&'static str, &'static str, String) {
             "numeric",
             format!("resolved_at >= $4 AND resolved_at <= $2 AND resolved_at > due_extended_at AND {RATED}"),
         ),
+        ListState::NeedsRouting => ("received_at", "timestamptz", "needs_routing".into()),
     }
 }
 

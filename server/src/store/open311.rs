@@ -29,7 +29,10 @@ pub struct NewRequest {
 pub struct RequestRow {
     pub service_request_id: String,
     pub service_code: String,
+    /// The complaint's unit now: the triage unit until it is routed, then its ward.
     pub unit: String,
+    /// Filed at the triage unit and not yet routed ("cần phân loại").
+    pub needs_routing: bool,
     pub requested_at: DateTime<Utc>,
     pub lat: Option<f64>,
     pub long: Option<f64>,
@@ -50,7 +53,8 @@ pub struct RequestRow {
 pub struct RequestFilter {
     /// Exact ids (then the other filters are ignored, as the specification says).
     pub ids: Vec<String>,
-    pub service_code: Option<String>,
+    /// Any of these services (none: every service).
+    pub service_codes: Vec<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     /// `Some(true)`: open only; `Some(false)`: closed only.
@@ -94,13 +98,14 @@ impl Store {
     /// Requests, newest first.
     pub async fn open311_requests(&self, filter: &RequestFilter) -> Result<Vec<RequestRow>, StoreError> {
         let rows = sqlx::query_as::<_, RequestRow>(
-            "SELECT r.service_request_id, r.service_code, r.unit, r.requested_at, r.lat, r.long, r.address_string,
+            "SELECT r.service_request_id, r.service_code, COALESCE(i.unit, r.unit) AS unit,
+                    COALESCE(i.needs_routing, false) AS needs_routing, r.requested_at, r.lat, r.long, r.address_string,
                     r.media_url, i.open, i.resolved_at, i.due_at, i.updated_at, i.outcome, i.summary
              FROM open311_requests r
              LEFT JOIN items i ON i.source = r.source AND i.kind = 'complaint' AND i.item_id = r.service_request_id
              WHERE (cardinality($1::text[]) > 0 AND r.service_request_id = ANY($1))
                 OR (cardinality($1::text[]) = 0
-                    AND ($2::text IS NULL OR r.service_code = $2)
+                    AND (cardinality($2::text[]) = 0 OR r.service_code = ANY($2))
                     AND ($3::timestamptz IS NULL OR r.requested_at >= $3)
                     AND ($4::timestamptz IS NULL OR r.requested_at <= $4)
                     AND ($5::boolean IS NULL OR COALESCE(i.open, true) = $5))
@@ -108,7 +113,7 @@ impl Store {
              LIMIT $6",
         )
         .bind(&filter.ids)
-        .bind(&filter.service_code)
+        .bind(&filter.service_codes)
         .bind(filter.from)
         .bind(filter.to)
         .bind(filter.open)
@@ -119,13 +124,14 @@ impl Store {
     }
 
     /// Clears the personal data of requests older than `older_than` (with complaint texts).
-    pub async fn purge_open311_personal_data(&self, older_than: std::time::Duration) -> Result<u64, StoreError> {
+    pub async fn purge_open311_personal_data(&self, older_than: std::time::Duration, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE open311_requests SET first_name = NULL, last_name = NULL, email = NULL, phone = NULL, device_id = NULL
-             WHERE requested_at < now() - make_interval(secs => $1)
+             WHERE requested_at < $2::timestamptz - make_interval(secs => $1)
                AND (first_name IS NOT NULL OR last_name IS NOT NULL OR email IS NOT NULL OR phone IS NOT NULL OR device_id IS NOT NULL)",
         )
         .bind(older_than.as_secs_f64())
+        .bind(now)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())

@@ -100,8 +100,8 @@ impl Store {
         quarantine(&mut conn, "outbox", &reference, Some(&row.deltas), error).await
     }
 
-    /// When the oldest acknowledged change not yet applied (after `applied_seq`) was written,
-    /// and how many rows wait.
+    /// When the oldest acknowledged change not yet applied (after `applied_seq`) was written
+    /// (by the server's clock, see [`Store::ingest`]), and how many rows wait.
     pub async fn unapplied(&self, applied_seq: i64) -> Result<(Option<DateTime<Utc>>, i64), StoreError> {
         let row: (Option<DateTime<Utc>>, i64) =
             sqlx::query_as("SELECT min(created_at), count(*) FROM aggregate_outbox WHERE seq > $1")
@@ -119,16 +119,17 @@ impl Store {
 
     /// Forgets outbox rows that were applied a while ago (kept a little for inspection), and
     /// records how far it pruned.
-    pub async fn prune_outbox(&self, applied_seq: i64) -> Result<u64, StoreError> {
+    pub async fn prune_outbox(&self, applied_seq: i64, now: DateTime<Utc>) -> Result<u64, StoreError> {
         let pruned: i64 = sqlx::query_scalar(
             "WITH gone AS (
-                 DELETE FROM aggregate_outbox WHERE seq <= $1 AND created_at < now() - interval '10 minutes' RETURNING seq
+                 DELETE FROM aggregate_outbox WHERE seq <= $1 AND created_at < $2::timestamptz - interval '10 minutes' RETURNING seq
              ), noted AS (
                  UPDATE outbox_state SET pruned_through = GREATEST(pruned_through, (SELECT coalesce(max(seq), 0) FROM gone))
              )
              SELECT count(*) FROM gone",
         )
         .bind(applied_seq)
+        .bind(now)
         .fetch_one(&self.pool)
         .await?;
         Ok(pruned as u64)

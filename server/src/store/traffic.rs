@@ -59,30 +59,32 @@ const TOP_REASONS: usize = 5;
 
 impl Store {
     /// Adds one batch's traffic per source to the current hour.
-    pub async fn record_traffic(&self, by_source: &BTreeMap<String, Traffic>) -> Result<(), StoreError> {
+    pub async fn record_traffic(&self, by_source: &BTreeMap<String, Traffic>, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for (source, traffic) in by_source {
             sqlx::query(
                 "INSERT INTO source_traffic (source, hour, accepted, duplicates, rejected, last_event_at)
-                 VALUES ($1, date_trunc('hour', now()), $2, $3, $4, now())
+                 VALUES ($1, date_trunc('hour', $5::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', $2, $3, $4, $5)
                  ON CONFLICT (source, hour) DO UPDATE SET accepted = source_traffic.accepted + $2,
                      duplicates = source_traffic.duplicates + $3, rejected = source_traffic.rejected + $4,
-                     last_event_at = now()",
+                     last_event_at = GREATEST(source_traffic.last_event_at, $5)",
             )
             .bind(source)
             .bind(traffic.accepted)
             .bind(traffic.duplicates)
             .bind(traffic.rejected)
+            .bind(now)
             .execute(&mut *tx)
             .await?;
             for (reason, n) in &traffic.reasons {
                 sqlx::query(
-                    "INSERT INTO source_rejections (source, hour, reason, n) VALUES ($1, date_trunc('hour', now()), $2, $3)
+                    "INSERT INTO source_rejections (source, hour, reason, n) VALUES ($1, date_trunc('hour', $4::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', $2, $3)
                      ON CONFLICT (source, hour, reason) DO UPDATE SET n = source_rejections.n + $3",
                 )
                 .bind(source)
                 .bind(reason)
                 .bind(n)
+                .bind(now)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -91,24 +93,27 @@ impl Store {
         Ok(())
     }
 
-    /// Every source heard from in the last 30 days: last event, last hour, last day, top reasons.
-    pub async fn source_traffic(&self) -> Result<Vec<SourceTraffic>, StoreError> {
+    /// Every source heard from in the 30 days before `now`: last event, last hour, last day,
+    /// top reasons.
+    pub async fn source_traffic(&self, now: DateTime<Utc>) -> Result<Vec<SourceTraffic>, StoreError> {
         let rows: Vec<TrafficRow> = sqlx::query_as(
             "SELECT source, max(last_event_at) AS last_event_at,
-                    coalesce(sum(accepted) FILTER (WHERE hour >= date_trunc('hour', now() - interval '1 hour')), 0)::bigint AS hour_accepted,
-                    coalesce(sum(duplicates) FILTER (WHERE hour >= date_trunc('hour', now() - interval '1 hour')), 0)::bigint AS hour_duplicates,
-                    coalesce(sum(rejected) FILTER (WHERE hour >= date_trunc('hour', now() - interval '1 hour')), 0)::bigint AS hour_rejected,
-                    coalesce(sum(accepted) FILTER (WHERE hour >= now() - interval '1 day'), 0)::bigint AS day_accepted,
-                    coalesce(sum(duplicates) FILTER (WHERE hour >= now() - interval '1 day'), 0)::bigint AS day_duplicates,
-                    coalesce(sum(rejected) FILTER (WHERE hour >= now() - interval '1 day'), 0)::bigint AS day_rejected
-             FROM source_traffic WHERE hour >= now() - interval '30 days' GROUP BY source ORDER BY source",
+                    coalesce(sum(accepted) FILTER (WHERE hour >= date_trunc('hour', ($1::timestamptz - interval '1 hour') AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'), 0)::bigint AS hour_accepted,
+                    coalesce(sum(duplicates) FILTER (WHERE hour >= date_trunc('hour', ($1::timestamptz - interval '1 hour') AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'), 0)::bigint AS hour_duplicates,
+                    coalesce(sum(rejected) FILTER (WHERE hour >= date_trunc('hour', ($1::timestamptz - interval '1 hour') AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'), 0)::bigint AS hour_rejected,
+                    coalesce(sum(accepted) FILTER (WHERE hour >= $1::timestamptz - interval '1 day'), 0)::bigint AS day_accepted,
+                    coalesce(sum(duplicates) FILTER (WHERE hour >= $1::timestamptz - interval '1 day'), 0)::bigint AS day_duplicates,
+                    coalesce(sum(rejected) FILTER (WHERE hour >= $1::timestamptz - interval '1 day'), 0)::bigint AS day_rejected
+             FROM source_traffic WHERE hour >= $1::timestamptz - interval '30 days' GROUP BY source ORDER BY source",
         )
+        .bind(now)
         .fetch_all(&self.pool)
         .await?;
         let reasons: Vec<ReasonRow> = sqlx::query_as(
             "SELECT source, reason, sum(n)::bigint AS n FROM source_rejections
-             WHERE hour >= now() - interval '1 day' GROUP BY source, reason ORDER BY source, n DESC, reason",
+             WHERE hour >= $1::timestamptz - interval '1 day' GROUP BY source, reason ORDER BY source, n DESC, reason",
         )
+        .bind(now)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows

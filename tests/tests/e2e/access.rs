@@ -295,7 +295,7 @@ async fn repeated_failed_logins_are_slowed_then_refused(pool: PgPool) {
 async fn passwords_are_never_logged_nor_stored_in_clear(pool: PgPool) {
     let logs = ioc_tests::capture_logs();
     let server = TestServer::start(&pool).await;
-    let accounts = Accounts::new(pool.clone());
+    let accounts = Accounts::new(pool.clone(), ioc_shared::time::Clock::system());
     let first = "first-secret-Pa55word";
     let wrong = "wrong-secret-Pa55word";
     let second = "second-secret-Pa55word";
@@ -405,11 +405,14 @@ async fn one_recheck_ends_the_connections_whose_credentials_ended_without_a_noti
     assert_eq!(state.live_credentials.len(), 3, "two connections share one session");
 
     // Behind the server's back: one session expires, the display is revoked.
-    sqlx::query("UPDATE sessions SET last_seen = now() - interval '30 days' WHERE user_id = (SELECT id FROM users WHERE username = 'goes')")
+    let now = server.now();
+    sqlx::query("UPDATE sessions SET last_seen = $1::timestamptz - interval '30 days' WHERE user_id = (SELECT id FROM users WHERE username = 'goes')")
+        .bind(now)
         .execute(&pool).await.unwrap();
-    sqlx::query("UPDATE displays SET revoked_at = now() WHERE id = $1").bind(display_id).execute(&pool).await.unwrap();
+    sqlx::query("UPDATE displays SET revoked_at = $2 WHERE id = $1").bind(display_id).bind(now).execute(&pool).await.unwrap();
     // The kept session was last active long enough ago that the recheck records activity.
-    sqlx::query("UPDATE sessions SET last_seen = now() - interval '10 minutes' WHERE user_id = (SELECT id FROM users WHERE username = 'stays')")
+    sqlx::query("UPDATE sessions SET last_seen = $1::timestamptz - interval '10 minutes' WHERE user_id = (SELECT id FROM users WHERE username = 'stays')")
+        .bind(now)
         .execute(&pool).await.unwrap();
 
     let ended = state.live_credentials.recheck(&state.accounts, state.settings.session_idle, &state.revocations).await.unwrap();
@@ -418,7 +421,8 @@ async fn one_recheck_ends_the_connections_whose_credentials_ended_without_a_noti
     let mut gone = connections.pop().unwrap();
     assert_eq!(display.closed_with(StdDuration::from_secs(20)).await, Some((1008, "session ended".to_owned())));
     assert_eq!(gone.closed_with(StdDuration::from_secs(20)).await, Some((1008, "session ended".to_owned())));
-    let idle_seconds: f64 = sqlx::query_scalar("SELECT EXTRACT(EPOCH FROM now() - last_seen)::float8 FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = 'stays')")
+    let idle_seconds: f64 = sqlx::query_scalar("SELECT EXTRACT(EPOCH FROM $1::timestamptz - last_seen)::float8 FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = 'stays')")
+        .bind(server.now())
         .fetch_one(&pool).await.unwrap();
     assert!(idle_seconds < 60.0, "the kept session's activity was recorded: idle {idle_seconds} s");
     // The kept connections still answer: a new subscription gets its snapshot.

@@ -204,7 +204,7 @@ async fn a_paired_wall_rotates_and_recovers_from_a_server_restart(pool: PgPool) 
     let prefix = ioc_tests::fresh_prefix();
     let first = ServerThread::spawn(&pool, &prefix, None);
     let addr = first.addr;
-    let accounts = ioc_server::accounts::Accounts::new(pool.clone());
+    let accounts = ioc_server::accounts::Accounts::new(pool.clone(), ioc_shared::time::Clock::system());
     let playlist = vec![
         WallView { unit: "001".into(), window: Window::Hours24, seconds: 5, view: Default::default() },
         WallView { unit: "002".into(), window: Window::Hours24, seconds: 5, view: Default::default() },

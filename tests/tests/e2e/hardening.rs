@@ -232,7 +232,7 @@ async fn complaint_texts_and_audit_entries_past_their_retention_are_deleted_and_
     let mut new_complaint = complaint_received("c-new", WARD, "C-NEW", t, t + Duration::hours(5), "Giao thông", "hotline");
     new_complaint["summary"] = json!("Đèn tín hiệu hỏng");
     server.ingest_ok(&json!([old_complaint, new_complaint])).await;
-    sqlx::query("INSERT INTO audit_log (actor, action, at) VALUES ('x', 'old_entry', now() - interval '800 days')").execute(&pool).await.unwrap();
+    sqlx::query("INSERT INTO audit_log (actor, action, at) VALUES ('x', 'old_entry', $1::timestamptz - interval '800 days')").bind(server.now()).execute(&pool).await.unwrap();
     let before = server.summary(WARD, "30d").await;
 
     let done = ioc_server::server::apply_retention(&server.server.state).await.unwrap();

@@ -35,6 +35,13 @@ fn xml_texts(xml: &str) -> Vec<(String, String)> {
     out
 }
 
+/// Parses `xml` with a strict XML 1.0 parser (the kind third-party clients use).
+fn assert_well_formed(xml: &str) {
+    if let Err(error) = roxmltree::Document::parse(xml) {
+        panic!("not well-formed XML ({error}): {xml}");
+    }
+}
+
 fn text_at<'a>(texts: &'a [(String, String)], path: &str) -> Vec<&'a str> {
     texts.iter().filter(|(p, _)| p == path).map(|(_, t)| t.as_str()).collect()
 }
@@ -219,11 +226,15 @@ async fn bad_requests_get_georeport_errors_and_store_nothing(pool: PgPool) {
         (vec![("service_code", "moi-truong"), ("address_id", "00004")], 403, "api_key"),
         (vec![("api_key", "not-a-key"), ("service_code", "moi-truong"), ("address_id", "00004")], 403, "api_key"),
         (vec![("api_key", key.as_str()), ("address_id", "00004")], 400, "service_code"),
-        (vec![("api_key", key.as_str()), ("service_code", "khong-co"), ("address_id", "00004")], 400, "service_code"),
-        (vec![("api_key", key.as_str()), ("service_code", "moi-truong")], 400, "address_id"),
+        (vec![("api_key", key.as_str()), ("service_code", "khong-co"), ("address_id", "00004")], 404, "service_code"),
+        (vec![("api_key", key.as_str()), ("service_code", "moi-truong")], 400, "one of `lat` & `long`, `address_string` or `address_id`"),
         (vec![("api_key", key.as_str()), ("service_code", "moi-truong"), ("address_id", "99999")], 400, "not a unit code"),
         (vec![("api_key", key.as_str()), ("service_code", "moi-truong"), ("address_id", "00004"), ("lat", "200"), ("long", "1")], 400, "`lat`"),
-        (vec![("api_key", key.as_str()), ("service_code", "moi-truong"), ("address_id", "00004"), ("description", "a\u{0}b")], 400, "NUL"),
+        (vec![("api_key", key.as_str()), ("service_code", "moi-truong"), ("address_id", "00004"), ("description", "a\u{0}b")], 400, "U+0000"),
+        (vec![("api_key", key.as_str()), ("service_code", "moi-truong"), ("address_id", "00004"), ("description", "a\u{1}b")], 400, "U+0001"),
+        (vec![("api_key", key.as_str()), ("service_code", "moi-truong"), ("address_id", "00004"), ("description", "a\u{b}b")], 400, "U+000B"),
+        (vec![("api_key", key.as_str()), ("service_code", "moi-truong"), ("address_string", "x\u{fffe}")], 400, "U+FFFE"),
+        (vec![("api_key", key.as_str()), ("service_code", "moi-truong"), ("address_id", "00004"), ("lat", "21.0")], 400, "both `lat` and `long`"),
     ] {
         let (got, body) = post_form(&server, "/open311/v2/requests.json", &form).await;
         assert_eq!(got, status, "{form:?}: {body}");
@@ -263,5 +274,213 @@ async fn descriptions_are_shown_only_when_the_city_says_so(pool: PgPool) {
     let (_, _, body) = get(&server, &format!("/open311/v2/requests/{id}.json")).await;
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()[0]["description"], json!("Ổ gà lớn trước số 10"), "{body}");
     assert!(!body.contains("0987654321"), "{body}");
+    server.cleanup().await;
+}
+
+/// Complaints received over the last 24 hours at `unit`.
+async fn received(server: &TestServer, unit: &str) -> u64 {
+    server.summary(unit, "24h").await.complaints.received
+}
+
+/// A request with only coordinates or only an address is filed at the catalog's root as
+/// "cần phân loại", counted there, listed in the routing queue; a `complaint.routed` (or
+/// `complaint.assigned`) naming the ward moves it and its figures there.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_request_without_a_unit_waits_in_the_routing_queue_until_routed(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let key = app_key(&server).await;
+    let catalog = &server.server.state.catalog;
+    let root = catalog.roots()[0].clone();
+    let district = catalog.get("00004").and_then(|u| u.parent.clone()).unwrap();
+    let mut ids = Vec::new();
+    for place in [&[("lat", "21.0455"), ("long", "105.8406")][..], &[("address_string", "Ngõ 12 Trúc Bạch")][..]] {
+        let mut form = vec![("api_key", key.as_str()), ("service_code", "moi-truong")];
+        form.extend_from_slice(place);
+        let (status, body) = post_form(&server, "/open311/v2/requests.json", &form).await;
+        assert_eq!(status, 200, "{place:?}: {body}");
+        ids.push(serde_json::from_str::<Value>(&body).unwrap()[0]["service_request_id"].as_str().unwrap().to_owned());
+    }
+    let (root_code, district_code) = (root.as_str(), district.as_str());
+    assert_eq!(received(&server, root_code).await, 2, "counted as received, at the root");
+    assert_eq!((received(&server, district_code).await, received(&server, "00004").await), (0, 0));
+    let queue = |unit: String| {
+        let server = &server;
+        async move {
+            let (status, body) = server.get(&format!("/api/v1/units/{unit}/items?kind=complaint&state=needs_routing")).await;
+            assert_eq!(status, 200, "{body}");
+            body["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    let mut waiting = queue(root.clone()).await;
+    waiting.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(waiting, expected, "both in the routing queue");
+    let (_, _, body) = get(&server, &format!("/open311/v2/requests/{}.json", ids[0])).await;
+    let request = &serde_json::from_str::<Value>(&body).unwrap()[0];
+    assert_eq!((request["status"].as_str(), request["status_notes"].as_str()), (Some("open"), Some("Cần phân loại")), "{request}");
+    assert_eq!(request["address_id"].as_str(), Some(root.as_str()));
+
+    // The city's operators route the first to the ward, and assign the second to an officer there.
+    let at = ioc_shared::time::to_local_rfc3339(server.now());
+    let routing = json!([
+        {"id": "route-1", "source": "app-hanoi", "type": "complaint.routed", "at": at, "unit": "00004", "complaint": ids[0], "note": "Phường Trúc Bạch"},
+        {"id": "route-2", "source": "app-hanoi", "type": "complaint.assigned", "at": at, "unit": "00004", "complaint": ids[1],
+         "officer": {"id": "cb-1", "name": "Trần Văn Bình"}},
+    ]);
+    let response = reqwest::Client::new().post(format!("{}/api/v1/events", server.base)).bearer_auth(&key).json(&routing).send().await.unwrap();
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["accepted"], json!(2), "{answer}");
+    server.settle().await;
+    assert_eq!(received(&server, "00004").await, 2, "moved to the ward with their figures");
+    assert_eq!(received(&server, district_code).await, 2);
+    assert_eq!(received(&server, root_code).await, 2, "the root still counts them once, below it now");
+    assert_eq!(queue(root.clone()).await, Vec::<String>::new(), "the queue is empty");
+    let (_, _, body) = get(&server, &format!("/open311/v2/requests/{}.json", ids[0])).await;
+    let request = &serde_json::from_str::<Value>(&body).unwrap()[0];
+    assert_eq!((request["address_id"].as_str(), request["status_notes"].as_str()), (Some("00004"), Some("Đang xử lý")), "{request}");
+    // From now on the complaint's events carry the ward: the root is refused.
+    let late = json!([{"id": "late-1", "source": "app-hanoi", "type": "complaint.resolved", "at": at, "unit": root, "complaint": ids[0]}]);
+    let response = reqwest::Client::new().post(format!("{}/api/v1/events", server.base)).bearer_auth(&key).json(&late).send().await.unwrap();
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["accepted"], json!(0), "{answer}");
+    // The figures after the move equal a rebuild from PostgreSQL.
+    let before = (received(&server, "00004").await, received(&server, district_code).await, received(&server, root_code).await);
+    server.server.state.applier.request_rebuild("test: routed complaints");
+    server.settle().await;
+    assert_eq!((received(&server, "00004").await, received(&server, district_code).await, received(&server, root_code).await), before);
+    server.cleanup().await;
+}
+
+/// Every error under /open311/ is a GeoReport error document in the format of the path, with
+/// its status: 403, 404, 405, 413, 414, and 400 for bytes in the path that do not decode.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn every_error_is_a_georeport_document_in_the_requested_format(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let client = reqwest::Client::new();
+    let long_query = format!("?service_request_id={}", "x".repeat(9_000));
+    let big_body = format!("api_key=k&description={}", "a".repeat(3_000_000));
+    for format in ["json", "xml"] {
+        let cases: Vec<(reqwest::RequestBuilder, u16)> = vec![
+            (client.post(format!("{}/open311/v2/requests.{format}", server.base)).form(&[("service_code", "moi-truong")]), 403),
+            (client.get(format!("{}/open311/v2/nothing-here.{format}", server.base)), 404),
+            (client.get(format!("{}/open311/v2/requests/YC-none.{format}", server.base)), 404),
+            (client.put(format!("{}/open311/v2/requests.{format}", server.base)), 405),
+            (client.delete(format!("{}/open311/v2/services.{format}", server.base)), 405),
+            (client.post(format!("{}/open311/v2/requests.{format}", server.base))
+                .header("content-type", "application/x-www-form-urlencoded").body(big_body.clone()), 413),
+            (client.get(format!("{}/open311/v2/requests.{format}{long_query}", server.base)), 414),
+            (client.get(format!("{}/open311/v2/requests/%FF%FE.{format}", server.base)), 400),
+            (client.get(format!("{}/open311/v2/requests.{format}?start_date=%FF", server.base)), 400),
+        ];
+        for (request, status) in cases {
+            let response = request.send().await.unwrap();
+            let got = response.status().as_u16();
+            let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            let body = response.text().await.unwrap();
+            assert_eq!(got, status, "{format}: {body}");
+            if format == "json" {
+                assert!(content_type.starts_with("application/json"), "{status}: {content_type}");
+                let errors: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{status}: {e}: {body}"));
+                assert_eq!(errors[0]["code"], json!(status), "{body}");
+                assert!(errors[0]["description"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+            } else {
+                assert!(content_type.starts_with("text/xml"), "{status}: {content_type}");
+                assert_well_formed(&body);
+                assert_eq!(text_at(&xml_texts(&body), "errors/error/code"), vec![status.to_string()], "{body}");
+            }
+        }
+    }
+    server.cleanup().await;
+}
+
+/// `service_code` comma-delimited and repeated, `status` both ways, W3C dates in every form,
+/// `api_key` in the query string, and descriptions and addresses up to 4,000 characters.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn filters_dates_keys_and_lengths_as_the_specification_gives_them(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let key = app_key(&server).await;
+    let long_text = "ộ".repeat(4_000);
+    let mut ids = Vec::new();
+    for (service, description) in [("moi-truong", long_text.as_str()), ("giao-thong", "Ổ gà"), ("trat-tu-do-thi", "Vỉa hè")] {
+        // The key in the query string, the rest in the body.
+        let url = format!("{}/open311/v2/requests.json?api_key={key}", server.base);
+        let response = reqwest::Client::new().post(url).form(&[("service_code", service), ("address_id", "00004"),
+            ("description", description), ("address_string", long_text.as_str())]).send().await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap();
+        assert_eq!(status, 200, "{service}: {body}");
+        ids.push(serde_json::from_str::<Value>(&body).unwrap()[0]["service_request_id"].as_str().unwrap().to_owned());
+    }
+    let too_long = "a".repeat(4_001);
+    for field in ["description", "address_string"] {
+        let (status, body) = post_form(&server, "/open311/v2/requests.json", &[("api_key", &key), ("service_code", "moi-truong"), ("address_id", "00004"), (field, &too_long)]).await;
+        assert_eq!(status, 400, "{field}: {body}");
+        assert!(body.contains("4000"), "{body}");
+    }
+    // The third is resolved.
+    let resolved = json!([{"id": "done-3", "source": "app-hanoi", "type": "complaint.resolved", "at": ioc_shared::time::to_local_rfc3339(server.now()), "unit": "00004", "complaint": ids[2]}]);
+    reqwest::Client::new().post(format!("{}/api/v1/events", server.base)).bearer_auth(&key).json(&resolved).send().await.unwrap();
+    server.settle().await;
+    let list = |query: String| {
+        let server = &server;
+        async move {
+            let (status, _, body) = get(server, &format!("/open311/v2/requests.json{query}")).await;
+            assert_eq!(status, 200, "{query}: {body}");
+            let mut found: Vec<String> = serde_json::from_str::<Vec<Value>>(&body).unwrap().iter().map(|r| r["service_request_id"].as_str().unwrap().to_owned()).collect();
+            found.sort();
+            found
+        }
+    };
+    let sorted = |v: &[&String]| {
+        let mut v: Vec<String> = v.iter().map(|s| (*s).clone()).collect();
+        v.sort();
+        v
+    };
+    let all = sorted(&[&ids[0], &ids[1], &ids[2]]);
+    assert_eq!(list("?service_code=moi-truong,giao-thong".into()).await, sorted(&[&ids[0], &ids[1]]));
+    assert_eq!(list("?service_code=moi-truong&service_code=trat-tu-do-thi".into()).await, sorted(&[&ids[0], &ids[2]]));
+    assert_eq!(list("?service_code=moi-truong,%20giao-thong&service_code=trat-tu-do-thi".into()).await, all);
+    assert_eq!(list("?status=open,closed".into()).await, all);
+    assert_eq!(list("?status=open&status=closed".into()).await, all);
+    assert_eq!(list("?status=closed".into()).await, vec![ids[2].clone()]);
+    // W3C dates: a day (local), minutes without seconds in UTC, any offset.
+    let now = server.now();
+    let today = server.today();
+    let tomorrow = today.succ_opt().unwrap();
+    assert_eq!(list(format!("?start_date={today}&end_date={today}")).await, all, "a local day, both ends included");
+    assert_eq!(list(format!("?start_date={tomorrow}")).await, Vec::<String>::new());
+    let minute = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%MZ").to_string();
+    assert_eq!(list(format!("?start_date={}&end_date={}", minute(now - Duration::minutes(5)), minute(now + Duration::minutes(5)))).await, all);
+    let offset = (now + Duration::hours(1)).with_timezone(&chrono::FixedOffset::west_opt(3 * 3600).unwrap()).format("%Y-%m-%dT%H:%M%:z").to_string();
+    assert_eq!(list(format!("?start_date={}", offset.replace('+', "%2B"))).await, Vec::<String>::new());
+    assert_eq!(list(format!("?end_date={}", offset.replace('+', "%2B"))).await, all);
+    for bad in ["?start_date=2026-13-01", "?end_date=02/12/2026", "?start_date=2026-12-02T04Z", "?start_date=a&start_date=b"] {
+        let (status, _, body) = get(&server, &format!("/open311/v2/requests.json{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    server.cleanup().await;
+}
+
+/// A request stored with characters XML forbids (before they were refused, or put there by
+/// another door) never makes requests.xml unreadable: they are written replaced.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn requests_stored_with_forbidden_characters_still_make_well_formed_xml(pool: PgPool) {
+    let prefix = ioc_tests::fresh_prefix();
+    let catalog = ioc_server::catalog::Catalog::load(None).unwrap();
+    let server = TestServer::start_with(&pool, &prefix, catalog, |settings| settings.open311_public_descriptions = true).await;
+    let key = app_key(&server).await;
+    let (status, body) = post_form(&server, "/open311/v2/requests.xml", &[("api_key", &key), ("service_code", "moi-truong"), ("address_id", "00004"), ("description", "sạch")]).await;
+    assert_eq!(status, 200, "{body}");
+    sqlx::query("UPDATE items SET summary = 'a' || chr(1) || 'b' || chr(11) || 'c' || chr(65534) WHERE kind = 'complaint'").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE open311_requests SET address_string = 'x' || chr(31)").execute(&pool).await.unwrap();
+    for path in ["/open311/v2/requests.xml", "/open311/v2/requests.xml?status=open"] {
+        let (status, _, body) = get(&server, path).await;
+        assert_eq!(status, 200, "{body}");
+        assert_well_formed(&body);
+        let texts = xml_texts(&body);
+        assert_eq!(text_at(&texts, "service_requests/request/description"), vec!["a\u{fffd}b\u{fffd}c\u{fffd}"]);
+        assert_eq!(text_at(&texts, "service_requests/request/address"), vec!["x\u{fffd}"]);
+    }
     server.cleanup().await;
 }

@@ -174,8 +174,8 @@ async fn a_stale_or_foreign_redis_is_detected_and_rebuilt(pool: PgPool) {
     let mut redis = server.server.state.redis.clone();
     let marker: i64 = redis::cmd("GET").arg(keys.applied()).query_async(&mut redis).await.unwrap();
     // The outbox rows are pruned (as they are ten minutes after being applied)…
-    sqlx::query("UPDATE aggregate_outbox SET created_at = now() - interval '11 minutes'").execute(&pool).await.unwrap();
-    server.server.state.store.prune_outbox(marker).await.unwrap();
+    sqlx::query("UPDATE aggregate_outbox SET created_at = $1::timestamptz - interval '11 minutes'").bind(server.now()).execute(&pool).await.unwrap();
+    server.server.state.store.prune_outbox(marker, server.server.state.clock.now()).await.unwrap();
     // …and Redis comes back from an old backup: its marker from before the second batch, its
     // figures from before it too (one dossier).
     let _: () = redis::cmd("SET").arg(keys.applied()).arg(marker - 1).query_async(&mut redis).await.unwrap();

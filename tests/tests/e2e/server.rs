@@ -223,7 +223,7 @@ async fn sigterm_closes_live_connections_with_1012_and_never_cuts_ingest(pool: P
 
 /// An admin in the test database (for a server running as a separate process).
 async fn ensure_user_in(pool: &PgPool, username: &str) {
-    let accounts = ioc_server::accounts::Accounts::new(pool.clone());
+    let accounts = ioc_server::accounts::Accounts::new(pool.clone(), ioc_shared::time::Clock::system());
     let password = format!("{username}-password");
     match accounts.add_user(username, &password, Role::Admin, None).await {
         Ok(_) | Err(ioc_server::accounts::AccountError::Conflict(_)) => {}

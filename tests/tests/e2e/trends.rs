@@ -1,39 +1,37 @@
 //! Over time and against the national index: calendar windows, the previous period, series,
 //! and the live Decision 766 score.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use ioc_shared::live::ServerMessage;
 use ioc_shared::score::Score;
 use ioc_tests::events::*;
-use ioc_tests::{now, TestServer};
+use ioc_tests::TestServer;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::time::Duration as StdDuration;
 
 const WARD: &str = "00004";
 
-fn local_midnight_of(day: NaiveDate) -> DateTime<Utc> {
-    ioc_shared::time::local_offset().from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap()).single().unwrap().with_timezone(&Utc)
-}
+use ioc_shared::time::local_midnight_of;
 
-fn local_today() -> NaiveDate {
-    Utc::now().with_timezone(&ioc_shared::time::local_offset()).date_naive()
-}
-
-/// Events placed in the past around the month, quarter and year boundaries.
+/// Events placed around the month, quarter and year boundaries, and in the 24 hours before the
+/// last 24. Every expectation is computed from the events sent and the server's clock, so the
+/// test holds at any moment, the first minutes of a month or a year included.
 #[sqlx::test(migrations = "../server/migrations")]
 async fn calendar_windows_and_their_previous_periods(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let today = local_today();
-    let month_start = local_midnight_of(NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap());
-    let quarter_month = (today.month() - 1) / 3 * 3 + 1;
-    let quarter_start = local_midnight_of(NaiveDate::from_ymd_opt(today.year(), quarter_month, 1).unwrap());
-    let year_start = local_midnight_of(NaiveDate::from_ymd_opt(today.year(), 1, 1).unwrap());
+    let t = server.now();
+    let today = server.today();
+    let month_start = local_midnight_of(ioc_shared::time::month_start(today));
+    let quarter_start = local_midnight_of(ioc_shared::time::quarter_start(today));
+    let year_start = local_midnight_of(ioc_shared::time::year_start(today));
     let h = Duration::hours;
     let received = |id: &str, at: DateTime<Utc>| dossier_received(id, WARD, id, at, at + h(2));
+    // This month's event: an hour in, or halfway to now in the month's first hour.
+    let into_month = Duration::seconds(((t - month_start).num_seconds() / 2).min(3600));
     let mut events = vec![
-        received("m1", month_start + h(1)),         // this month (and quarter, year)
-        received("m2", month_start - h(1)),         // last month's last hour: the month's previous period
+        received("m1", month_start + into_month), // this month (and quarter, year)
+        received("m2", month_start - h(1)),       // last month's last hour: the month's previous period
     ];
     if quarter_start < month_start {
         events.push(received("q1", quarter_start + h(1))); // this quarter, an earlier month
@@ -43,6 +41,9 @@ async fn calendar_windows_and_their_previous_periods(pool: PgPool) {
         events.push(received("y1", year_start + h(1)));
     }
     events.push(received("y0", year_start - h(1))); // last year's last hour: far past Redis's retention
+    // A rolling window's previous period: the 24 hours before the last 24.
+    events.push(received("r1", t - h(30)));
+    events.push(received("r2", t - h(2)));
     server.ingest_ok(&Value::Array(events.clone())).await;
     let count_in = |from: DateTime<Utc>, to: DateTime<Utc>| {
         events.iter().filter(|e| {
@@ -50,10 +51,10 @@ async fn calendar_windows_and_their_previous_periods(pool: PgPool) {
             at >= from && at < to
         }).count() as u64
     };
-    let days_so_far = |start: DateTime<Utc>| (today - start.with_timezone(&ioc_shared::time::local_offset()).date_naive()).num_days() + 1;
+    let days_so_far = |start: DateTime<Utc>| (today - ioc_shared::time::local_day(start)).num_days() + 1;
     for (window, start) in [("month", month_start), ("quarter", quarter_start), ("year", year_start)] {
         let summary = server.summary(WARD, window).await;
-        assert_eq!(summary.dossiers.received, count_in(start, Utc::now() + h(1)), "{window}");
+        assert_eq!(summary.dossiers.received, count_in(start, t + h(1)), "{window}");
         let previous = summary.previous.expect("previous");
         let previous_from = start - Duration::days(days_so_far(start));
         assert_eq!(ioc_shared::time::parse_rfc3339(&previous.from), Some(previous_from), "{window}");
@@ -61,19 +62,22 @@ async fn calendar_windows_and_their_previous_periods(pool: PgPool) {
         assert_eq!(previous.dossiers.received, count_in(previous_from, start), "{window} previous");
         assert!(previous.dossiers.received >= 1, "{window}: the event just before the boundary counts in the previous period");
     }
-    // A rolling window's previous period: the 24 hours before the last 24.
-    let t = now();
-    server.ingest_ok(&json!([received("r1", t - h(30)), received("r2", t - h(2))])).await;
     let day = server.summary(WARD, "24h").await;
-    assert_eq!(day.previous.as_ref().map(|p| p.dossiers.received), Some(1));
-    assert_eq!(day.dossiers.received, 1 + count_in(t - h(24), t + h(1)));
+    let previous = day.previous.expect("previous");
+    let (from, to) = (ioc_shared::time::parse_rfc3339(&previous.from).unwrap(), ioc_shared::time::parse_rfc3339(&previous.to).unwrap());
+    assert_eq!(to - from, h(24));
+    assert!(to <= t - h(24) && to > t - h(24) - Duration::minutes(2), "the 24h window began 24 h ago: {to} vs {t}");
+    assert_eq!(previous.dossiers.received, count_in(from, to));
+    assert!(previous.dossiers.received >= 1, "r1, 30 hours ago");
+    assert_eq!(day.dossiers.received, count_in(to, t + h(1)));
+    assert!(day.dossiers.received >= 1, "r2, 2 hours ago");
     server.cleanup().await;
 }
 
 #[sqlx::test(migrations = "../server/migrations")]
 async fn series_per_day_week_and_month_with_overdue_at_day_ends(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let today = local_today();
+    let today = server.today();
     let d = |n: i64| today - Duration::days(n);
     let at = |n: i64, hour: i64| local_midnight_of(d(n)) + Duration::hours(hour);
     server
@@ -147,8 +151,17 @@ fn indicator(score: &Score, code: &str) -> f64 {
 /// within 2 s when a dossier turns overdue with no event.
 #[sqlx::test(migrations = "../server/migrations")]
 async fn the_decision_766_score_is_computed_and_follows_time(pool: PgPool) {
-    let server = TestServer::start(&pool).await;
-    let t = now();
+    // The month's events span the two hours before now: in a month's first three hours the
+    // server's clock starts three hours into the month instead (and runs from there).
+    let real = ioc_tests::now();
+    let month_start = ioc_shared::time::local_midnight_of(ioc_shared::time::month_start(ioc_shared::time::local_today(real)));
+    let clock = if real - month_start < Duration::hours(3) {
+        ioc_shared::time::Clock::starting_at(month_start + Duration::hours(3))
+    } else {
+        ioc_shared::time::Clock::system()
+    };
+    let server = TestServer::start_clocked(&pool, clock).await;
+    let t = server.now();
     // With nothing to rate: full progress and satisfaction, no online share.
     let (_, empty) = server.get(&format!("/api/v1/units/{WARD}/score?period=month")).await;
     let empty: Score = serde_json::from_value(empty).unwrap();
@@ -212,13 +225,13 @@ async fn the_decision_766_score_is_computed_and_follows_time(pool: PgPool) {
     };
     assert_eq!(first.score, score.score);
     // Events carry whole seconds.
-    let due = DateTime::from_timestamp((Utc::now() + Duration::seconds(3)).timestamp(), 0).unwrap();
+    let due = server.now() + Duration::seconds(3);
     server.ingest_ok(&json!([dossier_received("d6", WARD, "D6", m(5), due)])).await;
     let mut dropped_at = None;
     while let Some(message) = live.next_message(StdDuration::from_secs(8)).await {
         if let ServerMessage::Score { data, .. } = message {
             if indicator(&data, "progress") < indicator(&first, "progress") && data.at_stake_24h.dossiers == 1 {
-                dropped_at = Some(Utc::now());
+                dropped_at = Some(server.server.state.clock.now());
                 break;
             }
         }
