@@ -13,7 +13,8 @@
 set -euo pipefail
 . "$(dirname "$0")/setup.sh"
 ioc_setup
-command -v faketime >/dev/null || apt_install faketime
+ensure_open311_clients
+ensure_faketime
 cd "$IOC_ROOT"
 
 # The modules (and single tests) whose figures depend on the moment.

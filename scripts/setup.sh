@@ -120,6 +120,27 @@ ensure_browser() {
   fi
 }
 
+# The Open311 client a third-party app would use (PyPI `georeport`, pinned), in a virtual
+# environment under target/; exports IOC_OPEN311_CLIENT_PYTHON for the test that drives it.
+# (`three` and `open311` on PyPI are Python 2 only and cannot run on a current Debian.)
+IOC_GEOREPORT_VERSION=0.3.1
+ensure_open311_clients() {
+  local venv="$IOC_ROOT/target/open311-clients-venv"
+  if ! "$venv/bin/python" -c "import georeport, importlib.metadata as m; assert m.version('georeport') == '$IOC_GEOREPORT_VERSION'" 2>/dev/null; then
+    log "installing the Open311 client georeport $IOC_GEOREPORT_VERSION into target/open311-clients-venv"
+    command -v python3 >/dev/null || apt_install python3
+    rm -rf "$venv"
+    python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
+    "$venv/bin/pip" install -q "georeport==$IOC_GEOREPORT_VERSION"
+  fi
+  export IOC_OPEN311_CLIENT_PYTHON="$venv/bin/python"
+}
+
+# libfaketime, for the runs of the time-sensitive tests at the turns of the calendar.
+ensure_faketime() {
+  command -v faketime >/dev/null || apt_install faketime
+}
+
 ioc_setup() {
   local browser=0
   for arg in "$@"; do

@@ -7,6 +7,8 @@
 set -euo pipefail
 . "$(dirname "$0")/setup.sh"
 ioc_setup --browser
+ensure_open311_clients
+ensure_faketime
 build_web
 cd "$IOC_ROOT"
 export IOC_WEB_DIR="$IOC_ROOT/dist"

@@ -12,7 +12,7 @@ use crate::store::score::ScoreParts;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -56,7 +56,7 @@ pub struct Series {
 fn step_start(step: &str, day: NaiveDate) -> NaiveDate {
     match step {
         "week" => day - chrono::Duration::days(i64::from(day.weekday().num_days_from_monday())),
-        "month" => NaiveDate::from_ymd_opt(day.year(), day.month(), 1).unwrap_or(day),
+        "month" => ioc_shared::time::month_start(day),
         _ => day,
     }
 }
@@ -64,21 +64,14 @@ fn step_start(step: &str, day: NaiveDate) -> NaiveDate {
 fn next_step(step: &str, start: NaiveDate) -> NaiveDate {
     match step {
         "week" => start + chrono::Duration::days(7),
-        "month" => {
-            let (y, m) = if start.month() == 12 { (start.year() + 1, 1) } else { (start.year(), start.month() + 1) };
-            NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(start)
-        }
+        "month" => start.checked_add_months(chrono::Months::new(1)).unwrap_or(start),
         _ => start + chrono::Duration::days(1),
     }
 }
 
 /// The first instant of a local day.
 fn local_start(day: NaiveDate) -> DateTime<Utc> {
-    ioc_shared::time::local_offset()
-        .from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
-        .single()
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
+    ioc_shared::time::local_midnight_of(day)
 }
 
 fn parse_day(params: &HashMap<String, String>, name: &str, default: NaiveDate) -> Result<NaiveDate, ApiError> {
@@ -193,4 +186,27 @@ async fn series(
         step: step.to_owned(),
         points,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+    }
+
+    /// Steps across the turn of a year, a leap February and a week that spans two years.
+    #[test]
+    fn steps_start_on_mondays_and_firsts_and_follow_each_other_across_years() {
+        assert_eq!(step_start("week", date(2027, 1, 1)), date(2026, 12, 28), "1 January 2027 is a Friday");
+        assert_eq!(next_step("week", date(2026, 12, 28)), date(2027, 1, 4));
+        assert_eq!(step_start("month", date(2026, 12, 31)), date(2026, 12, 1));
+        assert_eq!(next_step("month", date(2026, 12, 1)), date(2027, 1, 1));
+        assert_eq!(step_start("month", date(2028, 2, 29)), date(2028, 2, 1));
+        assert_eq!(next_step("month", date(2028, 2, 1)), date(2028, 3, 1));
+        assert_eq!(next_step("day", date(2028, 2, 28)), date(2028, 2, 29));
+        assert_eq!(next_step("day", date(2026, 12, 31)), date(2027, 1, 1));
+        assert_eq!(local_start(date(2027, 1, 1)).to_rfc3339(), "2026-12-31T17:00:00+00:00");
+    }
 }

@@ -484,3 +484,54 @@ async fn requests_stored_with_forbidden_characters_still_make_well_formed_xml(po
     }
     server.cleanup().await;
 }
+
+/// The PyPI client `georeport` (what a third-party app uses; scripts/setup.sh pins it) reads
+/// services, a definition, the filtered list and single requests in JSON and in XML, with a
+/// stored description that holds a character XML forbids: its expat parser must accept
+/// every answer.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn the_georeport_client_from_pypi_reads_every_answer_in_json_and_xml(pool: PgPool) {
+    let python = std::env::var("IOC_OPEN311_CLIENT_PYTHON")
+        .expect("IOC_OPEN311_CLIENT_PYTHON names the Python with `georeport` (scripts/test.sh sets it up)");
+    let prefix = ioc_tests::fresh_prefix();
+    let catalog = ioc_server::catalog::Catalog::load(None).unwrap();
+    let server = TestServer::start_with(&pool, &prefix, catalog, |settings| settings.open311_public_descriptions = true).await;
+    let key = app_key(&server).await;
+    let mut ids = Vec::new();
+    for form in [
+        vec![("api_key", key.as_str()), ("service_code", "moi-truong"), ("address_id", "00004"), ("description", "Rác \"ngõ 12\" <3 ngày> & mùi\r\nhôi")],
+        vec![("api_key", key.as_str()), ("service_code", "giao-thong"), ("lat", "21.0455"), ("long", "105.8406")],
+    ] {
+        let (status, body) = post_form(&server, "/open311/v2/requests.json", &form).await;
+        assert_eq!(status, 200, "{body}");
+        ids.push(serde_json::from_str::<Value>(&body).unwrap()[0]["service_request_id"].as_str().unwrap().to_owned());
+    }
+    // As if stored before control characters were refused.
+    sqlx::query("UPDATE items SET summary = 'cũ' || chr(1) WHERE item_id = $1").bind(&ids[1]).execute(&pool).await.unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/georeport_client.py");
+    // Off the runtime: the server answering the client runs on it.
+    let command = (python.clone(), format!("{}/open311/v2", server.base), ids.clone());
+    let output = tokio::task::spawn_blocking(move || std::process::Command::new(&command.0).arg(script).arg(&command.1).args(&command.2).output())
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{python}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "georeport failed: {}\n{stdout}", String::from_utf8_lossy(&output.stderr));
+    let read: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let mut sorted_ids = ids.clone();
+    sorted_ids.sort();
+    for format in ["json", "xml"] {
+        let got = &read[format];
+        assert!(got["services"].as_array().unwrap().contains(&json!("moi-truong")), "{format}: {got}");
+        assert_eq!(got["definition"], json!("moi-truong"), "{format}");
+        assert_eq!(got["listed"], json!(sorted_ids), "{format}");
+        let descriptions: Vec<&str> = got["descriptions"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+        assert!(descriptions.contains(&"Rác \"ngõ 12\" <3 ngày> & mùi\r\nhôi"), "{format}: {descriptions:?}");
+        assert!(descriptions.contains(&"cũ\u{fffd}") || descriptions.contains(&"cũ\u{1}"), "{format}: {descriptions:?}");
+        assert_eq!(got["status_notes"][&ids[0]], json!("Đang xử lý"), "{format}");
+        assert_eq!(got["status_notes"][&ids[1]], json!("Cần phân loại"), "{format}");
+    }
+    // JSON carries the stored text as it is; XML cannot, and writes U+FFFD.
+    assert!(read["xml"]["descriptions"].as_array().unwrap().contains(&json!("cũ\u{fffd}")), "{}", read["xml"]);
+    server.cleanup().await;
+}
