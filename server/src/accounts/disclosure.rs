@@ -23,12 +23,13 @@ impl Accounts {
     /// Makes a unit public (or changes whether its officers are named).
     pub async fn set_public_unit(&self, unit: &str, officers: bool) -> Result<PublicUnit, AccountError> {
         Ok(sqlx::query_as::<_, PublicUnit>(
-            "INSERT INTO public_units (unit, officers) VALUES ($1, $2)
-             ON CONFLICT (unit) DO UPDATE SET officers = EXCLUDED.officers, updated_at = now()
+            "INSERT INTO public_units (unit, officers, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (unit) DO UPDATE SET officers = EXCLUDED.officers, updated_at = EXCLUDED.updated_at
              RETURNING unit, officers, updated_at",
         )
         .bind(unit)
         .bind(officers)
+        .bind(self.clock.now())
         .fetch_one(&self.pool)
         .await?)
     }

@@ -528,7 +528,7 @@ mod tests {
     fn a_snapshot_writes_each_bucket_once_then_adds_to_it() {
         let Ok(catalog) = Catalog::load(None) else { panic!("the built-in catalog loads") };
         let keys = Keys::new("t:").at(1);
-        let now = chrono::Utc::now().timestamp();
+        let now = ioc_shared::time::parse_rfc3339("2027-01-01T00:00:30+07:00").map_or(0, |t| t.timestamp());
         let at = now - 60;
         let mut writer = SnapshotWriter::default();
         let mut ops = Ops::default();
