@@ -14,14 +14,18 @@ pub struct Failure {
 
 impl Failure {
     fn network(error: JsValue) -> Failure {
-        Failure { status: 0, message: error.as_string().unwrap_or_else(|| "network error".to_owned()) }
+        Failure {
+            status: 0,
+            message: error.as_string().unwrap_or_else(|| "network error".to_owned()),
+        }
     }
 }
 
 /// One request; the answer's text. Not generic, so the dashboard's WebAssembly holds this
 /// state machine once, not once per response type.
 pub async fn call_text(method: &str, path: &str, body: Option<String>) -> Result<String, Failure> {
-    let window = web_sys::window().ok_or_else(|| Failure { status: 0, message: "no window".into() })?;
+    let window =
+        web_sys::window().ok_or_else(|| Failure { status: 0, message: "no window".into() })?;
     let init = web_sys::RequestInit::new();
     init.set_method(method);
     init.set_credentials(web_sys::RequestCredentials::SameOrigin);
@@ -31,9 +35,13 @@ pub async fn call_text(method: &str, path: &str, body: Option<String>) -> Result
         headers.set("content-type", "application/json").map_err(Failure::network)?;
         init.set_headers(&headers);
     }
-    let response = JsFuture::from(window.fetch_with_str_and_init(path, &init)).await.map_err(Failure::network)?;
+    let response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
+        .await
+        .map_err(Failure::network)?;
     let response: web_sys::Response = response.dyn_into().map_err(Failure::network)?;
-    let text = JsFuture::from(response.text().map_err(Failure::network)?).await.map_err(Failure::network)?;
+    let text = JsFuture::from(response.text().map_err(Failure::network)?)
+        .await
+        .map_err(Failure::network)?;
     let text = text.as_string().unwrap_or_default();
     if !response.ok() {
         let message = js_sys::JSON::parse(&text)
@@ -49,8 +57,10 @@ pub async fn call_text(method: &str, path: &str, body: Option<String>) -> Result
 /// Decodes JSON with the browser's own parser (the dashboard's WebAssembly then needs no JSON
 /// parser of its own).
 pub fn decode<T: DeserializeOwned>(text: &str) -> Result<T, Failure> {
-    let value = js_sys::JSON::parse(text).map_err(|_| Failure { status: 200, message: "the answer is not JSON".to_owned() })?;
-    serde_wasm_bindgen::from_value(value).map_err(|e| Failure { status: 200, message: e.to_string() })
+    let value = js_sys::JSON::parse(text)
+        .map_err(|_| Failure { status: 200, message: "the answer is not JSON".to_owned() })?;
+    serde_wasm_bindgen::from_value(value)
+        .map_err(|e| Failure { status: 200, message: e.to_string() })
 }
 
 /// GETs `path` on this server and decodes its JSON body.
@@ -59,6 +69,9 @@ pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, Failure> {
 }
 
 /// POSTs `body` as JSON to `path` and decodes the JSON answer.
-pub async fn post_json<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, Failure> {
+pub async fn post_json<B: Serialize, T: DeserializeOwned>(
+    path: &str,
+    body: &B,
+) -> Result<T, Failure> {
     decode(&call_text("POST", path, Some(serde_json::to_string(body).unwrap_or_default())).await?)
 }

@@ -4,8 +4,8 @@
 use crate::api;
 use crate::live::{ConnState, LiveClient, LiveSignals};
 use crate::route::{self, View};
-use crate::work::{self, Scope};
 use crate::ui::{self, rate_tone, window_label, Freshness};
+use crate::work::{self, Scope};
 use chrono::DateTime;
 use ioc_shared::access::{LoginRequest, Me, Role};
 use ioc_shared::format::{self, Lang};
@@ -18,7 +18,9 @@ use std::time::Duration;
 #[derive(Clone, PartialEq)]
 enum Gate {
     Checking,
-    Login { error: Option<String> },
+    Login {
+        error: Option<String>,
+    },
     In(Me),
     /// The server did not answer; retried every few seconds.
     Unreachable,
@@ -65,7 +67,8 @@ fn LoginForm(gate: RwSignal<Gate>, error: Option<String>) -> impl IntoView {
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         busy.set(true);
-        let request = LoginRequest { username: username.get_untracked(), password: password.get_untracked() };
+        let request =
+            LoginRequest { username: username.get_untracked(), password: password.get_untracked() };
         leptos::task::spawn_local(async move {
             match api::post_json::<_, Me>("/api/v1/login", &request).await {
                 Ok(me) => gate.set(Gate::In(me)),
@@ -73,7 +76,10 @@ fn LoginForm(gate: RwSignal<Gate>, error: Option<String>) -> impl IntoView {
                     busy.set(false);
                     let error = match failure.status {
                         401 => "Sai tên đăng nhập hoặc mật khẩu.".to_owned(),
-                        429 => format!("Đăng nhập sai quá nhiều lần, tạm thời bị khóa. ({})", failure.message),
+                        429 => format!(
+                            "Đăng nhập sai quá nhiều lần, tạm thời bị khóa. ({})",
+                            failure.message
+                        ),
                         0 => "Không kết nối được máy chủ.".to_owned(),
                         _ => failure.message,
                     };
@@ -171,7 +177,10 @@ fn Workspace(me: Me) -> impl IntoView {
         user: StoredValue::new(user_label),
         sparks: RwSignal::new(std::collections::HashMap::new()),
     };
-    let sparks = work::sparklines(screen.unit.into(), Signal::derive(move || screen.summary().map(|s| s.as_of).unwrap_or_default()));
+    let sparks = work::sparklines(
+        screen.unit.into(),
+        Signal::derive(move || screen.summary().map(|s| s.as_of).unwrap_or_default()),
+    );
     Effect::new(move |_| screen.sparks.set(sparks.get()));
 
     // No unit yet: show the (first) root the caller may see.
@@ -212,7 +221,9 @@ fn Workspace(me: Me) -> impl IntoView {
     });
     Effect::new(move |_| {
         let lang = screen.lang.get();
-        if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+        if let Some(root) =
+            web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element())
+        {
             let _ = root.set_attribute("lang", lang.code());
         }
     });
@@ -291,16 +302,24 @@ fn TopBar(screen: Screen) -> impl IntoView {
             }
         })
         .collect_view();
-    let now = move || DateTime::from_timestamp_millis(screen.now_ms.get() as i64).unwrap_or_default();
+    let now =
+        move || DateTime::from_timestamp_millis(screen.now_ms.get() as i64).unwrap_or_default();
     let connection = move || {
         let state = screen.live.state.get();
         let feed = screen.live.feed.get();
-        let (freshness, reason) = Freshness::of(state, screen.live.last_message_ms.get(), screen.now_ms.get(), &feed);
+        let (freshness, reason) =
+            Freshness::of(state, screen.live.last_message_ms.get(), screen.now_ms.get(), &feed);
         let (class, text) = match (state, reason) {
             (ConnState::Live, Some(reason)) => (format!("conn {}", freshness.colour()), reason),
-            (ConnState::Live, None) => ("conn live".to_owned(), screen.t("Trực tuyến", "Live").to_owned()),
-            (ConnState::Connecting, _) => ("conn connecting".to_owned(), screen.t("Đang kết nối…", "Connecting…").to_owned()),
-            (ConnState::Disconnected, _) => ("conn down".to_owned(), screen.t("Mất kết nối", "Disconnected").to_owned()),
+            (ConnState::Live, None) => {
+                ("conn live".to_owned(), screen.t("Trực tuyến", "Live").to_owned())
+            }
+            (ConnState::Connecting, _) => {
+                ("conn connecting".to_owned(), screen.t("Đang kết nối…", "Connecting…").to_owned())
+            }
+            (ConnState::Disconnected, _) => {
+                ("conn down".to_owned(), screen.t("Mất kết nối", "Disconnected").to_owned())
+            }
         };
         view! { <span class=class data-freshness=freshness.colour()>{text}</span> }
     };
@@ -321,7 +340,12 @@ fn TopBar(screen: Screen) -> impl IntoView {
         }
     };
     let age_class = move || {
-        let (freshness, _) = Freshness::of(screen.live.state.get(), screen.live.last_message_ms.get(), screen.now_ms.get(), &screen.live.feed.get());
+        let (freshness, _) = Freshness::of(
+            screen.live.state.get(),
+            screen.live.last_message_ms.get(),
+            screen.now_ms.get(),
+            &screen.live.feed.get(),
+        );
         match freshness {
             Freshness::Current => "age",
             Freshness::Aging => "age aging",
@@ -330,7 +354,11 @@ fn TopBar(screen: Screen) -> impl IntoView {
     };
     let logout = move |_| {
         leptos::task::spawn_local(async {
-            let _ = api::post_json::<_, serde::de::IgnoredAny>("/api/v1/logout", &std::collections::BTreeMap::<String, String>::new()).await;
+            let _ = api::post_json::<_, serde::de::IgnoredAny>(
+                "/api/v1/logout",
+                &std::collections::BTreeMap::<String, String>::new(),
+            )
+            .await;
             ui::reload();
         });
     };
@@ -499,7 +527,12 @@ fn LateOfficers(lang: Lang, summary: Summary, screen: Screen) -> impl IntoView {
 }
 
 #[component]
-fn Breakdown(title: &'static str, counts: BTreeMap<String, u64>, lang: Lang, id: &'static str) -> impl IntoView {
+fn Breakdown(
+    title: &'static str,
+    counts: BTreeMap<String, u64>,
+    lang: Lang,
+    id: &'static str,
+) -> impl IntoView {
     let max = counts.values().copied().max().unwrap_or(0).max(1);
     let mut entries: Vec<(String, u64)> = counts.into_iter().collect();
     entries.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));

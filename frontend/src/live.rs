@@ -141,7 +141,11 @@ impl LiveClient {
         self.check_credential_while_cut_off(now_ms);
         let dead = {
             let inner = self.inner.borrow();
-            let silent = inner.signals.last_message_ms.get_untracked().is_none_or(|t| now_ms - t > SILENCE_LIMIT_MS);
+            let silent = inner
+                .signals
+                .last_message_ms
+                .get_untracked()
+                .is_none_or(|t| now_ms - t > SILENCE_LIMIT_MS);
             inner.signals.state.get_untracked() == ConnState::Live && silent
         };
         if dead {
@@ -163,7 +167,9 @@ impl LiveClient {
             inner.on_credential_lost.clone()
         };
         leptos::task::spawn_local(async move {
-            if let Err(crate::api::Failure { status: 401, .. }) = crate::api::get_json::<ioc_shared::access::Me>("/api/v1/me").await {
+            if let Err(crate::api::Failure { status: 401, .. }) =
+                crate::api::get_json::<ioc_shared::access::Me>("/api/v1/me").await
+            {
                 on_lost();
             }
         });
@@ -267,7 +273,12 @@ impl Inner {
         }
         for (unit, window) in self.wanted.clone() {
             if !self.subscribed.contains(&(unit.clone(), window)) {
-                self.send(&ClientMessage::Subscribe { unit, window, view: Default::default(), deltas: true });
+                self.send(&ClientMessage::Subscribe {
+                    unit,
+                    window,
+                    view: Default::default(),
+                    deltas: true,
+                });
             }
         }
         self.subscribed = self.wanted.clone();
@@ -308,7 +319,9 @@ impl Inner {
             return;
         }
         let document = field(message, "data");
-        let Ok(summary) = serde_wasm_bindgen::from_value::<Summary>(document.clone()) else { return };
+        let Ok(summary) = serde_wasm_bindgen::from_value::<Summary>(document.clone()) else {
+            return;
+        };
         self.figures.insert(scope.clone(), (version as u64, document));
         self.signals.snapshots.update(|map| {
             map.insert(scope, summary);
@@ -332,9 +345,11 @@ impl Inner {
         let applied = match (self.figures.get_mut(&scope), base) {
             (Some((have, document)), Some(base)) if *have as f64 == base => {
                 let patched = apply_patch(document, &field(message, "changes"));
-                patched.and_then(|()| serde_wasm_bindgen::from_value::<Summary>(document.clone()).ok()).inspect(|_| {
-                    *have = version as u64;
-                })
+                patched
+                    .and_then(|()| serde_wasm_bindgen::from_value::<Summary>(document.clone()).ok())
+                    .inspect(|_| {
+                        *have = version as u64;
+                    })
             }
             _ => None,
         };
@@ -344,7 +359,12 @@ impl Inner {
             }),
             None => {
                 self.figures.remove(&scope);
-                self.send(&ClientMessage::Subscribe { unit: scope.0, window: scope.1, view: Default::default(), deltas: true });
+                self.send(&ClientMessage::Subscribe {
+                    unit: scope.0,
+                    window: scope.1,
+                    view: Default::default(),
+                    deltas: true,
+                });
             }
         }
     }
@@ -382,7 +402,11 @@ fn apply_patch(document: &mut JsValue, changes: &JsValue) -> Option<()> {
             continue;
         }
         // JSON Pointer: "/a/b", with `~1` for `/` and `~0` for `~` inside a key.
-        let mut tokens: Vec<String> = path.strip_prefix('/')?.split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+        let mut tokens: Vec<String> = path
+            .strip_prefix('/')?
+            .split('/')
+            .map(|t| t.replace("~1", "/").replace("~0", "~"))
+            .collect();
         let last = tokens.pop()?;
         let mut parent = document.clone();
         for token in &tokens {
@@ -410,7 +434,8 @@ fn apply_patch(document: &mut JsValue, changes: &JsValue) -> Option<()> {
                     js_sys::Reflect::set(&parent, &key, &value).ok()?;
                 }
                 "remove" => {
-                    js_sys::Reflect::delete_property(parent.dyn_ref::<js_sys::Object>()?, &key).ok()?;
+                    js_sys::Reflect::delete_property(parent.dyn_ref::<js_sys::Object>()?, &key)
+                        .ok()?;
                 }
                 _ => return None,
             }

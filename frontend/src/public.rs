@@ -25,8 +25,15 @@ pub fn PublicPage() -> impl IntoView {
     let board: RwSignal<Option<PublicBoard>> = RwSignal::new(None);
     let connected = RwSignal::new(false);
     let now_ms = RwSignal::new(js_sys::Date::now());
-    connect(Link { board, connected, attempts: Rc::new(RefCell::new(0)), handlers: Rc::new(RefCell::new(None)) });
-    let tick = set_interval_with_handle(move || now_ms.set(js_sys::Date::now()), Duration::from_secs(1)).ok();
+    connect(Link {
+        board,
+        connected,
+        attempts: Rc::new(RefCell::new(0)),
+        handlers: Rc::new(RefCell::new(None)),
+    });
+    let tick =
+        set_interval_with_handle(move || now_ms.set(js_sys::Date::now()), Duration::from_secs(1))
+            .ok();
     on_cleanup(move || {
         if let Some(tick) = tick {
             tick.clear();
@@ -93,8 +100,14 @@ fn age_text(board: Option<&PublicBoard>, connected: bool, now_ms: f64) -> String
     let Some(board) = board else { return String::new() };
     let Some(at) = ioc_shared::time::parse_rfc3339(&board.as_of) else { return String::new() };
     let seconds = ((now_ms - at.timestamp_millis() as f64) / 1000.0).max(0.0) as i64;
-    let live = if connected { "trực tuyến" } else { "mất kết nối, đang kết nối lại" };
-    format!("Số liệu lúc {} ngày {} ({}) — {live}", format::clock(at), format::date(at), format::ago(seconds, Lang::Vi))
+    let live =
+        if connected { "trực tuyến" } else { "mất kết nối, đang kết nối lại" };
+    format!(
+        "Số liệu lúc {} ngày {} ({}) — {live}",
+        format::clock(at),
+        format::date(at),
+        format::ago(seconds, Lang::Vi)
+    )
 }
 
 /// What the socket reports to, and what survives a reconnect.
@@ -130,7 +143,9 @@ fn connect(link: Link) {
             // the download); heartbeats need nothing but the `connected` above.
             let Ok(message) = js_sys::JSON::parse(&text) else { return };
             if field(&message, "type").as_string().as_deref() == Some("board") {
-                if let Ok(board) = serde_wasm_bindgen::from_value::<PublicBoard>(field(&message, "data")) {
+                if let Ok(board) =
+                    serde_wasm_bindgen::from_value::<PublicBoard>(field(&message, "data"))
+                {
                     link.board.set(Some(board));
                 }
             }
@@ -157,4 +172,3 @@ fn retry(link: Link) {
     let delay = reconnect_delay_ms(attempt, MAX_BACKOFF_MS);
     set_timeout(move || connect(link), Duration::from_millis(delay as u64));
 }
-

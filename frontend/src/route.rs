@@ -12,7 +12,10 @@ use ioc_shared::summary::Window;
 pub enum View {
     Overview,
     /// The items behind a count.
-    List { kind: ItemKind, state: ListState },
+    List {
+        kind: ItemKind,
+        state: ListState,
+    },
     /// One officer's work in the scope.
     Officer(String),
     /// The late officers of the scope.
@@ -63,7 +66,9 @@ pub fn href(unit: &str, window: Window, lang: Lang, view: &View) -> String {
     let mut query = format!("?unit={}&window={}", encode(unit), window.as_str());
     match view {
         View::Overview => {}
-        View::List { kind, state } => query.push_str(&format!("&view=list&kind={}&state={}", kind.as_str(), state.as_str())),
+        View::List { kind, state } => {
+            query.push_str(&format!("&view=list&kind={}&state={}", kind.as_str(), state.as_str()))
+        }
         View::Officer(id) => query.push_str(&format!("&view=officer&officer={}", encode(id))),
         View::Officers => query.push_str("&view=officers"),
     }

@@ -3,8 +3,8 @@
 //! they show and when it counts as old is decided only here.
 
 use crate::live::{ConnState, Feed};
-use ioc_shared::live::{FeedStatus, SilentSource, BEHIND_AFTER_SECONDS};
 use ioc_shared::format::{self, Lang};
+use ioc_shared::live::{FeedStatus, SilentSource, BEHIND_AFTER_SECONDS};
 use ioc_shared::summary::{Summary, Window};
 
 /// Figures count as current while a message arrived within this long…
@@ -27,7 +27,12 @@ impl Freshness {
     /// How current the figures are, and why not when they are not: the connection, the age of
     /// the last message, and what the server's heartbeat said (a stuck or rebuilding feed is
     /// never green, however recent the message).
-    pub fn of(state: ConnState, last_message_ms: Option<f64>, now_ms: f64, feed: &Feed) -> (Freshness, Option<String>) {
+    pub fn of(
+        state: ConnState,
+        last_message_ms: Option<f64>,
+        now_ms: f64,
+        feed: &Feed,
+    ) -> (Freshness, Option<String>) {
         let Some(last) = last_message_ms else { return (Freshness::Stale, None) };
         let age = now_ms - last;
         if state != ConnState::Live || age > STALE_AFTER_MS {
@@ -36,10 +41,16 @@ impl Freshness {
         let late = || format!("dữ liệu chậm {} giây", feed.lag_seconds.round() as i64);
         match feed.status {
             FeedStatus::Rebuilding => (Freshness::Aging, Some("đang đồng bộ lại".to_owned())),
-            FeedStatus::Behind if feed.lag_seconds * 1000.0 > STALE_AFTER_MS => (Freshness::Stale, Some(late())),
+            FeedStatus::Behind if feed.lag_seconds * 1000.0 > STALE_AFTER_MS => {
+                (Freshness::Stale, Some(late()))
+            }
             FeedStatus::Behind => (Freshness::Aging, Some(late())),
-            FeedStatus::Unavailable if feed.lag_seconds > BEHIND_AFTER_SECONDS => (Freshness::Stale, Some(late())),
-            FeedStatus::Unavailable => (Freshness::Stale, Some("không đọc được số liệu trực tuyến".to_owned())),
+            FeedStatus::Unavailable if feed.lag_seconds > BEHIND_AFTER_SECONDS => {
+                (Freshness::Stale, Some(late()))
+            }
+            FeedStatus::Unavailable => {
+                (Freshness::Stale, Some("không đọc được số liệu trực tuyến".to_owned()))
+            }
             FeedStatus::Live if age > AGING_AFTER_MS => (Freshness::Aging, None),
             FeedStatus::Live => (Freshness::Current, None),
         }
@@ -60,7 +71,9 @@ pub fn silent_source_notices(sources: &[SilentSource]) -> Vec<String> {
     sources
         .iter()
         .map(|s| {
-            let since = ioc_shared::time::parse_rfc3339(&s.since).map(|t| format::clock(t)[..5].to_owned()).unwrap_or_default();
+            let since = ioc_shared::time::parse_rfc3339(&s.since)
+                .map(|t| format::clock(t)[..5].to_owned())
+                .unwrap_or_default();
             format!("nguồn dữ liệu {} im lặng từ {since}", s.source)
         })
         .collect()
@@ -105,7 +118,13 @@ fn count_change(now: u64, before: u64, more_is_good: Option<bool>, lang: Lang) -
         return None;
     }
     let ratio = (now as f64 - before as f64) / before as f64;
-    let arrow = if ratio > 0.0 { "▲" } else if ratio < 0.0 { "▼" } else { "=" };
+    let arrow = if ratio > 0.0 {
+        "▲"
+    } else if ratio < 0.0 {
+        "▼"
+    } else {
+        "="
+    };
     let good = if ratio == 0.0 { None } else { more_is_good.map(|m| m == (ratio > 0.0)) };
     Some(Change { text: format!("{arrow} {}", format::percent(ratio.abs(), lang)), good })
 }
@@ -113,13 +132,32 @@ fn count_change(now: u64, before: u64, more_is_good: Option<bool>, lang: Lang) -
 /// The change of a rate in percentage points ("▲ 2,5 điểm").
 fn rate_change(now: Option<f64>, before: Option<f64>, lang: Lang) -> Option<Change> {
     let delta = (now? - before?) * 100.0;
-    let arrow = if delta > 0.0 { "▲" } else if delta < 0.0 { "▼" } else { "=" };
+    let arrow = if delta > 0.0 {
+        "▲"
+    } else if delta < 0.0 {
+        "▼"
+    } else {
+        "="
+    };
     let good = (delta != 0.0).then_some(delta > 0.0);
-    Some(Change { text: format!("{arrow} {} {}", format::decimal(delta.abs(), 1, lang), lang.pick("điểm", "pts")), good })
+    Some(Change {
+        text: format!(
+            "{arrow} {} {}",
+            format::decimal(delta.abs(), 1, lang),
+            lang.pick("điểm", "pts")
+        ),
+        good,
+    })
 }
 
 /// The tiles the wall shows, in order: fewer and larger than the dashboard's.
-pub const WALL_TILES: [&str; 5] = ["dossiers-received", "on-time-rate", "dossiers-overdue", "complaints-overdue", "late-officers"];
+pub const WALL_TILES: [&str; 5] = [
+    "dossiers-received",
+    "on-time-rate",
+    "dossiers-overdue",
+    "complaints-overdue",
+    "late-officers",
+];
 
 /// Every tile of the overview for a summary.
 pub fn tiles(summary: &Summary, lang: Lang) -> Vec<Tile> {
@@ -133,8 +171,17 @@ pub fn tiles(summary: &Summary, lang: Lang) -> Vec<Tile> {
         (Some(now), Some(before)) if before > 0.0 => {
             // Shorter is better.
             let ratio = (now - before) / before;
-            let arrow = if ratio > 0.0 { "▲" } else if ratio < 0.0 { "▼" } else { "=" };
-            Some(Change { text: format!("{arrow} {}", format::percent(ratio.abs(), lang)), good: (ratio != 0.0).then_some(ratio < 0.0) })
+            let arrow = if ratio > 0.0 {
+                "▲"
+            } else if ratio < 0.0 {
+                "▼"
+            } else {
+                "="
+            };
+            Some(Change {
+                text: format!("{arrow} {}", format::percent(ratio.abs(), lang)),
+                good: (ratio != 0.0).then_some(ratio < 0.0),
+            })
         }
         _ => None,
     };
@@ -144,14 +191,21 @@ pub fn tiles(summary: &Summary, lang: Lang) -> Vec<Tile> {
             label: lang.pick("Hồ sơ tiếp nhận", "Dossiers received"),
             value: format::integer(d.received, lang),
             tone: Tone::Neutral,
-            note: format!("{} {}", format::integer(d.resolved, lang), lang.pick("đã giải quyết", "resolved")),
+            note: format!(
+                "{} {}",
+                format::integer(d.resolved, lang),
+                lang.pick("đã giải quyết", "resolved")
+            ),
             change: count_change(d.received, p.received, None, lang),
             metric: Some("dossiers.received"),
         },
         Tile {
             id: "on-time-rate",
             label: lang.pick("Tỷ lệ đúng hạn", "On-time rate"),
-            value: d.on_time_rate.map(|r| format::percent(r, lang)).unwrap_or_else(|| no_data.to_owned()),
+            value: d
+                .on_time_rate
+                .map(|r| format::percent(r, lang))
+                .unwrap_or_else(|| no_data.to_owned()),
             tone: rate_tone(d.on_time_rate),
             note: format!(
                 "{} {} · {} {}",
@@ -175,9 +229,17 @@ pub fn tiles(summary: &Summary, lang: Lang) -> Vec<Tile> {
         Tile {
             id: "processing-time",
             label: lang.pick("Thời gian xử lý (trung vị)", "Processing time (median)"),
-            value: d.processing_hours.p50.map(|h| format::hours(h, lang)).unwrap_or_else(|| no_data.to_owned()),
+            value: d
+                .processing_hours
+                .p50
+                .map(|h| format::hours(h, lang))
+                .unwrap_or_else(|| no_data.to_owned()),
             tone: processing_tone(d.processing_hours.p50),
-            note: d.processing_hours.p90.map(|h| format!("p90: {}", format::hours(h, lang))).unwrap_or_default(),
+            note: d
+                .processing_hours
+                .p90
+                .map(|h| format!("p90: {}", format::hours(h, lang)))
+                .unwrap_or_default(),
             change: processing_change,
             metric: None,
         },
@@ -186,7 +248,11 @@ pub fn tiles(summary: &Summary, lang: Lang) -> Vec<Tile> {
             label: lang.pick("PAKN tiếp nhận", "Complaints received"),
             value: format::integer(c.received, lang),
             tone: Tone::Neutral,
-            note: format!("{} {}", format::integer(c.resolved, lang), lang.pick("đã giải quyết", "resolved")),
+            note: format!(
+                "{} {}",
+                format::integer(c.resolved, lang),
+                lang.pick("đã giải quyết", "resolved")
+            ),
             change: count_change(c.received, previous.complaints.received, None, lang),
             metric: Some("complaints.received"),
         },
@@ -197,8 +263,12 @@ pub fn tiles(summary: &Summary, lang: Lang) -> Vec<Tile> {
             tone: overdue_tone(c.overdue, c.open),
             note: c
                 .satisfaction_rate
-                .map(|r| format!("{} {}", lang.pick("hài lòng", "satisfied"), format::percent(r, lang)))
-                .unwrap_or_else(|| format!("{} {}", format::integer(c.open, lang), lang.pick("đang xử lý", "open"))),
+                .map(|r| {
+                    format!("{} {}", lang.pick("hài lòng", "satisfied"), format::percent(r, lang))
+                })
+                .unwrap_or_else(|| {
+                    format!("{} {}", format::integer(c.open, lang), lang.pick("đang xử lý", "open"))
+                }),
             change: None,
             metric: Some("complaints.overdue"),
         },
@@ -207,7 +277,11 @@ pub fn tiles(summary: &Summary, lang: Lang) -> Vec<Tile> {
             label: lang.pick("Cán bộ chậm muộn", "Late officers"),
             value: format::integer(late, lang),
             tone: late_officers_tone(late),
-            note: format!("{} {}", format::integer(summary.tasks.overdue, lang), lang.pick("nhiệm vụ quá hạn", "tasks overdue")),
+            note: format!(
+                "{} {}",
+                format::integer(summary.tasks.overdue, lang),
+                lang.pick("nhiệm vụ quá hạn", "tasks overdue")
+            ),
             change: None,
             metric: Some("tasks.overdue"),
         },

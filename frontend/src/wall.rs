@@ -33,8 +33,13 @@ const SHIFT_EVERY_MINUTES: i64 = 5;
 enum Phase {
     Checking,
     /// Not paired (or revoked): show the code form.
-    Pairing { error: Option<String> },
-    Running { name: String, playlist: Vec<WallView> },
+    Pairing {
+        error: Option<String>,
+    },
+    Running {
+        name: String,
+        playlist: Vec<WallView>,
+    },
     /// The server did not answer; retried.
     Unreachable,
 }
@@ -64,10 +69,12 @@ fn start_up(phase: RwSignal<Phase>) {
     leptos::task::spawn_local(async move {
         match api::get_json::<Me>("/api/v1/me").await {
             Ok(Me::Display { name, playlist, .. }) => phase.set(Phase::Running { name, playlist }),
-            Ok(Me::User { .. }) | Err(api::Failure { status: 401 | 403, .. }) => match code_from_fragment() {
-                Some(code) => pair(phase, code).await,
-                None => phase.set(Phase::Pairing { error: None }),
-            },
+            Ok(Me::User { .. }) | Err(api::Failure { status: 401 | 403, .. }) => {
+                match code_from_fragment() {
+                    Some(code) => pair(phase, code).await,
+                    None => phase.set(Phase::Pairing { error: None }),
+                }
+            }
             Err(_) => {
                 phase.set(Phase::Unreachable);
                 set_timeout(move || start_up(phase), Duration::from_secs(3));
@@ -90,7 +97,9 @@ fn code_from_fragment() -> Option<String> {
 async fn pair(phase: RwSignal<Phase>, code: String) {
     match api::post_json::<_, Me>("/api/v1/displays/pair", &PairRequest { code }).await {
         Ok(Me::Display { name, playlist, .. }) => phase.set(Phase::Running { name, playlist }),
-        Ok(Me::User { .. }) => phase.set(Phase::Pairing { error: Some("Mã không dành cho màn hình.".into()) }),
+        Ok(Me::User { .. }) => {
+            phase.set(Phase::Pairing { error: Some("Mã không dành cho màn hình.".into()) })
+        }
         Err(failure) => {
             let error = match failure.status {
                 401 => "Mã ghép nối không đúng hoặc đã hết hạn.".to_owned(),
@@ -127,7 +136,9 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
     let live = LiveSignals::new();
     // Cut off and the server says this display is gone: back to pairing.
     let client = LiveClient::start(live, move || {
-        phase.set(Phase::Pairing { error: Some("Màn hình đã bị thu hồi hoặc cần ghép nối lại.".into()) });
+        phase.set(Phase::Pairing {
+            error: Some("Màn hình đã bị thu hồi hoặc cần ghép nối lại.".into()),
+        });
     });
     client.show(playlist.iter().map(|v| (v.unit.clone(), v.window)).collect());
     let playlist = StoredValue::new(playlist);
@@ -142,7 +153,8 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
             now_ms.set(now);
             client.watchdog(now);
             // Rotate.
-            let seconds = playlist.with_value(|p| p.get(index.get_untracked()).map(|v| v.seconds).unwrap_or(30));
+            let seconds = playlist
+                .with_value(|p| p.get(index.get_untracked()).map(|v| v.seconds).unwrap_or(30));
             if now - view_started.get_value() >= f64::from(seconds) * 1000.0 {
                 view_started.set_value(now);
                 let len = playlist.with_value(Vec::len).max(1);
@@ -158,7 +170,9 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
     );
 
     let disconnected = move || live.state.get() != ConnState::Live;
-    let freshness = move || Freshness::of(live.state.get(), live.last_message_ms.get(), now_ms.get(), &live.feed.get());
+    let freshness = move || {
+        Freshness::of(live.state.get(), live.last_message_ms.get(), now_ms.get(), &live.feed.get())
+    };
     let stale = move || freshness().0 == Freshness::Stale;
     let badge = move || {
         let (freshness, reason) = freshness();
@@ -166,7 +180,9 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
         let text = match (reason, live.last_message_ms.get()) {
             (Some(reason), _) => reason,
             (None, None) => "Chưa có dữ liệu".to_owned(),
-            (None, Some(t)) => format!("Cập nhật {}", format::ago(((now_ms.get() - t) / 1000.0) as i64, Lang::Vi)),
+            (None, Some(t)) => {
+                format!("Cập nhật {}", format::ago(((now_ms.get() - t) / 1000.0) as i64, Lang::Vi))
+            }
         };
         view! { <span class=format!("badge {colour}") data-freshness=colour>{text}</span> }
     };
@@ -227,9 +243,17 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
 
 /// The Decision 766 score in wall-size type: score, band, points at stake.
 #[component]
-fn WallScore(unit: String, period: ioc_shared::summary::Window, version: Signal<String>, stale: bool) -> impl IntoView {
+fn WallScore(
+    unit: String,
+    period: ioc_shared::summary::Window,
+    version: Signal<String>,
+    stale: bool,
+) -> impl IntoView {
     let path = format!("/api/v1/units/{unit}/score?period={}", period.as_str());
-    let (data, _) = crate::work::follow::<ioc_shared::score::Score>(Signal::derive(move || Some(path.clone())), version);
+    let (data, _) = crate::work::follow::<ioc_shared::score::Score>(
+        Signal::derive(move || Some(path.clone())),
+        version,
+    );
     view! {
         <section class="wall-score" class:stale=stale data-view="score">
             {move || data.get().map(|score| {
@@ -247,7 +271,9 @@ fn WallScore(unit: String, period: ioc_shared::summary::Window, version: Signal<
 }
 
 fn local_time(now_ms: f64) -> DateTime<chrono::FixedOffset> {
-    DateTime::from_timestamp_millis(now_ms as i64).unwrap_or_default().with_timezone(&ioc_shared::time::local_offset())
+    DateTime::from_timestamp_millis(now_ms as i64)
+        .unwrap_or_default()
+        .with_timezone(&ioc_shared::time::local_offset())
 }
 
 #[component]
@@ -267,7 +293,8 @@ fn WallFigures(summary: Summary, stale: bool) -> impl IntoView {
         .collect_view();
     // Only units that need attention: below the green threshold on a sample of at least 5
     // rated dossiers, or with overdue work; worst first (the children's ranking order).
-    let attention: Vec<_> = summary.children.iter().filter(|c| ui::needs_attention(c)).take(5).cloned().collect();
+    let attention: Vec<_> =
+        summary.children.iter().filter(|c| ui::needs_attention(c)).take(5).cloned().collect();
     let none = attention.is_empty();
     let worst = attention
         .into_iter()

@@ -39,19 +39,23 @@ pub fn overdue_text(hours: f64, lang: Lang) -> String {
 
 /// Re-reads `path` whenever it or the scope's snapshot changes; one request at a time, and a
 /// change during a request triggers one more read after it (never a pile-up).
-pub fn follow<T: DeserializeOwned + Send + Sync + 'static>(path: Signal<Option<String>>, version: Signal<String>) -> (RwSignal<Option<T>>, RwSignal<Option<String>>) {
+pub fn follow<T: DeserializeOwned + Send + Sync + 'static>(
+    path: Signal<Option<String>>,
+    version: Signal<String>,
+) -> (RwSignal<Option<T>>, RwSignal<Option<String>>) {
     let data: RwSignal<Option<T>> = RwSignal::new(None);
     let error: RwSignal<Option<String>> = RwSignal::new(None);
     let busy = StoredValue::new(false);
     let again = StoredValue::new(false);
     // Only the decoding is generic; the fetching is shared by every kind of data.
-    let apply: std::rc::Rc<dyn Fn(String)> = std::rc::Rc::new(move |text: String| match api::decode::<T>(&text) {
-        Ok(value) => {
-            data.set(Some(value));
-            error.set(None);
-        }
-        Err(failure) => error.set(Some(failure.message)),
-    });
+    let apply: std::rc::Rc<dyn Fn(String)> =
+        std::rc::Rc::new(move |text: String| match api::decode::<T>(&text) {
+            Ok(value) => {
+                data.set(Some(value));
+                error.set(None);
+            }
+            Err(failure) => error.set(Some(failure.message)),
+        });
     Effect::new(move |_| {
         version.track();
         path.track();
@@ -64,7 +68,13 @@ pub fn follow<T: DeserializeOwned + Send + Sync + 'static>(path: Signal<Option<S
     (data, error)
 }
 
-fn load(path: Signal<Option<String>>, apply: std::rc::Rc<dyn Fn(String)>, error: RwSignal<Option<String>>, busy: StoredValue<bool>, again: StoredValue<bool>) {
+fn load(
+    path: Signal<Option<String>>,
+    apply: std::rc::Rc<dyn Fn(String)>,
+    error: RwSignal<Option<String>>,
+    busy: StoredValue<bool>,
+    again: StoredValue<bool>,
+) {
     let Some(url) = path.get_untracked() else { return };
     busy.set_value(true);
     leptos::task::spawn_local(async move {
@@ -109,7 +119,12 @@ fn time_text(rfc3339: &Option<String>) -> String {
 
 /// One item as a row (a card on a phone).
 fn item_row(item: Item, lang: Lang, open: Callback<View>) -> impl IntoView {
-    let what = item.procedure.clone().or_else(|| item.title.clone()).or_else(|| item.field.clone()).unwrap_or_default();
+    let what = item
+        .procedure
+        .clone()
+        .or_else(|| item.title.clone())
+        .or_else(|| item.field.clone())
+        .unwrap_or_default();
     let late = item.overdue_hours.map(|h| overdue_text(h, lang)).unwrap_or_default();
     let officer = item.officer.clone();
     view! {
@@ -155,7 +170,15 @@ fn items_table(items: Vec<Item>, lang: Lang, open: Callback<View>) -> impl IntoV
 /// The overview's "most overdue" panel: the 10 most overdue dossiers of the scope.
 #[component]
 pub fn MostOverdue(scope: Scope) -> impl IntoView {
-    let (data, _) = follow::<ItemList>(Signal::derive(move || Some(format!("/api/v1/units/{}/items?kind=dossier&state=overdue&limit=10", scope.unit.get()))), scope.version);
+    let (data, _) = follow::<ItemList>(
+        Signal::derive(move || {
+            Some(format!(
+                "/api/v1/units/{}/items?kind=dossier&state=overdue&limit=10",
+                scope.unit.get()
+            ))
+        }),
+        scope.version,
+    );
     view! {
         <div class="panel most-overdue" data-panel="most-overdue">
             <h2>
@@ -180,7 +203,13 @@ pub fn MostOverdue(scope: Scope) -> impl IntoView {
 #[component]
 pub fn SlowProcedures(scope: Scope) -> impl IntoView {
     let (data, _) = follow::<Breakdown>(
-        Signal::derive(move || Some(format!("/api/v1/units/{}/breakdown?kind=dossier&by=procedure&window={}", scope.unit.get(), scope.window.get().as_str()))),
+        Signal::derive(move || {
+            Some(format!(
+                "/api/v1/units/{}/breakdown?kind=dossier&by=procedure&window={}",
+                scope.unit.get(),
+                scope.window.get().as_str()
+            ))
+        }),
         scope.version,
     );
     view! {
@@ -227,7 +256,12 @@ pub fn ListPage(scope: Scope, kind: ItemKind, state: ListState) -> impl IntoView
     let cursors: RwSignal<Vec<Option<String>>> = RwSignal::new(Vec::new());
     let cursor: RwSignal<Option<String>> = RwSignal::new(None);
     let query = move || {
-        let mut q = format!("kind={}&state={}&window={}", kind.get().as_str(), state.get().as_str(), scope.window.get().as_str());
+        let mut q = format!(
+            "kind={}&state={}&window={}",
+            kind.get().as_str(),
+            state.get().as_str(),
+            scope.window.get().as_str()
+        );
         if state.get() == ListState::DueSoon {
             q.push_str("&within=24");
         }
@@ -303,7 +337,13 @@ pub fn ListPage(scope: Scope, kind: ItemKind, state: ListState) -> impl IntoView
 pub fn OfficerPage(scope: Scope, officer: String) -> impl IntoView {
     let id = js_sys::encode_uri_component(&officer).as_string().unwrap_or_default();
     let (data, error) = follow::<OfficerView>(
-        Signal::derive(move || Some(format!("/api/v1/officers/{id}?unit={}&window={}", scope.unit.get(), scope.window.get().as_str()))),
+        Signal::derive(move || {
+            Some(format!(
+                "/api/v1/officers/{id}?unit={}&window={}",
+                scope.unit.get(),
+                scope.window.get().as_str()
+            ))
+        }),
         scope.version,
     );
     view! {
@@ -378,11 +418,21 @@ pub struct Series {
 }
 
 /// The metrics of the tiles' 30-day sparklines.
-pub const SPARK_METRICS: [&str; 6] = ["dossiers.received", "dossiers.on_time_rate", "dossiers.overdue", "complaints.received", "complaints.overdue", "tasks.overdue"];
+pub const SPARK_METRICS: [&str; 6] = [
+    "dossiers.received",
+    "dossiers.on_time_rate",
+    "dossiers.overdue",
+    "complaints.received",
+    "complaints.overdue",
+    "tasks.overdue",
+];
 
 /// The last 30 days of every tile's metric: read when the unit changes, and again with the
 /// live figures at most once a minute (at once while some are missing, e.g. after a failure).
-pub fn sparklines(unit: Signal<String>, version: Signal<String>) -> RwSignal<std::collections::HashMap<String, Vec<Option<f64>>>> {
+pub fn sparklines(
+    unit: Signal<String>,
+    version: Signal<String>,
+) -> RwSignal<std::collections::HashMap<String, Vec<Option<f64>>>> {
     let lines = RwSignal::new(std::collections::HashMap::new());
     // (unit, when) of the last read.
     let last: StoredValue<(String, f64)> = StoredValue::new((String::new(), 0.0));
@@ -394,7 +444,8 @@ pub fn sparklines(unit: Signal<String>, version: Signal<String>) -> RwSignal<std
         }
         let now = js_sys::Date::now();
         let (last_unit, last_at) = last.get_value();
-        let complete = lines.with_untracked(|map| SPARK_METRICS.iter().all(|m| map.contains_key(*m)));
+        let complete =
+            lines.with_untracked(|map| SPARK_METRICS.iter().all(|m| map.contains_key(*m)));
         if last_unit == unit && complete && now - last_at < 60_000.0 {
             return;
         }
@@ -405,8 +456,13 @@ pub fn sparklines(unit: Signal<String>, version: Signal<String>) -> RwSignal<std
         for metric in SPARK_METRICS {
             let unit = unit.clone();
             leptos::task::spawn_local(async move {
-                if let Ok(series) = api::get_json::<Series>(&format!("/api/v1/units/{unit}/series?metric={metric}&step=day")).await {
-                    let values: Vec<Option<f64>> = series.points.into_iter().map(|p| p.value).collect();
+                if let Ok(series) = api::get_json::<Series>(&format!(
+                    "/api/v1/units/{unit}/series?metric={metric}&step=day"
+                ))
+                .await
+                {
+                    let values: Vec<Option<f64>> =
+                        series.points.into_iter().map(|p| p.value).collect();
                     lines.update(|map| {
                         map.insert(metric.to_owned(), values);
                     });
@@ -424,7 +480,15 @@ pub fn sparkline(values: &[Option<f64>]) -> impl IntoView {
     let points: String = values
         .iter()
         .enumerate()
-        .filter_map(|(i, v)| v.map(|v| format!("{},{}", format::coordinate(i as f64 * 100.0 / n), format::coordinate(28.0 - v / max * 26.0))))
+        .filter_map(|(i, v)| {
+            v.map(|v| {
+                format!(
+                    "{},{}",
+                    format::coordinate(i as f64 * 100.0 / n),
+                    format::coordinate(28.0 - v / max * 26.0)
+                )
+            })
+        })
         .collect::<Vec<_>>()
         .join(" ");
     view! {
@@ -451,11 +515,15 @@ pub fn Trend(scope: Scope) -> impl IntoView {
         let window = scope.window.get();
         if window.is_calendar() {
             // From the period's first day: the series endpoint takes `from`.
-            let now = chrono::DateTime::from_timestamp_millis(js_sys::Date::now() as i64).unwrap_or_default()
-                .with_timezone(&ioc_shared::time::local_offset()).date_naive();
+            let now = chrono::DateTime::from_timestamp_millis(js_sys::Date::now() as i64)
+                .unwrap_or_default()
+                .with_timezone(&ioc_shared::time::local_offset())
+                .date_naive();
             let from = match window {
                 Window::Month => now.with_day(1),
-                Window::Quarter => chrono::NaiveDate::from_ymd_opt(now.year(), (now.month() - 1) / 3 * 3 + 1, 1),
+                Window::Quarter => {
+                    chrono::NaiveDate::from_ymd_opt(now.year(), (now.month() - 1) / 3 * 3 + 1, 1)
+                }
                 _ => chrono::NaiveDate::from_ymd_opt(now.year(), 1, 1),
             };
             from.map(|f| format!("&from={f}")).unwrap_or_default()
@@ -463,10 +531,18 @@ pub fn Trend(scope: Scope) -> impl IntoView {
             String::new()
         }
     };
-    let url = move |metric: &str| Signal::derive({
-        let metric = metric.to_owned();
-        move || Some(format!("/api/v1/units/{}/series?metric={metric}&step=day{}", scope.unit.get(), range()))
-    });
+    let url = move |metric: &str| {
+        Signal::derive({
+            let metric = metric.to_owned();
+            move || {
+                Some(format!(
+                    "/api/v1/units/{}/series?metric={metric}&step=day{}",
+                    scope.unit.get(),
+                    range()
+                ))
+            }
+        })
+    };
     let (received, _) = follow::<Series>(url("dossiers.received"), scope.version);
     let (resolved, _) = follow::<Series>(url("dossiers.resolved"), scope.version);
     let (rate, _) = follow::<Series>(url("dossiers.on_time_rate"), scope.version);
@@ -538,10 +614,16 @@ pub fn Trend(scope: Scope) -> impl IntoView {
 pub fn ScoreCard(scope: Scope, go: Callback<String>) -> impl IntoView {
     let period = move || {
         let window = scope.window.get();
-        if window.is_calendar() { window } else { Window::Month }
+        if window.is_calendar() {
+            window
+        } else {
+            Window::Month
+        }
     };
     let (data, _) = follow::<ioc_shared::score::Score>(
-        Signal::derive(move || Some(format!("/api/v1/units/{}/score?period={}", scope.unit.get(), period().as_str()))),
+        Signal::derive(move || {
+            Some(format!("/api/v1/units/{}/score?period={}", scope.unit.get(), period().as_str()))
+        }),
         scope.version,
     );
     view! {

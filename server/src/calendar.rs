@@ -18,8 +18,12 @@ pub fn active() -> &'static WorkingCalendar {
 /// Reads a calendar file and makes it the one in use. Fails when the file is unreadable or
 /// broken, or when another calendar is already in use in this process.
 pub fn install(path: &std::path::Path) -> Result<&'static WorkingCalendar, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the calendar file {}: {e}", path.display()))?;
-    let calendar = WorkingCalendar::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    ACTIVE.set(calendar).map_err(|_| "a working calendar is already in use in this process".to_owned())?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the calendar file {}: {e}", path.display()))?;
+    let calendar =
+        WorkingCalendar::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    ACTIVE
+        .set(calendar)
+        .map_err(|_| "a working calendar is already in use in this process".to_owned())?;
     Ok(active())
 }

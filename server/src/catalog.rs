@@ -86,7 +86,15 @@ impl Catalog {
             for unit in list.iter_mut().filter(|u| u.parent.is_none()) {
                 unit.parent = Some(VIRTUAL_ROOT.to_owned());
             }
-            list.insert(0, Unit { code: VIRTUAL_ROOT.to_owned(), name: VIRTUAL_ROOT_NAME.to_owned(), kind: "country".to_owned(), parent: None });
+            list.insert(
+                0,
+                Unit {
+                    code: VIRTUAL_ROOT.to_owned(),
+                    name: VIRTUAL_ROOT_NAME.to_owned(),
+                    kind: "country".to_owned(),
+                    parent: None,
+                },
+            );
         }
         let mut units = HashMap::with_capacity(list.len());
         let mut order = Vec::with_capacity(list.len());
@@ -220,7 +228,8 @@ mod tests {
 
     #[test]
     fn the_shipped_national_catalog_loads() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/units/vietnam-2025-10.json");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/units/vietnam-2025-10.json");
         let catalog = Catalog::load(Some(&path)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(catalog.len(), 3356, "34 provinces, 3,321 wards and the virtual root");
         assert_eq!(catalog.roots(), [VIRTUAL_ROOT.to_owned()]);

@@ -166,8 +166,11 @@ pub enum DisplayCommand {
 /// `90s`, `30m`, `2h`, `1d` (or plain seconds) as seconds.
 pub fn parse_interval(text: &str) -> Result<i32, String> {
     let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: i32 = number.parse().map_err(|_| format!("`{text}` is not a duration like 90s, 30m, 2h or 1d"))?;
+    let (number, unit) =
+        text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: i32 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 90s, 30m, 2h or 1d"))?;
     let factor = match unit {
         "" | "s" => 1,
         "m" => 60,
@@ -285,7 +288,12 @@ impl ServeArgs {
             database_timeout: Duration::from_secs(self.database_timeout.max(1)),
             session_idle: Duration::from_secs_f64((self.session_idle_hours * 3600.0).max(60.0)),
             secure_cookies: self.secure_cookies,
-            allowed_origins: self.allowed_origins.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
+            allowed_origins: self
+                .allowed_origins
+                .iter()
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
             trusted_proxies: self.trusted_proxies.clone(),
             pii_retention: crate::settings::DAY * self.pii_retention_days.max(1),
             audit_retention: crate::settings::DAY * self.audit_retention_days.max(1),

@@ -16,10 +16,17 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let json = matches!(&cli.command, Command::Serve(a) | Command::Demo(ioc_server::config::DemoArgs { serve: a, .. }) if a.log_format == "json");
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     if json {
         // One JSON object per line, with the request id (and other span fields) on each.
-        tracing_subscriber::fmt().json().with_current_span(true).with_span_list(false).with_env_filter(filter).with_writer(std::io::stderr).init();
+        tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     }
@@ -28,12 +35,20 @@ async fn main() -> std::process::ExitCode {
         Command::Demo(args) => serve(args.serve, Some(args.rate)).await,
         Command::User { connection, command } => cli::run(&connection, Task::User(command)).await,
         Command::Key { connection, command } => cli::run(&connection, Task::Key(command)).await,
-        Command::Display { connection, command } => cli::run(&connection, Task::Display(command)).await,
+        Command::Display { connection, command } => {
+            cli::run(&connection, Task::Display(command)).await
+        }
         Command::Audit { connection, limit } => cli::run(&connection, Task::Audit { limit }).await,
-        Command::Quarantine { connection, limit } => cli::run(&connection, Task::Quarantine { limit }).await,
+        Command::Quarantine { connection, limit } => {
+            cli::run(&connection, Task::Quarantine { limit }).await
+        }
         Command::UnknownUnits { connection } => cli::run(&connection, Task::UnknownUnits).await,
-        Command::Source { connection, command } => cli::run(&connection, Task::Source(command)).await,
-        Command::Public { connection, command } => cli::run(&connection, Task::Public(command)).await,
+        Command::Source { connection, command } => {
+            cli::run(&connection, Task::Source(command)).await
+        }
+        Command::Public { connection, command } => {
+            cli::run(&connection, Task::Public(command)).await
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

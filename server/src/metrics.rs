@@ -5,7 +5,10 @@
 //! [`MAX_LABEL_VALUES`] distinct values of a label, new ones count as `(other)`, so nobody can
 //! grow the metrics without bound.
 
-use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
+};
 use std::collections::HashSet;
 use std::sync::{LazyLock, Mutex};
 
@@ -44,7 +47,8 @@ pub struct Metrics {
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let metric = IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    let metric = IntCounterVec::new(Opts::new(name, help), labels)
+        .unwrap_or_else(|e| panic!("metric {name}: {e}"));
     registry.register(Box::new(metric.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
     metric
 }
@@ -62,7 +66,8 @@ fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
 }
 
 fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
-    let metric = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    let metric = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
+        .unwrap_or_else(|e| panic!("metric {name}: {e}"));
     registry.register(Box::new(metric.clone())).unwrap_or_else(|e| panic!("metric {name}: {e}"));
     metric
 }
@@ -71,35 +76,111 @@ impl Metrics {
     // The definitions are constants: a failure here is a programming error found by the first
     // test, never a run-time condition.
     fn new() -> Metrics {
-        let registry = Registry::new_custom(Some("ioc".into()), None).unwrap_or_else(|e| panic!("registry: {e}"));
-        let lag = prometheus::Gauge::new("applier_lag_seconds", "Seconds since the oldest acknowledged change not yet in the live figures (0: none)")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let registry = Registry::new_custom(Some("ioc".into()), None)
+            .unwrap_or_else(|e| panic!("registry: {e}"));
+        let lag = prometheus::Gauge::new(
+            "applier_lag_seconds",
+            "Seconds since the oldest acknowledged change not yet in the live figures (0: none)",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         registry.register(Box::new(lag.clone())).unwrap_or_else(|e| panic!("{e}"));
         let http_seconds = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request duration by route").buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request duration by route")
+                .buckets(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
             &["route"],
         )
         .unwrap_or_else(|e| panic!("{e}"));
         registry.register(Box::new(http_seconds.clone())).unwrap_or_else(|e| panic!("{e}"));
         Metrics {
-            events: counter_vec(&registry, "events_ingested_total", "Events received, by source, result and rejection reason", &["source", "result", "reason"]),
-            ingest_seconds: histogram(&registry, "ingest_request_duration_seconds", "Duration of POST /api/v1/events", vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            events: counter_vec(
+                &registry,
+                "events_ingested_total",
+                "Events received, by source, result and rejection reason",
+                &["source", "result", "reason"],
+            ),
+            ingest_seconds: histogram(
+                &registry,
+                "ingest_request_duration_seconds",
+                "Duration of POST /api/v1/events",
+                vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+            ),
             applier_lag_seconds: lag,
-            outbox_depth: gauge(&registry, "outbox_depth", "Acknowledged outbox rows not yet applied to the live figures"),
-            quarantined: counter_vec(&registry, "quarantined_rows_total", "Rows set aside because they could not be read", &["kind"]),
-            rebuilds: counter(&registry, "rebuilds_total", "Rebuilds of the live figures from PostgreSQL"),
-            reconciliation_differences: counter(&registry, "reconciliation_differences_total", "Figures found differing between Redis and PostgreSQL"),
-            live_connections: gauge(&registry, "live_connections", "Open WebSocket connections on this replica"),
-            live_scopes: gauge(&registry, "live_scopes", "Scopes (unit, window) being computed on this replica"),
-            snapshots_sent: counter(&registry, "snapshots_computed_total", "Snapshots computed and published to a scope's subscribers"),
-            snapshots_delivered: counter(&registry, "live_snapshots_sent_total", "Whole snapshots written to WebSocket subscribers"),
-            deltas_delivered: counter(&registry, "live_deltas_sent_total", "Deltas written to WebSocket subscribers"),
-            summary_seconds: histogram(&registry, "summary_compute_duration_seconds", "Duration of one summary computation", vec![0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5]),
-            http_requests: counter_vec(&registry, "http_requests_total", "HTTP requests by route, method and status", &["route", "method", "status"]),
+            outbox_depth: gauge(
+                &registry,
+                "outbox_depth",
+                "Acknowledged outbox rows not yet applied to the live figures",
+            ),
+            quarantined: counter_vec(
+                &registry,
+                "quarantined_rows_total",
+                "Rows set aside because they could not be read",
+                &["kind"],
+            ),
+            rebuilds: counter(
+                &registry,
+                "rebuilds_total",
+                "Rebuilds of the live figures from PostgreSQL",
+            ),
+            reconciliation_differences: counter(
+                &registry,
+                "reconciliation_differences_total",
+                "Figures found differing between Redis and PostgreSQL",
+            ),
+            live_connections: gauge(
+                &registry,
+                "live_connections",
+                "Open WebSocket connections on this replica",
+            ),
+            live_scopes: gauge(
+                &registry,
+                "live_scopes",
+                "Scopes (unit, window) being computed on this replica",
+            ),
+            snapshots_sent: counter(
+                &registry,
+                "snapshots_computed_total",
+                "Snapshots computed and published to a scope's subscribers",
+            ),
+            snapshots_delivered: counter(
+                &registry,
+                "live_snapshots_sent_total",
+                "Whole snapshots written to WebSocket subscribers",
+            ),
+            deltas_delivered: counter(
+                &registry,
+                "live_deltas_sent_total",
+                "Deltas written to WebSocket subscribers",
+            ),
+            summary_seconds: histogram(
+                &registry,
+                "summary_compute_duration_seconds",
+                "Duration of one summary computation",
+                vec![0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+            ),
+            http_requests: counter_vec(
+                &registry,
+                "http_requests_total",
+                "HTTP requests by route, method and status",
+                &["route", "method", "status"],
+            ),
             http_seconds,
-            storage_errors: counter_vec(&registry, "storage_errors_total", "Calls that failed because storage did not answer", &["store"]),
-            access_failures: counter_vec(&registry, "access_failures_total", "Failed or refused logins, pairing codes and ingest keys", &["door", "outcome"]),
-            silent_sources: gauge(&registry, "silent_sources", "Source systems flagged silent past their expected interval"),
+            storage_errors: counter_vec(
+                &registry,
+                "storage_errors_total",
+                "Calls that failed because storage did not answer",
+                &["store"],
+            ),
+            access_failures: counter_vec(
+                &registry,
+                "access_failures_total",
+                "Failed or refused logins, pairing codes and ingest keys",
+                &["door", "outcome"],
+            ),
+            silent_sources: gauge(
+                &registry,
+                "silent_sources",
+                "Source systems flagged silent past their expected interval",
+            ),
             seen: Mutex::new(std::collections::HashMap::new()),
             registry,
         }

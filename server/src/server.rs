@@ -45,8 +45,12 @@ impl Supervised {
                 *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(task.abort_handle());
                 match task.await {
                     Ok(()) => tracing::error!(task = name, "background task ended; restarting it"),
-                    Err(error) if error.is_panic() => tracing::error!(task = name, %error, "background task panicked; restarting it"),
-                    Err(_) => tracing::warn!(task = name, "background task was stopped; restarting it"),
+                    Err(error) if error.is_panic() => {
+                        tracing::error!(task = name, %error, "background task panicked; restarting it")
+                    }
+                    Err(_) => {
+                        tracing::warn!(task = name, "background task was stopped; restarting it")
+                    }
                 }
                 tokio::time::sleep(RESTART_AFTER).await;
             }
@@ -165,60 +169,114 @@ pub async fn start(state: AppState, listener: TcpListener) -> Result<RunningServ
     }
     let addr = listener.local_addr()?;
     let mut tasks = HashMap::new();
-    tasks.insert("applier", Supervised::start("applier", {
-        let applier = state.applier.clone();
-        move || applier.clone().run()
-    }));
-    tasks.insert("feed-status", Supervised::start("feed-status", {
-        let state = state.clone();
-        move || state.feed.clone().watch(state.store.clone(), state.redis.clone(), state.keys.clone(), state.clock.clone())
-    }));
-    tasks.insert("source-watch", Supervised::start("source-watch", {
-        let state = state.clone();
-        move || state.sources.clone().watch(state.store.clone(), state.accounts.clone(), state.clock.clone())
-    }));
-    tasks.insert("reconciliation", Supervised::start("reconciliation", {
-        let applier = state.applier.clone();
-        move || applier.clone().reconcile_periodically()
-    }));
-    tasks.insert("change-feed", Supervised::start("change-feed", {
-        let state = state.clone();
-        move || listen_to_redis(state.redis_client.clone(), state.keys.clone(), state.hub.clone(), state.revocations.clone())
-    }));
-    tasks.insert("credential-recheck", Supervised::start("credential-recheck", {
-        let state = state.clone();
-        move || {
+    tasks.insert(
+        "applier",
+        Supervised::start("applier", {
+            let applier = state.applier.clone();
+            move || applier.clone().run()
+        }),
+    );
+    tasks.insert(
+        "feed-status",
+        Supervised::start("feed-status", {
             let state = state.clone();
-            state.live_credentials.clone().recheck_forever(state.accounts.clone(), state.settings.session_idle, state.revocations.clone())
-        }
-    }));
-    tasks.insert("public-board", Supervised::start("public-board", {
-        let state = state.clone();
-        move || {
+            move || {
+                state.feed.clone().watch(
+                    state.store.clone(),
+                    state.redis.clone(),
+                    state.keys.clone(),
+                    state.clock.clone(),
+                )
+            }
+        }),
+    );
+    tasks.insert(
+        "source-watch",
+        Supervised::start("source-watch", {
             let state = state.clone();
-            state.public.clone().run(crate::live::public::Sources {
-                redis: state.redis.clone(),
-                keys: state.keys.clone(),
-                store: state.store.clone(),
-                catalog: state.catalog.clone(),
-                accounts: state.accounts.clone(),
-                changes: state.hub.any_change(),
-                clock: state.clock.clone(),
-            })
-        }
-    }));
-    tasks.insert("session-pruning", Supervised::start("session-pruning", {
-        let state = state.clone();
-        move || prune_sessions(state.clone())
-    }));
-    tasks.insert("item-views", Supervised::start("item-views", {
-        let store = state.store.clone();
-        move || store.clone().backfill_views_forever()
-    }));
-    tasks.insert("retention", Supervised::start("retention", {
-        let state = state.clone();
-        move || apply_retention_daily(state.clone())
-    }));
+            move || {
+                state.sources.clone().watch(
+                    state.store.clone(),
+                    state.accounts.clone(),
+                    state.clock.clone(),
+                )
+            }
+        }),
+    );
+    tasks.insert(
+        "reconciliation",
+        Supervised::start("reconciliation", {
+            let applier = state.applier.clone();
+            move || applier.clone().reconcile_periodically()
+        }),
+    );
+    tasks.insert(
+        "change-feed",
+        Supervised::start("change-feed", {
+            let state = state.clone();
+            move || {
+                listen_to_redis(
+                    state.redis_client.clone(),
+                    state.keys.clone(),
+                    state.hub.clone(),
+                    state.revocations.clone(),
+                )
+            }
+        }),
+    );
+    tasks.insert(
+        "credential-recheck",
+        Supervised::start("credential-recheck", {
+            let state = state.clone();
+            move || {
+                let state = state.clone();
+                state.live_credentials.clone().recheck_forever(
+                    state.accounts.clone(),
+                    state.settings.session_idle,
+                    state.revocations.clone(),
+                )
+            }
+        }),
+    );
+    tasks.insert(
+        "public-board",
+        Supervised::start("public-board", {
+            let state = state.clone();
+            move || {
+                let state = state.clone();
+                state.public.clone().run(crate::live::public::Sources {
+                    redis: state.redis.clone(),
+                    keys: state.keys.clone(),
+                    store: state.store.clone(),
+                    catalog: state.catalog.clone(),
+                    accounts: state.accounts.clone(),
+                    changes: state.hub.any_change(),
+                    clock: state.clock.clone(),
+                })
+            }
+        }),
+    );
+    tasks.insert(
+        "session-pruning",
+        Supervised::start("session-pruning", {
+            let state = state.clone();
+            move || prune_sessions(state.clone())
+        }),
+    );
+    tasks.insert(
+        "item-views",
+        Supervised::start("item-views", {
+            let store = state.store.clone();
+            move || store.clone().backfill_views_forever()
+        }),
+    );
+    tasks.insert(
+        "retention",
+        Supervised::start("retention", {
+            let state = state.clone();
+            move || apply_retention_daily(state.clone())
+        }),
+    );
     let http = tokio::spawn({
         let router = crate::http::app(state.clone());
         let mut stopping = state.shutdown.subscribe();
@@ -260,8 +318,16 @@ pub struct Retained {
 
 /// Purges complaint texts and audit entries past their retention, once.
 pub async fn apply_retention(state: &AppState) -> Result<Retained, String> {
-    let complaint_texts = state.store.purge_complaint_texts(state.settings.pii_retention, state.clock.now()).await.map_err(|e| e.to_string())?;
-    let audit_entries = state.accounts.prune_audit(state.settings.audit_retention).await.map_err(|e| e.to_string())?;
+    let complaint_texts = state
+        .store
+        .purge_complaint_texts(state.settings.pii_retention, state.clock.now())
+        .await
+        .map_err(|e| e.to_string())?;
+    let audit_entries = state
+        .accounts
+        .prune_audit(state.settings.audit_retention)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(Retained { complaint_texts, audit_entries })
 }
 
@@ -271,7 +337,11 @@ async fn apply_retention_daily(state: AppState) {
     loop {
         every_day.tick().await;
         match apply_retention(&state).await {
-            Ok(done) => tracing::info!(complaint_texts = done.complaint_texts, audit_entries = done.audit_entries, "retention applied"),
+            Ok(done) => tracing::info!(
+                complaint_texts = done.complaint_texts,
+                audit_entries = done.audit_entries,
+                "retention applied"
+            ),
             Err(error) => tracing::warn!(%error, "retention not applied; retrying tomorrow"),
         }
     }

@@ -47,7 +47,7 @@ pub const DAY: Duration = Duration::from_secs(86_400);
 /// Parses `IOC_TRUSTED_PROXIES` entries: CIDR blocks (`10.0.0.0/8`) or single addresses.
 pub fn parse_proxy(text: &str) -> Result<IpNet, String> {
     let text = text.trim();
-    text.parse::<IpNet>()
-        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
-        .map_err(|_| format!("`{text}` is not an address or CIDR block (e.g. 10.0.0.0/8 or 127.0.0.1)"))
+    text.parse::<IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from)).map_err(
+        |_| format!("`{text}` is not an address or CIDR block (e.g. 10.0.0.0/8 or 127.0.0.1)"),
+    )
 }

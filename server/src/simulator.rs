@@ -7,12 +7,14 @@
 //! minutes so the deadline engine can be watched turning them overdue with no event arriving.
 
 use crate::accounts::manage::Actor;
-use crate::state::AppState;
 use crate::catalog::Unit;
+use crate::state::AppState;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use ioc_shared::access::{Role, WallView};
+use ioc_shared::event::{
+    ComplaintChannel, DossierChannel, Event, EventBody, Officer, Outcome, Satisfaction,
+};
 use ioc_shared::summary::Window;
-use ioc_shared::event::{ComplaintChannel, DossierChannel, Event, EventBody, Officer, Outcome, Satisfaction};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -60,11 +62,20 @@ const PROCEDURES: [(&str, &str, i64); 30] = [
     ("Cấp phép đào đường, vỉa hè", "Giao thông", 40),
     ("Cấp phép sử dụng tạm thời lòng đường, hè phố", "Giao thông", 40),
 ];
-const COMPLAINT_FIELDS: [&str; 7] =
-    ["Môi trường", "Giao thông", "Trật tự đô thị", "Đất đai", "Điện, nước", "An ninh trật tự", "Y tế"];
-const FAMILY: [&str; 10] = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Ngô"];
+const COMPLAINT_FIELDS: [&str; 7] = [
+    "Môi trường",
+    "Giao thông",
+    "Trật tự đô thị",
+    "Đất đai",
+    "Điện, nước",
+    "An ninh trật tự",
+    "Y tế",
+];
+const FAMILY: [&str; 10] =
+    ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Ngô"];
 const MIDDLE: [&str; 6] = ["Văn", "Thị", "Minh", "Thu", "Đức", "Ngọc"];
-const GIVEN: [&str; 12] = ["An", "Bình", "Cường", "Dung", "Hà", "Hùng", "Lan", "Long", "Mai", "Nam", "Phương", "Tuấn"];
+const GIVEN: [&str; 12] =
+    ["An", "Bình", "Cường", "Dung", "Hà", "Hùng", "Lan", "Long", "Mai", "Nam", "Phương", "Tuấn"];
 
 /// Source name of the demo's ingest key.
 pub const DEMO_KEY_SOURCE: &str = "demo-feed";
@@ -82,7 +93,9 @@ pub struct Welcome {
 
 impl Welcome {
     pub fn render(&self, base: &str) -> String {
-        let mut out = format!("\n  IOC demo is running: {base}/\n\n  Accounts (new passwords at every start):\n");
+        let mut out = format!(
+            "\n  IOC demo is running: {base}/\n\n  Accounts (new passwords at every start):\n"
+        );
         for (username, password, what) in &self.accounts {
             out.push_str(&format!("    {username:<20} {password}   {what}\n"));
         }
@@ -104,7 +117,9 @@ impl Welcome {
 /// Random password of 16 unambiguous characters.
 fn random_password() -> String {
     let mut rng = rand::rng();
-    (0..16).map(|_| char::from(b"abcdefghijkmnpqrstuvwxyz23456789"[rng.random_range(0..32)])).collect()
+    (0..16)
+        .map(|_| char::from(b"abcdefghijkmnpqrstuvwxyz23456789"[rng.random_range(0..32)]))
+        .collect()
 }
 
 /// One account per role with fresh passwords, a fresh ingest key (older demo keys revoked),
@@ -124,7 +139,9 @@ pub async fn prepare_demo(state: &AppState) -> Result<Welcome, String> {
         let password = random_password();
         let result = match state.accounts.user(username).await {
             Ok(_) => state.manage.reset_password(&actor, username, &password).await.map(|_| ()),
-            Err(_) => state.manage.add_user(&actor, username, &password, role, unit).await.map(|_| ()),
+            Err(_) => {
+                state.manage.add_user(&actor, username, &password, role, unit).await.map(|_| ())
+            }
         };
         result.map_err(|e| format!("demo account {username}: {e}"))?;
         accounts.push((username.to_owned(), password, what.to_owned()));
@@ -134,12 +151,31 @@ pub async fn prepare_demo(state: &AppState) -> Result<Welcome, String> {
             state.manage.revoke_key(&actor, key.id).await.map_err(|e| e.to_string())?;
         }
     }
-    let (_, ingest_key) = state.manage.create_key(&actor, DEMO_KEY_SOURCE, None, crate::accounts::Expectation::default()).await.map_err(|e| e.to_string())?;
+    let (_, ingest_key) = state
+        .manage
+        .create_key(&actor, DEMO_KEY_SOURCE, None, crate::accounts::Expectation::default())
+        .await
+        .map_err(|e| e.to_string())?;
     let root = state.catalog.roots().first().cloned().unwrap_or_default();
-    let mut playlist = vec![WallView { unit: root.clone(), window: Window::Today, seconds: 20, view: Default::default() }];
-    playlist.push(WallView { unit: root.clone(), window: Window::Month, seconds: 15, view: ioc_shared::live::View::Score });
+    let mut playlist = vec![WallView {
+        unit: root.clone(),
+        window: Window::Today,
+        seconds: 20,
+        view: Default::default(),
+    }];
+    playlist.push(WallView {
+        unit: root.clone(),
+        window: Window::Month,
+        seconds: 15,
+        view: ioc_shared::live::View::Score,
+    });
     for child in state.catalog.children(&root).iter().take(2) {
-        playlist.push(WallView { unit: child.clone(), window: Window::Today, seconds: 15, view: Default::default() });
+        playlist.push(WallView {
+            unit: child.clone(),
+            window: Window::Today,
+            seconds: 15,
+            view: Default::default(),
+        });
     }
     // So that /cong-khai has something to show: the districts (or provinces) public, officers
     // not named. Only when nothing is public yet; a real deployment starts with none.
@@ -150,8 +186,17 @@ pub async fn prepare_demo(state: &AppState) -> Result<Welcome, String> {
     }
     let existing = state.accounts.list_displays().await.map_err(|e| e.to_string())?;
     let pairing_code = match existing.iter().find(|d| d.name == DEMO_DISPLAY && !d.revoked) {
-        Some(display) => state.manage.new_pairing(&actor, display.id).await.map_err(|e| e.to_string())?.1,
-        None => state.manage.create_display(&actor, DEMO_DISPLAY, &root, &playlist).await.map_err(|e| e.to_string())?.1,
+        Some(display) => {
+            state.manage.new_pairing(&actor, display.id).await.map_err(|e| e.to_string())?.1
+        }
+        None => {
+            state
+                .manage
+                .create_display(&actor, DEMO_DISPLAY, &root, &playlist)
+                .await
+                .map_err(|e| e.to_string())?
+                .1
+        }
     };
     Ok(Welcome { accounts, ingest_key, pairing_code })
 }
@@ -179,19 +224,26 @@ struct Simulator {
 pub async fn run(state: AppState, rate_per_second: f64) {
     let mut sim = Simulator::new(&state);
     if sim.units.is_empty() {
-        tracing::warn!("demo simulator: the catalog has no units below its roots; nothing to simulate");
+        tracing::warn!(
+            "demo simulator: the catalog has no units below its roots; nothing to simulate"
+        );
         return;
     }
     match state.store.has_events_from(SOURCE).await {
         Ok(false) => {
             let events = sim.backfill(state.clock.now());
-            tracing::info!(events = events.len(), "demo simulator: backfilling {BACKFILL_DAYS} days of history");
+            tracing::info!(
+                events = events.len(),
+                "demo simulator: backfilling {BACKFILL_DAYS} days of history"
+            );
             for chunk in events.chunks(2000) {
                 send(&state, chunk).await;
             }
         }
         Ok(true) => tracing::info!("demo simulator: history already present; continuing live"),
-        Err(error) => tracing::warn!(%error, "demo simulator: cannot read history; continuing live"),
+        Err(error) => {
+            tracing::warn!(%error, "demo simulator: cannot read history; continuing live")
+        }
     }
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
@@ -238,7 +290,8 @@ impl Simulator {
     }
 
     fn for_catalog(catalog: &crate::catalog::Catalog) -> Simulator {
-        let mut units: Vec<Unit> = catalog.units().filter(|u| u.parent.is_some()).cloned().collect();
+        let mut units: Vec<Unit> =
+            catalog.units().filter(|u| u.parent.is_some()).cloned().collect();
         units.sort_by(|a, b| a.code.cmp(&b.code));
         Simulator {
             rng: StdRng::from_os_rng(),
@@ -261,7 +314,8 @@ impl Simulator {
     /// Officers of a unit: three per unit, named deterministically from its code.
     fn officer(&mut self, unit: &str) -> Officer {
         let which = self.rng.random_range(0..3_u64);
-        let seed = unit.bytes().fold(which, |acc, b| acc.wrapping_mul(31).wrapping_add(u64::from(b)));
+        let seed =
+            unit.bytes().fold(which, |acc, b| acc.wrapping_mul(31).wrapping_add(u64::from(b)));
         let name = format!(
             "{} {} {}",
             FAMILY[(seed % 10) as usize],
@@ -401,7 +455,9 @@ impl Simulator {
                     (EventBody::ComplaintResolved { complaint, satisfaction }, true)
                 }
             }
-            EventBody::TaskAssigned { task, .. } => (EventBody::TaskCompleted { task: task.clone() }, true),
+            EventBody::TaskAssigned { task, .. } => {
+                (EventBody::TaskCompleted { task: task.clone() }, true)
+            }
             _ => return None,
         };
         Some((self.event(at, &unit, body), finished))
@@ -460,10 +516,13 @@ impl Simulator {
                 let mut when = at;
                 loop {
                     let limit_hours = match &item.body {
-                        EventBody::DossierReceived { due, .. } | EventBody::ComplaintReceived { due, .. } => {
+                        EventBody::DossierReceived { due, .. }
+                        | EventBody::ComplaintReceived { due, .. } => {
                             ((*due - at).num_hours().max(1) as f64 * 1.25) as i64
                         }
-                        EventBody::TaskAssigned { due, .. } => ((*due - at).num_hours().max(1) as f64 * 1.2) as i64,
+                        EventBody::TaskAssigned { due, .. } => {
+                            ((*due - at).num_hours().max(1) as f64 * 1.2) as i64
+                        }
                         _ => 24,
                     };
                     // Some items are neglected: left open, many of them to run past due.
@@ -471,7 +530,9 @@ impl Simulator {
                         self.remember(item);
                         break;
                     }
-                    let step = Duration::minutes(self.rng.random_range(10..(limit_hours.max(1) * 60 / 2).max(11)));
+                    let step = Duration::minutes(
+                        self.rng.random_range(10..(limit_hours.max(1) * 60 / 2).max(11)),
+                    );
                     when += step;
                     if when >= now {
                         self.remember(item);
@@ -507,7 +568,9 @@ mod tests {
         assert!(events.len() > 1000);
         for event in &events {
             let value = serde_json::to_value(event).unwrap_or_default();
-            if let Err(error) = ioc_shared::event::parse_incoming_event(&value, now, crate::calendar::active()) {
+            if let Err(error) =
+                ioc_shared::event::parse_incoming_event(&value, now, crate::calendar::active())
+            {
                 panic!("{error}: {value}");
             }
         }

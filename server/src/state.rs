@@ -70,7 +70,9 @@ pub enum StartError {
 }
 
 /// Redis connection settings: a call that gets no answer fails instead of waiting for ever.
-pub fn redis_connection(client: &redis::Client) -> redis::RedisResult<redis::aio::ConnectionManager> {
+pub fn redis_connection(
+    client: &redis::Client,
+) -> redis::RedisResult<redis::aio::ConnectionManager> {
     let config = redis::aio::ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(Duration::from_secs(5)))
@@ -87,18 +89,35 @@ impl AppState {
     }
 
     /// Builds the state around an existing PostgreSQL pool (tests get theirs from `#[sqlx::test]`).
-    pub fn with_store(settings: Settings, catalog: Catalog, store: Store) -> Result<AppState, StartError> {
+    pub fn with_store(
+        settings: Settings,
+        catalog: Catalog,
+        store: Store,
+    ) -> Result<AppState, StartError> {
         AppState::with_clock(settings, catalog, store, Clock::system())
     }
 
     /// Builds the state around an existing pool and a given clock.
-    pub fn with_clock(settings: Settings, catalog: Catalog, store: Store, clock: Clock) -> Result<AppState, StartError> {
+    pub fn with_clock(
+        settings: Settings,
+        catalog: Catalog,
+        store: Store,
+        clock: Clock,
+    ) -> Result<AppState, StartError> {
         let redis_client = redis::Client::open(settings.redis_url.as_str())?;
         let redis = redis_connection(&redis_client)?;
         let keys = Keys::new(settings.redis_prefix.clone());
-        let hub = Hub::new(redis.clone(), keys.clone(), catalog.clone(), store.clone(), clock.clone());
-        let applier = Applier::new(store.clone(), redis.clone(), keys.clone(), catalog.clone(), clock.clone());
-        let ingestor = Ingestor::new(catalog.clone(), store.clone(), applier.wake.clone(), clock.clone());
+        let hub =
+            Hub::new(redis.clone(), keys.clone(), catalog.clone(), store.clone(), clock.clone());
+        let applier = Applier::new(
+            store.clone(),
+            redis.clone(),
+            keys.clone(),
+            catalog.clone(),
+            clock.clone(),
+        );
+        let ingestor =
+            Ingestor::new(catalog.clone(), store.clone(), applier.wake.clone(), clock.clone());
         let accounts = Accounts::new(store.pool.clone(), clock.clone());
         let revoker = Revoker::new(redis.clone(), &keys);
         let manage = Management::new(accounts.clone(), catalog.clone(), revoker);

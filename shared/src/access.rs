@@ -75,7 +75,10 @@ pub struct LoginRequest {
 impl std::fmt::Debug for LoginRequest {
     /// Never prints the password, whatever logs a request.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginRequest").field("username", &self.username).field("password", &"<redacted>").finish()
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
     }
 }
 

@@ -17,7 +17,8 @@ use std::collections::BTreeMap;
 
 /// The calendar shipped with the server: Vietnamese civil servants, official 2025 and 2026
 /// days off and compensatory working days.
-pub const BUILTIN_CALENDAR_JSON: &str = include_str!("../../assets/calendar/vn-civil-servants.json");
+pub const BUILTIN_CALENDAR_JSON: &str =
+    include_str!("../../assets/calendar/vn-civil-servants.json");
 
 /// Longest deadline accepted, in working hours (about ten years of working time)…
 pub const MAX_WORKING_HOURS: u32 = 20_000;
@@ -41,8 +42,12 @@ impl DueIn {
         match self {
             DueIn::WorkingHours(n) if (1..=MAX_WORKING_HOURS).contains(&n) => Ok(self),
             DueIn::WorkingDays(n) if (1..=MAX_WORKING_DAYS).contains(&n) => Ok(self),
-            DueIn::WorkingHours(_) => Err(format!("`working_hours` must be between 1 and {MAX_WORKING_HOURS}")),
-            DueIn::WorkingDays(_) => Err(format!("`working_days` must be between 1 and {MAX_WORKING_DAYS}")),
+            DueIn::WorkingHours(_) => {
+                Err(format!("`working_hours` must be between 1 and {MAX_WORKING_HOURS}"))
+            }
+            DueIn::WorkingDays(_) => {
+                Err(format!("`working_days` must be between 1 and {MAX_WORKING_DAYS}"))
+            }
         }
     }
 }
@@ -106,10 +111,13 @@ pub struct WorkingCalendar {
 impl WorkingCalendar {
     /// Reads a calendar file, checking that it makes sense.
     pub fn from_json(text: &str) -> Result<WorkingCalendar, String> {
-        let file: CalendarFile = serde_json::from_str(text).map_err(|e| format!("calendar file: {e}"))?;
+        let file: CalendarFile =
+            serde_json::from_str(text).map_err(|e| format!("calendar file: {e}"))?;
         let mut week = [false; 7];
         for day in &file.week {
-            let weekday: Weekday = day.parse().map_err(|_| format!("calendar file: `{day}` is not a weekday (mon … sun)"))?;
+            let weekday: Weekday = day
+                .parse()
+                .map_err(|_| format!("calendar file: `{day}` is not a weekday (mon … sun)"))?;
             week[weekday.num_days_from_monday() as usize] = true;
         }
         if !week.contains(&true) {
@@ -118,7 +126,8 @@ impl WorkingCalendar {
         let mut periods = Vec::new();
         for [from, to] in &file.hours {
             let minutes = |text: &str| -> Result<u32, String> {
-                let time = NaiveTime::parse_from_str(text, "%H:%M").map_err(|_| format!("calendar file: `{text}` is not a time (HH:MM)"))?;
+                let time = NaiveTime::parse_from_str(text, "%H:%M")
+                    .map_err(|_| format!("calendar file: `{text}` is not a time (HH:MM)"))?;
                 Ok(time.signed_duration_since(NaiveTime::MIN).num_minutes() as u32)
             };
             let (from, to) = (minutes(from)?, minutes(to)?);
@@ -129,7 +138,9 @@ impl WorkingCalendar {
         }
         periods.sort_unstable();
         if periods.is_empty() || periods.windows(2).any(|w| w[0].1 > w[1].0) {
-            return Err("calendar file: `hours` must hold working periods that do not overlap".into());
+            return Err(
+                "calendar file: `hours` must hold working periods that do not overlap".into()
+            );
         }
         let mut special = BTreeMap::new();
         let mut years = BTreeMap::new();
@@ -138,11 +149,17 @@ impl WorkingCalendar {
                 return Err(format!("calendar file: year {} appears twice", year.year));
             }
             if year.source.trim().is_empty() {
-                return Err(format!("calendar file: year {} names no announcement in `source`", year.year));
+                return Err(format!(
+                    "calendar file: year {} names no announcement in `source`",
+                    year.year
+                ));
             }
             for off in year.days_off {
                 if off.to < off.from || (off.to - off.from).num_days() > 31 {
-                    return Err(format!("calendar file: days off `{}` run from {} to {}", off.name, off.from, off.to));
+                    return Err(format!(
+                        "calendar file: days off `{}` run from {} to {}",
+                        off.name, off.from, off.to
+                    ));
                 }
                 let mut day = off.from;
                 while day <= off.to {
@@ -152,7 +169,10 @@ impl WorkingCalendar {
             }
             for working in year.working_days {
                 if special.insert(working.date, Special::Working(working.name.clone())).is_some() {
-                    return Err(format!("calendar file: {} is both a day off and a working day", working.date));
+                    return Err(format!(
+                        "calendar file: {} is both a day off and a working day",
+                        working.date
+                    ));
                 }
             }
         }
@@ -218,7 +238,8 @@ impl WorkingCalendar {
         for _ in 0..MAX_DAYS_WALKED {
             if self.is_working_day(date) {
                 for (period_from, period_to) in &self.periods {
-                    let (period_from, period_to) = (i64::from(*period_from) * 60, i64::from(*period_to) * 60);
+                    let (period_from, period_to) =
+                        (i64::from(*period_from) * 60, i64::from(*period_to) * 60);
                     let begin = period_from.max(start_of_day);
                     if begin >= period_to {
                         continue;
@@ -226,7 +247,10 @@ impl WorkingCalendar {
                     let available = period_to - begin;
                     if left <= available {
                         let end = date.and_time(NaiveTime::MIN) + Duration::seconds(begin + left);
-                        return offset.from_local_datetime(&end).single().map(|t| t.with_timezone(&Utc));
+                        return offset
+                            .from_local_datetime(&end)
+                            .single()
+                            .map(|t| t.with_timezone(&Utc));
                     }
                     left -= available;
                 }
@@ -243,7 +267,8 @@ impl WorkingCalendar {
             return 0;
         }
         let offset = crate::time::local_offset();
-        let (from, to) = (from.with_timezone(&offset).naive_local(), to.with_timezone(&offset).naive_local());
+        let (from, to) =
+            (from.with_timezone(&offset).naive_local(), to.with_timezone(&offset).naive_local());
         let mut seconds = 0;
         let mut date = from.date();
         for _ in 0..MAX_DAYS_WALKED {
@@ -268,8 +293,13 @@ impl WorkingCalendar {
 
     /// A deadline given in working time, moved later by the working time of pauses: the pauses
     /// are `(paused at, resumed at)` in any order.
-    pub fn extend_by_pauses(&self, due: DateTime<Utc>, pauses: &[(DateTime<Utc>, DateTime<Utc>)]) -> DateTime<Utc> {
-        let paused: i64 = pauses.iter().map(|(from, to)| self.working_minutes_between(*from, *to)).sum();
+    pub fn extend_by_pauses(
+        &self,
+        due: DateTime<Utc>,
+        pauses: &[(DateTime<Utc>, DateTime<Utc>)],
+    ) -> DateTime<Utc> {
+        let paused: i64 =
+            pauses.iter().map(|(from, to)| self.working_minutes_between(*from, *to)).sum();
         self.add_working_minutes(due, paused).unwrap_or(due)
     }
 }
@@ -300,20 +330,35 @@ mod tests {
     fn hours_carry_over_lunch_and_the_weekend() {
         let calendar = WorkingCalendar::builtin();
         // Friday 20/11/2026 15:00 + 4 working hours: 2 on Friday, 2 on Monday.
-        assert_eq!(local(calendar.due(at("2026-11-20T15:00:00+07:00"), DueIn::WorkingHours(4)).unwrap()), "2026-11-23T10:00:00+07:00");
+        assert_eq!(
+            local(calendar.due(at("2026-11-20T15:00:00+07:00"), DueIn::WorkingHours(4)).unwrap()),
+            "2026-11-23T10:00:00+07:00"
+        );
         // 11:00 + 2 h: one before lunch, one after.
-        assert_eq!(local(calendar.due(at("2026-11-23T11:00:00+07:00"), DueIn::WorkingHours(2)).unwrap()), "2026-11-23T14:00:00+07:00");
+        assert_eq!(
+            local(calendar.due(at("2026-11-23T11:00:00+07:00"), DueIn::WorkingHours(2)).unwrap()),
+            "2026-11-23T14:00:00+07:00"
+        );
         // Ending exactly at noon stays at noon.
-        assert_eq!(local(calendar.due(at("2026-11-23T08:00:00+07:00"), DueIn::WorkingHours(4)).unwrap()), "2026-11-23T12:00:00+07:00");
+        assert_eq!(
+            local(calendar.due(at("2026-11-23T08:00:00+07:00"), DueIn::WorkingHours(4)).unwrap()),
+            "2026-11-23T12:00:00+07:00"
+        );
         // Received on a Saturday night: counting starts Monday 08:00.
-        assert_eq!(local(calendar.due(at("2026-11-21T22:00:00+07:00"), DueIn::WorkingHours(1)).unwrap()), "2026-11-23T09:00:00+07:00");
+        assert_eq!(
+            local(calendar.due(at("2026-11-21T22:00:00+07:00"), DueIn::WorkingHours(1)).unwrap()),
+            "2026-11-23T09:00:00+07:00"
+        );
     }
 
     #[test]
     fn days_skip_tet_2026() {
         let calendar = WorkingCalendar::builtin();
         // Friday 13/2/2026 10:00 + 1 working day: Tết runs Saturday 14/2 – Sunday 22/2.
-        assert_eq!(local(calendar.due(at("2026-02-13T10:00:00+07:00"), DueIn::WorkingDays(1)).unwrap()), "2026-02-23T10:00:00+07:00");
+        assert_eq!(
+            local(calendar.due(at("2026-02-13T10:00:00+07:00"), DueIn::WorkingDays(1)).unwrap()),
+            "2026-02-23T10:00:00+07:00"
+        );
         assert!(!calendar.is_working_day(NaiveDate::from_ymd_opt(2026, 2, 16).unwrap()));
     }
 
@@ -323,15 +368,30 @@ mod tests {
         // Friday 2/1/2026 is off (Tết Dương lịch, swapped); Saturday 10/1/2026 is worked.
         assert!(!calendar.is_working_day(NaiveDate::from_ymd_opt(2026, 1, 2).unwrap()));
         assert!(calendar.is_working_day(NaiveDate::from_ymd_opt(2026, 1, 10).unwrap()));
-        assert_eq!(local(calendar.due(at("2026-01-09T15:00:00+07:00"), DueIn::WorkingHours(4)).unwrap()), "2026-01-10T10:00:00+07:00");
+        assert_eq!(
+            local(calendar.due(at("2026-01-09T15:00:00+07:00"), DueIn::WorkingHours(4)).unwrap()),
+            "2026-01-10T10:00:00+07:00"
+        );
     }
 
     #[test]
     fn working_time_between_counts_only_working_periods() {
         let calendar = WorkingCalendar::builtin();
         // Friday 16:00 to Monday 09:30: 1 h + 1.5 h.
-        assert_eq!(calendar.working_minutes_between(at("2026-11-20T16:00:00+07:00"), at("2026-11-23T09:30:00+07:00")), 150);
-        assert_eq!(calendar.working_minutes_between(at("2026-11-23T12:00:00+07:00"), at("2026-11-23T13:00:00+07:00")), 0);
+        assert_eq!(
+            calendar.working_minutes_between(
+                at("2026-11-20T16:00:00+07:00"),
+                at("2026-11-23T09:30:00+07:00")
+            ),
+            150
+        );
+        assert_eq!(
+            calendar.working_minutes_between(
+                at("2026-11-23T12:00:00+07:00"),
+                at("2026-11-23T13:00:00+07:00")
+            ),
+            0
+        );
     }
 
     #[test]
@@ -339,7 +399,10 @@ mod tests {
         let calendar = WorkingCalendar::builtin();
         let due = at("2026-11-24T11:00:00+07:00");
         // Paused Monday 16:00 → Tuesday 09:00: 2 working hours; 11:00 + 2 h, over lunch.
-        let extended = calendar.extend_by_pauses(due, &[(at("2026-11-23T16:00:00+07:00"), at("2026-11-24T09:00:00+07:00"))]);
+        let extended = calendar.extend_by_pauses(
+            due,
+            &[(at("2026-11-23T16:00:00+07:00"), at("2026-11-24T09:00:00+07:00"))],
+        );
         assert_eq!(local(extended), "2026-11-24T14:00:00+07:00");
     }
 
@@ -348,9 +411,15 @@ mod tests {
         for (text, expected) in [
             (r#"{"week": [], "hours": [["08:00","12:00"]], "years": []}"#, "no working day"),
             (r#"{"week": ["mon"], "hours": [["12:00","08:00"]], "years": []}"#, "empty"),
-            (r#"{"week": ["mon"], "hours": [["08:00","12:00"],["11:00","13:00"]], "years": []}"#, "overlap"),
+            (
+                r#"{"week": ["mon"], "hours": [["08:00","12:00"],["11:00","13:00"]], "years": []}"#,
+                "overlap",
+            ),
             (r#"{"week": ["funday"], "hours": [["08:00","12:00"]], "years": []}"#, "not a weekday"),
-            (r#"{"week": ["mon"], "hours": [["08:00","12:00"]], "years": [{"year": 2027, "source": " "}]}"#, "names no announcement"),
+            (
+                r#"{"week": ["mon"], "hours": [["08:00","12:00"]], "years": [{"year": 2027, "source": " "}]}"#,
+                "names no announcement",
+            ),
         ] {
             let error = WorkingCalendar::from_json(text).unwrap_err();
             assert!(error.contains(expected), "{text}: {error}");

@@ -266,7 +266,11 @@ pub struct Event {
 
 /// Checks an event as a source system sends it: like [`parse_event`], and a `due_in` (working
 /// hours or days, instead of `due`) becomes `due` on `calendar`, counted from `at`.
-pub fn parse_incoming_event(value: &Value, now: DateTime<Utc>, calendar: &WorkingCalendar) -> Result<Event, String> {
+pub fn parse_incoming_event(
+    value: &Value,
+    now: DateTime<Utc>,
+    calendar: &WorkingCalendar,
+) -> Result<Event, String> {
     let Some(object) = value.as_object() else { return parse_event(value, now) };
     let given = |name: &str| object.get(name).is_some_and(|v| !v.is_null());
     if !given("due_in") {
@@ -336,7 +340,9 @@ pub fn parse_event(value: &Value, now: DateTime<Utc>) -> Result<Event, String> {
             outcome: fields.choice("outcome", &["completed", "rejected", "withdrawn"])?,
             satisfaction: match object.get("satisfaction") {
                 None | Some(Value::Null) => None,
-                Some(_) => Some(fields.choice("satisfaction", &["satisfied", "neutral", "dissatisfied"])?),
+                Some(_) => {
+                    Some(fields.choice("satisfaction", &["satisfied", "neutral", "dissatisfied"])?)
+                }
             },
         },
         "complaint.received" => EventBody::ComplaintReceived {
@@ -360,10 +366,9 @@ pub fn parse_event(value: &Value, now: DateTime<Utc>) -> Result<Event, String> {
             complaint: fields.id("complaint")?,
             satisfaction: match object.get("satisfaction") {
                 None | Some(Value::Null) => None,
-                Some(_) => Some(fields.choice(
-                    "satisfaction",
-                    &["satisfied", "neutral", "dissatisfied"],
-                )?),
+                Some(_) => {
+                    Some(fields.choice("satisfaction", &["satisfied", "neutral", "dissatisfied"])?)
+                }
             },
         },
         "task.assigned" => EventBody::TaskAssigned {
@@ -408,11 +413,18 @@ impl Fields<'_> {
                 if chars == 0 {
                     Err(format!("`{name}` is empty"))
                 } else if chars > max_chars {
-                    Err(format!("`{name}` is {chars} characters long; at most {max_chars} are allowed"))
+                    Err(format!(
+                        "`{name}` is {chars} characters long; at most {max_chars} are allowed"
+                    ))
                 } else if trimmed.contains('\0') {
                     // PostgreSQL's text and jsonb cannot hold U+0000.
-                    Err(format!("`{name}` contains a NUL character (\\u0000), which cannot be stored"))
-                } else if trimmed.chars().any(char::is_control) && name != "summary" && name != "title" {
+                    Err(format!(
+                        "`{name}` contains a NUL character (\\u0000), which cannot be stored"
+                    ))
+                } else if trimmed.chars().any(char::is_control)
+                    && name != "summary"
+                    && name != "title"
+                {
                     Err(format!("`{name}` contains control characters"))
                 } else {
                     Ok(trimmed.to_owned())
@@ -480,7 +492,11 @@ impl Fields<'_> {
         Ok(time)
     }
 
-    fn choice<T: for<'de> Deserialize<'de>>(&self, name: &str, allowed: &[&str]) -> Result<T, String> {
+    fn choice<T: for<'de> Deserialize<'de>>(
+        &self,
+        name: &str,
+        allowed: &[&str],
+    ) -> Result<T, String> {
         let text = self.text(name, 64)?;
         if !allowed.contains(&text.as_str()) {
             return Err(format!("`{name}` must be one of {}, not `{text}`", allowed.join(", ")));
@@ -495,7 +511,8 @@ impl Fields<'_> {
             Some(Value::Object(officer)) => {
                 let inner = Fields(officer);
                 let id = inner.id("id").map_err(|e| format!("officer: {e}"))?;
-                let name = inner.text("name", MAX_NAME_CHARS).map_err(|e| format!("officer: {e}"))?;
+                let name =
+                    inner.text("name", MAX_NAME_CHARS).map_err(|e| format!("officer: {e}"))?;
                 Ok(Officer { id, name })
             }
             Some(other) => Err(format!(
@@ -579,7 +596,10 @@ mod tests {
             "unit": "001", "dossier": "D1", "procedure": "P", "field": "F", "channel": "online",
             "due": "9999-12-31T23:59:59-23:59"});
         let error = parse_event(&value, now()).err().unwrap_or_default();
-        assert!(error.contains("`due` is `9999-12-31T23:59:59-23:59`, outside the supported range"), "{error}");
+        assert!(
+            error.contains("`due` is `9999-12-31T23:59:59-23:59`, outside the supported range"),
+            "{error}"
+        );
         let latest = patch(&value, "due", json!("9999-12-31T23:59:59Z"));
         let event = parse_event(&latest, now()).unwrap_or_else(|e| panic!("{e}"));
         let again = parse_event(&serde_json::to_value(&event).unwrap_or_default(), now());

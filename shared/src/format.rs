@@ -20,7 +20,11 @@ impl Lang {
     }
 
     pub fn parse(text: &str) -> Lang {
-        if text.eq_ignore_ascii_case("en") { Lang::En } else { Lang::Vi }
+        if text.eq_ignore_ascii_case("en") {
+            Lang::En
+        } else {
+            Lang::Vi
+        }
     }
 
     /// Picks the text of this language.

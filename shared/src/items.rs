@@ -26,8 +26,14 @@ pub enum ListState {
 }
 
 impl ListState {
-    pub const ALL: [ListState; 6] =
-        [ListState::Overdue, ListState::DueSoon, ListState::Open, ListState::Paused, ListState::ResolvedLate, ListState::NeedsRouting];
+    pub const ALL: [ListState; 6] = [
+        ListState::Overdue,
+        ListState::DueSoon,
+        ListState::Open,
+        ListState::Paused,
+        ListState::ResolvedLate,
+        ListState::NeedsRouting,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -148,7 +154,9 @@ impl BreakdownBy {
     }
 
     pub fn parse(text: &str) -> Option<BreakdownBy> {
-        [BreakdownBy::Procedure, BreakdownBy::Field, BreakdownBy::Channel].into_iter().find(|b| b.as_str() == text)
+        [BreakdownBy::Procedure, BreakdownBy::Field, BreakdownBy::Channel]
+            .into_iter()
+            .find(|b| b.as_str() == text)
     }
 }
 

@@ -61,7 +61,9 @@ fn is_true(value: &bool) -> bool {
 }
 
 /// What a subscription receives.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum View {
     /// The figures (`snapshot` messages).
@@ -172,12 +174,18 @@ impl ScopeFigures {
     }
 
     /// Applies a delta, or leaves the copy unchanged and says why not.
-    pub fn apply(&mut self, base: u64, version: u64, changes: &json_patch::Patch) -> Result<(), DeltaRefused> {
+    pub fn apply(
+        &mut self,
+        base: u64,
+        version: u64,
+        changes: &json_patch::Patch,
+    ) -> Result<(), DeltaRefused> {
         if base != self.version {
             return Err(DeltaRefused::OutOfStep { have: self.version, base });
         }
         // `patch` applies all operations or none.
-        json_patch::patch(&mut self.document, changes).map_err(|e| DeltaRefused::DoesNotApply(e.to_string()))?;
+        json_patch::patch(&mut self.document, changes)
+            .map_err(|e| DeltaRefused::DoesNotApply(e.to_string()))?;
         self.version = version;
         Ok(())
     }

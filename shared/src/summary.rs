@@ -33,7 +33,15 @@ pub enum Window {
 }
 
 impl Window {
-    pub const ALL: [Window; 7] = [Window::Today, Window::Hours24, Window::Days7, Window::Days30, Window::Month, Window::Quarter, Window::Year];
+    pub const ALL: [Window; 7] = [
+        Window::Today,
+        Window::Hours24,
+        Window::Days7,
+        Window::Days30,
+        Window::Month,
+        Window::Quarter,
+        Window::Year,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

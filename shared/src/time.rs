@@ -188,7 +188,9 @@ pub fn parse_w3c_date(text: &str, end: DateEnd) -> Option<DateTime<Utc>> {
     }
     let parts: Vec<&str> = text.split('-').collect();
     let number = |part: &str, digits: usize| -> Option<u32> {
-        (part.len() == digits && part.bytes().all(|b| b.is_ascii_digit())).then(|| part.parse().ok()).flatten()
+        (part.len() == digits && part.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| part.parse().ok())
+            .flatten()
     };
     let (first, last) = match parts.as_slice() {
         [year] => {
@@ -202,7 +204,11 @@ pub fn parse_w3c_date(text: &str, end: DateEnd) -> Option<DateTime<Utc>> {
             (first, next.pred_opt()?)
         }
         [year, month, day] => {
-            let date = NaiveDate::from_ymd_opt(i32::try_from(number(year, 4)?).ok()?, number(month, 2)?, number(day, 2)?)?;
+            let date = NaiveDate::from_ymd_opt(
+                i32::try_from(number(year, 4)?).ok()?,
+                number(month, 2)?,
+                number(day, 2)?,
+            )?;
             (date, date)
         }
         _ => return None,
@@ -245,7 +251,10 @@ mod tests {
     fn a_shifted_clock_starts_at_its_moment_and_runs() {
         let clock = Clock::starting_at(at("2027-01-01T00:00:00+07:00"));
         let now = clock.now();
-        assert!(now >= at("2027-01-01T00:00:00+07:00") && now < at("2027-01-01T00:01:00+07:00"), "{now}");
+        assert!(
+            now >= at("2027-01-01T00:00:00+07:00") && now < at("2027-01-01T00:01:00+07:00"),
+            "{now}"
+        );
     }
 
     #[test]
@@ -274,7 +283,11 @@ mod tests {
             (date(2026, 12, 31), date(2026, 12, 1), date(2026, 10, 1), date(2026, 1, 1)),
             (date(2028, 2, 29), date(2028, 2, 1), date(2028, 1, 1), date(2028, 1, 1)),
         ] {
-            assert_eq!((month_start(day), quarter_start(day), year_start(day)), (month, quarter, year), "{day}");
+            assert_eq!(
+                (month_start(day), quarter_start(day), year_start(day)),
+                (month, quarter, year),
+                "{day}"
+            );
         }
         // The first and last local hour of a month, seen from UTC.
         assert_eq!(month_start(local_day(at("2026-11-30T17:00:00Z"))), date(2026, 12, 1));
@@ -297,9 +310,16 @@ mod tests {
         let end = |t: &str| parse_w3c_date(t, DateEnd::End);
         assert_eq!(start("2026-12-02T04:24Z"), Some(at("2026-12-02T04:24:00Z")));
         assert_eq!(start("2026-12-02T04:24:30Z"), Some(at("2026-12-02T04:24:30Z")));
-        assert_eq!(start("2026-12-02T04:24:30.5Z").map(|t| t.timestamp()), Some(at("2026-12-02T04:24:30Z").timestamp()));
+        assert_eq!(
+            start("2026-12-02T04:24:30.5Z").map(|t| t.timestamp()),
+            Some(at("2026-12-02T04:24:30Z").timestamp())
+        );
         assert_eq!(start("2026-12-02T11:24+07:00"), Some(at("2026-12-02T04:24:00Z")));
-        assert_eq!(start("2026-12-02T11:24 07:00"), Some(at("2026-12-02T04:24:00Z")), "a + that arrived as a space");
+        assert_eq!(
+            start("2026-12-02T11:24 07:00"),
+            Some(at("2026-12-02T04:24:00Z")),
+            "a + that arrived as a space"
+        );
         assert_eq!(start("2026-12-02T01:24-03:00"), Some(at("2026-12-02T04:24:00Z")));
         // A day, a month and a year are local, at their start or their last second.
         assert_eq!(start("2026-12-02"), Some(at("2026-12-02T00:00:00+07:00")));
@@ -307,7 +327,18 @@ mod tests {
         assert_eq!(start("2026-12"), Some(at("2026-12-01T00:00:00+07:00")));
         assert_eq!(end("2028-02"), Some(at("2028-02-29T23:59:59+07:00")));
         assert_eq!(end("2026"), Some(at("2026-12-31T23:59:59+07:00")));
-        for bad in ["", "yesterday", "2026-13-01", "2026-02-30", "26-12-02", "2026-12-02T04Z", "2026-12-02T04:24", "2026-1-2", "2026-12-02T25:00Z", "+2026"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "2026-02-30",
+            "26-12-02",
+            "2026-12-02T04Z",
+            "2026-12-02T04:24",
+            "2026-1-2",
+            "2026-12-02T25:00Z",
+            "+2026",
+        ] {
             assert_eq!(start(bad), None, "{bad}");
         }
     }

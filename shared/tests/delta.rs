@@ -11,7 +11,13 @@ use serde_json::{json, Value};
 
 /// Keys like the summary's, including ones JSON Pointer must escape (`/` and `~`).
 fn key() -> impl Strategy<Value = String> {
-    prop_oneof![Just("received".to_owned()), Just("a/b".to_owned()), Just("~1".to_owned()), Just(String::new()), "[a-z_]{1,8}"]
+    prop_oneof![
+        Just("received".to_owned()),
+        Just("a/b".to_owned()),
+        Just("~1".to_owned()),
+        Just(String::new()),
+        "[a-z_]{1,8}"
+    ]
 }
 
 fn document() -> impl Strategy<Value = Value> {
@@ -25,14 +31,21 @@ fn document() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::btree_map(key(), inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(key(), inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
 
 /// Sends a delta the way the server does (as socket text) and reads it back as a client.
 fn over_the_wire(base: u64, version: u64, old: &Value, new: &Value) -> json_patch::Patch {
-    let message = ServerMessage::Delta { unit: "01".into(), window: Window::Today, base, version, changes: changes_between(old, new) };
+    let message = ServerMessage::Delta {
+        unit: "01".into(),
+        window: Window::Today,
+        base,
+        version,
+        changes: changes_between(old, new),
+    };
     let text = serde_json::to_string(&message).unwrap();
     match serde_json::from_str::<ServerMessage>(&text).unwrap() {
         ServerMessage::Delta { changes, .. } => changes,

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::{DateTime, Utc};
-use ioc_shared::event::{parse_event, parse_incoming_event, EVENT_TYPES, LATEST_TIME, EARLIEST_TIME};
+use ioc_shared::event::{
+    parse_event, parse_incoming_event, EARLIEST_TIME, EVENT_TYPES, LATEST_TIME,
+};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -42,20 +44,39 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)),
         nasty_string().prop_map(Value::String),
     ];
     leaf.prop_recursive(3, 24, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map(nasty_string(), inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(nasty_string(), inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
 
 const FIELDS: [&str; 18] = [
-    "id", "source", "type", "at", "unit", "dossier", "complaint", "task", "procedure", "field", "channel", "due",
-    "outcome", "summary", "title", "satisfaction", "officer", "due_in",
+    "id",
+    "source",
+    "type",
+    "at",
+    "unit",
+    "dossier",
+    "complaint",
+    "task",
+    "procedure",
+    "field",
+    "channel",
+    "due",
+    "outcome",
+    "summary",
+    "title",
+    "satisfaction",
+    "officer",
+    "due_in",
 ];
 
 /// An object with the contract's field names and arbitrary values: close enough to an event
@@ -96,7 +117,10 @@ fn check_accepted(value: &Value) -> Result<(), TestCaseError> {
     let stored = serde_json::to_value(&event).unwrap();
     let mut strings = Vec::new();
     strings_in(&stored, &mut strings);
-    prop_assert!(strings.iter().all(|s| !s.contains('\0')), "an accepted event carries a NUL: {stored}");
+    prop_assert!(
+        strings.iter().all(|s| !s.contains('\0')),
+        "an accepted event carries a NUL: {stored}"
+    );
     let earliest = ioc_shared::time::parse_rfc3339(EARLIEST_TIME).unwrap();
     let latest = ioc_shared::time::parse_rfc3339(LATEST_TIME).unwrap();
     prop_assert!(event.at >= earliest && event.at <= latest);

@@ -76,13 +76,25 @@ impl TestServer {
     }
 
     /// A server whose settings `configure` changes first.
-    pub async fn start_configured(pool: &PgPool, configure: impl FnOnce(&mut Settings)) -> TestServer {
+    pub async fn start_configured(
+        pool: &PgPool,
+        configure: impl FnOnce(&mut Settings),
+    ) -> TestServer {
         TestServer::start_with(pool, &fresh_prefix(), Catalog::load(None).unwrap(), configure).await
     }
 
     /// A server on Redis prefix `prefix` with its own unit catalog and settings.
-    pub async fn start_with(pool: &PgPool, prefix: &str, catalog: Catalog, configure: impl FnOnce(&mut Settings)) -> TestServer {
-        let own_pool = PgPoolOptions::new().max_connections(8).connect_with((*pool.connect_options()).clone()).await.unwrap();
+    pub async fn start_with(
+        pool: &PgPool,
+        prefix: &str,
+        catalog: Catalog,
+        configure: impl FnOnce(&mut Settings),
+    ) -> TestServer {
+        let own_pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with((*pool.connect_options()).clone())
+            .await
+            .unwrap();
         let mut settings = settings(prefix);
         configure(&mut settings);
         let state = AppState::with_store(settings, catalog, Store { pool: own_pool }).unwrap();
@@ -92,8 +104,18 @@ impl TestServer {
     /// A server whose "now" comes from `clock` (for a test that needs a moment of its own,
     /// such as some hours into the month), on a fresh Redis prefix.
     pub async fn start_clocked(pool: &PgPool, clock: ioc_shared::time::Clock) -> TestServer {
-        let own_pool = PgPoolOptions::new().max_connections(8).connect_with((*pool.connect_options()).clone()).await.unwrap();
-        let state = AppState::with_clock(settings(&fresh_prefix()), Catalog::load(None).unwrap(), Store { pool: own_pool }, clock).unwrap();
+        let own_pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with((*pool.connect_options()).clone())
+            .await
+            .unwrap();
+        let state = AppState::with_clock(
+            settings(&fresh_prefix()),
+            Catalog::load(None).unwrap(),
+            Store { pool: own_pool },
+            clock,
+        )
+        .unwrap();
         TestServer::start_state(state).await
     }
 
@@ -117,7 +139,12 @@ impl TestServer {
             .connect_with((*pool.connect_options()).clone())
             .await
             .unwrap();
-        let state = AppState::with_store(settings(prefix), Catalog::load(None).unwrap(), Store { pool: own_pool }).unwrap();
+        let state = AppState::with_store(
+            settings(prefix),
+            Catalog::load(None).unwrap(),
+            Store { pool: own_pool },
+        )
+        .unwrap();
         TestServer::start_state(state).await
     }
 
@@ -156,7 +183,16 @@ impl TestServer {
 
     /// Creates an ingest key through the admin API (`{"source", "unit"?, …}`); its secret.
     pub async fn create_key(&self, key: &Value) -> String {
-        let created: Value = self.http.post(format!("{}/api/v1/admin/keys", self.base)).json(key).send().await.unwrap().json().await.unwrap();
+        let created: Value = self
+            .http
+            .post(format!("{}/api/v1/admin/keys", self.base))
+            .json(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         created["secret"].as_str().unwrap_or_else(|| panic!("no key created: {created}")).to_owned()
     }
 
@@ -188,8 +224,11 @@ impl TestServer {
         loop {
             self.server.state.applier.clone().apply_pending().await.unwrap();
             let mut redis = self.server.state.redis.clone();
-            let rebuilding: bool =
-                redis::cmd("EXISTS").arg(self.server.state.keys.rebuilding()).query_async(&mut redis).await.unwrap();
+            let rebuilding: bool = redis::cmd("EXISTS")
+                .arg(self.server.state.keys.rebuilding())
+                .query_async(&mut redis)
+                .await
+                .unwrap();
             if !rebuilding {
                 return;
             }
@@ -257,15 +296,25 @@ pub fn run_ioc(pool: &PgPool, prefix: &str, args: &[&str], stdin: &str) -> (bool
         .unwrap();
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     let output = child.wait_with_output().unwrap();
-    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 /// A paired display of `unit`; returns its id and `ioc_display=…` cookie.
 pub async fn paired_display(server: &TestServer, unit: &str) -> (i64, String) {
     use ioc_shared::access::WallView;
     let accounts = &server.server.state.accounts;
-    let playlist = vec![WallView { unit: unit.into(), window: ioc_shared::summary::Window::Today, seconds: 10, view: Default::default() }];
-    let (display, code) = accounts.create_display("Màn hình phòng họp", unit, &playlist).await.unwrap();
+    let playlist = vec![WallView {
+        unit: unit.into(),
+        window: ioc_shared::summary::Window::Today,
+        seconds: 10,
+        view: Default::default(),
+    }];
+    let (display, code) =
+        accounts.create_display("Màn hình phòng họp", unit, &playlist).await.unwrap();
     let response = browser(&server.base)
         .post(format!("{}/api/v1/displays/pair", server.base))
         .json(&serde_json::json!({"code": code.to_lowercase()}))
@@ -277,7 +326,13 @@ pub async fn paired_display(server: &TestServer, unit: &str) -> (i64, String) {
 }
 
 /// Creates a person unless they exist (servers may share a database).
-pub async fn ensure_user(state: &AppState, username: &str, password: &str, role: ioc_shared::access::Role, unit: Option<&str>) {
+pub async fn ensure_user(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    role: ioc_shared::access::Role,
+    unit: Option<&str>,
+) {
     match state.accounts.add_user(username, password, role, unit).await {
         Ok(_) | Err(ioc_server::accounts::AccountError::Conflict(_)) => {}
         Err(error) => panic!("cannot create {username}: {error}"),
@@ -314,7 +369,8 @@ pub fn session_cookie(response: &reqwest::Response, name: &str) -> Option<String
 /// does (its `Origin` is `base`).
 pub fn client_with_cookie(base: &str, cookie: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(reqwest::header::COOKIE, reqwest::header::HeaderValue::from_str(cookie).unwrap());
+    headers
+        .insert(reqwest::header::COOKIE, reqwest::header::HeaderValue::from_str(cookie).unwrap());
     headers.insert(reqwest::header::ORIGIN, reqwest::header::HeaderValue::from_str(base).unwrap());
     reqwest::Client::builder().default_headers(headers).build().unwrap()
 }
@@ -343,10 +399,20 @@ impl ServerThread {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async move {
-                let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await.unwrap();
-                let state = AppState::with_store(settings(&prefix), Catalog::load(None).unwrap(), Store { pool }).unwrap();
+                let pool =
+                    PgPoolOptions::new().max_connections(8).connect_with(options).await.unwrap();
+                let state = AppState::with_store(
+                    settings(&prefix),
+                    Catalog::load(None).unwrap(),
+                    Store { pool },
+                )
+                .unwrap();
                 let bind = addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
                 let mut listener = None;
                 for _ in 0..100 {
@@ -358,7 +424,8 @@ impl ServerThread {
                         Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                     }
                 }
-                let server = ioc_server::start(state, listener.expect("port free again")).await.unwrap();
+                let server =
+                    ioc_server::start(state, listener.expect("port free again")).await.unwrap();
                 ready_tx.send(server.addr).unwrap();
                 let _ = stop_rx.await;
                 server.stop();
@@ -423,7 +490,9 @@ pub fn capture_logs() -> CapturedLogs {
         let logs = CapturedLogs(Default::default());
         let writer = logs.clone();
         let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("debug,hyper=info,h2=info,tungstenite=info,tokio_tungstenite=info"))
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "debug,hyper=info,h2=info,tungstenite=info,tokio_tungstenite=info",
+            ))
             .with_writer(move || writer.clone())
             .finish();
         let _ = tracing::subscriber::set_global_default(subscriber);
@@ -457,14 +526,23 @@ where
 /// A WebSocket client of `/api/v1/live`, as a dashboard would be: it keeps each scope's
 /// figures from snapshots and deltas (with the same [`ioc_shared::live::ScopeFigures`] the dashboard uses).
 pub struct LiveClient {
-    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
     /// The figures of each scope, as the messages read so far left them.
-    pub figures: std::collections::HashMap<(String, ioc_shared::summary::Window), ioc_shared::live::ScopeFigures>,
+    pub figures: std::collections::HashMap<
+        (String, ioc_shared::summary::Window),
+        ioc_shared::live::ScopeFigures,
+    >,
 }
 
 impl LiveClient {
     /// Connects with an optional cookie and `Origin`; the handshake's error when refused.
-    pub async fn connect_as(url: &str, cookie: Option<&str>, origin: Option<&str>) -> Result<LiveClient, tokio_tungstenite::tungstenite::Error> {
+    pub async fn connect_as(
+        url: &str,
+        cookie: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<LiveClient, tokio_tungstenite::tungstenite::Error> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let mut request = url.into_client_request()?;
         if let Some(cookie) = cookie {
@@ -486,7 +564,11 @@ impl LiveClient {
                 Err(_) => return None,
                 Ok(None) | Ok(Some(Err(_))) => return Some((1006, String::new())),
                 Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame)))) => {
-                    return Some(frame.map(|f| (u16::from(f.code), f.reason.to_string())).unwrap_or((1005, String::new())))
+                    return Some(
+                        frame
+                            .map(|f| (u16::from(f.code), f.reason.to_string()))
+                            .unwrap_or((1005, String::new())),
+                    )
                 }
                 Ok(Some(Ok(_))) => {}
             }
@@ -499,7 +581,10 @@ impl LiveClient {
     }
 
     pub async fn subscribe(&mut self, unit: &str, window: &str) {
-        self.send_text(&serde_json::json!({"type": "subscribe", "unit": unit, "window": window}).to_string()).await;
+        self.send_text(
+            &serde_json::json!({"type": "subscribe", "unit": unit, "window": window}).to_string(),
+        )
+        .await;
     }
 
     /// The next text message, raw; `None` if nothing arrives within `limit` or the socket ends.
@@ -507,7 +592,8 @@ impl LiveClient {
         use futures_util::StreamExt;
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            let message = tokio::time::timeout_at(deadline, self.socket.next()).await.ok()??.ok()?;
+            let message =
+                tokio::time::timeout_at(deadline, self.socket.next()).await.ok()??.ok()?;
             if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
                 return Some(text.to_string());
             }
@@ -517,7 +603,10 @@ impl LiveClient {
     /// The next message that is not a heartbeat, as the server sent it; snapshots and deltas
     /// also update [`LiveClient::figures`] (a delta that does not apply panics: this client
     /// reads every message, so it never misses one).
-    pub async fn next_raw_message(&mut self, limit: Duration) -> Option<ioc_shared::live::ServerMessage> {
+    pub async fn next_raw_message(
+        &mut self,
+        limit: Duration,
+    ) -> Option<ioc_shared::live::ServerMessage> {
         use ioc_shared::live::{ScopeFigures, ServerMessage};
         let deadline = tokio::time::Instant::now() + limit;
         loop {
@@ -527,10 +616,16 @@ impl LiveClient {
             match &message {
                 ServerMessage::Heartbeat { .. } => continue,
                 ServerMessage::Snapshot { unit, window, version, data } => {
-                    self.figures.insert((unit.clone(), *window), ScopeFigures::from_snapshot(*version, data).unwrap());
+                    self.figures.insert(
+                        (unit.clone(), *window),
+                        ScopeFigures::from_snapshot(*version, data).unwrap(),
+                    );
                 }
                 ServerMessage::Delta { unit, window, base, version, changes } => {
-                    let figures = self.figures.get_mut(&(unit.clone(), *window)).expect("a delta before any snapshot");
+                    let figures = self
+                        .figures
+                        .get_mut(&(unit.clone(), *window))
+                        .expect("a delta before any snapshot");
                     figures.apply(*base, *version, changes).unwrap();
                 }
                 _ => {}
@@ -541,7 +636,10 @@ impl LiveClient {
 
     /// The next message that is not a heartbeat, with a delta shown as the snapshot it produces
     /// (what a screen shows).
-    pub async fn next_message(&mut self, limit: Duration) -> Option<ioc_shared::live::ServerMessage> {
+    pub async fn next_message(
+        &mut self,
+        limit: Duration,
+    ) -> Option<ioc_shared::live::ServerMessage> {
         use ioc_shared::live::ServerMessage;
         let message = self.next_raw_message(limit).await?;
         Some(match message {
@@ -554,12 +652,18 @@ impl LiveClient {
     }
 
     /// Waits for a snapshot whose summary satisfies `check`; returns its version and summary.
-    pub async fn snapshot_where(&mut self, limit: Duration, check: impl Fn(&Summary) -> bool) -> (u64, Summary) {
+    pub async fn snapshot_where(
+        &mut self,
+        limit: Duration,
+        check: impl Fn(&Summary) -> bool,
+    ) -> (u64, Summary) {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.next_message(left).await {
-                Some(ioc_shared::live::ServerMessage::Snapshot { version, data, .. }) if check(&data) => {
+                Some(ioc_shared::live::ServerMessage::Snapshot { version, data, .. })
+                    if check(&data) =>
+                {
                     return (version, *data)
                 }
                 Some(_) => {}
@@ -591,7 +695,10 @@ impl BlackHole {
                 let (client_read, client_write) = client.into_split();
                 let (upstream_read, upstream_write) = upstream.into_split();
                 for (mut from, mut to) in [
-                    (Box::new(client_read) as Box<dyn tokio::io::AsyncRead + Unpin + Send>, Box::new(upstream_write) as Box<dyn tokio::io::AsyncWrite + Unpin + Send>),
+                    (
+                        Box::new(client_read) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+                        Box::new(upstream_write) as Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
+                    ),
                     (Box::new(upstream_read), Box::new(client_write)),
                 ] {
                     let passing = switch.clone();
@@ -602,7 +709,9 @@ impl BlackHole {
                                 break;
                             }
                             // In the black hole, bytes are swallowed and the connection stays up.
-                            if passing.load(Ordering::SeqCst) && to.write_all(&buffer[..n]).await.is_err() {
+                            if passing.load(Ordering::SeqCst)
+                                && to.write_all(&buffer[..n]).await.is_err()
+                            {
                                 break;
                             }
                         }
@@ -613,4 +722,3 @@ impl BlackHole {
         BlackHole { addr, passing }
     }
 }
-

@@ -4,7 +4,7 @@
 //! credential. Every HTTP request and every WebSocket subscription is checked against the
 //! caller's scope by [`authorize_unit`], the one check behind both.
 
-use super::{secret_hash_hex, Accounts, AccountError, Display, User};
+use super::{secret_hash_hex, AccountError, Accounts, Display, User};
 use crate::catalog::{Catalog, Unit};
 use ioc_shared::access::{Me, Role};
 use std::time::Duration;
@@ -74,8 +74,17 @@ impl Principal {
 
     pub fn me(&self) -> Me {
         match self {
-            Principal::User(user) => Me::User { username: user.username.clone(), role: user.role, unit: user.unit.clone() },
-            Principal::Display(d) => Me::Display { id: d.id, name: d.name.clone(), unit: d.unit.clone(), playlist: d.playlist.clone() },
+            Principal::User(user) => Me::User {
+                username: user.username.clone(),
+                role: user.role,
+                unit: user.unit.clone(),
+            },
+            Principal::Display(d) => Me::Display {
+                id: d.id,
+                name: d.name.clone(),
+                unit: d.unit.clone(),
+                playlist: d.playlist.clone(),
+            },
         }
     }
 }
@@ -99,16 +108,28 @@ impl Caller {
 impl Accounts {
     /// The principal behind a credential, if it is valid now (a session not idle for longer
     /// than `session_idle`, a display not revoked).
-    pub async fn principal_for(&self, credential: &Credential, session_idle: Duration) -> Result<Option<Principal>, AccountError> {
+    pub async fn principal_for(
+        &self,
+        credential: &Credential,
+        session_idle: Duration,
+    ) -> Result<Option<Principal>, AccountError> {
         Ok(match credential {
-            Credential::Session(token) => self.session_user(token, session_idle).await?.map(Principal::User),
-            Credential::Display(secret) => self.display_by_credential(secret).await?.map(Principal::Display),
+            Credential::Session(token) => {
+                self.session_user(token, session_idle).await?.map(Principal::User)
+            }
+            Credential::Display(secret) => {
+                self.display_by_credential(secret).await?.map(Principal::Display)
+            }
         })
     }
 }
 
 /// Checks again that a caller's credential is still valid (for long-lived connections).
-pub async fn still_valid(accounts: &Accounts, session_idle: Duration, caller: &Caller) -> Result<bool, AccountError> {
+pub async fn still_valid(
+    accounts: &Accounts,
+    session_idle: Duration,
+    caller: &Caller,
+) -> Result<bool, AccountError> {
     Ok(accounts.principal_for(&caller.credential, session_idle).await?.is_some())
 }
 
@@ -132,7 +153,12 @@ impl UnitRefusal {
 
 /// The unit `code`, if the caller may see it; a forbidden request is recorded in the audit
 /// log. The one check behind every HTTP request and every WebSocket subscription.
-pub async fn authorize_unit<'a>(catalog: &'a Catalog, accounts: &Accounts, caller: &Caller, code: &str) -> Result<&'a Unit, UnitRefusal> {
+pub async fn authorize_unit<'a>(
+    catalog: &'a Catalog,
+    accounts: &Accounts,
+    caller: &Caller,
+    code: &str,
+) -> Result<&'a Unit, UnitRefusal> {
     if caller.principal.can_see(catalog, code) {
         if let Some(unit) = catalog.get(code) {
             return Ok(unit);
@@ -142,7 +168,13 @@ pub async fn authorize_unit<'a>(catalog: &'a Catalog, accounts: &Accounts, calle
         }
     }
     accounts
-        .audit(&caller.principal.label(), "access_denied", Some(&format!("unit:{code}")), None, caller.address.as_deref())
+        .audit(
+            &caller.principal.label(),
+            "access_denied",
+            Some(&format!("unit:{code}")),
+            None,
+            caller.address.as_deref(),
+        )
         .await;
     Err(UnitRefusal::Forbidden(forbidden_message(code)))
 }

@@ -17,11 +17,19 @@ pub struct PublicUnit {
 
 impl Accounts {
     pub async fn public_units(&self) -> Result<Vec<PublicUnit>, AccountError> {
-        Ok(sqlx::query_as::<_, PublicUnit>("SELECT unit, officers, updated_at FROM public_units ORDER BY unit").fetch_all(&self.pool).await?)
+        Ok(sqlx::query_as::<_, PublicUnit>(
+            "SELECT unit, officers, updated_at FROM public_units ORDER BY unit",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Makes a unit public (or changes whether its officers are named).
-    pub async fn set_public_unit(&self, unit: &str, officers: bool) -> Result<PublicUnit, AccountError> {
+    pub async fn set_public_unit(
+        &self,
+        unit: &str,
+        officers: bool,
+    ) -> Result<PublicUnit, AccountError> {
         Ok(sqlx::query_as::<_, PublicUnit>(
             "INSERT INTO public_units (unit, officers, updated_at) VALUES ($1, $2, $3)
              ON CONFLICT (unit) DO UPDATE SET officers = EXCLUDED.officers, updated_at = EXCLUDED.updated_at
@@ -35,7 +43,10 @@ impl Accounts {
     }
 
     pub async fn remove_public_unit(&self, unit: &str) -> Result<(), AccountError> {
-        let done = sqlx::query("DELETE FROM public_units WHERE unit = $1").bind(unit).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM public_units WHERE unit = $1")
+            .bind(unit)
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(AccountError::NotFound(format!("unit `{unit}` is not public")));
         }

@@ -43,17 +43,30 @@ impl Management {
     }
 
     async fn audit(&self, actor: &Actor, action: &str, target: &str, detail: Option<&str>) {
-        self.accounts.audit(&actor.label, action, Some(target), detail, actor.address.as_deref()).await;
+        self.accounts
+            .audit(&actor.label, action, Some(target), detail, actor.address.as_deref())
+            .await;
     }
 
     // ---- people ----
 
-    pub async fn add_user(&self, actor: &Actor, username: &str, password: &str, role: Role, unit: Option<&str>) -> Result<User, AccountError> {
+    pub async fn add_user(
+        &self,
+        actor: &Actor,
+        username: &str,
+        password: &str,
+        role: Role,
+        unit: Option<&str>,
+    ) -> Result<User, AccountError> {
         if let Some(unit) = unit {
             self.known_unit(unit)?;
         }
         let user = self.accounts.add_user(username, password, role, unit).await?;
-        let detail = format!("role {}{}", user.role.as_str(), user.unit.as_deref().map(|u| format!(", unit {u}")).unwrap_or_default());
+        let detail = format!(
+            "role {}{}",
+            user.role.as_str(),
+            user.unit.as_deref().map(|u| format!(", unit {u}")).unwrap_or_default()
+        );
         self.audit(actor, "user_added", &user.username, Some(&detail)).await;
         Ok(user)
     }
@@ -77,7 +90,12 @@ impl Management {
     }
 
     /// Sets a new password: the person's sessions end and their live connections close.
-    pub async fn reset_password(&self, actor: &Actor, username: &str, password: &str) -> Result<User, AccountError> {
+    pub async fn reset_password(
+        &self,
+        actor: &Actor,
+        username: &str,
+        password: &str,
+    ) -> Result<User, AccountError> {
         let user = self.accounts.reset_password(username, password).await?;
         self.audit(actor, "password_reset", &user.username, None).await;
         self.revoker.publish(&format!("user:{}", user.id)).await;
@@ -87,7 +105,13 @@ impl Management {
     // ---- ingest keys ----
 
     /// A key for a source system; the secret is returned once and stored only as a hash.
-    pub async fn create_key(&self, actor: &Actor, source: &str, unit: Option<&str>, expectation: Expectation) -> Result<(IngestKey, String), AccountError> {
+    pub async fn create_key(
+        &self,
+        actor: &Actor,
+        source: &str,
+        unit: Option<&str>,
+        expectation: Expectation,
+    ) -> Result<(IngestKey, String), AccountError> {
         if let Some(unit) = unit {
             self.known_unit(unit)?;
         }
@@ -105,17 +129,34 @@ impl Management {
     // ---- wall displays ----
 
     /// A display and its one-time pairing code.
-    pub async fn create_display(&self, actor: &Actor, name: &str, unit: &str, playlist: &[WallView]) -> Result<(Display, String), AccountError> {
+    pub async fn create_display(
+        &self,
+        actor: &Actor,
+        name: &str,
+        unit: &str,
+        playlist: &[WallView],
+    ) -> Result<(Display, String), AccountError> {
         check_display_scope(&self.catalog, unit, playlist)?;
         let (display, code) = self.accounts.create_display(name, unit, playlist).await?;
-        self.audit(actor, "display_created", &format!("display:{}", display.id), Some(&display.name)).await;
+        self.audit(
+            actor,
+            "display_created",
+            &format!("display:{}", display.id),
+            Some(&display.name),
+        )
+        .await;
         Ok((display, code))
     }
 
     /// A new pairing code; the screen paired before is disconnected.
-    pub async fn new_pairing(&self, actor: &Actor, id: i64) -> Result<(Display, String), AccountError> {
+    pub async fn new_pairing(
+        &self,
+        actor: &Actor,
+        id: i64,
+    ) -> Result<(Display, String), AccountError> {
         let (display, code) = self.accounts.new_pairing_code(id).await?;
-        self.audit(actor, "display_pairing_reset", &format!("display:{id}"), Some(&display.name)).await;
+        self.audit(actor, "display_pairing_reset", &format!("display:{id}"), Some(&display.name))
+            .await;
         self.revoker.publish(&format!("display:{id}")).await;
         Ok((display, code))
     }
@@ -132,7 +173,12 @@ impl Management {
 
     /// Makes a unit public on `/cong-khai` and in the open data, or changes whether its late
     /// officers are named there (the city's decision, audited).
-    pub async fn make_public(&self, actor: &Actor, unit: &str, officers: bool) -> Result<super::disclosure::PublicUnit, AccountError> {
+    pub async fn make_public(
+        &self,
+        actor: &Actor,
+        unit: &str,
+        officers: bool,
+    ) -> Result<super::disclosure::PublicUnit, AccountError> {
         self.known_unit(unit)?;
         let public = self.accounts.set_public_unit(unit, officers).await?;
         let detail = if officers { "officers named" } else { "officers not named" };

@@ -142,7 +142,10 @@ pub const DEFAULT_EXPECTED_INTERVAL_SECONDS: i32 = 1800;
 
 impl Default for Expectation {
     fn default() -> Expectation {
-        Expectation { interval_seconds: DEFAULT_EXPECTED_INTERVAL_SECONDS, watch: Watch::WorkingHours }
+        Expectation {
+            interval_seconds: DEFAULT_EXPECTED_INTERVAL_SECONDS,
+            watch: Watch::WorkingHours,
+        }
     }
 }
 
@@ -159,7 +162,11 @@ pub struct AuditRecord {
 
 /// Checks a display's scope and playlist against the catalog: known units, and every view
 /// inside the display's unit (a wall never shows more than it was created for).
-pub fn check_display_scope(catalog: &crate::catalog::Catalog, unit: &str, playlist: &[WallView]) -> Result<(), AccountError> {
+pub fn check_display_scope(
+    catalog: &crate::catalog::Catalog,
+    unit: &str,
+    playlist: &[WallView],
+) -> Result<(), AccountError> {
     if !catalog.contains(unit) {
         return Err(AccountError::Invalid(format!("unknown unit `{unit}`")));
     }
@@ -168,10 +175,16 @@ pub fn check_display_scope(catalog: &crate::catalog::Catalog, unit: &str, playli
             return Err(AccountError::Invalid(format!("unknown unit `{}`", view.unit)));
         }
         if !catalog.is_within(&view.unit, unit) {
-            return Err(AccountError::Invalid(format!("view `{}` is outside the display's unit `{unit}`", view.unit)));
+            return Err(AccountError::Invalid(format!(
+                "view `{}` is outside the display's unit `{unit}`",
+                view.unit
+            )));
         }
         if view.view == ioc_shared::live::View::Score && !view.window.is_calendar() {
-            return Err(AccountError::Invalid(format!("the score view of `{}` takes a period: month, quarter or year", view.unit)));
+            return Err(AccountError::Invalid(format!(
+                "the score view of `{}` takes a period: month, quarter or year",
+                view.unit
+            )));
         }
     }
     Ok(())
@@ -196,7 +209,9 @@ pub fn secret_hash_hex(secret: &str) -> String {
 /// An 8-character pairing code, shown as `ABCD-EFGH`.
 pub fn new_pairing_code() -> String {
     let mut rng = rand::rng();
-    let chars: String = (0..8).map(|_| char::from(CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())])).collect();
+    let chars: String = (0..8)
+        .map(|_| char::from(CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())]))
+        .collect();
     format!("{}-{}", &chars[..4], &chars[4..])
 }
 
@@ -211,7 +226,8 @@ pub async fn hash_password(password: &str) -> Result<String, AccountError> {
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || {
         let salt_bytes: [u8; 16] = rand::rng().random();
-        let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| AccountError::Hashing(e.to_string()))?;
+        let salt = SaltString::encode_b64(&salt_bytes)
+            .map_err(|e| AccountError::Hashing(e.to_string()))?;
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|hash| hash.to_string())
@@ -226,7 +242,9 @@ pub async fn verify_password(password: &str, hash: &str) -> bool {
     let password = password.to_owned();
     let hash = hash.to_owned();
     tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        PasswordHash::new(&hash).is_ok_and(|parsed| {
+            Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+        })
     })
     .await
     .unwrap_or(false)
@@ -235,7 +253,9 @@ pub async fn verify_password(password: &str, hash: &str) -> bool {
 fn check_password(password: &str) -> Result<(), AccountError> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
-        return Err(AccountError::Invalid(format!("password must have at least {MIN_PASSWORD_CHARS} characters")));
+        return Err(AccountError::Invalid(format!(
+            "password must have at least {MIN_PASSWORD_CHARS} characters"
+        )));
     }
     if chars > 1024 {
         return Err(AccountError::Invalid("password must have at most 1024 characters".into()));
@@ -245,11 +265,15 @@ fn check_password(password: &str) -> Result<(), AccountError> {
 
 fn check_username(username: &str) -> Result<(), AccountError> {
     let ok = (1..=64).contains(&username.len())
-        && username.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+        && username
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
     if ok {
         Ok(())
     } else {
-        Err(AccountError::Invalid("username must be 1–64 characters of a–z, 0–9, '.', '_' or '-'".into()))
+        Err(AccountError::Invalid(
+            "username must be 1–64 characters of a–z, 0–9, '.', '_' or '-'".into(),
+        ))
     }
 }
 
@@ -285,8 +309,15 @@ impl TryFrom<UserRow> for User {
     type Error = AccountError;
 
     fn try_from(row: UserRow) -> Result<User, AccountError> {
-        let role = Role::parse(&row.role).ok_or_else(|| AccountError::UnknownRole(row.role.clone()))?;
-        Ok(User { id: row.id, username: row.username, role, unit: row.unit, disabled: row.disabled })
+        let role =
+            Role::parse(&row.role).ok_or_else(|| AccountError::UnknownRole(row.role.clone()))?;
+        Ok(User {
+            id: row.id,
+            username: row.username,
+            role,
+            unit: row.unit,
+            disabled: row.disabled,
+        })
     }
 }
 
@@ -362,7 +393,8 @@ impl From<KeyRow> for IngestKey {
 
 const USER_COLUMNS: &str = "id, username, role, unit, disabled";
 const DISPLAY_COLUMNS: &str = "id, name, unit, playlist, paired_at, revoked_at";
-const KEY_COLUMNS: &str = "id, source, unit, revoked_at, expected_interval_seconds, watch, created_at";
+const KEY_COLUMNS: &str =
+    "id, source, unit, revoked_at, expected_interval_seconds, watch, created_at";
 
 impl Accounts {
     pub fn new(pool: PgPool, clock: ioc_shared::time::Clock) -> Accounts {
@@ -372,12 +404,22 @@ impl Accounts {
     // ---- people ----
 
     /// Adds a person. `unit` is required for a chief and refused for the others.
-    pub async fn add_user(&self, username: &str, password: &str, role: Role, unit: Option<&str>) -> Result<User, AccountError> {
+    pub async fn add_user(
+        &self,
+        username: &str,
+        password: &str,
+        role: Role,
+        unit: Option<&str>,
+    ) -> Result<User, AccountError> {
         check_username(username)?;
         match (role, unit) {
-            (Role::Chief, None) => return Err(AccountError::Invalid("a chief needs --unit CODE".into())),
+            (Role::Chief, None) => {
+                return Err(AccountError::Invalid("a chief needs --unit CODE".into()))
+            }
             (Role::Admin | Role::Leader, Some(_)) => {
-                return Err(AccountError::Invalid("only a chief has a unit; admins and leaders see every unit".into()))
+                return Err(AccountError::Invalid(
+                    "only a chief has a unit; admins and leaders see every unit".into(),
+                ))
             }
             _ => {}
         }
@@ -401,15 +443,18 @@ impl Accounts {
 
     pub async fn list_users(&self) -> Result<Vec<User>, AccountError> {
         let rows: Vec<UserRow> =
-            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username")).fetch_all(&self.pool).await?;
+            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))
+                .fetch_all(&self.pool)
+                .await?;
         rows.into_iter().map(User::try_from).collect()
     }
 
     pub async fn user(&self, username: &str) -> Result<User, AccountError> {
-        let row: Option<UserRow> = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<UserRow> =
+            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?;
         match row {
             Some(row) => User::try_from(row),
             None => Err(AccountError::NotFound(format!("no user `{username}`"))),
@@ -423,39 +468,66 @@ impl Accounts {
         let user = self.user(username).await?;
         let mut tx = self.pool.begin().await?;
         if disabled && user.role == Role::Admin && !user.disabled {
-            let active_admins: Vec<i64> =
-                sqlx::query_scalar("SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE")
-                    .fetch_all(&mut *tx)
-                    .await?;
+            let active_admins: Vec<i64> = sqlx::query_scalar(
+                "SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
             if active_admins.len() <= 1 {
-                return Err(AccountError::Refused(format!("`{username}` is the last active admin and cannot be disabled")));
+                return Err(AccountError::Refused(format!(
+                    "`{username}` is the last active admin and cannot be disabled"
+                )));
             }
         }
-        sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1").bind(user.id).bind(disabled).execute(&mut *tx).await?;
+        sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1")
+            .bind(user.id)
+            .bind(disabled)
+            .execute(&mut *tx)
+            .await?;
         if disabled {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user.id)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(User { disabled, ..user })
     }
 
     /// Sets a new password and ends all the person's sessions.
-    pub async fn reset_password(&self, username: &str, password: &str) -> Result<User, AccountError> {
+    pub async fn reset_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<User, AccountError> {
         let user = self.user(username).await?;
         let hash = hash_password(password).await?;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1").bind(user.id).bind(hash).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.id).execute(&mut *tx).await?;
+        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(user.id)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(user)
     }
 
     /// The enabled person with this username and password.
-    pub async fn check_login(&self, username: &str, password: &str) -> Result<Option<User>, AccountError> {
-        let row: Option<LoginRow> = sqlx::query_as(&format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1"))
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn check_login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<User>, AccountError> {
+        let row: Option<LoginRow> = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else {
             verify_password(password, dummy_hash().await).await;
             return Ok(None);
@@ -468,7 +540,11 @@ impl Accounts {
     // ---- sessions ----
 
     /// Starts a session; returns the token for the cookie.
-    pub async fn create_session(&self, user: &User, address: Option<&str>) -> Result<String, AccountError> {
+    pub async fn create_session(
+        &self,
+        user: &User,
+        address: Option<&str>,
+    ) -> Result<String, AccountError> {
         let token = new_secret();
         let now = self.clock.now();
         sqlx::query("INSERT INTO sessions (token_hash, user_id, address, created_at, last_seen) VALUES ($1, $2, $3, $4, $4)")
@@ -483,7 +559,11 @@ impl Accounts {
 
     /// The person behind a session token, if the session is live: not idle for longer than
     /// `idle`, and the person not disabled. Records activity.
-    pub async fn session_user(&self, token: &str, idle: Duration) -> Result<Option<User>, AccountError> {
+    pub async fn session_user(
+        &self,
+        token: &str,
+        idle: Duration,
+    ) -> Result<Option<User>, AccountError> {
         let idle_seconds = idle.as_secs() as f64;
         let now = self.clock.now();
         let row: Option<SessionRow> = sqlx::query_as(
@@ -511,7 +591,11 @@ impl Accounts {
 
     /// Of these session hashes, the ones still live (as [`Accounts::session_user`] decides),
     /// recording activity where it is due: one round trip for every live connection of a replica.
-    pub async fn live_sessions(&self, hashes: &[Vec<u8>], idle: Duration) -> Result<std::collections::HashSet<Vec<u8>>, AccountError> {
+    pub async fn live_sessions(
+        &self,
+        hashes: &[Vec<u8>],
+        idle: Duration,
+    ) -> Result<std::collections::HashSet<Vec<u8>>, AccountError> {
         if hashes.is_empty() {
             return Ok(Default::default());
         }
@@ -534,7 +618,10 @@ impl Accounts {
     }
 
     /// Of these display-credential hashes, the ones not revoked: one round trip for all.
-    pub async fn live_displays(&self, hashes: &[Vec<u8>]) -> Result<std::collections::HashSet<Vec<u8>>, AccountError> {
+    pub async fn live_displays(
+        &self,
+        hashes: &[Vec<u8>],
+    ) -> Result<std::collections::HashSet<Vec<u8>>, AccountError> {
         if hashes.is_empty() {
             return Ok(Default::default());
         }
@@ -546,24 +633,34 @@ impl Accounts {
     }
 
     pub async fn delete_session(&self, token: &str) -> Result<(), AccountError> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(secret_hash(token)).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(secret_hash(token))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// Forgets sessions idle for longer than `idle`.
     pub async fn prune_sessions(&self, idle: Duration) -> Result<u64, AccountError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE last_seen < $2::timestamptz - make_interval(secs => $1)")
-            .bind(idle.as_secs() as f64)
-            .bind(self.clock.now())
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE last_seen < $2::timestamptz - make_interval(secs => $1)",
+        )
+        .bind(idle.as_secs() as f64)
+        .bind(self.clock.now())
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected())
     }
 
     // ---- displays ----
 
     /// Creates a display; returns it and its one-time pairing code.
-    pub async fn create_display(&self, name: &str, unit: &str, playlist: &[WallView]) -> Result<(Display, String), AccountError> {
+    pub async fn create_display(
+        &self,
+        name: &str,
+        unit: &str,
+        playlist: &[WallView],
+    ) -> Result<(Display, String), AccountError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
             return Err(AccountError::Invalid("a display needs a name of 1–200 characters".into()));
@@ -572,7 +669,10 @@ impl Accounts {
             return Err(AccountError::Invalid("a playlist needs 1–50 views".into()));
         }
         if let Some(view) = playlist.iter().find(|v| !(5..=3600).contains(&v.seconds)) {
-            return Err(AccountError::Invalid(format!("view of `{}` lasts {} s; 5–3600 s allowed", view.unit, view.seconds)));
+            return Err(AccountError::Invalid(format!(
+                "view of `{}` lasts {} s; 5–3600 s allowed",
+                view.unit, view.seconds
+            )));
         }
         let code = new_pairing_code();
         let row: DisplayRow = sqlx::query_as(&format!(
@@ -611,7 +711,10 @@ impl Accounts {
     }
 
     /// Pairs the screen holding `code`: the code is used up, the display gets a credential.
-    pub async fn pair_display(&self, code: &str) -> Result<Option<(Display, String)>, AccountError> {
+    pub async fn pair_display(
+        &self,
+        code: &str,
+    ) -> Result<Option<(Display, String)>, AccountError> {
         let credential = new_secret();
         let row: Option<DisplayRow> = sqlx::query_as(&format!(
             "UPDATE displays SET credential_hash = $2, paired_at = $3, pairing_code_hash = NULL, pairing_expires_at = NULL
@@ -630,7 +733,10 @@ impl Accounts {
     }
 
     /// The live (paired, not revoked) display holding `credential`.
-    pub async fn display_by_credential(&self, credential: &str) -> Result<Option<Display>, AccountError> {
+    pub async fn display_by_credential(
+        &self,
+        credential: &str,
+    ) -> Result<Option<Display>, AccountError> {
         let row: Option<DisplayRow> = sqlx::query_as(&format!(
             "SELECT {DISPLAY_COLUMNS} FROM displays WHERE credential_hash = $1 AND revoked_at IS NULL"
         ))
@@ -657,20 +763,30 @@ impl Accounts {
 
     pub async fn list_displays(&self) -> Result<Vec<Display>, AccountError> {
         let rows: Vec<DisplayRow> =
-            sqlx::query_as(&format!("SELECT {DISPLAY_COLUMNS} FROM displays ORDER BY id")).fetch_all(&self.pool).await?;
+            sqlx::query_as(&format!("SELECT {DISPLAY_COLUMNS} FROM displays ORDER BY id"))
+                .fetch_all(&self.pool)
+                .await?;
         rows.into_iter().map(Display::try_from).collect()
     }
 
     // ---- ingest keys ----
 
     /// Creates a key for a source system; returns it and the key, which is shown only now.
-    pub async fn create_key(&self, source: &str, unit: Option<&str>, expectation: Expectation) -> Result<(IngestKey, String), AccountError> {
+    pub async fn create_key(
+        &self,
+        source: &str,
+        unit: Option<&str>,
+        expectation: Expectation,
+    ) -> Result<(IngestKey, String), AccountError> {
         let source = source.trim();
-        if source.is_empty() || source.chars().count() > 200 || source.chars().any(char::is_control) {
+        if source.is_empty() || source.chars().count() > 200 || source.chars().any(char::is_control)
+        {
             return Err(AccountError::Invalid("a source name has 1–200 characters".into()));
         }
         if !(1..=30 * 86_400).contains(&expectation.interval_seconds) {
-            return Err(AccountError::Invalid("the expected interval is 1 second to 30 days".into()));
+            return Err(AccountError::Invalid(
+                "the expected interval is 1 second to 30 days".into(),
+            ));
         }
         let key = new_secret();
         let row: KeyRow = sqlx::query_as(&format!(
@@ -690,34 +806,46 @@ impl Accounts {
     }
 
     pub async fn key_by_secret(&self, key: &str) -> Result<Option<IngestKey>, AccountError> {
-        let row: Option<KeyRow> =
-            sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM ingest_keys WHERE key_hash = $1 AND revoked_at IS NULL"))
-                .bind(secret_hash(key))
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<KeyRow> = sqlx::query_as(&format!(
+            "SELECT {KEY_COLUMNS} FROM ingest_keys WHERE key_hash = $1 AND revoked_at IS NULL"
+        ))
+        .bind(secret_hash(key))
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(IngestKey::from))
     }
 
     pub async fn revoke_key(&self, id: i64) -> Result<IngestKey, AccountError> {
-        let row: Option<KeyRow> =
-            sqlx::query_as(&format!("UPDATE ingest_keys SET revoked_at = $2 WHERE id = $1 RETURNING {KEY_COLUMNS}"))
-                .bind(id)
-                .bind(self.clock.now())
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(IngestKey::from).ok_or_else(|| AccountError::NotFound(format!("no ingest key {id}")))
+        let row: Option<KeyRow> = sqlx::query_as(&format!(
+            "UPDATE ingest_keys SET revoked_at = $2 WHERE id = $1 RETURNING {KEY_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(self.clock.now())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(IngestKey::from)
+            .ok_or_else(|| AccountError::NotFound(format!("no ingest key {id}")))
     }
 
     pub async fn list_keys(&self) -> Result<Vec<IngestKey>, AccountError> {
         let rows: Vec<KeyRow> =
-            sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM ingest_keys ORDER BY id")).fetch_all(&self.pool).await?;
+            sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM ingest_keys ORDER BY id"))
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows.into_iter().map(IngestKey::from).collect())
     }
 
     // ---- audit ----
 
     /// Records an entry; a failure to record is logged, never fatal to the request.
-    pub async fn audit(&self, actor: &str, action: &str, target: Option<&str>, detail: Option<&str>, address: Option<&str>) {
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        target: Option<&str>,
+        detail: Option<&str>,
+        address: Option<&str>,
+    ) {
         let result = sqlx::query("INSERT INTO audit_log (actor, action, target, detail, address, at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(actor)
             .bind(action)
@@ -734,11 +862,13 @@ impl Accounts {
 
     /// Deletes audit entries older than `older_than`; returns how many.
     pub async fn prune_audit(&self, older_than: Duration) -> Result<u64, AccountError> {
-        let done = sqlx::query("DELETE FROM audit_log WHERE at < $2::timestamptz - make_interval(secs => $1)")
-            .bind(older_than.as_secs_f64())
-            .bind(self.clock.now())
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "DELETE FROM audit_log WHERE at < $2::timestamptz - make_interval(secs => $1)",
+        )
+        .bind(older_than.as_secs_f64())
+        .bind(self.clock.now())
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected())
     }
 

@@ -20,7 +20,8 @@ impl Revoker {
     /// periodic check (≤ 30 s); that is logged, never fatal.
     pub async fn publish(&self, key: &str) -> bool {
         let mut redis = self.redis.clone();
-        let result: redis::RedisResult<i64> = redis::cmd("PUBLISH").arg(&self.channel).arg(key).query_async(&mut redis).await;
+        let result: redis::RedisResult<i64> =
+            redis::cmd("PUBLISH").arg(&self.channel).arg(key).query_async(&mut redis).await;
         match result {
             Ok(_) => true,
             Err(error) => {

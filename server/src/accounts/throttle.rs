@@ -75,7 +75,13 @@ pub enum Verdict {
 impl Throttle {
     /// `kind` separates the counters of different doors (`login`, `pair`, `ingest`); `name` is
     /// the username tried (`None` where there is none: pairing codes, ingest keys).
-    pub fn new(redis: ConnectionManager, keys: &Keys, kind: &str, name: Option<&str>, address: Option<&str>) -> Throttle {
+    pub fn new(
+        redis: ConnectionManager,
+        keys: &Keys,
+        kind: &str,
+        name: Option<&str>,
+        address: Option<&str>,
+    ) -> Throttle {
         let prefix = keys.prefix();
         let name = name.unwrap_or("*");
         let address = address.unwrap_or("unknown");
@@ -90,15 +96,16 @@ impl Throttle {
     /// Reserves an attempt (refusing it when over a limit), then waits out any slow-down.
     pub async fn attempt(&self) -> redis::RedisResult<Verdict> {
         let mut redis = self.redis.clone();
-        let (allowed, retry_after, pair, address, name): (i64, i64, i64, i64, i64) = redis::Script::new(RESERVE_SCRIPT)
-            .key(&self.pair_key)
-            .key(&self.address_key)
-            .key(&self.name_key)
-            .arg(REFUSE_AFTER_FAILURES)
-            .arg(REFUSE_AFTER_ADDRESS_FAILURES)
-            .arg(THROTTLE_WINDOW_SECONDS)
-            .invoke_async(&mut redis)
-            .await?;
+        let (allowed, retry_after, pair, address, name): (i64, i64, i64, i64, i64) =
+            redis::Script::new(RESERVE_SCRIPT)
+                .key(&self.pair_key)
+                .key(&self.address_key)
+                .key(&self.name_key)
+                .arg(REFUSE_AFTER_FAILURES)
+                .arg(REFUSE_AFTER_ADDRESS_FAILURES)
+                .arg(THROTTLE_WINDOW_SECONDS)
+                .invoke_async(&mut redis)
+                .await?;
         if allowed == 0 {
             return Ok(Verdict::Refused { retry_after_seconds: retry_after.max(1) as u64 });
         }
@@ -126,7 +133,9 @@ impl Throttle {
 
 /// Seconds to hold an attempt back, given the failure counts including it.
 fn slow_down_seconds(pair: i64, address: i64, name: i64) -> u64 {
-    let excess = (pair - SLOW_AFTER_FAILURES).max(address - SLOW_AFTER_ADDRESS_FAILURES).max(name - SLOW_AFTER_NAME_FAILURES);
+    let excess = (pair - SLOW_AFTER_FAILURES)
+        .max(address - SLOW_AFTER_ADDRESS_FAILURES)
+        .max(name - SLOW_AFTER_NAME_FAILURES);
     excess.clamp(0, MAX_DELAY_SECONDS) as u64
 }
 
@@ -138,7 +147,11 @@ mod tests {
     fn attempts_slow_down_from_the_fourth_failure_and_never_wait_more_than_five_seconds() {
         assert_eq!(slow_down_seconds(3, 3, 3), 0);
         assert_eq!(slow_down_seconds(4, 4, 4), 1);
-        assert_eq!(slow_down_seconds(1, 1, 12), 2, "the name's failures from everywhere slow a new address");
+        assert_eq!(
+            slow_down_seconds(1, 1, 12),
+            2,
+            "the name's failures from everywhere slow a new address"
+        );
         assert_eq!(slow_down_seconds(1, 1, 1000), 5);
     }
 }

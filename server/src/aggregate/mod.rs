@@ -225,8 +225,12 @@ impl GenerationHint {
 
 /// The keys of the current generation, or `None` when there is none (Redis lost its data, or
 /// nothing was ever built): then the figures cannot be read until a rebuild.
-pub async fn current<C: redis::aio::ConnectionLike + Send>(conn: &mut C, keys: &Keys) -> redis::RedisResult<Option<Keys>> {
-    let generation: Option<u64> = redis::cmd("GET").arg(keys.current_generation()).query_async(conn).await?;
+pub async fn current<C: redis::aio::ConnectionLike + Send>(
+    conn: &mut C,
+    keys: &Keys,
+) -> redis::RedisResult<Option<Keys>> {
+    let generation: Option<u64> =
+        redis::cmd("GET").arg(keys.current_generation()).query_async(conn).await?;
     Ok(generation.map(|g| keys.at(g)))
 }
 

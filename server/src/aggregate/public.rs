@@ -24,10 +24,18 @@ pub async fn compute(
     let mut units = Vec::with_capacity(public.len());
     for entry in public {
         let Some(unit) = catalog.get(&entry.unit) else { continue };
-        let figures = summary::compute(redis, keys, store, catalog, unit, Window::Month, now).await?.summary;
-        let score = super::score::compute(store, catalog, unit, Window::Month, now).await.map_err(|e| SummaryError::History(e.to_string()))?;
+        let figures =
+            summary::compute(redis, keys, store, catalog, unit, Window::Month, now).await?.summary;
+        let score = super::score::compute(store, catalog, unit, Window::Month, now)
+            .await
+            .map_err(|e| SummaryError::History(e.to_string()))?;
         let late_officers = entry.officers.then(|| {
-            figures.officers.top_late.iter().map(|o| PublicOfficer { name: o.name.clone(), overdue: o.overdue }).collect()
+            figures
+                .officers
+                .top_late
+                .iter()
+                .map(|o| PublicOfficer { name: o.name.clone(), overdue: o.overdue })
+                .collect()
         });
         units.push(PublicUnitFigures {
             rank: 0,
@@ -44,7 +52,12 @@ pub async fn compute(
         });
     }
     rank(&mut units);
-    Ok(PublicBoard { as_of: ioc_shared::time::to_local_rfc3339(now), period: "month".into(), licence: LICENCE.into(), units })
+    Ok(PublicBoard {
+        as_of: ioc_shared::time::to_local_rfc3339(now),
+        period: "month".into(),
+        licence: LICENCE.into(),
+        units,
+    })
 }
 
 /// Best first: highest score, then highest on-time rate (none rated last), then fewest overdue

@@ -51,7 +51,9 @@ pub fn indicators(p: &ScoreParts) -> Vec<Indicator> {
             when_none
         }
     };
-    let complaint_good = p.complaints_resolved - p.complaints_dissatisfied - (p.complaints_resolved - p.complaints_on_time);
+    let complaint_good = p.complaints_resolved
+        - p.complaints_dissatisfied
+        - (p.complaints_resolved - p.complaints_on_time);
     let dossier_good = p.dossiers_resolved - p.dossiers_dissatisfied - p.dossiers_late;
     let dossier_satisfaction = if p.dossiers_resolved > 0 {
         let r = dossier_good.max(0) as f64 / p.dossiers_resolved as f64;
@@ -59,7 +61,13 @@ pub fn indicators(p: &ScoreParts) -> Vec<Indicator> {
     } else {
         6.0
     };
-    let indicator = |code: &str, name: &str, max: f64, score: f64, numerator: i64, denominator: i64, approximate: bool| Indicator {
+    let indicator = |code: &str,
+                     name: &str,
+                     max: f64,
+                     score: f64,
+                     numerator: i64,
+                     denominator: i64,
+                     approximate: bool| Indicator {
         code: code.to_owned(),
         name: name.to_owned(),
         max,
@@ -69,11 +77,51 @@ pub fn indicators(p: &ScoreParts) -> Vec<Indicator> {
         approximate,
     };
     vec![
-        indicator("progress", "Tiến độ giải quyết", 20.0, share(p.progress_numerator, p.progress_denominator, 20.0, 20.0), p.progress_numerator, p.progress_denominator, false),
-        indicator("online", "Dịch vụ công trực tuyến (xấp xỉ)", 12.0, share(p.received_online, p.received, 12.0, 0.0), p.received_online, p.received, true),
-        indicator("complaints_on_time", "Mức độ hài lòng: PAKN đúng hạn", 6.0, share(p.complaints_on_time, p.complaints_resolved, 6.0, 6.0), p.complaints_on_time, p.complaints_resolved, false),
-        indicator("complaint_satisfaction", "Mức độ hài lòng: PAKN", 6.0, share(complaint_good, p.complaints_resolved, 6.0, 6.0), complaint_good.max(0), p.complaints_resolved, false),
-        indicator("dossier_satisfaction", "Mức độ hài lòng: hồ sơ", 6.0, dossier_satisfaction, dossier_good.max(0), p.dossiers_resolved, false),
+        indicator(
+            "progress",
+            "Tiến độ giải quyết",
+            20.0,
+            share(p.progress_numerator, p.progress_denominator, 20.0, 20.0),
+            p.progress_numerator,
+            p.progress_denominator,
+            false,
+        ),
+        indicator(
+            "online",
+            "Dịch vụ công trực tuyến (xấp xỉ)",
+            12.0,
+            share(p.received_online, p.received, 12.0, 0.0),
+            p.received_online,
+            p.received,
+            true,
+        ),
+        indicator(
+            "complaints_on_time",
+            "Mức độ hài lòng: PAKN đúng hạn",
+            6.0,
+            share(p.complaints_on_time, p.complaints_resolved, 6.0, 6.0),
+            p.complaints_on_time,
+            p.complaints_resolved,
+            false,
+        ),
+        indicator(
+            "complaint_satisfaction",
+            "Mức độ hài lòng: PAKN",
+            6.0,
+            share(complaint_good, p.complaints_resolved, 6.0, 6.0),
+            complaint_good.max(0),
+            p.complaints_resolved,
+            false,
+        ),
+        indicator(
+            "dossier_satisfaction",
+            "Mức độ hài lòng: hồ sơ",
+            6.0,
+            dossier_satisfaction,
+            dossier_good.max(0),
+            p.dossiers_resolved,
+            false,
+        ),
     ]
 }
 
@@ -86,7 +134,13 @@ fn not_measured() -> Vec<NotMeasured> {
 }
 
 /// The measured score of `unit` over the calendar `period` (month, quarter, year) to `now`.
-pub async fn compute(store: &Store, catalog: &Catalog, unit: &Unit, period: Window, now: DateTime<Utc>) -> Result<Score, StoreError> {
+pub async fn compute(
+    store: &Store,
+    catalog: &Catalog,
+    unit: &Unit,
+    period: Window,
+    now: DateTime<Utc>,
+) -> Result<Score, StoreError> {
     let from = DateTime::from_timestamp(window_start(period, now), 0).unwrap_or(now);
     let units = unit.parent.as_ref().map(|_| catalog.subtree(&unit.code));
     let rows = store.score_parts(units.as_deref(), from, now).await?;
@@ -104,13 +158,22 @@ pub async fn compute(store: &Store, catalog: &Catalog, unit: &Unit, period: Wind
     let score = round(indicators.iter().map(|i| i.score).sum());
     // If every dossier falling due in the next 24 hours went overdue, progress would lose them
     // from its numerator.
-    let at_stake_points = if total.progress_denominator > 0 { 20.0 * total.due_24h as f64 / total.progress_denominator as f64 } else { 0.0 };
+    let at_stake_points = if total.progress_denominator > 0 {
+        20.0 * total.due_24h as f64 / total.progress_denominator as f64
+    } else {
+        0.0
+    };
     let mut children: Vec<ChildScore> = children
         .iter()
         .filter_map(|code| catalog.get(code))
         .map(|child| {
             let parts = per_child.remove(child.code.as_str()).unwrap_or_default();
-            ChildScore { code: child.code.clone(), name: child.name.clone(), score: round(indicators_sum(&parts)), rank: 0 }
+            ChildScore {
+                code: child.code.clone(),
+                name: child.name.clone(),
+                score: round(indicators_sum(&parts)),
+                rank: 0,
+            }
         })
         .collect();
     children.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.code.cmp(&b.code)));

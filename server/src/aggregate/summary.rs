@@ -8,13 +8,14 @@
 use super::{Granularity, Keys};
 use crate::catalog::{Catalog, Unit};
 use crate::store::item::{counter, processing_bin_hours};
+use crate::store::Store;
 use chrono::{DateTime, Utc};
 use ioc_shared::event::ItemKind;
 use ioc_shared::items::MIN_RATED;
-use crate::store::Store;
 use ioc_shared::summary::{
-    rate, ChildFigures, ComplaintFigures, DossierFigures, LateOfficer, OfficerFigures, Percentiles, Previous,
-    PreviousComplaints, PreviousDossiers, PreviousTasks, Summary, TaskFigures, UnitRef, Window,
+    rate, ChildFigures, ComplaintFigures, DossierFigures, LateOfficer, OfficerFigures, Percentiles,
+    Previous, PreviousComplaints, PreviousDossiers, PreviousTasks, Summary, TaskFigures, UnitRef,
+    Window,
 };
 use redis::aio::ConnectionManager;
 use std::collections::{BTreeMap, HashMap};
@@ -33,7 +34,9 @@ pub struct Computed {
 
 /// First second of a window ending at `now`.
 pub fn window_start(window: Window, now: DateTime<Utc>) -> i64 {
-    use ioc_shared::time::{local_midnight_of, local_today, month_start, quarter_start, year_start};
+    use ioc_shared::time::{
+        local_midnight_of, local_today, month_start, quarter_start, year_start,
+    };
     let now_s = now.timestamp();
     let today = local_today(now);
     match window {
@@ -139,7 +142,8 @@ pub async fn compute(
     window: Window,
     now: DateTime<Utc>,
 ) -> Result<Computed, SummaryError> {
-    let mut computed = compute_windows(conn, keys, history, catalog, unit, &[window], now, None).await?;
+    let mut computed =
+        compute_windows(conn, keys, history, catalog, unit, &[window], now, None).await?;
     computed.pop().ok_or(SummaryError::Rebuilding)
 }
 
@@ -175,7 +179,8 @@ pub async fn compute_windows(
         None => super::current(conn, base).await?.ok_or(SummaryError::Rebuilding)?.generation(),
     };
     let now_ms = now.timestamp_millis();
-    let children: Vec<&Unit> = catalog.children(&unit.code).iter().filter_map(|c| catalog.get(c)).collect();
+    let children: Vec<&Unit> =
+        catalog.children(&unit.code).iter().filter_map(|c| catalog.get(c)).collect();
     let kinds = [ItemKind::Dossier, ItemKind::Complaint, ItemKind::Task];
     let plans: Vec<WindowTotals> = windows
         .iter()
@@ -186,7 +191,11 @@ pub async fn compute_windows(
             WindowTotals {
                 window,
                 buckets: if rolling { window_buckets(window, now) } else { Vec::new() },
-                previous_buckets: if rolling { range_buckets(previous_from, previous_to) } else { Vec::new() },
+                previous_buckets: if rolling {
+                    range_buckets(previous_from, previous_to)
+                } else {
+                    Vec::new()
+                },
                 previous_from,
                 previous_to,
             }
@@ -197,8 +206,10 @@ pub async fn compute_windows(
     let mut moved = false;
     let (keys, replies) = loop {
         let keys = base.at(generation);
-        let replies: Vec<redis::Value> = state_pipeline(base, &keys, unit, &plans, &children, now_ms).query_async(conn).await?;
-        let seen: Option<u64> = redis::from_redis_value(replies.first().cloned().unwrap_or(redis::Value::Nil))?;
+        let replies: Vec<redis::Value> =
+            state_pipeline(base, &keys, unit, &plans, &children, now_ms).query_async(conn).await?;
+        let seen: Option<u64> =
+            redis::from_redis_value(replies.first().cloned().unwrap_or(redis::Value::Nil))?;
         if let Some(hint) = hint {
             hint.set(seen);
         }
@@ -215,7 +226,8 @@ pub async fn compute_windows(
     let mut replies = replies.into_iter().skip(1);
     let mut next = move || replies.next().unwrap_or(redis::Value::Nil);
 
-    let mut window_totals: Vec<(HashMap<String, i64>, HashMap<String, i64>)> = Vec::with_capacity(plans.len());
+    let mut window_totals: Vec<(HashMap<String, i64>, HashMap<String, i64>)> =
+        Vec::with_capacity(plans.len());
     for plan in &plans {
         let mut totals: HashMap<String, i64> = HashMap::new();
         for _ in &plan.buckets {
@@ -268,13 +280,18 @@ pub async fn compute_windows(
             totals = history_totals(history, unit, &children, from_day, to_day).await?;
             let previous_from_day = ioc_shared::time::local_day_of_second(plan.previous_from);
             let previous_to_day = ioc_shared::time::local_day_of_second(plan.previous_to - 1);
-            previous_totals = history_totals(history, unit, &[], previous_from_day, previous_to_day).await?;
+            previous_totals =
+                history_totals(history, unit, &[], previous_from_day, previous_to_day).await?;
         }
-        if let Some((figure, _)) = totals.iter().chain(previous_totals.iter()).find(|(_, n)| **n < 0) {
+        if let Some((figure, _)) =
+            totals.iter().chain(previous_totals.iter()).find(|(_, n)| **n < 0)
+        {
             return Err(SummaryError::Negative { unit: unit.code.clone(), figure: figure.clone() });
         }
-        let state = NowState { open: &open, overdue, children: &children, child_overdue: &child_overdue };
-        let summary = window_summary(unit, plan, now, &totals, &previous_totals, &state, officers.clone());
+        let state =
+            NowState { open: &open, overdue, children: &children, child_overdue: &child_overdue };
+        let summary =
+            window_summary(unit, plan, now, &totals, &previous_totals, &state, officers.clone());
         computed.push(Computed { summary, next_due_ms });
     }
     Ok(computed)
@@ -290,7 +307,14 @@ struct NowState<'a> {
 
 /// The atomic read of a unit's windows and "now" state in generation `keys`, after a `GET` of
 /// the current generation (to check it is still `keys`'s).
-fn state_pipeline(base: &Keys, keys: &Keys, unit: &Unit, plans: &[WindowTotals], children: &[&Unit], now_ms: i64) -> redis::Pipeline {
+fn state_pipeline(
+    base: &Keys,
+    keys: &Keys,
+    unit: &Unit,
+    plans: &[WindowTotals],
+    children: &[&Unit],
+    now_ms: i64,
+) -> redis::Pipeline {
     let overdue_max = format!("({now_ms}"); // strictly before now: "now is past its due time"
     let kinds = [ItemKind::Dossier, ItemKind::Complaint, ItemKind::Task];
     let mut pipe = redis::pipe();
@@ -306,8 +330,14 @@ fn state_pipeline(base: &Keys, keys: &Keys, unit: &Unit, plans: &[WindowTotals],
         pipe.cmd("ZCOUNT").arg(keys.due(&unit.code, kind)).arg("-inf").arg(&overdue_max);
     }
     for kind in kinds {
-        pipe.cmd("ZRANGEBYSCORE").arg(keys.due(&unit.code, kind)).arg(now_ms).arg("+inf")
-            .arg("WITHSCORES").arg("LIMIT").arg(0).arg(1);
+        pipe.cmd("ZRANGEBYSCORE")
+            .arg(keys.due(&unit.code, kind))
+            .arg(now_ms)
+            .arg("+inf")
+            .arg("WITHSCORES")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(1);
     }
     // The deadline engine first counts what turned late since the last read (by anyone),
     // then the ranking is read as kept: no work per overdue item here.
@@ -320,7 +350,11 @@ fn state_pipeline(base: &Keys, keys: &Keys, unit: &Unit, plans: &[WindowTotals],
         .arg(base.current_generation())
         .arg(keys.generation());
     pipe.cmd("ZCARD").arg(keys.late_officers(&unit.code));
-    pipe.cmd("ZRANGE").arg(keys.late_officers(&unit.code)).arg(0).arg(TOP_LATE_OFFICERS - 1).arg("WITHSCORES");
+    pipe.cmd("ZRANGE")
+        .arg(keys.late_officers(&unit.code))
+        .arg(0)
+        .arg(TOP_LATE_OFFICERS - 1)
+        .arg("WITHSCORES");
     for child in children {
         for kind in [ItemKind::Dossier, ItemKind::Complaint] {
             pipe.cmd("ZCOUNT").arg(keys.due(&child.code, kind)).arg("-inf").arg(&overdue_max);
@@ -380,7 +414,8 @@ fn window_summary(
     officers: OfficerFigures,
 ) -> Summary {
     let get = |name: &str| -> u64 { totals.get(name).copied().unwrap_or(0) as u64 };
-    let open_of = |kind: ItemKind| -> u64 { state.open.get(kind.as_str()).copied().unwrap_or(0) as u64 };
+    let open_of =
+        |kind: ItemKind| -> u64 { state.open.get(kind.as_str()).copied().unwrap_or(0) as u64 };
     let overdue = state.overdue;
 
     let dossiers = DossierFigures {
@@ -455,8 +490,12 @@ async fn history_totals(
     from: chrono::NaiveDate,
     to: chrono::NaiveDate,
 ) -> Result<HashMap<String, i64>, SummaryError> {
-    let units: Vec<String> = std::iter::once(unit.code.clone()).chain(children.iter().map(|c| c.code.clone())).collect();
-    let rows = store.daily_sums(&units, from, to).await.map_err(|e| SummaryError::History(e.to_string()))?;
+    let units: Vec<String> =
+        std::iter::once(unit.code.clone()).chain(children.iter().map(|c| c.code.clone())).collect();
+    let rows = store
+        .daily_sums(&units, from, to)
+        .await
+        .map_err(|e| SummaryError::History(e.to_string()))?;
     let mut totals = HashMap::new();
     for row in rows {
         if row.unit == unit.code {
@@ -471,7 +510,9 @@ async fn history_totals(
 /// The window figures of `totals` as the previous period `[from, to)`.
 fn previous_figures(totals: &HashMap<String, i64>, from: i64, to: i64) -> Previous {
     let get = |name: &str| -> u64 { totals.get(name).copied().unwrap_or(0).max(0) as u64 };
-    let time = |t: i64| DateTime::from_timestamp(t, 0).map(ioc_shared::time::to_local_rfc3339).unwrap_or_default();
+    let time = |t: i64| {
+        DateTime::from_timestamp(t, 0).map(ioc_shared::time::to_local_rfc3339).unwrap_or_default()
+    };
     Previous {
         from: time(from),
         to: time(to),
@@ -495,7 +536,10 @@ fn previous_figures(totals: &HashMap<String, i64>, from: i64, to: i64) -> Previo
                 rate(satisfied, rated.saturating_sub(satisfied))
             },
         },
-        tasks: PreviousTasks { assigned: get(counter::TASKS_ASSIGNED), completed: get(counter::TASKS_COMPLETED) },
+        tasks: PreviousTasks {
+            assigned: get(counter::TASKS_ASSIGNED),
+            completed: get(counter::TASKS_COMPLETED),
+        },
     }
 }
 
@@ -599,26 +643,62 @@ mod tests {
 
     #[test]
     fn calendar_windows_start_at_local_midnight_of_their_first_day() {
-        let start = |window, now: &str| DateTime::from_timestamp(window_start(window, at(now)), 0).unwrap_or_default();
+        let start = |window, now: &str| {
+            DateTime::from_timestamp(window_start(window, at(now)), 0).unwrap_or_default()
+        };
         // 00:20 on 1 January: today, the month, the quarter and the year all began 20 minutes ago.
         for window in [Window::Today, Window::Month, Window::Quarter, Window::Year] {
-            assert_eq!(start(window, "2027-01-01T00:20:00+07:00"), at("2027-01-01T00:00:00+07:00"), "{window:?}");
+            assert_eq!(
+                start(window, "2027-01-01T00:20:00+07:00"),
+                at("2027-01-01T00:00:00+07:00"),
+                "{window:?}"
+            );
         }
         // One minute before: everything is still the old year's.
-        assert_eq!(start(Window::Today, "2026-12-31T23:59:00+07:00"), at("2026-12-31T00:00:00+07:00"));
-        assert_eq!(start(Window::Month, "2026-12-31T23:59:00+07:00"), at("2026-12-01T00:00:00+07:00"));
-        assert_eq!(start(Window::Quarter, "2026-12-31T23:59:00+07:00"), at("2026-10-01T00:00:00+07:00"));
-        assert_eq!(start(Window::Year, "2026-12-31T23:59:00+07:00"), at("2026-01-01T00:00:00+07:00"));
+        assert_eq!(
+            start(Window::Today, "2026-12-31T23:59:00+07:00"),
+            at("2026-12-31T00:00:00+07:00")
+        );
+        assert_eq!(
+            start(Window::Month, "2026-12-31T23:59:00+07:00"),
+            at("2026-12-01T00:00:00+07:00")
+        );
+        assert_eq!(
+            start(Window::Quarter, "2026-12-31T23:59:00+07:00"),
+            at("2026-10-01T00:00:00+07:00")
+        );
+        assert_eq!(
+            start(Window::Year, "2026-12-31T23:59:00+07:00"),
+            at("2026-01-01T00:00:00+07:00")
+        );
         // The first local hour of a month is still the previous day in UTC.
         assert_eq!(start(Window::Month, "2026-12-01T00:20:00+07:00"), at("2026-11-30T17:00:00Z"));
-        assert_eq!(start(Window::Quarter, "2026-07-01T00:20:00+07:00"), at("2026-07-01T00:00:00+07:00"));
-        assert_eq!(start(Window::Quarter, "2026-06-30T23:30:00+07:00"), at("2026-04-01T00:00:00+07:00"));
+        assert_eq!(
+            start(Window::Quarter, "2026-07-01T00:20:00+07:00"),
+            at("2026-07-01T00:00:00+07:00")
+        );
+        assert_eq!(
+            start(Window::Quarter, "2026-06-30T23:30:00+07:00"),
+            at("2026-04-01T00:00:00+07:00")
+        );
         // 29 February and the day after.
-        assert_eq!(start(Window::Today, "2028-02-29T00:10:00+07:00"), at("2028-02-29T00:00:00+07:00"));
-        assert_eq!(start(Window::Month, "2028-03-01T00:10:00+07:00"), at("2028-03-01T00:00:00+07:00"));
+        assert_eq!(
+            start(Window::Today, "2028-02-29T00:10:00+07:00"),
+            at("2028-02-29T00:00:00+07:00")
+        );
+        assert_eq!(
+            start(Window::Month, "2028-03-01T00:10:00+07:00"),
+            at("2028-03-01T00:00:00+07:00")
+        );
         // Rolling windows ignore the calendar.
-        assert_eq!(start(Window::Hours24, "2027-01-01T00:20:30+07:00"), at("2026-12-31T00:20:00+07:00"));
-        assert_eq!(start(Window::Days7, "2027-01-01T00:20:30+07:00"), at("2026-12-25T00:00:00+07:00"));
+        assert_eq!(
+            start(Window::Hours24, "2027-01-01T00:20:30+07:00"),
+            at("2026-12-31T00:20:00+07:00")
+        );
+        assert_eq!(
+            start(Window::Days7, "2027-01-01T00:20:30+07:00"),
+            at("2026-12-25T00:00:00+07:00")
+        );
     }
 
     /// The previous period has as many whole local days as the window has begun (today
@@ -630,19 +710,33 @@ mod tests {
                 let start = window_start(window, at(now));
                 let (from, to) = previous_range(window, at(now));
                 assert_eq!(to, start, "{window:?} {now}");
-                let days_begun = (local(now) - ioc_shared::time::local_day_of_second(start)).num_days() + 1;
+                let days_begun =
+                    (local(now) - ioc_shared::time::local_day_of_second(start)).num_days() + 1;
                 assert_eq!(to - from, days_begun * 86_400, "{window:?} {now}");
-                assert_eq!(Granularity::Day.start(Granularity::Day.index(from)), from, "{window:?} {now}: starts at a local midnight");
+                assert_eq!(
+                    Granularity::Day.start(Granularity::Day.index(from)),
+                    from,
+                    "{window:?} {now}: starts at a local midnight"
+                );
             }
             let (from, to) = previous_range(Window::Hours24, at(now));
             assert_eq!((to - from, to), (86_400, window_start(Window::Hours24, at(now))), "{now}");
             let (from, to) = previous_range(Window::Today, at(now));
             assert_eq!(to, window_start(Window::Today, at(now)), "{now}");
-            assert!(to - from <= 86_400 && (to - from) % 60 == 0, "{now}: today's previous period is today so far");
+            assert!(
+                to - from <= 86_400 && (to - from) % 60 == 0,
+                "{now}: today's previous period is today so far"
+            );
         }
         // On 1 January at 00:20 the year's previous period is the last day of the old year.
         let (from, to) = previous_range(Window::Year, at("2027-01-01T00:20:00+07:00"));
-        assert_eq!((from, to), (at("2026-12-31T00:00:00+07:00").timestamp(), at("2027-01-01T00:00:00+07:00").timestamp()));
+        assert_eq!(
+            (from, to),
+            (
+                at("2026-12-31T00:00:00+07:00").timestamp(),
+                at("2027-01-01T00:00:00+07:00").timestamp()
+            )
+        );
         // On 29 February the month's previous period is the 29 days before 1 February … 29.
         let (from, _) = previous_range(Window::Month, at("2028-02-29T12:00:00+07:00"));
         assert_eq!(from, at("2028-01-03T00:00:00+07:00").timestamp());
@@ -658,7 +752,11 @@ mod tests {
                 let start = window_start(window, now);
                 let mut t = start;
                 for (granularity, index) in &buckets {
-                    assert_eq!(granularity.start(*index), t, "{window:?} {now_text}: gap or overlap");
+                    assert_eq!(
+                        granularity.start(*index),
+                        t,
+                        "{window:?} {now_text}: gap or overlap"
+                    );
                     t = granularity.start(*index + 1);
                 }
                 assert!(t > now.timestamp(), "{window:?} {now_text}: window not covered to now");
@@ -688,25 +786,50 @@ mod tests {
             .into_iter()
             .map(|(unit, n)| (unit.to_owned(), n))
             .collect();
-        assert_eq!(unit_holding_most(&catalog, "01", &units), "00004", "a tie goes to the smaller code");
-        assert_eq!(unit_holding_most(&catalog, "002", &units), "00037", "only units inside the scope count");
+        assert_eq!(
+            unit_holding_most(&catalog, "01", &units),
+            "00004",
+            "a tie goes to the smaller code"
+        );
+        assert_eq!(
+            unit_holding_most(&catalog, "002", &units),
+            "00037",
+            "only units inside the scope count"
+        );
         assert_eq!(unit_holding_most(&catalog, "00001", &units), "00001");
-        assert_eq!(unit_holding_most(&catalog, "00006", &units), "", "a unit at 0 holds none of it");
+        assert_eq!(
+            unit_holding_most(&catalog, "00006", &units),
+            "",
+            "a unit at 0 holds none of it"
+        );
     }
 
     /// Regression: a unit with one late dossier out of one topped the city's ranking.
     #[test]
     fn children_rank_worst_rate_first_only_with_enough_rated() {
         let child = |code: &str, rate: Option<f64>, rated: u64, overdue: u64| ChildFigures {
-            code: code.into(), name: code.into(), dossiers_received: 0, on_time_rate: rate, rated,
-            overdue, complaints_received: 0,
+            code: code.into(),
+            name: code.into(),
+            dossiers_received: 0,
+            on_time_rate: rate,
+            rated,
+            overdue,
+            complaints_received: 0,
         };
         let mut list = vec![
-            child("a", None, 0, 9), child("b", Some(0.9), 10, 0), child("c", Some(0.5), 6, 0), child("d", Some(0.9), 10, 3),
-            child("e", Some(0.0), 1, 1), child("f", Some(0.0), 4, 0),
+            child("a", None, 0, 9),
+            child("b", Some(0.9), 10, 0),
+            child("c", Some(0.5), 6, 0),
+            child("d", Some(0.9), 10, 3),
+            child("e", Some(0.0), 1, 1),
+            child("f", Some(0.0), 4, 0),
         ];
         rank_children(&mut list);
         let order: Vec<&str> = list.iter().map(|c| c.code.as_str()).collect();
-        assert_eq!(order, ["c", "d", "b", "a", "e", "f"], "0 of 1 and 0 of 4 rank with the small samples, by overdue then code");
+        assert_eq!(
+            order,
+            ["c", "d", "b", "a", "e", "f"],
+            "0 of 1 and 0 of 4 rank with the small samples, by overdue then code"
+        );
     }
 }

@@ -32,7 +32,8 @@ impl Ops {
     /// Adds the writes of one item delta, counted at its unit and every ancestor. Buckets
     /// already past their retention at `now` are skipped (they would expire at once).
     pub fn add_delta(&mut self, keys: &Keys, catalog: &Catalog, delta: &ItemDelta, now: i64) {
-        let mut path: Vec<&str> = catalog.self_and_ancestors(&delta.unit).iter().map(|u| u.code.as_str()).collect();
+        let mut path: Vec<&str> =
+            catalog.self_and_ancestors(&delta.unit).iter().map(|u| u.code.as_str()).collect();
         if path.is_empty() {
             // Counted, never dropped: reported by `ioc unknown-units` and the admin API.
             path.push(super::UNKNOWN_UNIT);
@@ -51,7 +52,9 @@ impl Ops {
                         Some(names) => names,
                         None => bucket_names.entry((*unit).to_owned()).or_default(),
                     };
-                    let key = names.entry((granularity, index)).or_insert_with(|| keys.bucket(granularity, index, unit));
+                    let key = names
+                        .entry((granularity, index))
+                        .or_insert_with(|| keys.bucket(granularity, index, unit));
                     add(increments, fields, key, &count.counter, count.n);
                     if depth > 0 && counter::PER_CHILD.contains(&count.counter.as_str()) {
                         use std::fmt::Write;
@@ -67,26 +70,51 @@ impl Ops {
         }
         for unit in &path {
             if delta.open != 0 {
-                add(&mut self.increments, &mut self.fields, &keys.open(unit), delta.kind.as_str(), delta.open);
+                add(
+                    &mut self.increments,
+                    &mut self.fields,
+                    &keys.open(unit),
+                    delta.kind.as_str(),
+                    delta.open,
+                );
             }
             if delta.remove_due.is_some() {
-                self.ordered.push(["R".into(), keys.due(unit, delta.kind), delta.member(), String::new()]);
+                self.ordered.push([
+                    "R".into(),
+                    keys.due(unit, delta.kind),
+                    delta.member(),
+                    String::new(),
+                ]);
             }
             if let Some(due) = &delta.add_due {
-                self.ordered.push(["A".into(), keys.due(unit, delta.kind), due.at_ms.to_string(), delta.member()]);
+                self.ordered.push([
+                    "A".into(),
+                    keys.due(unit, delta.kind),
+                    due.at_ms.to_string(),
+                    delta.member(),
+                ]);
             }
             self.changed_units.insert((*unit).to_owned());
         }
         // An assigned item's deadline is kept once (not per unit of its path): the deadline
         // engine counts it against its officer at every unit of the path when it turns late.
-        if let Some(member) = delta.remove_due.as_ref().and_then(|due| deadline_member(due, delta, &path)) {
+        if let Some(member) =
+            delta.remove_due.as_ref().and_then(|due| deadline_member(due, delta, &path))
+        {
             self.ordered.push(["DR".into(), keys.deadlines(), member, String::new()]);
         }
-        if let Some((due, member)) = delta.add_due.as_ref().and_then(|due| Some((due, deadline_member(due, delta, &path)?))) {
+        if let Some((due, member)) =
+            delta.add_due.as_ref().and_then(|due| Some((due, deadline_member(due, delta, &path)?)))
+        {
             self.ordered.push(["DA".into(), keys.deadlines(), due.at_ms.to_string(), member]);
         }
         if let Some(officer) = delta.add_due.as_ref().and_then(|d| d.officer.as_ref()) {
-            self.ordered.push(["S".into(), keys.officers(), officer.id.clone(), officer.name.clone()]);
+            self.ordered.push([
+                "S".into(),
+                keys.officers(),
+                officer.id.clone(),
+                officer.name.clone(),
+            ]);
         }
     }
 
@@ -101,16 +129,23 @@ impl Ops {
 
     /// The JSON the apply script decodes: a list of `[op, key, a, b]`.
     fn to_script_json(&self) -> String {
-        let mut list: Vec<[&str; 4]> = Vec::with_capacity(self.fields + self.expiries.len() + self.ordered.len());
+        let mut list: Vec<[&str; 4]> =
+            Vec::with_capacity(self.fields + self.expiries.len() + self.ordered.len());
         let increments: Vec<(&String, &String, String)> = self
             .increments
             .iter()
-            .flat_map(|(key, fields)| fields.iter().filter(|(_, n)| **n != 0).map(move |(field, n)| (key, field, n.to_string())))
+            .flat_map(|(key, fields)| {
+                fields
+                    .iter()
+                    .filter(|(_, n)| **n != 0)
+                    .map(move |(field, n)| (key, field, n.to_string()))
+            })
             .collect();
         for (key, field, n) in &increments {
             list.push(["H", key, field, n]);
         }
-        let expiries: Vec<(&String, String)> = self.expiries.iter().map(|(k, t)| (k, t.to_string())).collect();
+        let expiries: Vec<(&String, String)> =
+            self.expiries.iter().map(|(k, t)| (k, t.to_string())).collect();
         for (key, at) in &expiries {
             list.push(["E", key, at, ""]);
         }
@@ -122,7 +157,13 @@ impl Ops {
 }
 
 /// Adds `n` to `field` of `key`, allocating only for a key or field not seen before.
-fn add(increments: &mut FxHashMap<String, FxHashMap<String, i64>>, fields: &mut usize, key: &str, field: &str, n: i64) {
+fn add(
+    increments: &mut FxHashMap<String, FxHashMap<String, i64>>,
+    fields: &mut usize,
+    key: &str,
+    field: &str,
+    n: i64,
+) {
     let by_field = match increments.get_mut(key) {
         Some(by_field) => by_field,
         None => increments.entry(key.to_owned()).or_default(),
@@ -144,7 +185,13 @@ fn deadline_member(due: &Due, delta: &ItemDelta, path: &[&str]) -> Option<String
     let officer = due.officer.as_ref()?;
     let s = MEMBER_SEPARATOR;
     let path = path.join(&PATH_SEPARATOR.to_string());
-    Some(format!("{path}{s}{}{s}{}{s}{}{s}{}", officer.id, delta.unit, delta.kind.as_str(), delta.member()))
+    Some(format!(
+        "{path}{s}{}{s}{}{s}{}{s}{}",
+        officer.id,
+        delta.unit,
+        delta.kind.as_str(),
+        delta.member()
+    ))
 }
 
 /// The deadline engine's Lua, shared by the apply and advance scripts. A deadline member
@@ -276,7 +323,11 @@ pub static ADVANCE_SCRIPT: std::sync::LazyLock<String> =
 /// Runs several outbox rows' ops, in `seq` order, in one round trip: each row's script still
 /// checks and advances the marker on its own, so every row is written exactly once whatever
 /// another replica does meanwhile. The answers come in the rows' order.
-pub async fn apply_many(conn: &mut ConnectionManager, keys: &Keys, rows: &[(i64, &Ops)]) -> redis::RedisResult<Vec<Applied>> {
+pub async fn apply_many(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    rows: &[(i64, &Ops)],
+) -> redis::RedisResult<Vec<Applied>> {
     let generation = keys.generation().to_string();
     let mut pipe = redis::pipe();
     for (seq, ops) in rows {
@@ -295,7 +346,10 @@ pub async fn apply_many(conn: &mut ConnectionManager, keys: &Keys, rows: &[(i64,
         Ok(results) => results,
         // Redis lost its script cache (a restart): load the script, then the same pipeline
         // again. No row of the first attempt ran: EVALSHA of an unknown script writes nothing.
-        Err(error) if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) || error.to_string().contains("NOSCRIPT") => {
+        Err(error)
+            if error.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript)
+                || error.to_string().contains("NOSCRIPT") =>
+        {
             SCRIPT.prepare_invoke().load_async(conn).await?;
             pipe.query_async(conn).await?
         }
@@ -306,7 +360,12 @@ pub async fn apply_many(conn: &mut ConnectionManager, keys: &Keys, rows: &[(i64,
 
 /// Writes one outbox row's ops into a generation being built (catching up on the outbox after
 /// its snapshot, [`SnapshotWriter`]), exactly once past its marker.
-pub async fn build(conn: &mut ConnectionManager, keys: &Keys, seq: i64, ops: &Ops) -> redis::RedisResult<Applied> {
+pub async fn build(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    seq: i64,
+    ops: &Ops,
+) -> redis::RedisResult<Applied> {
     let result: i64 = SCRIPT
         .key(keys.current_generation())
         .key(keys.applied())
@@ -357,7 +416,8 @@ impl SnapshotWriter {
             }
             if self.written.contains(&key) {
                 for (field, n) in fields {
-                    commands.push((redis::cmd("HINCRBY").arg(&key).arg(field).arg(n).to_owned(), 4));
+                    commands
+                        .push((redis::cmd("HINCRBY").arg(&key).arg(field).arg(n).to_owned(), 4));
                 }
                 continue;
             }
@@ -384,7 +444,9 @@ impl SnapshotWriter {
             let mut grouped: HashMap<(&str, &str), (redis::Cmd, usize)> = HashMap::new();
             for [op, key, a, b] in &ordered {
                 let command = if op == "A" || op == "DA" { "ZADD" } else { "HSET" };
-                let (cmd, size) = grouped.entry((command, key.as_str())).or_insert_with(|| (redis::cmd(command).arg(key).to_owned(), 2));
+                let (cmd, size) = grouped
+                    .entry((command, key.as_str()))
+                    .or_insert_with(|| (redis::cmd(command).arg(key).to_owned(), 2));
                 cmd.arg(a).arg(b);
                 *size += 2;
             }
@@ -410,7 +472,10 @@ impl SnapshotWriter {
 }
 
 /// Runs one of the pipelines of [`SnapshotWriter::pipelines`] (they go in order).
-pub async fn write_pipeline(conn: &mut ConnectionManager, pipeline: redis::Pipeline) -> redis::RedisResult<()> {
+pub async fn write_pipeline(
+    conn: &mut ConnectionManager,
+    pipeline: redis::Pipeline,
+) -> redis::RedisResult<()> {
     pipeline.query_async::<()>(conn).await
 }
 
@@ -420,7 +485,10 @@ pub async fn clear(conn: &mut ConnectionManager, keys: &Keys) -> redis::RedisRes
 }
 
 /// Deletes every key starting with `prefix`, on any connection.
-pub async fn clear_prefix<C: redis::aio::ConnectionLike + Send>(conn: &mut C, prefix: &str) -> redis::RedisResult<()> {
+pub async fn clear_prefix<C: redis::aio::ConnectionLike + Send>(
+    conn: &mut C,
+    prefix: &str,
+) -> redis::RedisResult<()> {
     let pattern = format!("{}*", escape_glob(prefix));
     let mut cursor: u64 = 0;
     loop {
@@ -444,19 +512,31 @@ pub async fn clear_prefix<C: redis::aio::ConnectionLike + Send>(conn: &mut C, pr
 
 /// Deletes every generation but the current one (old ones, and any left by a rebuild that
 /// died half-way).
-pub async fn clear_other_generations(conn: &mut ConnectionManager, keys: &Keys) -> redis::RedisResult<()> {
+pub async fn clear_other_generations(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+) -> redis::RedisResult<()> {
     let Some(current) = super::current(conn, keys).await? else { return Ok(()) };
     let keep = current.generation_prefix();
     let pattern = format!("{}g*", escape_glob(keys.prefix()));
     let mut cursor: u64 = 0;
     loop {
-        let (next, found): (u64, Vec<String>) =
-            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000).query_async(conn).await?;
+        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await?;
         let stale: Vec<&String> = found
             .iter()
             .filter(|key| {
                 let rest = &key[keys.prefix().len()..];
-                let is_generation = rest.strip_prefix('g').and_then(|r| r.split_once(':')).is_some_and(|(n, _)| n.parse::<u64>().is_ok());
+                let is_generation = rest
+                    .strip_prefix('g')
+                    .and_then(|r| r.split_once(':'))
+                    .is_some_and(|(n, _)| n.parse::<u64>().is_ok());
                 is_generation && !key.starts_with(&keep)
             })
             .collect();
@@ -482,9 +562,14 @@ fn escape_glob(text: &str) -> String {
 }
 
 /// Tells every replica which units changed.
-pub async fn publish_changed(conn: &mut ConnectionManager, keys: &Keys, units: &BTreeSet<String>) -> redis::RedisResult<()> {
+pub async fn publish_changed(
+    conn: &mut ConnectionManager,
+    keys: &Keys,
+    units: &BTreeSet<String>,
+) -> redis::RedisResult<()> {
     let payload = serde_json::to_string(units).unwrap_or_else(|_| "[]".to_owned());
-    let _: i64 = redis::cmd("PUBLISH").arg(keys.changed_channel()).arg(payload).query_async(conn).await?;
+    let _: i64 =
+        redis::cmd("PUBLISH").arg(keys.changed_channel()).arg(payload).query_async(conn).await?;
     Ok(())
 }
 
@@ -514,7 +599,11 @@ mod tests {
             source: "default".into(),
             item: item.into(),
             unit: unit.into(),
-            counts: vec![crate::store::item::Count { at, counter: counter::DOSSIERS_RECEIVED.into(), n: 1 }],
+            counts: vec![crate::store::item::Count {
+                at,
+                counter: counter::DOSSIERS_RECEIVED.into(),
+                n: 1,
+            }],
             open: 1,
             remove_due: None,
             add_due: Some(Due { at_ms: due_ms, officer: None }),
@@ -528,7 +617,8 @@ mod tests {
     fn a_snapshot_writes_each_bucket_once_then_adds_to_it() {
         let Ok(catalog) = Catalog::load(None) else { panic!("the built-in catalog loads") };
         let keys = Keys::new("t:").at(1);
-        let now = ioc_shared::time::parse_rfc3339("2027-01-01T00:00:30+07:00").map_or(0, |t| t.timestamp());
+        let now = ioc_shared::time::parse_rfc3339("2027-01-01T00:00:30+07:00")
+            .map_or(0, |t| t.timestamp());
         let at = now - 60;
         let mut writer = SnapshotWriter::default();
         let mut ops = Ops::default();
@@ -539,7 +629,15 @@ mod tests {
         let writes_of = |commands: &[Vec<String>], name: &str, key: &str| -> Vec<Vec<String>> {
             commands.iter().filter(|c| c[0] == name && c[1] == key).cloned().collect()
         };
-        assert_eq!(writes_of(&first, "HSET", &day), vec![vec!["HSET".to_owned(), day.clone(), counter::DOSSIERS_RECEIVED.to_owned(), "2".to_owned()]]);
+        assert_eq!(
+            writes_of(&first, "HSET", &day),
+            vec![vec![
+                "HSET".to_owned(),
+                day.clone(),
+                counter::DOSSIERS_RECEIVED.to_owned(),
+                "2".to_owned()
+            ]]
+        );
         assert_eq!(writes_of(&first, "EXPIREAT", &day).len(), 1);
         assert!(writes_of(&first, "HINCRBY", &day).is_empty());
         let due = keys.due("00004", ioc_shared::event::ItemKind::Dossier);
@@ -550,8 +648,19 @@ mod tests {
         let mut ops = Ops::default();
         ops.add_delta(&keys, &catalog, &received("D3", "00004", at, 3_000), now);
         let second = commands_of(&writer.pipelines(ops));
-        assert_eq!(writes_of(&second, "HINCRBY", &day), vec![vec!["HINCRBY".to_owned(), day.clone(), counter::DOSSIERS_RECEIVED.to_owned(), "1".to_owned()]]);
-        assert!(writes_of(&second, "HSET", &day).is_empty() && writes_of(&second, "EXPIREAT", &day).is_empty());
+        assert_eq!(
+            writes_of(&second, "HINCRBY", &day),
+            vec![vec![
+                "HINCRBY".to_owned(),
+                day.clone(),
+                counter::DOSSIERS_RECEIVED.to_owned(),
+                "1".to_owned()
+            ]]
+        );
+        assert!(
+            writes_of(&second, "HSET", &day).is_empty()
+                && writes_of(&second, "EXPIREAT", &day).is_empty()
+        );
     }
 
     #[test]

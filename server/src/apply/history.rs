@@ -12,7 +12,12 @@ impl Applier {
     /// Adds what `deltas` change per unit (and every unit above it) and local day.
     fn day_changes(&self, deltas: &[ItemDelta], into: &mut DayChanges) {
         for delta in deltas {
-            let mut path: Vec<String> = self.catalog.self_and_ancestors(&delta.unit).iter().map(|u| u.code.clone()).collect();
+            let mut path: Vec<String> = self
+                .catalog
+                .self_and_ancestors(&delta.unit)
+                .iter()
+                .map(|u| u.code.clone())
+                .collect();
             if path.is_empty() {
                 path.push(UNKNOWN_UNIT.to_owned());
             }

@@ -15,8 +15,8 @@
 //! [`status`] watches how far behind the figures are, for every screen's freshness.
 
 pub mod history;
-pub mod reconcile;
 pub mod rebuild;
+pub mod reconcile;
 pub mod status;
 
 use crate::aggregate::{self, Applied, Keys, Ops};
@@ -68,7 +68,9 @@ async fn generation_lost(redis: &mut ConnectionManager, keys: &Keys) {
 }
 
 /// Runs `call` with the applier's time limit.
-pub(crate) async fn bounded<T, E: Into<ApplyError>>(call: impl std::future::Future<Output = Result<T, E>>) -> Result<T, ApplyError> {
+pub(crate) async fn bounded<T, E: Into<ApplyError>>(
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, ApplyError> {
     match tokio::time::timeout(CALL_TIMEOUT, call).await {
         Ok(result) => result.map_err(Into::into),
         Err(_) => Err(ApplyError::TimedOut(CALL_TIMEOUT)),
@@ -101,9 +103,24 @@ enum Check {
 }
 
 impl Applier {
-    pub fn new(store: Store, redis: ConnectionManager, keys: Keys, catalog: Catalog, clock: ioc_shared::time::Clock) -> Applier {
+    pub fn new(
+        store: Store,
+        redis: ConnectionManager,
+        keys: Keys,
+        catalog: Catalog,
+        clock: ioc_shared::time::Clock,
+    ) -> Applier {
         let fingerprint = catalog.fingerprint(aggregate::LAYOUT_VERSION);
-        Applier { store, redis, keys, catalog, clock, fingerprint, wake: Arc::new(Notify::new()), rebuild_wanted: Arc::new(Mutex::new(None)) }
+        Applier {
+            store,
+            redis,
+            keys,
+            catalog,
+            clock,
+            fingerprint,
+            wake: Arc::new(Notify::new()),
+            rebuild_wanted: Arc::new(Mutex::new(None)),
+        }
     }
 
     /// Asks for a rebuild at the next round.
@@ -173,7 +190,8 @@ impl Applier {
             for row in &rows {
                 all_ops.push((row.seq, self.ops_of(&keys, row).await?));
             }
-            let batch: Vec<(i64, &aggregate::Ops)> = all_ops.iter().map(|(seq, ops)| (*seq, ops)).collect();
+            let batch: Vec<(i64, &aggregate::Ops)> =
+                all_ops.iter().map(|(seq, ops)| (*seq, ops)).collect();
             let outcomes = bounded(aggregate::apply_many(&mut self.redis, &keys, &batch)).await?;
             let mut changed = std::collections::BTreeSet::new();
             for ((seq, ops), outcome) in all_ops.iter().zip(outcomes) {
@@ -188,7 +206,9 @@ impl Applier {
                         written += 1;
                         changed.extend(ops.changed_units.iter().cloned());
                         tracing::error!(seq, units = ?ops.changed_units, "a total went below zero: the aggregates drifted");
-                        self.request_rebuild(format!("a total went below zero applying outbox row {seq}"));
+                        self.request_rebuild(format!(
+                            "a total went below zero applying outbox row {seq}"
+                        ));
                     }
                     Applied::Before | Applied::NoMarker | Applied::Superseded => {}
                 }
@@ -223,13 +243,20 @@ impl Applier {
         let Some(keys) = bounded(aggregate::current(&mut self.redis, &self.keys)).await? else {
             return Ok(Check::Untrusted("Redis holds no current generation of the figures".into()));
         };
-        let (applied, catalog): (Option<i64>, Option<String>) =
-            bounded(redis::pipe().get(keys.applied()).get(keys.catalog()).query_async(&mut self.redis)).await?;
+        let (applied, catalog): (Option<i64>, Option<String>) = bounded(
+            redis::pipe().get(keys.applied()).get(keys.catalog()).query_async(&mut self.redis),
+        )
+        .await?;
         let Some(applied) = applied else {
-            return Ok(Check::Untrusted("the applied marker of the current generation is missing".into()));
+            return Ok(Check::Untrusted(
+                "the applied marker of the current generation is missing".into(),
+            ));
         };
         if catalog.as_deref() != Some(self.fingerprint.as_str()) {
-            return Ok(Check::Untrusted("the unit catalog (or key layout) differs from the one the figures were built with".into()));
+            return Ok(Check::Untrusted(
+                "the unit catalog (or key layout) differs from the one the figures were built with"
+                    .into(),
+            ));
         }
         let bounds = bounded(self.store.outbox_bounds()).await?;
         if applied < bounds.pruned_through {

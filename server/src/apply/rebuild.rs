@@ -45,8 +45,11 @@ impl Applier {
             return Ok(false);
         }
         let result = self.rebuild_locked(reason, &token).await;
-        let released: redis::RedisResult<i64> =
-            redis::Script::new(UNLOCK_SCRIPT).key(self.keys.rebuilding()).arg(&token).invoke_async(&mut self.redis).await;
+        let released: redis::RedisResult<i64> = redis::Script::new(UNLOCK_SCRIPT)
+            .key(self.keys.rebuilding())
+            .arg(&token)
+            .invoke_async(&mut self.redis)
+            .await;
         if let Err(error) = released {
             tracing::warn!(%error, "rebuild lock not released; it times out by itself");
         }
@@ -55,10 +58,16 @@ impl Applier {
 
     async fn rebuild_locked(&mut self, reason: &str, token: &str) -> Result<(), ApplyError> {
         let started = Instant::now();
-        let old = bounded(aggregate::current(&mut self.redis, &self.keys)).await?.map(|k| k.generation());
-        let generation = (self.clock.now().timestamp_millis().max(1) as u64).max(old.unwrap_or(0) + 1);
+        let old =
+            bounded(aggregate::current(&mut self.redis, &self.keys)).await?.map(|k| k.generation());
+        let generation =
+            (self.clock.now().timestamp_millis().max(1) as u64).max(old.unwrap_or(0) + 1);
         let fresh = self.keys.at(generation);
-        tracing::warn!(reason, generation, "rebuilding the Redis figures from PostgreSQL beside the current ones");
+        tracing::warn!(
+            reason,
+            generation,
+            "rebuilding the Redis figures from PostgreSQL beside the current ones"
+        );
         bounded(clear_prefix(&mut self.redis, &fresh.generation_prefix())).await?;
 
         let mut snapshot = bounded(self.store.snapshot()).await?;
@@ -71,7 +80,8 @@ impl Applier {
         // that most bucket keys are written once; Redis writes one merged batch while the next
         // is merged.
         let (chunks, merger) = {
-            let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<crate::store::item::ItemDelta>>(2);
+            let (sender, mut receiver) =
+                tokio::sync::mpsc::channel::<Vec<crate::store::item::ItemDelta>>(2);
             let (fresh, catalog, redis) = (fresh.clone(), self.catalog.clone(), self.redis.clone());
             let merger = tokio::spawn(async move {
                 let mut writing: Option<tokio::task::JoinHandle<Result<(), ApplyError>>> = None;
@@ -91,7 +101,8 @@ impl Applier {
                         // Each pipeline within the applier's time limit (a batch is many).
                         writing = Some(tokio::spawn(async move {
                             for pipeline in pipelines {
-                                bounded(aggregate::write::write_pipeline(&mut redis, pipeline)).await?;
+                                bounded(aggregate::write::write_pipeline(&mut redis, pipeline))
+                                    .await?;
                             }
                             Ok(())
                         }));
@@ -110,28 +121,47 @@ impl Applier {
                 last_log = Instant::now();
                 let rate = items as f64 / started.elapsed().as_secs_f64().max(0.001);
                 let left = (total as f64 - items as f64).max(0.0) / rate.max(1.0);
-                tracing::info!(items, total, rate = rate.round(), seconds_left = left.round(), "rebuild in progress");
-                let _: redis::RedisResult<i64> =
-                    redis::cmd("EXPIRE").arg(self.keys.rebuilding()).arg(LOCK_SECONDS).query_async(&mut self.redis).await;
+                tracing::info!(
+                    items,
+                    total,
+                    rate = rate.round(),
+                    seconds_left = left.round(),
+                    "rebuild in progress"
+                );
+                let _: redis::RedisResult<i64> = redis::cmd("EXPIRE")
+                    .arg(self.keys.rebuilding())
+                    .arg(LOCK_SECONDS)
+                    .query_async(&mut self.redis)
+                    .await;
             }
         }
         drop(chunks);
         finish_writing(Some(merger)).await?;
         let through = snapshot.through_seq;
         bounded(snapshot.finish()).await?;
-        bounded(redis::pipe().set(fresh.applied(), through).set(fresh.catalog(), &self.fingerprint).query_async::<()>(&mut self.redis)).await?;
+        bounded(
+            redis::pipe()
+                .set(fresh.applied(), through)
+                .set(fresh.catalog(), &self.fingerprint)
+                .query_async::<()>(&mut self.redis),
+        )
+        .await?;
 
         // Catch up on what was acknowledged while the snapshot was read.
         let mut caught_up = 0;
         loop {
-            let applied: i64 = bounded(redis::cmd("GET").arg(fresh.applied()).query_async(&mut self.redis)).await?;
+            let applied: i64 =
+                bounded(redis::cmd("GET").arg(fresh.applied()).query_async(&mut self.redis))
+                    .await?;
             let rows = bounded(self.store.outbox_after(applied, 256)).await?;
             if rows.is_empty() {
                 break;
             }
             for row in rows {
                 let ops = self.ops_of(&fresh, &row).await?;
-                if bounded(aggregate::build(&mut self.redis, &fresh, row.seq, &ops)).await? == Applied::Now {
+                if bounded(aggregate::build(&mut self.redis, &fresh, row.seq, &ops)).await?
+                    == Applied::Now
+                {
                     caught_up += 1;
                 }
             }
@@ -139,7 +169,11 @@ impl Applier {
 
         // The switch: from now on every reader and every applier uses the new generation.
         let _: Option<String> = bounded(
-            redis::cmd("SET").arg(self.keys.current_generation()).arg(generation).arg("GET").query_async(&mut self.redis),
+            redis::cmd("SET")
+                .arg(self.keys.current_generation())
+                .arg(generation)
+                .arg("GET")
+                .query_async(&mut self.redis),
         )
         .await?;
         let everything: BTreeSet<String> = std::iter::once("*".to_owned()).collect();
@@ -171,7 +205,9 @@ impl Applier {
 }
 
 /// Waits for the snapshot chunk Redis is writing, if any, and passes on how it went.
-async fn finish_writing(writing: Option<tokio::task::JoinHandle<Result<(), ApplyError>>>) -> Result<(), ApplyError> {
+async fn finish_writing(
+    writing: Option<tokio::task::JoinHandle<Result<(), ApplyError>>>,
+) -> Result<(), ApplyError> {
     match writing {
         Some(task) => task.await.map_err(|error| ApplyError::Stopped(error.to_string()))?,
         None => Ok(()),

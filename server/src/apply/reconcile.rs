@@ -55,14 +55,29 @@ impl Applier {
             let now = self.clock.now().timestamp();
             let day = Granularity::Day.index(now);
             let hour = Granularity::Hour.index(now);
-            let subtree_units: Vec<String> = sample.iter().flat_map(|u| self.catalog.subtree(u)).collect();
-            let today = bounded(snapshot.counter_sums(&subtree_units, Granularity::Day.start(day), Granularity::Day.start(day + 1))).await?;
-            let this_hour =
-                bounded(snapshot.counter_sums(&subtree_units, Granularity::Hour.start(hour), Granularity::Hour.start(hour + 1))).await?;
+            let subtree_units: Vec<String> =
+                sample.iter().flat_map(|u| self.catalog.subtree(u)).collect();
+            let today = bounded(snapshot.counter_sums(
+                &subtree_units,
+                Granularity::Day.start(day),
+                Granularity::Day.start(day + 1),
+            ))
+            .await?;
+            let this_hour = bounded(snapshot.counter_sums(
+                &subtree_units,
+                Granularity::Hour.start(hour),
+                Granularity::Hour.start(hour + 1),
+            ))
+            .await?;
             bounded(snapshot.finish()).await?;
 
             let Some(keys) = self.wait_for(target).await? else { continue };
-            let units: Vec<String> = self.catalog.units().map(|u| u.code.clone()).chain(std::iter::once(UNKNOWN_UNIT.to_owned())).collect();
+            let units: Vec<String> = self
+                .catalog
+                .units()
+                .map(|u| u.code.clone())
+                .chain(std::iter::once(UNKNOWN_UNIT.to_owned()))
+                .collect();
             let mut pipe = redis::pipe();
             pipe.atomic().get(keys.applied());
             for unit in &units {
@@ -88,10 +103,23 @@ impl Applier {
                 let redis_open: HashMap<String, i64> = redis::from_redis_value(next())?;
                 for kind in KINDS {
                     let running: i64 = redis::from_redis_value(next())?;
-                    let (truth_open, truth_running) = truth.get(&(unit.clone(), kind)).copied().unwrap_or((0, 0));
+                    let (truth_open, truth_running) =
+                        truth.get(&(unit.clone(), kind)).copied().unwrap_or((0, 0));
                     let redis_open = redis_open.get(kind.as_str()).copied().unwrap_or(0);
-                    compare(&mut mismatches, unit, &format!("open:{}", kind.as_str()), redis_open, truth_open);
-                    compare(&mut mismatches, unit, &format!("running:{}", kind.as_str()), running, truth_running);
+                    compare(
+                        &mut mismatches,
+                        unit,
+                        &format!("open:{}", kind.as_str()),
+                        redis_open,
+                        truth_open,
+                    );
+                    compare(
+                        &mut mismatches,
+                        unit,
+                        &format!("running:{}", kind.as_str()),
+                        running,
+                        truth_running,
+                    );
                 }
             }
             let today = self.roll_up_counters(sample, &today);
@@ -101,7 +129,10 @@ impl Applier {
                     let bucket: HashMap<String, i64> = redis::from_redis_value(next())?;
                     let empty = BTreeMap::new();
                     let expected = truth.get(unit).unwrap_or(&empty);
-                    let mut counters: Vec<&String> = expected.keys().chain(bucket.keys().filter(|f| !f.starts_with("k:"))).collect();
+                    let mut counters: Vec<&String> = expected
+                        .keys()
+                        .chain(bucket.keys().filter(|f| !f.starts_with("k:")))
+                        .collect();
                     counters.sort();
                     counters.dedup();
                     for counter in counters {
@@ -118,10 +149,15 @@ impl Applier {
             for m in mismatches.iter().take(50) {
                 tracing::error!(unit = %m.unit, figure = %m.figure, redis = m.redis, truth = m.truth, "Redis differs from PostgreSQL");
             }
-            self.request_rebuild(format!("reconciliation found {} figure(s) differing from PostgreSQL", mismatches.len()));
+            self.request_rebuild(format!(
+                "reconciliation found {} figure(s) differing from PostgreSQL",
+                mismatches.len()
+            ));
             return Ok(Reconciled::Differed(mismatches));
         }
-        Ok(Reconciled::Skipped("the figures kept moving while they were compared; trying again next pass".into()))
+        Ok(Reconciled::Skipped(
+            "the figures kept moving while they were compared; trying again next pass".into(),
+        ))
     }
 
     /// Waits until the current generation has applied exactly `target`; `None` if it moved
@@ -129,8 +165,11 @@ impl Applier {
     async fn wait_for(&mut self, target: i64) -> Result<Option<Keys>, ApplyError> {
         let deadline = tokio::time::Instant::now() + CATCH_UP_WAIT;
         loop {
-            let Some(keys) = bounded(aggregate::current(&mut self.redis, &self.keys)).await? else { return Ok(None) };
-            let applied: Option<i64> = bounded(redis::cmd("GET").arg(keys.applied()).query_async(&mut self.redis)).await?;
+            let Some(keys) = bounded(aggregate::current(&mut self.redis, &self.keys)).await? else {
+                return Ok(None);
+            };
+            let applied: Option<i64> =
+                bounded(redis::cmd("GET").arg(keys.applied()).query_async(&mut self.redis)).await?;
             match applied {
                 Some(applied) if applied == target => return Ok(Some(keys)),
                 Some(applied) if applied > target => return Ok(None),
@@ -155,7 +194,11 @@ impl Applier {
     }
 
     /// Per sampled unit: counter sums over its subtree.
-    fn roll_up_counters(&self, sample: &[String], rows: &[CounterSum]) -> HashMap<String, BTreeMap<String, i64>> {
+    fn roll_up_counters(
+        &self,
+        sample: &[String],
+        rows: &[CounterSum],
+    ) -> HashMap<String, BTreeMap<String, i64>> {
         let mut out: HashMap<String, BTreeMap<String, i64>> = HashMap::new();
         for row in rows {
             for unit in self.path_of(&row.unit) {
@@ -169,7 +212,8 @@ impl Applier {
 
     /// A unit and its ancestors, or the unknown-unit bucket for a unit not in the catalog.
     fn path_of(&self, unit: &str) -> Vec<String> {
-        let path: Vec<String> = self.catalog.self_and_ancestors(unit).iter().map(|u| u.code.clone()).collect();
+        let path: Vec<String> =
+            self.catalog.self_and_ancestors(unit).iter().map(|u| u.code.clone()).collect();
         if path.is_empty() {
             vec![UNKNOWN_UNIT.to_owned()]
         } else {
@@ -186,13 +230,26 @@ impl Applier {
         every.tick().await;
         loop {
             every.tick().await;
-            let sample: Vec<String> = units.iter().cycle().skip(offset).take(SAMPLE_PER_PASS.min(units.len())).cloned().collect();
+            let sample: Vec<String> = units
+                .iter()
+                .cycle()
+                .skip(offset)
+                .take(SAMPLE_PER_PASS.min(units.len()))
+                .cloned()
+                .collect();
             offset = (offset + SAMPLE_PER_PASS) % units.len().max(1);
             match self.reconcile(&sample).await {
-                Ok(Reconciled::Agreed) => tracing::debug!(units = sample.len(), "reconciliation: Redis agrees with PostgreSQL"),
-                Ok(Reconciled::Differed(found)) => tracing::error!(differences = found.len(), "reconciliation: rebuilding"),
+                Ok(Reconciled::Agreed) => tracing::debug!(
+                    units = sample.len(),
+                    "reconciliation: Redis agrees with PostgreSQL"
+                ),
+                Ok(Reconciled::Differed(found)) => {
+                    tracing::error!(differences = found.len(), "reconciliation: rebuilding")
+                }
                 Ok(Reconciled::Skipped(why)) => tracing::info!(why, "reconciliation skipped"),
-                Err(error) => tracing::warn!(%error, "reconciliation failed; trying again next pass"),
+                Err(error) => {
+                    tracing::warn!(%error, "reconciliation failed; trying again next pass")
+                }
             }
         }
     }
@@ -202,6 +259,11 @@ const KINDS: [ItemKind; 3] = [ItemKind::Dossier, ItemKind::Complaint, ItemKind::
 
 fn compare(mismatches: &mut Vec<Mismatch>, unit: &str, figure: &str, redis: i64, truth: i64) {
     if redis != truth {
-        mismatches.push(Mismatch { unit: unit.to_owned(), figure: figure.to_owned(), redis, truth });
+        mismatches.push(Mismatch {
+            unit: unit.to_owned(),
+            figure: figure.to_owned(),
+            redis,
+            truth,
+        });
     }
 }

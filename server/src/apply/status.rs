@@ -49,13 +49,20 @@ impl FeedMonitor {
     }
 
     /// Measures for ever.
-    pub async fn watch(self, store: Store, mut redis: ConnectionManager, keys: Keys, clock: ioc_shared::time::Clock) {
+    pub async fn watch(
+        self,
+        store: Store,
+        mut redis: ConnectionManager,
+        keys: Keys,
+        clock: ioc_shared::time::Clock,
+    ) {
         let mut last_marker: Option<i64> = None;
         let mut every = tokio::time::interval(MEASURE_EVERY);
         loop {
             every.tick().await;
             let health = measure(&store, &mut redis, &keys, &mut last_marker, &clock).await;
-            if health.status != FeedStatus::Live && self.sender.borrow().status == FeedStatus::Live {
+            if health.status != FeedStatus::Live && self.sender.borrow().status == FeedStatus::Live
+            {
                 tracing::warn!(status = ?health.status, lag = health.lag_seconds, reason = ?health.reason, "figures are not live");
             }
             self.sender.send_replace(health);
@@ -63,11 +70,18 @@ impl FeedMonitor {
     }
 }
 
-async fn measure(store: &Store, redis: &mut ConnectionManager, keys: &Keys, last_marker: &mut Option<i64>, clock: &ioc_shared::time::Clock) -> FeedHealth {
+async fn measure(
+    store: &Store,
+    redis: &mut ConnectionManager,
+    keys: &Keys,
+    last_marker: &mut Option<i64>,
+    clock: &ioc_shared::time::Clock,
+) -> FeedHealth {
     // Redis: the current generation, its marker, and whether someone is rebuilding.
     let read_redis = async {
         let current = aggregate::current(redis, keys).await?;
-        let rebuilding: Option<String> = redis::cmd("GET").arg(keys.rebuilding()).query_async(redis).await?;
+        let rebuilding: Option<String> =
+            redis::cmd("GET").arg(keys.rebuilding()).query_async(redis).await?;
         let marker: Option<i64> = match &current {
             Some(keys) => redis::cmd("GET").arg(keys.applied()).query_async(redis).await?,
             None => None,
@@ -80,7 +94,8 @@ async fn measure(store: &Store, redis: &mut ConnectionManager, keys: &Keys, last
             if marker.is_some() {
                 *last_marker = marker;
             }
-            let rebuilding = rebuilding.map(|r| r.split_once(' ').map(|(_, why)| why.to_owned()).unwrap_or(r))
+            let rebuilding = rebuilding
+                .map(|r| r.split_once(' ').map(|(_, why)| why.to_owned()).unwrap_or(r))
                 .or_else(|| (!has_generation).then(|| "the figures are being rebuilt".to_owned()));
             (None, rebuilding)
         }
@@ -90,18 +105,20 @@ async fn measure(store: &Store, redis: &mut ConnectionManager, keys: &Keys, last
     // PostgreSQL: how old the oldest unapplied change is (with the last marker Redis gave).
     let lag = match *last_marker {
         None => Ok(0.0),
-        Some(marker) => match tokio::time::timeout(MEASURE_TIMEOUT, store.unapplied(marker)).await {
-            Ok(Ok((None, _))) => {
-                METRICS.outbox_depth.set(0);
-                Ok(0.0)
+        Some(marker) => {
+            match tokio::time::timeout(MEASURE_TIMEOUT, store.unapplied(marker)).await {
+                Ok(Ok((None, _))) => {
+                    METRICS.outbox_depth.set(0);
+                    Ok(0.0)
+                }
+                Ok(Ok((Some(at), depth))) => {
+                    METRICS.outbox_depth.set(depth);
+                    Ok(((clock.now() - at).num_milliseconds() as f64 / 1000.0).max(0.0))
+                }
+                Ok(Err(error)) => Err(format!("PostgreSQL: {error}")),
+                Err(_) => Err("PostgreSQL does not answer".to_owned()),
             }
-            Ok(Ok((Some(at), depth))) => {
-                METRICS.outbox_depth.set(depth);
-                Ok(((clock.now() - at).num_milliseconds() as f64 / 1000.0).max(0.0))
-            }
-            Ok(Err(error)) => Err(format!("PostgreSQL: {error}")),
-            Err(_) => Err("PostgreSQL does not answer".to_owned()),
-        },
+        }
     };
     let lag_seconds = lag.as_ref().copied().unwrap_or(0.0);
     METRICS.applier_lag_seconds.set(lag_seconds);

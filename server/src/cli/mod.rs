@@ -6,7 +6,9 @@ use crate::accounts::revoke::Revoker;
 use crate::accounts::{AccountError, Accounts, Expectation, Watch};
 use crate::aggregate::Keys;
 use crate::catalog::Catalog;
-use crate::config::{ConnectionArgs, DisplayCommand, KeyCommand, PublicCommand, SourceCommand, UserCommand};
+use crate::config::{
+    ConnectionArgs, DisplayCommand, KeyCommand, PublicCommand, SourceCommand, UserCommand,
+};
 use crate::state::redis_connection;
 use crate::store::Store;
 use ioc_shared::access::{Role, WallView};
@@ -32,15 +34,23 @@ impl Context {
     pub async fn open(connection: &ConnectionArgs) -> Result<Context, String> {
         connection.install_calendar()?;
         let catalog = Catalog::load(connection.units.as_deref()).map_err(|e| e.to_string())?;
-        let store = Store::connect_lazy(&connection.database_url, Duration::from_secs(5)).map_err(|e| e.to_string())?;
-        store.migrate().await.map_err(|e| format!("{e} (is PostgreSQL running? DATABASE_URL is used)"))?;
-        let client = redis::Client::open(connection.redis_url.as_str()).map_err(|e| format!("REDIS_URL: {e}"))?;
+        let store = Store::connect_lazy(&connection.database_url, Duration::from_secs(5))
+            .map_err(|e| e.to_string())?;
+        store
+            .migrate()
+            .await
+            .map_err(|e| format!("{e} (is PostgreSQL running? DATABASE_URL is used)"))?;
+        let client = redis::Client::open(connection.redis_url.as_str())
+            .map_err(|e| format!("REDIS_URL: {e}"))?;
         let redis = redis_connection(&client).map_err(|e| format!("REDIS_URL: {e}"))?;
         let clock = ioc_shared::time::Clock::system();
         let accounts = Accounts::new(store.pool.clone(), clock.clone());
         let revoker = Revoker::new(redis, &Keys::new(connection.redis_prefix.clone()));
         let manage = Management::new(accounts.clone(), catalog.clone(), revoker);
-        let actor = Actor { label: format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into())), address: None };
+        let actor = Actor {
+            label: format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into())),
+            address: None,
+        };
         Ok(Context { accounts, store, catalog, manage, actor, clock })
     }
 }
@@ -96,29 +106,50 @@ fn read_password(prompt: &str) -> Result<String, String> {
 pub async fn user(context: &Context, command: UserCommand) -> Result<(), String> {
     match command {
         UserCommand::Add { name, role, unit } => {
-            let role = Role::parse(&role).ok_or_else(|| format!("unknown role `{role}`; expected admin, leader or chief"))?;
+            let role = Role::parse(&role)
+                .ok_or_else(|| format!("unknown role `{role}`; expected admin, leader or chief"))?;
             let password = read_password(&format!("Password for {name}"))?;
-            let user = context.manage.add_user(&context.actor, &name, &password, role, unit.as_deref()).await.map_err(account_error)?;
-            println!("added {} ({}{})", user.username, role.as_str(), unit.map(|u| format!(", unit {u}")).unwrap_or_default());
+            let user = context
+                .manage
+                .add_user(&context.actor, &name, &password, role, unit.as_deref())
+                .await
+                .map_err(account_error)?;
+            println!(
+                "added {} ({}{})",
+                user.username,
+                role.as_str(),
+                unit.map(|u| format!(", unit {u}")).unwrap_or_default()
+            );
         }
         UserCommand::List => {
             println!("{:<24} {:<8} {:<8} status", "username", "role", "unit");
             for user in context.accounts.list_users().await.map_err(account_error)? {
                 let status = if user.disabled { "disabled" } else { "active" };
-                println!("{:<24} {:<8} {:<8} {status}", user.username, user.role.as_str(), user.unit.unwrap_or_default());
+                println!(
+                    "{:<24} {:<8} {:<8} {status}",
+                    user.username,
+                    user.role.as_str(),
+                    user.unit.unwrap_or_default()
+                );
             }
         }
         UserCommand::Disable { name } => {
-            let user = context.manage.disable_user(&context.actor, &name).await.map_err(account_error)?;
+            let user =
+                context.manage.disable_user(&context.actor, &name).await.map_err(account_error)?;
             println!("disabled {}; their sessions are ended", user.username);
         }
         UserCommand::Enable { name } => {
-            let user = context.manage.enable_user(&context.actor, &name).await.map_err(account_error)?;
+            let user =
+                context.manage.enable_user(&context.actor, &name).await.map_err(account_error)?;
             println!("enabled {}", user.username);
         }
         UserCommand::ResetPassword { name } => {
             let password = read_password(&format!("New password for {name}"))?;
-            let user = context.manage.reset_password(&context.actor, &name, &password).await.map_err(account_error)?;
+            let user = context
+                .manage
+                .reset_password(&context.actor, &name, &password)
+                .await
+                .map_err(account_error)?;
             println!("password of {} reset; their sessions are ended", user.username);
         }
     }
@@ -128,18 +159,36 @@ pub async fn user(context: &Context, command: UserCommand) -> Result<(), String>
 pub async fn key(context: &Context, command: KeyCommand) -> Result<(), String> {
     match command {
         KeyCommand::Create { source, unit, expect_every, watch } => {
-            let watch = Watch::parse(&watch).ok_or_else(|| format!("unknown --watch `{watch}`; expected working-hours, always or never"))?;
+            let watch = Watch::parse(&watch).ok_or_else(|| {
+                format!("unknown --watch `{watch}`; expected working-hours, always or never")
+            })?;
             let expectation = Expectation { interval_seconds: expect_every, watch };
-            let (key, secret) = context.manage.create_key(&context.actor, &source, unit.as_deref(), expectation).await.map_err(account_error)?;
-            println!("ingest key {} for source `{}`{}:", key.id, key.source, unit.map(|u| format!(", units {u} and below")).unwrap_or_default());
+            let (key, secret) = context
+                .manage
+                .create_key(&context.actor, &source, unit.as_deref(), expectation)
+                .await
+                .map_err(account_error)?;
+            println!(
+                "ingest key {} for source `{}`{}:",
+                key.id,
+                key.source,
+                unit.map(|u| format!(", units {u} and below")).unwrap_or_default()
+            );
             println!("{secret}");
-            println!("It is shown only now. Source systems send it as `Authorization: Bearer <key>`.");
+            println!(
+                "It is shown only now. Source systems send it as `Authorization: Bearer <key>`."
+            );
         }
         KeyCommand::List => {
             println!("{:<6} {:<24} {:<8} status", "id", "source", "unit");
             for key in context.accounts.list_keys().await.map_err(account_error)? {
                 let status = if key.revoked { "revoked" } else { "active" };
-                println!("{:<6} {:<24} {:<8} {status}", key.id, key.source, key.unit.unwrap_or_else(|| "all".into()));
+                println!(
+                    "{:<6} {:<24} {:<8} {status}",
+                    key.id,
+                    key.source,
+                    key.unit.unwrap_or_else(|| "all".into())
+                );
             }
         }
         KeyCommand::Revoke { id } => {
@@ -158,11 +207,13 @@ pub fn parse_view(text: &str) -> Result<WallView, String> {
         [unit, window, seconds, "score"] => (unit, window, seconds, View::Score),
         _ => return Err(format!("view `{text}` is not UNIT:WINDOW:SECONDS (or UNIT:PERIOD:SECONDS:score), e.g. 001:today:30")),
     };
-    let window = Window::parse(window).ok_or_else(|| format!("view `{text}`: window must be one of {}", Window::NAMES))?;
+    let window = Window::parse(window)
+        .ok_or_else(|| format!("view `{text}`: window must be one of {}", Window::NAMES))?;
     if view == View::Score && !window.is_calendar() {
         return Err(format!("view `{text}`: a score view takes a period: month, quarter or year"));
     }
-    let seconds = seconds.parse().map_err(|_| format!("view `{text}`: seconds must be a whole number"))?;
+    let seconds =
+        seconds.parse().map_err(|_| format!("view `{text}`: seconds must be a whole number"))?;
     Ok(WallView { unit: (*unit).to_owned(), window, seconds, view })
 }
 
@@ -170,26 +221,49 @@ pub async fn display(context: &Context, command: DisplayCommand) -> Result<(), S
     match command {
         DisplayCommand::Create { name, unit, views } => {
             let playlist: Vec<WallView> = if views.is_empty() {
-                vec![WallView { unit: unit.clone(), window: Window::Today, seconds: 30, view: Default::default() }]
+                vec![WallView {
+                    unit: unit.clone(),
+                    window: Window::Today,
+                    seconds: 30,
+                    view: Default::default(),
+                }]
             } else {
                 views.iter().map(|v| parse_view(v)).collect::<Result<_, _>>()?
             };
-            let (display, code) = context.manage.create_display(&context.actor, &name, &unit, &playlist).await.map_err(account_error)?;
+            let (display, code) = context
+                .manage
+                .create_display(&context.actor, &name, &unit, &playlist)
+                .await
+                .map_err(account_error)?;
             print_pairing(display.id, &display.name, &code);
         }
         DisplayCommand::List => {
             println!("{:<6} {:<32} {:<8} {:<6} status", "id", "name", "unit", "views");
             for d in context.accounts.list_displays().await.map_err(account_error)? {
-                let status = if d.revoked { "revoked" } else if d.paired { "paired" } else { "waiting for pairing" };
-                println!("{:<6} {:<32} {:<8} {:<6} {status}", d.id, d.name, d.unit, d.playlist.len());
+                let status = if d.revoked {
+                    "revoked"
+                } else if d.paired {
+                    "paired"
+                } else {
+                    "waiting for pairing"
+                };
+                println!(
+                    "{:<6} {:<32} {:<8} {:<6} {status}",
+                    d.id,
+                    d.name,
+                    d.unit,
+                    d.playlist.len()
+                );
             }
         }
         DisplayCommand::Pair { id } => {
-            let (display, code) = context.manage.new_pairing(&context.actor, id).await.map_err(account_error)?;
+            let (display, code) =
+                context.manage.new_pairing(&context.actor, id).await.map_err(account_error)?;
             print_pairing(display.id, &display.name, &code);
         }
         DisplayCommand::Revoke { id } => {
-            let display = context.manage.revoke_display(&context.actor, id).await.map_err(account_error)?;
+            let display =
+                context.manage.revoke_display(&context.actor, id).await.map_err(account_error)?;
             println!("revoked display {id} ({}); its screen is disconnected", display.name);
         }
     }
@@ -220,23 +294,46 @@ pub async fn quarantine(context: &Context, limit: i64) -> Result<(), String> {
     let (total, rows) = context.store.quarantined(limit).await.map_err(|e| e.to_string())?;
     println!("{total} row(s) quarantined");
     for row in rows {
-        println!("{}  {:<7} {:<32} {}", ioc_shared::time::to_local_rfc3339(row.at), row.kind, row.reference, row.error);
+        println!(
+            "{}  {:<7} {:<32} {}",
+            ioc_shared::time::to_local_rfc3339(row.at),
+            row.kind,
+            row.reference,
+            row.error
+        );
     }
     Ok(())
 }
 
 pub async fn sources(context: &Context) -> Result<(), String> {
-    let reports = crate::ingest::sources::report(&context.store, &context.accounts, context.clock.now()).await.map_err(|e| e.to_string())?;
-    println!("{:<24} {:<26} {:>18} {:>18}  state", "source", "last event", "hour acc/dup/rej", "day acc/dup/rej");
+    let reports =
+        crate::ingest::sources::report(&context.store, &context.accounts, context.clock.now())
+            .await
+            .map_err(|e| e.to_string())?;
+    println!(
+        "{:<24} {:<26} {:>18} {:>18}  state",
+        "source", "last event", "hour acc/dup/rej", "day acc/dup/rej"
+    );
     for r in reports {
-        let last = r.last_event_at.map(ioc_shared::time::to_local_rfc3339).unwrap_or_else(|| "never".into());
-        let counts = |c: &crate::store::traffic::Counts| format!("{}/{}/{}", c.accepted, c.duplicates, c.rejected);
+        let last = r
+            .last_event_at
+            .map(ioc_shared::time::to_local_rfc3339)
+            .unwrap_or_else(|| "never".into());
+        let counts = |c: &crate::store::traffic::Counts| {
+            format!("{}/{}/{}", c.accepted, c.duplicates, c.rejected)
+        };
         let state = match r.silent_since {
             Some(since) => format!("SILENT since {}", ioc_shared::time::to_local_rfc3339(since)),
             None if r.keys.is_empty() => "no active key".to_owned(),
             None => "speaking".to_owned(),
         };
-        println!("{:<24} {:<26} {:>18} {:>18}  {state}", r.source, last, counts(&r.last_hour), counts(&r.last_day));
+        println!(
+            "{:<24} {:<26} {:>18} {:>18}  {state}",
+            r.source,
+            last,
+            counts(&r.last_hour),
+            counts(&r.last_day)
+        );
         for reason in &r.top_rejections {
             println!("    {:>6} × {}", reason.count, reason.reason);
         }
@@ -250,7 +347,10 @@ pub async fn unknown_units(context: &Context) -> Result<(), String> {
         println!("every item's unit is in the catalog");
     }
     for row in rows {
-        println!("unit {:<12} {:<10} {} item(s), {} open — counted under `_unknown`", row.unit, row.kind, row.items, row.open);
+        println!(
+            "unit {:<12} {:<10} {} item(s), {} open — counted under `_unknown`",
+            row.unit, row.kind, row.items, row.open
+        );
     }
     Ok(())
 }
@@ -258,10 +358,18 @@ pub async fn unknown_units(context: &Context) -> Result<(), String> {
 pub async fn public(context: &Context, command: PublicCommand) -> Result<(), String> {
     match command {
         PublicCommand::Add { unit, officers } => {
-            let public = context.manage.make_public(&context.actor, &unit, officers).await.map_err(account_error)?;
-            let name = context.catalog.get(&public.unit).map(|u| u.name.clone()).unwrap_or_default();
+            let public = context
+                .manage
+                .make_public(&context.actor, &unit, officers)
+                .await
+                .map_err(account_error)?;
+            let name =
+                context.catalog.get(&public.unit).map(|u| u.name.clone()).unwrap_or_default();
             let named = if public.officers { "late officers named" } else { "no officer names" };
-            println!("{} {name} is public ({named}); the public page follows within a minute", public.unit);
+            println!(
+                "{} {name} is public ({named}); the public page follows within a minute",
+                public.unit
+            );
         }
         PublicCommand::Remove { unit } => {
             context.manage.withdraw_public(&context.actor, &unit).await.map_err(account_error)?;
@@ -270,8 +378,14 @@ pub async fn public(context: &Context, command: PublicCommand) -> Result<(), Str
         PublicCommand::List => {
             println!("{:<8} {:<40} officers", "unit", "name");
             for public in context.accounts.public_units().await.map_err(account_error)? {
-                let name = context.catalog.get(&public.unit).map(|u| u.name.clone()).unwrap_or_default();
-                println!("{:<8} {:<40} {}", public.unit, name, if public.officers { "named" } else { "-" });
+                let name =
+                    context.catalog.get(&public.unit).map(|u| u.name.clone()).unwrap_or_default();
+                println!(
+                    "{:<8} {:<40} {}",
+                    public.unit,
+                    name,
+                    if public.officers { "named" } else { "-" }
+                );
             }
         }
     }
@@ -284,7 +398,15 @@ mod tests {
 
     #[test]
     fn views_parse_or_say_why_not() {
-        assert_eq!(parse_view("001:24h:20"), Ok(WallView { unit: "001".into(), window: Window::Hours24, seconds: 20, view: Default::default() }));
+        assert_eq!(
+            parse_view("001:24h:20"),
+            Ok(WallView {
+                unit: "001".into(),
+                window: Window::Hours24,
+                seconds: 20,
+                view: Default::default()
+            })
+        );
         assert!(parse_view("001:1y:20").err().unwrap_or_default().contains("window"));
         assert!(parse_view("001").err().unwrap_or_default().contains("UNIT:WINDOW:SECONDS"));
     }

@@ -4,7 +4,9 @@
 
 use super::error::ApiError;
 use super::extract::AdminCaller;
-use crate::accounts::{AuditRecord, Display, Expectation, IngestKey, User, Watch, DEFAULT_EXPECTED_INTERVAL_SECONDS};
+use crate::accounts::{
+    AuditRecord, Display, Expectation, IngestKey, User, Watch, DEFAULT_EXPECTED_INTERVAL_SECONDS,
+};
 use crate::ingest::sources::SourceReport;
 use crate::state::AppState;
 use crate::store::inspect::{Quarantined, UnknownUnit};
@@ -34,10 +36,14 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn body<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("{e}; expected {shape}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("{e}; expected {shape}")))
 }
 
-async fn list_users(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Vec<User>>, ApiError> {
+async fn list_users(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+) -> Result<Json<Vec<User>>, ApiError> {
     Ok(Json(state.accounts.list_users().await?))
 }
 
@@ -49,16 +55,36 @@ struct NewUser {
     unit: Option<String>,
 }
 
-async fn add_user(State(state): State<AppState>, admin: AdminCaller, bytes: axum::body::Bytes) -> Result<Json<User>, ApiError> {
-    let new: NewUser = body(&bytes, "{\"username\", \"password\", \"role\": \"admin\"|\"leader\"|\"chief\", \"unit\"?}")?;
-    Ok(Json(state.manage.add_user(&admin.actor(), &new.username, &new.password, new.role, new.unit.as_deref()).await?))
+async fn add_user(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    bytes: axum::body::Bytes,
+) -> Result<Json<User>, ApiError> {
+    let new: NewUser = body(
+        &bytes,
+        "{\"username\", \"password\", \"role\": \"admin\"|\"leader\"|\"chief\", \"unit\"?}",
+    )?;
+    Ok(Json(
+        state
+            .manage
+            .add_user(&admin.actor(), &new.username, &new.password, new.role, new.unit.as_deref())
+            .await?,
+    ))
 }
 
-async fn disable_user(State(state): State<AppState>, admin: AdminCaller, Path(username): Path<String>) -> Result<Json<User>, ApiError> {
+async fn disable_user(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    Path(username): Path<String>,
+) -> Result<Json<User>, ApiError> {
     Ok(Json(state.manage.disable_user(&admin.actor(), &username).await?))
 }
 
-async fn enable_user(State(state): State<AppState>, admin: AdminCaller, Path(username): Path<String>) -> Result<Json<User>, ApiError> {
+async fn enable_user(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    Path(username): Path<String>,
+) -> Result<Json<User>, ApiError> {
     Ok(Json(state.manage.enable_user(&admin.actor(), &username).await?))
 }
 
@@ -78,7 +104,10 @@ async fn reset_password(
     Ok(Json(state.manage.reset_password(&admin.actor(), &username, &new.password).await?))
 }
 
-async fn list_displays(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Vec<Display>>, ApiError> {
+async fn list_displays(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+) -> Result<Json<Vec<Display>>, ApiError> {
     Ok(Json(state.accounts.list_displays().await?))
 }
 
@@ -104,20 +133,38 @@ fn pairing((display, code): (Display, String)) -> Pairing {
     Pairing { display, pairing_code: code, pairing_link }
 }
 
-async fn create_display(State(state): State<AppState>, admin: AdminCaller, bytes: axum::body::Bytes) -> Result<Json<Pairing>, ApiError> {
-    let new: NewDisplay = body(&bytes, "{\"name\", \"unit\", \"playlist\": [{\"unit\", \"window\", \"seconds\"}]}")?;
-    Ok(Json(pairing(state.manage.create_display(&admin.actor(), &new.name, &new.unit, &new.playlist).await?)))
+async fn create_display(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    bytes: axum::body::Bytes,
+) -> Result<Json<Pairing>, ApiError> {
+    let new: NewDisplay =
+        body(&bytes, "{\"name\", \"unit\", \"playlist\": [{\"unit\", \"window\", \"seconds\"}]}")?;
+    Ok(Json(pairing(
+        state.manage.create_display(&admin.actor(), &new.name, &new.unit, &new.playlist).await?,
+    )))
 }
 
-async fn revoke_display(State(state): State<AppState>, admin: AdminCaller, Path(id): Path<i64>) -> Result<Json<Display>, ApiError> {
+async fn revoke_display(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    Path(id): Path<i64>,
+) -> Result<Json<Display>, ApiError> {
     Ok(Json(state.manage.revoke_display(&admin.actor(), id).await?))
 }
 
-async fn new_pairing(State(state): State<AppState>, admin: AdminCaller, Path(id): Path<i64>) -> Result<Json<Pairing>, ApiError> {
+async fn new_pairing(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    Path(id): Path<i64>,
+) -> Result<Json<Pairing>, ApiError> {
     Ok(Json(pairing(state.manage.new_pairing(&admin.actor(), id).await?)))
 }
 
-async fn list_keys(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Vec<IngestKey>>, ApiError> {
+async fn list_keys(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+) -> Result<Json<Vec<IngestKey>>, ApiError> {
     Ok(Json(state.accounts.list_keys().await?))
 }
 
@@ -139,17 +186,30 @@ struct CreatedKey {
     secret: String,
 }
 
-async fn create_key(State(state): State<AppState>, admin: AdminCaller, bytes: axum::body::Bytes) -> Result<Json<CreatedKey>, ApiError> {
+async fn create_key(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    bytes: axum::body::Bytes,
+) -> Result<Json<CreatedKey>, ApiError> {
     let new: NewKey = body(&bytes, "{\"source\", \"unit\"?, \"expected_interval_seconds\"?, \"watch\"?: \"working-hours\"|\"always\"|\"never\"}")?;
     let expectation = Expectation {
-        interval_seconds: new.expected_interval_seconds.unwrap_or(DEFAULT_EXPECTED_INTERVAL_SECONDS),
+        interval_seconds: new
+            .expected_interval_seconds
+            .unwrap_or(DEFAULT_EXPECTED_INTERVAL_SECONDS),
         watch: new.watch.unwrap_or_default(),
     };
-    let (key, secret) = state.manage.create_key(&admin.actor(), &new.source, new.unit.as_deref(), expectation).await?;
+    let (key, secret) = state
+        .manage
+        .create_key(&admin.actor(), &new.source, new.unit.as_deref(), expectation)
+        .await?;
     Ok(Json(CreatedKey { key, secret }))
 }
 
-async fn revoke_key(State(state): State<AppState>, admin: AdminCaller, Path(id): Path<i64>) -> Result<Json<IngestKey>, ApiError> {
+async fn revoke_key(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    Path(id): Path<i64>,
+) -> Result<Json<IngestKey>, ApiError> {
     Ok(Json(state.manage.revoke_key(&admin.actor(), id).await?))
 }
 
@@ -158,7 +218,11 @@ struct AuditQuery {
     limit: Option<i64>,
 }
 
-async fn audit_log(State(state): State<AppState>, _admin: AdminCaller, Query(query): Query<AuditQuery>) -> Result<Json<Vec<AuditRecord>>, ApiError> {
+async fn audit_log(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<Vec<AuditRecord>>, ApiError> {
     Ok(Json(state.accounts.audit_log(query.limit.unwrap_or(200)).await?))
 }
 
@@ -170,20 +234,31 @@ struct QuarantineList {
 }
 
 /// Rows set aside because they could not be read (outbox rows, stored events, items).
-async fn quarantine(State(state): State<AppState>, _admin: AdminCaller, Query(query): Query<AuditQuery>) -> Result<Json<QuarantineList>, ApiError> {
+async fn quarantine(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<QuarantineList>, ApiError> {
     let (total, rows) = state.store.quarantined(query.limit.unwrap_or(200)).await?;
     Ok(Json(QuarantineList { total, rows }))
 }
 
 /// Items whose unit is not in the catalog (counted under `_unknown`).
-async fn unknown_units(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Vec<UnknownUnit>>, ApiError> {
+async fn unknown_units(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+) -> Result<Json<Vec<UnknownUnit>>, ApiError> {
     Ok(Json(state.store.unknown_units(&state.catalog).await?))
 }
 
 /// Every source system: its keys and what they expect, last event, traffic in the last hour and
 /// day, top rejection reasons, and whether it went silent.
-async fn sources(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Vec<SourceReport>>, ApiError> {
-    let reports = crate::ingest::sources::report(&state.store, &state.accounts, state.clock.now()).await?;
+async fn sources(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+) -> Result<Json<Vec<SourceReport>>, ApiError> {
+    let reports =
+        crate::ingest::sources::report(&state.store, &state.accounts, state.clock.now()).await?;
     Ok(Json(reports))
 }
 
@@ -195,7 +270,10 @@ struct PublicUnitView {
     updated_at: String,
 }
 
-async fn list_public(State(state): State<AppState>, _admin: AdminCaller) -> Result<Json<Vec<PublicUnitView>>, ApiError> {
+async fn list_public(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+) -> Result<Json<Vec<PublicUnitView>>, ApiError> {
     let units = state.accounts.public_units().await?;
     Ok(Json(
         units
@@ -220,7 +298,11 @@ struct NewPublicUnit {
 }
 
 /// Makes a unit public, or changes whether its officers are named (audited either way).
-async fn make_public(State(state): State<AppState>, admin: AdminCaller, bytes: axum::body::Bytes) -> Result<Json<PublicUnitView>, ApiError> {
+async fn make_public(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    bytes: axum::body::Bytes,
+) -> Result<Json<PublicUnitView>, ApiError> {
     let new: NewPublicUnit = body(&bytes, "{\"unit\", \"officers\"?: true|false}")?;
     let public = state.manage.make_public(&admin.actor(), &new.unit, new.officers).await?;
     state.public.mark_changed();
@@ -232,7 +314,11 @@ async fn make_public(State(state): State<AppState>, admin: AdminCaller, bytes: a
     }))
 }
 
-async fn withdraw_public(State(state): State<AppState>, admin: AdminCaller, Path(unit): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn withdraw_public(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    Path(unit): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     state.manage.withdraw_public(&admin.actor(), &unit).await?;
     state.public.mark_changed();
     Ok(Json(serde_json::json!({"unit": unit, "public": false})))

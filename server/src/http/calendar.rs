@@ -34,18 +34,30 @@ async fn signed_in(state: &AppState, parts: &Parts) -> Result<(), ApiError> {
     if parts.headers.contains_key(header::AUTHORIZATION) {
         return super::events::sender_of(state, parts).await.map(|_| ());
     }
-    Err(ApiError::Unauthorized("log in first, or send an ingest key as `Authorization: Bearer <key>`".into()))
+    Err(ApiError::Unauthorized(
+        "log in first, or send an ingest key as `Authorization: Bearer <key>`".into(),
+    ))
 }
 
 async fn due(State(state): State<AppState>, parts: Parts) -> Result<Json<DueAnswer>, ApiError> {
     signed_in(&state, &parts).await?;
-    let Query(params) = Query::<HashMap<String, String>>::try_from_uri(&parts.uri).map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Query(params) = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let bad = |m: String| ApiError::BadRequest(m);
-    let from = params.get("from").ok_or_else(|| bad("missing `from` (an RFC 3339 time, e.g. 2026-11-20T15:00:00+07:00)".into()))?;
-    let from = ioc_shared::time::parse_rfc3339_in_query(from)
-        .ok_or_else(|| bad(format!("`from` is not an RFC 3339 time with an offset (got `{from}`)")))?;
+    let from = params.get("from").ok_or_else(|| {
+        bad("missing `from` (an RFC 3339 time, e.g. 2026-11-20T15:00:00+07:00)".into())
+    })?;
+    let from = ioc_shared::time::parse_rfc3339_in_query(from).ok_or_else(|| {
+        bad(format!("`from` is not an RFC 3339 time with an offset (got `{from}`)"))
+    })?;
     let count = |name: &str| -> Result<Option<u32>, ApiError> {
-        params.get(name).map(|text| text.parse::<u32>().map_err(|_| bad(format!("`{name}` must be a whole number (got `{text}`)")))).transpose()
+        params
+            .get(name)
+            .map(|text| {
+                text.parse::<u32>()
+                    .map_err(|_| bad(format!("`{name}` must be a whole number (got `{text}`)")))
+            })
+            .transpose()
     };
     let due_in = match (count("working_hours")?, count("working_days")?) {
         (Some(hours), None) => DueIn::WorkingHours(hours),
@@ -54,8 +66,8 @@ async fn due(State(state): State<AppState>, parts: Parts) -> Result<Json<DueAnsw
     }
     .check()
     .map_err(bad)?;
-    let due = crate::calendar::active()
-        .due(from, due_in)
-        .ok_or_else(|| bad("that deadline runs past the dates the working calendar can count".into()))?;
+    let due = crate::calendar::active().due(from, due_in).ok_or_else(|| {
+        bad("that deadline runs past the dates the working calendar can count".into())
+    })?;
     Ok(Json(DueAnswer { due: ioc_shared::time::to_local_rfc3339(due) }))
 }

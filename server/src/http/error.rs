@@ -36,7 +36,10 @@ pub enum ApiError {
 
 /// Runs a storage call with a deadline: past it, 503 (nothing was acknowledged), however the
 /// connection behaves.
-pub async fn bounded<T, E: Into<ApiError>>(limit: std::time::Duration, call: impl std::future::Future<Output = Result<T, E>>) -> Result<T, ApiError> {
+pub async fn bounded<T, E: Into<ApiError>>(
+    limit: std::time::Duration,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, ApiError> {
     match tokio::time::timeout(limit, call).await {
         Ok(result) => result.map_err(Into::into),
         Err(_) => Err(ApiError::StorageUnavailable(format!("no answer within {limit:?}"))),
@@ -61,7 +64,9 @@ impl From<crate::accounts::AccountError> for ApiError {
             AccountError::Conflict(m) => ApiError::BadRequest(m),
             AccountError::Refused(m) => ApiError::Conflict(m),
             AccountError::Store(e) => ApiError::from(e),
-            other @ (AccountError::UnknownRole(_) | AccountError::Hashing(_)) => ApiError::Internal(other.to_string()),
+            other @ (AccountError::UnknownRole(_) | AccountError::Hashing(_)) => {
+                ApiError::Internal(other.to_string())
+            }
         }
     }
 }
@@ -117,8 +122,12 @@ impl IntoResponse for ApiError {
             ApiError::MethodNotAllowed(m) => (StatusCode::METHOD_NOT_ALLOWED, m.clone()),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
             ApiError::TooManyRequests { message, retry_after_seconds } => {
-                let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(json!({ "error": message }))).into_response();
-                if let Ok(value) = axum::http::HeaderValue::from_str(&retry_after_seconds.to_string()) {
+                let mut response =
+                    (StatusCode::TOO_MANY_REQUESTS, Json(json!({ "error": message })))
+                        .into_response();
+                if let Ok(value) =
+                    axum::http::HeaderValue::from_str(&retry_after_seconds.to_string())
+                {
                     response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
                 }
                 return response;
@@ -129,13 +138,17 @@ impl IntoResponse for ApiError {
                 tracing::error!(%cause, "storage unavailable");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "storage unavailable: nothing in this request was stored; retry later".to_owned(),
+                    "storage unavailable: nothing in this request was stored; retry later"
+                        .to_owned(),
                 )
             }
             ApiError::AggregatesUnavailable(cause) => {
                 crate::metrics::METRICS.storage_errors.with_label_values(&["redis"]).inc();
                 tracing::error!(%cause, "live aggregates unavailable");
-                (StatusCode::SERVICE_UNAVAILABLE, "live figures are unavailable right now; retry later".to_owned())
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "live figures are unavailable right now; retry later".to_owned(),
+                )
             }
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");

@@ -2,11 +2,11 @@
 
 use super::error::ApiError;
 use crate::accounts::access::{Caller, Credential};
+use crate::settings::Settings;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use crate::settings::Settings;
 use cookie::Cookie;
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
@@ -50,14 +50,20 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The caller behind the request's cookies, if any is valid now.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap, address: Option<String>) -> Result<Option<Caller>, ApiError> {
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    address: Option<String>,
+) -> Result<Option<Caller>, ApiError> {
     let candidates = [
         cookie_value(headers, SESSION_COOKIE).map(Credential::Session),
         cookie_value(headers, DISPLAY_COOKIE).map(Credential::Display),
     ];
     for credential in candidates.into_iter().flatten() {
         let lookup = state.accounts.principal_for(&credential, state.settings.session_idle);
-        if let Some(principal) = super::error::bounded(state.settings.database_timeout, lookup).await? {
+        if let Some(principal) =
+            super::error::bounded(state.settings.database_timeout, lookup).await?
+        {
             return Ok(Some(Caller { principal, credential, address }));
         }
     }
@@ -69,9 +75,9 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
         let address = client_address(&state.settings, parts);
-        authenticate(state, &parts.headers, address)
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized("log in first (no valid session or display credential)".into()))
+        authenticate(state, &parts.headers, address).await?.ok_or_else(|| {
+            ApiError::Unauthorized("log in first (no valid session or display credential)".into())
+        })
     }
 }
 
@@ -82,21 +88,33 @@ pub struct AdminCaller(pub Caller);
 impl AdminCaller {
     /// The admin as the audit log names them.
     pub fn actor(&self) -> crate::accounts::manage::Actor {
-        crate::accounts::manage::Actor { label: self.0.principal.label(), address: self.0.address.clone() }
+        crate::accounts::manage::Actor {
+            label: self.0.principal.label(),
+            address: self.0.address.clone(),
+        }
     }
 }
 
 impl FromRequestParts<AppState> for AdminCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<AdminCaller, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<AdminCaller, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
         if caller.principal.is_admin() {
             return Ok(AdminCaller(caller));
         }
         state
             .accounts
-            .audit(&caller.principal.label(), "access_denied", Some(parts.uri.path()), Some("admin only"), caller.address.as_deref())
+            .audit(
+                &caller.principal.label(),
+                "access_denied",
+                Some(parts.uri.path()),
+                Some("admin only"),
+                caller.address.as_deref(),
+            )
             .await;
         Err(ApiError::Forbidden("only an admin may do this".into()))
     }
@@ -108,7 +126,10 @@ mod tests {
 
     fn headers(xff: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", xff.parse().unwrap_or_else(|_| axum::http::HeaderValue::from_static("")));
+        headers.insert(
+            "x-forwarded-for",
+            xff.parse().unwrap_or_else(|_| axum::http::HeaderValue::from_static("")),
+        );
         headers
     }
 
@@ -118,8 +139,16 @@ mod tests {
         let proxy: IpAddr = [10, 0, 0, 5].into();
         let stranger: IpAddr = [198, 51, 100, 9].into();
         let spoofed = headers("1.2.3.4, 203.0.113.7, 10.0.0.9");
-        assert_eq!(forwarded_client(&trusted, proxy, &spoofed), IpAddr::from([203, 0, 113, 7]), "nearest untrusted hop");
-        assert_eq!(forwarded_client(&trusted, stranger, &spoofed), stranger, "an untrusted peer's header is ignored");
+        assert_eq!(
+            forwarded_client(&trusted, proxy, &spoofed),
+            IpAddr::from([203, 0, 113, 7]),
+            "nearest untrusted hop"
+        );
+        assert_eq!(
+            forwarded_client(&trusted, stranger, &spoofed),
+            stranger,
+            "an untrusted peer's header is ignored"
+        );
         assert_eq!(forwarded_client(&trusted, proxy, &headers("garbage")), proxy);
         assert_eq!(forwarded_client(&[], proxy, &spoofed), proxy, "no proxy trusted by default");
     }

@@ -27,7 +27,11 @@ const NOT_BROWSER_PREFIX: &str = "/open311/";
 /// of `IOC_ALLOWED_ORIGINS`.
 pub fn origin_is_allowed(settings: &Settings, headers: &HeaderMap, origin: &str) -> bool {
     let origin = origin.trim_end_matches('/');
-    if settings.allowed_origins.iter().any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
+    if settings
+        .allowed_origins
+        .iter()
+        .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    {
         return true;
     }
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -48,7 +52,11 @@ fn request_origin(headers: &HeaderMap) -> Option<String> {
 
 /// Middleware: every state-changing request except the non-browser routes must be JSON from
 /// an allowed origin (403 otherwise).
-pub async fn browser_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn browser_writes(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let writes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let path = request.uri().path();
     if writes && !NOT_BROWSER_ROUTES.contains(&path) && !path.starts_with(NOT_BROWSER_PREFIX) {
@@ -59,15 +67,24 @@ pub async fn browser_writes(State(state): State<AppState>, request: Request, nex
             .and_then(|v| v.split(';').next())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
         if !json {
-            return ApiError::Forbidden("a browser write must be sent as Content-Type: application/json".into()).into_response();
+            return ApiError::Forbidden(
+                "a browser write must be sent as Content-Type: application/json".into(),
+            )
+            .into_response();
         }
         match request_origin(headers) {
             Some(origin) if origin_is_allowed(&state.settings, headers, &origin) => {}
             Some(origin) => {
-                return ApiError::Forbidden(format!("requests from origin `{origin}` may not change anything here")).into_response();
+                return ApiError::Forbidden(format!(
+                    "requests from origin `{origin}` may not change anything here"
+                ))
+                .into_response();
             }
             None => {
-                return ApiError::Forbidden("a browser write must say where it comes from (Origin or Referer)".into()).into_response();
+                return ApiError::Forbidden(
+                    "a browser write must say where it comes from (Origin or Referer)".into(),
+                )
+                .into_response();
             }
         }
     }

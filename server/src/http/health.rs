@@ -26,11 +26,16 @@ async fn health(State(state): State<AppState>) -> Response {
     let postgres = state.store.ping().await.is_ok();
     let mut redis = state.redis.clone();
     let redis_ok = redis::cmd("PING").query_async::<String>(&mut redis).await.is_ok();
-    let body = Health { postgres: if postgres { "ok" } else { "down" }, redis: if redis_ok { "ok" } else { "down" } };
-    let status = if postgres && redis_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = Health {
+        postgres: if postgres { "ok" } else { "down" },
+        redis: if redis_ok { "ok" } else { "down" },
+    };
+    let status =
+        if postgres && redis_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
 }
 
 async fn openapi(_caller: Caller) -> Response {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/yaml"))], OPENAPI_YAML).into_response()
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/yaml"))], OPENAPI_YAML)
+        .into_response()
 }

@@ -19,8 +19,8 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use ioc_shared::event::ItemKind;
 use ioc_shared::items::{
-    Breakdown, BreakdownBy, BreakdownRow, Item, ItemList, ListState, Median, OfficerFigures, OfficerName, OfficerView, UnitName,
-    MIN_RATED, OTHER_KEY,
+    Breakdown, BreakdownBy, BreakdownRow, Item, ItemList, ListState, Median, OfficerFigures,
+    OfficerName, OfficerView, UnitName, MIN_RATED, OTHER_KEY,
 };
 use ioc_shared::summary::Window;
 use ioc_shared::time::to_local_rfc3339;
@@ -51,7 +51,10 @@ fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str>
     params.get(name).map(String::as_str)
 }
 
-fn parse_kind(params: &HashMap<String, String>, allowed: &[ItemKind]) -> Result<ItemKind, ApiError> {
+fn parse_kind(
+    params: &HashMap<String, String>,
+    allowed: &[ItemKind],
+) -> Result<ItemKind, ApiError> {
     let text = param(params, "kind").unwrap_or("dossier");
     ItemKind::parse(text).filter(|k| allowed.contains(k)).ok_or_else(|| {
         let names: Vec<&str> = allowed.iter().map(|k| k.as_str()).collect();
@@ -62,18 +65,30 @@ fn parse_kind(params: &HashMap<String, String>, allowed: &[ItemKind]) -> Result<
 fn parse_window(params: &HashMap<String, String>, default: Window) -> Result<Window, ApiError> {
     match param(params, "window") {
         None => Ok(default),
-        Some(text) => Window::parse(text).ok_or_else(|| ApiError::BadRequest(format!("unknown window `{text}`; expected one of {}", Window::NAMES))),
+        Some(text) => Window::parse(text).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "unknown window `{text}`; expected one of {}",
+                Window::NAMES
+            ))
+        }),
     }
 }
 
-fn parse_number(params: &HashMap<String, String>, name: &str, default: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64, ApiError> {
+fn parse_number(
+    params: &HashMap<String, String>,
+    name: &str,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ApiError> {
     match param(params, name) {
         None => Ok(default),
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| range.contains(n))
-            .ok_or_else(|| ApiError::BadRequest(format!("`{name}` must be a whole number from {} to {}, not `{text}`", range.start(), range.end()))),
+        Some(text) => text.parse::<i64>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "`{name}` must be a whole number from {} to {}, not `{text}`",
+                range.start(),
+                range.end()
+            ))
+        }),
     }
 }
 
@@ -83,7 +98,11 @@ fn scope_units(catalog: &Catalog, unit: &Unit) -> Option<Vec<String>> {
 }
 
 /// A scope a caller may list: not a wall display, and inside the caller's scope.
-async fn list_scope<'a>(state: &'a AppState, caller: &Caller, code: &str) -> Result<&'a Unit, ApiError> {
+async fn list_scope<'a>(
+    state: &'a AppState,
+    caller: &Caller,
+    code: &str,
+) -> Result<&'a Unit, ApiError> {
     let unit = authorize_unit(&state.catalog, &state.accounts, caller, code).await?;
     if matches!(caller.principal, Principal::Display(_)) {
         return Err(ApiError::Forbidden("a wall display does not receive item lists".into()));
@@ -92,7 +111,10 @@ async fn list_scope<'a>(state: &'a AppState, caller: &Caller, code: &str) -> Res
 }
 
 fn unit_name(catalog: &Catalog, code: &str) -> UnitName {
-    UnitName { code: code.to_owned(), name: catalog.get(code).map(|u| u.name.clone()).unwrap_or_else(|| code.to_owned()) }
+    UnitName {
+        code: code.to_owned(),
+        name: catalog.get(code).map(|u| u.name.clone()).unwrap_or_else(|| code.to_owned()),
+    }
 }
 
 fn hours(delta: chrono::Duration) -> f64 {
@@ -103,14 +125,22 @@ fn hours(delta: chrono::Duration) -> f64 {
 fn to_item(catalog: &Catalog, row: ListedItem, now: DateTime<Utc>, with_summary: bool) -> Item {
     let kind = ItemKind::parse(&row.kind).unwrap_or(ItemKind::Dossier);
     let overdue_hours = match (row.due_extended_at, row.resolved_at) {
-        (Some(due), None) if !row.paused && due < now && row.received_at.is_some() => Some(hours(now - due)),
-        (Some(due), Some(resolved)) if resolved > due && row.outcome.as_deref() != Some("withdrawn") => Some(hours(resolved - due)),
+        (Some(due), None) if !row.paused && due < now && row.received_at.is_some() => {
+            Some(hours(now - due))
+        }
+        (Some(due), Some(resolved))
+            if resolved > due && row.outcome.as_deref() != Some("withdrawn") =>
+        {
+            Some(hours(resolved - due))
+        }
         _ => None,
     };
     Item {
         kind,
         unit: unit_name(catalog, &row.unit),
-        officer: row.officer_id.map(|id| OfficerName { name: row.officer_name.unwrap_or_else(|| id.clone()), id }),
+        officer: row
+            .officer_id
+            .map(|id| OfficerName { name: row.officer_name.unwrap_or_else(|| id.clone()), id }),
         procedure: if kind == ItemKind::Dossier { row.procedure } else { None },
         field: row.field,
         channel: if kind == ItemKind::Task { None } else { row.channel },
@@ -142,17 +172,37 @@ struct Cursor {
 }
 
 fn encode_cursor(list: &str, last: &ListedItem) -> String {
-    let cursor = Cursor { list: list.to_owned(), after: After { key: last.sort_key.clone(), id: last.item_id.clone(), source: last.source.clone() } };
-    serde_json::to_vec(&cursor).map(|bytes| bytes.iter().map(|b| format!("{b:02x}")).collect()).unwrap_or_default()
+    let cursor = Cursor {
+        list: list.to_owned(),
+        after: After {
+            key: last.sort_key.clone(),
+            id: last.item_id.clone(),
+            source: last.source.clone(),
+        },
+    };
+    serde_json::to_vec(&cursor)
+        .map(|bytes| bytes.iter().map(|b| format!("{b:02x}")).collect())
+        .unwrap_or_default()
 }
 
 fn decode_cursor(text: &str, list: &str) -> Result<After, ApiError> {
-    let invalid = || ApiError::BadRequest("`cursor` is not one this list handed out; start again without it".into());
+    let invalid = || {
+        ApiError::BadRequest(
+            "`cursor` is not one this list handed out; start again without it".into(),
+        )
+    };
     // Hex only: checked before slicing, so a multi-byte character cannot split a slice.
-    if !text.len().is_multiple_of(2) || text.len() > 4096 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !text.len().is_multiple_of(2)
+        || text.len() > 4096
+        || !text.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return Err(invalid());
     }
-    let bytes: Vec<u8> = (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16)).collect::<Result<_, _>>().map_err(|_| invalid())?;
+    let bytes: Vec<u8> = (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16))
+        .collect::<Result<_, _>>()
+        .map_err(|_| invalid())?;
     let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     if cursor.list != list || cursor.after.key.len() > 64 {
         return Err(invalid());
@@ -175,7 +225,13 @@ struct ListRequest {
 
 impl ListRequest {
     /// The store's query for this request over `units` (the JSON page and the CSV share it).
-    fn query<'a>(&self, units: Option<&'a [String]>, now: DateTime<Utc>, limit: i64, after: Option<After>) -> ListQuery<'a> {
+    fn query<'a>(
+        &self,
+        units: Option<&'a [String]>,
+        now: DateTime<Utc>,
+        limit: i64,
+        after: Option<After>,
+    ) -> ListQuery<'a> {
         ListQuery {
             kind: self.kind,
             state: self.state,
@@ -190,7 +246,10 @@ impl ListRequest {
     }
 }
 
-fn list_request(params: &HashMap<String, String>, now: DateTime<Utc>) -> Result<ListRequest, ApiError> {
+fn list_request(
+    params: &HashMap<String, String>,
+    now: DateTime<Utc>,
+) -> Result<ListRequest, ApiError> {
     let kind = parse_kind(params, &[ItemKind::Dossier, ItemKind::Complaint, ItemKind::Task])?;
     let state_text = param(params, "state").unwrap_or("overdue");
     let state = ListState::parse(state_text).ok_or_else(|| {
@@ -198,10 +257,20 @@ fn list_request(params: &HashMap<String, String>, now: DateTime<Utc>) -> Result<
     })?;
     let within = parse_number(params, "within", DEFAULT_WITHIN_HOURS, 1..=MAX_WITHIN_HOURS)?;
     let window = parse_window(params, Window::Days30)?;
-    Ok(ListRequest { kind, state, due_before: now + chrono::Duration::hours(within), resolved_since: DateTime::from_timestamp(window_start(window, now), 0).unwrap_or(now) })
+    Ok(ListRequest {
+        kind,
+        state,
+        due_before: now + chrono::Duration::hours(within),
+        resolved_since: DateTime::from_timestamp(window_start(window, now), 0).unwrap_or(now),
+    })
 }
 
-async fn items(State(state): State<AppState>, caller: Caller, Path(code): Path<String>, Query(params): Params) -> Result<Json<ItemList>, ApiError> {
+async fn items(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Query(params): Params,
+) -> Result<Json<ItemList>, ApiError> {
     let unit = list_scope(&state, &caller, &code).await?;
     let now = state.clock.now();
     let request = list_request(&params, now)?;
@@ -221,7 +290,10 @@ async fn items(State(state): State<AppState>, caller: Caller, Path(code): Path<S
         state: request.state,
         as_of: to_local_rfc3339(now),
         total: total.max(0) as u64,
-        items: rows.into_iter().map(|row| to_item(&state.catalog, row, now, with_summary)).collect(),
+        items: rows
+            .into_iter()
+            .map(|row| to_item(&state.catalog, row, now, with_summary))
+            .collect(),
         next,
     }))
 }
@@ -237,18 +309,40 @@ fn safe_cell(text: &str) -> String {
 
 /// `GET /api/v1/units/{code}/items.csv`: every row of the same filter (at most
 /// [`MAX_CSV_ROWS`]), UTF-8 with a BOM and Vietnamese headers, for Excel.
-async fn items_csv(State(state): State<AppState>, caller: Caller, Path(code): Path<String>, Query(params): Params) -> Result<Response, ApiError> {
+async fn items_csv(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
     let unit = list_scope(&state, &caller, &code).await?;
     let now = state.clock.now();
     let request = list_request(&params, now)?;
     let units = scope_units(&state.catalog, unit);
     let query = request.query(units.as_deref(), now, MAX_CSV_ROWS, None);
     let (_, rows) = state.store.list_items(&query).await?;
-    let with_summary = matches!(caller.principal, Principal::User(_)) && request.kind == ItemKind::Complaint;
+    let with_summary =
+        matches!(caller.principal, Principal::User(_)) && request.kind == ItemKind::Complaint;
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut headers = vec![
-        "Loại", "Mã", "Nguồn", "Mã đơn vị", "Đơn vị", "Mã cán bộ", "Cán bộ", "Thủ tục", "Lĩnh vực", "Kênh", "Tiêu đề", "Tiếp nhận", "Hạn",
-        "Hạn sau tạm dừng", "Tạm dừng", "Số giờ quá hạn", "Giải quyết", "Kết quả",
+        "Loại",
+        "Mã",
+        "Nguồn",
+        "Mã đơn vị",
+        "Đơn vị",
+        "Mã cán bộ",
+        "Cán bộ",
+        "Thủ tục",
+        "Lĩnh vực",
+        "Kênh",
+        "Tiêu đề",
+        "Tiếp nhận",
+        "Hạn",
+        "Hạn sau tạm dừng",
+        "Tạm dừng",
+        "Số giờ quá hạn",
+        "Giải quyết",
+        "Kết quả",
     ];
     if with_summary {
         headers.push("Nội dung");
@@ -285,15 +379,34 @@ async fn items_csv(State(state): State<AppState>, caller: Caller, Path(code): Pa
     let body = writer.into_inner().map_err(|e| ApiError::Internal(format!("CSV: {e}")))?;
     let mut bytes = "\u{feff}".as_bytes().to_vec();
     bytes.extend(body);
-    let filename = format!("{}-{}-{}.csv", request.kind.as_str(), request.state.as_str(), unit.code);
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")).unwrap_or(HeaderValue::from_static("attachment"));
-    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+    let filename =
+        format!("{}-{}-{}.csv", request.kind.as_str(), request.state.as_str(), unit.code);
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
+        .unwrap_or(HeaderValue::from_static("attachment"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// `GET /api/v1/officers/{id}?unit=&window=`: an officer's figures within the scope, and their
 /// overdue items. Only officers with work inside the caller's scope are visible (404).
-async fn officer(State(state): State<AppState>, caller: Caller, Path(id): Path<String>, Query(params): Params) -> Result<Json<OfficerView>, ApiError> {
-    let default_scope = caller.principal.scope().map(str::to_owned).or_else(|| state.catalog.roots().first().cloned()).unwrap_or_default();
+async fn officer(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Result<Json<OfficerView>, ApiError> {
+    let default_scope = caller
+        .principal
+        .scope()
+        .map(str::to_owned)
+        .or_else(|| state.catalog.roots().first().cloned())
+        .unwrap_or_default();
     let code = param(&params, "unit").map(str::to_owned).unwrap_or(default_scope);
     let unit = list_scope(&state, &caller, &code).await?;
     let window = parse_window(&params, Window::Days30)?;
@@ -302,7 +415,10 @@ async fn officer(State(state): State<AppState>, caller: Caller, Path(id): Path<S
     let units = scope_units(&state.catalog, unit);
     let counts = state.store.officer_counts(&id, units.as_deref(), now, since).await?;
     let Some(name) = counts.iter().find_map(|c| c.name.clone()) else {
-        return Err(ApiError::NotFound(format!("no officer `{id}` has work in unit `{}`", unit.code)));
+        return Err(ApiError::NotFound(format!(
+            "no officer `{id}` has work in unit `{}`",
+            unit.code
+        )));
     };
     let figures = |kind: ItemKind| {
         counts
@@ -316,7 +432,8 @@ async fn officer(State(state): State<AppState>, caller: Caller, Path(id): Path<S
             })
             .unwrap_or_default()
     };
-    let (overdue_total, rows) = state.store.officer_overdue(&id, units.as_deref(), now, DEFAULT_LIMIT).await?;
+    let (overdue_total, rows) =
+        state.store.officer_overdue(&id, units.as_deref(), now, DEFAULT_LIMIT).await?;
     Ok(Json(OfficerView {
         officer: OfficerName { id, name },
         unit: unit_name(&state.catalog, &unit.code),
@@ -345,18 +462,28 @@ pub fn rank_rows(rows: &mut [BreakdownRow]) {
 }
 
 /// `GET /api/v1/units/{code}/breakdown?kind=dossier|complaint&by=procedure|field|channel&window=`.
-async fn breakdown(State(state): State<AppState>, caller: Caller, Path(code): Path<String>, Query(params): Params) -> Result<Json<Breakdown>, ApiError> {
+async fn breakdown(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+    Query(params): Params,
+) -> Result<Json<Breakdown>, ApiError> {
     let unit = authorize_unit(&state.catalog, &state.accounts, &caller, &code).await?;
     let kind = parse_kind(&params, &[ItemKind::Dossier, ItemKind::Complaint])?;
     let by_text = param(&params, "by").unwrap_or("procedure");
-    let by = BreakdownBy::parse(by_text).ok_or_else(|| ApiError::BadRequest(format!("`by` must be one of procedure, field, channel, not `{by_text}`")))?;
+    let by = BreakdownBy::parse(by_text).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "`by` must be one of procedure, field, channel, not `{by_text}`"
+        ))
+    })?;
     let window = parse_window(&params, Window::Today)?;
     let now = state.clock.now();
     let since = DateTime::from_timestamp(window_start(window, now), 0).unwrap_or(now);
     // The summary's windows end with the bucket holding now: the local day's end.
     let until = ioc_shared::time::local_midnight(now) + chrono::Duration::days(1);
     let units = scope_units(&state.catalog, unit);
-    let counts = state.store.breakdown(kind, by.as_str(), units.as_deref(), now, since, until).await?;
+    let counts =
+        state.store.breakdown(kind, by.as_str(), units.as_deref(), now, since, until).await?;
     let mut rows: Vec<BreakdownRow> = counts
         .into_iter()
         .map(|c| BreakdownRow {
@@ -366,7 +493,10 @@ async fn breakdown(State(state): State<AppState>, caller: Caller, Path(code): Pa
             resolved: c.resolved.max(0) as u64,
             resolved_on_time: c.resolved_on_time.max(0) as u64,
             resolved_late: c.resolved_late.max(0) as u64,
-            on_time_rate: ioc_shared::summary::rate(c.resolved_on_time.max(0) as u64, c.resolved_late.max(0) as u64),
+            on_time_rate: ioc_shared::summary::rate(
+                c.resolved_on_time.max(0) as u64,
+                c.resolved_late.max(0) as u64,
+            ),
             open: c.open.max(0) as u64,
             overdue: c.overdue.max(0) as u64,
             processing_hours: Median { p50: c.p50_hours.map(|h| (h * 100.0).round() / 100.0) },
@@ -374,7 +504,12 @@ async fn breakdown(State(state): State<AppState>, caller: Caller, Path(code): Pa
         .collect();
     // Free text is capped: the most frequent keys, and one row for all the rest.
     if rows.len() > MAX_BREAKDOWN_KEYS {
-        rows.sort_by(|a, b| b.received.cmp(&a.received).then((b.open + b.resolved).cmp(&(a.open + a.resolved))).then(a.key.cmp(&b.key)));
+        rows.sort_by(|a, b| {
+            b.received
+                .cmp(&a.received)
+                .then((b.open + b.resolved).cmp(&(a.open + a.resolved)))
+                .then(a.key.cmp(&b.key))
+        });
         let rest = rows.split_off(MAX_BREAKDOWN_KEYS);
         let mut other = BreakdownRow {
             key: OTHER_KEY.to_owned(),
@@ -420,12 +555,30 @@ mod tests {
     #[test]
     fn a_cursor_belongs_to_its_list() {
         let row = ListedItem {
-            source: "s".into(), kind: "dossier".into(), item_id: "D1".into(), unit: "001".into(), officer_id: None, officer_name: None,
-            procedure: None, field: None, channel: None, title: None, summary: None, received_at: None, due_at: None,
-            due_extended_at: None, paused: false, resolved_at: None, outcome: None, sort_key: "2026-11-23 01:00:00+00".into(),
+            source: "s".into(),
+            kind: "dossier".into(),
+            item_id: "D1".into(),
+            unit: "001".into(),
+            officer_id: None,
+            officer_name: None,
+            procedure: None,
+            field: None,
+            channel: None,
+            title: None,
+            summary: None,
+            received_at: None,
+            due_at: None,
+            due_extended_at: None,
+            paused: false,
+            resolved_at: None,
+            outcome: None,
+            sort_key: "2026-11-23 01:00:00+00".into(),
         };
         let cursor = encode_cursor("001/dossier/overdue", &row);
-        assert_eq!(decode_cursor(&cursor, "001/dossier/overdue").map(|a| a.id).ok(), Some("D1".to_owned()));
+        assert_eq!(
+            decode_cursor(&cursor, "001/dossier/overdue").map(|a| a.id).ok(),
+            Some("D1".to_owned())
+        );
         assert!(decode_cursor(&cursor, "002/dossier/overdue").is_err());
         assert!(decode_cursor("zz", "001/dossier/overdue").is_err());
     }

@@ -20,21 +20,27 @@ const WS_READ_BUFFER_BYTES: usize = 1024;
 const WS_WRITE_BUFFER_BYTES: usize = 16 * 1024;
 /// Query parameters that look like credentials: refused outright, so nobody builds a client
 /// that leaks a session into URLs, logs and browser history.
-const CREDENTIAL_PARAMETERS: [&str; 7] = ["token", "session", "credential", "key", "access_token", "auth", "password"];
+const CREDENTIAL_PARAMETERS: [&str; 7] =
+    ["token", "session", "credential", "key", "access_token", "auth", "password"];
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/live", get(live_socket))
 }
 
-async fn live_socket(State(state): State<AppState>, request: axum::extract::Request) -> Result<Response, ApiError> {
+async fn live_socket(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
     let (mut parts, _) = request.into_parts();
     if let Some(query) = parts.uri.query() {
-        let named = query.split('&').filter_map(|pair| pair.split('=').next()).any(|name| {
-            CREDENTIAL_PARAMETERS.contains(&name.to_ascii_lowercase().as_str())
-        });
+        let named = query
+            .split('&')
+            .filter_map(|pair| pair.split('=').next())
+            .any(|name| CREDENTIAL_PARAMETERS.contains(&name.to_ascii_lowercase().as_str()));
         if named {
             return Err(ApiError::BadRequest(
-                "credentials are never accepted in the URL; the session or display cookie is used".into(),
+                "credentials are never accepted in the URL; the session or display cookie is used"
+                    .into(),
             ));
         }
     }

@@ -13,8 +13,8 @@ pub mod health;
 pub mod items;
 pub mod live;
 pub mod open311;
-pub mod public;
 pub mod ops;
+pub mod public;
 pub mod series;
 pub mod session;
 pub mod units;
@@ -79,7 +79,9 @@ fn answer_a_panic(cause: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .or_else(|| cause.downcast_ref::<&str>().copied())
         .unwrap_or("(no message)");
     // Logged by `ApiError::Internal`; the client sees only "internal error".
-    axum::response::IntoResponse::into_response(ApiError::Internal(format!("a request handler panicked: {message}")))
+    axum::response::IntoResponse::into_response(ApiError::Internal(format!(
+        "a request handler panicked: {message}"
+    )))
 }
 
 async fn api_not_found(uri: axum::http::Uri) -> ApiError {
@@ -93,15 +95,21 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 /// A file whose name carries its content hash (`style.0123456789abcdef.css`) never changes: the
 /// browser keeps it for a year without asking. Everything else outside the API (the page) is
 /// revalidated on every load, which answers 304 when it did not change.
-async fn cache_policy_for_files(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+async fn cache_policy_for_files(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
-    if path.starts_with("/api/") || path == "/metrics"
-        || (!response.status().is_success() && response.status() != axum::http::StatusCode::NOT_MODIFIED)
+    if path.starts_with("/api/")
+        || path == "/metrics"
+        || (!response.status().is_success()
+            && response.status() != axum::http::StatusCode::NOT_MODIFIED)
     {
         return response;
     }
-    let policy = if is_content_hashed(&path) { "public, max-age=31536000, immutable" } else { "no-cache" };
+    let policy =
+        if is_content_hashed(&path) { "public, max-age=31536000, immutable" } else { "no-cache" };
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
     headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
@@ -112,7 +120,8 @@ async fn cache_policy_for_files(request: axum::extract::Request, next: axum::mid
 pub fn is_content_hashed(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     let mut parts = name.rsplit('.');
-    let (Some(_extension), Some(hash), Some(stem)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(_extension), Some(hash), Some(stem)) = (parts.next(), parts.next(), parts.next())
+    else {
         return false;
     };
     !stem.is_empty() && hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
@@ -123,11 +132,20 @@ const MAX_REJECTION_BYTES: usize = 4096;
 
 /// Every API error is JSON `{"error": …}`: axum's own rejections (a query string or path that
 /// does not parse, such as a repeated `window`) come as plain text and are rewrapped here.
-async fn json_errors_for_api(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+async fn json_errors_for_api(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let is_api = request.uri().path().starts_with("/api/");
     let response = next.run(request).await;
-    let plain_text = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
-    if !is_api || !plain_text || !(response.status().is_client_error() || response.status().is_server_error()) {
+    let plain_text = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !is_api
+        || !plain_text
+        || !(response.status().is_client_error() || response.status().is_server_error())
+    {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -136,7 +154,8 @@ async fn json_errors_for_api(request: axum::extract::Request, next: axum::middle
         Err(_) => "the request could not be read".to_owned(),
     };
     // A server-side failure stays generic to the client (the cause was logged where it happened).
-    let message = if parts.status.is_server_error() { "internal error".to_owned() } else { message };
+    let message =
+        if parts.status.is_server_error() { "internal error".to_owned() } else { message };
     let body = serde_json::json!({ "error": message }).to_string();
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -146,7 +165,10 @@ async fn json_errors_for_api(request: axum::extract::Request, next: axum::middle
 /// Figures and account data must not sit in shared caches.
 async fn no_store_for_api(mut response: Response) -> Response {
     let headers = response.headers_mut();
-    if headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json")) {
+    if headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+    {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response

@@ -9,7 +9,10 @@
 //! its place, media and the citizen's personal data are kept beside it and the personal data
 //! is never returned.
 
-use crate::ingest::open311::{read_form, read_pairs, service, service_request, services, triage_unit, xml_allows, RequestError, Service};
+use crate::ingest::open311::{
+    read_form, read_pairs, service, service_request, services, triage_unit, xml_allows,
+    RequestError, Service,
+};
 use crate::state::AppState;
 use crate::store::open311::{RequestFilter, RequestRow};
 use axum::body::Bytes;
@@ -93,7 +96,11 @@ impl IntoResponse for Open311Error {
 
 /// The format a path under `/open311/` asks for: XML when it ends in `.xml`, else JSON.
 fn format_of_path(path: &str) -> Format {
-    if path.ends_with(".xml") { Format::Xml } else { Format::Json }
+    if path.ends_with(".xml") {
+        Format::Xml
+    } else {
+        Format::Json
+    }
 }
 
 /// Longest error body read to find its message.
@@ -103,7 +110,10 @@ const MAX_ERROR_BODY_BYTES: usize = 4096;
 /// over [`MAX_URI_BYTES`] is refused with 414 here, and errors answered by anything but the
 /// GeoReport handlers (405 from the router, 413 from the body limit, 400 from a path whose
 /// bytes do not decode, the API's JSON errors) are rewritten with their status and message.
-pub async fn georeport_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+pub async fn georeport_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let path = request.uri().path().to_owned();
     if !(path == "/open311" || path.starts_with("/open311/")) {
         return next.run(request).await;
@@ -111,22 +121,39 @@ pub async fn georeport_errors(request: axum::extract::Request, next: axum::middl
     let format = format_of_path(&path);
     let uri_length = request.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if uri_length > MAX_URI_BYTES {
-        return Open311Error::new(StatusCode::URI_TOO_LONG, format!("the URI is longer than {MAX_URI_BYTES} bytes"), format).into_response();
+        return Open311Error::new(
+            StatusCode::URI_TOO_LONG,
+            format!("the URI is longer than {MAX_URI_BYTES} bytes"),
+            format,
+        )
+        .into_response();
     }
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || response.extensions().get::<GeoReportDocument>().is_some() {
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<GeoReportDocument>().is_some()
+    {
         return response;
     }
     let (parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, MAX_ERROR_BODY_BYTES).await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let text = axum::body::to_bytes(body, MAX_ERROR_BODY_BYTES)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     let description = if status.is_server_error() {
         "the service is unavailable; try again".to_owned()
     } else {
         // The API's JSON errors carry `error`; axum's rejections are plain text.
-        serde_json::from_str::<Value>(&text).ok().and_then(|v| v["error"].as_str().map(str::to_owned)).unwrap_or(text)
+        serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_owned))
+            .unwrap_or(text)
     };
-    let description = if description.trim().is_empty() { status.canonical_reason().unwrap_or("error").to_owned() } else { description };
+    let description = if description.trim().is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        description
+    };
     let mut answer = Open311Error::new(status, description, format).into_response();
     if let Some(allow) = parts.headers.get(header::ALLOW) {
         answer.headers_mut().insert(header::ALLOW, allow.clone());
@@ -148,7 +175,10 @@ fn render(format: Format, root: &str, body: &Value) -> Response {
 
 fn render_document(format: Format, root: &str, body: &Value) -> Response {
     match format {
-        Format::Json => ([(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string()).into_response(),
+        Format::Json => {
+            ([(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string())
+                .into_response()
+        }
         Format::Xml => match to_xml(root, body) {
             Ok(xml) => ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], xml).into_response(),
             Err(error) => {
@@ -182,7 +212,11 @@ fn to_xml(root: &str, body: &Value) -> Result<String, std::io::Error> {
     Ok(String::from_utf8_lossy(&writer.into_inner()).into_owned())
 }
 
-fn write_element(writer: &mut quick_xml::Writer<Vec<u8>>, name: &str, value: &Value) -> Result<(), std::io::Error> {
+fn write_element(
+    writer: &mut quick_xml::Writer<Vec<u8>>,
+    name: &str,
+    value: &Value,
+) -> Result<(), std::io::Error> {
     let element = writer.create_element(name);
     match value {
         Value::Null => {
@@ -225,7 +259,9 @@ fn xml_text(text: &str) -> std::borrow::Cow<'_, str> {
     if text.chars().all(xml_allows) {
         std::borrow::Cow::Borrowed(text)
     } else {
-        std::borrow::Cow::Owned(text.chars().map(|c| if xml_allows(c) { c } else { '\u{fffd}' }).collect())
+        std::borrow::Cow::Owned(
+            text.chars().map(|c| if xml_allows(c) { c } else { '\u{fffd}' }).collect(),
+        )
     }
 }
 
@@ -238,7 +274,10 @@ fn escape_text(text: &str) -> String {
 /// This server's base URL as the client reached it (behind a TLS proxy: `X-Forwarded-Proto`).
 fn base_url(headers: &HeaderMap) -> String {
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
-    let https = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
     format!("{}://{host}", if https { "https" } else { "http" })
 }
 
@@ -249,8 +288,15 @@ fn service_json(service: &Service) -> Value {
     })
 }
 
-async fn get_top(State(state): State<AppState>, Path(file): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
-    let Some((name, format)) = split_format(&file) else { return not_found(Format::Json).into_response() };
+async fn get_top(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let Some((name, format)) = split_format(&file) else {
+        return not_found(Format::Json).into_response();
+    };
     match name {
         "discovery" => {
             let body = json!({
@@ -264,7 +310,9 @@ async fn get_top(State(state): State<AppState>, Path(file): Path<String>, RawQue
             });
             render(format, "discovery", &body)
         }
-        "services" => render(format, "services", &Value::Array(services().iter().map(service_json).collect())),
+        "services" => {
+            render(format, "services", &Value::Array(services().iter().map(service_json).collect()))
+        }
         "requests" => match list_requests(&state, query.as_deref().unwrap_or(""), format).await {
             Ok(body) => render(format, "service_requests", &body),
             Err(error) => error.into_response(),
@@ -274,9 +322,19 @@ async fn get_top(State(state): State<AppState>, Path(file): Path<String>, RawQue
 }
 
 async fn get_service(Path(file): Path<String>) -> Response {
-    let Some((code, format)) = split_format(&file) else { return not_found(Format::Json).into_response() };
+    let Some((code, format)) = split_format(&file) else {
+        return not_found(Format::Json).into_response();
+    };
     let Some(service) = service(code) else {
-        return Open311Error::new(StatusCode::NOT_FOUND, format!("no service `{code}`; see services.{}", if format == Format::Json { "json" } else { "xml" }), format).into_response();
+        return Open311Error::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no service `{code}`; see services.{}",
+                if format == Format::Json { "json" } else { "xml" }
+            ),
+            format,
+        )
+        .into_response();
     };
     let body = json!({
         "service_code": service.code,
@@ -290,21 +348,39 @@ async fn get_service(Path(file): Path<String>) -> Response {
 }
 
 async fn get_request(State(state): State<AppState>, Path(file): Path<String>) -> Response {
-    let Some((id, format)) = split_format(&file) else { return not_found(Format::Json).into_response() };
+    let Some((id, format)) = split_format(&file) else {
+        return not_found(Format::Json).into_response();
+    };
     let filter = RequestFilter { ids: vec![id.to_owned()], limit: 1, ..Default::default() };
     match state.store.open311_requests(&filter).await {
-        Ok(rows) if rows.is_empty() => Open311Error::new(StatusCode::NOT_FOUND, format!("no service request `{id}`"), format).into_response(),
-        Ok(rows) => render(format, "service_requests", &Value::Array(rows.iter().map(|r| request_json(&state, r)).collect())),
+        Ok(rows) if rows.is_empty() => {
+            Open311Error::new(StatusCode::NOT_FOUND, format!("no service request `{id}`"), format)
+                .into_response()
+        }
+        Ok(rows) => render(
+            format,
+            "service_requests",
+            &Value::Array(rows.iter().map(|r| request_json(&state, r)).collect()),
+        ),
         Err(error) => unavailable(error, format).into_response(),
     }
 }
 
 fn unavailable(error: crate::store::StoreError, format: Format) -> Open311Error {
     tracing::error!(%error, "Open311 request not answered");
-    Open311Error::new(StatusCode::SERVICE_UNAVAILABLE, "the service is unavailable; try again", format)
+    Open311Error::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the service is unavailable; try again",
+        format,
+    )
 }
 
-fn parse_date(name: &str, text: &str, end: DateEnd, format: Format) -> Result<DateTime<Utc>, Open311Error> {
+fn parse_date(
+    name: &str,
+    text: &str,
+    end: DateEnd,
+    format: Format,
+) -> Result<DateTime<Utc>, Open311Error> {
     parse_w3c_date(text, end).ok_or_else(|| {
         Open311Error::new(
             StatusCode::BAD_REQUEST,
@@ -327,40 +403,70 @@ fn all_values(params: &[(String, String)], name: &str) -> Vec<String> {
 }
 
 /// The one value of a parameter; given twice is a 400.
-fn one_value<'a>(params: &'a [(String, String)], name: &str, format: Format) -> Result<Option<&'a str>, Open311Error> {
-    let mut values = params.iter().filter(|(key, _)| key == name).map(|(_, value)| value.as_str()).filter(|v| !v.trim().is_empty());
+fn one_value<'a>(
+    params: &'a [(String, String)],
+    name: &str,
+    format: Format,
+) -> Result<Option<&'a str>, Open311Error> {
+    let mut values = params
+        .iter()
+        .filter(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+        .filter(|v| !v.trim().is_empty());
     let first = values.next();
     if values.next().is_some() {
-        return Err(Open311Error::new(StatusCode::BAD_REQUEST, format!("`{name}` is given more than once"), format));
+        return Err(Open311Error::new(
+            StatusCode::BAD_REQUEST,
+            format!("`{name}` is given more than once"),
+            format,
+        ));
     }
     Ok(first)
 }
 
-async fn list_requests(state: &AppState, query: &str, format: Format) -> Result<Value, Open311Error> {
-    let params = read_pairs(query.as_bytes()).map_err(|m| Open311Error::new(StatusCode::BAD_REQUEST, m, format))?;
+async fn list_requests(
+    state: &AppState,
+    query: &str,
+    format: Format,
+) -> Result<Value, Open311Error> {
+    let params = read_pairs(query.as_bytes())
+        .map_err(|m| Open311Error::new(StatusCode::BAD_REQUEST, m, format))?;
     let bad = |m: String| Open311Error::new(StatusCode::BAD_REQUEST, m, format);
     let mut filter = RequestFilter { limit: MAX_REQUESTS, ..Default::default() };
-    filter.ids = all_values(&params, "service_request_id").into_iter().take(MAX_REQUESTS as usize).collect();
+    filter.ids =
+        all_values(&params, "service_request_id").into_iter().take(MAX_REQUESTS as usize).collect();
     filter.service_codes = all_values(&params, "service_code");
     if let Some(code) = filter.service_codes.iter().find(|code| service(code).is_none()) {
         return Err(bad(format!("unknown `service_code` `{code}` (see services.json)")));
     }
-    let end = one_value(&params, "end_date", format)?.map(|t| parse_date("end_date", t, DateEnd::End, format)).transpose()?;
-    let start = one_value(&params, "start_date", format)?.map(|t| parse_date("start_date", t, DateEnd::Start, format)).transpose()?;
+    let end = one_value(&params, "end_date", format)?
+        .map(|t| parse_date("end_date", t, DateEnd::End, format))
+        .transpose()?;
+    let start = one_value(&params, "start_date", format)?
+        .map(|t| parse_date("start_date", t, DateEnd::Start, format))
+        .transpose()?;
     if let (Some(start), Some(end)) = (start, end) {
         if end < start {
             return Err(bad("`end_date` is before `start_date`".into()));
         }
     }
     // With no dates, the last 90 days; with one, 90 days from or to it.
-    filter.from = Some(start.unwrap_or_else(|| end.unwrap_or_else(|| state.clock.now()) - Duration::days(DEFAULT_DAYS)));
+    filter.from = Some(start.unwrap_or_else(|| {
+        end.unwrap_or_else(|| state.clock.now()) - Duration::days(DEFAULT_DAYS)
+    }));
     filter.to = end.or_else(|| start.map(|s| s + Duration::days(DEFAULT_DAYS)));
     let wanted = all_values(&params, "status");
     if let Some(other) = wanted.iter().find(|s| *s != "open" && *s != "closed") {
         return Err(bad(format!("`status` must be `open` or `closed` (got `{other}`)")));
     }
     let (open, closed) = (wanted.iter().any(|s| s == "open"), wanted.iter().any(|s| s == "closed"));
-    filter.open = if open && !closed { Some(true) } else if closed && !open { Some(false) } else { None };
+    filter.open = if open && !closed {
+        Some(true)
+    } else if closed && !open {
+        Some(false)
+    } else {
+        None
+    };
     let rows = state.store.open311_requests(&filter).await.map_err(|e| unavailable(e, format))?;
     Ok(Value::Array(rows.iter().map(|r| request_json(state, r)).collect()))
 }
@@ -385,7 +491,10 @@ fn request_json(state: &AppState, row: &RequestRow) -> Value {
     if state.settings.open311_public_descriptions {
         body.insert("description".into(), json!(row.summary));
     }
-    body.insert("agency_responsible".into(), json!(state.catalog.get(&row.unit).map(|u| u.name.as_str())));
+    body.insert(
+        "agency_responsible".into(),
+        json!(state.catalog.get(&row.unit).map(|u| u.name.as_str())),
+    );
     body.insert("service_notice".into(), Value::Null);
     body.insert("requested_datetime".into(), json!(local(Some(row.requested_at))));
     body.insert("updated_datetime".into(), json!(local(row.resolved_at.or(row.updated_at))));
@@ -401,10 +510,20 @@ fn request_json(state: &AppState, row: &RequestRow) -> Value {
 
 /// `POST requests.{format}`: a form with `api_key` (an ingest key), `service_code`, the place
 /// (`address_id` or `attribute[unit]`), and optionally the rest GeoReport defines.
-async fn post_requests(State(state): State<AppState>, Path(file): Path<String>, parts: axum::http::request::Parts, body: Bytes) -> Response {
+async fn post_requests(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    parts: axum::http::request::Parts,
+    body: Bytes,
+) -> Response {
     let Some(("requests", format)) = split_format(&file) else {
         let format = split_format(&file).map_or(Format::Json, |(_, f)| f);
-        return Open311Error::new(StatusCode::METHOD_NOT_ALLOWED, "only requests.json and requests.xml take a POST", format).into_response();
+        return Open311Error::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only requests.json and requests.xml take a POST",
+            format,
+        )
+        .into_response();
     };
     match create_request(&state, &parts, &body).await {
         Ok((id, needs_routing)) => {
@@ -413,14 +532,24 @@ async fn post_requests(State(state): State<AppState>, Path(file): Path<String>, 
             } else {
                 "Phản ánh đã được tiếp nhận và chuyển đến đơn vị có thẩm quyền."
             };
-            render(format, "service_requests", &json!([{"service_request_id": id, "service_notice": notice}]))
+            render(
+                format,
+                "service_requests",
+                &json!([{"service_request_id": id, "service_notice": notice}]),
+            )
         }
-        Err((status, description)) => Open311Error::new(status, description, format).into_response(),
+        Err((status, description)) => {
+            Open311Error::new(status, description, format).into_response()
+        }
     }
 }
 
 /// Stores a request; returns its id and whether it waits to be routed.
-async fn create_request(state: &AppState, parts: &axum::http::request::Parts, body: &[u8]) -> Result<(String, bool), (StatusCode, String)> {
+async fn create_request(
+    state: &AppState,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+) -> Result<(String, bool), (StatusCode, String)> {
     let bad = |m: String| (StatusCode::BAD_REQUEST, m);
     let fields = read_form(body).map_err(bad)?;
     // Clients send `api_key` in the body or in the query string.
@@ -431,33 +560,52 @@ async fn create_request(state: &AppState, parts: &axum::http::request::Parts, bo
         .or_else(|| query.get("api_key"))
         .filter(|k| !k.is_empty())
         .ok_or((StatusCode::FORBIDDEN, "missing `api_key` (an ingest key)".to_owned()))?;
-    let sender = super::events::sender_for_key(state, parts, key).await.map_err(|error| match error {
-        super::error::ApiError::TooManyRequests { message, .. } => (StatusCode::TOO_MANY_REQUESTS, message),
-        super::error::ApiError::StorageUnavailable(_) | super::error::ApiError::AggregatesUnavailable(_) => {
-            (StatusCode::SERVICE_UNAVAILABLE, "the service is unavailable; try again".to_owned())
-        }
-        _ => (StatusCode::FORBIDDEN, "invalid or revoked `api_key`".to_owned()),
-    })?;
+    let sender =
+        super::events::sender_for_key(state, parts, key).await.map_err(|error| match error {
+            super::error::ApiError::TooManyRequests { message, .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, message)
+            }
+            super::error::ApiError::StorageUnavailable(_)
+            | super::error::ApiError::AggregatesUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the service is unavailable; try again".to_owned(),
+            ),
+            _ => (StatusCode::FORBIDDEN, "invalid or revoked `api_key`".to_owned()),
+        })?;
     let source = match &sender {
         crate::ingest::Sender::Key(key) => key.source.clone(),
         crate::ingest::Sender::Trusted => "open311".to_owned(),
     };
     let id = format!("YC-{}", uuid_like());
     let triage = triage_unit(&state.catalog, state.settings.open311_triage_unit.as_deref());
-    let checked = service_request(&fields, &state.catalog, triage, &source, &id, state.clock.now()).map_err(|error| match error {
-        RequestError::UnknownService(_) => (StatusCode::NOT_FOUND, error.to_string()),
-        RequestError::Invalid(message) => (StatusCode::BAD_REQUEST, message),
-    })?;
+    let checked = service_request(&fields, &state.catalog, triage, &source, &id, state.clock.now())
+        .map_err(|error| match error {
+            RequestError::UnknownService(_) => (StatusCode::NOT_FOUND, error.to_string()),
+            RequestError::Invalid(message) => (StatusCode::BAD_REQUEST, message),
+        })?;
     let needs_routing = checked.event["needs_routing"] == json!(true);
     let limit = state.settings.database_timeout;
-    let unavailable = |_| (StatusCode::SERVICE_UNAVAILABLE, "the service is unavailable; nothing was stored, try again".to_owned());
-    super::error::bounded(limit, state.store.insert_open311_request(&checked.request)).await.map_err(unavailable)?;
-    let outcome = super::error::bounded(limit, state.ingestor.ingest(&sender, vec![Ok(checked.event)])).await;
+    let unavailable = |_| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the service is unavailable; nothing was stored, try again".to_owned(),
+        )
+    };
+    super::error::bounded(limit, state.store.insert_open311_request(&checked.request))
+        .await
+        .map_err(unavailable)?;
+    let outcome =
+        super::error::bounded(limit, state.ingestor.ingest(&sender, vec![Ok(checked.event)])).await;
     match outcome {
         Ok(response) if response.accepted == 1 => Ok((id, needs_routing)),
         Ok(response) => {
             let _ = state.store.delete_open311_request(&id).await;
-            let reason = response.rejected.into_iter().next().map(|r| r.error).unwrap_or_else(|| "not accepted".to_owned());
+            let reason = response
+                .rejected
+                .into_iter()
+                .next()
+                .map(|r| r.error)
+                .unwrap_or_else(|| "not accepted".to_owned());
             Err(bad(reason))
         }
         Err(error) => {
@@ -507,7 +655,14 @@ mod tests {
     fn forbidden_characters_are_replaced_and_line_ends_kept() {
         let xml = to_xml("r", &json!({"d": "a\u{1}b\u{b}c\u{fffe}\r\n\td"})).unwrap();
         assert_eq!(xml, "<?xml version=\"1.0\" encoding=\"utf-8\"?><r><d>a\u{fffd}b\u{fffd}c\u{fffd}&#xD;\n\td</d></r>");
-        assert_eq!(roxmltree::Document::parse(&xml).unwrap().root_element().first_child().and_then(|n| n.text()), Some("a\u{fffd}b\u{fffd}c\u{fffd}\r\n\td"));
+        assert_eq!(
+            roxmltree::Document::parse(&xml)
+                .unwrap()
+                .root_element()
+                .first_child()
+                .and_then(|n| n.text()),
+            Some("a\u{fffd}b\u{fffd}c\u{fffd}\r\n\td")
+        );
     }
 
     #[test]

@@ -29,19 +29,35 @@ pub fn metrics_only() -> Router {
 }
 
 fn metrics_text() -> Response {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], METRICS.render()).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        METRICS.render(),
+    )
+        .into_response()
 }
 
 /// `GET /metrics` on the main port: only with `Authorization: Bearer <IOC_METRICS_TOKEN>`.
-async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response, ApiError> {
+async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     let Some(expected) = state.settings.metrics_token.as_deref() else {
         return Err(ApiError::NotFound(
             "metrics are served on IOC_METRICS_BIND, or here with IOC_METRICS_TOKEN set".into(),
         ));
     };
-    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
     match given {
-        Some(given) if crate::ingest::constant_time_eq(given.as_bytes(), expected.as_bytes()) => Ok(metrics_text()),
+        Some(given) if crate::ingest::constant_time_eq(given.as_bytes(), expected.as_bytes()) => {
+            Ok(metrics_text())
+        }
         _ => Err(ApiError::Unauthorized("send `Authorization: Bearer <IOC_METRICS_TOKEN>`".into())),
     }
 }
@@ -61,9 +77,15 @@ async fn ready(State(state): State<AppState>) -> Response {
     let limit = state.settings.database_timeout;
     let postgres = tokio::time::timeout(limit, state.store.ping()).await.is_ok_and(|r| r.is_ok());
     let mut redis = state.redis.clone();
-    let redis_ok = tokio::time::timeout(limit, redis::cmd("PING").query_async::<String>(&mut redis)).await.is_ok_and(|r| r.is_ok());
+    let redis_ok =
+        tokio::time::timeout(limit, redis::cmd("PING").query_async::<String>(&mut redis))
+            .await
+            .is_ok_and(|r| r.is_ok());
     let feed = state.feed.current();
-    let ready = postgres && redis_ok && feed.lag_seconds < READY_MAX_LAG_SECONDS && feed.status != FeedStatus::Rebuilding;
+    let ready = postgres
+        && redis_ok
+        && feed.lag_seconds < READY_MAX_LAG_SECONDS
+        && feed.status != FeedStatus::Rebuilding;
     let body = Readiness {
         ready,
         postgres: if postgres { "ok" } else { "down" },
@@ -79,7 +101,8 @@ async fn ready(State(state): State<AppState>) -> Response {
 /// otherwise one is made.
 fn request_id(request: &Request) -> String {
     let given = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let acceptable = (1..=128).contains(&given.len()) && given.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'));
+    let acceptable = (1..=128).contains(&given.len())
+        && given.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'));
     if acceptable {
         given.to_owned()
     } else {
@@ -94,7 +117,13 @@ pub async fn with_request_id(request: Request, next: Next) -> Response {
     let span = tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path());
     let started = std::time::Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
-    span.in_scope(|| tracing::debug!(status = response.status().as_u16(), seconds = started.elapsed().as_secs_f64(), "request done"));
+    span.in_scope(|| {
+        tracing::debug!(
+            status = response.status().as_u16(),
+            seconds = started.elapsed().as_secs_f64(),
+            "request done"
+        )
+    });
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
@@ -104,12 +133,19 @@ pub async fn with_request_id(request: Request, next: Next) -> Response {
 /// Middleware on every route: counts requests by route (the path template, so ids in paths do
 /// not multiply the series), method and status, and times them.
 pub async fn count(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "(unmatched)".to_owned());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "(unmatched)".to_owned());
     let method = request.method().as_str().to_owned();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let elapsed = started.elapsed().as_secs_f64();
-    METRICS.http_requests.with_label_values(&[route.as_str(), method.as_str(), response.status().as_str()]).inc();
+    METRICS
+        .http_requests
+        .with_label_values(&[route.as_str(), method.as_str(), response.status().as_str()])
+        .inc();
     METRICS.http_seconds.with_label_values(&[route.as_str()]).observe(elapsed);
     if route == "/api/v1/events" {
         METRICS.ingest_seconds.observe(elapsed);

@@ -33,14 +33,21 @@ pub fn routes() -> Router<AppState> {
         .route("/open-data/v1/daily.csv", get(daily_csv))
 }
 
-async fn public_live(State(state): State<AppState>, request: axum::extract::Request) -> Result<Response, ApiError> {
+async fn public_live(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
     let (mut parts, _) = request.into_parts();
-    let address = super::extract::client_address(&state.settings, &parts).unwrap_or_else(|| "unknown".into());
+    let address =
+        super::extract::client_address(&state.settings, &parts).unwrap_or_else(|| "unknown".into());
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
         .await
         .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let admitted = state.public.admit(&address).ok_or_else(|| ApiError::TooManyRequests {
-        message: format!("at most {} public live connections per address", crate::live::public::MAX_CONNECTIONS_PER_ADDRESS),
+        message: format!(
+            "at most {} public live connections per address",
+            crate::live::public::MAX_CONNECTIONS_PER_ADDRESS
+        ),
         retry_after_seconds: 30,
     })?;
     let feed = state.public.clone();
@@ -54,20 +61,23 @@ async fn public_live(State(state): State<AppState>, request: axum::extract::Requ
 
 /// The newest board (waiting briefly for the first one after start-up).
 async fn board(state: &AppState) -> Result<Arc<crate::live::public::Published>, ApiError> {
-    state
-        .public
-        .fresh(std::time::Duration::from_secs(10))
-        .await
-        .ok_or_else(|| ApiError::AggregatesUnavailable("the public figures are not computed yet; try again".into()))
+    state.public.fresh(std::time::Duration::from_secs(10)).await.ok_or_else(|| {
+        ApiError::AggregatesUnavailable("the public figures are not computed yet; try again".into())
+    })
 }
 
 fn cached(response: impl IntoResponse, content_type: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=60")], response).into_response()
+    (
+        [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=60")],
+        response,
+    )
+        .into_response()
 }
 
 async fn units_json(State(state): State<AppState>) -> Result<Response, ApiError> {
     let published = board(&state).await?;
-    let body = serde_json::to_string(&*published.board).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body =
+        serde_json::to_string(&*published.board).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(cached(body, "application/json"))
 }
 
@@ -89,7 +99,19 @@ async fn units_csv(State(state): State<AppState>) -> Result<Response, ApiError> 
     let published = board(&state).await?;
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer
-        .write_record(["rank", "code", "name", "dossiers_resolved", "on_time_rate", "dossiers_overdue", "complaints_overdue", "score", "score_max", "band", "as_of"])
+        .write_record([
+            "rank",
+            "code",
+            "name",
+            "dossiers_resolved",
+            "on_time_rate",
+            "dossiers_overdue",
+            "complaints_overdue",
+            "score",
+            "score_max",
+            "band",
+            "as_of",
+        ])
         .map_err(csv_error)?;
     for unit in &published.board.units {
         writer
@@ -123,13 +145,20 @@ const DAILY_COLUMNS: [(&str, &str); 8] = [
     ("tasks_completed", crate::store::item::counter::TASKS_COMPLETED),
 ];
 
-async fn daily_csv(State(state): State<AppState>, Query(params): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+async fn daily_csv(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
     let today = state.clock.local_today();
     let date = |name: &str| -> Result<Option<NaiveDate>, ApiError> {
         params
             .get(name)
             .filter(|v| !v.is_empty())
-            .map(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| ApiError::BadRequest(format!("`{name}` must be a date YYYY-MM-DD (got `{v}`)"))))
+            .map(|v| {
+                NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+                    ApiError::BadRequest(format!("`{name}` must be a date YYYY-MM-DD (got `{v}`)"))
+                })
+            })
             .transpose()
     };
     let to = date("to")?.unwrap_or(today);
@@ -156,7 +185,8 @@ async fn daily_csv(State(state): State<AppState>, Query(params): Query<HashMap<S
     for entry in &public {
         let Some(unit) = state.catalog.get(&entry.unit) else { continue };
         let rows = state.store.daily_counters(&unit.code, from, to).await?;
-        let mut by_day: std::collections::BTreeMap<NaiveDate, HashMap<&str, i64>> = std::collections::BTreeMap::new();
+        let mut by_day: std::collections::BTreeMap<NaiveDate, HashMap<&str, i64>> =
+            std::collections::BTreeMap::new();
         for row in &rows {
             by_day.entry(row.day).or_default().insert(row.counter.as_str(), row.n);
         }
@@ -164,7 +194,9 @@ async fn daily_csv(State(state): State<AppState>, Query(params): Query<HashMap<S
         while day <= to {
             let counts = by_day.get(&day);
             let mut record = vec![day.to_string(), unit.code.clone(), unit.name.clone()];
-            record.extend(DAILY_COLUMNS.iter().map(|(_, counter)| counts.and_then(|c| c.get(counter)).copied().unwrap_or(0).to_string()));
+            record.extend(DAILY_COLUMNS.iter().map(|(_, counter)| {
+                counts.and_then(|c| c.get(counter)).copied().unwrap_or(0).to_string()
+            }));
             writer.write_record(&record).map_err(csv_error)?;
             day = day.succ_opt().unwrap_or(to + Duration::days(1));
         }

@@ -74,10 +74,16 @@ fn local_start(day: NaiveDate) -> DateTime<Utc> {
     ioc_shared::time::local_midnight_of(day)
 }
 
-fn parse_day(params: &HashMap<String, String>, name: &str, default: NaiveDate) -> Result<NaiveDate, ApiError> {
+fn parse_day(
+    params: &HashMap<String, String>,
+    name: &str,
+    default: NaiveDate,
+) -> Result<NaiveDate, ApiError> {
     match params.get(name) {
         None => Ok(default),
-        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| ApiError::BadRequest(format!("`{name}` must be a date YYYY-MM-DD, not `{text}`"))),
+        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+            ApiError::BadRequest(format!("`{name}` must be a date YYYY-MM-DD, not `{text}`"))
+        }),
     }
 }
 
@@ -90,11 +96,16 @@ async fn series(
     let unit = authorize_unit(&state.catalog, &state.accounts, &caller, &code).await?;
     let metric = params.get("metric").map(String::as_str).unwrap_or("dossiers.received");
     if !METRICS.contains(&metric) {
-        return Err(ApiError::BadRequest(format!("unknown metric `{metric}`; expected one of {}", METRICS.join(", "))));
+        return Err(ApiError::BadRequest(format!(
+            "unknown metric `{metric}`; expected one of {}",
+            METRICS.join(", ")
+        )));
     }
     let step = params.get("step").map(String::as_str).unwrap_or("day");
     if !["day", "week", "month"].contains(&step) {
-        return Err(ApiError::BadRequest(format!("`step` must be day, week or month, not `{step}`")));
+        return Err(ApiError::BadRequest(format!(
+            "`step` must be day, week or month, not `{step}`"
+        )));
     }
     let now = state.clock.now();
     let today = ioc_shared::time::local_day_of_second(now.timestamp());
@@ -110,17 +121,22 @@ async fn series(
         let next = next_step(step, start);
         steps.push((start, next));
         if steps.len() > MAX_POINTS {
-            return Err(ApiError::BadRequest(format!("more than {MAX_POINTS} points; choose a larger step or a shorter range")));
+            return Err(ApiError::BadRequest(format!(
+                "more than {MAX_POINTS} points; choose a larger step or a shorter range"
+            )));
         }
         start = next;
     }
-    let (first, last) = (steps.first().map(|s| s.0).unwrap_or(from), steps.last().map(|s| s.1).unwrap_or(to));
-    let rows: Vec<DayCounter> = state.store.daily_counters(&unit.code, first, last - chrono::Duration::days(1)).await?;
+    let (first, last) =
+        (steps.first().map(|s| s.0).unwrap_or(from), steps.last().map(|s| s.1).unwrap_or(to));
+    let rows: Vec<DayCounter> =
+        state.store.daily_counters(&unit.code, first, last - chrono::Duration::days(1)).await?;
     let sum = |counter: &str, (a, b): (NaiveDate, NaiveDate)| -> i64 {
         rows.iter().filter(|r| r.counter == counter && r.day >= a && r.day < b).map(|r| r.n).sum()
     };
     // The end of each step (capped at now): when "overdue at the end" is counted.
-    let ends: Vec<DateTime<Utc>> = steps.iter().map(|(_, next)| local_start(*next).min(now)).collect();
+    let ends: Vec<DateTime<Utc>> =
+        steps.iter().map(|(_, next)| local_start(*next).min(now)).collect();
     let starts: Vec<DateTime<Utc>> = steps.iter().map(|(s, _)| local_start(*s).min(now)).collect();
     let units = unit.parent.as_ref().map(|_| state.catalog.subtree(&unit.code));
     let spans_of = |kind: &'static str| {
@@ -131,9 +147,18 @@ async fn series(
     };
     let values: Vec<Option<f64>> = match metric {
         "dossiers.overdue" | "complaints.overdue" | "tasks.overdue" => {
-            let kind = metric.split('.').next().map(|k| k.trim_end_matches('s')).unwrap_or("dossier");
-            let spans = spans_of(match kind { "complaint" => "complaint", "task" => "task", _ => "dossier" }).await?;
-            open_and_overdue_at(&spans, &ends).into_iter().map(|(_, overdue)| Some(overdue as f64)).collect()
+            let kind =
+                metric.split('.').next().map(|k| k.trim_end_matches('s')).unwrap_or("dossier");
+            let spans = spans_of(match kind {
+                "complaint" => "complaint",
+                "task" => "task",
+                _ => "dossier",
+            })
+            .await?;
+            open_and_overdue_at(&spans, &ends)
+                .into_iter()
+                .map(|(_, overdue)| Some(overdue as f64))
+                .collect()
         }
         "score" => {
             let spans = spans_of("dossier").await?;
@@ -146,8 +171,10 @@ async fn series(
                     let (open_end, overdue_end) = at_end[i];
                     let (open_start, _) = at_start[i];
                     let parts = ScoreParts {
-                        progress_numerator: sum(counter::DOSSIERS_ON_TIME, *range) + (open_end - overdue_end) as i64,
-                        progress_denominator: sum(counter::DOSSIERS_RECEIVED, *range) + open_start as i64,
+                        progress_numerator: sum(counter::DOSSIERS_ON_TIME, *range)
+                            + (open_end - overdue_end) as i64,
+                        progress_denominator: sum(counter::DOSSIERS_RECEIVED, *range)
+                            + open_start as i64,
                         received: sum(counter::DOSSIERS_RECEIVED, *range),
                         received_online: sum(counter::DOSSIERS_ONLINE, *range),
                         dossiers_resolved: sum(counter::DOSSIERS_RESOLVED, *range),
@@ -165,7 +192,12 @@ async fn series(
         }
         "dossiers.on_time_rate" => steps
             .iter()
-            .map(|range| ioc_shared::summary::rate(sum(counter::DOSSIERS_ON_TIME, *range).max(0) as u64, sum(counter::DOSSIERS_LATE, *range).max(0) as u64))
+            .map(|range| {
+                ioc_shared::summary::rate(
+                    sum(counter::DOSSIERS_ON_TIME, *range).max(0) as u64,
+                    sum(counter::DOSSIERS_LATE, *range).max(0) as u64,
+                )
+            })
             .collect(),
         _ => {
             let name = match metric {
@@ -179,7 +211,11 @@ async fn series(
             steps.iter().map(|range| Some(sum(name, *range) as f64)).collect()
         }
     };
-    let points = steps.iter().zip(values).map(|((start, _), value)| Point { t: start.format("%Y-%m-%d").to_string(), value }).collect();
+    let points = steps
+        .iter()
+        .zip(values)
+        .map(|((start, _), value)| Point { t: start.format("%Y-%m-%d").to_string(), value })
+        .collect();
     Ok(Json(Series {
         unit: ioc_shared::items::UnitName { code: unit.code.clone(), name: unit.name.clone() },
         metric: metric.to_owned(),
@@ -199,7 +235,11 @@ mod tests {
     /// Steps across the turn of a year, a leap February and a week that spans two years.
     #[test]
     fn steps_start_on_mondays_and_firsts_and_follow_each_other_across_years() {
-        assert_eq!(step_start("week", date(2027, 1, 1)), date(2026, 12, 28), "1 January 2027 is a Friday");
+        assert_eq!(
+            step_start("week", date(2027, 1, 1)),
+            date(2026, 12, 28),
+            "1 January 2027 is a Friday"
+        );
         assert_eq!(next_step("week", date(2026, 12, 28)), date(2027, 1, 4));
         assert_eq!(step_start("month", date(2026, 12, 31)), date(2026, 12, 1));
         assert_eq!(next_step("month", date(2026, 12, 1)), date(2027, 1, 1));

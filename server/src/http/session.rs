@@ -32,7 +32,10 @@ pub fn routes() -> Router<AppState> {
 
 fn secure(state: &AppState, headers: &HeaderMap) -> bool {
     state.settings.secure_cookies
-        || headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"))
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
 fn set_cookie(response: &mut Response, cookie: Cookie<'_>) {
@@ -41,8 +44,17 @@ fn set_cookie(response: &mut Response, cookie: Cookie<'_>) {
     }
 }
 
-fn build_cookie(name: &'static str, value: String, secure: bool, max_age_days: Option<i64>) -> Cookie<'static> {
-    let mut builder = Cookie::build((name, value)).path("/").http_only(true).same_site(SameSite::Strict).secure(secure);
+fn build_cookie(
+    name: &'static str,
+    value: String,
+    secure: bool,
+    max_age_days: Option<i64>,
+) -> Cookie<'static> {
+    let mut builder = Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure);
     if let Some(days) = max_age_days {
         builder = builder.max_age(cookie::time::Duration::days(days));
     }
@@ -52,13 +64,19 @@ fn build_cookie(name: &'static str, value: String, secure: bool, max_age_days: O
 /// Refuses (429) or slows an attempt according to earlier failures; an allowed attempt counts
 /// as a failure until [`Throttle::succeeded`].
 pub(super) async fn gate(throttle: &Throttle, what: &str) -> Result<(), ApiError> {
-    match throttle.attempt().await.map_err(|e| ApiError::AggregatesUnavailable(format!("{what} throttle: {e}")))? {
+    match throttle
+        .attempt()
+        .await
+        .map_err(|e| ApiError::AggregatesUnavailable(format!("{what} throttle: {e}")))?
+    {
         Verdict::Allowed => Ok(()),
         Verdict::Refused { retry_after_seconds } => {
             crate::metrics::METRICS.access_failures.with_label_values(&[what, "refused"]).inc();
             let minutes = retry_after_seconds.div_ceil(60);
             Err(ApiError::TooManyRequests {
-                message: format!("too many failed {what} attempts; try again in {minutes} minute(s)"),
+                message: format!(
+                    "too many failed {what} attempts; try again in {minutes} minute(s)"
+                ),
                 retry_after_seconds,
             })
         }
@@ -66,7 +84,9 @@ pub(super) async fn gate(throttle: &Throttle, what: &str) -> Result<(), ApiError
 }
 
 /// Splits a request whose body is a small JSON object (at most 64 KiB).
-async fn read_small(request: axum::extract::Request) -> Result<(Parts, axum::body::Bytes), ApiError> {
+async fn read_small(
+    request: axum::extract::Request,
+) -> Result<(Parts, axum::body::Bytes), ApiError> {
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, 64 * 1024)
         .await
@@ -79,43 +99,77 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result
 }
 
 /// `POST /api/v1/login` `{"username","password"}`: sets the session cookie.
-async fn login(State(state): State<AppState>, request: axum::extract::Request) -> Result<Response, ApiError> {
+async fn login(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
     let (parts, body) = read_small(request).await?;
     let request: LoginRequest = parse_json(&body, "expected {\"username\", \"password\"}")?;
     let address = client_address(&state.settings, &parts);
     let username = request.username.trim().to_lowercase();
-    let throttle = Throttle::new(state.redis.clone(), &state.keys, "login", Some(&username), address.as_deref());
+    let throttle = Throttle::new(
+        state.redis.clone(),
+        &state.keys,
+        "login",
+        Some(&username),
+        address.as_deref(),
+    );
     if let Err(refused) = gate(&throttle, "login").await {
-        state.accounts.audit(&format!("user:{username}"), "login_refused", None, Some("throttled"), address.as_deref()).await;
+        state
+            .accounts
+            .audit(
+                &format!("user:{username}"),
+                "login_refused",
+                None,
+                Some("throttled"),
+                address.as_deref(),
+            )
+            .await;
         return Err(refused);
     }
     let Some(user) = state.accounts.check_login(&username, &request.password).await? else {
         crate::metrics::METRICS.access_failures.with_label_values(&["login", "failed"]).inc();
-        state.accounts.audit(&format!("user:{username}"), "login_failed", None, None, address.as_deref()).await;
+        state
+            .accounts
+            .audit(&format!("user:{username}"), "login_failed", None, None, address.as_deref())
+            .await;
         return Err(ApiError::Unauthorized("wrong username or password".into()));
     };
     throttle.succeeded().await;
     let token = state.accounts.create_session(&user, address.as_deref()).await?;
-    state.accounts.audit(&format!("user:{}", user.username), "login", None, None, address.as_deref()).await;
+    state
+        .accounts
+        .audit(&format!("user:{}", user.username), "login", None, None, address.as_deref())
+        .await;
     let principal = Principal::User(user);
     let mut response = Json(principal.me()).into_response();
-    set_cookie(&mut response, build_cookie(SESSION_COOKIE, token, secure(&state, &parts.headers), None));
+    set_cookie(
+        &mut response,
+        build_cookie(SESSION_COOKIE, token, secure(&state, &parts.headers), None),
+    );
     Ok(response)
 }
 
 /// `POST /api/v1/logout`: ends the session server-side and disconnects its live connections.
-async fn logout(State(state): State<AppState>, request: axum::extract::Request) -> Result<Response, ApiError> {
+async fn logout(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
     let address = client_address(&state.settings, &parts);
     if let Some(caller) = authenticate(&state, &parts.headers, address.clone()).await? {
         if let Credential::Session(token) = &caller.credential {
             state.accounts.delete_session(token).await?;
-            state.accounts.audit(&caller.principal.label(), "logout", None, None, address.as_deref()).await;
+            state
+                .accounts
+                .audit(&caller.principal.label(), "logout", None, None, address.as_deref())
+                .await;
             state.manage.revoker().publish(&format!("session:{}", secret_hash_hex(token))).await;
         }
     }
     let mut response = Json(serde_json::json!({"logged_out": true})).into_response();
-    let mut expired = build_cookie(SESSION_COOKIE, String::new(), secure(&state, &parts.headers), None);
+    let mut expired =
+        build_cookie(SESSION_COOKIE, String::new(), secure(&state, &parts.headers), None);
     expired.make_removal();
     set_cookie(&mut response, expired);
     Ok(response)
@@ -127,22 +181,46 @@ async fn me(caller: Caller) -> Json<Me> {
 }
 
 /// `POST /api/v1/displays/pair` `{"code"}`: a screen pairs once and gets its display cookie.
-async fn pair(State(state): State<AppState>, request: axum::extract::Request) -> Result<Response, ApiError> {
+async fn pair(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
     let (parts, body) = read_small(request).await?;
     let request: PairRequest = parse_json(&body, "expected {\"code\"}")?;
     let address = client_address(&state.settings, &parts);
     // No username here: refused per address only, so failures elsewhere never lock anyone out.
-    let throttle = Throttle::new(state.redis.clone(), &state.keys, "pair", None, address.as_deref());
+    let throttle =
+        Throttle::new(state.redis.clone(), &state.keys, "pair", None, address.as_deref());
     gate(&throttle, "pairing").await?;
     let Some((display, credential)) = state.accounts.pair_display(&request.code).await? else {
         crate::metrics::METRICS.access_failures.with_label_values(&["pairing", "failed"]).inc();
-        state.accounts.audit("anonymous", "display_pair_failed", None, None, address.as_deref()).await;
+        state
+            .accounts
+            .audit("anonymous", "display_pair_failed", None, None, address.as_deref())
+            .await;
         return Err(ApiError::Unauthorized("unknown or expired pairing code".into()));
     };
     throttle.succeeded().await;
-    state.accounts.audit(&format!("display:{}", display.id), "display_paired", Some(&display.name), None, address.as_deref()).await;
+    state
+        .accounts
+        .audit(
+            &format!("display:{}", display.id),
+            "display_paired",
+            Some(&display.name),
+            None,
+            address.as_deref(),
+        )
+        .await;
     let principal = Principal::Display(display);
     let mut response = Json(principal.me()).into_response();
-    set_cookie(&mut response, build_cookie(DISPLAY_COOKIE, credential, secure(&state, &parts.headers), Some(DISPLAY_COOKIE_DAYS)));
+    set_cookie(
+        &mut response,
+        build_cookie(
+            DISPLAY_COOKIE,
+            credential,
+            secure(&state, &parts.headers),
+            Some(DISPLAY_COOKIE_DAYS),
+        ),
+    );
     Ok(response)
 }

@@ -27,14 +27,20 @@ fn brief(unit: &Unit) -> UnitBrief {
 /// The roots the caller may see: the catalog's roots, or the caller's own scope.
 async fn list_roots(State(state): State<AppState>, caller: Caller) -> Json<Vec<UnitBrief>> {
     let roots: Vec<UnitBrief> = match caller.principal.scope() {
-        None => state.catalog.roots().iter().filter_map(|c| state.catalog.get(c)).map(brief).collect(),
+        None => {
+            state.catalog.roots().iter().filter_map(|c| state.catalog.get(c)).map(brief).collect()
+        }
         Some(scope) => state.catalog.get(scope).map(brief).into_iter().collect(),
     };
     Json(roots)
 }
 
 /// A unit, its path from the top of the caller's scope, and its children.
-async fn unit_info(State(state): State<AppState>, caller: Caller, Path(code): Path<String>) -> Result<Json<UnitInfo>, ApiError> {
+async fn unit_info(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> Result<Json<UnitInfo>, ApiError> {
     let unit = authorize_unit(&state.catalog, &state.accounts, &caller, &code).await?;
     let mut path: Vec<UnitBrief> = state
         .catalog
@@ -44,8 +50,20 @@ async fn unit_info(State(state): State<AppState>, caller: Caller, Path(code): Pa
         .map(brief)
         .collect();
     path.reverse();
-    let children = state.catalog.children(&code).iter().filter_map(|c| state.catalog.get(c)).map(brief).collect();
-    Ok(Json(UnitInfo { code: unit.code.clone(), name: unit.name.clone(), kind: unit.kind.clone(), path, children }))
+    let children = state
+        .catalog
+        .children(&code)
+        .iter()
+        .filter_map(|c| state.catalog.get(c))
+        .map(brief)
+        .collect();
+    Ok(Json(UnitInfo {
+        code: unit.code.clone(),
+        name: unit.name.clone(),
+        kind: unit.kind.clone(),
+        path,
+        children,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,11 +81,23 @@ async fn unit_summary(
     let window = match query.window.as_deref() {
         None => Window::Today,
         Some(text) => Window::parse(text).ok_or_else(|| {
-            ApiError::BadRequest(format!("unknown window `{text}`; expected one of {}", Window::NAMES))
+            ApiError::BadRequest(format!(
+                "unknown window `{text}`; expected one of {}",
+                Window::NAMES
+            ))
         })?,
     };
     let mut redis = state.redis.clone();
-    let computed = summary::compute(&mut redis, &state.keys, &state.store, &state.catalog, unit, window, state.clock.now()).await?;
+    let computed = summary::compute(
+        &mut redis,
+        &state.keys,
+        &state.store,
+        &state.catalog,
+        unit,
+        window,
+        state.clock.now(),
+    )
+    .await?;
     Ok(Json(computed.summary))
 }
 
@@ -85,9 +115,18 @@ async fn unit_score(
 ) -> Result<Json<ioc_shared::score::Score>, ApiError> {
     let unit = authorize_unit(&state.catalog, &state.accounts, &caller, &code).await?;
     let text = query.period.as_deref().unwrap_or("month");
-    let period = Window::parse(text)
-        .filter(|w| w.is_calendar())
-        .ok_or_else(|| ApiError::BadRequest(format!("unknown period `{text}`; expected one of month, quarter, year")))?;
-    let score = crate::aggregate::score::compute(&state.store, &state.catalog, unit, period, state.clock.now()).await?;
+    let period = Window::parse(text).filter(|w| w.is_calendar()).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "unknown period `{text}`; expected one of month, quarter, year"
+        ))
+    })?;
+    let score = crate::aggregate::score::compute(
+        &state.store,
+        &state.catalog,
+        unit,
+        period,
+        state.clock.now(),
+    )
+    .await?;
     Ok(Json(score))
 }

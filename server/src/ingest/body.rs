@@ -22,8 +22,8 @@ pub enum BodyError {
 pub type Entry = Result<Value, String>;
 
 pub fn read_json_array(bytes: &[u8]) -> Result<Vec<Entry>, BodyError> {
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|e| BodyError::Unreadable(format!("body is not valid JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| BodyError::Unreadable(format!("body is not valid JSON: {e}")))?;
     let Value::Array(list) = value else {
         return Err(BodyError::Unreadable(
             "body must be a JSON array of events (or NDJSON with Content-Type: application/x-ndjson)".into(),
@@ -36,7 +36,8 @@ pub fn read_json_array(bytes: &[u8]) -> Result<Vec<Entry>, BodyError> {
 }
 
 pub fn read_ndjson(bytes: &[u8]) -> Result<Vec<Entry>, BodyError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| BodyError::Unreadable("NDJSON body is not UTF-8".into()))?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| BodyError::Unreadable("NDJSON body is not UTF-8".into()))?;
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     if lines.len() > MAX_EVENTS {
         return Err(too_many(lines.len()));

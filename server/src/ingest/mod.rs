@@ -13,12 +13,12 @@ pub mod sources;
 
 use crate::accounts::{AccountError, Accounts, IngestKey};
 use crate::catalog::Catalog;
+use crate::metrics::METRICS;
+use crate::store::traffic::Traffic;
 use crate::store::{Store, StoreError};
 use ioc_shared::event::{parse_incoming_event, Event, MAX_ID_CHARS};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use crate::metrics::METRICS;
-use crate::store::traffic::Traffic;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -52,7 +52,11 @@ pub enum Sender {
 }
 
 /// The sender behind a bearer token: the bootstrap token (when configured), or an active key.
-pub async fn identify(accounts: &Accounts, bootstrap_token: Option<&str>, given: &str) -> Result<Option<Sender>, AccountError> {
+pub async fn identify(
+    accounts: &Accounts,
+    bootstrap_token: Option<&str>,
+    given: &str,
+) -> Result<Option<Sender>, AccountError> {
     if let Some(expected) = bootstrap_token {
         if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
             return Ok(Some(Sender::Trusted));
@@ -73,12 +77,21 @@ pub struct Ingestor {
 }
 
 impl Ingestor {
-    pub fn new(catalog: Catalog, store: Store, applier_wake: Arc<Notify>, clock: ioc_shared::time::Clock) -> Ingestor {
+    pub fn new(
+        catalog: Catalog,
+        store: Store,
+        applier_wake: Arc<Notify>,
+        clock: ioc_shared::time::Clock,
+    ) -> Ingestor {
         Ingestor { catalog, store, applier_wake, clock }
     }
 
     /// Checks and stores events given as JSON values (or per-line parse errors).
-    pub async fn ingest(&self, sender: &Sender, values: Vec<Result<Value, String>>) -> Result<IngestResponse, StoreError> {
+    pub async fn ingest(
+        &self,
+        sender: &Sender,
+        values: Vec<Result<Value, String>>,
+    ) -> Result<IngestResponse, StoreError> {
         let now = self.clock.now();
         let mut response = IngestResponse::default();
         let mut valid: Vec<(usize, Event)> = Vec::with_capacity(values.len());
@@ -86,8 +99,14 @@ impl Ingestor {
         let mut sources: Vec<String> = Vec::with_capacity(values.len());
         for (index, value) in values.into_iter().enumerate() {
             sources.push(
-                value.as_ref().ok().and_then(|v| v.get("source")).and_then(Value::as_str).map(|s| s.trim().chars().take(200).collect::<String>())
-                    .filter(|s| !s.is_empty() && !s.contains('\0')).unwrap_or_else(|| ioc_shared::event::DEFAULT_SOURCE.to_owned()),
+                value
+                    .as_ref()
+                    .ok()
+                    .and_then(|v| v.get("source"))
+                    .and_then(Value::as_str)
+                    .map(|s| s.trim().chars().take(200).collect::<String>())
+                    .filter(|s| !s.is_empty() && !s.contains('\0'))
+                    .unwrap_or_else(|| ioc_shared::event::DEFAULT_SOURCE.to_owned()),
             );
             let value = match value {
                 Ok(value) => value,
@@ -96,12 +115,16 @@ impl Ingestor {
                     continue;
                 }
             };
-            let checked = parse_incoming_event(&value, now, crate::calendar::active()).and_then(|event| {
-                if !self.catalog.contains(&event.unit) {
-                    return Err(format!("unknown unit code `{}`: not in the unit catalog", event.unit));
-                }
-                self.check_sender(sender, &value, event)
-            });
+            let checked =
+                parse_incoming_event(&value, now, crate::calendar::active()).and_then(|event| {
+                    if !self.catalog.contains(&event.unit) {
+                        return Err(format!(
+                            "unknown unit code `{}`: not in the unit catalog",
+                            event.unit
+                        ));
+                    }
+                    self.check_sender(sender, &value, event)
+                });
             match checked {
                 Ok(event) => valid.push((index, event)),
                 Err(error) => response.rejected.push(Rejected { index, id: id_of(&value), error }),
@@ -111,7 +134,8 @@ impl Ingestor {
         response.accepted = outcome.accepted;
         response.duplicates = outcome.duplicates;
         if !outcome.rejected.is_empty() {
-            let ids: HashMap<usize, &str> = valid.iter().map(|(i, e)| (*i, e.id.as_str())).collect();
+            let ids: HashMap<usize, &str> =
+                valid.iter().map(|(i, e)| (*i, e.id.as_str())).collect();
             for (index, error) in outcome.rejected {
                 let id = ids.get(&index).map(|id| (*id).to_owned());
                 response.rejected.push(Rejected { index, id, error });
@@ -127,9 +151,17 @@ impl Ingestor {
 
     /// Adds the batch to each source's hourly traffic, in the background (it never holds up or
     /// fails an acknowledged batch).
-    fn record_traffic(&self, sender: &Sender, sources: &[String], stored: &[usize], response: &IngestResponse, now: chrono::DateTime<chrono::Utc>) {
+    fn record_traffic(
+        &self,
+        sender: &Sender,
+        sources: &[String],
+        stored: &[usize],
+        response: &IngestResponse,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
         let mut by_source: BTreeMap<String, Traffic> = BTreeMap::new();
-        let rejected: HashMap<usize, &str> = response.rejected.iter().map(|r| (r.index, r.error.as_str())).collect();
+        let rejected: HashMap<usize, &str> =
+            response.rejected.iter().map(|r| (r.index, r.error.as_str())).collect();
         let stored: HashSet<usize> = stored.iter().copied().collect();
         for (index, source) in sources.iter().enumerate() {
             let source = match sender {
@@ -141,7 +173,14 @@ impl Ingestor {
             if let Some(reason) = rejected.get(&index) {
                 traffic.rejected += 1;
                 let reason = sources::general_reason(reason);
-                METRICS.events.with_label_values(&[label.as_str(), "rejected", METRICS.capped("reason", &reason).as_str()]).inc();
+                METRICS
+                    .events
+                    .with_label_values(&[
+                        label.as_str(),
+                        "rejected",
+                        METRICS.capped("reason", &reason).as_str(),
+                    ])
+                    .inc();
                 *traffic.reasons.entry(reason).or_default() += 1;
             } else if stored.contains(&index) {
                 traffic.accepted += 1;
@@ -163,18 +202,29 @@ impl Ingestor {
     }
 
     /// Holds a keyed event to its key's source and unit subtree.
-    fn check_sender(&self, sender: &Sender, value: &Value, mut event: Event) -> Result<Event, String> {
+    fn check_sender(
+        &self,
+        sender: &Sender,
+        value: &Value,
+        mut event: Event,
+    ) -> Result<Event, String> {
         let Sender::Key(key) = sender else { return Ok(event) };
         match value.get("source").and_then(Value::as_str) {
             None => event.source = key.source.clone(),
             Some(source) if source.trim() == key.source => {}
             Some(source) => {
-                return Err(format!("source `{source}` does not match this key's source `{}`", key.source));
+                return Err(format!(
+                    "source `{source}` does not match this key's source `{}`",
+                    key.source
+                ));
             }
         }
         if let Some(root) = &key.unit {
             if !self.catalog.is_within(&event.unit, root) {
-                return Err(format!("unit `{}` is outside the units this key may send for (`{root}` and below)", event.unit));
+                return Err(format!(
+                    "unit `{}` is outside the units this key may send for (`{root}` and below)",
+                    event.unit
+                ));
             }
         }
         Ok(event)

@@ -28,9 +28,13 @@ pub struct Service {
 }
 
 static SERVICES: LazyLock<Result<Vec<Service>, String>> = LazyLock::new(|| {
-    let services: Vec<Service> = serde_json::from_str(SERVICES_JSON).map_err(|e| format!("assets/open311/services.json: {e}"))?;
+    let services: Vec<Service> = serde_json::from_str(SERVICES_JSON)
+        .map_err(|e| format!("assets/open311/services.json: {e}"))?;
     for service in &services {
-        service.due_in.check().map_err(|e| format!("assets/open311/services.json, `{}`: {e}", service.code))?;
+        service
+            .due_in
+            .check()
+            .map_err(|e| format!("assets/open311/services.json, `{}`: {e}", service.code))?;
     }
     Ok(services)
 });
@@ -68,7 +72,8 @@ pub fn read_pairs(body: &[u8]) -> Result<Vec<(String, String)>, String> {
     let decode = |bytes: &[u8]| -> Result<String, String> {
         let spaced: Vec<u8> = bytes.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
         let decoded: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
-        String::from_utf8(decoded).map_err(|_| "the form holds bytes that are not UTF-8 text".to_owned())
+        String::from_utf8(decoded)
+            .map_err(|_| "the form holds bytes that are not UTF-8 text".to_owned())
     };
     let mut pairs = Vec::new();
     for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
@@ -78,7 +83,10 @@ pub fn read_pairs(body: &[u8]) -> Result<Vec<(String, String)>, String> {
         };
         let (name, value) = (decode(name)?, decode(value)?);
         if let Some(c) = name.chars().chain(value.chars()).find(|c| !xml_allows(*c)) {
-            return Err(format!("`{name}` contains the control character U+{:04X}, which no answer could carry", u32::from(c)));
+            return Err(format!(
+                "`{name}` contains the control character U+{:04X}, which no answer could carry",
+                u32::from(c)
+            ));
         }
         if value.chars().count() > MAX_FIELD_CHARS {
             return Err(format!("`{name}` is longer than {MAX_FIELD_CHARS} characters"));
@@ -130,7 +138,9 @@ pub struct ServiceRequest {
 /// Where a request is filed when it names no unit (`IOC_OPEN311_TRIAGE_UNIT` if it is in the
 /// catalog, else the catalog's first root).
 pub fn triage_unit<'a>(catalog: &'a Catalog, configured: Option<&'a str>) -> Option<&'a str> {
-    configured.filter(|code| catalog.contains(code)).or_else(|| catalog.roots().first().map(String::as_str))
+    configured
+        .filter(|code| catalog.contains(code))
+        .or_else(|| catalog.roots().first().map(String::as_str))
 }
 
 /// Checks a `POST requests` form (everything but the key) and builds the complaint: `id` is
@@ -156,7 +166,9 @@ pub fn service_request(
             None => Ok(None),
             Some(text) => match text.parse::<f64>() {
                 Ok(value) if value.is_finite() && value.abs() <= limit => Ok(Some(value)),
-                _ => Err(format!("`{name}` must be a number between -{limit} and {limit} (got `{text}`)")),
+                _ => Err(format!(
+                    "`{name}` must be a number between -{limit} and {limit} (got `{text}`)"
+                )),
             },
         }
     };
@@ -223,11 +235,28 @@ mod tests {
 
     #[test]
     fn forms_refuse_bad_bytes_and_characters_xml_forbids() {
-        assert_eq!(read_pairs(b"a=1&a=2&b=x+y%2Bz").unwrap(), vec![("a".into(), "1".into()), ("a".into(), "2".into()), ("b".into(), "x y+z".into())]);
-        for bad in ["d=%01", "d=%0B", "d=%0C", "d=%1F", "d=%EF%BF%BE", "d=%EF%BF%BF", "d=%00", "d=%ED%A0%80", "d=%FF", "%01=x"] {
+        assert_eq!(
+            read_pairs(b"a=1&a=2&b=x+y%2Bz").unwrap(),
+            vec![("a".into(), "1".into()), ("a".into(), "2".into()), ("b".into(), "x y+z".into())]
+        );
+        for bad in [
+            "d=%01",
+            "d=%0B",
+            "d=%0C",
+            "d=%1F",
+            "d=%EF%BF%BE",
+            "d=%EF%BF%BF",
+            "d=%00",
+            "d=%ED%A0%80",
+            "d=%FF",
+            "%01=x",
+        ] {
             assert!(read_pairs(bad.as_bytes()).is_err(), "{bad}");
         }
-        assert!(read_pairs(b"d=a%09b%0Ac%0Dd").is_ok(), "tab, line feed and carriage return are text");
+        assert!(
+            read_pairs(b"d=a%09b%0Ac%0Dd").is_ok(),
+            "tab, line feed and carriage return are text"
+        );
         let long = format!("d={}", "ộ".repeat(MAX_FIELD_CHARS));
         assert!(read_pairs(long.as_bytes()).is_ok());
         assert!(read_pairs(format!("{long}x").as_bytes()).is_err());
@@ -239,20 +268,55 @@ mod tests {
         let triage = triage_unit(&catalog, None);
         assert_eq!(triage, catalog.roots().first().map(String::as_str));
         assert_eq!(triage_unit(&catalog, Some("001")), Some("001"));
-        assert_eq!(triage_unit(&catalog, Some("nowhere")), triage, "an unknown configured unit falls back to the root");
-        let form = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<HashMap<_, _>>();
-        let at = |fields: &HashMap<String, String>| service_request(fields, &catalog, triage, "app", "YC-1", fixed_moment());
-        for place in [&[("lat", "21.03"), ("long", "105.85")][..], &[("address_string", "Số 1 Tràng Tiền")][..]] {
+        assert_eq!(
+            triage_unit(&catalog, Some("nowhere")),
+            triage,
+            "an unknown configured unit falls back to the root"
+        );
+        let form = |pairs: &[(&str, &str)]| {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<HashMap<_, _>>()
+        };
+        let at = |fields: &HashMap<String, String>| {
+            service_request(fields, &catalog, triage, "app", "YC-1", fixed_moment())
+        };
+        for place in [
+            &[("lat", "21.03"), ("long", "105.85")][..],
+            &[("address_string", "Số 1 Tràng Tiền")][..],
+        ] {
             let mut fields = form(&[("service_code", "moi-truong")]);
             fields.extend(form(place));
             let request = at(&fields).unwrap();
-            assert_eq!((request.event["unit"].as_str(), request.event["needs_routing"].as_bool()), (triage, Some(true)), "{place:?}");
+            assert_eq!(
+                (request.event["unit"].as_str(), request.event["needs_routing"].as_bool()),
+                (triage, Some(true)),
+                "{place:?}"
+            );
         }
-        let filed = at(&form(&[("service_code", "moi-truong"), ("address_id", "00004"), ("lat", "21.03"), ("long", "105.85")])).unwrap();
-        assert_eq!((filed.event["unit"].as_str(), filed.event["needs_routing"].as_bool()), (Some("00004"), Some(false)));
-        assert!(matches!(at(&form(&[("service_code", "moi-truong")])), Err(RequestError::Invalid(m)) if m.contains("one of `lat` & `long`")));
-        assert!(matches!(at(&form(&[("service_code", "khong-co"), ("address_id", "00004")])), Err(RequestError::UnknownService(_))));
-        assert!(matches!(at(&form(&[("service_code", "moi-truong"), ("lat", "21.03")])), Err(RequestError::Invalid(_))), "lat without long");
+        let filed = at(&form(&[
+            ("service_code", "moi-truong"),
+            ("address_id", "00004"),
+            ("lat", "21.03"),
+            ("long", "105.85"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (filed.event["unit"].as_str(), filed.event["needs_routing"].as_bool()),
+            (Some("00004"), Some(false))
+        );
+        assert!(
+            matches!(at(&form(&[("service_code", "moi-truong")])), Err(RequestError::Invalid(m)) if m.contains("one of `lat` & `long`"))
+        );
+        assert!(matches!(
+            at(&form(&[("service_code", "khong-co"), ("address_id", "00004")])),
+            Err(RequestError::UnknownService(_))
+        ));
+        assert!(
+            matches!(
+                at(&form(&[("service_code", "moi-truong"), ("lat", "21.03")])),
+                Err(RequestError::Invalid(_))
+            ),
+            "lat without long"
+        );
     }
 
     proptest::proptest! {

@@ -56,7 +56,10 @@ pub fn working_seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
         if !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
             let at = |hour: u32| {
                 let time = NaiveTime::from_hms_opt(hour, 0, 0).unwrap_or(NaiveTime::MIN);
-                offset.from_local_datetime(&day.and_time(time)).single().map(|t| t.with_timezone(&Utc))
+                offset
+                    .from_local_datetime(&day.and_time(time))
+                    .single()
+                    .map(|t| t.with_timezone(&Utc))
             };
             if let (Some(start), Some(end)) = (at(WORKDAY_START_HOUR), at(WORKDAY_END_HOUR)) {
                 let overlap = (end.min(to) - start.max(from)).num_seconds();
@@ -114,13 +117,24 @@ pub enum SourceError {
 }
 
 /// Every source with an active key or traffic in the last 30 days, as of `now`.
-pub async fn report(store: &Store, accounts: &Accounts, now: DateTime<Utc>) -> Result<Vec<SourceReport>, SourceError> {
-    let traffic: BTreeMap<String, SourceTraffic> = store.source_traffic(now).await?.into_iter().map(|t| (t.source.clone(), t)).collect();
+pub async fn report(
+    store: &Store,
+    accounts: &Accounts,
+    now: DateTime<Utc>,
+) -> Result<Vec<SourceReport>, SourceError> {
+    let traffic: BTreeMap<String, SourceTraffic> =
+        store.source_traffic(now).await?.into_iter().map(|t| (t.source.clone(), t)).collect();
     let mut keys_of: BTreeMap<String, Vec<crate::accounts::IngestKey>> = BTreeMap::new();
     for key in accounts.list_keys().await?.into_iter().filter(|k| !k.revoked) {
         keys_of.entry(key.source.clone()).or_default().push(key);
     }
-    let sources: Vec<String> = keys_of.keys().chain(traffic.keys()).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let sources: Vec<String> = keys_of
+        .keys()
+        .chain(traffic.keys())
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     Ok(sources
         .into_iter()
         .map(|source| {
@@ -147,11 +161,20 @@ pub async fn report(store: &Store, accounts: &Accounts, now: DateTime<Utc>) -> R
                 }
                 _ => false,
             };
-            let units = if keys.iter().any(|k| k.unit.is_none()) { None } else { Some(keys.iter().filter_map(|k| k.unit.clone()).collect()) };
+            let units = if keys.iter().any(|k| k.unit.is_none()) {
+                None
+            } else {
+                Some(keys.iter().filter_map(|k| k.unit.clone()).collect())
+            };
             SourceReport {
                 keys: keys
                     .iter()
-                    .map(|k| KeyExpectation { id: k.id, unit: k.unit.clone(), expected_interval_seconds: k.expected_interval_seconds, watch: k.watch })
+                    .map(|k| KeyExpectation {
+                        id: k.id,
+                        unit: k.unit.clone(),
+                        expected_interval_seconds: k.expected_interval_seconds,
+                        watch: k.watch,
+                    })
                     .collect(),
                 last_event_at,
                 silent,
@@ -159,7 +182,15 @@ pub async fn report(store: &Store, accounts: &Accounts, now: DateTime<Utc>) -> R
                 last_hour: traffic.map(|t| t.last_hour.clone()).unwrap_or_default(),
                 last_day: traffic.map(|t| t.last_day.clone()).unwrap_or_default(),
                 top_rejections: traffic
-                    .map(|t| t.top_rejections.iter().map(|(reason, count)| Rejections { reason: reason.clone(), count: *count }).collect())
+                    .map(|t| {
+                        t.top_rejections
+                            .iter()
+                            .map(|(reason, count)| Rejections {
+                                reason: reason.clone(),
+                                count: *count,
+                            })
+                            .collect()
+                    })
                     .unwrap_or_default(),
                 units,
                 source,
@@ -183,7 +214,9 @@ impl SilentScope {
     pub fn concerns(&self, catalog: &Catalog, unit: &str) -> bool {
         match &self.units {
             None => true,
-            Some(units) => units.iter().any(|fed| catalog.is_within(fed, unit) || catalog.is_within(unit, fed)),
+            Some(units) => {
+                units.iter().any(|fed| catalog.is_within(fed, unit) || catalog.is_within(unit, fed))
+            }
         }
     }
 }
@@ -214,7 +247,13 @@ impl SourceWatch {
                 Ok(sources) => {
                     let silent: Vec<SilentScope> = sources
                         .into_iter()
-                        .filter_map(|s| Some(SilentScope { since: s.silent_since?, source: s.source, units: s.units }))
+                        .filter_map(|s| {
+                            Some(SilentScope {
+                                since: s.silent_since?,
+                                source: s.source,
+                                units: s.units,
+                            })
+                        })
                         .collect();
                     crate::metrics::METRICS.silent_sources.set(silent.len() as i64);
                     self.sender.send_if_modified(|current| {
@@ -245,17 +284,44 @@ mod tests {
     #[test]
     fn working_time_counts_only_weekday_office_hours() {
         // Friday 16:30 → Monday 08:30: 30 min on Friday, 30 min on Monday.
-        assert_eq!(working_seconds_between(at("2026-11-20T16:30:00+07:00"), at("2026-11-23T08:30:00+07:00")), 3600);
+        assert_eq!(
+            working_seconds_between(
+                at("2026-11-20T16:30:00+07:00"),
+                at("2026-11-23T08:30:00+07:00")
+            ),
+            3600
+        );
         // A night is not working time.
-        assert_eq!(working_seconds_between(at("2026-11-23T18:00:00+07:00"), at("2026-11-24T07:59:00+07:00")), 0);
+        assert_eq!(
+            working_seconds_between(
+                at("2026-11-23T18:00:00+07:00"),
+                at("2026-11-24T07:59:00+07:00")
+            ),
+            0
+        );
         // A whole working day is nine hours.
-        assert_eq!(working_seconds_between(at("2026-11-23T00:00:00+07:00"), at("2026-11-24T00:00:00+07:00")), 9 * 3600);
+        assert_eq!(
+            working_seconds_between(
+                at("2026-11-23T00:00:00+07:00"),
+                at("2026-11-24T00:00:00+07:00")
+            ),
+            9 * 3600
+        );
     }
 
     #[test]
     fn reasons_count_once_whatever_their_values() {
-        assert_eq!(general_reason("unknown unit code `X1`: not in the unit catalog"), "unknown unit code `…`: not in the unit catalog");
-        assert_eq!(general_reason("unknown unit code `X2`: not in the unit catalog"), general_reason("unknown unit code `Y`: not in the unit catalog"));
-        assert_eq!(general_reason("`summary` contains a NUL character"), "`summary` contains a NUL character");
+        assert_eq!(
+            general_reason("unknown unit code `X1`: not in the unit catalog"),
+            "unknown unit code `…`: not in the unit catalog"
+        );
+        assert_eq!(
+            general_reason("unknown unit code `X2`: not in the unit catalog"),
+            general_reason("unknown unit code `Y`: not in the unit catalog")
+        );
+        assert_eq!(
+            general_reason("`summary` contains a NUL character"),
+            "`summary` contains a NUL character"
+        );
     }
 }

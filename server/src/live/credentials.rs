@@ -59,7 +59,8 @@ impl LiveCredentials {
         // (`revocation_keys` lists it last and is never empty).
         let notice = caller.revocation_keys().pop().unwrap_or_default();
         let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(hash.clone()).or_insert(Entry { display, notice, connections: 0 }).connections += 1;
+        map.entry(hash.clone()).or_insert(Entry { display, notice, connections: 0 }).connections +=
+            1;
         Registration { credentials: self.clone(), hash }
     }
 
@@ -75,17 +76,28 @@ impl LiveCredentials {
     /// Checks every held credential in two queries (sessions, displays) and sends the closing
     /// notice for each one no longer valid. Returns how many were ended. A database error ends
     /// nothing: an outage must not close every screen.
-    pub async fn recheck(&self, accounts: &Accounts, session_idle: Duration, notices: &broadcast::Sender<String>) -> Result<usize, AccountError> {
+    pub async fn recheck(
+        &self,
+        accounts: &Accounts,
+        session_idle: Duration,
+        notices: &broadcast::Sender<String>,
+    ) -> Result<usize, AccountError> {
         let (sessions, displays): (Vec<Vec<u8>>, Vec<Vec<u8>>) = {
             let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            let (displays, sessions): (Vec<_>, Vec<_>) = map.iter().partition(|(_, entry)| entry.display);
-            (sessions.into_iter().map(|(h, _)| h.clone()).collect(), displays.into_iter().map(|(h, _)| h.clone()).collect())
+            let (displays, sessions): (Vec<_>, Vec<_>) =
+                map.iter().partition(|(_, entry)| entry.display);
+            (
+                sessions.into_iter().map(|(h, _)| h.clone()).collect(),
+                displays.into_iter().map(|(h, _)| h.clone()).collect(),
+            )
         };
         let mut valid = accounts.live_sessions(&sessions, session_idle).await?;
         valid.extend(accounts.live_displays(&displays).await?);
         let ended: Vec<String> = {
             let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            sessions.iter().chain(&displays)
+            sessions
+                .iter()
+                .chain(&displays)
                 .filter(|hash| !valid.contains(*hash))
                 .filter_map(|hash| map.get(hash).map(|entry| entry.notice.clone()))
                 .collect()
@@ -98,8 +110,14 @@ impl LiveCredentials {
     }
 
     /// Rechecks every [`RECHECK_EVERY`], for as long as the server runs.
-    pub async fn recheck_forever(self, accounts: Accounts, session_idle: Duration, notices: broadcast::Sender<String>) {
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK_EVERY, RECHECK_EVERY);
+    pub async fn recheck_forever(
+        self,
+        accounts: Accounts,
+        session_idle: Duration,
+        notices: broadcast::Sender<String>,
+    ) {
+        let mut tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + RECHECK_EVERY, RECHECK_EVERY);
         loop {
             tick.tick().await;
             if self.is_empty() {

@@ -10,7 +10,12 @@ use tokio::sync::broadcast;
 /// change announces the units it touched (those scopes are marked dirty), and `revoked`, on which
 /// logouts and revocations are announced (passed on to live connections). Reconnects forever;
 /// after a reconnect every scope is marked dirty, since announcements may have been missed.
-pub async fn listen_to_redis(client: redis::Client, keys: Keys, hub: Hub, revocations: broadcast::Sender<String>) {
+pub async fn listen_to_redis(
+    client: redis::Client,
+    keys: Keys,
+    hub: Hub,
+    revocations: broadcast::Sender<String>,
+) {
     let mut backoff = Duration::from_millis(200);
     let changed = keys.changed_channel();
     let revoked = keys.revoked_channel();
@@ -41,4 +46,3 @@ pub async fn listen_to_redis(client: redis::Client, keys: Keys, hub: Hub, revoca
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
-

@@ -25,9 +25,9 @@
 use crate::aggregate::{summary, Keys};
 use crate::catalog::Catalog;
 use crate::metrics::METRICS;
+use crate::store::Store;
 use axum::extract::ws::Utf8Bytes;
 use chrono::Utc;
-use crate::store::Store;
 use ioc_shared::live::{ServerMessage, View};
 use ioc_shared::summary::Window;
 use redis::aio::ConnectionManager;
@@ -132,7 +132,13 @@ struct UnitSlot {
 }
 
 impl Hub {
-    pub fn new(redis: ConnectionManager, keys: Keys, catalog: Catalog, store: Store, clock: ioc_shared::time::Clock) -> Hub {
+    pub fn new(
+        redis: ConnectionManager,
+        keys: Keys,
+        catalog: Catalog,
+        store: Store,
+        clock: ioc_shared::time::Clock,
+    ) -> Hub {
         Hub {
             inner: Arc::new(HubInner {
                 registry: Mutex::new(Registry::default()),
@@ -192,7 +198,9 @@ impl Hub {
             if added >= 0 {
                 slot.viewers.fetch_add(added.unsigned_abs(), Ordering::Relaxed);
             } else {
-                let _ = slot.viewers.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(added.unsigned_abs())));
+                let _ = slot.viewers.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    Some(n.saturating_sub(added.unsigned_abs()))
+                });
             }
         }
     }
@@ -281,25 +289,53 @@ enum Figures {
 impl Figures {
     fn message(self, key: &ScopeKey, version: u64) -> ServerMessage {
         match self {
-            Figures::Summary(data) => ServerMessage::Snapshot { unit: key.0.clone(), window: key.1, version, data },
-            Figures::Score(data) => ServerMessage::Score { unit: key.0.clone(), window: key.1, version, data },
+            Figures::Summary(data) => {
+                ServerMessage::Snapshot { unit: key.0.clone(), window: key.1, version, data }
+            }
+            Figures::Score(data) => {
+                ServerMessage::Score { unit: key.0.clone(), window: key.1, version, data }
+            }
         }
     }
 }
 
 /// Computes `windows` of one unit and view: the summaries in one atomic read, the scores (from
 /// PostgreSQL) one by one.
-async fn compute_unit(hub: &HubInner, redis: &mut ConnectionManager, unit: &crate::catalog::Unit, view: View, windows: &[Window], now: chrono::DateTime<Utc>) -> Result<Vec<Computation>, String> {
+async fn compute_unit(
+    hub: &HubInner,
+    redis: &mut ConnectionManager,
+    unit: &crate::catalog::Unit,
+    view: View,
+    windows: &[Window],
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<Computation>, String> {
     match view {
         View::Summary => {
-            let computed = summary::compute_windows(redis, &hub.keys, &hub.store, &hub.catalog, unit, windows, now, Some(&hub.generation)).await.map_err(|e| e.to_string())?;
+            let computed = summary::compute_windows(
+                redis,
+                &hub.keys,
+                &hub.store,
+                &hub.catalog,
+                unit,
+                windows,
+                now,
+                Some(&hub.generation),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             computed
                 .into_iter()
                 .map(|computed| {
-                    let document = serde_json::to_value(&computed.summary).map_err(|e| e.to_string())?;
+                    let document =
+                        serde_json::to_value(&computed.summary).map_err(|e| e.to_string())?;
                     let mut compared = document.clone();
                     compared["as_of"] = serde_json::Value::Null;
-                    Ok(Computation { figures: Figures::Summary(Box::new(computed.summary)), document: Some(document), compared, next_due_ms: computed.next_due_ms })
+                    Ok(Computation {
+                        figures: Figures::Summary(Box::new(computed.summary)),
+                        document: Some(document),
+                        compared,
+                        next_due_ms: computed.next_due_ms,
+                    })
                 })
                 .collect()
         }
@@ -324,10 +360,18 @@ async fn compute_unit(hub: &HubInner, redis: &mut ConnectionManager, unit: &crat
             };
             let mut computed = Vec::with_capacity(windows.len());
             for &period in windows {
-                let score = crate::aggregate::score::compute(&hub.store, &hub.catalog, unit, period, now).await.map_err(|e| e.to_string())?;
+                let score =
+                    crate::aggregate::score::compute(&hub.store, &hub.catalog, unit, period, now)
+                        .await
+                        .map_err(|e| e.to_string())?;
                 let mut compared = serde_json::to_value(&score).map_err(|e| e.to_string())?;
                 compared["to"] = serde_json::Value::Null;
-                computed.push(Computation { figures: Figures::Score(Box::new(score)), document: None, compared, next_due_ms });
+                computed.push(Computation {
+                    figures: Figures::Score(Box::new(score)),
+                    document: None,
+                    compared,
+                    next_due_ms,
+                });
             }
             Ok(computed)
         }
@@ -336,9 +380,17 @@ async fn compute_unit(hub: &HubInner, redis: &mut ConnectionManager, unit: &crat
 
 /// The delta message from `previous` (at version `base`) to `computed`, unless it would be
 /// larger than the snapshot (then subscribers get the snapshot).
-fn delta_message(key: &ScopeKey, base: u64, version: u64, previous: &serde_json::Value, current: &serde_json::Value, snapshot_len: usize) -> Option<Utf8Bytes> {
+fn delta_message(
+    key: &ScopeKey,
+    base: u64,
+    version: u64,
+    previous: &serde_json::Value,
+    current: &serde_json::Value,
+    snapshot_len: usize,
+) -> Option<Utf8Bytes> {
     let changes = ioc_shared::live::changes_between(previous, current);
-    let message = ServerMessage::Delta { unit: key.0.clone(), window: key.1, base, version, changes };
+    let message =
+        ServerMessage::Delta { unit: key.0.clone(), window: key.1, base, version, changes };
     match serde_json::to_string(&message) {
         Ok(text) if text.len() < snapshot_len => Some(Utf8Bytes::from(text)),
         Ok(_) => None,
@@ -361,7 +413,14 @@ struct WindowState {
 impl WindowState {
     /// Publishes `computed` in `slot` unless it shows what was last published (a refresh
     /// publishes anyway, as a snapshot for everyone).
-    fn publish(&mut self, key: &ScopeKey, slot: &ScopeSlot, computed: Computation, refresh: bool, now: chrono::DateTime<Utc>) {
+    fn publish(
+        &mut self,
+        key: &ScopeKey,
+        slot: &ScopeSlot,
+        computed: Computation,
+        refresh: bool,
+        now: chrono::DateTime<Utc>,
+    ) {
         if !refresh && self.compared.as_ref() == Some(&computed.compared) {
             return;
         }
@@ -371,12 +430,17 @@ impl WindowState {
             Ok(text) => {
                 let delta = match (&self.document, &document) {
                     (Some(previous), Some(current)) if !refresh && self.version > 0 => {
-                        delta_message(key, self.version, version, previous, current, text.len()).map(|d| (self.version, d))
+                        delta_message(key, self.version, version, previous, current, text.len())
+                            .map(|d| (self.version, d))
                     }
                     _ => None,
                 };
                 METRICS.snapshots_sent.inc();
-                slot.latest.send_replace(Some(Arc::new(Published { version, snapshot: Utf8Bytes::from(text), delta })));
+                slot.latest.send_replace(Some(Arc::new(Published {
+                    version,
+                    snapshot: Utf8Bytes::from(text),
+                    delta,
+                })));
                 *self = WindowState { version, compared: Some(compared), document };
             }
             Err(error) => tracing::error!(%error, "snapshot not serializable"),
@@ -396,7 +460,8 @@ async fn run_unit(hub: Arc<HubInner>, key: UnitKey, slot: Arc<UnitSlot>) {
         pacer.computing(Instant::now());
         let now = hub.clock.now();
         let mut wake_at = Instant::now() + REFRESH_EVERY;
-        let windows: Vec<(Window, Arc<ScopeSlot>)> = slot.windows.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let windows: Vec<(Window, Arc<ScopeSlot>)> =
+            slot.windows.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let periods: Vec<Window> = windows.iter().map(|(window, _)| *window).collect();
         match compute_unit(&hub, &mut redis, &unit, key.1, &periods, now).await {
             Ok(computed) => {
@@ -409,7 +474,13 @@ async fn run_unit(hub: Arc<HubInner>, key: UnitKey, slot: Arc<UnitSlot>) {
                 let refresh = slot.refresh.swap(false, Ordering::Relaxed);
                 for ((window, scope), computation) in windows.iter().zip(computed) {
                     let scope_key = (key.0.clone(), *window, key.1);
-                    states.entry(*window).or_default().publish(&scope_key, scope, computation, refresh, now);
+                    states.entry(*window).or_default().publish(
+                        &scope_key,
+                        scope,
+                        computation,
+                        refresh,
+                        now,
+                    );
                 }
             }
             Err(error) => {
@@ -418,14 +489,23 @@ async fn run_unit(hub: Arc<HubInner>, key: UnitKey, slot: Arc<UnitSlot>) {
                 wake_at = Instant::now() + RETRY_AFTER;
             }
         }
-        let all_gone = async { futures_util::future::join_all(windows.iter().map(|(_, scope)| scope.latest.closed())).await; };
+        let all_gone = async {
+            futures_util::future::join_all(windows.iter().map(|(_, scope)| scope.latest.closed()))
+                .await;
+        };
         wait_for_work(&slot.dirty, wake_at, all_gone).await;
         drop(windows);
         if drop_unused_windows(&hub, &key, &slot, &mut states) {
             return;
         }
         if !slot.added.swap(false, Ordering::Relaxed) {
-            let viewers: usize = slot.windows.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(_, scope)| scope.viewers.load(Ordering::Relaxed)).sum();
+            let viewers: usize = slot
+                .windows
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(|(_, scope)| scope.viewers.load(Ordering::Relaxed))
+                .sum();
             tokio::time::sleep_until(pacer.next_computation_at(interval_for(viewers))).await;
         }
     }
@@ -433,7 +513,11 @@ async fn run_unit(hub: Arc<HubInner>, key: UnitKey, slot: Arc<UnitSlot>) {
 
 /// Waits for a reason to compute again: a change, the scope's next wake time, or `gone` (its
 /// last subscriber left). A change notified while nobody waited is not lost: `Notify` keeps it.
-async fn wait_for_work(dirty: &Notify, wake_at: Instant, gone: impl std::future::Future<Output = ()>) {
+async fn wait_for_work(
+    dirty: &Notify,
+    wake_at: Instant,
+    gone: impl std::future::Future<Output = ()>,
+) {
     tokio::select! {
         _ = dirty.notified() => {}
         _ = tokio::time::sleep_until(wake_at) => {}
@@ -484,7 +568,12 @@ fn forget_unit(hub: &HubInner, key: &UnitKey, slot: &UnitSlot) {
 /// Drops the windows nobody subscribes to any more, and the unit itself (true) once it has
 /// none. Checked under the registry's lock, which `subscribe` also holds while it adds a
 /// receiver or a window, so a subscriber arriving meanwhile is never lost.
-fn drop_unused_windows(hub: &HubInner, key: &UnitKey, slot: &UnitSlot, states: &mut HashMap<Window, WindowState>) -> bool {
+fn drop_unused_windows(
+    hub: &HubInner,
+    key: &UnitKey,
+    slot: &UnitSlot,
+    states: &mut HashMap<Window, WindowState>,
+) -> bool {
     let mut registry = hub.registry.lock().unwrap_or_else(|p| p.into_inner());
     let mut windows = slot.windows.lock().unwrap_or_else(|p| p.into_inner());
     windows.retain(|(window, scope)| {
@@ -522,7 +611,8 @@ mod tests {
                 loop {
                     pacer.computing(Instant::now());
                     computed.lock().unwrap().push((Instant::now() - start).as_millis() as u64);
-                    wait_for_work(&dirty, Instant::now() + REFRESH_EVERY, std::future::pending()).await;
+                    wait_for_work(&dirty, Instant::now() + REFRESH_EVERY, std::future::pending())
+                        .await;
                     tokio::time::sleep_until(pacer.next_computation_at(MIN_INTERVAL)).await;
                 }
             })
@@ -540,9 +630,16 @@ mod tests {
     #[test]
     fn a_unit_watched_by_many_screens_is_computed_less_often() {
         assert_eq!(interval_for(0), MIN_INTERVAL);
-        assert_eq!(interval_for(5_000), MIN_INTERVAL, "5,000 screens at 150 ms: 33k deliveries a second");
+        assert_eq!(
+            interval_for(5_000),
+            MIN_INTERVAL,
+            "5,000 screens at 150 ms: 33k deliveries a second"
+        );
         let ten_thousand = interval_for(10_000);
-        assert!(ten_thousand > Duration::from_millis(220) && ten_thousand < Duration::from_millis(225), "10,000 screens: 4.5 updates a second, 45k deliveries: {ten_thousand:?}");
+        assert!(
+            ten_thousand > Duration::from_millis(220) && ten_thousand < Duration::from_millis(225),
+            "10,000 screens: 4.5 updates a second, 45k deliveries: {ten_thousand:?}"
+        );
         assert_eq!(interval_for(1_000_000), MAX_INTERVAL);
     }
 
@@ -558,7 +655,8 @@ mod tests {
         // that wait), not ten.
         let interval = MIN_INTERVAL.as_millis() as u64;
         assert!(interval > 100, "the burst fits in one interval");
-        let burst: Vec<u64> = std::iter::once(5_000).chain((1..=10).map(|i| 5_000 + 10 * i)).collect();
+        let burst: Vec<u64> =
+            std::iter::once(5_000).chain((1..=10).map(|i| 5_000 + 10 * i)).collect();
         let computed = pacing_of(&burst, 7_000).await;
         assert_eq!(computed, vec![0, 5_000, 5_000 + interval, 5_000 + 2 * interval]);
     }
@@ -569,6 +667,9 @@ mod tests {
         let computed = pacing_of(&every_10ms, 3_000).await;
         let gaps: Vec<u64> = computed.windows(2).skip(1).map(|w| w[1] - w[0]).collect();
         assert!(gaps.iter().all(|gap| *gap >= MIN_INTERVAL.as_millis() as u64), "{computed:?}");
-        assert!(computed.len() <= 2 + 2_000 / MIN_INTERVAL.as_millis() as usize + 1, "{computed:?}");
+        assert!(
+            computed.len() <= 2 + 2_000 / MIN_INTERVAL.as_millis() as usize + 1,
+            "{computed:?}"
+        );
     }
 }

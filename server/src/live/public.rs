@@ -51,7 +51,13 @@ struct Inner {
 
 impl Default for PublicFeed {
     fn default() -> PublicFeed {
-        PublicFeed { inner: Arc::new(Inner { latest: watch::channel(None).0, dirty: Notify::new(), connections: Mutex::new(HashMap::new()) }) }
+        PublicFeed {
+            inner: Arc::new(Inner {
+                latest: watch::channel(None).0,
+                dirty: Notify::new(),
+                connections: Mutex::new(HashMap::new()),
+            }),
+        }
     }
 }
 
@@ -99,21 +105,34 @@ impl PublicFeed {
             let started = Instant::now();
             let now = sources.clock.now();
             let computed = match sources.accounts.public_units().await {
-                Ok(public) => crate::aggregate::public::compute(&mut sources.redis, &sources.keys, &sources.store, &sources.catalog, &public, now)
-                    .await
-                    .map_err(|e| e.to_string()),
+                Ok(public) => crate::aggregate::public::compute(
+                    &mut sources.redis,
+                    &sources.keys,
+                    &sources.store,
+                    &sources.catalog,
+                    &public,
+                    now,
+                )
+                .await
+                .map_err(|e| e.to_string()),
                 Err(error) => Err(error.to_string()),
             };
             match computed {
                 Ok(board) => {
                     // Published again only when a figure changed, not just the computation time.
-                    let unchanged = self.latest().is_some_and(|p| p.board.period == board.period && p.board.units == board.units);
+                    let unchanged = self.latest().is_some_and(|p| {
+                        p.board.period == board.period && p.board.units == board.units
+                    });
                     if !unchanged {
                         version = (version + 1).max(now.timestamp_millis().max(0) as u64);
-                        let message = PublicMessage::Board { version, data: Box::new(board.clone()) };
+                        let message =
+                            PublicMessage::Board { version, data: Box::new(board.clone()) };
                         match serde_json::to_string(&message) {
                             Ok(text) => {
-                                self.inner.latest.send_replace(Some(Arc::new(Published { board: Arc::new(board), message: text.into() })));
+                                self.inner.latest.send_replace(Some(Arc::new(Published {
+                                    board: Arc::new(board),
+                                    message: text.into(),
+                                })));
                             }
                             Err(error) => tracing::error!(%error, "public board not serializable"),
                         }
@@ -166,7 +185,13 @@ impl Drop for Admitted {
 
 /// Serves one anonymous connection: the board at once and at every change, a heartbeat every
 /// few seconds; whatever the client sends is ignored (it needs to send nothing).
-pub async fn serve_public_socket(socket: WebSocket, feed: PublicFeed, admitted: Admitted, mut shutdown: watch::Receiver<bool>, clock: ioc_shared::time::Clock) {
+pub async fn serve_public_socket(
+    socket: WebSocket,
+    feed: PublicFeed,
+    admitted: Admitted,
+    mut shutdown: watch::Receiver<bool>,
+    clock: ioc_shared::time::Clock,
+) {
     let _admitted = admitted;
     let (mut sink, mut stream) = socket.split();
     let mut boards = feed.inner.latest.subscribe();

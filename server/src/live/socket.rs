@@ -73,7 +73,11 @@ pub async fn serve_socket(socket: WebSocket, context: SocketContext, caller: Cal
     let (id, shard) = context.writers.assign(&context);
     // Resolves when the shard has let the send half go (after its close frame, if any).
     let (done, mut send_finished) = oneshot::channel();
-    if shard.send(Request::Attach(Box::new(Attached { id, sink, caller: caller.clone(), done }))).await.is_err() {
+    if shard
+        .send(Request::Attach(Box::new(Attached { id, sink, caller: caller.clone(), done })))
+        .await
+        .is_err()
+    {
         return;
     }
     let mut budget = MessageBudget::new();
@@ -92,7 +96,13 @@ pub async fn serve_socket(socket: WebSocket, context: SocketContext, caller: Cal
             Err(_) | Ok(None) => break,
             Ok(Some(Err(error))) => {
                 if is_too_big(&error) && !closing {
-                    let _ = shard.send(Request::Close { id, code: CLOSE_TOO_BIG, reason: "message larger than 64 KiB" }).await;
+                    let _ = shard
+                        .send(Request::Close {
+                            id,
+                            code: CLOSE_TOO_BIG,
+                            reason: "message larger than 64 KiB",
+                        })
+                        .await;
                 }
                 break;
             }
@@ -101,21 +111,33 @@ pub async fn serve_socket(socket: WebSocket, context: SocketContext, caller: Cal
         if closing {
             continue;
         }
-        if matches!(message, Message::Text(_) | Message::Binary(_)) && !budget.take(Instant::now()) {
-            let _ = shard.send(Request::Close { id, code: CLOSE_POLICY, reason: "too many messages" }).await;
+        if matches!(message, Message::Text(_) | Message::Binary(_)) && !budget.take(Instant::now())
+        {
+            let _ = shard
+                .send(Request::Close { id, code: CLOSE_POLICY, reason: "too many messages" })
+                .await;
             closing = true;
             continue;
         }
         let command = match message {
             Message::Text(text) => parse_client_message(&text),
-            Message::Binary(_) => Command::Error("send JSON text messages, not binary".into(), None),
+            Message::Binary(_) => {
+                Command::Error("send JSON text messages, not binary".into(), None)
+            }
             Message::Close(_) => break,
             Message::Ping(_) | Message::Pong(_) => continue,
         };
         let request = match command {
             // Boxed: the check's (database) future is large, and would otherwise be reserved in
             // every idle connection's task.
-            Command::Subscribe(key, deltas) => match Box::pin(access::authorize_unit(&context.catalog, &context.accounts, &caller, &key.0)).await {
+            Command::Subscribe(key, deltas) => match Box::pin(access::authorize_unit(
+                &context.catalog,
+                &context.accounts,
+                &caller,
+                &key.0,
+            ))
+            .await
+            {
                 Ok(_) => Request::Subscribe { id, key, deltas },
                 Err(refusal) => match error_frame(refusal.message().to_owned(), Some(key.0)) {
                     Some(message) => Request::Send { id, message },
@@ -239,7 +261,9 @@ mod tests {
 
     #[test]
     fn a_bad_window_is_explained() {
-        let Command::Error(message, _) = parse_client_message(r#"{"type":"subscribe","unit":"001","window":"1y"}"#) else {
+        let Command::Error(message, _) =
+            parse_client_message(r#"{"type":"subscribe","unit":"001","window":"1y"}"#)
+        else {
             panic!("expected an error");
         };
         assert!(message.contains("unknown variant `1y`"), "{message}");

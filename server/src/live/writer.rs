@@ -24,7 +24,9 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::SplitSink;
 use futures_util::task::AtomicWaker;
 use futures_util::SinkExt;
-use ioc_shared::live::{FeedStatus, ServerMessage, SilentSource, HEARTBEAT_SECONDS, MAX_SUBSCRIPTIONS_PER_CONNECTION};
+use ioc_shared::live::{
+    FeedStatus, ServerMessage, SilentSource, HEARTBEAT_SECONDS, MAX_SUBSCRIPTIONS_PER_CONNECTION,
+};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -59,14 +61,30 @@ pub enum Request {
     /// A new connection: its send half, and what ends when the shard lets it go.
     Attach(Box<Attached>),
     /// An authorized subscription, and whether the client takes deltas.
-    Subscribe { id: ConnectionId, key: ScopeKey, deltas: bool },
-    Unsubscribe { id: ConnectionId, key: ScopeKey },
+    Subscribe {
+        id: ConnectionId,
+        key: ScopeKey,
+        deltas: bool,
+    },
+    Unsubscribe {
+        id: ConnectionId,
+        key: ScopeKey,
+    },
     /// A frame for this client alone (an answer to one of its messages).
-    Send { id: ConnectionId, message: Message },
+    Send {
+        id: ConnectionId,
+        message: Message,
+    },
     /// Close with this code and reason.
-    Close { id: ConnectionId, code: u16, reason: &'static str },
+    Close {
+        id: ConnectionId,
+        code: u16,
+        reason: &'static str,
+    },
     /// The client went away: close the send half without a reason.
-    Detach { id: ConnectionId },
+    Detach {
+        id: ConnectionId,
+    },
 }
 
 /// A connection handed to a shard.
@@ -93,7 +111,8 @@ impl Writers {
     pub fn assign(&self, context: &SocketContext) -> (ConnectionId, mpsc::Sender<Request>) {
         let shards = self.shards.get_or_init(|| {
             // As many shards as the runtime has workers: every core writes, none waits on a lock.
-            let count = tokio::runtime::Handle::current().metrics().num_workers().clamp(1, MAX_SHARDS);
+            let count =
+                tokio::runtime::Handle::current().metrics().num_workers().clamp(1, MAX_SHARDS);
             (0..count)
                 .map(|_| {
                     let (requests, receiver) = mpsc::channel(REQUEST_QUEUE);
@@ -268,7 +287,11 @@ impl Connection {
                 return Progress::Finished;
             }
         }
-        let flushed = if self.closing { self.sink.poll_close_unpin(&mut cx) } else { self.sink.poll_flush_unpin(&mut cx) };
+        let flushed = if self.closing {
+            self.sink.poll_close_unpin(&mut cx)
+        } else {
+            self.sink.poll_flush_unpin(&mut cx)
+        };
         match flushed {
             Poll::Pending => {
                 self.waiting_since.get_or_insert(now);
@@ -361,7 +384,10 @@ impl Shard {
             Request::Unsubscribe { id, key } => {
                 let Some(connection) = self.connections.get_mut(&id) else { return };
                 if connection.subscriptions.remove(&key).is_none() {
-                    let answer = error_frame(format!("not subscribed to `{}` {}", key.0, key.1.as_str()), Some(key.0.clone()));
+                    let answer = error_frame(
+                        format!("not subscribed to `{}` {}", key.0, key.1.as_str()),
+                        Some(key.0.clone()),
+                    );
                     self.queue(id, answer);
                 } else {
                     connection.publications.retain(|(waiting, _)| *waiting != key);
@@ -404,8 +430,13 @@ impl Shard {
 
     fn subscribe(&mut self, id: ConnectionId, key: ScopeKey, deltas: bool) {
         let Some(connection) = self.connections.get_mut(&id) else { return };
-        if !connection.subscriptions.contains_key(&key) && connection.subscriptions.len() >= MAX_SUBSCRIPTIONS_PER_CONNECTION {
-            let answer = error_frame(format!("at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection"), Some(key.0.clone()));
+        if !connection.subscriptions.contains_key(&key)
+            && connection.subscriptions.len() >= MAX_SUBSCRIPTIONS_PER_CONNECTION
+        {
+            let answer = error_frame(
+                format!("at most {MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection"),
+                Some(key.0.clone()),
+            );
             self.queue(id, answer);
             return;
         }
@@ -415,7 +446,9 @@ impl Shard {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
                 let receiver = self.context.hub.subscribe(key.clone());
-                let forwarder = tokio::spawn(forward(receiver.clone(), key.clone(), self.published_tx.clone())).abort_handle();
+                let forwarder =
+                    tokio::spawn(forward(receiver.clone(), key.clone(), self.published_tx.clone()))
+                        .abort_handle();
                 entry.insert(ScopeFeed { receiver, forwarder, subscribers: HashSet::new() })
             }
         };
@@ -488,20 +521,35 @@ impl Shard {
     fn revoked(&mut self, notice: Result<String, broadcast::error::RecvError>) {
         match notice {
             Ok(key) => {
-                let revoked: Vec<ConnectionId> =
-                    self.connections.iter().filter(|(_, c)| c.revocation_keys.contains(&key)).map(|(id, _)| *id).collect();
+                let revoked: Vec<ConnectionId> = self
+                    .connections
+                    .iter()
+                    .filter(|(_, c)| c.revocation_keys.contains(&key))
+                    .map(|(id, _)| *id)
+                    .collect();
                 for id in revoked {
                     self.close(id, Some((CLOSE_POLICY, "session ended")));
                 }
             }
             // Missed notices: check every connection's credential itself, off the shard.
             Err(broadcast::error::RecvError::Lagged(_)) => {
-                let callers: Vec<(ConnectionId, Caller)> = self.connections.iter().map(|(id, c)| (*id, c.caller.clone())).collect();
+                let callers: Vec<(ConnectionId, Caller)> =
+                    self.connections.iter().map(|(id, c)| (*id, c.caller.clone())).collect();
                 let (context, requests) = (self.context.clone(), self.requests.clone());
                 tokio::spawn(async move {
                     for (id, caller) in callers {
-                        if !matches!(access::still_valid(&context.accounts, context.session_idle, &caller).await, Ok(true)) {
-                            let _ = requests.send(Request::Close { id, code: CLOSE_POLICY, reason: "session ended" }).await;
+                        if !matches!(
+                            access::still_valid(&context.accounts, context.session_idle, &caller)
+                                .await,
+                            Ok(true)
+                        ) {
+                            let _ = requests
+                                .send(Request::Close {
+                                    id,
+                                    code: CLOSE_POLICY,
+                                    reason: "session ended",
+                                })
+                                .await;
                         }
                     }
                 });
@@ -516,13 +564,20 @@ impl Shard {
         let stalled: Vec<ConnectionId> = self
             .connections
             .iter()
-            .filter(|(_, c)| c.waiting_since.is_some_and(|since| now.duration_since(since) > SEND_TIMEOUT))
+            .filter(|(_, c)| {
+                c.waiting_since.is_some_and(|since| now.duration_since(since) > SEND_TIMEOUT)
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in stalled {
             self.remove(id);
         }
-        let beat_due: Vec<ConnectionId> = self.connections.iter().filter(|(_, c)| !c.closing && c.next_heartbeat <= now).map(|(id, _)| *id).collect();
+        let beat_due: Vec<ConnectionId> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| !c.closing && c.next_heartbeat <= now)
+            .map(|(id, _)| *id)
+            .collect();
         if !beat_due.is_empty() {
             let heartbeat = Heartbeat::now(&self.context);
             for id in beat_due {
@@ -533,7 +588,12 @@ impl Shard {
                 self.queue(id, beat);
             }
         }
-        let ping_due: Vec<ConnectionId> = self.connections.iter().filter(|(_, c)| !c.closing && c.next_ping <= now).map(|(id, _)| *id).collect();
+        let ping_due: Vec<ConnectionId> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| !c.closing && c.next_ping <= now)
+            .map(|(id, _)| *id)
+            .collect();
         for id in ping_due {
             if let Some(connection) = self.connections.get_mut(&id) {
                 connection.next_ping = now + PING_EVERY;
@@ -558,13 +618,19 @@ impl Shard {
         if silent.is_empty() {
             return heartbeat.shared.clone().map(Message::Text);
         }
-        serde_json::to_string(&heartbeat.message(silent)).ok().map(|text| Message::Text(text.into()))
+        serde_json::to_string(&heartbeat.message(silent))
+            .ok()
+            .map(|text| Message::Text(text.into()))
     }
 }
 
 /// Tells the shard each time the scope publishes (one wake-up per scope and shard, not per
 /// connection); ends when the shard aborts it or the scope's channel closes.
-async fn forward(mut receiver: watch::Receiver<Latest>, key: ScopeKey, published: mpsc::UnboundedSender<ScopeKey>) {
+async fn forward(
+    mut receiver: watch::Receiver<Latest>,
+    key: ScopeKey,
+    published: mpsc::UnboundedSender<ScopeKey>,
+) {
     while receiver.changed().await.is_ok() {
         if published.send(key.clone()).is_err() {
             break;
@@ -586,7 +652,11 @@ impl Heartbeat {
     fn now(context: &SocketContext) -> Heartbeat {
         let health = context.feed.current();
         // A screen learns from `status` whether its figures are current.
-        let status = if health.status == FeedStatus::Live && !context.hub.healthy() { FeedStatus::Unavailable } else { health.status };
+        let status = if health.status == FeedStatus::Live && !context.hub.healthy() {
+            FeedStatus::Unavailable
+        } else {
+            health.status
+        };
         let mut heartbeat = Heartbeat {
             at: ioc_shared::time::to_local_rfc3339(context.hub.clock().now()),
             status,
@@ -594,17 +664,27 @@ impl Heartbeat {
             silent: context.sources.silent(),
             shared: None,
         };
-        heartbeat.shared = serde_json::to_string(&heartbeat.message(Vec::new())).ok().map(Utf8Bytes::from);
+        heartbeat.shared =
+            serde_json::to_string(&heartbeat.message(Vec::new())).ok().map(Utf8Bytes::from);
         heartbeat
     }
 
     fn message(&self, silent_sources: Vec<SilentSource>) -> ServerMessage {
-        ServerMessage::Heartbeat { at: self.at.clone(), status: self.status, lag_seconds: self.lag_seconds, silent_sources }
+        ServerMessage::Heartbeat {
+            at: self.at.clone(),
+            status: self.status,
+            lag_seconds: self.lag_seconds,
+            silent_sources,
+        }
     }
 }
 
 /// The silent sources that feed any of the subscribed units.
-fn silent_for<'a>(context: &SocketContext, silent: &[crate::ingest::sources::SilentScope], subscribed: impl Iterator<Item = &'a ScopeKey>) -> Vec<SilentSource> {
+fn silent_for<'a>(
+    context: &SocketContext,
+    silent: &[crate::ingest::sources::SilentScope],
+    subscribed: impl Iterator<Item = &'a ScopeKey>,
+) -> Vec<SilentSource> {
     if silent.is_empty() {
         return Vec::new();
     }
@@ -612,13 +692,18 @@ fn silent_for<'a>(context: &SocketContext, silent: &[crate::ingest::sources::Sil
     silent
         .iter()
         .filter(|source| units.iter().any(|unit| source.concerns(&context.catalog, unit)))
-        .map(|source| SilentSource { source: source.source.clone(), since: ioc_shared::time::to_local_rfc3339(source.since) })
+        .map(|source| SilentSource {
+            source: source.source.clone(),
+            since: ioc_shared::time::to_local_rfc3339(source.since),
+        })
         .collect()
 }
 
 /// An error answer to one client.
 pub fn error_frame(message: String, unit: Option<String>) -> Option<Message> {
-    serde_json::to_string(&ServerMessage::Error { message, unit }).ok().map(|t| Message::Text(t.into()))
+    serde_json::to_string(&ServerMessage::Error { message, unit })
+        .ok()
+        .map(|t| Message::Text(t.into()))
 }
 
 #[cfg(test)]
@@ -636,7 +721,11 @@ mod tests {
     #[test]
     fn a_subscriber_gets_deltas_only_from_the_version_it_holds() {
         let mut delivered = Delivered { deltas: true, version: None };
-        assert_eq!(delivered.next_message(&published(5, Some(4))).as_str(), "snapshot 5", "first message: the whole figures");
+        assert_eq!(
+            delivered.next_message(&published(5, Some(4))).as_str(),
+            "snapshot 5",
+            "first message: the whole figures"
+        );
         assert_eq!(delivered.next_message(&published(6, Some(5))).as_str(), "delta 5→6");
         // Version 7 was skipped (a slow reader): 8's delta does not fit, the snapshot does.
         assert_eq!(delivered.next_message(&published(8, Some(7))).as_str(), "snapshot 8");
@@ -649,7 +738,10 @@ mod tests {
     fn a_subscriber_that_asked_for_snapshots_only_never_gets_a_delta() {
         let mut delivered = Delivered { deltas: false, version: None };
         for version in 5..10 {
-            assert_eq!(delivered.next_message(&published(version, Some(version - 1))).as_str(), format!("snapshot {version}"));
+            assert_eq!(
+                delivered.next_message(&published(version, Some(version - 1))).as_str(),
+                format!("snapshot {version}")
+            );
         }
     }
 

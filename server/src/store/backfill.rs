@@ -62,7 +62,9 @@ impl Store {
         }
         let mut views = ViewColumns::default();
         for key in &keys {
-            let mut events = events_of.remove(&(key.source.clone(), key.kind.clone(), key.item_id.clone())).unwrap_or_default();
+            let mut events = events_of
+                .remove(&(key.source.clone(), key.kind.clone(), key.item_id.clone()))
+                .unwrap_or_default();
             item::sort_for_fold(&mut events);
             let kind = ItemKind::parse(&key.kind).unwrap_or(ItemKind::Dossier);
             views.push(item::view(kind, &events));

@@ -81,7 +81,11 @@ struct InsertedRow {
 
 impl Store {
     /// Stores a batch of checked events (`(index in request, event)`), all or nothing.
-    pub async fn ingest(&self, events: &[(usize, Event)], now: DateTime<Utc>) -> Result<IngestOutcome, StoreError> {
+    pub async fn ingest(
+        &self,
+        events: &[(usize, Event)],
+        now: DateTime<Utc>,
+    ) -> Result<IngestOutcome, StoreError> {
         let mut attempt = 0;
         loop {
             match self.ingest_once(events, now).await {
@@ -94,7 +98,11 @@ impl Store {
         }
     }
 
-    async fn ingest_once(&self, events: &[(usize, Event)], now: DateTime<Utc>) -> Result<IngestOutcome, StoreError> {
+    async fn ingest_once(
+        &self,
+        events: &[(usize, Event)],
+        now: DateTime<Utc>,
+    ) -> Result<IngestOutcome, StoreError> {
         let mut outcome = IngestOutcome::default();
         if events.is_empty() {
             return Ok(outcome);
@@ -116,9 +124,13 @@ impl Store {
         let mut first_unit: BTreeMap<(&str, ItemKind, &str), (&str, bool)> = BTreeMap::new();
         for (_, event) in &unique {
             let (kind, id) = event.body.item();
-            let entry = first_unit.entry((event.source.as_str(), kind, id)).or_insert((event.unit.as_str(), false));
+            let entry = first_unit
+                .entry((event.source.as_str(), kind, id))
+                .or_insert((event.unit.as_str(), false));
             match &event.body {
-                EventBody::ComplaintReceived { needs_routing, .. } => *entry = (event.unit.as_str(), *needs_routing),
+                EventBody::ComplaintReceived { needs_routing, .. } => {
+                    *entry = (event.unit.as_str(), *needs_routing)
+                }
                 EventBody::DossierReceived { .. } => entry.0 = event.unit.as_str(),
                 _ => {}
             }
@@ -162,24 +174,37 @@ impl Store {
                     Ok(contribution) => contribution,
                     Err(error) => {
                         // Refolded from its events below; the unreadable value is kept aside.
-                        quarantine(&mut tx, "item", &format!("{}/{}/{}", key.0, key.1, key.2), Some(&value), &error.to_string()).await?;
+                        quarantine(
+                            &mut tx,
+                            "item",
+                            &format!("{}/{}/{}", key.0, key.1, key.2),
+                            Some(&value),
+                            &error.to_string(),
+                        )
+                        .await?;
                         Contribution::default()
                     }
                 },
                 None => Contribution::default(),
             };
-            items.insert(key, ItemState { unit: row.unit, contribution, needs_routing: row.needs_routing });
+            items.insert(
+                key,
+                ItemState { unit: row.unit, contribution, needs_routing: row.needs_routing },
+            );
         }
 
         // A complaint waiting to be routed moves to the unit of its earliest routing event
         // (`complaint.routed` or `complaint.assigned`) that names another unit.
         let mut moves: HashMap<ItemKey, &str> = HashMap::new();
-        let mut routing_events: Vec<&Event> = unique.iter().map(|(_, e)| e).filter(|e| routes(&e.body)).collect();
+        let mut routing_events: Vec<&Event> =
+            unique.iter().map(|(_, e)| e).filter(|e| routes(&e.body)).collect();
         item::sort_for_fold_refs(&mut routing_events);
         for event in routing_events {
             let (kind, id) = event.body.item();
             let key = (event.source.clone(), kind.as_str().to_owned(), id.to_owned());
-            if items.get(&key).is_some_and(|item| item.needs_routing && item.unit != event.unit) && !moves.contains_key(&key) {
+            if items.get(&key).is_some_and(|item| item.needs_routing && item.unit != event.unit)
+                && !moves.contains_key(&key)
+            {
                 moves.insert(key, event.unit.as_str());
             }
         }
@@ -247,7 +272,10 @@ impl Store {
         .await?;
         outcome.accepted = inserted.len();
         outcome.duplicates += to_insert.len() - inserted.len();
-        outcome.stored = inserted.iter().filter_map(|row| index_of.get(&(row.source.as_str(), row.event_id.as_str())).copied()).collect();
+        outcome.stored = inserted
+            .iter()
+            .filter_map(|row| index_of.get(&(row.source.as_str(), row.event_id.as_str())).copied())
+            .collect();
 
         // Refold every item that got a new event from all of its events.
         let mut touched: Vec<ItemKey> = Vec::new();
@@ -278,18 +306,25 @@ impl Store {
         let mut events_of: HashMap<ItemKey, Vec<Event>> = HashMap::new();
         for row in history {
             let read = if row.format > EVENT_FORMAT {
-                Err(StoreError::StoredEvent(format!("format {} is newer than this release reads ({EVENT_FORMAT})", row.format)))
+                Err(StoreError::StoredEvent(format!(
+                    "format {} is newer than this release reads ({EVENT_FORMAT})",
+                    row.format
+                )))
             } else {
                 stored_event(&row.body)
             };
             match read {
-                Ok(event) => events_of.entry((row.source, row.item_kind, row.item_id)).or_default().push(event),
+                Ok(event) => events_of
+                    .entry((row.source, row.item_kind, row.item_id))
+                    .or_default()
+                    .push(event),
                 // One unreadable stored event must not sink every later batch of its item:
                 // it is set aside, visibly, and the item is folded from the rest.
                 Err(error) => {
                     let reference = format!("{}/{}", row.source, row.event_id);
                     tracing::error!(event = %reference, %error, "stored event quarantined");
-                    quarantine(&mut tx, "event", &reference, Some(&row.body), &error.to_string()).await?;
+                    quarantine(&mut tx, "event", &reference, Some(&row.body), &error.to_string())
+                        .await?;
                 }
             }
         }
@@ -313,13 +348,27 @@ impl Store {
                 // Routed: everything it counted leaves the triage unit and counts at its ward.
                 Some(to) => {
                     let none = Contribution::default();
-                    deltas.extend(ItemDelta::between(kind, &key.0, &key.2, &item.unit, &item.contribution, &none));
+                    deltas.extend(ItemDelta::between(
+                        kind,
+                        &key.0,
+                        &key.2,
+                        &item.unit,
+                        &item.contribution,
+                        &none,
+                    ));
                     deltas.extend(ItemDelta::between(kind, &key.0, &key.2, to, &none, &after));
                     update_units.push(*to);
                     update_routing.push(false);
                 }
                 None => {
-                    deltas.extend(ItemDelta::between(kind, &key.0, &key.2, &item.unit, &item.contribution, &after));
+                    deltas.extend(ItemDelta::between(
+                        kind,
+                        &key.0,
+                        &key.2,
+                        &item.unit,
+                        &item.contribution,
+                        &after,
+                    ));
                     update_units.push(item.unit.as_str());
                     update_routing.push(item.needs_routing);
                 }
@@ -347,16 +396,21 @@ impl Store {
         views.write(&mut tx, &update_sources, &update_kinds, &update_ids).await?;
 
         if !deltas.is_empty() {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(OUTBOX_LOCK).execute(&mut *tx).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(OUTBOX_LOCK)
+                .execute(&mut *tx)
+                .await?;
             for chunk in deltas.chunks(DELTAS_PER_OUTBOX_ROW) {
                 let json = encode("outbox deltas", &chunk)?;
                 // Written at the server's clock: the applier's lag is measured against it.
-                sqlx::query("INSERT INTO aggregate_outbox (deltas, format, created_at) VALUES ($1, $2, $3)")
-                    .bind(json)
-                    .bind(OUTBOX_FORMAT)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO aggregate_outbox (deltas, format, created_at) VALUES ($1, $2, $3)",
+                )
+                .bind(json)
+                .bind(OUTBOX_FORMAT)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             }
             outcome.changed = true;
         }
@@ -430,7 +484,13 @@ impl ViewColumns {
         self.satisfaction.push(view.satisfaction);
     }
 
-    pub(crate) async fn write(&self, conn: &mut sqlx::PgConnection, sources: &[&str], kinds: &[&str], ids: &[&str]) -> Result<(), StoreError> {
+    pub(crate) async fn write(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        sources: &[&str],
+        kinds: &[&str],
+        ids: &[&str],
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE items SET view_version = $19, open = u.open, paused = u.paused, paused_since = u.paused_since,
                  received_at = u.received_at, due_at = u.due_at, due_extended_at = u.due_extended_at,

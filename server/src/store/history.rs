@@ -52,12 +52,19 @@ async fn upsert(conn: &mut sqlx::PgConnection, changes: &DayChanges) -> Result<(
 
 impl Store {
     pub async fn history_state(&self) -> Result<HistoryState, StoreError> {
-        Ok(sqlx::query_as("SELECT applied_seq, fingerprint FROM history_state").fetch_one(&self.pool).await?)
+        Ok(sqlx::query_as("SELECT applied_seq, fingerprint FROM history_state")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// Applies the changes of outbox rows `(after, through]`, exactly once: false (nothing
     /// written) if another replica moved the marker meanwhile.
-    pub async fn apply_history(&self, after: i64, through: i64, changes: &DayChanges) -> Result<bool, StoreError> {
+    pub async fn apply_history(
+        &self,
+        after: i64,
+        through: i64,
+        changes: &DayChanges,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let moved = sqlx::query("UPDATE history_state SET applied_seq = $2 WHERE applied_seq = $1")
             .bind(after)
@@ -75,20 +82,34 @@ impl Store {
 
     /// Replaces the whole history (a catalog change): every item's counts as of outbox
     /// sequence `through`, rolled up with the new catalog.
-    pub async fn replace_history(&self, chunks: Vec<DayChanges>, through: i64, fingerprint: &str) -> Result<(), StoreError> {
+    pub async fn replace_history(
+        &self,
+        chunks: Vec<DayChanges>,
+        through: i64,
+        fingerprint: &str,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT applied_seq FROM history_state FOR UPDATE").execute(&mut *tx).await?;
         sqlx::query("DELETE FROM daily_counters").execute(&mut *tx).await?;
         for chunk in &chunks {
             upsert(&mut tx, chunk).await?;
         }
-        sqlx::query("UPDATE history_state SET applied_seq = $1, fingerprint = $2").bind(through).bind(fingerprint).execute(&mut *tx).await?;
+        sqlx::query("UPDATE history_state SET applied_seq = $1, fingerprint = $2")
+            .bind(through)
+            .bind(fingerprint)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Counter totals of each of `units` over the days `[from, to]`.
-    pub async fn daily_sums(&self, units: &[String], from: NaiveDate, to: NaiveDate) -> Result<Vec<UnitCounter>, StoreError> {
+    pub async fn daily_sums(
+        &self,
+        units: &[String],
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<UnitCounter>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT unit, counter, sum(n)::bigint AS n FROM daily_counters
              WHERE unit = ANY($1) AND day >= $2 AND day <= $3 GROUP BY unit, counter",
@@ -101,7 +122,12 @@ impl Store {
     }
 
     /// One unit's counters per day over `[from, to]`.
-    pub async fn daily_counters(&self, unit: &str, from: NaiveDate, to: NaiveDate) -> Result<Vec<DayCounter>, StoreError> {
+    pub async fn daily_counters(
+        &self,
+        unit: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DayCounter>, StoreError> {
         Ok(sqlx::query_as("SELECT day, counter, n FROM daily_counters WHERE unit = $1 AND day >= $2 AND day <= $3")
             .bind(unit)
             .bind(from)
@@ -123,7 +149,13 @@ pub struct Span {
 impl Store {
     /// The items of `kind` within `units` (`None`: all) that were open at some time in
     /// `[from, to)`.
-    pub async fn spans(&self, kind: &str, units: Option<&[String]>, from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>) -> Result<Vec<Span>, StoreError> {
+    pub async fn spans(
+        &self,
+        kind: &str,
+        units: Option<&[String]>,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Span>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT received_at, resolved_at, due_extended_at, paused_since FROM items
              WHERE kind = $1 AND ($2::text[] IS NULL OR unit = ANY($2)) AND received_at IS NOT NULL
@@ -141,7 +173,10 @@ impl Store {
 /// How many spans are open, and how many overdue (open, past the extended due time, not
 /// paused), at each of `moments` (sorted ascending). Overdue uses each item's final extended
 /// due time and treats an item paused now as paused since `paused_since`.
-pub fn open_and_overdue_at(spans: &[Span], moments: &[chrono::DateTime<chrono::Utc>]) -> Vec<(u64, u64)> {
+pub fn open_and_overdue_at(
+    spans: &[Span],
+    moments: &[chrono::DateTime<chrono::Utc>],
+) -> Vec<(u64, u64)> {
     // Each span is open on [received, resolved) and overdue on (due, min(resolved, paused)).
     let mut open_starts = Vec::with_capacity(spans.len());
     let mut open_ends = Vec::with_capacity(spans.len());
@@ -165,8 +200,10 @@ pub fn open_and_overdue_at(spans: &[Span], moments: &[chrono::DateTime<chrono::U
     for list in [&mut open_starts, &mut open_ends, &mut overdue_starts, &mut overdue_ends] {
         list.sort_unstable();
     }
-    let at_or_before = |list: &[chrono::DateTime<chrono::Utc>], m| list.partition_point(|t| *t <= m) as i64;
-    let before = |list: &[chrono::DateTime<chrono::Utc>], m| list.partition_point(|t| *t < m) as i64;
+    let at_or_before =
+        |list: &[chrono::DateTime<chrono::Utc>], m| list.partition_point(|t| *t <= m) as i64;
+    let before =
+        |list: &[chrono::DateTime<chrono::Utc>], m| list.partition_point(|t| *t < m) as i64;
     moments
         .iter()
         .map(|m| {

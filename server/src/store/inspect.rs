@@ -32,11 +32,14 @@ pub struct UnknownUnit {
 impl Store {
     /// Quarantined rows, newest first, and how many there are in all.
     pub async fn quarantined(&self, limit: i64) -> Result<(i64, Vec<Quarantined>), StoreError> {
-        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM quarantine").fetch_one(&self.pool).await?;
-        let rows = sqlx::query_as("SELECT id, at, kind, ref, error, payload FROM quarantine ORDER BY id DESC LIMIT $1")
-            .bind(limit.clamp(1, 10_000))
-            .fetch_all(&self.pool)
-            .await?;
+        let total: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM quarantine").fetch_one(&self.pool).await?;
+        let rows = sqlx::query_as(
+            "SELECT id, at, kind, ref, error, payload FROM quarantine ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit.clamp(1, 10_000))
+        .fetch_all(&self.pool)
+        .await?;
         Ok((total, rows))
     }
 

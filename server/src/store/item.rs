@@ -186,7 +186,9 @@ fn step(body: &EventBody) -> u8 {
         EventBody::DossierReceived { .. }
         | EventBody::ComplaintReceived { .. }
         | EventBody::TaskAssigned { .. } => 0,
-        EventBody::ComplaintRouted { .. } | EventBody::DossierAssigned { .. } | EventBody::ComplaintAssigned { .. } => 1,
+        EventBody::ComplaintRouted { .. }
+        | EventBody::DossierAssigned { .. }
+        | EventBody::ComplaintAssigned { .. } => 1,
         EventBody::DossierPaused { .. } => 2,
         EventBody::DossierResumed { .. } => 3,
         EventBody::DossierResolved { .. }
@@ -344,15 +346,20 @@ pub fn view(kind: ItemKind, events: &[Event]) -> ItemView {
     let mut working_time_due = false;
     for event in events {
         match &event.body {
-            EventBody::DossierReceived { procedure, field, channel, due, due_in, .. } if out.received_at.is_none() => {
+            EventBody::DossierReceived { procedure, field, channel, due, due_in, .. }
+                if out.received_at.is_none() =>
+            {
                 working_time_due = due_in.is_some();
                 out.received_at = Some(event.at);
                 out.due_at = Some(*due);
                 out.procedure = Some(procedure.clone());
                 out.field = Some(field.clone());
-                out.channel = serde_json::to_value(channel).ok().and_then(|v| v.as_str().map(str::to_owned));
+                out.channel =
+                    serde_json::to_value(channel).ok().and_then(|v| v.as_str().map(str::to_owned));
             }
-            EventBody::ComplaintReceived { field, channel, due, summary, .. } if out.received_at.is_none() => {
+            EventBody::ComplaintReceived { field, channel, due, summary, .. }
+                if out.received_at.is_none() =>
+            {
                 out.received_at = Some(event.at);
                 out.due_at = Some(*due);
                 out.field = Some(field.clone());
@@ -367,16 +374,24 @@ pub fn view(kind: ItemKind, events: &[Event]) -> ItemView {
                     out.title = title.clone();
                 }
             }
-            EventBody::DossierAssigned { officer, .. } | EventBody::ComplaintAssigned { officer, .. } => out.officer = Some(officer.clone()),
-            EventBody::DossierResolved { outcome, satisfaction, .. } if out.resolved_at.is_none() => {
+            EventBody::DossierAssigned { officer, .. }
+            | EventBody::ComplaintAssigned { officer, .. } => out.officer = Some(officer.clone()),
+            EventBody::DossierResolved { outcome, satisfaction, .. }
+                if out.resolved_at.is_none() =>
+            {
                 out.resolved_at = Some(event.at);
-                out.outcome = serde_json::to_value(outcome).ok().and_then(|v| v.as_str().map(str::to_owned));
-                out.satisfaction = satisfaction.and_then(|s| serde_json::to_value(s).ok()).and_then(|v| v.as_str().map(str::to_owned));
+                out.outcome =
+                    serde_json::to_value(outcome).ok().and_then(|v| v.as_str().map(str::to_owned));
+                out.satisfaction = satisfaction
+                    .and_then(|s| serde_json::to_value(s).ok())
+                    .and_then(|v| v.as_str().map(str::to_owned));
             }
             EventBody::ComplaintResolved { satisfaction, .. } if out.resolved_at.is_none() => {
                 out.resolved_at = Some(event.at);
                 out.outcome = Some("resolved".to_owned());
-                out.satisfaction = satisfaction.and_then(|s| serde_json::to_value(s).ok()).and_then(|v| v.as_str().map(str::to_owned));
+                out.satisfaction = satisfaction
+                    .and_then(|s| serde_json::to_value(s).ok())
+                    .and_then(|v| v.as_str().map(str::to_owned));
             }
             EventBody::TaskCompleted { .. } if out.resolved_at.is_none() => {
                 out.resolved_at = Some(event.at);
@@ -385,7 +400,8 @@ pub fn view(kind: ItemKind, events: &[Event]) -> ItemView {
             _ => {}
         }
     }
-    let paused = if kind == ItemKind::Dossier { pauses(events, out.resolved_at) } else { Pauses::default() };
+    let paused =
+        if kind == ItemKind::Dossier { pauses(events, out.resolved_at) } else { Pauses::default() };
     out.due_extended_at = out.due_at.map(|due| paused.extend(due, working_time_due));
     out.open = out.received_at.is_some() && out.resolved_at.is_none();
     out.paused = out.open && paused.since.is_some();
@@ -489,8 +505,13 @@ mod tests {
     }
 
     fn received(at: &str, due: &str) -> Event {
-        event("r", "dossier.received", at, json!({"dossier": "D", "procedure": "P", "field": "F",
-            "channel": "online", "due": due}))
+        event(
+            "r",
+            "dossier.received",
+            at,
+            json!({"dossier": "D", "procedure": "P", "field": "F",
+            "channel": "online", "due": due}),
+        )
     }
 
     fn has(c: &Contribution, name: &str) -> bool {
@@ -504,8 +525,12 @@ mod tests {
             event("p", "dossier.paused", "2026-11-20T10:00:00+07:00", json!({"dossier": "D"})),
             event("u", "dossier.resumed", "2026-11-20T13:00:00+07:00", json!({"dossier": "D"})),
             // 2 h after the printed due time, but within the 3 h paused.
-            event("x", "dossier.resolved", "2026-11-21T10:00:00+07:00",
-                json!({"dossier": "D", "outcome": "completed"})),
+            event(
+                "x",
+                "dossier.resolved",
+                "2026-11-21T10:00:00+07:00",
+                json!({"dossier": "D", "outcome": "completed"}),
+            ),
         ];
         let c = folded(events);
         assert!(has(&c, counter::DOSSIERS_ON_TIME), "{c:?}");
@@ -525,8 +550,12 @@ mod tests {
     #[test]
     fn resolved_before_received_arrives_gives_the_same_contribution_in_any_order() {
         let r = received("2026-11-20T08:00:00+07:00", "2026-11-20T09:00:00+07:00");
-        let x = event("x", "dossier.resolved", "2026-11-20T10:00:00+07:00",
-            json!({"dossier": "D", "outcome": "rejected"}));
+        let x = event(
+            "x",
+            "dossier.resolved",
+            "2026-11-20T10:00:00+07:00",
+            json!({"dossier": "D", "outcome": "rejected"}),
+        );
         let in_order = folded(vec![r.clone(), x.clone()]);
         let reversed = folded(vec![x.clone(), r]);
         assert_eq!(in_order, reversed);
@@ -541,8 +570,12 @@ mod tests {
     fn withdrawn_is_resolved_but_neither_on_time_nor_late() {
         let c = folded(vec![
             received("2026-11-20T08:00:00+07:00", "2026-11-20T09:00:00+07:00"),
-            event("x", "dossier.resolved", "2026-11-20T10:00:00+07:00",
-                json!({"dossier": "D", "outcome": "withdrawn"})),
+            event(
+                "x",
+                "dossier.resolved",
+                "2026-11-20T10:00:00+07:00",
+                json!({"dossier": "D", "outcome": "withdrawn"}),
+            ),
         ]);
         assert!(has(&c, counter::DOSSIERS_RESOLVED));
         assert!(!has(&c, counter::DOSSIERS_ON_TIME) && !has(&c, counter::DOSSIERS_LATE));
@@ -550,8 +583,12 @@ mod tests {
 
     #[test]
     fn delta_of_equal_contributions_is_none_and_of_a_change_is_the_difference() {
-        let before = folded(vec![received("2026-11-20T08:00:00+07:00", "2026-11-20T09:00:00+07:00")]);
-        assert_eq!(ItemDelta::between(ItemKind::Dossier, "mot-cua", "D", "001", &before, &before), None);
+        let before =
+            folded(vec![received("2026-11-20T08:00:00+07:00", "2026-11-20T09:00:00+07:00")]);
+        assert_eq!(
+            ItemDelta::between(ItemKind::Dossier, "mot-cua", "D", "001", &before, &before),
+            None
+        );
         let after = Contribution::default();
         let delta = ItemDelta::between(ItemKind::Dossier, "mot-cua", "D", "001", &before, &after)
             .unwrap_or_else(|| panic!("a change"));
@@ -567,8 +604,9 @@ mod tests {
     fn histogram_bins_stay_within_five_percent() {
         for seconds in [1_i64, 59, 3600, 5 * 3600, 9 * 3600, 86_400 * 3, 86_400 * 200] {
             let bin = processing_bin(seconds);
-            let hours = processing_bin_hours(bin.trim_start_matches(counter::DOSSIER_PROCESSING_BIN))
-                .unwrap_or(f64::NAN);
+            let hours =
+                processing_bin_hours(bin.trim_start_matches(counter::DOSSIER_PROCESSING_BIN))
+                    .unwrap_or(f64::NAN);
             let exact = seconds as f64 / 3600.0;
             assert!((hours - exact).abs() / exact <= 0.05, "{seconds}s → {hours}h");
         }

@@ -108,7 +108,10 @@ pub struct BreakdownCounts {
 
 impl Store {
     /// One page of a list and the list's size.
-    pub async fn list_items(&self, query: &ListQuery<'_>) -> Result<(i64, Vec<ListedItem>), StoreError> {
+    pub async fn list_items(
+        &self,
+        query: &ListQuery<'_>,
+    ) -> Result<(i64, Vec<ListedItem>), StoreError> {
         let (sort, sort_type, condition) = shape(query.state);
         let filter = format!(
             "kind = $1 AND {condition} AND ($5::text[] IS NULL OR unit = ANY($5)) AND ($6::text IS NULL OR officer_id = $6)"
@@ -146,7 +149,13 @@ impl Store {
 
     /// An officer's figures per kind within `units` (`None`: all), resolved counted since
     /// `since`; empty when they have no item there.
-    pub async fn officer_counts(&self, officer: &str, units: Option<&[String]>, now: DateTime<Utc>, since: DateTime<Utc>) -> Result<Vec<OfficerCounts>, StoreError> {
+    pub async fn officer_counts(
+        &self,
+        officer: &str,
+        units: Option<&[String]>,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<OfficerCounts>, StoreError> {
         let rows = sqlx::query_as(&format!(
             "SELECT kind,
                     count(*) FILTER (WHERE open) AS open,
@@ -169,8 +178,17 @@ impl Store {
     }
 
     /// An officer's overdue items of every kind, most overdue first.
-    pub async fn officer_overdue(&self, officer: &str, units: Option<&[String]>, now: DateTime<Utc>, limit: i64) -> Result<(i64, Vec<ListedItem>), StoreError> {
-        let filter = format!("officer_id = $1 AND ($2::text[] IS NULL OR unit = ANY($2)) AND {}", overdue_at("$3"));
+    pub async fn officer_overdue(
+        &self,
+        officer: &str,
+        units: Option<&[String]>,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<(i64, Vec<ListedItem>), StoreError> {
+        let filter = format!(
+            "officer_id = $1 AND ($2::text[] IS NULL OR unit = ANY($2)) AND {}",
+            overdue_at("$3")
+        );
         let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM items WHERE {filter}"))
             .bind(officer)
             .bind(units)

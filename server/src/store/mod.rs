@@ -53,9 +53,10 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> StoreError {
         match error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
-                StoreError::Unavailable(error)
-            }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::Io(_)
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(error),
             other => StoreError::Database(other),
         }
     }
@@ -74,12 +75,18 @@ impl StoreError {
 
 /// Decodes a stored JSON value, naming what it was on failure. Borrowed: the value need not be
 /// cloned first (that clone was a tenth of a rebuild's time).
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(what: &'static str, value: &serde_json::Value) -> Result<T, StoreError> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    value: &serde_json::Value,
+) -> Result<T, StoreError> {
     T::deserialize(value).map_err(|source| StoreError::Decode { what, source })
 }
 
 /// Encodes a value for a JSON column.
-pub(crate) fn encode<T: serde::Serialize>(what: &'static str, value: &T) -> Result<serde_json::Value, StoreError> {
+pub(crate) fn encode<T: serde::Serialize>(
+    what: &'static str,
+    value: &T,
+) -> Result<serde_json::Value, StoreError> {
     serde_json::to_value(value).map_err(|source| StoreError::Encode { what, source })
 }
 
@@ -111,10 +118,11 @@ impl Store {
 
     /// Whether any event from `source` is stored (the simulator backfills only once).
     pub async fn has_events_from(&self, source: &str) -> Result<bool, StoreError> {
-        let found: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM events WHERE source = $1)")
-            .bind(source)
-            .fetch_one(&self.pool)
-            .await?;
+        let found: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM events WHERE source = $1)")
+                .bind(source)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(found)
     }
 }

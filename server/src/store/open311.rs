@@ -91,12 +91,18 @@ impl Store {
 
     /// Removes a request whose complaint was not stored after all.
     pub async fn delete_open311_request(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM open311_requests WHERE service_request_id = $1").bind(id).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM open311_requests WHERE service_request_id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// Requests, newest first.
-    pub async fn open311_requests(&self, filter: &RequestFilter) -> Result<Vec<RequestRow>, StoreError> {
+    pub async fn open311_requests(
+        &self,
+        filter: &RequestFilter,
+    ) -> Result<Vec<RequestRow>, StoreError> {
         let rows = sqlx::query_as::<_, RequestRow>(
             "SELECT r.service_request_id, r.service_code, COALESCE(i.unit, r.unit) AS unit,
                     COALESCE(i.needs_routing, false) AS needs_routing, r.requested_at, r.lat, r.long, r.address_string,
@@ -124,7 +130,11 @@ impl Store {
     }
 
     /// Clears the personal data of requests older than `older_than` (with complaint texts).
-    pub async fn purge_open311_personal_data(&self, older_than: std::time::Duration, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    pub async fn purge_open311_personal_data(
+        &self,
+        older_than: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE open311_requests SET first_name = NULL, last_name = NULL, email = NULL, phone = NULL, device_id = NULL
              WHERE requested_at < $2::timestamptz - make_interval(secs => $1)

@@ -20,9 +20,13 @@ impl OutboxRow {
     /// The item deltas of the row, or why they cannot be read (then it is quarantined).
     pub fn decode(&self) -> Result<Vec<ItemDelta>, String> {
         if self.format > OUTBOX_FORMAT || self.format < 1 {
-            return Err(format!("outbox format {} is not one this release reads (1–{OUTBOX_FORMAT})", self.format));
+            return Err(format!(
+                "outbox format {} is not one this release reads (1–{OUTBOX_FORMAT})",
+                self.format
+            ));
         }
-        <Vec<ItemDelta> as serde::Deserialize>::deserialize(&self.deltas).map_err(|e| format!("outbox row does not decode: {e}"))
+        <Vec<ItemDelta> as serde::Deserialize>::deserialize(&self.deltas)
+            .map_err(|e| format!("outbox row does not decode: {e}"))
     }
 }
 
@@ -68,20 +72,27 @@ pub struct CounterSum {
 }
 
 async fn last_seq(conn: &mut sqlx::PgConnection) -> Result<i64, StoreError> {
-    let sequence: SequenceState = sqlx::query_as("SELECT last_value, is_called FROM aggregate_outbox_seq_seq")
-        .fetch_one(conn)
-        .await?;
+    let sequence: SequenceState =
+        sqlx::query_as("SELECT last_value, is_called FROM aggregate_outbox_seq_seq")
+            .fetch_one(conn)
+            .await?;
     Ok(if sequence.is_called { sequence.last_value } else { 0 })
 }
 
 impl Store {
     /// Outbox rows after `after_seq`, oldest first.
-    pub async fn outbox_after(&self, after_seq: i64, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
-        let rows = sqlx::query_as("SELECT seq, format, deltas FROM aggregate_outbox WHERE seq > $1 ORDER BY seq LIMIT $2")
-            .bind(after_seq)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+    pub async fn outbox_after(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let rows = sqlx::query_as(
+            "SELECT seq, format, deltas FROM aggregate_outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows)
     }
 
@@ -89,10 +100,12 @@ impl Store {
     /// pruned).
     pub async fn quarantine_outbox(&self, row: &OutboxRow, error: &str) -> Result<(), StoreError> {
         let reference = row.seq.to_string();
-        let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM quarantine WHERE kind = 'outbox' AND ref = $1)")
-            .bind(&reference)
-            .fetch_one(&self.pool)
-            .await?;
+        let known: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM quarantine WHERE kind = 'outbox' AND ref = $1)",
+        )
+        .bind(&reference)
+        .fetch_one(&self.pool)
+        .await?;
         if known {
             return Ok(());
         }
@@ -102,7 +115,10 @@ impl Store {
 
     /// When the oldest acknowledged change not yet applied (after `applied_seq`) was written
     /// (by the server's clock, see [`Store::ingest`]), and how many rows wait.
-    pub async fn unapplied(&self, applied_seq: i64) -> Result<(Option<DateTime<Utc>>, i64), StoreError> {
+    pub async fn unapplied(
+        &self,
+        applied_seq: i64,
+    ) -> Result<(Option<DateTime<Utc>>, i64), StoreError> {
         let row: (Option<DateTime<Utc>>, i64) =
             sqlx::query_as("SELECT min(created_at), count(*) FROM aggregate_outbox WHERE seq > $1")
                 .bind(applied_seq)
@@ -113,13 +129,19 @@ impl Store {
 
     pub async fn outbox_bounds(&self) -> Result<OutboxBounds, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let pruned_through: i64 = sqlx::query_scalar("SELECT pruned_through FROM outbox_state").fetch_one(&mut *conn).await?;
+        let pruned_through: i64 = sqlx::query_scalar("SELECT pruned_through FROM outbox_state")
+            .fetch_one(&mut *conn)
+            .await?;
         Ok(OutboxBounds { pruned_through, last_seq: last_seq(&mut conn).await? })
     }
 
     /// Forgets outbox rows that were applied a while ago (kept a little for inspection), and
     /// records how far it pruned.
-    pub async fn prune_outbox(&self, applied_seq: i64, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    pub async fn prune_outbox(
+        &self,
+        applied_seq: i64,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         let pruned: i64 = sqlx::query_scalar(
             "WITH gone AS (
                  DELETE FROM aggregate_outbox WHERE seq <= $1 AND created_at < $2::timestamptz - interval '10 minutes' RETURNING seq
@@ -148,7 +170,9 @@ impl Store {
         sqlx::query("SELECT pg_advisory_lock($1)").bind(OUTBOX_LOCK).execute(&mut *lock).await?;
         let taken = async {
             let mut tx = self.pool.begin().await?;
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
             // The transaction's view is fixed by this first read, taken under the lock.
             let through_seq = last_seq(&mut tx).await?;
             Ok::<_, StoreError>((tx, through_seq))
@@ -156,7 +180,12 @@ impl Store {
         .await;
         sqlx::query("SELECT pg_advisory_unlock($1)").bind(OUTBOX_LOCK).execute(&mut *lock).await?;
         let (tx, through_seq) = taken?;
-        Ok(Snapshot { tx, after: (String::new(), String::new(), String::new()), through_seq, pool: self.pool.clone() })
+        Ok(Snapshot {
+            tx,
+            after: (String::new(), String::new(), String::new()),
+            through_seq,
+            pool: self.pool.clone(),
+        })
     }
 }
 
@@ -207,11 +236,25 @@ impl Snapshot {
                     let reference = format!("{}/{}/{}", row.source, row.kind, row.item_id);
                     tracing::error!(item = %reference, %error, "item quarantined during rebuild");
                     let mut conn = self.pool.acquire().await?;
-                    quarantine(&mut conn, "item", &reference, Some(&row.contribution), &error.to_string()).await?;
+                    quarantine(
+                        &mut conn,
+                        "item",
+                        &reference,
+                        Some(&row.contribution),
+                        &error.to_string(),
+                    )
+                    .await?;
                     continue;
                 }
             };
-            if let Some(delta) = ItemDelta::between(kind, &row.source, &row.item_id, &row.unit, &Contribution::default(), &contribution) {
+            if let Some(delta) = ItemDelta::between(
+                kind,
+                &row.source,
+                &row.item_id,
+                &row.unit,
+                &Contribution::default(),
+                &contribution,
+            ) {
                 chunk.push(delta);
             }
         }
@@ -233,7 +276,12 @@ impl Snapshot {
 
     /// Sums of the window counters of `units`' own items with times in `[from, to)` (Unix
     /// seconds), in this view.
-    pub async fn counter_sums(&mut self, units: &[String], from: i64, to: i64) -> Result<Vec<CounterSum>, StoreError> {
+    pub async fn counter_sums(
+        &mut self,
+        units: &[String],
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<CounterSum>, StoreError> {
         let rows = sqlx::query_as(
             "SELECT i.unit, c->>'counter' AS counter, sum((c->>'n')::bigint)::bigint AS n
              FROM items i, jsonb_array_elements(i.contribution->'counts') AS c

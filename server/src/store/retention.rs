@@ -9,7 +9,11 @@ impl Store {
     /// of complaints received longer than
     /// `older_than` before `now`. Figures never depend on it, so they stay as they are. Returns how many
     /// events were cleaned.
-    pub async fn purge_complaint_texts(&self, older_than: Duration, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    pub async fn purge_complaint_texts(
+        &self,
+        older_than: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         let done = sqlx::query(
             "UPDATE events SET body = body - 'summary'
              WHERE type = 'complaint.received' AND body ? 'summary' AND at < $2::timestamptz - make_interval(secs => $1)",

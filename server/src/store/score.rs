@@ -26,7 +26,12 @@ pub struct ScoreParts {
 
 impl Store {
     /// Score parts per unit for the period `[from, now]` within `units` (`None`: all).
-    pub async fn score_parts(&self, units: Option<&[String]>, from: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<ScoreParts>, StoreError> {
+    pub async fn score_parts(
+        &self,
+        units: Option<&[String]>,
+        from: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ScoreParts>, StoreError> {
         Ok(sqlx::query_as(&format!(
             "SELECT unit,
                 count(*) FILTER (WHERE kind = 'dossier' AND received_at IS NOT NULL AND {RATED}

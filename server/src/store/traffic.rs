@@ -59,7 +59,11 @@ const TOP_REASONS: usize = 5;
 
 impl Store {
     /// Adds one batch's traffic per source to the current hour.
-    pub async fn record_traffic(&self, by_source: &BTreeMap<String, Traffic>, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn record_traffic(
+        &self,
+        by_source: &BTreeMap<String, Traffic>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for (source, traffic) in by_source {
             sqlx::query(
@@ -95,7 +99,10 @@ impl Store {
 
     /// Every source heard from in the 30 days before `now`: last event, last hour, last day,
     /// top reasons.
-    pub async fn source_traffic(&self, now: DateTime<Utc>) -> Result<Vec<SourceTraffic>, StoreError> {
+    pub async fn source_traffic(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SourceTraffic>, StoreError> {
         let rows: Vec<TrafficRow> = sqlx::query_as(
             "SELECT source, max(last_event_at) AS last_event_at,
                     coalesce(sum(accepted) FILTER (WHERE hour >= date_trunc('hour', ($1::timestamptz - interval '1 hour') AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'), 0)::bigint AS hour_accepted,
@@ -127,8 +134,16 @@ impl Store {
                     .collect(),
                 source: row.source,
                 last_event_at: row.last_event_at,
-                last_hour: Counts { accepted: row.hour_accepted, duplicates: row.hour_duplicates, rejected: row.hour_rejected },
-                last_day: Counts { accepted: row.day_accepted, duplicates: row.day_duplicates, rejected: row.day_rejected },
+                last_hour: Counts {
+                    accepted: row.hour_accepted,
+                    duplicates: row.hour_duplicates,
+                    rejected: row.hour_rejected,
+                },
+                last_day: Counts {
+                    accepted: row.day_accepted,
+                    duplicates: row.day_duplicates,
+                    rejected: row.day_rejected,
+                },
             })
             .collect())
     }

@@ -26,7 +26,10 @@ use std::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Debug, Parser)]
-#[command(name = "ioc-load", about = "Measure ingest throughput and event-to-screen latency of an IOC server")]
+#[command(
+    name = "ioc-load",
+    about = "Measure ingest throughput and event-to-screen latency of an IOC server"
+)]
 struct Args {
     /// Base URL of the server (only loopback servers should be targeted).
     #[arg(long, default_value = "http://127.0.0.1:8080")]
@@ -177,7 +180,8 @@ async fn measure(args: Args) {
         let http = http.clone();
         let url = format!("{}/api/v1/units/01/summary?window=24h", args.url);
         async move {
-            let summary: Value = http.get(&url).header("cookie", cookie).send().await.unwrap().json().await.unwrap();
+            let summary: Value =
+                http.get(&url).header("cookie", cookie).send().await.unwrap().json().await.unwrap();
             summary["dossiers"]["received"].as_u64().unwrap()
         }
     };
@@ -193,8 +197,14 @@ async fn measure(args: Args) {
             let token = args.token.clone();
             async move {
                 let sent = Instant::now();
-                let response = http.post(&endpoint).bearer_auth(&token).json(&batch).send().await.unwrap();
-                assert_eq!(response.status().as_u16(), 200, "{}", response.text().await.unwrap_or_default());
+                let response =
+                    http.post(&endpoint).bearer_auth(&token).json(&batch).send().await.unwrap();
+                assert_eq!(
+                    response.status().as_u16(),
+                    200,
+                    "{}",
+                    response.text().await.unwrap_or_default()
+                );
                 let body: Value = response.json().await.unwrap();
                 assert_eq!(body["accepted"].as_u64(), Some(batch.len() as u64), "{body}");
                 sent.elapsed().as_secs_f64() * 1000.0
@@ -205,10 +215,20 @@ async fn measure(args: Args) {
         .await;
     let elapsed = started.elapsed().as_secs_f64();
     request_ms.sort_by(f64::total_cmp);
-    println!("ingest: {} events in {:.2} s = {:.0} events/s (batch {}, concurrency {})",
-        args.events, elapsed, args.events as f64 / elapsed, args.batch, args.concurrency);
-    println!("ingest request latency: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        percentile(&request_ms, 0.5), percentile(&request_ms, 0.99), request_ms.last().copied().unwrap_or(f64::NAN));
+    println!(
+        "ingest: {} events in {:.2} s = {:.0} events/s (batch {}, concurrency {})",
+        args.events,
+        elapsed,
+        args.events as f64 / elapsed,
+        args.batch,
+        args.concurrency
+    );
+    println!(
+        "ingest request latency: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        percentile(&request_ms, 0.5),
+        percentile(&request_ms, 0.99),
+        request_ms.last().copied().unwrap_or(f64::NAN)
+    );
     if let Some(cookie) = visible_cookie {
         // Durable and visible: every event acknowledged above is in the city's figures.
         while city_received(cookie.clone()).await < base + args.events as u64 {
@@ -233,7 +253,13 @@ async fn measure(args: Args) {
         tokio::time::sleep(std::time::Duration::from_millis(args.pause_ms)).await;
         let event = dossier(&run, args.events + sample, unit);
         let sent = Instant::now();
-        let response = http.post(&endpoint).bearer_auth(&args.token).json(&json!([event])).send().await.unwrap();
+        let response = http
+            .post(&endpoint)
+            .bearer_auth(&args.token)
+            .json(&json!([event]))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status().as_u16(), 200);
         loop {
             let now_received = next_received(&mut socket, &mut figures).await;
@@ -249,7 +275,14 @@ async fn measure(args: Args) {
         latencies.len(), args.pause_ms, percentile(&latencies, 0.5), percentile(&latencies, 0.9), latencies.last().copied().unwrap_or(f64::NAN));
 
     if args.idle_connections > 0 {
-        hold_idle_connections(&ws_url, &cookie, &args.idle_unit, args.idle_connections, args.hold_seconds).await;
+        hold_idle_connections(
+            &ws_url,
+            &cookie,
+            &args.idle_unit,
+            args.idle_connections,
+            args.hold_seconds,
+        )
+        .await;
     }
     if args.list_open > 0 {
         time_lists(&args, &run, &cookie).await;
@@ -275,7 +308,8 @@ async fn post_history(args: &Args) {
     for n in 0..items {
         let at = start + Duration::milliseconds((n as f64 * step_ms) as i64);
         let unit = &wards[random.random_range(0..wards.len())];
-        let officer = json!({"id": format!("cb-{unit}-{}", random.random_range(0..8)), "name": "Cán bộ"});
+        let officer =
+            json!({"id": format!("cb-{unit}-{}", random.random_range(0..8)), "name": "Cán bộ"});
         let assigned_at = at + Duration::minutes(5);
         let done_at = at + Duration::minutes(random.random_range(60..48 * 60));
         let done = done_at < now && !random.random_bool(0.05);
@@ -283,11 +317,24 @@ async fn post_history(args: &Args) {
         let id = |suffix: &str| format!("hist-{run}-{n}-{suffix}");
         // (kind, its first event, its closing event and what that event carries)
         let (kind, first, closing, closing_fields) = match random.random_range(0..10) {
-            0..=5 => ("dossier", json!({"type": "dossier.received", "procedure": "Đăng ký khai sinh", "field": "Hộ tịch", "channel": "online"}),
-                "dossier.resolved", json!({"outcome": "completed"})),
-            6..=8 => ("complaint", json!({"type": "complaint.received", "field": "Môi trường", "channel": "hotline", "summary": "Rác thải"}),
-                "complaint.resolved", json!({"satisfaction": "satisfied"})),
-            _ => ("task", json!({"type": "task.assigned", "title": "Kiểm tra", "officer": officer}), "task.completed", json!({})),
+            0..=5 => (
+                "dossier",
+                json!({"type": "dossier.received", "procedure": "Đăng ký khai sinh", "field": "Hộ tịch", "channel": "online"}),
+                "dossier.resolved",
+                json!({"outcome": "completed"}),
+            ),
+            6..=8 => (
+                "complaint",
+                json!({"type": "complaint.received", "field": "Môi trường", "channel": "hotline", "summary": "Rác thải"}),
+                "complaint.resolved",
+                json!({"satisfaction": "satisfied"}),
+            ),
+            _ => (
+                "task",
+                json!({"type": "task.assigned", "title": "Kiểm tra", "officer": officer}),
+                "task.completed",
+                json!({}),
+            ),
         };
         let item = format!("H{}-{run}-{n}", kind[..1].to_uppercase());
         // The fields every event of the item shares, then its own.
@@ -302,7 +349,12 @@ async fn post_history(args: &Args) {
         opening["due"] = json!(time(due));
         events.push(event("r", first["type"].as_str().unwrap_or_default(), at, &opening));
         if kind != "task" && assigned_at < now {
-            events.push(event("a", &format!("{kind}.assigned"), assigned_at, &json!({"officer": officer})));
+            events.push(event(
+                "a",
+                &format!("{kind}.assigned"),
+                assigned_at,
+                &json!({"officer": officer}),
+            ));
         }
         if done {
             events.push(event("d", closing, done_at, &closing_fields));
@@ -312,7 +364,8 @@ async fn post_history(args: &Args) {
     let endpoint = format!("{}/api/v1/events", args.url);
     let http = reqwest::Client::new();
     let started = Instant::now();
-    let batches: Vec<Vec<Value>> = events.chunks(args.batch.max(1)).map(<[Value]>::to_vec).collect();
+    let batches: Vec<Vec<Value>> =
+        events.chunks(args.batch.max(1)).map(<[Value]>::to_vec).collect();
     post_all(&http, &endpoint, &args.token, batches, args.concurrency).await;
     println!("history: {items} items, {total} events over the last {} h ({:.0} events/h) across {} wards, posted in {:.1} s",
         args.history_hours, total as f64 / args.history_hours as f64, wards.len(), started.elapsed().as_secs_f64());
@@ -330,10 +383,17 @@ fn load_wards(args: &Args, every: bool) -> Vec<String> {
 
 /// Posts batches of events, `concurrency` requests at a time, insisting that every event of
 /// every batch is accepted.
-async fn post_all(http: &reqwest::Client, endpoint: &str, token: &str, batches: Vec<Vec<Value>>, concurrency: usize) {
+async fn post_all(
+    http: &reqwest::Client,
+    endpoint: &str,
+    token: &str,
+    batches: Vec<Vec<Value>>,
+    concurrency: usize,
+) {
     futures_util::stream::iter(batches)
         .for_each_concurrent(concurrency.max(1), |batch| async move {
-            let response = http.post(endpoint).bearer_auth(token).json(&batch).send().await.unwrap();
+            let response =
+                http.post(endpoint).bearer_auth(token).json(&batch).send().await.unwrap();
             assert_eq!(response.status().as_u16(), 200);
             let body: Value = response.json().await.unwrap();
             assert_eq!(body["accepted"].as_u64(), Some(batch.len() as u64), "{body}");
@@ -387,8 +447,13 @@ async fn time_lists(args: &Args, run: &str, cookie: &str) {
         })
         .collect();
     post_all(&http, &endpoint, &args.token, batches, 4).await;
-    println!("lists: {} open dossiers ingested ({} overdue, {} officers)", args.list_open, args.list_overdue, args.list_officers);
-    for query in ["kind=dossier&state=overdue", "kind=dossier&state=open", "kind=dossier&state=due_soon"] {
+    println!(
+        "lists: {} open dossiers ingested ({} overdue, {} officers)",
+        args.list_open, args.list_overdue, args.list_officers
+    );
+    for query in
+        ["kind=dossier&state=overdue", "kind=dossier&state=open", "kind=dossier&state=due_soon"]
+    {
         let url = format!("{}/api/v1/units/01/items?{query}&limit=50", args.url);
         let mut times = Vec::with_capacity(args.list_samples);
         let mut total = 0;
@@ -440,12 +505,19 @@ async fn connect(
 
 /// Opens `count` connections, subscribed to `unit` (after its first snapshot) unless `none`,
 /// and holds them.
-async fn hold_idle_connections(ws_url: &str, cookie: &str, unit: &str, count: usize, hold_seconds: u64) {
+async fn hold_idle_connections(
+    ws_url: &str,
+    cookie: &str,
+    unit: &str,
+    count: usize,
+    hold_seconds: u64,
+) {
     let mut sockets = Vec::with_capacity(count);
     for _ in 0..count {
         let mut socket = connect(ws_url, cookie).await;
         if unit != "none" {
-            let subscribe = json!({"type": "subscribe", "unit": unit, "window": "today"}).to_string();
+            let subscribe =
+                json!({"type": "subscribe", "unit": unit, "window": "today"}).to_string();
             socket.send(Message::text(subscribe)).await.unwrap();
             next_received(&mut socket, &mut fanout::Tracker::Full(None)).await;
         }
@@ -528,7 +600,10 @@ mod fanout {
                         *figures = Some(ScopeFigures::from_snapshot(version, &data).unwrap());
                     }
                     ServerMessage::Delta { base, version, changes, .. } => {
-                        figures.as_mut()?.apply(base, version, &changes).expect("a delta that does not fit: a message was lost");
+                        figures
+                            .as_mut()?
+                            .apply(base, version, &changes)
+                            .expect("a delta that does not fit: a message was lost");
                     }
                     _ => return None,
                 }
@@ -539,13 +614,27 @@ mod fanout {
                 match message.kind {
                     "snapshot" => *received = message.data?.dossiers.received,
                     "delta" => {
-                        assert_eq!(message.base, *version, "a delta that does not fit: a message was lost");
+                        assert_eq!(
+                            message.base, *version,
+                            "a delta that does not fit: a message was lost"
+                        );
                         for change in message.changes.unwrap_or_default() {
                             let Some(value) = change.value else { continue };
                             match change.path.as_ref() {
-                                "/dossiers/received" => *received = serde_json::from_str(value.get()).unwrap(),
-                                "/dossiers" => *received = serde_json::from_str::<LightDossiers>(value.get()).unwrap().received,
-                                "" => *received = serde_json::from_str::<LightData>(value.get()).unwrap().dossiers.received,
+                                "/dossiers/received" => {
+                                    *received = serde_json::from_str(value.get()).unwrap()
+                                }
+                                "/dossiers" => {
+                                    *received = serde_json::from_str::<LightDossiers>(value.get())
+                                        .unwrap()
+                                        .received
+                                }
+                                "" => {
+                                    *received = serde_json::from_str::<LightData>(value.get())
+                                        .unwrap()
+                                        .dossiers
+                                        .received
+                                }
                                 _ => {}
                             }
                         }
@@ -574,10 +663,15 @@ mod fanout {
     pub async fn run(args: &Args) {
         let http = reqwest::Client::new();
         let cookie = log_in(&http, args).await;
-        let urls: Vec<String> = std::iter::once(args.url.clone()).chain(args.also_url.iter().cloned()).collect();
-        let ws_urls: Vec<String> = urls.iter().map(|url| format!("{}/api/v1/live", url.replacen("http", "ws", 1))).collect();
+        let urls: Vec<String> =
+            std::iter::once(args.url.clone()).chain(args.also_url.iter().cloned()).collect();
+        let ws_urls: Vec<String> = urls
+            .iter()
+            .map(|url| format!("{}/api/v1/live", url.replacen("http", "ws", 1)))
+            .collect();
         let wards = load_wards(args, false);
-        let batches = (args.fanout_rate as u64 * args.fanout_seconds).div_ceil(args.fanout_batch as u64) as usize;
+        let batches = (args.fanout_rate as u64 * args.fanout_seconds)
+            .div_ceil(args.fanout_batch as u64) as usize;
         let shared = Arc::new(Shared {
             posted_us: (0..batches).map(|_| AtomicU64::new(0)).collect(),
             start: Instant::now(),
@@ -593,15 +687,26 @@ mod fanout {
         let connected = Arc::new(tokio::sync::Semaphore::new(64));
         let mut clients = Vec::with_capacity(args.fanout_clients);
         for client in 0..args.fanout_clients {
-            let (ws_url, cookie, subscribe, shared, ready_tx, mut go_rx, connected) =
-                (ws_urls[client % ws_urls.len()].clone(), cookie.clone(), subscribe.clone(), shared.clone(), ready_tx.clone(), go_rx.clone(), connected.clone());
+            let (ws_url, cookie, subscribe, shared, ready_tx, mut go_rx, connected) = (
+                ws_urls[client % ws_urls.len()].clone(),
+                cookie.clone(),
+                subscribe.clone(),
+                shared.clone(),
+                ready_tx.clone(),
+                go_rx.clone(),
+                connected.clone(),
+            );
             let batch = args.fanout_batch as u64;
             let full = args.full_clients;
             clients.push(tokio::spawn(async move {
                 let permit = connected.acquire_owned().await.unwrap();
                 let mut socket = connect(&ws_url, &cookie).await;
                 socket.send(Message::text(subscribe)).await.unwrap();
-                let mut figures = if full { Tracker::Full(None) } else { Tracker::Light { version: None, received: 0 } };
+                let mut figures = if full {
+                    Tracker::Full(None)
+                } else {
+                    Tracker::Light { version: None, received: 0 }
+                };
                 let base = next_received(&mut socket, &mut figures).await;
                 drop(permit);
                 ready_tx.send(base).await.unwrap();
@@ -609,7 +714,12 @@ mod fanout {
                 let mut seen_batches = 0usize;
                 let mut latencies = Vec::with_capacity(shared.posted_us.len());
                 while seen_batches < shared.posted_us.len() {
-                    let Ok(Some(Ok(message))) = tokio::time::timeout(std::time::Duration::from_secs(60), socket.next()).await else { break };
+                    let Ok(Some(Ok(message))) =
+                        tokio::time::timeout(std::time::Duration::from_secs(60), socket.next())
+                            .await
+                    else {
+                        break;
+                    };
                     let Message::Text(text) = message else { continue };
                     let Some(received) = apply(&text, &mut figures) else { continue };
                     let now_us = shared.start.elapsed().as_micros() as u64;
@@ -634,7 +744,11 @@ mod fanout {
         for _ in 0..args.fanout_clients {
             bases.insert(ready_rx.recv().await.unwrap());
         }
-        assert_eq!(bases.len(), 1, "clients started from different figures: is something else ingesting? {bases:?}");
+        assert_eq!(
+            bases.len(),
+            1,
+            "clients started from different figures: is something else ingesting? {bases:?}"
+        );
         println!("fan-out: {} clients over {} server(s) subscribed to {} {} ({}), loader: {} events/s over {} wards in batches of {} for {} s",
             args.fanout_clients, urls.len(), args.fanout_unit, args.fanout_window, if args.snapshots_only { "snapshots only" } else { "deltas" },
             args.fanout_rate, wards.len(), args.fanout_batch, args.fanout_seconds);
@@ -644,10 +758,17 @@ mod fanout {
 
         // The loader, on its own thread and runtime.
         let loader = {
-            let (shared, endpoints, token, run, rate, batch) =
-                (shared.clone(), urls.iter().map(|url| format!("{url}/api/v1/events")).collect::<Vec<_>>(), args.token.clone(), format!("{:x}", Utc::now().timestamp_millis()), args.fanout_rate, args.fanout_batch);
+            let (shared, endpoints, token, run, rate, batch) = (
+                shared.clone(),
+                urls.iter().map(|url| format!("{url}/api/v1/events")).collect::<Vec<_>>(),
+                args.token.clone(),
+                format!("{:x}", Utc::now().timestamp_millis()),
+                args.fanout_rate,
+                args.fanout_batch,
+            );
             std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let runtime =
+                    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                 runtime.block_on(async move {
                     let http = reqwest::Client::new();
                     let every = std::time::Duration::from_secs_f64(batch as f64 / rate as f64);
@@ -656,12 +777,29 @@ mod fanout {
                     let mut requests = Vec::new();
                     for index in 0..shared.posted_us.len() {
                         ticks.tick().await;
-                        let events: Vec<Value> = (0..batch).map(|i| dossier(&run, index * batch + i, &wards[(index * batch + i) % wards.len()])).collect();
+                        let events: Vec<Value> = (0..batch)
+                            .map(|i| {
+                                dossier(
+                                    &run,
+                                    index * batch + i,
+                                    &wards[(index * batch + i) % wards.len()],
+                                )
+                            })
+                            .collect();
                         let endpoint = endpoints[index % endpoints.len()].clone();
                         let (http, token, shared) = (http.clone(), token.clone(), shared.clone());
                         requests.push(tokio::spawn(async move {
-                            shared.posted_us[index].store(shared.start.elapsed().as_micros() as u64, Ordering::Release);
-                            let response = http.post(&endpoint).bearer_auth(&token).json(&events).send().await.unwrap();
+                            shared.posted_us[index].store(
+                                shared.start.elapsed().as_micros() as u64,
+                                Ordering::Release,
+                            );
+                            let response = http
+                                .post(&endpoint)
+                                .bearer_auth(&token)
+                                .json(&events)
+                                .send()
+                                .await
+                                .unwrap();
                             assert_eq!(response.status().as_u16(), 200);
                         }));
                     }
@@ -684,15 +822,29 @@ mod fanout {
         let mut latencies = std::mem::take(&mut *shared.latencies.lock().unwrap());
         latencies.sort_by(f64::total_cmp);
         let deliveries = shared.deliveries.load(Ordering::Relaxed);
-        println!("posted {} events in {:.1} s; every client saw every batch: {} of {}",
-            shared.posted_us.len() * args.fanout_batch, posted_in, shared.complete.load(Ordering::Relaxed), args.fanout_clients);
+        println!(
+            "posted {} events in {:.1} s; every client saw every batch: {} of {}",
+            shared.posted_us.len() * args.fanout_batch,
+            posted_in,
+            shared.complete.load(Ordering::Relaxed),
+            args.fanout_clients
+        );
         println!("latency (batch posted → first message on a client including it), {} (client, batch) pairs: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
             latencies.len(), percentile(&latencies, 0.5), percentile(&latencies, 0.99), latencies.last().copied().unwrap_or(f64::NAN));
-        println!("deliveries: {} in {:.1} s = {:.0}/s, {:.1} MB/s, {:.0} bytes each",
-            deliveries, elapsed, deliveries as f64 / elapsed, shared.bytes.load(Ordering::Relaxed) as f64 / elapsed / 1e6,
-            shared.bytes.load(Ordering::Relaxed) as f64 / deliveries.max(1) as f64);
+        println!(
+            "deliveries: {} in {:.1} s = {:.0}/s, {:.1} MB/s, {:.0} bytes each",
+            deliveries,
+            elapsed,
+            deliveries as f64 / elapsed,
+            shared.bytes.load(Ordering::Relaxed) as f64 / elapsed / 1e6,
+            shared.bytes.load(Ordering::Relaxed) as f64 / deliveries.max(1) as f64
+        );
         if let Some(cpu) = cpu {
-            println!("server CPU: {:.1} s, {:.3} s per 1,000 deliveries", cpu, cpu * 1000.0 / deliveries.max(1) as f64);
+            println!(
+                "server CPU: {:.1} s, {:.3} s per 1,000 deliveries",
+                cpu,
+                cpu * 1000.0 / deliveries.max(1) as f64
+            );
         }
     }
 
@@ -709,7 +861,8 @@ mod fanout {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         let after_name = &stat[stat.rfind(')')? + 2..];
         let fields: Vec<&str> = after_name.split_whitespace().collect();
-        let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        let ticks: f64 =
+            fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
         Some(ticks / 100.0)
     }
 }

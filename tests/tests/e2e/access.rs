@@ -6,7 +6,9 @@ use ioc_server::accounts::Accounts;
 use ioc_shared::access::Role;
 use ioc_shared::live::ServerMessage;
 use ioc_tests::events::*;
-use ioc_tests::{browser, client_with_cookie, paired_display, ensure_user, login, now, LiveClient, TestServer};
+use ioc_tests::{
+    browser, client_with_cookie, ensure_user, login, now, paired_display, LiveClient, TestServer,
+};
 use serde_json::json;
 use sqlx::PgPool;
 use std::time::Duration as StdDuration;
@@ -52,13 +54,28 @@ async fn authorization_matrix(pool: PgPool) {
     for (role, cookie, allowed, admin) in &principals {
         let http = client_with_cookie(&server.base, cookie);
         for (unit, expected) in units.iter().zip(allowed) {
-            let status = http.get(format!("{}/api/v1/units/{unit}/summary?window=today", server.base)).send().await.unwrap().status();
-            assert_eq!(status.as_u16(), if *expected { 200 } else { 403 }, "{role} summary of {unit}");
-            assert_eq!(subscribe_allowed(&server, cookie, unit).await, *expected, "{role} subscribe to {unit}");
+            let status = http
+                .get(format!("{}/api/v1/units/{unit}/summary?window=today", server.base))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(
+                status.as_u16(),
+                if *expected { 200 } else { 403 },
+                "{role} summary of {unit}"
+            );
+            assert_eq!(
+                subscribe_allowed(&server, cookie, unit).await,
+                *expected,
+                "{role} subscribe to {unit}"
+            );
         }
-        let admin_status = http.get(format!("{}/api/v1/admin/users", server.base)).send().await.unwrap().status();
+        let admin_status =
+            http.get(format!("{}/api/v1/admin/users", server.base)).send().await.unwrap().status();
         assert_eq!(admin_status.as_u16(), if *admin { 200 } else { 403 }, "{role} admin endpoint");
-        let audit_status = http.get(format!("{}/api/v1/admin/audit", server.base)).send().await.unwrap().status();
+        let audit_status =
+            http.get(format!("{}/api/v1/admin/audit", server.base)).send().await.unwrap().status();
         assert_eq!(audit_status.as_u16(), if *admin { 200 } else { 403 }, "{role} audit log");
         // Sessions and displays cannot ingest: that takes a source system's key.
         let t = now();
@@ -71,7 +88,8 @@ async fn authorization_matrix(pool: PgPool) {
         assert_eq!(ingest.status().as_u16(), 401, "{role} ingest");
     }
     // An ingest key limited to Ba Đình writes there and below, nowhere else.
-    let (_, key) = state.accounts.create_key("mot-cua", Some(OWN), Default::default()).await.unwrap();
+    let (_, key) =
+        state.accounts.create_key("mot-cua", Some(OWN), Default::default()).await.unwrap();
     let t = now();
     let response = reqwest::Client::new()
         .post(format!("{}/api/v1/events", server.base))
@@ -94,23 +112,49 @@ async fn authorization_matrix(pool: PgPool) {
         .iter()
         .map(|r| (r["index"].as_u64().unwrap(), r["error"].as_str().unwrap().to_owned()))
         .collect();
-    assert_eq!(reasons[0], (2, "unit `002` is outside the units this key may send for (`001` and below)".into()));
+    assert_eq!(
+        reasons[0],
+        (2, "unit `002` is outside the units this key may send for (`001` and below)".into())
+    );
     assert_eq!(reasons[1].0, 3);
-    assert_eq!(reasons[2], (4, "source `someone-else` does not match this key's source `mot-cua`".into()));
+    assert_eq!(
+        reasons[2],
+        (4, "source `someone-else` does not match this key's source `mot-cua`".into())
+    );
     // Denied scope accesses are in the audit log, with who.
-    let audit: serde_json::Value = server.http.get(format!("{}/api/v1/admin/audit?limit=500", server.base)).send().await.unwrap().json().await.unwrap();
-    let denied: Vec<&serde_json::Value> = audit.as_array().unwrap().iter().filter(|e| e["action"] == "access_denied").collect();
-    assert!(denied.iter().any(|e| e["actor"] == "user:truong.badinh" && e["target"] == "unit:002"), "{audit}");
-    assert!(denied.iter().any(|e| e["actor"].as_str().unwrap().starts_with("display:") && e["target"] == "unit:01"));
-    assert!(denied.iter().any(|e| e["actor"] == "user:lanhdao" && e["target"] == "/api/v1/admin/users"));
+    let audit: serde_json::Value = server
+        .http
+        .get(format!("{}/api/v1/admin/audit?limit=500", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let denied: Vec<&serde_json::Value> =
+        audit.as_array().unwrap().iter().filter(|e| e["action"] == "access_denied").collect();
+    assert!(
+        denied.iter().any(|e| e["actor"] == "user:truong.badinh" && e["target"] == "unit:002"),
+        "{audit}"
+    );
+    assert!(denied
+        .iter()
+        .any(|e| e["actor"].as_str().unwrap().starts_with("display:") && e["target"] == "unit:01"));
+    assert!(denied
+        .iter()
+        .any(|e| e["actor"] == "user:lanhdao" && e["target"] == "/api/v1/admin/users"));
     server.cleanup().await;
 }
 
 #[sqlx::test(migrations = "../server/migrations")]
 async fn a_refusal_reveals_nothing_about_the_unit(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    ensure_user(&server.server.state, "truong.badinh", "chief-password-1", Role::Chief, Some(OWN)).await;
-    let chief = client_with_cookie(&server.base, &login(&server.base, "truong.badinh", "chief-password-1").await.unwrap());
+    ensure_user(&server.server.state, "truong.badinh", "chief-password-1", Role::Chief, Some(OWN))
+        .await;
+    let chief = client_with_cookie(
+        &server.base,
+        &login(&server.base, "truong.badinh", "chief-password-1").await.unwrap(),
+    );
     for unit in [SIBLING, "99999"] {
         for path in [format!("/api/v1/units/{unit}/summary"), format!("/api/v1/units/{unit}")] {
             let response = chief.get(format!("{}{path}", server.base)).send().await.unwrap();
@@ -120,10 +164,25 @@ async fn a_refusal_reveals_nothing_about_the_unit(pool: PgPool) {
         }
     }
     // The chief's breadcrumb starts at their own unit, and their root is their unit.
-    let info: serde_json::Value = chief.get(format!("{}/api/v1/units/{BELOW}", server.base)).send().await.unwrap().json().await.unwrap();
-    let path: Vec<&str> = info["path"].as_array().unwrap().iter().map(|u| u["code"].as_str().unwrap()).collect();
+    let info: serde_json::Value = chief
+        .get(format!("{}/api/v1/units/{BELOW}", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path: Vec<&str> =
+        info["path"].as_array().unwrap().iter().map(|u| u["code"].as_str().unwrap()).collect();
     assert_eq!(path, [OWN, BELOW]);
-    let roots: serde_json::Value = chief.get(format!("{}/api/v1/units", server.base)).send().await.unwrap().json().await.unwrap();
+    let roots: serde_json::Value = chief
+        .get(format!("{}/api/v1/units", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(roots[0]["code"], OWN);
     server.cleanup().await;
 }
@@ -132,16 +191,40 @@ async fn a_refusal_reveals_nothing_about_the_unit(pool: PgPool) {
 async fn everything_but_login_health_and_the_page_needs_a_credential(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     let anonymous = reqwest::Client::new();
-    for path in ["/api/v1/units", "/api/v1/units/01", "/api/v1/units/01/summary", "/api/v1/me", "/api/v1/openapi.yaml", "/api/v1/admin/users"] {
+    for path in [
+        "/api/v1/units",
+        "/api/v1/units/01",
+        "/api/v1/units/01/summary",
+        "/api/v1/me",
+        "/api/v1/openapi.yaml",
+        "/api/v1/admin/users",
+    ] {
         let status = anonymous.get(format!("{}{path}", server.base)).send().await.unwrap().status();
         assert_eq!(status.as_u16(), 401, "{path}");
     }
-    assert_eq!(anonymous.get(format!("{}/api/v1/health", server.base)).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        anonymous
+            .get(format!("{}/api/v1/health", server.base))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
     let page = anonymous.get(format!("{}/", server.base)).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
-    assert!(LiveClient::connect_as(&server.ws_url(), None, None).await.is_err(), "no credential, no live connection");
+    assert!(
+        LiveClient::connect_as(&server.ws_url(), None, None).await.is_err(),
+        "no credential, no live connection"
+    );
     let cookie = ioc_tests::session_cookie(
-        &browser(&server.base).post(format!("{}/api/v1/login", server.base)).json(&json!({"username": ioc_tests::ADMIN.0, "password": ioc_tests::ADMIN.1})).send().await.unwrap(),
+        &browser(&server.base)
+            .post(format!("{}/api/v1/login", server.base))
+            .json(&json!({"username": ioc_tests::ADMIN.0, "password": ioc_tests::ADMIN.1}))
+            .send()
+            .await
+            .unwrap(),
         ioc_server::http::extract::SESSION_COOKIE,
     );
     assert!(cookie.is_some());
@@ -168,14 +251,23 @@ async fn the_session_cookie_is_http_only_and_same_site(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn a_foreign_origin_is_refused(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let refused = LiveClient::connect_as(&server.ws_url(), Some(&server.cookie), Some("https://evil.example")).await;
+    let refused = LiveClient::connect_as(
+        &server.ws_url(),
+        Some(&server.cookie),
+        Some("https://evil.example"),
+    )
+    .await;
     match refused {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status().as_u16(), 403),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 403)
+        }
         Err(other) => panic!("expected HTTP 403, got {other}"),
         Ok(_) => panic!("a foreign origin must not connect"),
     }
     let own = format!("http://{}", server.server.addr);
-    assert!(LiveClient::connect_as(&server.ws_url(), Some(&server.cookie), Some(&own)).await.is_ok());
+    assert!(LiveClient::connect_as(&server.ws_url(), Some(&server.cookie), Some(&own))
+        .await
+        .is_ok());
     server.cleanup().await;
 }
 
@@ -183,10 +275,14 @@ async fn a_foreign_origin_is_refused(pool: PgPool) {
 async fn a_credential_in_the_query_string_is_refused(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     let token = server.cookie.trim_start_matches("ioc_session=").to_owned();
-    for query in [format!("?session={token}"), format!("?token={token}"), format!("?access_token={token}")] {
+    for query in
+        [format!("?session={token}"), format!("?token={token}"), format!("?access_token={token}")]
+    {
         let url = format!("{}{query}", server.ws_url());
         match LiveClient::connect_as(&url, None, None).await {
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status().as_u16(), 400, "{query}"),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status().as_u16(), 400, "{query}")
+            }
             Err(other) => panic!("{query}: expected HTTP 400, got {other}"),
             Ok(_) => panic!("{query}: a credential in the URL must not work"),
         }
@@ -199,17 +295,27 @@ async fn a_credential_in_the_query_string_is_refused(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn a_logged_out_session_is_disconnected(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    ensure_user(&server.server.state, "truong.badinh", "chief-password-1", Role::Chief, Some(OWN)).await;
+    ensure_user(&server.server.state, "truong.badinh", "chief-password-1", Role::Chief, Some(OWN))
+        .await;
     let cookie = login(&server.base, "truong.badinh", "chief-password-1").await.unwrap();
     let mut live = LiveClient::connect_as(&server.ws_url(), Some(&cookie), None).await.unwrap();
     live.subscribe(OWN, "today").await;
     assert!(matches!(live.next_message(WAIT).await, Some(ServerMessage::Snapshot { .. })));
-    let logout = client_with_cookie(&server.base, &cookie).post(format!("{}/api/v1/logout", server.base)).json(&json!({})).send().await.unwrap();
+    let logout = client_with_cookie(&server.base, &cookie)
+        .post(format!("{}/api/v1/logout", server.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(logout.status().as_u16(), 200);
     let closed = live.closed_with(StdDuration::from_secs(20)).await;
     assert_eq!(closed, Some((1008, "session ended".to_owned())));
     // The session is gone server-side: the cookie no longer works anywhere.
-    let me = client_with_cookie(&server.base, &cookie).get(format!("{}/api/v1/me", server.base)).send().await.unwrap();
+    let me = client_with_cookie(&server.base, &cookie)
+        .get(format!("{}/api/v1/me", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me.status().as_u16(), 401);
     assert!(LiveClient::connect_as(&server.ws_url(), Some(&cookie), None).await.is_err());
     server.cleanup().await;
@@ -222,10 +328,23 @@ async fn a_revoked_display_is_disconnected(pool: PgPool) {
     let mut live = LiveClient::connect_as(&server.ws_url(), Some(&cookie), None).await.unwrap();
     live.subscribe(OWN, "today").await;
     assert!(matches!(live.next_message(WAIT).await, Some(ServerMessage::Snapshot { .. })));
-    let revoke = server.http.post(format!("{}/api/v1/admin/displays/{id}/revoke", server.base)).json(&json!({})).send().await.unwrap();
+    let revoke = server
+        .http
+        .post(format!("{}/api/v1/admin/displays/{id}/revoke", server.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(revoke.status().as_u16(), 200);
-    assert_eq!(live.closed_with(StdDuration::from_secs(20)).await, Some((1008, "session ended".to_owned())));
-    let me = client_with_cookie(&server.base, &cookie).get(format!("{}/api/v1/me", server.base)).send().await.unwrap();
+    assert_eq!(
+        live.closed_with(StdDuration::from_secs(20)).await,
+        Some((1008, "session ended".to_owned()))
+    );
+    let me = client_with_cookie(&server.base, &cookie)
+        .get(format!("{}/api/v1/me", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me.status().as_u16(), 401);
     server.cleanup().await;
 }
@@ -266,14 +385,21 @@ async fn repeated_failed_logins_are_slowed_then_refused(pool: PgPool) {
                 .send()
                 .await
                 .unwrap();
-            (response.status().as_u16(), response.headers().get("retry-after").is_some(), started.elapsed(), response.text().await.unwrap())
+            (
+                response.status().as_u16(),
+                response.headers().get("retry-after").is_some(),
+                started.elapsed(),
+                response.text().await.unwrap(),
+            )
         }
     };
     for _ in 0..ioc_server::accounts::throttle::SLOW_AFTER_FAILURES {
         assert_eq!(attempt("wrong-password!").await.0, 401);
     }
     // From here each attempt is held back (a lower bound: never flaky).
-    for _ in ioc_server::accounts::throttle::SLOW_AFTER_FAILURES..ioc_server::accounts::throttle::REFUSE_AFTER_FAILURES {
+    for _ in ioc_server::accounts::throttle::SLOW_AFTER_FAILURES
+        ..ioc_server::accounts::throttle::REFUSE_AFTER_FAILURES
+    {
         let (status, _, took, _) = attempt("wrong-password!").await;
         assert_eq!(status, 401);
         assert!(took >= StdDuration::from_secs(1), "slowed down: {took:?}");
@@ -285,8 +411,15 @@ async fn repeated_failed_logins_are_slowed_then_refused(pool: PgPool) {
     assert!(body.contains("too many failed login attempts; try again in"), "{body}");
     // Another account is not locked by this one's failures.
     assert!(login(&server.base, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await.is_ok());
-    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = 'user:lanhdao'").fetch_all(&pool).await.unwrap();
-    assert_eq!(actions.iter().filter(|a| *a == "login_failed").count() as i64, ioc_server::accounts::throttle::REFUSE_AFTER_FAILURES);
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = 'user:lanhdao'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        actions.iter().filter(|a| *a == "login_failed").count() as i64,
+        ioc_server::accounts::throttle::REFUSE_AFTER_FAILURES
+    );
     assert!(actions.iter().any(|a| a == "login_refused"));
     server.cleanup().await;
 }
@@ -304,8 +437,20 @@ async fn passwords_are_never_logged_nor_stored_in_clear(pool: PgPool) {
     assert_eq!(login(&server.base, "pw.check", wrong).await, Err(401));
     accounts.reset_password("pw.check", second).await.unwrap();
     assert!(login(&server.base, "pw.check", second).await.is_ok());
-    let body = json!({"username": "new.person", "password": "third-secret-Pa55word", "role": "leader"});
-    assert_eq!(server.http.post(format!("{}/api/v1/admin/users", server.base)).json(&body).send().await.unwrap().status().as_u16(), 200);
+    let body =
+        json!({"username": "new.person", "password": "third-secret-Pa55word", "role": "leader"});
+    assert_eq!(
+        server
+            .http
+            .post(format!("{}/api/v1/admin/users", server.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
     let text = logs.text();
     assert!(text.contains("sqlx") || text.contains("ioc_server"), "logs are being captured");
     for secret in [first, wrong, second, "third-secret-Pa55word"] {
@@ -316,10 +461,20 @@ async fn passwords_are_never_logged_nor_stored_in_clear(pool: PgPool) {
             .await
             .unwrap();
         assert_eq!(in_audit, 0);
-        let in_users: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE password_hash LIKE '%' || $1 || '%'").bind(secret).fetch_one(&pool).await.unwrap();
+        let in_users: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM users WHERE password_hash LIKE '%' || $1 || '%'",
+        )
+        .bind(secret)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
         assert_eq!(in_users, 0);
     }
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE username = 'pw.check'").fetch_one(&pool).await.unwrap();
+    let hash: String =
+        sqlx::query_scalar("SELECT password_hash FROM users WHERE username = 'pw.check'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert!(hash.starts_with("$argon2id$"));
     server.cleanup().await;
 }
@@ -332,9 +487,18 @@ async fn a_disabled_person_is_disconnected_and_cannot_log_in(pool: PgPool) {
     let mut live = LiveClient::connect_as(&server.ws_url(), Some(&cookie), None).await.unwrap();
     live.subscribe(CITY, "today").await;
     assert!(matches!(live.next_message(WAIT).await, Some(ServerMessage::Snapshot { .. })));
-    let disable = server.http.post(format!("{}/api/v1/admin/users/lanhdao/disable", server.base)).json(&json!({})).send().await.unwrap();
+    let disable = server
+        .http
+        .post(format!("{}/api/v1/admin/users/lanhdao/disable", server.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(disable.status().as_u16(), 200);
-    assert_eq!(live.closed_with(StdDuration::from_secs(20)).await, Some((1008, "session ended".to_owned())));
+    assert_eq!(
+        live.closed_with(StdDuration::from_secs(20)).await,
+        Some((1008, "session ended".to_owned()))
+    );
     assert_eq!(login(&server.base, "lanhdao", "leader-password-1").await, Err(401));
     server.cleanup().await;
 }
@@ -363,12 +527,28 @@ async fn an_idle_session_expires(pool: PgPool) {
 async fn a_pairing_code_works_once(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     let body = json!({"name": "Tường Hoàn Kiếm", "unit": SIBLING, "playlist": [{"unit": SIBLING, "window": "today", "seconds": 20}]});
-    let created: serde_json::Value = server.http.post(format!("{}/api/v1/admin/displays", server.base)).json(&body).send().await.unwrap().json().await.unwrap();
+    let created: serde_json::Value = server
+        .http
+        .post(format!("{}/api/v1/admin/displays", server.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let code = created["pairing_code"].as_str().unwrap().to_owned();
     assert_eq!(created["pairing_link"], format!("/wall#pair={code}"));
     let pair = |code: String| {
         let base = server.base.clone();
-        async move { browser(&base).post(format!("{base}/api/v1/displays/pair")).json(&json!({"code": code})).send().await.unwrap() }
+        async move {
+            browser(&base)
+                .post(format!("{base}/api/v1/displays/pair"))
+                .json(&json!({"code": code}))
+                .send()
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(pair("WRNG-CODE".into()).await.status().as_u16(), 401);
     let paired = pair(code.clone()).await;
@@ -378,7 +558,13 @@ async fn a_pairing_code_works_once(pool: PgPool) {
     assert_eq!(pair(code).await.status().as_u16(), 401, "a code pairs one screen, once");
     // A playlist view outside the display's unit is refused.
     let outside = json!({"name": "Sai", "unit": SIBLING, "playlist": [{"unit": OWN, "window": "today", "seconds": 20}]});
-    let refused = server.http.post(format!("{}/api/v1/admin/displays", server.base)).json(&outside).send().await.unwrap();
+    let refused = server
+        .http
+        .post(format!("{}/api/v1/admin/displays", server.base))
+        .json(&outside)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status().as_u16(), 400);
     server.cleanup().await;
 }
@@ -409,18 +595,33 @@ async fn one_recheck_ends_the_connections_whose_credentials_ended_without_a_noti
     sqlx::query("UPDATE sessions SET last_seen = $1::timestamptz - interval '30 days' WHERE user_id = (SELECT id FROM users WHERE username = 'goes')")
         .bind(now)
         .execute(&pool).await.unwrap();
-    sqlx::query("UPDATE displays SET revoked_at = $2 WHERE id = $1").bind(display_id).bind(now).execute(&pool).await.unwrap();
+    sqlx::query("UPDATE displays SET revoked_at = $2 WHERE id = $1")
+        .bind(display_id)
+        .bind(now)
+        .execute(&pool)
+        .await
+        .unwrap();
     // The kept session was last active long enough ago that the recheck records activity.
     sqlx::query("UPDATE sessions SET last_seen = $1::timestamptz - interval '10 minutes' WHERE user_id = (SELECT id FROM users WHERE username = 'stays')")
         .bind(now)
         .execute(&pool).await.unwrap();
 
-    let ended = state.live_credentials.recheck(&state.accounts, state.settings.session_idle, &state.revocations).await.unwrap();
+    let ended = state
+        .live_credentials
+        .recheck(&state.accounts, state.settings.session_idle, &state.revocations)
+        .await
+        .unwrap();
     assert_eq!(ended, 2);
     let mut display = connections.pop().unwrap();
     let mut gone = connections.pop().unwrap();
-    assert_eq!(display.closed_with(StdDuration::from_secs(20)).await, Some((1008, "session ended".to_owned())));
-    assert_eq!(gone.closed_with(StdDuration::from_secs(20)).await, Some((1008, "session ended".to_owned())));
+    assert_eq!(
+        display.closed_with(StdDuration::from_secs(20)).await,
+        Some((1008, "session ended".to_owned()))
+    );
+    assert_eq!(
+        gone.closed_with(StdDuration::from_secs(20)).await,
+        Some((1008, "session ended".to_owned()))
+    );
     let idle_seconds: f64 = sqlx::query_scalar("SELECT EXTRACT(EPOCH FROM $1::timestamptz - last_seen)::float8 FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = 'stays')")
         .bind(server.now())
         .fetch_one(&pool).await.unwrap();

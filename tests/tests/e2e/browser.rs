@@ -3,9 +3,9 @@
 
 use chrono::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
-use ioc_tests::events::*;
 use ioc_shared::access::WallView;
 use ioc_shared::summary::Window;
+use ioc_tests::events::*;
 use ioc_tests::{now, ServerThread, TestServer};
 use serde_json::json;
 use sqlx::PgPool;
@@ -28,7 +28,8 @@ impl Driver {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver not found: run scripts/test.sh, which installs chromium-driver");
-        let profile = std::env::temp_dir().join(format!("ioc-chromium-{port}-{}", rand::random::<u32>()));
+        let profile =
+            std::env::temp_dir().join(format!("ioc-chromium-{port}-{}", rand::random::<u32>()));
         Driver { process, port, profile }
     }
 
@@ -44,7 +45,9 @@ impl Driver {
         let url = format!("http://127.0.0.1:{}", self.port);
         for _ in 0..50 {
             let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            if let Ok(client) = ClientBuilder::new(connector).capabilities(capabilities.clone()).connect(&url).await {
+            if let Ok(client) =
+                ClientBuilder::new(connector).capabilities(capabilities.clone()).connect(&url).await
+            {
                 return client;
             }
             tokio::time::sleep(StdDuration::from_millis(200)).await;
@@ -58,10 +61,15 @@ fn descendants(pid: u32) -> Vec<u32> {
     let mut parents: Vec<(u32, u32)> = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
-            let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
             let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
             // `pid (comm) state ppid …`: the name may hold spaces, so read after the last `)`.
-            let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)).and_then(|p| p.parse::<u32>().ok());
+            let parent = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
             if let Some(parent) = parent {
                 parents.push((child, parent));
             }
@@ -71,7 +79,9 @@ fn descendants(pid: u32) -> Vec<u32> {
     let mut i = 0;
     while i < found.len() {
         let current = found[i];
-        found.extend(parents.iter().filter(|(_, parent)| *parent == current).map(|(child, _)| *child));
+        found.extend(
+            parents.iter().filter(|(_, parent)| *parent == current).map(|(child, _)| *child),
+        );
         i += 1;
     }
     found.remove(0);
@@ -85,7 +95,12 @@ impl Drop for Driver {
         // process ids (never a process group).
         let browsers = descendants(self.process.id());
         if !browsers.is_empty() {
-            let _ = Command::new("kill").arg("-KILL").args(browsers.iter().map(u32::to_string)).stdout(Stdio::null()).stderr(Stdio::null()).status();
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .args(browsers.iter().map(u32::to_string))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
         }
         let _ = self.process.kill();
         let _ = self.process.wait();
@@ -119,7 +134,13 @@ async fn the_dashboard_shows_live_figures_and_drills_down(pool: PgPool) {
     let t = now();
     let mut batch = Vec::new();
     for i in 0..1234 {
-        batch.push(dossier_received(&format!("d{i}"), "00004", &format!("D{i}"), t - Duration::minutes(30), t + Duration::hours(4)));
+        batch.push(dossier_received(
+            &format!("d{i}"),
+            "00004",
+            &format!("D{i}"),
+            t - Duration::minutes(30),
+            t + Duration::hours(4),
+        ));
     }
     server.ingest_ok(&json!(batch)).await;
     server.settle().await;
@@ -139,7 +160,9 @@ async fn the_dashboard_shows_live_figures_and_drills_down(pool: PgPool) {
     assert!(crumbs.contains("Thành phố Hà Nội"), "{crumbs}");
 
     // An event arrives: the screen changes without a reload.
-    server.ingest_ok(&json!([dossier_received("new", "00004", "NEW", t, t + Duration::hours(4))])).await;
+    server
+        .ingest_ok(&json!([dossier_received("new", "00004", "NEW", t, t + Duration::hours(4))]))
+        .await;
     wait_for_text(&client, "[data-tile=dossiers-received] .tile-value", "1.235").await;
 
     // Drill down: click Quận Ba Đình in the ranking; the URL follows.
@@ -192,7 +215,10 @@ async fn wait_for_text_containing(client: &Client, css: &str, wanted: &str, limi
         if text.as_deref().is_some_and(|t| t.contains(wanted)) {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "`{css}` shows {text:?}, never containing `{wanted}`");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "`{css}` shows {text:?}, never containing `{wanted}`"
+        );
         tokio::time::sleep(StdDuration::from_millis(200)).await;
     }
 }
@@ -204,15 +230,35 @@ async fn a_paired_wall_rotates_and_recovers_from_a_server_restart(pool: PgPool) 
     let prefix = ioc_tests::fresh_prefix();
     let first = ServerThread::spawn(&pool, &prefix, None);
     let addr = first.addr;
-    let accounts = ioc_server::accounts::Accounts::new(pool.clone(), ioc_shared::time::Clock::system());
+    let accounts =
+        ioc_server::accounts::Accounts::new(pool.clone(), ioc_shared::time::Clock::system());
     let playlist = vec![
-        WallView { unit: "001".into(), window: Window::Hours24, seconds: 5, view: Default::default() },
-        WallView { unit: "002".into(), window: Window::Hours24, seconds: 5, view: Default::default() },
+        WallView {
+            unit: "001".into(),
+            window: Window::Hours24,
+            seconds: 5,
+            view: Default::default(),
+        },
+        WallView {
+            unit: "002".into(),
+            window: Window::Hours24,
+            seconds: 5,
+            view: Default::default(),
+        },
     ];
-    let (_, code) = accounts.create_display("Tường phòng điều hành", "01", &playlist).await.unwrap();
+    let (_, code) =
+        accounts.create_display("Tường phòng điều hành", "01", &playlist).await.unwrap();
     let t = now();
     let events: Vec<serde_json::Value> = (0..3)
-        .map(|i| dossier_received(&format!("w{i}"), "00004", &format!("W{i}"), t - Duration::minutes(5), t + Duration::hours(4)))
+        .map(|i| {
+            dossier_received(
+                &format!("w{i}"),
+                "00004",
+                &format!("W{i}"),
+                t - Duration::minutes(5),
+                t + Duration::hours(4),
+            )
+        })
         .collect();
     let response = reqwest::Client::new()
         .post(format!("{}/api/v1/events", first.base()))
@@ -227,13 +273,25 @@ async fn a_paired_wall_rotates_and_recovers_from_a_server_restart(pool: PgPool) 
     let client = driver.client().await;
     client.goto(&format!("{}/wall#pair={code}", first.base())).await.unwrap();
     // Paired: live figures of the first view, freshness green.
-    wait_for_text_containing(&client, ".wall-view-name", "Quận Ba Đình", StdDuration::from_secs(20)).await;
+    wait_for_text_containing(
+        &client,
+        ".wall-view-name",
+        "Quận Ba Đình",
+        StdDuration::from_secs(20),
+    )
+    .await;
     wait_for_text(&client, "[data-tile=dossiers-received] .wall-value", "3").await;
     wait_for(&client, ".badge[data-freshness=green]").await;
     let url = client.current_url().await.unwrap();
     assert!(!url.as_str().contains("pair="), "the pairing code leaves the address bar: {url}");
     // Rotates to the second view by itself.
-    wait_for_text_containing(&client, ".wall-view-name", "Quận Hoàn Kiếm", StdDuration::from_secs(15)).await;
+    wait_for_text_containing(
+        &client,
+        ".wall-view-name",
+        "Quận Hoàn Kiếm",
+        StdDuration::from_secs(15),
+    )
+    .await;
 
     // The server stops: the banner comes on and the figures are dimmed.
     first.stop();
@@ -268,16 +326,26 @@ async fn a_stuck_applier_turns_the_dashboard_amber_with_the_reason(pool: PgPool)
 
     assert!(server.server.stop_task("applier"));
     let t = now();
-    server.ingest_ok(&json!([dossier_received("e1", "00004", "D1", t, t + Duration::hours(4))])).await;
+    server
+        .ingest_ok(&json!([dossier_received("e1", "00004", "D1", t, t + Duration::hours(4))]))
+        .await;
     // Amber once the lag passes 10 s and the next heartbeat (every 5 s) carries it. The bound
     // is generous on purpose: it catches "never", not speed (a regression that pinned a
     // timed assertion here failed CI on a loaded machine at 15.03 s).
-    wait_for_text_containing(&client, ".conn[data-freshness=amber]", "dữ liệu chậm", StdDuration::from_secs(40)).await;
+    wait_for_text_containing(
+        &client,
+        ".conn[data-freshness=amber]",
+        "dữ liệu chậm",
+        StdDuration::from_secs(40),
+    )
+    .await;
     // The heartbeat itself says how far behind the figures are.
     let deadline = tokio::time::Instant::now() + StdDuration::from_secs(10);
     loop {
         let text = live.next_text(StdDuration::from_secs(6)).await.unwrap();
-        if let Ok(ioc_shared::live::ServerMessage::Heartbeat { status, lag_seconds, .. }) = serde_json::from_str(&text) {
+        if let Ok(ioc_shared::live::ServerMessage::Heartbeat { status, lag_seconds, .. }) =
+            serde_json::from_str(&text)
+        {
             if status == ioc_shared::live::FeedStatus::Behind {
                 assert!(lag_seconds > 10.0, "{lag_seconds}");
                 break;
@@ -296,16 +364,24 @@ async fn a_silent_source_is_flagged_in_the_admin_api_and_on_the_dashboard(pool: 
     let key = server.create_key(&json!({"source": "tong-dai", "unit": "001", "expected_interval_seconds": 3, "watch": "always"})).await;
     let t = now();
     let send = |events: serde_json::Value| {
-        let request = reqwest::Client::new().post(format!("{}/api/v1/events", server.base)).bearer_auth(&key).json(&events);
+        let request = reqwest::Client::new()
+            .post(format!("{}/api/v1/events", server.base))
+            .bearer_auth(&key)
+            .json(&events);
         async move { request.send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
     };
-    let mut event = complaint_received("c1", "00004", "C1", t, t + Duration::hours(4), "Môi trường", "hotline");
+    let mut event =
+        complaint_received("c1", "00004", "C1", t, t + Duration::hours(4), "Môi trường", "hotline");
     event.as_object_mut().unwrap().remove("source");
     let mut wrong = event.clone();
     wrong["unit"] = json!("00037");
     wrong["id"] = json!("c2");
     let answer = send(json!([event, wrong])).await;
-    assert_eq!((answer["accepted"].as_u64(), answer["rejected"].as_array().map(Vec::len)), (Some(1), Some(1)), "{answer}");
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["rejected"].as_array().map(Vec::len)),
+        (Some(1), Some(1)),
+        "{answer}"
+    );
     let spoke_at = ioc_shared::time::to_local_rfc3339(chrono::Utc::now());
 
     // The admin API: traffic, reasons, and then silence.
@@ -315,12 +391,26 @@ async fn a_silent_source_is_flagged_in_the_admin_api_and_on_the_dashboard(pool: 
     })
     .await;
     let (_, sources) = server.get("/api/v1/admin/sources").await;
-    let report = sources.as_array().unwrap().iter().find(|s| s["source"] == "tong-dai").unwrap().clone();
-    assert_eq!(report["last_hour"], json!({"accepted": 1, "duplicates": 0, "rejected": 1}), "{report}");
-    assert!(report["top_rejections"][0]["reason"].as_str().unwrap().contains("outside the units this key may send for"), "{report}");
+    let report =
+        sources.as_array().unwrap().iter().find(|s| s["source"] == "tong-dai").unwrap().clone();
+    assert_eq!(
+        report["last_hour"],
+        json!({"accepted": 1, "duplicates": 0, "rejected": 1}),
+        "{report}"
+    );
+    assert!(
+        report["top_rejections"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("outside the units this key may send for"),
+        "{report}"
+    );
     assert!(report["silent_since"].is_string(), "{report}");
     let (ok, out, _) = ioc_tests::run_ioc(&pool, &server.prefix, &["source", "list"], "");
-    assert!(ok && out.lines().any(|l| l.starts_with("tong-dai") && l.contains("SILENT since")), "{out}");
+    assert!(
+        ok && out.lines().any(|l| l.starts_with("tong-dai") && l.contains("SILENT since")),
+        "{out}"
+    );
 
     // The dashboard of a unit it feeds says so; a unit it does not feed does not.
     let driver = Driver::start();
@@ -328,18 +418,37 @@ async fn a_silent_source_is_flagged_in_the_admin_api_and_on_the_dashboard(pool: 
     client.goto(&format!("{}/?unit=001", server.base)).await.unwrap();
     log_in(&client, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await;
     let hh_mm = &spoke_at[11..16];
-    wait_for_text_containing(&client, ".silent-source", &format!("nguồn dữ liệu tong-dai im lặng từ {hh_mm}"), StdDuration::from_secs(15)).await;
+    wait_for_text_containing(
+        &client,
+        ".silent-source",
+        &format!("nguồn dữ liệu tong-dai im lặng từ {hh_mm}"),
+        StdDuration::from_secs(15),
+    )
+    .await;
     client.goto(&format!("{}/?unit=002", server.base)).await.unwrap();
     wait_for_text(&client, "[data-tile=dossiers-received] .tile-value", "0").await;
     tokio::time::sleep(StdDuration::from_secs(6)).await; // past a heartbeat
-    assert!(client.find(Locator::Css(".silent-source")).await.is_err(), "Hoàn Kiếm is not fed by this source");
+    assert!(
+        client.find(Locator::Css(".silent-source")).await.is_err(),
+        "Hoàn Kiếm is not fed by this source"
+    );
     // It speaks again: it is no longer silent (the report is computed when asked).
-    let mut again = complaint_received("c3", "00004", "C3", now(), now() + Duration::hours(4), "Môi trường", "hotline");
+    let mut again = complaint_received(
+        "c3",
+        "00004",
+        "C3",
+        now(),
+        now() + Duration::hours(4),
+        "Môi trường",
+        "hotline",
+    );
     again.as_object_mut().unwrap().remove("source");
     send(json!([again])).await;
     ioc_tests::eventually(StdDuration::from_secs(20), "the source speaks again", || async {
         let (_, sources) = server.get("/api/v1/admin/sources").await;
-        sources.as_array().unwrap().iter().any(|s| s["source"] == "tong-dai" && s["silent"] == false && s["last_day"]["accepted"] == 2)
+        sources.as_array().unwrap().iter().any(|s| {
+            s["source"] == "tong-dai" && s["silent"] == false && s["last_day"]["accepted"] == 2
+        })
     })
     .await;
     server.cleanup().await;
@@ -353,8 +462,20 @@ async fn the_overdue_tile_opens_a_list_that_follows_the_live_figures(pool: PgPoo
     let t = now();
     server
         .ingest_ok(&json!([
-            dossier_received("e1", "00004", "HS-1", t - Duration::hours(30), t - Duration::hours(26)),
-            dossier_assigned("e2", "00004", "HS-1", t - Duration::hours(29), ("cb-7", "Trần Thị B")),
+            dossier_received(
+                "e1",
+                "00004",
+                "HS-1",
+                t - Duration::hours(30),
+                t - Duration::hours(26)
+            ),
+            dossier_assigned(
+                "e2",
+                "00004",
+                "HS-1",
+                t - Duration::hours(29),
+                ("cb-7", "Trần Thị B")
+            ),
         ]))
         .await;
     let driver = Driver::start();
@@ -362,22 +483,53 @@ async fn the_overdue_tile_opens_a_list_that_follows_the_live_figures(pool: PgPoo
     client.goto(&format!("{}/?unit=001", server.base)).await.unwrap();
     log_in(&client, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await;
     wait_for_text(&client, "[data-tile=dossiers-overdue] .tile-value", "1").await;
-    wait_for_text_containing(&client, "[data-panel=most-overdue]", "quá hạn 1 ngày 2 giờ", StdDuration::from_secs(10)).await;
+    wait_for_text_containing(
+        &client,
+        "[data-panel=most-overdue]",
+        "quá hạn 1 ngày 2 giờ",
+        StdDuration::from_secs(10),
+    )
+    .await;
     client.find(Locator::Css("[data-tile=dossiers-overdue]")).await.unwrap().click().await.unwrap();
     wait_for(&client, "[data-page=list] tr.item[data-item=HS-1]").await;
-    wait_for_text_containing(&client, ".list-title", "Hồ sơ quá hạn", StdDuration::from_secs(20)).await;
-    wait_for_text_containing(&client, "tr.item[data-item=HS-1]", "Trần Thị B", StdDuration::from_secs(20)).await;
+    wait_for_text_containing(&client, ".list-title", "Hồ sơ quá hạn", StdDuration::from_secs(20))
+        .await;
+    wait_for_text_containing(
+        &client,
+        "tr.item[data-item=HS-1]",
+        "Trần Thị B",
+        StdDuration::from_secs(20),
+    )
+    .await;
     let url = client.current_url().await.unwrap();
     assert!(url.as_str().contains("view=list") && url.as_str().contains("state=overdue"), "{url}");
-    let marker: String = client.execute("window.__noReload = 'still here'; return window.__noReload;", vec![]).await.unwrap().as_str().unwrap().to_owned();
+    let marker: String = client
+        .execute("window.__noReload = 'still here'; return window.__noReload;", vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(marker, "still here");
 
-    server.ingest_ok(&json!([dossier_received("e3", "00004", "HS-2", t - Duration::hours(10), t - Duration::hours(3))])).await;
+    server
+        .ingest_ok(&json!([dossier_received(
+            "e3",
+            "00004",
+            "HS-2",
+            t - Duration::hours(10),
+            t - Duration::hours(3)
+        )]))
+        .await;
     wait_for(&client, "[data-page=list] tr.item[data-item=HS-2]").await;
-    let still: serde_json::Value = client.execute("return window.__noReload || null;", vec![]).await.unwrap();
+    let still: serde_json::Value =
+        client.execute("return window.__noReload || null;", vec![]).await.unwrap();
     assert_eq!(still, json!("still here"), "no reload");
     // The same list opened from a link.
-    client.goto(&format!("{}/?unit=001&view=list&kind=dossier&state=overdue", server.base)).await.unwrap();
+    client
+        .goto(&format!("{}/?unit=001&view=list&kind=dossier&state=overdue", server.base))
+        .await
+        .unwrap();
     wait_for(&client, "[data-page=list] tr.item[data-item=HS-2]").await;
     server.cleanup().await;
 }
@@ -391,10 +543,22 @@ async fn on_a_phone_nothing_is_wider_than_the_screen(pool: PgPool) {
     let mut events = Vec::new();
     for i in 0..30 {
         let id = format!("HS-2026-{i:04}-ĐĂNG-KÝ-KINH-DOANH-DÀI");
-        let mut e = dossier_received(&format!("e{i}"), "00004", &id, t - Duration::hours(50), t - Duration::hours(2 + i));
+        let mut e = dossier_received(
+            &format!("e{i}"),
+            "00004",
+            &id,
+            t - Duration::hours(50),
+            t - Duration::hours(2 + i),
+        );
         e["procedure"] = json!("Cấp giấy chứng nhận quyền sử dụng đất, quyền sở hữu nhà ở và tài sản khác gắn liền với đất lần đầu");
         events.push(e);
-        events.push(dossier_assigned(&format!("a{i}"), "00004", &id, t - Duration::hours(49), ("cb-1", "Nguyễn Thị Phương Thảo Quỳnh")));
+        events.push(dossier_assigned(
+            &format!("a{i}"),
+            "00004",
+            &id,
+            t - Duration::hours(49),
+            ("cb-1", "Nguyễn Thị Phương Thảo Quỳnh"),
+        ));
     }
     server.ingest_ok(&serde_json::Value::Array(events)).await;
     let driver = Driver::start();
@@ -418,9 +582,16 @@ async fn on_a_phone_nothing_is_wider_than_the_screen(pool: PgPool) {
                 .await
                 .unwrap();
             let sizes: Vec<u64> = serde_json::from_value(sizes).unwrap();
-            assert_eq!(sizes[0], sizes[2], "{width}×{height} {page}: page is {} wide in a {} viewport", sizes[0], sizes[1]);
+            assert_eq!(
+                sizes[0], sizes[2],
+                "{width}×{height} {page}: page is {} wide in a {} viewport",
+                sizes[0], sizes[1]
+            );
             if let Ok(dir) = std::env::var("IOC_SCREENSHOTS") {
-                let name = format!("{dir}/{width}x{height}-{}.png", if page.contains("list") { "list" } else { "overview" });
+                let name = format!(
+                    "{dir}/{width}x{height}-{}.png",
+                    if page.contains("list") { "list" } else { "overview" }
+                );
                 std::fs::write(name, client.screenshot().await.unwrap()).unwrap();
             }
         }
@@ -430,7 +601,8 @@ async fn on_a_phone_nothing_is_wider_than_the_screen(pool: PgPool) {
         client.goto(&format!("{}/?unit=01", server.base)).await.unwrap();
         wait_for(&client, "[data-panel=most-overdue] tr.item").await;
         tokio::time::sleep(StdDuration::from_millis(500)).await;
-        std::fs::write(format!("{dir}/1920x1080-overview.png"), client.screenshot().await.unwrap()).unwrap();
+        std::fs::write(format!("{dir}/1920x1080-overview.png"), client.screenshot().await.unwrap())
+            .unwrap();
     }
     server.cleanup().await;
 }
@@ -454,19 +626,63 @@ async fn the_trend_chart_score_card_and_change_arrows_render(pool: PgPool) {
     let client = driver.client().await;
     client.goto(&format!("{}/?unit=001&window=24h", server.base)).await.unwrap();
     log_in(&client, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await;
-    wait_for_text_containing(&client, "[data-tile=dossiers-received] .tile-value", "2", StdDuration::from_secs(15)).await;
+    wait_for_text_containing(
+        &client,
+        "[data-tile=dossiers-received] .tile-value",
+        "2",
+        StdDuration::from_secs(15),
+    )
+    .await;
     // 2 received in the last 24 hours against 1 in the 24 before: ▲ 100 %.
-    wait_for_text_containing(&client, "[data-tile=dossiers-received] .change", "▲ 100", StdDuration::from_secs(10)).await;
+    wait_for_text_containing(
+        &client,
+        "[data-tile=dossiers-received] .change",
+        "▲ 100",
+        StdDuration::from_secs(10),
+    )
+    .await;
     wait_for(&client, "[data-tile=dossiers-received] .sparkline polyline").await;
     wait_for(&client, "[data-panel=trend] polyline.received").await;
-    let points = client.find(Locator::Css("[data-panel=trend] polyline.received")).await.unwrap().attr("points").await.unwrap().unwrap_or_default();
+    let points = client
+        .find(Locator::Css("[data-panel=trend] polyline.received"))
+        .await
+        .unwrap()
+        .attr("points")
+        .await
+        .unwrap()
+        .unwrap_or_default();
     assert!(points.split(' ').count() >= 2, "the chart has a line: {points}");
-    wait_for_text_containing(&client, "[data-panel=trend] .legend", "Tiếp nhận", StdDuration::from_secs(20)).await;
-    wait_for_text_containing(&client, "[data-panel=score] .score-value", ",", StdDuration::from_secs(10)).await;
-    wait_for_text_containing(&client, "[data-panel=score] .indicators", "Tiến độ giải quyết", StdDuration::from_secs(20)).await;
-    wait_for_text_containing(&client, "[data-panel=score] .at-stake", "24 giờ tới: 1 hồ sơ đến hạn", StdDuration::from_secs(10)).await;
+    wait_for_text_containing(
+        &client,
+        "[data-panel=trend] .legend",
+        "Tiếp nhận",
+        StdDuration::from_secs(20),
+    )
+    .await;
+    wait_for_text_containing(
+        &client,
+        "[data-panel=score] .score-value",
+        ",",
+        StdDuration::from_secs(10),
+    )
+    .await;
+    wait_for_text_containing(
+        &client,
+        "[data-panel=score] .indicators",
+        "Tiến độ giải quyết",
+        StdDuration::from_secs(20),
+    )
+    .await;
+    wait_for_text_containing(
+        &client,
+        "[data-panel=score] .at-stake",
+        "24 giờ tới: 1 hồ sơ đến hạn",
+        StdDuration::from_secs(10),
+    )
+    .await;
     if let Ok(dir) = std::env::var("IOC_SCREENSHOTS") {
-        std::fs::write(format!("{dir}/1920x1080-trends.png"), client.screenshot().await.unwrap()).unwrap();
+        std::fs::write(format!("{dir}/1920x1080-trends.png"), client.screenshot().await.unwrap())
+            .unwrap();
     }
     server.cleanup().await;
 }
@@ -479,9 +695,27 @@ async fn the_public_page_shows_only_public_units_and_names_only_when_turned_on(p
     let t = now();
     server
         .ingest_ok(&json!([
-            dossier_received("r1", "00004", "HS-1", t - Duration::hours(30), t - Duration::hours(3)),
-            dossier_assigned("a1", "00004", "HS-1", t - Duration::hours(29), ("cb-7", "Trần Thị B")),
-            dossier_received("r2", "00001", "HS-2", t - Duration::hours(30), t - Duration::hours(3)),
+            dossier_received(
+                "r1",
+                "00004",
+                "HS-1",
+                t - Duration::hours(30),
+                t - Duration::hours(3)
+            ),
+            dossier_assigned(
+                "a1",
+                "00004",
+                "HS-1",
+                t - Duration::hours(29),
+                ("cb-7", "Trần Thị B")
+            ),
+            dossier_received(
+                "r2",
+                "00001",
+                "HS-2",
+                t - Duration::hours(30),
+                t - Duration::hours(3)
+            ),
         ]))
         .await;
     server.settle().await;
@@ -493,21 +727,47 @@ async fn the_public_page_shows_only_public_units_and_names_only_when_turned_on(p
     client.set_window_size(390, 844).await.unwrap();
     client.goto(&format!("{}/cong-khai", server.base)).await.unwrap();
     wait_for(&client, "tr.public-unit[data-unit='00004']").await;
-    wait_for_text_containing(&client, "tr.public-unit[data-unit='00004'] td.name", "Phường Trúc Bạch", StdDuration::from_secs(20)).await;
-    wait_for_text_containing(&client, "tr.public-unit[data-unit='00004'] td.overdue", "1", StdDuration::from_secs(20)).await;
-    wait_for_text_containing(&client, ".public-age", "Số liệu lúc", StdDuration::from_secs(20)).await;
-    assert!(client.find(Locator::Css("tr.public-unit[data-unit='00001']")).await.is_err(), "00001 is not public");
+    wait_for_text_containing(
+        &client,
+        "tr.public-unit[data-unit='00004'] td.name",
+        "Phường Trúc Bạch",
+        StdDuration::from_secs(20),
+    )
+    .await;
+    wait_for_text_containing(
+        &client,
+        "tr.public-unit[data-unit='00004'] td.overdue",
+        "1",
+        StdDuration::from_secs(20),
+    )
+    .await;
+    wait_for_text_containing(&client, ".public-age", "Số liệu lúc", StdDuration::from_secs(20))
+        .await;
+    assert!(
+        client.find(Locator::Css("tr.public-unit[data-unit='00001']")).await.is_err(),
+        "00001 is not public"
+    );
     assert!(client.find(Locator::Css(".login")).await.is_err(), "no login on the public page");
     let page = client.source().await.unwrap();
     assert!(!page.contains("Trần Thị B"), "no officer names until the city turns them on");
     // Nothing spills out sideways on the phone.
-    let overflow: serde_json::Value = client.execute("return document.documentElement.scrollWidth <= window.innerWidth + 1;", vec![]).await.unwrap();
+    let overflow: serde_json::Value = client
+        .execute("return document.documentElement.scrollWidth <= window.innerWidth + 1;", vec![])
+        .await
+        .unwrap();
     assert_eq!(overflow, json!(true), "the public page scrolls sideways on a phone");
 
     client.execute("window.__noReload = 'still here';", vec![]).await.unwrap();
     assert_eq!(server.make_public("00004", true).await.0, 200);
-    wait_for_text_containing(&client, "tr.public-unit[data-unit='00004'] td.officers", "Trần Thị B", StdDuration::from_secs(30)).await;
-    let still: serde_json::Value = client.execute("return window.__noReload || null;", vec![]).await.unwrap();
+    wait_for_text_containing(
+        &client,
+        "tr.public-unit[data-unit='00004'] td.officers",
+        "Trần Thị B",
+        StdDuration::from_secs(30),
+    )
+    .await;
+    let still: serde_json::Value =
+        client.execute("return window.__noReload || null;", vec![]).await.unwrap();
     assert_eq!(still, json!("still here"), "live, no reload");
     client.close().await.unwrap();
     server.cleanup().await;

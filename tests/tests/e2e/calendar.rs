@@ -34,7 +34,11 @@ async fn deadlines_cross_weekends_tet_and_compensatory_saturdays(pool: PgPool) {
         ("2026-11-20T10:30:00Z", "working_hours=1", "2026-11-23T09:00:00+07:00"),
     ] {
         let (status, body) = due(&server, &format!("from={}&{amount}", encoded(from))).await;
-        assert_eq!((status, body["due"].as_str()), (200, Some(expected)), "{from} + {amount}: {body}");
+        assert_eq!(
+            (status, body["due"].as_str()),
+            (200, Some(expected)),
+            "{from} + {amount}: {body}"
+        );
     }
     // An unencoded `+07:00` in the query (a `+` there means a space) is read as meant.
     let (status, body) = due(&server, "from=2026-11-20T15:00:00+07:00&working_hours=4").await;
@@ -59,7 +63,11 @@ async fn bad_calendar_questions_get_a_clear_400_and_strangers_a_401(pool: PgPool
         assert_eq!(status, 400, "{query}: {body}");
         assert!(body["error"].as_str().unwrap().contains(expected), "{query}: {body}");
     }
-    let stranger = reqwest::Client::new().get(format!("{}/api/v1/calendar/due?from={from}&working_hours=2", server.base)).send().await.unwrap();
+    let stranger = reqwest::Client::new()
+        .get(format!("{}/api/v1/calendar/due?from={from}&working_hours=2", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stranger.status().as_u16(), 401);
     // A source system asks with its ingest key.
     let source = reqwest::Client::new()
@@ -100,7 +108,10 @@ async fn due_in_becomes_a_due_and_pauses_extend_it_in_working_time(pool: PgPool)
     assert_eq!(complaints["items"][0]["due"], json!("2026-11-24T15:00:00+07:00"), "{complaints}");
 
     // The event log keeps both `due` and `due_in`.
-    let stored: Value = sqlx::query_scalar("SELECT body FROM events WHERE event_id = 'r1'").fetch_one(&pool).await.unwrap();
+    let stored: Value = sqlx::query_scalar("SELECT body FROM events WHERE event_id = 'r1'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(stored["due_in"], json!({"working_hours": 10}), "{stored}");
     assert!(stored["due"].is_string(), "{stored}");
     server.cleanup().await;
@@ -124,7 +135,10 @@ async fn a_bad_due_in_is_refused_and_the_rest_of_the_batch_kept(pool: PgPool) {
         with("ok", json!({"due_in": {"working_days": 3}})),
         with("both", json!({"due_in": {"working_days": 3}, "due": "2026-11-20T17:00:00+07:00"})),
         // Both, agreeing (3 working days from Monday 08:00 end Wednesday 17:00): accepted.
-        with("agreeing", json!({"due_in": {"working_days": 3}, "due": "2026-11-18T17:00:00+07:00"})),
+        with(
+            "agreeing",
+            json!({"due_in": {"working_days": 3}, "due": "2026-11-18T17:00:00+07:00"})
+        ),
         with("zero", json!({"due_in": {"working_hours": 0}})),
         with("shape", json!({"due_in": {"working_weeks": 1}})),
         with("text", json!({"due_in": "3 days"})),
@@ -133,9 +147,17 @@ async fn a_bad_due_in_is_refused_and_the_rest_of_the_batch_kept(pool: PgPool) {
     let (status, body) = server.ingest(&batch).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["accepted"], json!(2), "{body}");
-    let reasons: Vec<String> = body["rejected"].as_array().unwrap().iter().map(|r| r["error"].as_str().unwrap().to_owned()).collect();
+    let reasons: Vec<String> = body["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["error"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(reasons.len(), 5, "{body}");
-    assert!(reasons[0].contains("not both") && reasons[0].contains("2026-11-18T17:00:00+07:00"), "{reasons:?}");
+    assert!(
+        reasons[0].contains("not both") && reasons[0].contains("2026-11-18T17:00:00+07:00"),
+        "{reasons:?}"
+    );
     assert!(reasons[1].contains("between 1 and"), "{reasons:?}");
     assert!(reasons[2].contains("`due_in` must be"), "{reasons:?}");
     assert!(reasons[3].contains("`due_in` must be"), "{reasons:?}");

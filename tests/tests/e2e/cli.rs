@@ -17,24 +17,33 @@ async fn a_fresh_install_is_managed_from_the_command_line(pool: PgPool) {
     let password = "chief-secret-from-stdin";
 
     // A chief, with the password from standard input; it is never echoed.
-    let (ok, out, err) = ioc(&pool, &prefix, &["user", "add", "truong.badinh", "--role", "chief", "--unit", "001"], &format!("{password}\n"));
+    let (ok, out, err) = ioc(
+        &pool,
+        &prefix,
+        &["user", "add", "truong.badinh", "--role", "chief", "--unit", "001"],
+        &format!("{password}\n"),
+    );
     assert!(ok, "{out}{err}");
     assert!(!out.contains(password) && !err.contains(password));
     assert!(login(&server.base, "truong.badinh", password).await.is_ok());
     // A password is never taken from a flag.
-    let (ok, _, err) = ioc(&pool, &prefix, &["user", "add", "x", "--role", "leader", "--password", "p"], "");
+    let (ok, _, err) =
+        ioc(&pool, &prefix, &["user", "add", "x", "--role", "leader", "--password", "p"], "");
     assert!(!ok && err.contains("--password"), "{err}");
     // Bad input says why.
-    let (ok, _, err) = ioc(&pool, &prefix, &["user", "add", "y", "--role", "chief"], "long-enough-password\n");
+    let (ok, _, err) =
+        ioc(&pool, &prefix, &["user", "add", "y", "--role", "chief"], "long-enough-password\n");
     assert!(!ok && err.contains("a chief needs --unit"), "{err}");
-    let (ok, _, err) = ioc(&pool, &prefix, &["user", "add", "z", "--role", "mayor"], "long-enough-password\n");
+    let (ok, _, err) =
+        ioc(&pool, &prefix, &["user", "add", "z", "--role", "mayor"], "long-enough-password\n");
     assert!(!ok && err.contains("unknown role `mayor`"), "{err}");
 
     let (ok, out, _) = ioc(&pool, &prefix, &["user", "list"], "");
     assert!(ok && out.contains("truong.badinh") && out.contains("chief"), "{out}");
 
     // Reset and disable end the sessions; a disabled person cannot log in.
-    let (ok, _, _) = ioc(&pool, &prefix, &["user", "reset-password", "truong.badinh"], "another-secret-here\n");
+    let (ok, _, _) =
+        ioc(&pool, &prefix, &["user", "reset-password", "truong.badinh"], "another-secret-here\n");
     assert!(ok);
     assert_eq!(login(&server.base, "truong.badinh", password).await, Err(401));
     assert!(login(&server.base, "truong.badinh", "another-secret-here").await.is_ok());
@@ -45,7 +54,11 @@ async fn a_fresh_install_is_managed_from_the_command_line(pool: PgPool) {
     // An ingest key limited to Ba Đình, shown once.
     let (ok, out, _) = ioc(&pool, &prefix, &["key", "create", "mot-cua", "--unit", "001"], "");
     assert!(ok, "{out}");
-    let key = out.lines().find(|l| l.len() == 64 && l.chars().all(|c| c.is_ascii_hexdigit())).unwrap().to_owned();
+    let key = out
+        .lines()
+        .find(|l| l.len() == 64 && l.chars().all(|c| c.is_ascii_hexdigit()))
+        .unwrap()
+        .to_owned();
     let t = now();
     let response = reqwest::Client::new()
         .post(format!("{}/api/v1/events", server.base))
@@ -58,10 +71,19 @@ async fn a_fresh_install_is_managed_from_the_command_line(pool: PgPool) {
         .await
         .unwrap();
     let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!((body["accepted"].as_u64(), body["rejected"][0]["index"].as_u64()), (Some(1), Some(1)), "{body}");
+    assert_eq!(
+        (body["accepted"].as_u64(), body["rejected"][0]["index"].as_u64()),
+        (Some(1), Some(1)),
+        "{body}"
+    );
     let (ok, out, _) = ioc(&pool, &prefix, &["key", "list"], "");
     assert!(ok && out.contains("mot-cua") && !out.contains(&key), "{out}");
-    let id = out.lines().find(|l| l.contains("mot-cua")).and_then(|l| l.split_whitespace().next()).unwrap().to_owned();
+    let id = out
+        .lines()
+        .find(|l| l.contains("mot-cua"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
     let (ok, _, _) = ioc(&pool, &prefix, &["key", "revoke", &id], "");
     assert!(ok);
     let revoked = reqwest::Client::new()
@@ -74,15 +96,44 @@ async fn a_fresh_install_is_managed_from_the_command_line(pool: PgPool) {
     assert_eq!(revoked.status().as_u16(), 401);
 
     // A display with a playlist; a view outside its unit is refused.
-    let (ok, out, _) = ioc(&pool, &prefix, &["display", "create", "Tường Ba Đình", "--unit", "001", "--view", "001:today:20", "--view", "00004:24h:10"], "");
+    let (ok, out, _) = ioc(
+        &pool,
+        &prefix,
+        &[
+            "display",
+            "create",
+            "Tường Ba Đình",
+            "--unit",
+            "001",
+            "--view",
+            "001:today:20",
+            "--view",
+            "00004:24h:10",
+        ],
+        "",
+    );
     assert!(ok && out.contains("pairing code"), "{out}");
-    let (ok, _, err) = ioc(&pool, &prefix, &["display", "create", "Sai", "--unit", "001", "--view", "002:today:20"], "");
+    let (ok, _, err) = ioc(
+        &pool,
+        &prefix,
+        &["display", "create", "Sai", "--unit", "001", "--view", "002:today:20"],
+        "",
+    );
     assert!(!ok && err.contains("outside the display's unit"), "{err}");
 
     // Everything above is in the audit log.
     let (ok, out, _) = ioc(&pool, &prefix, &["audit", "--limit", "100"], "");
     assert!(ok);
-    for action in ["user_added", "password_reset", "user_disabled", "key_created", "key_revoked", "display_created", "login_failed", "login"] {
+    for action in [
+        "user_added",
+        "password_reset",
+        "user_disabled",
+        "key_created",
+        "key_revoked",
+        "display_created",
+        "login_failed",
+        "login",
+    ] {
         assert!(out.contains(action), "audit lacks {action}:\n{out}");
     }
     server.cleanup().await;
@@ -106,9 +157,17 @@ async fn the_admin_api_and_the_cli_leave_the_same_audit_entries(pool: PgPool) {
             response.json::<serde_json::Value>().await.unwrap()
         }
     };
-    post("/api/v1/admin/users".into(), json!({"username": "who", "password": "first-password-1", "role": "chief", "unit": "001"})).await;
-    post("/api/v1/admin/users/who/reset-password".into(), json!({"password": "second-password-2"})).await;
-    assert!(login(&server.base, "who", "second-password-2").await.is_ok(), "the reset password works");
+    post(
+        "/api/v1/admin/users".into(),
+        json!({"username": "who", "password": "first-password-1", "role": "chief", "unit": "001"}),
+    )
+    .await;
+    post("/api/v1/admin/users/who/reset-password".into(), json!({"password": "second-password-2"}))
+        .await;
+    assert!(
+        login(&server.base, "who", "second-password-2").await.is_ok(),
+        "the reset password works"
+    );
     post("/api/v1/admin/users/who/disable".into(), json!({})).await;
     post("/api/v1/admin/users/who/enable".into(), json!({})).await;
     let key = post("/api/v1/admin/keys".into(), json!({"source": "mot-cua", "unit": "001"})).await;
@@ -138,7 +197,10 @@ async fn the_admin_api_and_the_cli_leave_the_same_audit_entries(pool: PgPool) {
     let (_, after_cli) = server.get("/api/v1/admin/audit?limit=1000").await;
 
     // Newest first: the API's entries are between `before` and `after_api`, the CLI's after that.
-    let entries = |all: &serde_json::Value, skip_newest: usize, count: usize| -> Vec<(String, String, String)> {
+    let entries = |all: &serde_json::Value,
+                   skip_newest: usize,
+                   count: usize|
+     -> Vec<(String, String, String)> {
         let list = all.as_array().unwrap();
         let mut picked: Vec<(String, String, String)> = list[skip_newest..skip_newest + count]
             .iter()
@@ -149,7 +211,11 @@ async fn the_admin_api_and_the_cli_leave_the_same_audit_entries(pool: PgPool) {
                     Some((kind, _)) => format!("{kind}:#"),
                     None => target,
                 };
-                (e["action"].as_str().unwrap().to_owned(), target, e["detail"].as_str().unwrap_or("").to_owned())
+                (
+                    e["action"].as_str().unwrap().to_owned(),
+                    target,
+                    e["detail"].as_str().unwrap_or("").to_owned(),
+                )
             })
             .collect();
         picked.reverse();
@@ -161,7 +227,10 @@ async fn the_admin_api_and_the_cli_leave_the_same_audit_entries(pool: PgPool) {
     let from_cli = entries(&after_cli, 0, cli_count);
     assert_eq!(from_api.len(), 9, "{from_api:?}");
     assert_eq!(from_api, from_cli);
-    let actors: Vec<&str> = after_cli.as_array().unwrap()[..cli_count].iter().filter_map(|e| e["actor"].as_str()).collect();
+    let actors: Vec<&str> = after_cli.as_array().unwrap()[..cli_count]
+        .iter()
+        .filter_map(|e| e["actor"].as_str())
+        .collect();
     assert!(actors.iter().all(|a| a.starts_with("cli:")), "{actors:?}");
     server.cleanup().await;
 }

@@ -88,10 +88,26 @@ async fn complaint_figures_follow_the_definitions(pool: PgPool) {
         .ingest_ok(&json!([
             complaint_received("c1a", WARD, "C1", b, b + Duration::hours(10), "Môi trường", "zalo"),
             complaint_resolved("c1b", WARD, "C1", b + Duration::hours(2), Some("satisfied")),
-            complaint_received("c2a", WARD, "C2", b, b + Duration::hours(1), "Giao thông", "hotline"),
+            complaint_received(
+                "c2a",
+                WARD,
+                "C2",
+                b,
+                b + Duration::hours(1),
+                "Giao thông",
+                "hotline"
+            ),
             complaint_resolved("c2b", WARD, "C2", b + Duration::hours(3), Some("dissatisfied")),
             complaint_received("c3a", WARD, "C3", b, b + Duration::hours(1), "Môi trường", "zalo"),
-            complaint_received("c4a", WARD, "C4", b, now() + Duration::hours(5), "Giao thông", "app"),
+            complaint_received(
+                "c4a",
+                WARD,
+                "C4",
+                b,
+                now() + Duration::hours(5),
+                "Giao thông",
+                "app"
+            ),
             complaint_received("c5a", WARD, "C5", b, b + Duration::hours(10), "Y tế", "portal"),
             complaint_resolved("c5b", WARD, "C5", b + Duration::hours(1), None),
         ]))
@@ -106,7 +122,9 @@ async fn complaint_figures_follow_the_definitions(pool: PgPool) {
         [("Môi trường", 2), ("Giao thông", 2), ("Y tế", 1)].map(|(k, v)| (k.to_owned(), v)).into();
     assert_eq!(c.by_field, by_field);
     let by_channel: BTreeMap<String, u64> =
-        [("zalo", 2), ("hotline", 1), ("app", 1), ("portal", 1)].map(|(k, v)| (k.to_owned(), v)).into();
+        [("zalo", 2), ("hotline", 1), ("app", 1), ("portal", 1)]
+            .map(|(k, v)| (k.to_owned(), v))
+            .into();
     assert_eq!(c.by_channel, by_channel);
     assert_eq!(c.satisfaction_rate, Some(0.5));
     server.cleanup().await;
@@ -123,8 +141,8 @@ async fn tasks_and_late_officers_follow_the_definitions(pool: PgPool) {
     let cuong = ("cb-cuong", "Lê Văn Cường");
     server
         .ingest_ok(&json!([
-            task_assigned("t1", WARD, "T1", b, past, an),              // overdue: An
-            task_assigned("t2", WARD, "T2", b, future, an),            // open, not overdue
+            task_assigned("t1", WARD, "T1", b, past, an), // overdue: An
+            task_assigned("t2", WARD, "T2", b, future, an), // open, not overdue
             task_assigned("t3", WARD, "T3", b, past, binh),
             task_completed("t3c", WARD, "T3", b + Duration::hours(2)), // completed
             task_assigned("t4", SIBLING_WARD, "T4", b, past, binh),    // overdue: Bình (other ward)
@@ -135,14 +153,18 @@ async fn tasks_and_late_officers_follow_the_definitions(pool: PgPool) {
             dossier_assigned("d2b", WARD, "D2", b + Duration::minutes(2), cuong), // reassigned: Cường
             complaint_received("c1", WARD, "C1", b, past, "Môi trường", "zalo"),
             complaint_assigned("c1a", WARD, "C1", b + Duration::minutes(1), cuong), // overdue: Cường
-            dossier_received("d3", WARD, "D3", b, past),               // overdue, but nobody assigned
+            dossier_received("d3", WARD, "D3", b, past), // overdue, but nobody assigned
         ]))
         .await;
     let ward = server.summary(WARD, "24h").await;
-    assert_eq!((ward.tasks.assigned, ward.tasks.completed, ward.tasks.open, ward.tasks.overdue), (3, 1, 2, 1));
+    assert_eq!(
+        (ward.tasks.assigned, ward.tasks.completed, ward.tasks.open, ward.tasks.overdue),
+        (3, 1, 2, 1)
+    );
     // In the ward: An 2 (T1, D1), Cường 2 (D2, C1). Bình's overdue task is in the sibling ward.
     assert_eq!(ward.officers.late, 2);
-    let top: Vec<(&str, u64)> = ward.officers.top_late.iter().map(|o| (o.id.as_str(), o.overdue)).collect();
+    let top: Vec<(&str, u64)> =
+        ward.officers.top_late.iter().map(|o| (o.id.as_str(), o.overdue)).collect();
     assert_eq!(top, [("cb-an", 2), ("cb-cuong", 2)]);
     assert_eq!(ward.officers.top_late[0].name, "Nguyễn Văn An");
     assert_eq!(ward.officers.top_late[0].unit, WARD);
@@ -154,7 +176,8 @@ async fn tasks_and_late_officers_follow_the_definitions(pool: PgPool) {
     // Completing An's task takes one off An's count.
     server.ingest_ok(&json!([task_completed("t1c", WARD, "T1", now())])).await;
     let ward = server.summary(WARD, "24h").await;
-    let top: Vec<(&str, u64)> = ward.officers.top_late.iter().map(|o| (o.id.as_str(), o.overdue)).collect();
+    let top: Vec<(&str, u64)> =
+        ward.officers.top_late.iter().map(|o| (o.id.as_str(), o.overdue)).collect();
     assert_eq!(top, [("cb-cuong", 2), ("cb-an", 1)]);
     server.cleanup().await;
 }
@@ -169,7 +192,7 @@ async fn figures_roll_up_through_the_unit_tree(pool: PgPool) {
         .ingest_ok(&json!([
             dossier_received("w1", WARD, "W1", b, later),
             dossier_resolved("w1r", WARD, "W1", b + Duration::minutes(30), "completed"), // on time
-            dossier_received("w2", WARD, "W2", b, past),                                // overdue
+            dossier_received("w2", WARD, "W2", b, past),                                 // overdue
             dossier_received("s1", SIBLING_WARD, "S1", b, past),
             dossier_resolved("s1r", SIBLING_WARD, "S1", b + Duration::hours(2), "completed"), // late
             complaint_received("s2", SIBLING_WARD, "SC", b, past, "Giao thông", "hotline"), // overdue
@@ -183,11 +206,24 @@ async fn figures_roll_up_through_the_unit_tree(pool: PgPool) {
     assert_eq!(district.dossiers.received, 4);
     assert_eq!((district.dossiers.resolved_on_time, district.dossiers.resolved_late), (1, 1));
     assert_eq!(district.complaints.overdue, 1);
-    let child = |s: &ioc_shared::summary::Summary, code: &str| s.children.iter().find(|c| c.code == code).cloned().unwrap();
+    let child = |s: &ioc_shared::summary::Summary, code: &str| {
+        s.children.iter().find(|c| c.code == code).cloned().unwrap()
+    };
     let trúc_bạch = child(&district, WARD);
-    assert_eq!((trúc_bạch.dossiers_received, trúc_bạch.on_time_rate, trúc_bạch.overdue), (2, Some(1.0), 1));
+    assert_eq!(
+        (trúc_bạch.dossiers_received, trúc_bạch.on_time_rate, trúc_bạch.overdue),
+        (2, Some(1.0), 1)
+    );
     let phúc_xá = child(&district, SIBLING_WARD);
-    assert_eq!((phúc_xá.dossiers_received, phúc_xá.on_time_rate, phúc_xá.overdue, phúc_xá.complaints_received), (1, Some(0.0), 1, 1));
+    assert_eq!(
+        (
+            phúc_xá.dossiers_received,
+            phúc_xá.on_time_rate,
+            phúc_xá.overdue,
+            phúc_xá.complaints_received
+        ),
+        (1, Some(0.0), 1, 1)
+    );
     // Worst on-time rate first.
     assert_eq!(district.children[0].code, SIBLING_WARD);
     assert_eq!(district.children[1].code, WARD);
@@ -238,7 +274,8 @@ async fn unknown_unit_is_404_and_unknown_window_is_400(pool: PgPool) {
     assert!(body["error"].as_str().unwrap().contains("expected one of today, 24h, 7d, 30d"));
     let (status, body) = server.get("/api/v1/units/00004").await;
     assert_eq!(status, 200);
-    let path: Vec<&str> = body["path"].as_array().unwrap().iter().map(|u| u["code"].as_str().unwrap()).collect();
+    let path: Vec<&str> =
+        body["path"].as_array().unwrap().iter().map(|u| u["code"].as_str().unwrap()).collect();
     assert_eq!(path, ["01", "001", "00004"]);
     server.cleanup().await;
 }

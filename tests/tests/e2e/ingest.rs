@@ -15,16 +15,35 @@ async fn a_valid_batch_is_stored_and_counted(pool: PgPool) {
     let (status, body) = server
         .ingest(&json!([
             dossier_received("e1", WARD, "D1", t - Duration::hours(1), t + Duration::hours(5)),
-            complaint_received("e2", WARD, "C1", t - Duration::hours(1), t + Duration::hours(5), "Môi trường", "zalo"),
-            task_assigned("e3", WARD, "T1", t - Duration::hours(1), t + Duration::hours(5), ("o1", "Lê Văn Tám")),
+            complaint_received(
+                "e2",
+                WARD,
+                "C1",
+                t - Duration::hours(1),
+                t + Duration::hours(5),
+                "Môi trường",
+                "zalo"
+            ),
+            task_assigned(
+                "e3",
+                WARD,
+                "T1",
+                t - Duration::hours(1),
+                t + Duration::hours(5),
+                ("o1", "Lê Văn Tám")
+            ),
         ]))
         .await;
     assert_eq!(status, 200);
     assert_eq!(body, json!({"accepted": 3, "duplicates": 0, "rejected": []}));
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
     assert_eq!(stored, 3);
     let summary = server.summary(WARD, "24h").await;
-    assert_eq!((summary.dossiers.received, summary.complaints.received, summary.tasks.assigned), (1, 1, 1));
+    assert_eq!(
+        (summary.dossiers.received, summary.complaints.received, summary.tasks.assigned),
+        (1, 1, 1)
+    );
     server.cleanup().await;
 }
 
@@ -83,10 +102,22 @@ async fn out_of_order_events_give_the_same_figures_as_in_order(pool: PgPool) {
         let d = format!("{prefix}-D");
         vec![
             dossier_received(&format!("{prefix}1"), unit, &d, t, t + Duration::hours(2)),
-            dossier_assigned(&format!("{prefix}2"), unit, &d, t + Duration::minutes(5), ("o9", "Phạm Thị Hoa")),
+            dossier_assigned(
+                &format!("{prefix}2"),
+                unit,
+                &d,
+                t + Duration::minutes(5),
+                ("o9", "Phạm Thị Hoa"),
+            ),
             dossier_paused(&format!("{prefix}3"), unit, &d, t + Duration::hours(1)),
             dossier_resumed(&format!("{prefix}4"), unit, &d, t + Duration::hours(4)),
-            dossier_resolved(&format!("{prefix}5"), unit, &d, t + Duration::hours(4) + Duration::minutes(30), "completed"),
+            dossier_resolved(
+                &format!("{prefix}5"),
+                unit,
+                &d,
+                t + Duration::hours(4) + Duration::minutes(30),
+                "completed",
+            ),
         ]
     };
     for event in history("in", "00001") {
@@ -110,7 +141,9 @@ async fn out_of_order_events_give_the_same_figures_as_in_order(pool: PgPool) {
 async fn each_rejection_names_its_reason_and_valid_events_are_kept(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     let t = now();
-    server.ingest_ok(&json!([dossier_received("first", WARD, "D-owned", t, t + Duration::hours(1))])).await;
+    server
+        .ingest_ok(&json!([dossier_received("first", WARD, "D-owned", t, t + Duration::hours(1))]))
+        .await;
     let mut no_due = dossier_received("r2", WARD, "D2", t, t);
     no_due.as_object_mut().unwrap().remove("due");
     let mut bad_channel = complaint_received("r8", WARD, "C1", t, t, "Môi trường", "fax");
@@ -134,8 +167,10 @@ async fn each_rejection_names_its_reason_and_valid_events_are_kept(pool: PgPool)
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["accepted"], 2, "{body}");
     let rejected = body["rejected"].as_array().unwrap();
-    let reasons: Vec<(u64, &str)> =
-        rejected.iter().map(|r| (r["index"].as_u64().unwrap(), r["error"].as_str().unwrap())).collect();
+    let reasons: Vec<(u64, &str)> = rejected
+        .iter()
+        .map(|r| (r["index"].as_u64().unwrap(), r["error"].as_str().unwrap()))
+        .collect();
     let expected: [(u64, &str); 11] = [
         (1, "must be a JSON object"),
         (2, "missing field `due`"),
@@ -206,11 +241,13 @@ async fn a_bad_or_missing_token_is_refused_with_401_and_nothing_is_stored(pool: 
     let t = now();
     let batch = json!([dossier_received("e1", WARD, "D1", t, t + Duration::hours(1))]);
     let url = format!("{}/api/v1/events", server.base);
-    let wrong = server.http.post(&url).bearer_auth("not-the-token").json(&batch).send().await.unwrap();
+    let wrong =
+        server.http.post(&url).bearer_auth("not-the-token").json(&batch).send().await.unwrap();
     assert_eq!(wrong.status().as_u16(), 401);
     let missing = server.http.post(&url).json(&batch).send().await.unwrap();
     assert_eq!(missing.status().as_u16(), 401);
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
     assert_eq!(stored, 0);
     server.cleanup().await;
 }
@@ -221,7 +258,9 @@ async fn storage_down_answers_503() {
     let mut settings = ioc_tests::settings(&ioc_tests::fresh_prefix());
     settings.database_url = "postgres://ioc:ioc@127.0.0.1:1/ioc".to_owned(); // nothing listens on port 1
     settings.database_timeout = std::time::Duration::from_secs(1);
-    let state = ioc_server::AppState::new(settings, ioc_server::catalog::Catalog::load(None).unwrap()).unwrap();
+    let state =
+        ioc_server::AppState::new(settings, ioc_server::catalog::Catalog::load(None).unwrap())
+            .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, ioc_server::app(state)).await });
@@ -235,7 +274,10 @@ async fn storage_down_answers_503() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 503);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "storage unavailable: nothing in this request was stored; retry later");
+    assert_eq!(
+        body["error"],
+        "storage unavailable: nothing in this request was stored; retry later"
+    );
     let health = reqwest::get(format!("http://{addr}/api/v1/health")).await.unwrap();
     assert_eq!(health.status().as_u16(), 503);
     server.abort();
@@ -248,9 +290,11 @@ async fn storage_down_answers_503() {
 async fn a_nul_or_an_unstorable_time_is_refused_per_event_and_the_batch_is_kept(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     let t = now();
-    let mut nul_summary = complaint_received("bad1", WARD, "C1", t, t + Duration::hours(5), "Môi trường", "zalo");
+    let mut nul_summary =
+        complaint_received("bad1", WARD, "C1", t, t + Duration::hours(5), "Môi trường", "zalo");
     nul_summary["summary"] = json!("rác thải\u{0} chưa thu gom");
-    let mut nul_title = task_assigned("bad2", WARD, "T1", t, t + Duration::hours(5), ("o1", "Lê Văn Tám"));
+    let mut nul_title =
+        task_assigned("bad2", WARD, "T1", t, t + Duration::hours(5), ("o1", "Lê Văn Tám"));
     nul_title["title"] = json!("\u{0}");
     let mut far_due = dossier_received("bad3", WARD, "D9", t, t);
     far_due["due"] = json!("9999-12-31T23:59:59-23:59");
@@ -261,15 +305,21 @@ async fn a_nul_or_an_unstorable_time_is_refused_per_event_and_the_batch_is_kept(
     long["at"] = json!("not a time");
     let batch = json!([
         dossier_received("ok1", WARD, "D1", t, t + Duration::hours(5)),
-        nul_summary, nul_title, far_due, nul_officer, long,
+        nul_summary,
+        nul_title,
+        far_due,
+        nul_officer,
+        long,
         dossier_received("ok2", WARD, "D2", t, t + Duration::hours(5)),
     ]);
     let (status, body) = server.ingest(&batch).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["accepted"], 2, "{body}");
-    let rejected: Vec<u64> = body["rejected"].as_array().unwrap().iter().map(|r| r["index"].as_u64().unwrap()).collect();
+    let rejected: Vec<u64> =
+        body["rejected"].as_array().unwrap().iter().map(|r| r["index"].as_u64().unwrap()).collect();
     assert_eq!(rejected, [1, 2, 3, 4, 5], "{body}");
-    let reasons: Vec<&str> = body["rejected"].as_array().unwrap().iter().map(|r| r["error"].as_str().unwrap()).collect();
+    let reasons: Vec<&str> =
+        body["rejected"].as_array().unwrap().iter().map(|r| r["error"].as_str().unwrap()).collect();
     assert!(reasons[0].contains("`summary` contains a NUL character"), "{}", reasons[0]);
     assert!(reasons[1].contains("`title` contains a NUL character"), "{}", reasons[1]);
     assert!(reasons[2].contains("outside the supported range"), "{}", reasons[2]);
@@ -308,13 +358,43 @@ async fn random_garbage_batches_never_answer_5xx_and_keep_the_valid_events(pool:
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x10C_2026);
     let t = now();
     let nasty: Vec<Value> = vec![
-        json!(null), json!(true), json!(-1), json!(1e308), json!(""), json!("\u{0}"), json!("a\u{0}b"),
-        json!("x".repeat(3000)), json!("9999-12-31T23:59:59-23:59"), json!("+10000-01-01T00:00:00Z"),
-        json!("1969-01-01T00:00:00Z"), json!("2026-11-22T08:00:00+07:00"), json!([1, [2, [3]]]),
-        json!({"id": "\u{0}", "name": "\u{0}"}), json!({"id": 7}), json!("\u{1b}[2J\u{7}"), json!("online"),
-        json!("🙂".repeat(150)), json!("\\u0000"),
+        json!(null),
+        json!(true),
+        json!(-1),
+        json!(1e308),
+        json!(""),
+        json!("\u{0}"),
+        json!("a\u{0}b"),
+        json!("x".repeat(3000)),
+        json!("9999-12-31T23:59:59-23:59"),
+        json!("+10000-01-01T00:00:00Z"),
+        json!("1969-01-01T00:00:00Z"),
+        json!("2026-11-22T08:00:00+07:00"),
+        json!([1, [2, [3]]]),
+        json!({"id": "\u{0}", "name": "\u{0}"}),
+        json!({"id": 7}),
+        json!("\u{1b}[2J\u{7}"),
+        json!("online"),
+        json!("🙂".repeat(150)),
+        json!("\\u0000"),
     ];
-    let fields = ["id", "source", "type", "at", "unit", "dossier", "procedure", "field", "channel", "due", "officer", "summary", "title", "complaint", "task"];
+    let fields = [
+        "id",
+        "source",
+        "type",
+        "at",
+        "unit",
+        "dossier",
+        "procedure",
+        "field",
+        "channel",
+        "due",
+        "officer",
+        "summary",
+        "title",
+        "complaint",
+        "task",
+    ];
     let mut acknowledged = 0_u64;
     for batch_no in 0..25 {
         let mut batch = Vec::new();
@@ -323,9 +403,30 @@ async fn random_garbage_batches_never_answer_5xx_and_keep_the_valid_events(pool:
             let kind = rng.random_range(0..3);
             let id = format!("v{batch_no}-{i}");
             let event = match kind {
-                0 => dossier_received(&id, WARD, &format!("D{batch_no}-{i}"), t, t + Duration::hours(3)),
-                1 => complaint_received(&id, WARD, &format!("C{batch_no}-{i}"), t, t + Duration::hours(3), "Môi trường", "zalo"),
-                _ => task_assigned(&id, WARD, &format!("T{batch_no}-{i}"), t, t + Duration::hours(3), ("o1", "Lê Văn Tám")),
+                0 => dossier_received(
+                    &id,
+                    WARD,
+                    &format!("D{batch_no}-{i}"),
+                    t,
+                    t + Duration::hours(3),
+                ),
+                1 => complaint_received(
+                    &id,
+                    WARD,
+                    &format!("C{batch_no}-{i}"),
+                    t,
+                    t + Duration::hours(3),
+                    "Môi trường",
+                    "zalo",
+                ),
+                _ => task_assigned(
+                    &id,
+                    WARD,
+                    &format!("T{batch_no}-{i}"),
+                    t,
+                    t + Duration::hours(3),
+                    ("o1", "Lê Văn Tám"),
+                ),
             };
             if rng.random_bool(0.5) {
                 valid_indices.push(batch.len());
@@ -342,24 +443,55 @@ async fn random_garbage_batches_never_answer_5xx_and_keep_the_valid_events(pool:
                     let field = fields[rng.random_range(0..fields.len())];
                     garbled[field] = nasty[rng.random_range(0..nasty.len())].clone();
                 }
-                batch.push(if rng.random_bool(0.1) { nasty[rng.random_range(0..nasty.len())].clone() } else { garbled });
+                batch.push(if rng.random_bool(0.1) {
+                    nasty[rng.random_range(0..nasty.len())].clone()
+                } else {
+                    garbled
+                });
             }
         }
         let (status, body) = server.ingest(&Value::Array(batch)).await;
         assert_eq!(status, 200, "batch {batch_no}: {body}");
-        let rejected: Vec<u64> = body["rejected"].as_array().unwrap().iter().map(|r| r["index"].as_u64().unwrap()).collect();
+        let rejected: Vec<u64> = body["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["index"].as_u64().unwrap())
+            .collect();
         for index in &valid_indices {
-            assert!(!rejected.contains(&(*index as u64)), "batch {batch_no}: valid event {index} rejected: {body}");
+            assert!(
+                !rejected.contains(&(*index as u64)),
+                "batch {batch_no}: valid event {index} rejected: {body}"
+            );
         }
         assert!(body["accepted"].as_u64().unwrap() >= valid_indices.len() as u64, "{body}");
         acknowledged += body["accepted"].as_u64().unwrap();
     }
     // Bodies that are not batches at all are refused whole, as client errors.
-    for garbage in [&b"\x00\x01\x02"[..], b"[", b"{\"id\": \"\\ud800\"}", b"[\"\\ud800\"]", &[0xff, 0xfe, b'[', b']']] {
-        let response = server.http.post(format!("{}/api/v1/events", server.base)).bearer_auth(TOKEN).body(garbage.to_vec()).send().await.unwrap();
-        assert!(response.status().is_client_error() || response.status().is_success(), "{:?} → {}", garbage, response.status());
+    for garbage in [
+        &b"\x00\x01\x02"[..],
+        b"[",
+        b"{\"id\": \"\\ud800\"}",
+        b"[\"\\ud800\"]",
+        &[0xff, 0xfe, b'[', b']'],
+    ] {
+        let response = server
+            .http
+            .post(format!("{}/api/v1/events", server.base))
+            .bearer_auth(TOKEN)
+            .body(garbage.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_client_error() || response.status().is_success(),
+            "{:?} → {}",
+            garbage,
+            response.status()
+        );
     }
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
     assert_eq!(stored as u64, acknowledged, "exactly the acknowledged events are stored");
     server.settle().await;
     server.cleanup().await;

@@ -14,18 +14,24 @@ const WAIT: StdDuration = StdDuration::from_secs(10);
 async fn a_subscriber_gets_a_snapshot_then_updates_with_growing_versions(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     let t = now();
-    server.ingest_ok(&json!([dossier_received("1", "00004", "D1", t, t + Duration::hours(4))])).await;
+    server
+        .ingest_ok(&json!([dossier_received("1", "00004", "D1", t, t + Duration::hours(4))]))
+        .await;
     server.settle().await;
     let mut client = server.live().await;
     client.subscribe("001", "24h").await;
     let first = client.next_message(WAIT).await.unwrap();
-    let ServerMessage::Snapshot { unit, window, version: v1, data } = first else { panic!("{first:?}") };
+    let ServerMessage::Snapshot { unit, window, version: v1, data } = first else {
+        panic!("{first:?}")
+    };
     assert_eq!((unit.as_str(), window.as_str(), data.dossiers.received), ("001", "24h", 1));
     // The snapshot is the same object as the summary endpoint's.
     let http = server.summary("001", "24h").await;
     assert_eq!(http.dossiers, data.dossiers);
 
-    server.ingest_ok(&json!([dossier_received("2", "00001", "D2", t, t + Duration::hours(4))])).await;
+    server
+        .ingest_ok(&json!([dossier_received("2", "00001", "D2", t, t + Duration::hours(4))]))
+        .await;
     let (v2, second) = client.snapshot_where(WAIT, |s| s.dossiers.received == 2).await;
     assert!(v2 > v1, "versions only grow: {v1} then {v2}");
     assert_eq!(second.children.iter().find(|c| c.code == "00001").unwrap().dossiers_received, 1);
@@ -54,12 +60,15 @@ async fn subscribers_of_one_scope_receive_the_same_bytes(pool: PgPool) {
     assert_eq!(text_a, text_b, "one serialization, fanned out");
     assert_eq!(server.server.state.hub.active_scopes(), 1);
     // The writer shards count the scope's viewers (its coalescing interval grows with them).
-    let key = ("01".to_owned(), ioc_shared::summary::Window::Days7, ioc_shared::live::View::Summary);
+    let key =
+        ("01".to_owned(), ioc_shared::summary::Window::Days7, ioc_shared::live::View::Summary);
     assert_eq!(server.server.state.hub.viewers(&key), 2);
     drop(b);
-    ioc_tests::eventually(StdDuration::from_secs(20), "a closed connection stops counting", || async {
-        server.server.state.hub.viewers(&key) == 1
-    })
+    ioc_tests::eventually(
+        StdDuration::from_secs(20),
+        "a closed connection stops counting",
+        || async { server.server.state.hub.viewers(&key) == 1 },
+    )
     .await;
     drop(a);
     server.cleanup().await;
@@ -103,13 +112,33 @@ async fn two_servers_both_push_a_change_ingested_on_one(pool: PgPool) {
     on_second.snapshot_where(WAIT, |s| s.dossiers.received == 0).await;
 
     let t = now();
-    first.ingest_ok(&json!([complaint_received("1", "00037", "C1", t, t + Duration::hours(2), "Giao thông", "zalo")])).await;
+    first
+        .ingest_ok(&json!([complaint_received(
+            "1",
+            "00037",
+            "C1",
+            t,
+            t + Duration::hours(2),
+            "Giao thông",
+            "zalo"
+        )]))
+        .await;
     let (_, seen_by_second) = on_second.snapshot_where(WAIT, |s| s.complaints.received == 1).await;
     assert_eq!(seen_by_second.complaints.by_channel.get("zalo"), Some(&1));
     on_first.snapshot_where(WAIT, |s| s.complaints.received == 1).await;
 
     // And the other way round.
-    second.ingest_ok(&json!([complaint_received("2", "00004", "C2", t, t + Duration::hours(2), "Y tế", "app")])).await;
+    second
+        .ingest_ok(&json!([complaint_received(
+            "2",
+            "00004",
+            "C2",
+            t,
+            t + Duration::hours(2),
+            "Y tế",
+            "app"
+        )]))
+        .await;
     on_first.snapshot_where(WAIT, |s| s.complaints.received == 2).await;
     on_second.snapshot_where(WAIT, |s| s.complaints.received == 2).await;
     first.cleanup().await;
@@ -119,14 +148,21 @@ async fn two_servers_both_push_a_change_ingested_on_one(pool: PgPool) {
 async fn heartbeats_arrive_while_nothing_changes(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     let mut client = server.live().await;
-    let text = client.next_text(StdDuration::from_secs(ioc_shared::live::HEARTBEAT_SECONDS + 5)).await.unwrap();
+    let text = client
+        .next_text(StdDuration::from_secs(ioc_shared::live::HEARTBEAT_SECONDS + 5))
+        .await
+        .unwrap();
     assert!(text.contains("\"heartbeat\""), "{text}");
     server.cleanup().await;
 }
 
 /// Reads both clients until they hold the same version of `scope` (the newer publication wins:
 /// the one behind reads on), then returns their documents.
-async fn in_step(a: &mut ioc_tests::LiveClient, b: &mut ioc_tests::LiveClient, scope: &(String, ioc_shared::summary::Window)) -> (serde_json::Value, serde_json::Value) {
+async fn in_step(
+    a: &mut ioc_tests::LiveClient,
+    b: &mut ioc_tests::LiveClient,
+    scope: &(String, ioc_shared::summary::Window),
+) -> (serde_json::Value, serde_json::Value) {
     for _ in 0..20 {
         let (va, vb) = (a.figures[scope].version, b.figures[scope].version);
         if va == vb {
@@ -159,15 +195,53 @@ async fn a_subscriber_applying_deltas_ends_with_the_snapshot_a_new_subscriber_ge
             let ward = wards[random.random_range(0..wards.len())];
             let due = t + Duration::minutes(random.random_range(-600..600));
             match random.random_range(0..4) {
-                0 => batch.push(complaint_received(&format!("c{id}"), ward, &format!("C{id}"), t - Duration::hours(2), due, "Giao thông", "zalo")),
-                1 => batch.push(task_assigned(&format!("t{id}"), ward, &format!("T{id}"), t - Duration::hours(1), due, ("cb-1", "Nguyễn Văn A"))),
+                0 => batch.push(complaint_received(
+                    &format!("c{id}"),
+                    ward,
+                    &format!("C{id}"),
+                    t - Duration::hours(2),
+                    due,
+                    "Giao thông",
+                    "zalo",
+                )),
+                1 => batch.push(task_assigned(
+                    &format!("t{id}"),
+                    ward,
+                    &format!("T{id}"),
+                    t - Duration::hours(1),
+                    due,
+                    ("cb-1", "Nguyễn Văn A"),
+                )),
                 _ => {
                     let dossier = format!("D{id}");
-                    batch.push(dossier_received(&format!("r{id}"), ward, &dossier, t - Duration::hours(3), due));
+                    batch.push(dossier_received(
+                        &format!("r{id}"),
+                        ward,
+                        &dossier,
+                        t - Duration::hours(3),
+                        due,
+                    ));
                     match random.random_range(0..4) {
-                        0 => batch.push(dossier_assigned(&format!("a{id}"), ward, &dossier, t - Duration::hours(2), ("cb-7", "Trần Thị B"))),
-                        1 => batch.push(dossier_paused(&format!("p{id}"), ward, &dossier, t - Duration::hours(1))),
-                        2 => batch.push(dossier_resolved(&format!("s{id}"), ward, &dossier, t - Duration::minutes(30), "completed")),
+                        0 => batch.push(dossier_assigned(
+                            &format!("a{id}"),
+                            ward,
+                            &dossier,
+                            t - Duration::hours(2),
+                            ("cb-7", "Trần Thị B"),
+                        )),
+                        1 => batch.push(dossier_paused(
+                            &format!("p{id}"),
+                            ward,
+                            &dossier,
+                            t - Duration::hours(1),
+                        )),
+                        2 => batch.push(dossier_resolved(
+                            &format!("s{id}"),
+                            ward,
+                            &dossier,
+                            t - Duration::minutes(30),
+                            "completed",
+                        )),
                         _ => {}
                     }
                 }
@@ -190,7 +264,8 @@ async fn a_subscriber_applying_deltas_ends_with_the_snapshot_a_new_subscriber_ge
     // And both equal the summary endpoint's figures, computed separately: `as_of` aside, and
     // the previous period's bounds, which move on when a minute turns in between (a flake seen
     // at 01:54:59).
-    let (mut applied, mut http) = (applied, serde_json::to_value(server.summary("01", "24h").await).unwrap());
+    let (mut applied, mut http) =
+        (applied, serde_json::to_value(server.summary("01", "24h").await).unwrap());
     for figures in [&mut applied, &mut http] {
         figures["as_of"] = json!(null);
         figures["previous"]["from"] = json!(null);
@@ -210,10 +285,24 @@ async fn the_windows_of_one_unit_are_computed_together_and_agree(pool: PgPool) {
     let officer = ("cb-3", "Lê Văn C");
     server
         .ingest_ok(&json!([
-            dossier_received("1", "00004", "D1", t - Duration::minutes(30), t - Duration::minutes(5)),
+            dossier_received(
+                "1",
+                "00004",
+                "D1",
+                t - Duration::minutes(30),
+                t - Duration::minutes(5)
+            ),
             dossier_assigned("2", "00004", "D1", t - Duration::minutes(20), officer),
             dossier_received("3", "00001", "D2", t - Duration::minutes(10), t + Duration::hours(8)),
-            complaint_received("4", "00037", "C1", t - Duration::minutes(10), t + Duration::hours(8), "Giao thông", "zalo"),
+            complaint_received(
+                "4",
+                "00037",
+                "C1",
+                t - Duration::minutes(10),
+                t + Duration::hours(8),
+                "Giao thông",
+                "zalo"
+            ),
         ]))
         .await;
     server.settle().await;
@@ -226,13 +315,27 @@ async fn the_windows_of_one_unit_are_computed_together_and_agree(pool: PgPool) {
         client.next_raw_message(WAIT).await.expect("a snapshot per window");
     }
     assert_eq!(server.server.state.hub.active_scopes(), 4);
-    assert_eq!(server.server.state.hub.computing_units(), 1, "one computation for the unit's four windows");
+    assert_eq!(
+        server.server.state.hub.computing_units(),
+        1,
+        "one computation for the unit's four windows"
+    );
 
     // A change reaches every window.
-    server.ingest_ok(&json!([task_assigned("5", "00004", "T1", t - Duration::minutes(5), t - Duration::minutes(1), officer)])).await;
+    server
+        .ingest_ok(&json!([task_assigned(
+            "5",
+            "00004",
+            "T1",
+            t - Duration::minutes(5),
+            t - Duration::minutes(1),
+            officer
+        )]))
+        .await;
     server.settle().await;
     let done = |client: &ioc_tests::LiveClient| {
-        client.figures.len() == windows.len() && client.figures.values().all(|f| f.summary().is_ok_and(|s| s.tasks.open == 1))
+        client.figures.len() == windows.len()
+            && client.figures.values().all(|f| f.summary().is_ok_and(|s| s.tasks.open == 1))
     };
     let deadline = tokio::time::Instant::now() + StdDuration::from_secs(20);
     while !done(&client) {
@@ -252,7 +355,10 @@ async fn the_windows_of_one_unit_are_computed_together_and_agree(pool: PgPool) {
     for window in windows {
         let window_code = ioc_shared::summary::Window::parse(window).unwrap();
         let live = client.figures[&("001".to_owned(), window_code)].summary().unwrap();
-        let (mut live_value, mut http) = (serde_json::to_value(&live).unwrap(), serde_json::to_value(server.summary("001", window).await).unwrap());
+        let (mut live_value, mut http) = (
+            serde_json::to_value(&live).unwrap(),
+            serde_json::to_value(server.summary("001", window).await).unwrap(),
+        );
         for figures in [&mut live_value, &mut http] {
             figures["as_of"] = json!(null);
             figures["previous"]["from"] = json!(null);
@@ -263,7 +369,10 @@ async fn the_windows_of_one_unit_are_computed_together_and_agree(pool: PgPool) {
     }
     assert_eq!(shared[0]["overdue"], json!([1, 0, 1]), "{}", shared[0]);
     assert_eq!(shared[0]["officers"]["late"], json!(1));
-    assert!(shared.iter().all(|part| *part == shared[0]), "every window shows the same now: {shared:?}");
+    assert!(
+        shared.iter().all(|part| *part == shared[0]),
+        "every window shows the same now: {shared:?}"
+    );
     server.cleanup().await;
 }
 
@@ -274,22 +383,48 @@ async fn the_windows_of_one_unit_are_computed_together_and_agree(pool: PgPool) {
 async fn a_screen_follows_a_rebuild_into_the_new_generation(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     let t = now();
-    server.ingest_ok(&json!([dossier_received("1", "00004", "D1", t - Duration::minutes(10), t + Duration::hours(4))])).await;
+    server
+        .ingest_ok(&json!([dossier_received(
+            "1",
+            "00004",
+            "D1",
+            t - Duration::minutes(10),
+            t + Duration::hours(4)
+        )]))
+        .await;
     server.settle().await;
     let mut client = server.live().await;
     client.subscribe("001", "24h").await;
     client.snapshot_where(WAIT, |s| s.dossiers.received == 1).await;
     let mut applier = server.server.state.applier.clone();
     assert!(applier.rebuild("a test switching generations").await.unwrap(), "the rebuild ran");
-    server.ingest_ok(&json!([dossier_received("2", "00001", "D2", t - Duration::minutes(5), t + Duration::hours(4))])).await;
-    let (_, summary) = client.snapshot_where(StdDuration::from_secs(30), |s| s.dossiers.received == 2).await;
+    server
+        .ingest_ok(&json!([dossier_received(
+            "2",
+            "00001",
+            "D2",
+            t - Duration::minutes(5),
+            t + Duration::hours(4)
+        )]))
+        .await;
+    let (_, summary) =
+        client.snapshot_where(StdDuration::from_secs(30), |s| s.dossiers.received == 2).await;
     assert_eq!((summary.dossiers.open, summary.dossiers.overdue), (2, 0));
 
     let mut redis = server.server.state.redis.clone();
     ioc_server::aggregate::clear(&mut redis, &server.server.state.keys).await.unwrap();
     server.settle().await;
-    server.ingest_ok(&json!([dossier_received("3", "00001", "D3", t - Duration::minutes(5), t + Duration::hours(4))])).await;
-    let (_, summary) = client.snapshot_where(StdDuration::from_secs(30), |s| s.dossiers.received == 3).await;
+    server
+        .ingest_ok(&json!([dossier_received(
+            "3",
+            "00001",
+            "D3",
+            t - Duration::minutes(5),
+            t + Duration::hours(4)
+        )]))
+        .await;
+    let (_, summary) =
+        client.snapshot_where(StdDuration::from_secs(30), |s| s.dossiers.received == 3).await;
     assert_eq!((summary.dossiers.open, summary.dossiers.overdue), (3, 0));
     server.cleanup().await;
 }
@@ -302,20 +437,42 @@ async fn a_skipped_delta_is_noticed_and_a_new_subscribe_brings_the_snapshot(pool
     let server = TestServer::start(&pool).await;
     let mut client = server.live().await;
     client.subscribe("001", "today").await;
-    let Some(ServerMessage::Snapshot { version, data, .. }) = client.next_raw_message(WAIT).await else { panic!("no snapshot") };
+    let Some(ServerMessage::Snapshot { version, data, .. }) = client.next_raw_message(WAIT).await
+    else {
+        panic!("no snapshot")
+    };
     let mut copy = ScopeFigures::from_snapshot(version, &data).unwrap();
     let t = now();
-    server.ingest_ok(&json!([dossier_received("1", "00004", "D1", t, t + Duration::hours(4))])).await;
+    server
+        .ingest_ok(&json!([dossier_received("1", "00004", "D1", t, t + Duration::hours(4))]))
+        .await;
     let missed = client.next_raw_message(WAIT).await.unwrap();
     assert!(matches!(missed, ServerMessage::Delta { .. }), "{missed:?}");
     // That delta is "lost": `copy` never sees it.
-    server.ingest_ok(&json!([dossier_received("2", "00004", "D2", t, t + Duration::hours(4))])).await;
-    let Some(ServerMessage::Delta { base, version, changes, .. }) = client.next_raw_message(WAIT).await else { panic!("no delta") };
-    assert_eq!(copy.apply(base, version, &changes), Err(DeltaRefused::OutOfStep { have: copy.version, base }));
+    server
+        .ingest_ok(&json!([dossier_received("2", "00004", "D2", t, t + Duration::hours(4))]))
+        .await;
+    let Some(ServerMessage::Delta { base, version, changes, .. }) =
+        client.next_raw_message(WAIT).await
+    else {
+        panic!("no delta")
+    };
+    assert_eq!(
+        copy.apply(base, version, &changes),
+        Err(DeltaRefused::OutOfStep { have: copy.version, base })
+    );
     client.subscribe("001", "today").await;
-    let Some(ServerMessage::Snapshot { version: again, data, .. }) = client.next_raw_message(WAIT).await else { panic!("no snapshot") };
+    let Some(ServerMessage::Snapshot { version: again, data, .. }) =
+        client.next_raw_message(WAIT).await
+    else {
+        panic!("no snapshot")
+    };
     assert_eq!((again, data.dossiers.received), (version, 2));
-    assert_eq!(server.server.state.hub.active_scopes(), 1, "subscribing again does not add a scope");
+    assert_eq!(
+        server.server.state.hub.active_scopes(),
+        1,
+        "subscribing again does not add a scope"
+    );
     server.cleanup().await;
 }
 
@@ -329,7 +486,15 @@ async fn a_client_that_asks_for_snapshots_only_gets_only_snapshots(pool: PgPool)
     let t = now();
     let mut seen = Vec::new();
     for i in 1..=3 {
-        server.ingest_ok(&json!([dossier_received(&i.to_string(), "00004", &format!("D{i}"), t, t + Duration::hours(4))])).await;
+        server
+            .ingest_ok(&json!([dossier_received(
+                &i.to_string(),
+                "00004",
+                &format!("D{i}"),
+                t,
+                t + Duration::hours(4)
+            )]))
+            .await;
         loop {
             let text = client.next_text(WAIT).await.expect("an update");
             let message: ServerMessage = serde_json::from_str(&text).unwrap();

@@ -19,9 +19,8 @@ async fn an_item_turns_overdue_when_its_due_time_passes_with_no_event(pool: PgPo
         .await;
     let mut client = server.live().await;
     client.subscribe("001", "today").await;
-    let (first_version, first) = client
-        .snapshot_where(std::time::Duration::from_secs(20), |s| s.dossiers.open == 1)
-        .await;
+    let (first_version, first) =
+        client.snapshot_where(std::time::Duration::from_secs(20), |s| s.dossiers.open == 1).await;
     if chrono::Utc::now() < due {
         assert_eq!(first.dossiers.overdue, 0);
         assert_eq!(first.officers.late, 0);
@@ -46,14 +45,22 @@ async fn an_item_turns_overdue_when_its_due_time_passes_with_no_event(pool: PgPo
 /// over random officers, wards and kinds, at the city, two districts and a ward; and again
 /// after Redis loses its data and the figures are rebuilt.
 #[sqlx::test(migrations = "../server/migrations")]
-async fn late_officer_counts_equal_a_full_recomputation_as_items_turn_late_are_reassigned_and_resolved(pool: PgPool) {
+async fn late_officer_counts_equal_a_full_recomputation_as_items_turn_late_are_reassigned_and_resolved(
+    pool: PgPool,
+) {
     use rand::{Rng, SeedableRng};
     let seed: u64 = rand::random();
     println!("seed {seed}");
     let mut random = rand::rngs::StdRng::seed_from_u64(seed);
     let server = TestServer::start(&pool).await;
     let wards = ["00001", "00004", "00037", "00040"];
-    let officers = [("cb-1", "Nguyễn Văn An"), ("cb-2", "Trần Thị Bình"), ("cb-3", "Lê Văn Cường"), ("cb-4", "Phạm Thị Dung"), ("cb-5", "Hoàng Văn Em")];
+    let officers = [
+        ("cb-1", "Nguyễn Văn An"),
+        ("cb-2", "Trần Thị Bình"),
+        ("cb-3", "Lê Văn Cường"),
+        ("cb-4", "Phạm Thị Dung"),
+        ("cb-5", "Hoàng Văn Em"),
+    ];
     // Whole seconds, so that "due before the summary's second" is never ambiguous but at the
     // second the crossing items fall due (see `summary_away_from`).
     let t0 = chrono::DateTime::from_timestamp(now().timestamp(), 0).unwrap();
@@ -81,7 +88,15 @@ async fn late_officer_counts_equal_a_full_recomputation_as_items_turn_late_are_r
                 events.push(dossier_assigned(&id(), ward, &item, at, officer));
             }
             "complaint" => {
-                events.push(complaint_received(&id(), ward, &item, at, due, "moi_truong", "hotline"));
+                events.push(complaint_received(
+                    &id(),
+                    ward,
+                    &item,
+                    at,
+                    due,
+                    "moi_truong",
+                    "hotline",
+                ));
                 events.push(complaint_assigned(&id(), ward, &item, at, officer));
             }
             _ => events.push(task_assigned(&id(), ward, &item, at, due, officer)),
@@ -92,7 +107,8 @@ async fn late_officer_counts_equal_a_full_recomputation_as_items_turn_late_are_r
     assert_late_officers_match(&server, &pool, crossing, &wards).await;
 
     // Nothing is sent: the items due at `crossing` turn late by time alone.
-    let wait = (crossing - now()).to_std().unwrap_or_default() + std::time::Duration::from_millis(1500);
+    let wait =
+        (crossing - now()).to_std().unwrap_or_default() + std::time::Duration::from_millis(1500);
     tokio::time::sleep(wait).await;
     let counted = assert_late_officers_match(&server, &pool, crossing, &wards).await;
     assert!(counted > 0, "some officers are late");
@@ -105,7 +121,14 @@ async fn late_officer_counts_equal_a_full_recomputation_as_items_turn_late_are_r
         match (random.random_range(0..6), *kind) {
             (0, "dossier") => events.push(dossier_assigned(&id(), ward, item, at, officer)),
             (0, "complaint") => events.push(complaint_assigned(&id(), ward, item, at, officer)),
-            (0, _) => events.push(task_assigned(&id(), ward, item, at, dues[random.random_range(0..dues.len())], officer)),
+            (0, _) => events.push(task_assigned(
+                &id(),
+                ward,
+                item,
+                at,
+                dues[random.random_range(0..dues.len())],
+                officer,
+            )),
             (1, "dossier") => events.push(dossier_resolved(&id(), ward, item, at, "completed")),
             (1, "complaint") => events.push(complaint_resolved(&id(), ward, item, at, None)),
             (1, _) => events.push(task_completed(&id(), ward, item, at)),
@@ -128,7 +151,11 @@ async fn late_officer_counts_equal_a_full_recomputation_as_items_turn_late_are_r
 
 /// The summary of `scope` read at a second other than `avoid` (the one second where "due
 /// before now" could differ between the engine's milliseconds and the summary's seconds).
-async fn summary_away_from(server: &TestServer, scope: &str, avoid: chrono::DateTime<chrono::Utc>) -> ioc_shared::summary::Summary {
+async fn summary_away_from(
+    server: &TestServer,
+    scope: &str,
+    avoid: chrono::DateTime<chrono::Utc>,
+) -> ioc_shared::summary::Summary {
     loop {
         let summary = server.summary(scope, "24h").await;
         let as_of = ioc_shared::time::parse_rfc3339(&summary.as_of).unwrap();
@@ -141,8 +168,14 @@ async fn summary_away_from(server: &TestServer, scope: &str, avoid: chrono::Date
 
 /// Compares the late officers of the city, both districts and one ward with a recomputation
 /// from the items table at the summary's time; returns the city's number of late officers.
-async fn assert_late_officers_match(server: &TestServer, pool: &PgPool, avoid: chrono::DateTime<chrono::Utc>, wards: &[&str]) -> u64 {
-    let scopes: [(&str, &[&str]); 4] = [("01", wards), ("001", &wards[..2]), ("002", &wards[2..]), (wards[2], &wards[2..3])];
+async fn assert_late_officers_match(
+    server: &TestServer,
+    pool: &PgPool,
+    avoid: chrono::DateTime<chrono::Utc>,
+    wards: &[&str],
+) -> u64 {
+    let scopes: [(&str, &[&str]); 4] =
+        [("01", wards), ("001", &wards[..2]), ("002", &wards[2..]), (wards[2], &wards[2..3])];
     let mut city_late = 0;
     for (scope, units) in scopes {
         let summary = summary_away_from(server, scope, avoid).await;
@@ -159,7 +192,8 @@ async fn assert_late_officers_match(server: &TestServer, pool: &PgPool, avoid: c
         .await
         .unwrap();
         // officer → (name, total, unit holding most: most items, then smaller code)
-        let mut by_officer: std::collections::BTreeMap<String, (String, u64, (i64, String))> = Default::default();
+        let mut by_officer: std::collections::BTreeMap<String, (String, u64, (i64, String))> =
+            Default::default();
         for (officer, name, unit, n) in rows {
             let entry = by_officer.entry(officer).or_insert((name, 0, (0, String::new())));
             entry.1 += n as u64;
@@ -172,9 +206,17 @@ async fn assert_late_officers_match(server: &TestServer, pool: &PgPool, avoid: c
         let late = expected.len() as u64;
         expected.sort_by(|a, b| b.3.cmp(&a.3).then(a.0.cmp(&b.0)));
         expected.truncate(10);
-        let got: Vec<(String, String, String, u64)> =
-            summary.officers.top_late.iter().map(|o| (o.id.clone(), o.name.clone(), o.unit.clone(), o.overdue)).collect();
-        assert_eq!(summary.officers.late, late, "{scope} at {}: number of late officers", summary.as_of);
+        let got: Vec<(String, String, String, u64)> = summary
+            .officers
+            .top_late
+            .iter()
+            .map(|o| (o.id.clone(), o.name.clone(), o.unit.clone(), o.overdue))
+            .collect();
+        assert_eq!(
+            summary.officers.late, late,
+            "{scope} at {}: number of late officers",
+            summary.as_of
+        );
         assert_eq!(got, expected, "{scope} at {}: the ranking", summary.as_of);
         if scope == "01" {
             city_late = late;

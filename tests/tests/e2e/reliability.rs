@@ -23,7 +23,10 @@ async fn received_now(server: &TestServer, unit: &str) -> Option<u64> {
 
 async fn current_keys(server: &TestServer) -> ioc_server::aggregate::Keys {
     let mut redis = server.server.state.redis.clone();
-    ioc_server::aggregate::current(&mut redis, &server.server.state.keys).await.unwrap().expect("a current generation")
+    ioc_server::aggregate::current(&mut redis, &server.server.state.keys)
+        .await
+        .unwrap()
+        .expect("a current generation")
 }
 
 #[sqlx::test(migrations = "../server/migrations")]
@@ -32,25 +35,62 @@ async fn a_poisoned_outbox_row_is_quarantined_and_later_rows_are_applied(pool: P
     assert!(server.server.stop_task("applier"));
     let t = now();
     for (i, dossier) in ["D1", "D2", "D3"].into_iter().enumerate() {
-        server.ingest_ok(&json!([dossier_received(&format!("e{i}"), WARD, dossier, t, t + Duration::hours(4))])).await;
+        server
+            .ingest_ok(&json!([dossier_received(
+                &format!("e{i}"),
+                WARD,
+                dossier,
+                t,
+                t + Duration::hours(4)
+            )]))
+            .await;
     }
-    let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM aggregate_outbox ORDER BY seq").fetch_all(&pool).await.unwrap();
+    let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM aggregate_outbox ORDER BY seq")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
     assert_eq!(seqs.len(), 3);
     // One row no longer decodes; another carries a format from a later release.
-    sqlx::query("UPDATE aggregate_outbox SET deltas = '{\"not\": \"deltas\"}' WHERE seq = $1").bind(seqs[0]).execute(&pool).await.unwrap();
-    sqlx::query("UPDATE aggregate_outbox SET format = 99 WHERE seq = $1").bind(seqs[1]).execute(&pool).await.unwrap();
+    sqlx::query("UPDATE aggregate_outbox SET deltas = '{\"not\": \"deltas\"}' WHERE seq = $1")
+        .bind(seqs[0])
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE aggregate_outbox SET format = 99 WHERE seq = $1")
+        .bind(seqs[1])
+        .execute(&pool)
+        .await
+        .unwrap();
 
-    let counted_before = ioc_server::metrics::METRICS.quarantined.with_label_values(&["outbox"]).get();
+    let counted_before =
+        ioc_server::metrics::METRICS.quarantined.with_label_values(&["outbox"]).get();
     server.settle().await;
-    assert_eq!(received_now(&server, WARD).await, Some(1), "the readable row is applied; the applier did not stall");
-    let counted = ioc_server::metrics::METRICS.quarantined.with_label_values(&["outbox"]).get() - counted_before;
+    assert_eq!(
+        received_now(&server, WARD).await,
+        Some(1),
+        "the readable row is applied; the applier did not stall"
+    );
+    let counted = ioc_server::metrics::METRICS.quarantined.with_label_values(&["outbox"]).get()
+        - counted_before;
     assert!(counted >= 2, "quarantined rows are counted in ioc_quarantined_rows_total ({counted})");
     let (status, body) = server.get("/api/v1/admin/quarantine").await;
     assert_eq!(status, 200);
     assert_eq!(body["total"], 2, "{body}");
-    let refs: Vec<&str> = body["rows"].as_array().unwrap().iter().map(|r| r["ref"].as_str().unwrap()).collect();
-    assert!(refs.contains(&seqs[0].to_string().as_str()) && refs.contains(&seqs[1].to_string().as_str()), "{body}");
-    assert!(body["rows"].as_array().unwrap().iter().any(|r| r["error"].as_str().unwrap().contains("format 99")), "{body}");
+    let refs: Vec<&str> =
+        body["rows"].as_array().unwrap().iter().map(|r| r["ref"].as_str().unwrap()).collect();
+    assert!(
+        refs.contains(&seqs[0].to_string().as_str())
+            && refs.contains(&seqs[1].to_string().as_str()),
+        "{body}"
+    );
+    assert!(
+        body["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["error"].as_str().unwrap().contains("format 99")),
+        "{body}"
+    );
     // Applying again quarantines nothing twice, and later batches still move the figures.
     server.settle().await;
     server.ingest_ok(&json!([dossier_received("e9", WARD, "D9", t, t + Duration::hours(4))])).await;
@@ -68,15 +108,24 @@ async fn a_poisoned_outbox_row_is_quarantined_and_later_rows_are_applied(pool: P
 async fn a_stored_event_that_no_longer_decodes_is_quarantined_and_its_item_moves_on(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     let t = now();
-    server.ingest_ok(&json!([dossier_received("e1", WARD, "D1", t - Duration::hours(1), t + Duration::hours(4)),
-        dossier_assigned("e2", WARD, "D1", t - Duration::minutes(50), ("cb-1", "Nguyễn Văn A"))])).await;
-    sqlx::query("UPDATE events SET body = '{\"garbled\": true}' WHERE event_id = 'e2'").execute(&pool).await.unwrap();
-    let (status, body) = server.ingest(&json!([dossier_resolved("e3", WARD, "D1", t, "completed")])).await;
+    server
+        .ingest_ok(&json!([
+            dossier_received("e1", WARD, "D1", t - Duration::hours(1), t + Duration::hours(4)),
+            dossier_assigned("e2", WARD, "D1", t - Duration::minutes(50), ("cb-1", "Nguyễn Văn A"))
+        ]))
+        .await;
+    sqlx::query("UPDATE events SET body = '{\"garbled\": true}' WHERE event_id = 'e2'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (status, body) =
+        server.ingest(&json!([dossier_resolved("e3", WARD, "D1", t, "completed")])).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["accepted"], 1);
     let summary = server.summary(WARD, "today").await;
     assert_eq!((summary.dossiers.resolved, summary.dossiers.open), (1, 0));
-    let quarantined: Vec<(String, String)> = sqlx::query_as("SELECT kind, ref FROM quarantine").fetch_all(&pool).await.unwrap();
+    let quarantined: Vec<(String, String)> =
+        sqlx::query_as("SELECT kind, ref FROM quarantine").fetch_all(&pool).await.unwrap();
     assert_eq!(quarantined, [("event".to_owned(), "mot-cua/e2".to_owned())]);
     server.cleanup().await;
 }
@@ -84,31 +133,47 @@ async fn a_stored_event_that_no_longer_decodes_is_quarantined_and_its_item_moves
 /// Redis loses every key while the server runs: the figures come back from PostgreSQL, equal,
 /// within seconds, and no screen is shown empty figures in between.
 #[sqlx::test(migrations = "../server/migrations")]
-async fn when_redis_loses_its_keys_the_figures_come_back_equal_and_are_never_shown_empty(pool: PgPool) {
+async fn when_redis_loses_its_keys_the_figures_come_back_equal_and_are_never_shown_empty(
+    pool: PgPool,
+) {
     let server = TestServer::start(&pool).await;
     let t = now();
-    let events: Vec<Value> = (0..30).map(|i| dossier_received(&format!("e{i}"), WARD, &format!("D{i}"), t, t + Duration::hours(4))).collect();
+    let events: Vec<Value> = (0..30)
+        .map(|i| {
+            dossier_received(&format!("e{i}"), WARD, &format!("D{i}"), t, t + Duration::hours(4))
+        })
+        .collect();
     server.ingest_ok(&Value::Array(events)).await;
     let before = server.summary(WARD, "today").await;
     assert_eq!(before.dossiers.received, 30);
     let mut live = server.live().await;
     live.subscribe(WARD, "today").await;
-    let (first_version, _) = live.snapshot_where(StdDuration::from_secs(10), |s| s.dossiers.received == 30).await;
+    let (first_version, _) =
+        live.snapshot_where(StdDuration::from_secs(10), |s| s.dossiers.received == 30).await;
 
     server.cleanup().await; // every key of the prefix, gone
     let started = std::time::Instant::now();
-    eventually(StdDuration::from_secs(10), "figures rebuilt from PostgreSQL", || async { received_now(&server, WARD).await == Some(30) }).await;
+    eventually(StdDuration::from_secs(10), "figures rebuilt from PostgreSQL", || async {
+        received_now(&server, WARD).await == Some(30)
+    })
+    .await;
     let recovered = started.elapsed();
     eprintln!("Redis lost every key: figures back and equal after {recovered:?}");
     assert!(recovered < StdDuration::from_secs(10));
     let after = server.summary(WARD, "today").await;
-    assert_eq!(serde_json::to_value(&before.dossiers).unwrap(), serde_json::to_value(&after.dossiers).unwrap());
+    assert_eq!(
+        serde_json::to_value(&before.dossiers).unwrap(),
+        serde_json::to_value(&after.dossiers).unwrap()
+    );
     // Whatever reached the screen meanwhile: never an empty snapshot; and after the switch a
     // fresh one, even though the figures are the same.
     let mut fresh = false;
     while let Some(message) = live.next_message(StdDuration::from_secs(2)).await {
         if let ServerMessage::Snapshot { data, version, .. } = message {
-            assert_eq!(data.dossiers.received, 30, "a snapshot with lost figures reached the screen");
+            assert_eq!(
+                data.dossiers.received, 30,
+                "a snapshot with lost figures reached the screen"
+            );
             fresh |= version > first_version;
         }
     }
@@ -130,7 +195,13 @@ async fn rebuilds_beside_a_running_ingest_count_every_event_exactly_once(pool: P
                 .map(|i| {
                     let id = format!("{round}-{i}");
                     let at = t - Duration::minutes(30) + Duration::seconds(i as i64);
-                    dossier_received(&format!("e{id}"), wards[i % wards.len()], &format!("D{id}"), at, t + Duration::hours(8))
+                    dossier_received(
+                        &format!("e{id}"),
+                        wards[i % wards.len()],
+                        &format!("D{id}"),
+                        at,
+                        t + Duration::hours(8),
+                    )
                 })
                 .collect(),
         )
@@ -146,13 +217,20 @@ async fn rebuilds_beside_a_running_ingest_count_every_event_exactly_once(pool: P
     let rebuilds = async {
         let mut applier = server.server.state.applier.clone();
         for _ in 0..5 {
-            assert!(applier.rebuild("a test beside a running ingest").await.unwrap(), "the rebuild ran");
+            assert!(
+                applier.rebuild("a test beside a running ingest").await.unwrap(),
+                "the rebuild ran"
+            );
         }
     };
     tokio::join!(ingest, rebuilds);
     server.settle().await;
     let summary = server.summary("01", "24h").await;
-    assert_eq!((summary.dossiers.received, summary.dossiers.open), (2_000, 2_000), "every event once, none lost");
+    assert_eq!(
+        (summary.dossiers.received, summary.dossiers.open),
+        (2_000, 2_000),
+        "every event once, none lost"
+    );
     let children: u64 = summary.children.iter().map(|child| child.dossiers_received).sum();
     assert_eq!(children, 2_000, "the districts' counts add up to the city's");
     server.cleanup().await;
@@ -174,20 +252,40 @@ async fn a_stale_or_foreign_redis_is_detected_and_rebuilt(pool: PgPool) {
     let mut redis = server.server.state.redis.clone();
     let marker: i64 = redis::cmd("GET").arg(keys.applied()).query_async(&mut redis).await.unwrap();
     // The outbox rows are pruned (as they are ten minutes after being applied)…
-    sqlx::query("UPDATE aggregate_outbox SET created_at = $1::timestamptz - interval '11 minutes'").bind(server.now()).execute(&pool).await.unwrap();
+    sqlx::query("UPDATE aggregate_outbox SET created_at = $1::timestamptz - interval '11 minutes'")
+        .bind(server.now())
+        .execute(&pool)
+        .await
+        .unwrap();
     server.server.state.store.prune_outbox(marker, server.server.state.clock.now()).await.unwrap();
     // …and Redis comes back from an old backup: its marker from before the second batch, its
     // figures from before it too (one dossier).
-    let _: () = redis::cmd("SET").arg(keys.applied()).arg(marker - 1).query_async(&mut redis).await.unwrap();
-    let _: () = redis::cmd("HINCRBY").arg(keys.open(WARD)).arg("dossier").arg(-1).query_async(&mut redis).await.unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(keys.applied())
+        .arg(marker - 1)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("HINCRBY")
+        .arg(keys.open(WARD))
+        .arg("dossier")
+        .arg(-1)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
     server.settle().await;
-    assert_ne!(current_keys(&server).await.generation(), keys.generation(), "a new generation was built");
+    assert_ne!(
+        current_keys(&server).await.generation(),
+        keys.generation(),
+        "a new generation was built"
+    );
     let summary = server.summary(WARD, "today").await;
     assert_eq!((summary.dossiers.received, summary.dossiers.open), (2, 2));
 
     // A marker ahead of anything PostgreSQL handed out.
     let keys = current_keys(&server).await;
-    let _: () = redis::cmd("SET").arg(keys.applied()).arg(1_000_000).query_async(&mut redis).await.unwrap();
+    let _: () =
+        redis::cmd("SET").arg(keys.applied()).arg(1_000_000).query_async(&mut redis).await.unwrap();
     server.settle().await;
     assert_ne!(current_keys(&server).await.generation(), keys.generation());
     assert_eq!(server.summary(WARD, "today").await.dossiers.open, 2);
@@ -199,7 +297,11 @@ async fn a_stale_or_foreign_redis_is_detected_and_rebuilt(pool: PgPool) {
 async fn reconciliation_finds_one_wards_lost_keys_and_heals_them(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     let t = now();
-    let events: Vec<Value> = (0..5).map(|i| dossier_received(&format!("e{i}"), WARD, &format!("D{i}"), t, t + Duration::hours(4))).collect();
+    let events: Vec<Value> = (0..5)
+        .map(|i| {
+            dossier_received(&format!("e{i}"), WARD, &format!("D{i}"), t, t + Duration::hours(4))
+        })
+        .collect();
     server.ingest_ok(&Value::Array(events)).await;
     server.settle().await;
     let mut applier = server.server.state.applier.clone();
@@ -212,7 +314,15 @@ async fn reconciliation_finds_one_wards_lost_keys_and_heals_them(pool: PgPool) {
     // SCAN until the cursor comes back to 0: one call covers only part of a busy Redis.
     let (mut cursor, mut lost) = (0_u64, Vec::<String>::new());
     loop {
-        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(10_000).query_async(&mut redis).await.unwrap();
+        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(10_000)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
         lost.extend(found);
         cursor = next;
         if cursor == 0 {
@@ -221,10 +331,17 @@ async fn reconciliation_finds_one_wards_lost_keys_and_heals_them(pool: PgPool) {
     }
     assert!(!lost.is_empty());
     let _: i64 = redis::cmd("DEL").arg(&lost).query_async(&mut redis).await.unwrap();
-    assert_eq!(received_now(&server, WARD).await, Some(0), "the ward shows 0 while its district still counts it");
+    assert_eq!(
+        received_now(&server, WARD).await,
+        Some(0),
+        "the ward shows 0 while its district still counts it"
+    );
 
     match applier.reconcile(&sample).await.unwrap() {
-        Reconciled::Differed(found) => assert!(found.iter().any(|m| m.unit == WARD && m.figure == "today:d.recv" && m.truth == 5), "{found:?}"),
+        Reconciled::Differed(found) => assert!(
+            found.iter().any(|m| m.unit == WARD && m.figure == "today:d.recv" && m.truth == 5),
+            "{found:?}"
+        ),
         other => panic!("expected a difference, got {other:?}"),
     }
     server.settle().await; // the rebuild the reconciliation asked for
@@ -241,15 +358,20 @@ async fn a_changed_catalog_is_applied_at_start_up(pool: PgPool) {
     let t = now();
     let hanoi = Catalog::load(None).unwrap();
     let server = TestServer::start_with(&pool, &prefix, hanoi, |_| {}).await;
-    server.ingest_ok(&json!([dossier_received("e1", WARD, "D1", t, t + Duration::hours(4)),
-        dossier_received("e2", "00037", "D2", t, t + Duration::hours(4))])).await;
+    server
+        .ingest_ok(&json!([
+            dossier_received("e1", WARD, "D1", t, t + Duration::hours(4)),
+            dossier_received("e2", "00037", "D2", t, t + Duration::hours(4))
+        ]))
+        .await;
     server.settle().await;
     assert_eq!(server.summary("001", "today").await.dossiers.received, 1);
     server.server.stop();
     drop(server);
 
     // Trúc Bạch moves from Ba Đình (001) to Hoàn Kiếm (002); ward 00037 leaves the catalog.
-    let mut units: Vec<Value> = serde_json::from_str(ioc_server::catalog::DEFAULT_CATALOG_JSON).unwrap();
+    let mut units: Vec<Value> =
+        serde_json::from_str(ioc_server::catalog::DEFAULT_CATALOG_JSON).unwrap();
     units.retain(|u| u["code"] != "00037");
     for unit in units.iter_mut().filter(|u| u["code"] == WARD) {
         unit["parent"] = json!("002");
@@ -257,7 +379,11 @@ async fn a_changed_catalog_is_applied_at_start_up(pool: PgPool) {
     let moved = Catalog::from_json(&Value::Array(units.clone()).to_string()).unwrap();
     let server = TestServer::start_with(&pool, &prefix, moved, |_| {}).await;
     // No settle: start-up itself noticed the catalog change and rebuilt.
-    assert_eq!(received_now(&server, "002").await, Some(1), "the ward's dossier now counts for Hoàn Kiếm");
+    assert_eq!(
+        received_now(&server, "002").await,
+        Some(1),
+        "the ward's dossier now counts for Hoàn Kiếm"
+    );
     assert_eq!(received_now(&server, "001").await, Some(0));
     assert_eq!(received_now(&server, "01").await, Some(1), "the city counts the units in its tree");
     let (status, unknown) = server.get("/api/v1/admin/unknown-units").await;
@@ -265,7 +391,12 @@ async fn a_changed_catalog_is_applied_at_start_up(pool: PgPool) {
     assert_eq!(unknown, json!([{"unit": "00037", "kind": "dossier", "items": 1, "open": 1}]));
     let mut redis = server.server.state.redis.clone();
     let keys = current_keys(&server).await;
-    let open: Option<i64> = redis::cmd("HGET").arg(keys.open(ioc_server::aggregate::UNKNOWN_UNIT)).arg("dossier").query_async(&mut redis).await.unwrap();
+    let open: Option<i64> = redis::cmd("HGET")
+        .arg(keys.open(ioc_server::aggregate::UNKNOWN_UNIT))
+        .arg("dossier")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
     assert_eq!(open, Some(1), "counted under the unknown unit");
     let path = std::env::temp_dir().join(format!("catalog-{prefix}.json").replace(':', "-"));
     std::fs::write(&path, Value::Array(units).to_string()).unwrap();
@@ -288,28 +419,54 @@ async fn one_source_cannot_touch_another_sources_items(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     let state = &server.server.state;
     let (_, key_a) = state.accounts.create_key("mot-cua", None, Default::default()).await.unwrap();
-    let (_, key_b) = state.accounts.create_key("he-thong-khac", None, Default::default()).await.unwrap();
+    let (_, key_b) =
+        state.accounts.create_key("he-thong-khac", None, Default::default()).await.unwrap();
     let t = now();
     let send = |key: String, events: Value| {
         let http = server.http.clone();
         let url = format!("{}/api/v1/events", server.base);
-        async move { http.post(url).bearer_auth(key).json(&events).send().await.unwrap().json::<Value>().await.unwrap() }
+        async move {
+            http.post(url)
+                .bearer_auth(key)
+                .json(&events)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
     };
-    let mut received = dossier_received("a1", WARD, "HS-1", t - Duration::hours(2), t + Duration::hours(4));
+    let mut received =
+        dossier_received("a1", WARD, "HS-1", t - Duration::hours(2), t + Duration::hours(4));
     received.as_object_mut().unwrap().remove("source");
     assert_eq!(send(key_a.clone(), json!([received])).await["accepted"], 1);
     let mut resolved = dossier_resolved("b1", WARD, "HS-1", t, "completed");
     resolved.as_object_mut().unwrap().remove("source");
-    assert_eq!(send(key_b, json!([resolved])).await["accepted"], 1, "stored, as an item of its own source");
+    assert_eq!(
+        send(key_b, json!([resolved])).await["accepted"],
+        1,
+        "stored, as an item of its own source"
+    );
     let summary = server.summary(WARD, "today").await;
-    assert_eq!(summary.dossiers.open, 1, "source A's dossier is still open: B's resolution is B's own item");
+    assert_eq!(
+        summary.dossiers.open, 1,
+        "source A's dossier is still open: B's resolution is B's own item"
+    );
     // Source A itself resolves it.
     let mut own = dossier_resolved("a2", WARD, "HS-1", t, "completed");
     own.as_object_mut().unwrap().remove("source");
     assert_eq!(send(key_a, json!([own])).await["accepted"], 1);
     let summary = server.summary(WARD, "today").await;
-    assert_eq!((summary.dossiers.open, summary.dossiers.resolved_on_time), (0, 1), "A's own resolution closes it, on time");
-    let items: i64 = sqlx::query_scalar("SELECT count(*) FROM items WHERE item_id = 'HS-1'").fetch_one(&pool).await.unwrap();
+    assert_eq!(
+        (summary.dossiers.open, summary.dossiers.resolved_on_time),
+        (0, 1),
+        "A's own resolution closes it, on time"
+    );
+    let items: i64 = sqlx::query_scalar("SELECT count(*) FROM items WHERE item_id = 'HS-1'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(items, 2);
     server.cleanup().await;
 }
@@ -319,8 +476,14 @@ async fn one_source_cannot_touch_another_sources_items(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn ingest_answers_503_within_the_timeout_when_postgres_stops_answering(pool: PgPool) {
     let options = pool.connect_options();
-    let proxy = ioc_tests::BlackHole::start(&format!("{}:{}", options.get_host(), options.get_port())).await;
-    let url = ioc_tests::database_url(&pool).replacen(&format!(":{}/", options.get_port()), &format!(":{}/", proxy.addr.port()), 1);
+    let proxy =
+        ioc_tests::BlackHole::start(&format!("{}:{}", options.get_host(), options.get_port()))
+            .await;
+    let url = ioc_tests::database_url(&pool).replacen(
+        &format!(":{}/", options.get_port()),
+        &format!(":{}/", proxy.addr.port()),
+        1,
+    );
     assert!(url.contains(&proxy.addr.port().to_string()), "{url}");
     let mut settings = ioc_tests::settings(&fresh_prefix());
     settings.database_url = url;
@@ -347,13 +510,18 @@ async fn ingest_answers_503_within_the_timeout_when_postgres_stops_answering(poo
     // the fix), not the exact 2 s time-out, which a loaded machine may overshoot.
     assert!(took <= StdDuration::from_secs(15), "answered after {took:?}; the time-out is 2 s");
     let body: Value = response.json().await.unwrap();
-    assert!(body["error"].as_str().unwrap().contains("nothing in this request was stored"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("nothing in this request was stored"),
+        "{body}"
+    );
     // The heartbeat says so: the figures are not live while the truth cannot be read.
     let deadline = tokio::time::Instant::now() + StdDuration::from_secs(12);
     let mut saw_unavailable = false;
     while tokio::time::Instant::now() < deadline && !saw_unavailable {
         if let Some(text) = live.next_text(StdDuration::from_secs(6)).await {
-            if let Ok(ServerMessage::Heartbeat { status, .. }) = serde_json::from_str::<ServerMessage>(&text) {
+            if let Ok(ServerMessage::Heartbeat { status, .. }) =
+                serde_json::from_str::<ServerMessage>(&text)
+            {
                 saw_unavailable = status == FeedStatus::Unavailable;
             }
         }
@@ -372,7 +540,11 @@ async fn the_applier_goes_on_after_redis_forgets_its_scripts(pool: PgPool) {
     server.settle().await;
     let mut redis = server.server.state.redis.clone();
     let _: () = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut redis).await.unwrap();
-    let batch: Vec<Value> = (2..=300).map(|i| dossier_received(&format!("e{i}"), WARD, &format!("D{i}"), t, t + Duration::hours(4))).collect();
+    let batch: Vec<Value> = (2..=300)
+        .map(|i| {
+            dossier_received(&format!("e{i}"), WARD, &format!("D{i}"), t, t + Duration::hours(4))
+        })
+        .collect();
     server.ingest_ok(&json!(batch)).await;
     server.settle().await;
     assert_eq!(server.summary(WARD, "today").await.dossiers.received, 300);

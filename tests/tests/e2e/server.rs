@@ -4,7 +4,10 @@
 use chrono::Duration;
 use ioc_shared::access::Role;
 use ioc_tests::events::*;
-use ioc_tests::{database_url, eventually, fresh_prefix, ioc_binary, login, now, web_dir, LiveClient, TestServer, TOKEN};
+use ioc_tests::{
+    database_url, eventually, fresh_prefix, ioc_binary, login, now, web_dir, LiveClient,
+    TestServer, TOKEN,
+};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::time::Duration as StdDuration;
@@ -25,7 +28,8 @@ async fn an_unknown_api_path_answers_404_json_never_the_page(pool: PgPool) {
     let anonymous = reqwest::get(format!("{}/api/v1/nope", server.base)).await.unwrap();
     assert_eq!(anonymous.status().as_u16(), 404);
     // A known path with a wrong method says so, in JSON too.
-    let wrong_method = server.http.delete(format!("{}/api/v1/events", server.base)).send().await.unwrap();
+    let wrong_method =
+        server.http.delete(format!("{}/api/v1/events", server.base)).send().await.unwrap();
     assert_eq!(wrong_method.status().as_u16(), 405);
     assert!(wrong_method.json::<Value>().await.unwrap()["error"].is_string());
     // The page routes serve the dashboard; other unknown paths are 404, not the page.
@@ -55,11 +59,21 @@ async fn a_killed_applier_is_restarted_and_figures_keep_moving(pool: PgPool) {
         assert!(server.server.kill_task("applier"), "the applier is a supervised task");
         let id = format!("e{round}");
         let dossier = format!("D{round}");
-        server.ingest_ok(&json!([dossier_received(&id, "00004", &dossier, t, t + Duration::hours(4))])).await;
+        server
+            .ingest_ok(&json!([dossier_received(
+                &id,
+                "00004",
+                &dossier,
+                t,
+                t + Duration::hours(4)
+            )]))
+            .await;
         // Nothing but the background applier moves figures into Redis here.
-        eventually(StdDuration::from_secs(10), "the restarted applier applies the new event", || async {
-            received_without_settling(&server).await == round
-        })
+        eventually(
+            StdDuration::from_secs(10),
+            "the restarted applier applies the new event",
+            || async { received_without_settling(&server).await == round },
+        )
         .await;
     }
     server.cleanup().await;
@@ -111,7 +125,10 @@ impl ServeProcess {
     }
 
     fn terminate(&self) {
-        let status = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
@@ -155,7 +172,10 @@ async fn sigterm_closes_live_connections_with_1012_and_never_cuts_ingest(pool: P
     let mut process = ServeProcess::start(&pool, &prefix).await;
     ensure_user_in(&pool, "admin-sigterm").await;
     let cookie = login(&process.base, "admin-sigterm", "admin-sigterm-password").await.unwrap();
-    let mut live = LiveClient::connect_as(&format!("ws://{}/api/v1/live", process.addr), Some(&cookie), None).await.unwrap();
+    let mut live =
+        LiveClient::connect_as(&format!("ws://{}/api/v1/live", process.addr), Some(&cookie), None)
+            .await
+            .unwrap();
     live.subscribe("01", "today").await;
     assert!(live.next_message(StdDuration::from_secs(10)).await.is_some(), "a first snapshot");
 
@@ -164,7 +184,15 @@ async fn sigterm_closes_live_connections_with_1012_and_never_cuts_ingest(pool: P
     let mut requests = Vec::new();
     for batch in 0..12 {
         let events: Vec<Value> = (0..1500)
-            .map(|i| dossier_received(&format!("b{batch}-{i}"), "00004", &format!("D{batch}-{i}"), t, t + Duration::hours(8)))
+            .map(|i| {
+                dossier_received(
+                    &format!("b{batch}-{i}"),
+                    "00004",
+                    &format!("D{batch}-{i}"),
+                    t,
+                    t + Duration::hours(8),
+                )
+            })
             .collect();
         let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
         let url = format!("{}/api/v1/events", process.base);
@@ -202,18 +230,24 @@ async fn sigterm_closes_live_connections_with_1012_and_never_cuts_ingest(pool: P
         let outcome = request.await.unwrap();
         // Each batch is stored whole if it was acknowledged and not at all otherwise.
         let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_id LIKE $1")
-            .bind(format!("b{batch}-%")).fetch_one(&pool).await.unwrap();
+            .bind(format!("b{batch}-%"))
+            .fetch_one(&pool)
+            .await
+            .unwrap();
         match outcome {
             Outcome::Acknowledged(n) => {
                 assert_eq!((n, stored), (1500, 1500), "batch {batch}");
                 acknowledged += n;
             }
-            Outcome::Refused | Outcome::Unanswered => assert_eq!(stored, 0, "batch {batch} was not acknowledged but stored"),
+            Outcome::Refused | Outcome::Unanswered => {
+                assert_eq!(stored, 0, "batch {batch} was not acknowledged but stored")
+            }
             Outcome::Cut(why) => panic!("an ingest request was cut during shutdown: {why}"),
         }
     }
     assert!(acknowledged > 0, "some batches were in flight and finished");
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
     assert_eq!(stored as u64, acknowledged, "exactly the acknowledged events are stored");
     // The `ioc serve` process used the test prefix; clean it.
     let client = redis::Client::open(ioc_tests::redis_url()).unwrap();
@@ -223,7 +257,8 @@ async fn sigterm_closes_live_connections_with_1012_and_never_cuts_ingest(pool: P
 
 /// An admin in the test database (for a server running as a separate process).
 async fn ensure_user_in(pool: &PgPool, username: &str) {
-    let accounts = ioc_server::accounts::Accounts::new(pool.clone(), ioc_shared::time::Clock::system());
+    let accounts =
+        ioc_server::accounts::Accounts::new(pool.clone(), ioc_shared::time::Clock::system());
     let password = format!("{username}-password");
     match accounts.add_user(username, &password, Role::Admin, None).await {
         Ok(_) | Err(ioc_server::accounts::AccountError::Conflict(_)) => {}
@@ -255,12 +290,19 @@ async fn kill_9_during_sustained_ingest_loses_nothing_and_counts_nothing_twice(p
         let url = format!("{base}/api/v1/events");
         let retries = retries.clone();
         workers.push(tokio::spawn(async move {
-            let client = reqwest::Client::builder().timeout(StdDuration::from_secs(20)).build().unwrap();
+            let client =
+                reqwest::Client::builder().timeout(StdDuration::from_secs(20)).build().unwrap();
             for batch in 0..BATCHES_PER_WORKER {
                 let events: Vec<Value> = (0..EVENTS_PER_BATCH)
                     .map(|i| {
                         let id = format!("w{worker}-b{batch}-{i}");
-                        dossier_received(&id, wards[i % wards.len()], &id, t, t + Duration::hours(8))
+                        dossier_received(
+                            &id,
+                            wards[i % wards.len()],
+                            &id,
+                            t,
+                            t + Duration::hours(8),
+                        )
                     })
                     .collect();
                 // A source system: the same batch again until it is acknowledged.
@@ -271,7 +313,9 @@ async fn kill_9_during_sustained_ingest_loses_nothing_and_counts_nothing_twice(p
                             assert!(body["rejected"].as_array().unwrap().is_empty(), "{body}");
                             break;
                         }
-                        Ok(response) => assert!(response.status().is_server_error(), "{}", response.status()),
+                        Ok(response) => {
+                            assert!(response.status().is_server_error(), "{}", response.status())
+                        }
                         Err(_) => {}
                     }
                     retries.fetch_add(1, Ordering::Relaxed);
@@ -289,24 +333,35 @@ async fn kill_9_during_sustained_ingest_loses_nothing_and_counts_nothing_twice(p
         worker.await.unwrap();
     }
     let sent = (WORKERS * BATCHES_PER_WORKER * EVENTS_PER_BATCH) as i64;
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
     assert_eq!(stored, sent, "every acknowledged event is stored, once");
     let cookie = ioc_tests::login(&base, "admin-chaos", "admin-chaos-password").await.unwrap();
     let http = ioc_tests::client_with_cookie(&base, &cookie);
     let mut last = Value::Null;
     let deadline = tokio::time::Instant::now() + StdDuration::from_secs(30);
     loop {
-        let response = http.get(format!("{base}/api/v1/units/01/summary?window=today")).send().await.unwrap();
+        let response =
+            http.get(format!("{base}/api/v1/units/01/summary?window=today")).send().await.unwrap();
         if response.status().as_u16() == 200 {
             last = response.json().await.unwrap();
-            if last["dossiers"]["received"].as_i64() == Some(sent) && last["dossiers"]["open"].as_i64() == Some(sent) {
+            if last["dossiers"]["received"].as_i64() == Some(sent)
+                && last["dossiers"]["open"].as_i64() == Some(sent)
+            {
                 break;
             }
         }
-        assert!(tokio::time::Instant::now() < deadline, "figures never reached {sent}: {}", last["dossiers"]);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "figures never reached {sent}: {}",
+            last["dossiers"]
+        );
         tokio::time::sleep(StdDuration::from_millis(200)).await;
     }
-    eprintln!("kill -9 ×5: {sent} events acknowledged after {} retried requests; figures equal exactly", retries.load(Ordering::Relaxed));
+    eprintln!(
+        "kill -9 ×5: {sent} events acknowledged after {} retried requests; figures equal exactly",
+        retries.load(Ordering::Relaxed)
+    );
     drop(process);
     let client = redis::Client::open(ioc_tests::redis_url()).unwrap();
     let mut redis = client.get_multiplexed_async_connection().await.unwrap();

@@ -31,7 +31,7 @@ async fn calendar_windows_and_their_previous_periods(pool: PgPool) {
     let into_month = Duration::seconds(((t - month_start).num_seconds() / 2).min(3600));
     let mut events = vec![
         received("m1", month_start + into_month), // this month (and quarter, year)
-        received("m2", month_start - h(1)),       // last month's last hour: the month's previous period
+        received("m2", month_start - h(1)), // last month's last hour: the month's previous period
     ];
     if quarter_start < month_start {
         events.push(received("q1", quarter_start + h(1))); // this quarter, an earlier month
@@ -41,32 +41,51 @@ async fn calendar_windows_and_their_previous_periods(pool: PgPool) {
         events.push(received("y1", year_start + h(1)));
     }
     events.push(received("y0", year_start - h(1))); // last year's last hour: far past Redis's retention
-    // A rolling window's previous period: the 24 hours before the last 24.
+                                                    // A rolling window's previous period: the 24 hours before the last 24.
     events.push(received("r1", t - h(30)));
     events.push(received("r2", t - h(2)));
     server.ingest_ok(&Value::Array(events.clone())).await;
     let count_in = |from: DateTime<Utc>, to: DateTime<Utc>| {
-        events.iter().filter(|e| {
-            let at = ioc_shared::time::parse_rfc3339(e["at"].as_str().unwrap()).unwrap();
-            at >= from && at < to
-        }).count() as u64
+        events
+            .iter()
+            .filter(|e| {
+                let at = ioc_shared::time::parse_rfc3339(e["at"].as_str().unwrap()).unwrap();
+                at >= from && at < to
+            })
+            .count() as u64
     };
-    let days_so_far = |start: DateTime<Utc>| (today - ioc_shared::time::local_day(start)).num_days() + 1;
-    for (window, start) in [("month", month_start), ("quarter", quarter_start), ("year", year_start)] {
+    let days_so_far =
+        |start: DateTime<Utc>| (today - ioc_shared::time::local_day(start)).num_days() + 1;
+    for (window, start) in
+        [("month", month_start), ("quarter", quarter_start), ("year", year_start)]
+    {
         let summary = server.summary(WARD, window).await;
         assert_eq!(summary.dossiers.received, count_in(start, t + h(1)), "{window}");
         let previous = summary.previous.expect("previous");
         let previous_from = start - Duration::days(days_so_far(start));
-        assert_eq!(ioc_shared::time::parse_rfc3339(&previous.from), Some(previous_from), "{window}");
+        assert_eq!(
+            ioc_shared::time::parse_rfc3339(&previous.from),
+            Some(previous_from),
+            "{window}"
+        );
         assert_eq!(ioc_shared::time::parse_rfc3339(&previous.to), Some(start), "{window}");
         assert_eq!(previous.dossiers.received, count_in(previous_from, start), "{window} previous");
-        assert!(previous.dossiers.received >= 1, "{window}: the event just before the boundary counts in the previous period");
+        assert!(
+            previous.dossiers.received >= 1,
+            "{window}: the event just before the boundary counts in the previous period"
+        );
     }
     let day = server.summary(WARD, "24h").await;
     let previous = day.previous.expect("previous");
-    let (from, to) = (ioc_shared::time::parse_rfc3339(&previous.from).unwrap(), ioc_shared::time::parse_rfc3339(&previous.to).unwrap());
+    let (from, to) = (
+        ioc_shared::time::parse_rfc3339(&previous.from).unwrap(),
+        ioc_shared::time::parse_rfc3339(&previous.to).unwrap(),
+    );
     assert_eq!(to - from, h(24));
-    assert!(to <= t - h(24) && to > t - h(24) - Duration::minutes(2), "the 24h window began 24 h ago: {to} vs {t}");
+    assert!(
+        to <= t - h(24) && to > t - h(24) - Duration::minutes(2),
+        "the 24h window began 24 h ago: {to} vs {t}"
+    );
     assert_eq!(previous.dossiers.received, count_in(from, to));
     assert!(previous.dossiers.received >= 1, "r1, 30 hours ago");
     assert_eq!(day.dossiers.received, count_in(to, t + h(1)));
@@ -102,15 +121,25 @@ async fn series_per_day_week_and_month_with_overdue_at_day_ends(pool: PgPool) {
             body
         }
     };
-    let values = |body: &Value| -> Vec<Value> { body["points"].as_array().unwrap().iter().map(|p| p["value"].clone()).collect() };
+    let values = |body: &Value| -> Vec<Value> {
+        body["points"].as_array().unwrap().iter().map(|p| p["value"].clone()).collect()
+    };
     let range = format!("from={}&to={}", d(3), today);
     let received = series(format!("metric=dossiers.received&step=day&{range}")).await;
     assert_eq!(received["points"][0]["t"], json!(d(3).to_string()));
     assert_eq!(values(&received), [json!(3.0), json!(0.0), json!(0.0), json!(0.0)]);
     let overdue = series(format!("metric=dossiers.overdue&step=day&{range}")).await;
-    assert_eq!(values(&overdue), [json!(0.0), json!(2.0), json!(0.0), json!(0.0)], "overdue at each day's end; a pause stops it");
+    assert_eq!(
+        values(&overdue),
+        [json!(0.0), json!(2.0), json!(0.0), json!(0.0)],
+        "overdue at each day's end; a pause stops it"
+    );
     let rate = series(format!("metric=dossiers.on_time_rate&step=day&{range}")).await;
-    assert_eq!(values(&rate), [json!(1.0), Value::Null, json!(0.0), Value::Null], "null on days with none rated");
+    assert_eq!(
+        values(&rate),
+        [json!(1.0), Value::Null, json!(0.0), Value::Null],
+        "null on days with none rated"
+    );
     let late = series(format!("metric=dossiers.resolved_late&step=day&{range}")).await;
     assert_eq!(values(&late), [json!(0.0), json!(0.0), json!(1.0), json!(0.0)]);
     // Weeks start on Monday; months on the 1st; the steps sum the days.
@@ -122,9 +151,28 @@ async fn series_per_day_week_and_month_with_overdue_at_day_ends(pool: PgPool) {
     }
     assert_eq!(weeks.iter().map(|p| p["value"].as_f64().unwrap()).sum::<f64>(), 3.0);
     let monthly = series(format!("metric=dossiers.resolved&step=month&{range}")).await;
-    assert!(monthly["points"].as_array().unwrap().iter().all(|p| p["t"].as_str().unwrap().ends_with("-01")));
-    assert_eq!(monthly["points"].as_array().unwrap().iter().map(|p| p["value"].as_f64().unwrap()).sum::<f64>(), 2.0);
-    for metric in ["complaints.received", "complaints.resolved", "complaints.overdue", "tasks.overdue", "score", "dossiers.resolved_on_time"] {
+    assert!(monthly["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["t"].as_str().unwrap().ends_with("-01")));
+    assert_eq!(
+        monthly["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["value"].as_f64().unwrap())
+            .sum::<f64>(),
+        2.0
+    );
+    for metric in [
+        "complaints.received",
+        "complaints.resolved",
+        "complaints.overdue",
+        "tasks.overdue",
+        "score",
+        "dossiers.resolved_on_time",
+    ] {
         let body = series(format!("metric={metric}&step=day&{range}")).await;
         assert_eq!(body["points"].as_array().unwrap().len(), 4, "{metric}");
     }
@@ -154,7 +202,9 @@ async fn the_decision_766_score_is_computed_and_follows_time(pool: PgPool) {
     // The month's events span the two hours before now: in a month's first three hours the
     // server's clock starts three hours into the month instead (and runs from there).
     let real = ioc_tests::now();
-    let month_start = ioc_shared::time::local_midnight_of(ioc_shared::time::month_start(ioc_shared::time::local_today(real)));
+    let month_start = ioc_shared::time::local_midnight_of(ioc_shared::time::month_start(
+        ioc_shared::time::local_today(real),
+    ));
     let clock = if real - month_start < Duration::hours(3) {
         ioc_shared::time::Clock::starting_at(month_start + Duration::hours(3))
     } else {
@@ -177,13 +227,15 @@ async fn the_decision_766_score_is_computed_and_follows_time(pool: PgPool) {
     rated["satisfaction"] = json!("dissatisfied");
     server
         .ingest_ok(&json!([
-            online, dossier_resolved("d1x", WARD, "D1", m(70), "completed"),
-            direct, rated,
-            direct_received("d3", "D3", m(120), m(110)),                        // withdrawn: excluded
+            online,
+            dossier_resolved("d1x", WARD, "D1", m(70), "completed"),
+            direct,
+            rated,
+            direct_received("d3", "D3", m(120), m(110)), // withdrawn: excluded
             dossier_resolved("d3x", WARD, "D3", m(100), "withdrawn"),
-            direct_received("d4", "D4", m(120), m(10)),                         // open, paused: not overdue
+            direct_received("d4", "D4", m(120), m(10)), // open, paused: not overdue
             dossier_paused("d4p", WARD, "D4", m(60)),
-            direct_received("d5", "D5", m(120), t + Duration::hours(10)),       // open, due in 10 h: at stake
+            direct_received("d5", "D5", m(120), t + Duration::hours(10)), // open, due in 10 h: at stake
             complaint_received("c1", WARD, "C1", m(120), m(30), "Môi trường", "zalo"),
             complaint_resolved("c1x", WARD, "C1", m(40), Some("satisfied")),
             complaint_received("c2", WARD, "C2", m(120), m(60), "Môi trường", "zalo"),
@@ -215,7 +267,10 @@ async fn the_decision_766_score_is_computed_and_follows_time(pool: PgPool) {
 
     // Live: a running dossier falls due in a few seconds; the score drops without an event.
     let mut live = server.live().await;
-    live.send_text(&json!({"type": "subscribe", "unit": WARD, "window": "month", "view": "score"}).to_string()).await;
+    live.send_text(
+        &json!({"type": "subscribe", "unit": WARD, "window": "month", "view": "score"}).to_string(),
+    )
+    .await;
     let first = loop {
         match live.next_message(StdDuration::from_secs(10)).await {
             Some(ServerMessage::Score { data, .. }) => break *data,
@@ -230,7 +285,9 @@ async fn the_decision_766_score_is_computed_and_follows_time(pool: PgPool) {
     let mut dropped_at = None;
     while let Some(message) = live.next_message(StdDuration::from_secs(8)).await {
         if let ServerMessage::Score { data, .. } = message {
-            if indicator(&data, "progress") < indicator(&first, "progress") && data.at_stake_24h.dossiers == 1 {
+            if indicator(&data, "progress") < indicator(&first, "progress")
+                && data.at_stake_24h.dossiers == 1
+            {
                 dropped_at = Some(server.server.state.clock.now());
                 break;
             }
@@ -238,11 +295,20 @@ async fn the_decision_766_score_is_computed_and_follows_time(pool: PgPool) {
     }
     let dropped_at = dropped_at.expect("the score dropped when the dossier turned overdue");
     assert!(dropped_at >= due, "not before the due time");
-    assert!(dropped_at - due <= Duration::seconds(2), "within 2 s of the due time: {:?}", dropped_at - due);
+    assert!(
+        dropped_at - due <= Duration::seconds(2),
+        "within 2 s of the due time: {:?}",
+        dropped_at - due
+    );
     // A score view needs a calendar period.
-    live.send_text(&json!({"type": "subscribe", "unit": WARD, "window": "24h", "view": "score"}).to_string()).await;
+    live.send_text(
+        &json!({"type": "subscribe", "unit": WARD, "window": "24h", "view": "score"}).to_string(),
+    )
+    .await;
     match live.next_message(StdDuration::from_secs(5)).await {
-        Some(ServerMessage::Error { message, .. }) => assert!(message.contains("month, quarter or year"), "{message}"),
+        Some(ServerMessage::Error { message, .. }) => {
+            assert!(message.contains("month, quarter or year"), "{message}")
+        }
         other => panic!("{other:?}"),
     }
     server.cleanup().await;

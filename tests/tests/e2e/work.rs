@@ -65,7 +65,11 @@ async fn each_list_state_holds_the_right_items_in_the_right_order(pool: PgPool) 
     assert_eq!(ids(&overdue), ["HS-A", "HS-B"], "most overdue first");
     assert_eq!(overdue.total, 2);
     let first = &overdue.items[0];
-    assert_eq!(first.officer.as_ref().map(|o| o.id.as_str()), Some("cb-7"), "the reassigned officer holds it");
+    assert_eq!(
+        first.officer.as_ref().map(|o| o.id.as_str()),
+        Some("cb-7"),
+        "the reassigned officer holds it"
+    );
     assert_eq!(first.officer.as_ref().map(|o| o.name.as_str()), Some("Trần Thị B"));
     assert_eq!(first.overdue_hours, Some(26.0));
     assert_eq!((first.unit.code.as_str(), first.unit.name.as_str()), (WARD, "Phường Trúc Bạch"));
@@ -79,7 +83,10 @@ async fn each_list_state_holds_the_right_items_in_the_right_order(pool: PgPool) 
     let c = &soon.items[0];
     assert_ne!(c.due, c.due_extended);
     assert_eq!(c.overdue_hours, None);
-    assert_eq!(ids(&list(&server, "001/items?kind=dossier&state=due_soon&within=48").await), ["HS-C", "HS-E"]);
+    assert_eq!(
+        ids(&list(&server, "001/items?kind=dossier&state=due_soon&within=48").await),
+        ["HS-C", "HS-E"]
+    );
 
     let paused = list(&server, "001/items?kind=dossier&state=paused").await;
     assert_eq!(ids(&paused), ["HS-D"]);
@@ -92,7 +99,11 @@ async fn each_list_state_holds_the_right_items_in_the_right_order(pool: PgPool) 
     assert_eq!(ids(&late), ["HS-F", "HS-G"], "most late first; withdrawn and on-time never");
     assert_eq!(late.items[0].overdue_hours, Some(3.0));
     assert_eq!(late.items[0].outcome.as_deref(), Some("completed"));
-    assert_eq!(ids(&list(&server, "001/items?kind=dossier&state=resolved_late&window=24h").await), ["HS-F", "HS-G"], "both resolved within 24 h");
+    assert_eq!(
+        ids(&list(&server, "001/items?kind=dossier&state=resolved_late&window=24h").await),
+        ["HS-F", "HS-G"],
+        "both resolved within 24 h"
+    );
 
     // Complaints and tasks: title for tasks, no procedure or channel.
     server
@@ -109,7 +120,11 @@ async fn each_list_state_holds_the_right_items_in_the_right_order(pool: PgPool) 
     assert_eq!((tasks.items[0].procedure.clone(), tasks.items[0].channel.clone()), (None, None));
     assert_eq!(tasks.items[0].title.as_deref(), Some("Báo cáo tiến độ"));
     let complaints = list(&server, "001/items?kind=complaint&state=overdue").await;
-    assert_eq!(complaints.items[0].summary.as_deref(), Some("Rác thải chưa được thu gom"), "people see the complaint's text");
+    assert_eq!(
+        complaints.items[0].summary.as_deref(),
+        Some("Rác thải chưa được thu gom"),
+        "people see the complaint's text"
+    );
     server.cleanup().await;
 }
 
@@ -119,7 +134,15 @@ async fn paging_returns_each_item_once_while_items_change(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     let t = now();
     let events: Vec<Value> = (0..120)
-        .map(|i| dossier_received(&format!("e{i}"), WARD, &format!("D{i:03}"), t - Duration::hours(100), t - Duration::minutes(200 - i)))
+        .map(|i| {
+            dossier_received(
+                &format!("e{i}"),
+                WARD,
+                &format!("D{i:03}"),
+                t - Duration::hours(100),
+                t - Duration::minutes(200 - i),
+            )
+        })
         .collect();
     server.ingest_ok(&Value::Array(events)).await;
     let mut seen = Vec::new();
@@ -132,11 +155,31 @@ async fn paging_returns_each_item_once_while_items_change(pool: PgPool) {
         // Between pages: new items more overdue than any (they sort before the cursor), and
         // items resolved on later pages.
         let fresh = format!("N{round}");
-        server.ingest_ok(&json!([dossier_received(&format!("n{round}"), WARD, &fresh, t - Duration::hours(100), t - Duration::hours(99))])).await;
+        server
+            .ingest_ok(&json!([dossier_received(
+                &format!("n{round}"),
+                WARD,
+                &fresh,
+                t - Duration::hours(100),
+                t - Duration::hours(99)
+            )]))
+            .await;
         let victim = format!("D{:03}", 119 - round);
-        server.ingest_ok(&json!([dossier_resolved(&format!("r{round}"), WARD, &victim, t, "completed")])).await;
+        server
+            .ingest_ok(&json!([dossier_resolved(
+                &format!("r{round}"),
+                WARD,
+                &victim,
+                t,
+                "completed"
+            )]))
+            .await;
         let Some(cursor) = page.next.clone() else { break };
-        page = list(&server, &format!("001/items?kind=dossier&state=overdue&limit=25&cursor={cursor}")).await;
+        page = list(
+            &server,
+            &format!("001/items?kind=dossier&state=overdue&limit=25&cursor={cursor}"),
+        )
+        .await;
     }
     let mut unique = seen.clone();
     unique.sort();
@@ -147,7 +190,12 @@ async fn paging_returns_each_item_once_while_items_change(pool: PgPool) {
         assert!(seen.contains(&format!("D{i:03}")), "D{i:03} missing");
     }
     // A cursor from another list is refused.
-    let (status, _) = server.get(&format!("/api/v1/units/002/items?kind=dossier&state=overdue&cursor={}", page.next.unwrap_or_else(|| "00".into()))).await;
+    let (status, _) = server
+        .get(&format!(
+            "/api/v1/units/002/items?kind=dossier&state=overdue&cursor={}",
+            page.next.unwrap_or_else(|| "00".into())
+        ))
+        .await;
     assert_eq!(status, 400);
     server.cleanup().await;
 }
@@ -156,33 +204,82 @@ async fn paging_returns_each_item_once_while_items_change(pool: PgPool) {
 async fn every_new_endpoint_keeps_to_the_callers_scope(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     let t = now();
-    server.ingest_ok(&json!([
-        dossier_received("a1", WARD, "HS-A", t - Duration::hours(5), t - Duration::hours(1)),
-        dossier_assigned("a2", WARD, "HS-A", t - Duration::hours(4), ("cb-1", "Nguyễn Văn A")),
-        dossier_received("x1", SIBLING_WARD, "HS-X", t - Duration::hours(5), t - Duration::hours(1)),
-        dossier_assigned("x2", SIBLING_WARD, "HS-X", t - Duration::hours(4), ("cb-2", "Phạm Văn D")),
-    ])).await;
-    ensure_user(&server.server.state, "truong.badinh", "chief-password-1", Role::Chief, Some("001")).await;
-    let chief = client_with_cookie(&server.base, &login(&server.base, "truong.badinh", "chief-password-1").await.unwrap());
+    server
+        .ingest_ok(&json!([
+            dossier_received("a1", WARD, "HS-A", t - Duration::hours(5), t - Duration::hours(1)),
+            dossier_assigned("a2", WARD, "HS-A", t - Duration::hours(4), ("cb-1", "Nguyễn Văn A")),
+            dossier_received(
+                "x1",
+                SIBLING_WARD,
+                "HS-X",
+                t - Duration::hours(5),
+                t - Duration::hours(1)
+            ),
+            dossier_assigned(
+                "x2",
+                SIBLING_WARD,
+                "HS-X",
+                t - Duration::hours(4),
+                ("cb-2", "Phạm Văn D")
+            ),
+        ]))
+        .await;
+    ensure_user(
+        &server.server.state,
+        "truong.badinh",
+        "chief-password-1",
+        Role::Chief,
+        Some("001"),
+    )
+    .await;
+    let chief = client_with_cookie(
+        &server.base,
+        &login(&server.base, "truong.badinh", "chief-password-1").await.unwrap(),
+    );
     let anonymous = reqwest::Client::new();
     let get = |client: &reqwest::Client, path: &str| {
         let request = client.get(format!("{}{path}", server.base));
         async move { request.send().await.unwrap().status().as_u16() }
     };
-    for path in ["/items?kind=dossier&state=overdue", "/items.csv?kind=dossier&state=overdue", "/breakdown?kind=dossier&by=procedure"] {
+    for path in [
+        "/items?kind=dossier&state=overdue",
+        "/items.csv?kind=dossier&state=overdue",
+        "/breakdown?kind=dossier&by=procedure",
+    ] {
         assert_eq!(get(&anonymous, &format!("/api/v1/units/001{path}")).await, 401, "{path}");
         assert_eq!(get(&chief, &format!("/api/v1/units/001{path}")).await, 200, "{path}");
         assert_eq!(get(&chief, &format!("/api/v1/units/{WARD}{path}")).await, 200, "{path}");
         assert_eq!(get(&chief, &format!("/api/v1/units/002{path}")).await, 403, "{path}");
         assert_eq!(get(&chief, &format!("/api/v1/units/01{path}")).await, 403, "{path}");
-        assert_eq!(get(&chief, &format!("/api/v1/units/nope{path}")).await, 403, "{path}: a scoped caller learns nothing");
+        assert_eq!(
+            get(&chief, &format!("/api/v1/units/nope{path}")).await,
+            403,
+            "{path}: a scoped caller learns nothing"
+        );
         assert_eq!(get(&server.http, &format!("/api/v1/units/nope{path}")).await, 404, "{path}");
     }
-    for bad in ["kind=letter", "state=late", "limit=0", "limit=501", "within=0", "within=169", "window=1y", "cursor=zz"] {
-        assert_eq!(get(&server.http, &format!("/api/v1/units/001/items?{bad}")).await, 400, "{bad}");
+    for bad in [
+        "kind=letter",
+        "state=late",
+        "limit=0",
+        "limit=501",
+        "within=0",
+        "within=169",
+        "window=1y",
+        "cursor=zz",
+    ] {
+        assert_eq!(
+            get(&server.http, &format!("/api/v1/units/001/items?{bad}")).await,
+            400,
+            "{bad}"
+        );
     }
     for bad in ["kind=task", "by=officer", "window=2d"] {
-        assert_eq!(get(&server.http, &format!("/api/v1/units/001/breakdown?{bad}")).await, 400, "{bad}");
+        assert_eq!(
+            get(&server.http, &format!("/api/v1/units/001/breakdown?{bad}")).await,
+            400,
+            "{bad}"
+        );
     }
     // Officers: visible only with work in the caller's scope.
     assert_eq!(get(&chief, "/api/v1/officers/cb-1").await, 200);
@@ -191,8 +288,18 @@ async fn every_new_endpoint_keeps_to_the_callers_scope(pool: PgPool) {
     assert_eq!(get(&server.http, "/api/v1/officers/cb-2").await, 200);
     assert_eq!(get(&server.http, "/api/v1/officers/nobody").await, 404);
     assert_eq!(get(&anonymous, "/api/v1/officers/cb-1").await, 401);
-    let view: OfficerView = chief.get(format!("{}/api/v1/officers/cb-1", server.base)).send().await.unwrap().json().await.unwrap();
-    assert_eq!((view.officer.name.as_str(), view.dossiers.open, view.dossiers.overdue, view.overdue_total), ("Nguyễn Văn A", 1, 1, 1));
+    let view: OfficerView = chief
+        .get(format!("{}/api/v1/officers/cb-1", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (view.officer.name.as_str(), view.dossiers.open, view.dossiers.overdue, view.overdue_total),
+        ("Nguyễn Văn A", 1, 1, 1)
+    );
     assert_eq!(view.overdue[0].id, "HS-A");
     server.cleanup().await;
 }
@@ -202,17 +309,45 @@ async fn every_new_endpoint_keeps_to_the_callers_scope(pool: PgPool) {
 async fn a_display_never_receives_complaint_text(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     let t = now();
-    server.ingest_ok(&json!([complaint_received("k1", WARD, "PA-1", t - Duration::hours(5), t - Duration::hours(1), "Môi trường", "zalo")])).await;
+    server
+        .ingest_ok(&json!([complaint_received(
+            "k1",
+            WARD,
+            "PA-1",
+            t - Duration::hours(5),
+            t - Duration::hours(1),
+            "Môi trường",
+            "zalo"
+        )]))
+        .await;
     let (_, cookie) = paired_display(&server, "001").await;
     let wall = client_with_cookie(&server.base, &cookie);
-    for path in ["/api/v1/units/001/items?kind=complaint&state=overdue", "/api/v1/units/001/items.csv?kind=complaint&state=open", "/api/v1/officers/x?unit=001"] {
+    for path in [
+        "/api/v1/units/001/items?kind=complaint&state=overdue",
+        "/api/v1/units/001/items.csv?kind=complaint&state=open",
+        "/api/v1/officers/x?unit=001",
+    ] {
         let response = wall.get(format!("{}{path}", server.base)).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 403, "{path}");
         assert!(!response.text().await.unwrap().contains("Rác thải"));
     }
     // The summary and breakdowns it may have carry no text either.
-    let summary = wall.get(format!("{}/api/v1/units/001/summary", server.base)).send().await.unwrap().text().await.unwrap();
-    let breakdown = wall.get(format!("{}/api/v1/units/001/breakdown?kind=complaint&by=field", server.base)).send().await.unwrap().text().await.unwrap();
+    let summary = wall
+        .get(format!("{}/api/v1/units/001/summary", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let breakdown = wall
+        .get(format!("{}/api/v1/units/001/breakdown?kind=complaint&by=field", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!summary.contains("Rác thải") && !breakdown.contains("Rác thải"));
     server.cleanup().await;
 }
@@ -222,39 +357,64 @@ async fn breakdown_rows_sum_to_the_summary_and_rank_small_samples_last(pool: PgP
     let server = TestServer::start(&pool).await;
     let t = now();
     let mut events = Vec::new();
-    let procedures = [("Đăng ký khai sinh", 6, 1), ("Cấp phép xây dựng", 6, 4), ("Chứng thực", 2, 2)];
+    let procedures =
+        [("Đăng ký khai sinh", 6, 1), ("Cấp phép xây dựng", 6, 4), ("Chứng thực", 2, 2)];
     for (p, (procedure, resolved, late)) in procedures.iter().enumerate() {
         for i in 0..*resolved {
             let id = format!("p{p}-{i}");
-            let mut received = dossier_received(&id, WARD, &id, t - Duration::hours(3), t - Duration::hours(if i < *late { 2 } else { 0 } ) + Duration::minutes(30));
+            let mut received = dossier_received(
+                &id,
+                WARD,
+                &id,
+                t - Duration::hours(3),
+                t - Duration::hours(if i < *late { 2 } else { 0 }) + Duration::minutes(30),
+            );
             received["procedure"] = json!(procedure);
             if i == 0 {
                 received["channel"] = json!("direct");
             }
             events.push(received);
-            events.push(dossier_resolved(&format!("{id}-done"), WARD, &id, t - Duration::hours(1), "completed"));
+            events.push(dossier_resolved(
+                &format!("{id}-done"),
+                WARD,
+                &id,
+                t - Duration::hours(1),
+                "completed",
+            ));
         }
     }
-    let mut still_open = dossier_received("open1", WARD, "OPEN1", t - Duration::hours(2), t + Duration::hours(5));
+    let mut still_open =
+        dossier_received("open1", WARD, "OPEN1", t - Duration::hours(2), t + Duration::hours(5));
     still_open["procedure"] = json!("Đăng ký kết hôn");
     events.push(still_open);
     server.ingest_ok(&Value::Array(events)).await;
     let summary = server.summary("001", "24h").await;
-    let (status, body) = server.get("/api/v1/units/001/breakdown?kind=dossier&by=procedure&window=24h").await;
+    let (status, body) =
+        server.get("/api/v1/units/001/breakdown?kind=dossier&by=procedure&window=24h").await;
     assert_eq!(status, 200, "{body}");
     let breakdown: Breakdown = serde_json::from_value(body).unwrap();
     let keys: Vec<&str> = breakdown.rows.iter().map(|r| r.key.as_str()).collect();
     // Xây dựng: 2 of 6 on time; khai sinh: 5 of 6; chứng thực: 0 of 2 but only 2 rated.
     assert_eq!(keys, ["Cấp phép xây dựng", "Đăng ký khai sinh", "Chứng thực", "Đăng ký kết hôn"]);
     assert_eq!(breakdown.rows.iter().map(|r| r.received).sum::<u64>(), summary.dossiers.received);
-    assert_eq!(breakdown.rows.iter().map(|r| r.resolved_on_time).sum::<u64>(), summary.dossiers.resolved_on_time);
-    assert_eq!(breakdown.rows.iter().map(|r| r.resolved_late).sum::<u64>(), summary.dossiers.resolved_late);
+    assert_eq!(
+        breakdown.rows.iter().map(|r| r.resolved_on_time).sum::<u64>(),
+        summary.dossiers.resolved_on_time
+    );
+    assert_eq!(
+        breakdown.rows.iter().map(|r| r.resolved_late).sum::<u64>(),
+        summary.dossiers.resolved_late
+    );
     assert_eq!(breakdown.rows.iter().map(|r| r.open).sum::<u64>(), summary.dossiers.open);
     let first = &breakdown.rows[0];
-    assert_eq!((first.received, first.received_online, first.resolved_on_time, first.resolved_late), (6, 5, 2, 4));
+    assert_eq!(
+        (first.received, first.received_online, first.resolved_on_time, first.resolved_late),
+        (6, 5, 2, 4)
+    );
     assert_eq!(first.processing_hours.p50, Some(2.0));
     // By channel.
-    let (_, body) = server.get("/api/v1/units/001/breakdown?kind=dossier&by=channel&window=24h").await;
+    let (_, body) =
+        server.get("/api/v1/units/001/breakdown?kind=dossier&by=channel&window=24h").await;
     let by_channel: Breakdown = serde_json::from_value(body).unwrap();
     assert_eq!(by_channel.rows.iter().map(|r| r.received).sum::<u64>(), summary.dossiers.received);
     server.cleanup().await;
@@ -268,19 +428,35 @@ async fn free_text_keys_are_capped_with_one_other_row(pool: PgPool) {
     let t = now();
     let events: Vec<Value> = (0..260)
         .map(|i| {
-            let mut c = complaint_received(&format!("c{i}"), WARD, &format!("C{i}"), t, t + Duration::hours(4), "x", "zalo");
+            let mut c = complaint_received(
+                &format!("c{i}"),
+                WARD,
+                &format!("C{i}"),
+                t,
+                t + Duration::hours(4),
+                "x",
+                "zalo",
+            );
             // Ten of them share one field (the most frequent); every other field is new.
-            c["field"] = json!(if i < 10 { "Môi trường".to_owned() } else { format!("Lĩnh vực {i:03}") });
+            c["field"] = json!(if i < 10 {
+                "Môi trường".to_owned()
+            } else {
+                format!("Lĩnh vực {i:03}")
+            });
             c
         })
         .collect();
     server.ingest_ok(&Value::Array(events)).await;
-    let (_, body) = server.get("/api/v1/units/001/breakdown?kind=complaint&by=field&window=24h").await;
+    let (_, body) =
+        server.get("/api/v1/units/001/breakdown?kind=complaint&by=field&window=24h").await;
     let breakdown: Breakdown = serde_json::from_value(body).unwrap();
     assert_eq!(breakdown.rows.len(), 201);
     let other = breakdown.rows.iter().find(|r| r.key == "(khác)").expect("an other row");
     assert_eq!(other.received, 260 - 10 - 199);
-    assert!(breakdown.rows.iter().any(|r| r.key == "Môi trường" && r.received == 10), "the most frequent key keeps its row");
+    assert!(
+        breakdown.rows.iter().any(|r| r.key == "Môi trường" && r.received == 10),
+        "the most frequent key keeps its row"
+    );
     assert_eq!(breakdown.rows.iter().map(|r| r.received).sum::<u64>(), 260);
     server.cleanup().await;
 }
@@ -291,12 +467,47 @@ async fn free_text_keys_are_capped_with_one_other_row(pool: PgPool) {
 async fn the_csv_download_is_excel_safe_and_round_trips(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     let t = now();
-    let mut tricky = complaint_received("k1", WARD, "PA-1", t - Duration::hours(5), t - Duration::hours(1), "=HYPERLINK(\"http://x\")", "zalo");
+    let mut tricky = complaint_received(
+        "k1",
+        WARD,
+        "PA-1",
+        t - Duration::hours(5),
+        t - Duration::hours(1),
+        "=HYPERLINK(\"http://x\")",
+        "zalo",
+    );
     tricky["summary"] = json!("Dòng 1, có dấu phẩy\nDòng 2 \"trích dẫn\"");
-    let mut plus = complaint_received("k2", WARD, "+PA-2", t - Duration::hours(6), t - Duration::hours(2), "@SUM(A1)", "hotline");
+    let mut plus = complaint_received(
+        "k2",
+        WARD,
+        "+PA-2",
+        t - Duration::hours(6),
+        t - Duration::hours(2),
+        "@SUM(A1)",
+        "hotline",
+    );
     plus["summary"] = json!("-1");
-    server.ingest_ok(&json!([tricky, plus, complaint_received("k3", SIBLING_WARD, "PA-3", t, t - Duration::hours(1), "Môi trường", "app")])).await;
-    let response = server.http.get(format!("{}/api/v1/units/001/items.csv?kind=complaint&state=overdue", server.base)).send().await.unwrap();
+    server
+        .ingest_ok(&json!([
+            tricky,
+            plus,
+            complaint_received(
+                "k3",
+                SIBLING_WARD,
+                "PA-3",
+                t,
+                t - Duration::hours(1),
+                "Môi trường",
+                "app"
+            )
+        ]))
+        .await;
+    let response = server
+        .http
+        .get(format!("{}/api/v1/units/001/items.csv?kind=complaint&state=overdue", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 200);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     assert!(response.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
@@ -332,7 +543,13 @@ async fn the_childrens_ranking_puts_small_samples_after_rated_units(pool: PgPool
         let id = format!("h{i}");
         let due = if i < 4 { t + Duration::hours(1) } else { t - Duration::hours(2) };
         events.push(dossier_received(&id, SIBLING_WARD, &id, t - Duration::hours(5), due));
-        events.push(dossier_resolved(&format!("{id}-done"), SIBLING_WARD, &id, t - Duration::hours(1), "completed"));
+        events.push(dossier_resolved(
+            &format!("{id}-done"),
+            SIBLING_WARD,
+            &id,
+            t - Duration::hours(1),
+            "completed",
+        ));
     }
     server.ingest_ok(&Value::Array(events)).await;
     let city = server.summary("01", "24h").await;
@@ -346,21 +563,39 @@ async fn the_childrens_ranking_puts_small_samples_after_rated_units(pool: PgPool
 /// figures, lists and breakdowns work for it, and leaders land on it.
 #[sqlx::test(migrations = "../server/migrations")]
 async fn the_national_catalog_gets_a_virtual_root(pool: PgPool) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/units/vietnam-2025-10.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets/units/vietnam-2025-10.json");
     let catalog = ioc_server::catalog::Catalog::load(Some(&path)).unwrap();
-    let ward = catalog.units().find(|u| u.kind == "ward" && u.parent.as_deref() == Some("01")).unwrap().code.clone();
+    let ward = catalog
+        .units()
+        .find(|u| u.kind == "ward" && u.parent.as_deref() == Some("01"))
+        .unwrap()
+        .code
+        .clone();
     let server = TestServer::start_with(&pool, &ioc_tests::fresh_prefix(), catalog, |_| {}).await;
     let t = now();
-    server.ingest_ok(&json!([dossier_received("v1", &ward, "V1", t - Duration::hours(5), t - Duration::hours(1))])).await;
+    server
+        .ingest_ok(&json!([dossier_received(
+            "v1",
+            &ward,
+            "V1",
+            t - Duration::hours(5),
+            t - Duration::hours(1)
+        )]))
+        .await;
     let (_, roots) = server.get("/api/v1/units").await;
     assert_eq!(roots, json!([{"code": "VN", "name": "Cả nước", "kind": "country"}]));
     let (_, info) = server.get(&format!("/api/v1/units/{ward}")).await;
     assert_eq!(info["path"][0]["code"], "VN", "the breadcrumb starts at Cả nước");
     assert_eq!(info["path"][1]["code"], "01");
     let country = server.summary("VN", "24h").await;
-    assert_eq!((country.dossiers.received, country.dossiers.overdue, country.children.len()), (1, 1, 34));
+    assert_eq!(
+        (country.dossiers.received, country.dossiers.overdue, country.children.len()),
+        (1, 1, 34)
+    );
     assert_eq!(ids(&list(&server, "VN/items?kind=dossier&state=overdue").await), ["V1"]);
-    let (status, body) = server.get("/api/v1/units/VN/breakdown?kind=dossier&by=procedure&window=24h").await;
+    let (status, body) =
+        server.get("/api/v1/units/VN/breakdown?kind=dossier&by=procedure&window=24h").await;
     assert_eq!(status, 200);
     assert_eq!(body["rows"][0]["received"], 1);
     server.cleanup().await;
