@@ -12,6 +12,9 @@ ensure_faketime
 build_web
 cd "$IOC_ROOT"
 export IOC_WEB_DIR="$IOC_ROOT/dist"
+log "checking the formatting (cargo fmt --check) and the docs (cargo doc, warnings are errors)"
+cargo fmt --all --check
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
 log "linting (clippy, warnings are errors)"
 cargo clippy --locked --all-targets -- -D warnings
 cargo clippy --locked -p ioc-frontend --target wasm32-unknown-unknown -- -D warnings

@@ -5,11 +5,11 @@
 //!
 //! # Layout
 //!
-//! The folders follow one event from `POST /api/v1/events` to a screen; a module only uses
-//! modules above it in this list (and the shared helpers at the end):
+//! The folders follow one event from `POST /api/v1/events` to a screen:
 //!
 //! 1. [`ingest`] — checks each event of a batch (the contract, the catalog, the sender's key)
-//!    and stores the valid ones; [`ingest::body`] reads JSON arrays and NDJSON.
+//!    and stores the valid ones; [`ingest::body`] reads JSON arrays and NDJSON;
+//!    [`ingest::open311`] turns a GeoReport request into a complaint.
 //! 2. [`store`] — PostgreSQL, the truth: the event log and item state ([`store::events`]),
 //!    the per-item state machine ([`store::item`]), the outbox and rebuild snapshots
 //!    ([`store::outbox`]).
@@ -18,8 +18,9 @@
 //!    [`aggregate::summary`] reads one scope's figures.
 //! 5. [`live`] — [`live::hub`] computes each subscribed unit's windows once (coalesced, with
 //!    deadline timers), [`live::feed`] follows Redis pub/sub, [`live::socket`] reads what each
-//!    client sends, [`live::writer`] shards write to many clients at once,
-//!    [`live::credentials`] rechecks all live connections' credentials together.
+//!    client sends, [`live::writer`] shards write to many clients at once, [`live::context`]
+//!    is what they all share, [`live::credentials`] rechecks all live connections' credentials
+//!    together.
 //! 6. [`http`] — the HTTP surface, one module per resource, merged in [`http::app`].
 //!
 //! Beside the data path:
@@ -28,11 +29,24 @@
 //!   [`accounts::access`] is the scope check of every request and subscription,
 //!   [`accounts::manage`] the management actions the admin API and the CLI share.
 //! - [`settings`] and [`config`] — what the server needs and where it comes from (flags,
-//!   environment); [`state`] — the shared [`AppState`]; [`server`] — start-up, supervised
-//!   background tasks and orderly shutdown.
+//!   environment); [`state`] — the shared [`AppState`] and its one clock; [`server`] —
+//!   start-up, supervised background tasks and orderly shutdown.
 //! - [`cli`] — the `ioc user|key|display|audit` commands; [`simulator`] — the demo feed.
 //! - [`catalog`] — the administrative-unit tree; [`calendar`] — the working calendar that
-//!   working-time deadlines are counted on.
+//!   working-time deadlines are counted on. Time itself (the clock, local days, months,
+//!   quarters) is `ioc_shared::time`.
+//!
+//! # Layers
+//!
+//! Imports go one way, from the bottom up (a test, `layering`, reads the source and fails on
+//! any import against this order, and on two modules of one folder that import each other):
+//!
+//! `catalog`, `calendar`, `metrics`, `settings` → `config` → `store` → `aggregate` →
+//! `accounts` → `ingest` → `apply` → `live` → `state` → `http` → `server`, `cli`, `simulator`.
+//!
+//! So the applier writes through the aggregate layout, never the reverse; accounts keep their
+//! throttles under the aggregate key prefix; the live layer reads the applier's health; the
+//! HTTP handlers take the state, which is built from everything below it.
 
 pub mod accounts;
 pub mod aggregate;
@@ -43,6 +57,8 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod ingest;
+#[cfg(test)]
+mod layering;
 pub mod live;
 pub mod metrics;
 pub mod server;

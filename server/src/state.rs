@@ -81,6 +81,22 @@ pub fn redis_connection(
 }
 
 impl AppState {
+    /// What every live connection of this replica shares (one definition, for the HTTP
+    /// upgrade and anything else that opens a live connection).
+    pub fn live_context(&self) -> crate::live::context::SocketContext {
+        crate::live::context::SocketContext {
+            hub: self.hub.clone(),
+            catalog: self.catalog.clone(),
+            accounts: self.accounts.clone(),
+            session_idle: self.settings.session_idle,
+            revocations: self.revocations.clone(),
+            credentials: self.live_credentials.clone(),
+            shutdown: self.shutdown.subscribe(),
+            feed: self.feed.clone(),
+            sources: self.sources.clone(),
+        }
+    }
+
     /// Builds the state. Connections are lazy: the server starts, and says 503, while
     /// PostgreSQL or Redis are down.
     pub fn new(settings: Settings, catalog: Catalog) -> Result<AppState, StartError> {

@@ -12,7 +12,7 @@
 //!   /api/v1/units/{code}/summary` and the live WebSocket carry them.
 //! - [`live`]: the WebSocket messages in both directions.
 //! - [`public`]: the public disclosure board and its open data.
-//! - [`format`]: Vietnamese (default) and English number, duration and date formats.
+//! - [`format`](mod@format): Vietnamese (default) and English number, duration and date formats.
 //! - [`time`]: the city's local time zone and the RFC 3339 helpers both sides use.
 //!
 //! Nothing here depends on a server runtime, so the wasm dashboard compiles it as is.

@@ -1,4 +1,4 @@
-//! Live aggregates in Redis: the key layout ([`Keys`], [`Granularity`]); [`write`] changes them
+//! Live aggregates in Redis: the key layout ([`Keys`], [`Granularity`]); [`write`](mod@write) changes them
 //! exactly once per outbox row, [`summary`] reads one scope's figures.
 //!
 //! Redis holds only what can be rebuilt from PostgreSQL ([`crate::store`]). Every key starts

@@ -4,7 +4,6 @@
 
 use super::summary::{self, SummaryError};
 use super::Keys;
-use crate::accounts::disclosure::PublicUnit;
 use crate::catalog::Catalog;
 use crate::store::Store;
 use chrono::{DateTime, Utc};
@@ -12,18 +11,25 @@ use ioc_shared::public::{PublicBoard, PublicOfficer, PublicUnitFigures, LICENCE}
 use ioc_shared::summary::Window;
 use redis::aio::ConnectionManager;
 
+/// A unit on the board, and whether the names of its late officers are published.
+#[derive(Debug, Clone, Copy)]
+pub struct Disclosed<'a> {
+    pub unit: &'a str,
+    pub officers: bool,
+}
+
 /// The public units' figures now. Units no longer in the catalog are left out.
 pub async fn compute(
     redis: &mut ConnectionManager,
     keys: &Keys,
     store: &Store,
     catalog: &Catalog,
-    public: &[PublicUnit],
+    public: &[Disclosed<'_>],
     now: DateTime<Utc>,
 ) -> Result<PublicBoard, SummaryError> {
     let mut units = Vec::with_capacity(public.len());
     for entry in public {
-        let Some(unit) = catalog.get(&entry.unit) else { continue };
+        let Some(unit) = catalog.get(entry.unit) else { continue };
         let figures =
             summary::compute(redis, keys, store, catalog, unit, Window::Month, now).await?.summary;
         let score = super::score::compute(store, catalog, unit, Window::Month, now)

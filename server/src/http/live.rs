@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use super::guard::origin_is_allowed;
 use crate::accounts::access::Caller;
-use crate::live::socket::{serve_socket, SocketContext};
+use crate::live::socket::serve_socket;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, State, WebSocketUpgrade};
 use axum::http::header;
@@ -51,24 +51,14 @@ async fn live_socket(
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
         .await
         .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    let context = SocketContext {
-        hub: state.hub.clone(),
-        catalog: state.catalog.clone(),
-        accounts: state.accounts.clone(),
-        session_idle: state.settings.session_idle,
-        revocations: state.revocations.clone(),
-        credentials: state.live_credentials.clone(),
-        writers: state.live_writers.clone(),
-        shutdown: state.shutdown.subscribe(),
-        feed: state.feed.clone(),
-        sources: state.sources.clone(),
-    };
+    let context = state.live_context();
+    let writers = state.live_writers.clone();
     Ok(upgrade
         .read_buffer_size(WS_READ_BUFFER_BYTES)
         .write_buffer_size(WS_WRITE_BUFFER_BYTES)
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve_socket(socket, context, caller)))
+        .on_upgrade(move |socket| serve_socket(socket, context, writers, caller)))
 }
 
 /// A browser always says where the page that opens a WebSocket came from. Only the server's

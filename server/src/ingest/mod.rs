@@ -1,6 +1,6 @@
 //! Ingest: checking each event of a batch on its own and storing the valid ones.
 //!
-//! [`Ingestor::ingest`] checks each event against the contract ([`parse_event`]), the unit
+//! [`Ingestor::ingest`] checks each event against the contract ([`parse_event`](ioc_shared::event::parse_event)), the unit
 //! catalog and the sender's key, stores the valid ones in one transaction ([`crate::store`]),
 //! and wakes the applier. A bad event never costs its batch-mates their place: the response
 //! lists each refused event by index with its reason. The HTTP endpoint

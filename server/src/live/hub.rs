@@ -17,7 +17,7 @@
 //! - a new window is subscribed (computed at once),
 //! - or every [`REFRESH_EVERY`], so sliding windows and "today" roll over,
 //!
-//! and publishes a window only when its figures differ. Coalescing is leading-edge ([`Pacer`]):
+//! and publishes a window only when its figures differ. Coalescing is leading-edge (`Pacer`):
 //! the first change after a quiet [`MIN_INTERVAL`] is computed at once; changes during the
 //! interval that follows are merged into one computation at its end. A window goes when its last
 //! subscriber leaves, the task when its last window does.

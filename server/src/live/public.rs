@@ -5,6 +5,7 @@
 //! nothing but pings.
 
 use crate::accounts::Accounts;
+use crate::aggregate::public::Disclosed;
 use crate::aggregate::Keys;
 use crate::catalog::Catalog;
 use crate::store::Store;
@@ -105,16 +106,22 @@ impl PublicFeed {
             let started = Instant::now();
             let now = sources.clock.now();
             let computed = match sources.accounts.public_units().await {
-                Ok(public) => crate::aggregate::public::compute(
-                    &mut sources.redis,
-                    &sources.keys,
-                    &sources.store,
-                    &sources.catalog,
-                    &public,
-                    now,
-                )
-                .await
-                .map_err(|e| e.to_string()),
+                Ok(public) => {
+                    let disclosed: Vec<Disclosed<'_>> = public
+                        .iter()
+                        .map(|p| Disclosed { unit: &p.unit, officers: p.officers })
+                        .collect();
+                    crate::aggregate::public::compute(
+                        &mut sources.redis,
+                        &sources.keys,
+                        &sources.store,
+                        &sources.catalog,
+                        &disclosed,
+                        now,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())
+                }
                 Err(error) => Err(error.to_string()),
             };
             match computed {

@@ -2,46 +2,19 @@
 //! checking each subscription against the caller's scope. The send half belongs to a writer
 //! shard ([`super::writer`]).
 
-use super::credentials::LiveCredentials;
-use super::hub::{Hub, ScopeKey};
+use super::context::SocketContext;
+use super::hub::ScopeKey;
 use super::writer::{error_frame, Attached, Request, Writers, CLOSE_POLICY, SEND_TIMEOUT};
 use crate::accounts::access::{self, Caller};
-use crate::accounts::Accounts;
-use crate::apply::status::FeedMonitor;
-use crate::catalog::Catalog;
-use crate::ingest::sources::SourceWatch;
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::StreamExt;
 use ioc_shared::live::{ClientMessage, View};
 use std::time::Duration;
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 /// A client that sends nothing (not even a pong) for this long is gone.
 const CLIENT_SILENCE_LIMIT: Duration = Duration::from_secs(60);
-
-/// What a live connection needs from the server.
-#[derive(Clone)]
-pub struct SocketContext {
-    pub hub: Hub,
-    pub catalog: Catalog,
-    pub accounts: Accounts,
-    /// A session ends after this long without activity (for a connection that missed notices).
-    pub session_idle: Duration,
-    /// Revocation notices, from every replica and from the periodic recheck.
-    pub revocations: broadcast::Sender<String>,
-    /// Where the connection's credential is registered for the periodic recheck (one query per
-    /// interval for all connections, [`super::credentials`]).
-    pub credentials: LiveCredentials,
-    /// The shards that write to every live connection of this replica.
-    pub writers: Writers,
-    /// Turns true when the server shuts down: the connection closes with 1012.
-    pub shutdown: watch::Receiver<bool>,
-    /// How current the figures are, for every heartbeat.
-    pub feed: FeedMonitor,
-    /// Source systems gone silent, for the heartbeats of screens showing units they feed.
-    pub sources: SourceWatch,
-}
 
 /// What a client's message asks for.
 enum Command {
@@ -65,12 +38,17 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// is the receive half: it parses the client's messages and checks every subscription against
 /// the caller's scope. The connection closes when its session or display is revoked, or a
 /// recheck finds it no longer valid.
-pub async fn serve_socket(socket: WebSocket, context: SocketContext, caller: Caller) {
+pub async fn serve_socket(
+    socket: WebSocket,
+    context: SocketContext,
+    writers: Writers,
+    caller: Caller,
+) {
     let _counted = context.hub.connection_opened();
     // Rechecked with every other connection's credential until the connection closes.
     let _registered = context.credentials.register(&caller);
     let (sink, mut stream) = socket.split();
-    let (id, shard) = context.writers.assign(&context);
+    let (id, shard) = writers.assign(&context);
     // Resolves when the shard has let the send half go (after its close frame, if any).
     let (done, mut send_finished) = oneshot::channel();
     if shard

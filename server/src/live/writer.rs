@@ -3,9 +3,9 @@
 //! Why: with one sending task per connection, one change of the city woke every subscribed
 //! connection's task, 10,000 wake-ups to write one shared frame. A shard instead
 //! - follows each scope its connections subscribe to once (one forwarding task per scope and
-//!   shard, [`ScopeFeed`]), and on a publication writes the frame to every subscribed sink in one
+//!   shard, `ScopeFeed`), and on a publication writes the frame to every subscribed sink in one
 //!   pass, waiting on none of them;
-//! - gives each connection its own waker ([`ConnectionWaker`]): a sink that cannot take more
+//! - gives each connection its own waker (`ConnectionWaker`): a sink that cannot take more
 //!   is written again when *its* waker fires, which names the connection, so the shard never
 //!   re-polls sockets that are not ready;
 //! - keeps one timer for every heartbeat, ping and send timeout, and one receiver of
@@ -16,8 +16,8 @@
 //! base it lacks), and it is dropped after [`SEND_TIMEOUT`] without progress. The receive half
 //! of a connection stays its own task in [`super::socket`], asleep until the client speaks.
 
+use super::context::SocketContext;
 use super::hub::{Latest, Published, ScopeKey};
-use super::socket::SocketContext;
 use crate::accounts::access::{self, Caller};
 use crate::metrics::METRICS;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
