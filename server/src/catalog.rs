@@ -189,7 +189,7 @@ impl Catalog {
             hash.update(line.as_bytes());
             hash.update(b"\n");
         }
-        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(hash.finalize())
     }
 
     /// All units in catalog-independent order (for the simulator and tests).

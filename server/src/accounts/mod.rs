@@ -193,7 +193,7 @@ pub fn check_display_scope(
 /// A random secret: 32 bytes as 64 hex characters.
 pub fn new_secret() -> String {
     let bytes: [u8; 32] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// What is stored of a secret.
@@ -203,7 +203,7 @@ pub fn secret_hash(secret: &str) -> Vec<u8> {
 
 /// Hex of a secret's hash: names a session in revocation notices without revealing it.
 pub fn secret_hash_hex(secret: &str) -> String {
-    secret_hash(secret).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(secret_hash(secret))
 }
 
 /// An 8-character pairing code, shown as `ABCD-EFGH`.

@@ -61,7 +61,7 @@ impl From<crate::accounts::AccountError> for ApiError {
         match error {
             AccountError::Invalid(m) => ApiError::BadRequest(m),
             AccountError::NotFound(m) => ApiError::NotFound(m),
-            AccountError::Conflict(m) => ApiError::BadRequest(m),
+            AccountError::Conflict(m) => ApiError::Conflict(m),
             AccountError::Refused(m) => ApiError::Conflict(m),
             AccountError::Store(e) => ApiError::from(e),
             other @ (AccountError::UnknownRole(_) | AccountError::Hashing(_)) => {

@@ -306,6 +306,34 @@ async fn the_last_admin_stays_and_no_admin_disables_themselves(pool: PgPool) {
     server.cleanup().await;
 }
 
+/// Regression: adding a person whose name is taken answered 400, as if the request were
+/// malformed; it is a conflict with what exists (409), and the first stays as it was.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn adding_a_taken_username_is_a_409_conflict(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let url = format!("{}/api/v1/admin/users", server.base);
+    let person =
+        json!({"username": "lanhdao2", "password": "a-long-enough-password", "role": "leader"});
+    let first = server.http.post(&url).json(&person).send().await.unwrap();
+    assert!(first.status().is_success(), "{}", first.text().await.unwrap());
+    let again = server
+        .http
+        .post(&url)
+        .json(
+            &json!({"username": "lanhdao2", "password": "another-long-password", "role": "admin"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 409);
+    assert!(again.text().await.unwrap().contains("already exists"));
+    assert!(
+        ioc_tests::login(&server.base, "lanhdao2", "a-long-enough-password").await.is_ok(),
+        "the first keeps its password"
+    );
+    server.cleanup().await;
+}
+
 #[sqlx::test(migrations = "../server/migrations")]
 async fn failed_ingest_keys_are_throttled_per_address_and_audited(pool: PgPool) {
     let server = TestServer::start(&pool).await;
