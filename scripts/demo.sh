@@ -7,4 +7,4 @@ ioc_setup
 build_web
 cd "$IOC_ROOT"
 log "building and starting the server"
-exec cargo run --release -p ioc-server --bin ioc -- demo "$@"
+exec cargo run --release -p ioc-server --features demo --bin ioc -- demo "$@"

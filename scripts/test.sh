@@ -17,11 +17,12 @@ cargo fmt --all --check
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
 log "linting (clippy, warnings are errors)"
 cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --all-targets --features ioc-server/demo -- -D warnings
 cargo clippy --locked -p ioc-frontend --target wasm32-unknown-unknown -- -D warnings
 log "building the ioc binary (the CLI tests run it)"
 cargo build --locked -p ioc-server --bin ioc
 log "running the tests"
-cargo test --locked "$@"
+cargo test --locked --features ioc-server/demo "$@"
 # Only for a whole run, not a filtered one: the clock's turns, and the OpenAPI document
 # against the real server.
 if [ "$#" = 0 ]; then

@@ -20,7 +20,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
-    /// Run the server with a built-in simulator feeding it realistic Hanoi events.
+    /// Run the server with a built-in simulator feeding it realistic Hanoi events (built with
+    /// the `demo` feature, which scripts/demo.sh turns on).
+    #[cfg(feature = "demo")]
     Demo(DemoArgs),
     /// Manage people: add, list, disable, enable, reset-password.
     User {
@@ -268,6 +270,7 @@ pub struct ServeArgs {
     pub open311_triage_unit: Option<String>,
 }
 
+#[cfg(feature = "demo")]
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
     #[command(flatten)]

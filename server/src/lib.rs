@@ -31,7 +31,8 @@
 //! - [`settings`] and [`config`] — what the server needs and where it comes from (flags,
 //!   environment); [`state`] — the shared [`AppState`] and its one clock; [`server`] —
 //!   start-up, supervised background tasks and orderly shutdown.
-//! - [`cli`] — the `ioc user|key|display|audit` commands; [`simulator`] — the demo feed.
+//! - [`cli`] — the `ioc user|key|display|audit` commands; `simulator` — the demo feed (built
+//!   with the `demo` feature: `ioc demo`, which `scripts/demo.sh` runs).
 //! - [`catalog`] — the administrative-unit tree; [`calendar`] — the working calendar that
 //!   working-time deadlines are counted on. Time itself (the clock, local days, months,
 //!   quarters) is `ioc_shared::time`.
@@ -63,6 +64,7 @@ pub mod live;
 pub mod metrics;
 pub mod server;
 pub mod settings;
+#[cfg(feature = "demo")]
 pub mod simulator;
 pub mod state;
 pub mod store;

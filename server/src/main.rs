@@ -4,7 +4,9 @@ use clap::Parser;
 use ioc_server::catalog::Catalog;
 use ioc_server::cli::{self, Task};
 use ioc_server::config::{Cli, Command, ServeArgs};
-use ioc_server::{simulator, AppState};
+#[cfg(feature = "demo")]
+use ioc_server::simulator;
+use ioc_server::AppState;
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc instead of the system allocator: the rebuild and the fan-out allocate many small
@@ -15,7 +17,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let json = matches!(&cli.command, Command::Serve(a) | Command::Demo(ioc_server::config::DemoArgs { serve: a, .. }) if a.log_format == "json");
+    let json = match &cli.command {
+        Command::Serve(serve) => serve.log_format == "json",
+        #[cfg(feature = "demo")]
+        Command::Demo(demo) => demo.serve.log_format == "json",
+        _ => false,
+    };
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     if json {
@@ -32,6 +39,7 @@ async fn main() -> std::process::ExitCode {
     }
     let result = match cli.command {
         Command::Serve(args) => serve(args, None).await,
+        #[cfg(feature = "demo")]
         Command::Demo(args) => serve(args.serve, Some(args.rate)).await,
         Command::User { connection, command } => cli::run(&connection, Task::User(command)).await,
         Command::Key { connection, command } => cli::run(&connection, Task::Key(command)).await,
@@ -72,11 +80,14 @@ async fn serve(args: ServeArgs, demo_rate: Option<f64>) -> Result<(), String> {
         .await
         .map_err(|e| format!("{e} (is PostgreSQL running? DATABASE_URL is used)"))?;
     tracing::info!(addr = %server.addr, units = catalog.len(), "IOC server listening");
+    #[cfg(feature = "demo")]
     if let Some(rate) = demo_rate {
         let welcome = simulator::prepare_demo(&state).await?;
         println!("{}", welcome.render(&format!("http://{}", server.addr)));
         tokio::spawn(simulator::run(state, rate));
     }
+    #[cfg(not(feature = "demo"))]
+    let _ = (demo_rate, state);
     let signalled = tokio::select! {
         _ = server.wait() => false,
         signal = stop_signal() => signal?,

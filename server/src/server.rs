@@ -9,6 +9,7 @@
 //! [`SHUTDOWN_GRACE`].
 
 use crate::live::feed::listen_to_redis;
+use crate::live::writer::Writers;
 use crate::state::{AppState, StartError};
 use std::collections::HashMap;
 use std::future::Future;
@@ -87,6 +88,8 @@ impl RunningServer {
         for task in self.tasks.values() {
             task.stop();
         }
+        // Shards are stopped with the other tasks; their queues go too.
+        self.state.live_writers.close();
         if let Some(http) = &self.http {
             http.abort();
         }
@@ -203,6 +206,18 @@ pub async fn start(state: AppState, listener: TcpListener) -> Result<RunningServ
             }
         }),
     );
+    // The live writer shards, one task each: a shard that panics is started again with a new
+    // queue (its connections close; their clients reconnect).
+    for (index, name) in crate::live::writer::SHARD_NAMES.iter().take(Writers::count()).enumerate()
+    {
+        tasks.insert(
+            name,
+            Supervised::start(name, {
+                let state = state.clone();
+                move || state.live_writers.shard(index, state.live_context())
+            }),
+        );
+    }
     tasks.insert(
         "reconciliation",
         Supervised::start("reconciliation", {

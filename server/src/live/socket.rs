@@ -6,8 +6,8 @@ use super::context::SocketContext;
 use super::hub::ScopeKey;
 use super::writer::{error_frame, Attached, Request, Writers, CLOSE_POLICY, SEND_TIMEOUT};
 use crate::accounts::access::{self, Caller};
-use axum::extract::ws::{Message, WebSocket};
-use futures_util::StreamExt;
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
 use ioc_shared::live::{ClientMessage, View};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -30,6 +30,8 @@ const MESSAGES_PER_SECOND: f64 = 10.0;
 const MESSAGE_BURST: f64 = 30.0;
 /// WebSocket close code (RFC 6455) for a message over the size limit.
 const CLOSE_TOO_BIG: u16 = 1009;
+/// WebSocket close code (RFC 6455) when no shard can take the connection now.
+const CLOSE_TRY_AGAIN: u16 = 1013;
 /// How long a closing connection waits for the client's answer to its close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
@@ -47,8 +49,13 @@ pub async fn serve_socket(
     let _counted = context.hub.connection_opened();
     // Rechecked with every other connection's credential until the connection closes.
     let _registered = context.credentials.register(&caller);
-    let (sink, mut stream) = socket.split();
-    let (id, shard) = writers.assign(&context);
+    let (mut sink, mut stream) = socket.split();
+    let Some((id, shard)) = writers.assign() else {
+        // No writer shard runs (the server has not started them, or is stopping).
+        let close = CloseFrame { code: CLOSE_TRY_AGAIN, reason: "try again later".into() };
+        let _ = sink.send(Message::Close(Some(close))).await;
+        return;
+    };
     // Resolves when the shard has let the send half go (after its close frame, if any).
     let (done, mut send_finished) = oneshot::channel();
     if shard
@@ -162,10 +169,17 @@ impl MessageBudget {
     }
 }
 
-/// Whether a read failed because the client sent more than the size limit.
+/// Whether a read failed because the client sent more than the size limit: the WebSocket
+/// library's own error kind, under axum's wrapper.
 fn is_too_big(error: &axum::Error) -> bool {
-    let text = error.to_string();
-    text.contains("too long") || text.contains("Space limit exceeded") || text.contains("too big")
+    let cause =
+        std::error::Error::source(error).and_then(|e| e.downcast_ref::<tungstenite::Error>());
+    matches!(
+        cause,
+        Some(tungstenite::Error::Capacity(
+            tungstenite::error::CapacityError::MessageTooLong { .. }
+        ))
+    )
 }
 
 fn parse_client_message(text: &str) -> Command {

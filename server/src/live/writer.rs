@@ -28,8 +28,9 @@ use ioc_shared::live::{
     FeedStatus, ServerMessage, SilentSource, HEARTBEAT_SECONDS, MAX_SUBSCRIPTIONS_PER_CONNECTION,
 };
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -97,33 +98,74 @@ pub struct Attached {
     pub done: oneshot::Sender<()>,
 }
 
-/// The shards of this replica, started with the first connection. Cheap to clone.
+/// The shards of this replica: each one's request queue. The shard tasks themselves are
+/// started and supervised by the server ([`Writers::shard`]). Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Writers {
-    /// One request queue per shard.
-    shards: Arc<OnceLock<Vec<mpsc::Sender<Request>>>>,
+    /// One request queue per shard (replaced when a shard is started again).
+    shards: Arc<RwLock<Vec<mpsc::Sender<Request>>>>,
     /// The next connection's id; connections go to shards in turn.
     next_id: Arc<AtomicU64>,
 }
 
+/// Names of the shard tasks, as the server supervises them.
+pub const SHARD_NAMES: [&str; MAX_SHARDS] = [
+    "live-writer-0",
+    "live-writer-1",
+    "live-writer-2",
+    "live-writer-3",
+    "live-writer-4",
+    "live-writer-5",
+    "live-writer-6",
+    "live-writer-7",
+    "live-writer-8",
+    "live-writer-9",
+    "live-writer-10",
+    "live-writer-11",
+    "live-writer-12",
+    "live-writer-13",
+    "live-writer-14",
+    "live-writer-15",
+];
+
 impl Writers {
-    /// A new connection's id and the queue of the shard that will write to it.
-    pub fn assign(&self, context: &SocketContext) -> (ConnectionId, mpsc::Sender<Request>) {
-        let shards = self.shards.get_or_init(|| {
-            // As many shards as the runtime has workers: every core writes, none waits on a lock.
-            let count =
-                tokio::runtime::Handle::current().metrics().num_workers().clamp(1, MAX_SHARDS);
-            (0..count)
-                .map(|_| {
-                    let (requests, receiver) = mpsc::channel(REQUEST_QUEUE);
-                    tokio::spawn(Shard::new(context.clone(), requests.clone()).run(receiver));
-                    requests
-                })
-                .collect()
-        });
+    /// How many shards this replica runs: as many as the runtime has workers, so every core
+    /// writes and none waits on a lock.
+    pub fn count() -> usize {
+        tokio::runtime::Handle::current().metrics().num_workers().clamp(1, MAX_SHARDS)
+    }
+
+    /// The task of shard `index`, with a new request queue. Starting a shard again (after a
+    /// panic) replaces its queue: the connections it held are closed and their clients
+    /// reconnect. The task ends when the queue closes (every sender gone).
+    pub fn shard(&self, index: usize, context: SocketContext) -> impl Future<Output = ()> + Send {
+        let (requests, receiver) = mpsc::channel(REQUEST_QUEUE);
+        let own = requests.downgrade();
+        {
+            let mut shards = self.shards.write().unwrap_or_else(|p| p.into_inner());
+            if shards.len() <= index {
+                shards.resize(index + 1, requests.clone());
+            }
+            shards[index] = requests;
+        }
+        Shard::new(context, own).run(receiver)
+    }
+
+    /// A new connection's id and the queue of the shard that will write to it; `None` before
+    /// the server started its shards.
+    pub fn assign(&self) -> Option<(ConnectionId, mpsc::Sender<Request>)> {
+        let shards = self.shards.read().unwrap_or_else(|p| p.into_inner());
+        if shards.is_empty() {
+            return None;
+        }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let shard = &shards[(id % shards.len() as u64) as usize];
-        (id, shard.clone())
+        Some((id, shard.clone()))
+    }
+
+    /// Lets every shard's queue go: each shard ends once its connections' senders are gone.
+    pub fn close(&self) {
+        self.shards.write().unwrap_or_else(|p| p.into_inner()).clear();
     }
 }
 
@@ -330,14 +372,15 @@ struct Shard {
     published_tx: mpsc::UnboundedSender<ScopeKey>,
     published_rx: mpsc::UnboundedReceiver<ScopeKey>,
     woken: Arc<Woken>,
-    /// The shard's own queue, for the credential recheck after missed revocation notices.
-    requests: mpsc::Sender<Request>,
+    /// The shard's own queue, for the credential recheck after missed revocation notices;
+    /// weak, so that the queue closes (and the shard ends) once the writers let it go.
+    requests: mpsc::WeakSender<Request>,
     /// Set once the server shuts down: every connection closes with 1012, new ones at once.
     stopping: bool,
 }
 
 impl Shard {
-    fn new(context: SocketContext, requests: mpsc::Sender<Request>) -> Shard {
+    fn new(context: SocketContext, requests: mpsc::WeakSender<Request>) -> Shard {
         let (published_tx, published_rx) = mpsc::unbounded_channel();
         Shard {
             context,
@@ -543,6 +586,7 @@ impl Shard {
                                 .await,
                             Ok(true)
                         ) {
+                            let Some(requests) = requests.upgrade() else { return };
                             let _ = requests
                                 .send(Request::Close {
                                     id,

@@ -513,3 +513,26 @@ async fn a_client_that_asks_for_snapshots_only_gets_only_snapshots(pool: PgPool)
     assert_eq!(seen.last(), Some(&3));
     server.cleanup().await;
 }
+
+/// A message over the size limit closes the connection with 1009 (message too big): the
+/// server tells it from the WebSocket library's error kind, not from the error's wording.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_message_over_the_size_limit_closes_with_1009(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let mut live = server.live().await;
+    let huge = format!(
+        "{{\"type\":\"subscribe\",\"unit\":\"{}\",\"window\":\"today\"}}",
+        "0".repeat(ioc_shared::live::MAX_CLIENT_MESSAGE_BYTES)
+    );
+    live.send_text(&huge).await;
+    let closed = live.closed_with(StdDuration::from_secs(10)).await;
+    assert_eq!(closed.map(|(code, _)| code), Some(1009));
+    // A message just under the limit is read (and answered with an error, not a close).
+    let mut live = server.live().await;
+    live.send_text(&"x".repeat(ioc_shared::live::MAX_CLIENT_MESSAGE_BYTES - 1)).await;
+    match live.next_message(StdDuration::from_secs(10)).await {
+        Some(ServerMessage::Error { .. }) => {}
+        other => panic!("expected an error message, got {other:?}"),
+    }
+    server.cleanup().await;
+}

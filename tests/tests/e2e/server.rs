@@ -367,3 +367,53 @@ async fn kill_9_during_sustained_ingest_loses_nothing_and_counts_nothing_twice(p
     let mut redis = client.get_multiplexed_async_connection().await.unwrap();
     ioc_server::aggregate::write::clear_prefix(&mut redis, &prefix).await.unwrap();
 }
+
+/// The live writer shards are supervised tasks started with the server: one that dies is
+/// started again, the connections it held close (their clients reconnect), and new
+/// connections are written to as before.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_killed_writer_shard_is_restarted_and_live_screens_reconnect(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let shards: Vec<&str> =
+        server.server.task_names().into_iter().filter(|n| n.starts_with("live-writer-")).collect();
+    assert!(
+        !shards.is_empty(),
+        "writer shards run from the start: {:?}",
+        server.server.task_names()
+    );
+    // One connection per shard: connections go to shards in turn.
+    let mut screens = Vec::new();
+    for _ in 0..shards.len() {
+        let mut live = server.live().await;
+        live.subscribe("00004", "today").await;
+        assert!(matches!(
+            live.next_message(StdDuration::from_secs(10)).await,
+            Some(ioc_shared::live::ServerMessage::Snapshot { .. })
+        ));
+        screens.push(live);
+    }
+    for shard in &shards {
+        assert!(server.server.kill_task(shard), "{shard} is supervised");
+    }
+    for live in &mut screens {
+        assert!(
+            live.closed_with(StdDuration::from_secs(10)).await.is_some(),
+            "a killed shard's connection closes"
+        );
+    }
+    // The restarted shards take new connections.
+    eventually(StdDuration::from_secs(10), "a new screen gets its snapshot", || async {
+        let Ok(mut live) =
+            ioc_tests::LiveClient::connect_as(&server.ws_url(), Some(&server.cookie), None).await
+        else {
+            return false;
+        };
+        live.subscribe("00004", "today").await;
+        matches!(
+            live.next_message(StdDuration::from_secs(3)).await,
+            Some(ioc_shared::live::ServerMessage::Snapshot { .. })
+        )
+    })
+    .await;
+    server.cleanup().await;
+}
