@@ -15,15 +15,25 @@ pub fn active() -> &'static WorkingCalendar {
     ACTIVE.get_or_init(WorkingCalendar::builtin)
 }
 
+/// Why a calendar file was not installed.
+#[derive(Debug, thiserror::Error)]
+pub enum CalendarError {
+    #[error("cannot read the calendar file {path}: {source}")]
+    Read { path: std::path::PathBuf, source: std::io::Error },
+    /// The file's own problem, as the calendar reader words it for whoever edits the file.
+    #[error("{path}: {reason}")]
+    Invalid { path: std::path::PathBuf, reason: String },
+    #[error("a working calendar is already in use in this process")]
+    AlreadyInUse,
+}
+
 /// Reads a calendar file and makes it the one in use. Fails when the file is unreadable or
 /// broken, or when another calendar is already in use in this process.
-pub fn install(path: &std::path::Path) -> Result<&'static WorkingCalendar, String> {
+pub fn install(path: &std::path::Path) -> Result<&'static WorkingCalendar, CalendarError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the calendar file {}: {e}", path.display()))?;
-    let calendar =
-        WorkingCalendar::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    ACTIVE
-        .set(calendar)
-        .map_err(|_| "a working calendar is already in use in this process".to_owned())?;
+        .map_err(|source| CalendarError::Read { path: path.to_owned(), source })?;
+    let calendar = WorkingCalendar::from_json(&text)
+        .map_err(|reason| CalendarError::Invalid { path: path.to_owned(), reason })?;
+    ACTIVE.set(calendar).map_err(|_| CalendarError::AlreadyInUse)?;
     Ok(active())
 }

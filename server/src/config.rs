@@ -206,7 +206,7 @@ pub struct ConnectionArgs {
 
 impl ConnectionArgs {
     /// Installs the working calendar (`--calendar`), if one is given, before any event is read.
-    pub fn install_calendar(&self) -> Result<(), String> {
+    pub fn install_calendar(&self) -> Result<(), crate::calendar::CalendarError> {
         match &self.calendar {
             Some(path) => crate::calendar::install(path).map(|_| ()),
             None => Ok(()),

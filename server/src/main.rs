@@ -37,25 +37,33 @@ async fn main() -> std::process::ExitCode {
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     }
-    let result = match cli.command {
+    let result: Result<(), Failure> = match cli.command {
         Command::Serve(args) => serve(args, None).await,
         #[cfg(feature = "demo")]
         Command::Demo(args) => serve(args.serve, Some(args.rate)).await,
-        Command::User { connection, command } => cli::run(&connection, Task::User(command)).await,
-        Command::Key { connection, command } => cli::run(&connection, Task::Key(command)).await,
+        Command::User { connection, command } => {
+            cli::run(&connection, Task::User(command)).await.map_err(Failure::from)
+        }
+        Command::Key { connection, command } => {
+            cli::run(&connection, Task::Key(command)).await.map_err(Failure::from)
+        }
         Command::Display { connection, command } => {
-            cli::run(&connection, Task::Display(command)).await
+            cli::run(&connection, Task::Display(command)).await.map_err(Failure::from)
         }
-        Command::Audit { connection, limit } => cli::run(&connection, Task::Audit { limit }).await,
+        Command::Audit { connection, limit } => {
+            cli::run(&connection, Task::Audit { limit }).await.map_err(Failure::from)
+        }
         Command::Quarantine { connection, limit } => {
-            cli::run(&connection, Task::Quarantine { limit }).await
+            cli::run(&connection, Task::Quarantine { limit }).await.map_err(Failure::from)
         }
-        Command::UnknownUnits { connection } => cli::run(&connection, Task::UnknownUnits).await,
+        Command::UnknownUnits { connection } => {
+            cli::run(&connection, Task::UnknownUnits).await.map_err(Failure::from)
+        }
         Command::Source { connection, command } => {
-            cli::run(&connection, Task::Source(command)).await
+            cli::run(&connection, Task::Source(command)).await.map_err(Failure::from)
         }
         Command::Public { connection, command } => {
-            cli::run(&connection, Task::Public(command)).await
+            cli::run(&connection, Task::Public(command)).await.map_err(Failure::from)
         }
     };
     match result {
@@ -67,18 +75,40 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(args: ServeArgs, demo_rate: Option<f64>) -> Result<(), String> {
+/// Why `ioc serve` (or `ioc demo`, or a management command) stopped; printed with its cause.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Cli(#[from] cli::CliError),
+    #[error(transparent)]
+    Calendar(#[from] ioc_server::calendar::CalendarError),
+    #[error(transparent)]
+    Catalog(#[from] ioc_server::catalog::CatalogError),
+    #[error("{0}")]
+    State(ioc_server::state::StartError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("{0} (is PostgreSQL running? DATABASE_URL is used)")]
+    Start(ioc_server::state::StartError),
+    #[error("cannot listen for SIGTERM: {0}")]
+    Signal(std::io::Error),
+    #[error("HTTP server stopped")]
+    Stopped,
+    #[cfg(feature = "demo")]
+    #[error(transparent)]
+    Demo(#[from] simulator::DemoError),
+}
+
+async fn serve(args: ServeArgs, demo_rate: Option<f64>) -> Result<(), Failure> {
     args.connection.install_calendar()?;
     let calendar = ioc_server::calendar::active();
     tracing::info!(years = ?calendar.years().keys().collect::<Vec<_>>(), "working calendar");
-    let catalog = Catalog::load(args.connection.units.as_deref()).map_err(|e| e.to_string())?;
-    let state = AppState::new(args.settings(), catalog.clone()).map_err(|e| e.to_string())?;
+    let catalog = Catalog::load(args.connection.units.as_deref())?;
+    let state = AppState::new(args.settings(), catalog.clone()).map_err(Failure::State)?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.bind))?;
-    let mut server = ioc_server::start(state.clone(), listener)
-        .await
-        .map_err(|e| format!("{e} (is PostgreSQL running? DATABASE_URL is used)"))?;
+        .map_err(|source| Failure::Listen { addr: args.bind, source })?;
+    let mut server = ioc_server::start(state.clone(), listener).await.map_err(Failure::Start)?;
     tracing::info!(addr = %server.addr, units = catalog.len(), "IOC server listening");
     #[cfg(feature = "demo")]
     if let Some(rate) = demo_rate {
@@ -93,7 +123,7 @@ async fn serve(args: ServeArgs, demo_rate: Option<f64>) -> Result<(), String> {
         signal = stop_signal() => signal?,
     };
     if !signalled {
-        return Err("HTTP server stopped".to_owned());
+        return Err(Failure::Stopped);
     }
     tracing::info!("stopping: finishing requests in flight, closing live connections (1012)");
     server.shutdown().await;
@@ -101,9 +131,9 @@ async fn serve(args: ServeArgs, demo_rate: Option<f64>) -> Result<(), String> {
 }
 
 /// Resolves on SIGTERM (how service managers and orchestrators stop a process) or Ctrl-C.
-async fn stop_signal() -> Result<bool, String> {
+async fn stop_signal() -> Result<bool, Failure> {
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| format!("cannot listen for SIGTERM: {e}"))?;
+        .map_err(Failure::Signal)?;
     tokio::select! {
         _ = terminate.recv() => {}
         _ = tokio::signal::ctrl_c() => {}

@@ -331,18 +331,20 @@ pub struct Retained {
     pub audit_entries: u64,
 }
 
+/// Why a retention pass did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RetentionError {
+    #[error("complaint texts: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("audit entries: {0}")]
+    Accounts(#[from] crate::accounts::AccountError),
+}
+
 /// Purges complaint texts and audit entries past their retention, once.
-pub async fn apply_retention(state: &AppState) -> Result<Retained, String> {
-    let complaint_texts = state
-        .store
-        .purge_complaint_texts(state.settings.pii_retention, state.clock.now())
-        .await
-        .map_err(|e| e.to_string())?;
-    let audit_entries = state
-        .accounts
-        .prune_audit(state.settings.audit_retention)
-        .await
-        .map_err(|e| e.to_string())?;
+pub async fn apply_retention(state: &AppState) -> Result<Retained, RetentionError> {
+    let complaint_texts =
+        state.store.purge_complaint_texts(state.settings.pii_retention, state.clock.now()).await?;
+    let audit_entries = state.accounts.prune_audit(state.settings.audit_retention).await?;
     Ok(Retained { complaint_texts, audit_entries })
 }
 

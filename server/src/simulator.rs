@@ -122,9 +122,18 @@ fn random_password() -> String {
         .collect()
 }
 
+/// Why the demo could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("demo account {username}: {source}")]
+    Account { username: String, source: crate::accounts::AccountError },
+    #[error(transparent)]
+    Accounts(#[from] crate::accounts::AccountError),
+}
+
 /// One account per role with fresh passwords, a fresh ingest key (older demo keys revoked),
 /// and the demo wall display with a fresh pairing code.
-pub async fn prepare_demo(state: &AppState) -> Result<Welcome, String> {
+pub async fn prepare_demo(state: &AppState) -> Result<Welcome, DemoError> {
     let accounts_wanted: [(&str, Role, Option<&str>, &str); 3] = [
         ("admin", Role::Admin, None, "admin: every unit; manages users, displays, keys"),
         ("lanhdao", Role::Leader, None, "leader: every unit"),
@@ -143,19 +152,18 @@ pub async fn prepare_demo(state: &AppState) -> Result<Welcome, String> {
                 state.manage.add_user(&actor, username, &password, role, unit).await.map(|_| ())
             }
         };
-        result.map_err(|e| format!("demo account {username}: {e}"))?;
+        result.map_err(|source| DemoError::Account { username: username.to_owned(), source })?;
         accounts.push((username.to_owned(), password, what.to_owned()));
     }
-    for key in state.accounts.list_keys().await.map_err(|e| e.to_string())? {
+    for key in state.accounts.list_keys().await? {
         if key.source == DEMO_KEY_SOURCE && !key.revoked {
-            state.manage.revoke_key(&actor, key.id).await.map_err(|e| e.to_string())?;
+            state.manage.revoke_key(&actor, key.id).await?;
         }
     }
     let (_, ingest_key) = state
         .manage
         .create_key(&actor, DEMO_KEY_SOURCE, None, crate::accounts::Expectation::default())
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let root = state.catalog.roots().first().cloned().unwrap_or_default();
     let mut playlist = vec![WallView {
         unit: root.clone(),
@@ -179,24 +187,15 @@ pub async fn prepare_demo(state: &AppState) -> Result<Welcome, String> {
     }
     // So that /cong-khai has something to show: the districts (or provinces) public, officers
     // not named. Only when nothing is public yet; a real deployment starts with none.
-    if state.accounts.public_units().await.map_err(|e| e.to_string())?.is_empty() {
+    if state.accounts.public_units().await?.is_empty() {
         for child in state.catalog.children(&root).iter().take(12) {
-            state.manage.make_public(&actor, child, false).await.map_err(|e| e.to_string())?;
+            state.manage.make_public(&actor, child, false).await?;
         }
     }
-    let existing = state.accounts.list_displays().await.map_err(|e| e.to_string())?;
+    let existing = state.accounts.list_displays().await?;
     let pairing_code = match existing.iter().find(|d| d.name == DEMO_DISPLAY && !d.revoked) {
-        Some(display) => {
-            state.manage.new_pairing(&actor, display.id).await.map_err(|e| e.to_string())?.1
-        }
-        None => {
-            state
-                .manage
-                .create_display(&actor, DEMO_DISPLAY, &root, &playlist)
-                .await
-                .map_err(|e| e.to_string())?
-                .1
-        }
+        Some(display) => state.manage.new_pairing(&actor, display.id).await?.1,
+        None => state.manage.create_display(&actor, DEMO_DISPLAY, &root, &playlist).await?.1,
     };
     Ok(Welcome { accounts, ingest_key, pairing_code })
 }

@@ -126,7 +126,7 @@ pub enum SummaryError {
     Rebuilding,
     /// The day-level history could not be read.
     #[error("history: {0}")]
-    History(String),
+    History(#[from] crate::store::StoreError),
     /// A total below zero means Redis drifted from the truth; it is never shown as 0.
     #[error("`{figure}` of unit {unit} is below zero; the figures are being rebuilt")]
     Negative { unit: String, figure: String },
@@ -492,10 +492,7 @@ async fn history_totals(
 ) -> Result<HashMap<String, i64>, SummaryError> {
     let units: Vec<String> =
         std::iter::once(unit.code.clone()).chain(children.iter().map(|c| c.code.clone())).collect();
-    let rows = store
-        .daily_sums(&units, from, to)
-        .await
-        .map_err(|e| SummaryError::History(e.to_string()))?;
+    let rows = store.daily_sums(&units, from, to).await?;
     let mut totals = HashMap::new();
     for row in rows {
         if row.unit == unit.code {

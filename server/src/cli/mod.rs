@@ -17,6 +17,28 @@ use ioc_shared::summary::Window;
 use std::io::{BufRead, IsTerminal};
 use std::time::Duration;
 
+/// Why a management command failed; `ioc` prints it (with its cause) and exits non-zero.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Calendar(#[from] crate::calendar::CalendarError),
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
+    #[error("{0} (is PostgreSQL running? DATABASE_URL is used)")]
+    Store(#[from] crate::store::StoreError),
+    #[error("REDIS_URL: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error(transparent)]
+    Accounts(#[from] AccountError),
+    #[error(transparent)]
+    Sources(#[from] crate::ingest::sources::SourceError),
+    #[error("cannot read the password: {0}")]
+    Password(#[source] std::io::Error),
+    /// An argument or an answer that does not make sense, in words for the operator.
+    #[error("{0}")]
+    Input(String),
+}
+
 /// What every management command needs.
 pub struct Context {
     pub accounts: Accounts,
@@ -31,18 +53,13 @@ pub struct Context {
 }
 
 impl Context {
-    pub async fn open(connection: &ConnectionArgs) -> Result<Context, String> {
+    pub async fn open(connection: &ConnectionArgs) -> Result<Context, CliError> {
         connection.install_calendar()?;
-        let catalog = Catalog::load(connection.units.as_deref()).map_err(|e| e.to_string())?;
-        let store = Store::connect_lazy(&connection.database_url, Duration::from_secs(5))
-            .map_err(|e| e.to_string())?;
-        store
-            .migrate()
-            .await
-            .map_err(|e| format!("{e} (is PostgreSQL running? DATABASE_URL is used)"))?;
-        let client = redis::Client::open(connection.redis_url.as_str())
-            .map_err(|e| format!("REDIS_URL: {e}"))?;
-        let redis = redis_connection(&client).map_err(|e| format!("REDIS_URL: {e}"))?;
+        let catalog = Catalog::load(connection.units.as_deref())?;
+        let store = Store::connect_lazy(&connection.database_url, Duration::from_secs(5))?;
+        store.migrate().await?;
+        let client = redis::Client::open(connection.redis_url.as_str())?;
+        let redis = redis_connection(&client)?;
         let clock = ioc_shared::time::Clock::system();
         let accounts = Accounts::new(store.pool.clone(), clock.clone());
         let revoker = Revoker::new(redis, &Keys::new(connection.redis_prefix.clone()));
@@ -69,7 +86,7 @@ pub enum Task {
 }
 
 /// Opens the database and runs one management command.
-pub async fn run(connection: &ConnectionArgs, task: Task) -> Result<(), String> {
+pub async fn run(connection: &ConnectionArgs, task: Task) -> Result<(), CliError> {
     let context = Context::open(connection).await?;
     match task {
         Task::User(command) => user(&context, command).await,
@@ -83,37 +100,34 @@ pub async fn run(connection: &ConnectionArgs, task: Task) -> Result<(), String> 
     }
 }
 
-fn account_error(error: AccountError) -> String {
-    error.to_string()
-}
-
 /// Reads a password: hidden at a terminal (asked twice), else the first line of standard input.
-fn read_password(prompt: &str) -> Result<String, String> {
+fn read_password(prompt: &str) -> Result<String, CliError> {
     if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password(format!("{prompt}: ")).map_err(|e| e.to_string())?;
-        let again = rpassword::prompt_password("Again: ").map_err(|e| e.to_string())?;
+        let first =
+            rpassword::prompt_password(format!("{prompt}: ")).map_err(CliError::Password)?;
+        let again = rpassword::prompt_password("Again: ").map_err(CliError::Password)?;
         if first != again {
-            return Err("the passwords differ".into());
+            return Err(CliError::Input("the passwords differ".into()));
         }
         Ok(first)
     } else {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+        std::io::stdin().lock().read_line(&mut line).map_err(CliError::Password)?;
         Ok(line.trim_end_matches(['\n', '\r']).to_owned())
     }
 }
 
-pub async fn user(context: &Context, command: UserCommand) -> Result<(), String> {
+pub async fn user(context: &Context, command: UserCommand) -> Result<(), CliError> {
     match command {
         UserCommand::Add { name, role, unit } => {
-            let role = Role::parse(&role)
-                .ok_or_else(|| format!("unknown role `{role}`; expected admin, leader or chief"))?;
+            let role = Role::parse(&role).ok_or_else(|| {
+                CliError::Input(format!("unknown role `{role}`; expected admin, leader or chief"))
+            })?;
             let password = read_password(&format!("Password for {name}"))?;
             let user = context
                 .manage
                 .add_user(&context.actor, &name, &password, role, unit.as_deref())
-                .await
-                .map_err(account_error)?;
+                .await?;
             println!(
                 "added {} ({}{})",
                 user.username,
@@ -123,7 +137,7 @@ pub async fn user(context: &Context, command: UserCommand) -> Result<(), String>
         }
         UserCommand::List => {
             println!("{:<24} {:<8} {:<8} status", "username", "role", "unit");
-            for user in context.accounts.list_users().await.map_err(account_error)? {
+            for user in context.accounts.list_users().await? {
                 let status = if user.disabled { "disabled" } else { "active" };
                 println!(
                     "{:<24} {:<8} {:<8} {status}",
@@ -134,40 +148,35 @@ pub async fn user(context: &Context, command: UserCommand) -> Result<(), String>
             }
         }
         UserCommand::Disable { name } => {
-            let user =
-                context.manage.disable_user(&context.actor, &name).await.map_err(account_error)?;
+            let user = context.manage.disable_user(&context.actor, &name).await?;
             println!("disabled {}; their sessions are ended", user.username);
         }
         UserCommand::Enable { name } => {
-            let user =
-                context.manage.enable_user(&context.actor, &name).await.map_err(account_error)?;
+            let user = context.manage.enable_user(&context.actor, &name).await?;
             println!("enabled {}", user.username);
         }
         UserCommand::ResetPassword { name } => {
             let password = read_password(&format!("New password for {name}"))?;
-            let user = context
-                .manage
-                .reset_password(&context.actor, &name, &password)
-                .await
-                .map_err(account_error)?;
+            let user = context.manage.reset_password(&context.actor, &name, &password).await?;
             println!("password of {} reset; their sessions are ended", user.username);
         }
     }
     Ok(())
 }
 
-pub async fn key(context: &Context, command: KeyCommand) -> Result<(), String> {
+pub async fn key(context: &Context, command: KeyCommand) -> Result<(), CliError> {
     match command {
         KeyCommand::Create { source, unit, expect_every, watch } => {
             let watch = Watch::parse(&watch).ok_or_else(|| {
-                format!("unknown --watch `{watch}`; expected working-hours, always or never")
+                CliError::Input(format!(
+                    "unknown --watch `{watch}`; expected working-hours, always or never"
+                ))
             })?;
             let expectation = Expectation { interval_seconds: expect_every, watch };
             let (key, secret) = context
                 .manage
                 .create_key(&context.actor, &source, unit.as_deref(), expectation)
-                .await
-                .map_err(account_error)?;
+                .await?;
             println!(
                 "ingest key {} for source `{}`{}:",
                 key.id,
@@ -181,7 +190,7 @@ pub async fn key(context: &Context, command: KeyCommand) -> Result<(), String> {
         }
         KeyCommand::List => {
             println!("{:<6} {:<24} {:<8} status", "id", "source", "unit");
-            for key in context.accounts.list_keys().await.map_err(account_error)? {
+            for key in context.accounts.list_keys().await? {
                 let status = if key.revoked { "revoked" } else { "active" };
                 println!(
                     "{:<6} {:<24} {:<8} {status}",
@@ -192,7 +201,7 @@ pub async fn key(context: &Context, command: KeyCommand) -> Result<(), String> {
             }
         }
         KeyCommand::Revoke { id } => {
-            let key = context.manage.revoke_key(&context.actor, id).await.map_err(account_error)?;
+            let key = context.manage.revoke_key(&context.actor, id).await?;
             println!("revoked ingest key {id} ({})", key.source);
         }
     }
@@ -200,24 +209,28 @@ pub async fn key(context: &Context, command: KeyCommand) -> Result<(), String> {
 }
 
 /// Parses `UNIT:WINDOW:SECONDS` or `UNIT:PERIOD:SECONDS:score`.
-pub fn parse_view(text: &str) -> Result<WallView, String> {
+pub fn parse_view(text: &str) -> Result<WallView, CliError> {
+    let bad = |message: String| CliError::Input(message);
     let parts: Vec<&str> = text.split(':').collect();
     let (unit, window, seconds, view) = match parts.as_slice() {
         [unit, window, seconds] => (unit, window, seconds, View::Summary),
         [unit, window, seconds, "score"] => (unit, window, seconds, View::Score),
-        _ => return Err(format!("view `{text}` is not UNIT:WINDOW:SECONDS (or UNIT:PERIOD:SECONDS:score), e.g. 001:today:30")),
+        _ => return Err(bad(format!("view `{text}` is not UNIT:WINDOW:SECONDS (or UNIT:PERIOD:SECONDS:score), e.g. 001:today:30"))),
     };
     let window = Window::parse(window)
-        .ok_or_else(|| format!("view `{text}`: window must be one of {}", Window::NAMES))?;
+        .ok_or_else(|| bad(format!("view `{text}`: window must be one of {}", Window::NAMES)))?;
     if view == View::Score && !window.is_calendar() {
-        return Err(format!("view `{text}`: a score view takes a period: month, quarter or year"));
+        return Err(bad(format!(
+            "view `{text}`: a score view takes a period: month, quarter or year"
+        )));
     }
-    let seconds =
-        seconds.parse().map_err(|_| format!("view `{text}`: seconds must be a whole number"))?;
+    let seconds = seconds
+        .parse()
+        .map_err(|_| bad(format!("view `{text}`: seconds must be a whole number")))?;
     Ok(WallView { unit: (*unit).to_owned(), window, seconds, view })
 }
 
-pub async fn display(context: &Context, command: DisplayCommand) -> Result<(), String> {
+pub async fn display(context: &Context, command: DisplayCommand) -> Result<(), CliError> {
     match command {
         DisplayCommand::Create { name, unit, views } => {
             let playlist: Vec<WallView> = if views.is_empty() {
@@ -230,16 +243,13 @@ pub async fn display(context: &Context, command: DisplayCommand) -> Result<(), S
             } else {
                 views.iter().map(|v| parse_view(v)).collect::<Result<_, _>>()?
             };
-            let (display, code) = context
-                .manage
-                .create_display(&context.actor, &name, &unit, &playlist)
-                .await
-                .map_err(account_error)?;
+            let (display, code) =
+                context.manage.create_display(&context.actor, &name, &unit, &playlist).await?;
             print_pairing(display.id, &display.name, &code);
         }
         DisplayCommand::List => {
             println!("{:<6} {:<32} {:<8} {:<6} status", "id", "name", "unit", "views");
-            for d in context.accounts.list_displays().await.map_err(account_error)? {
+            for d in context.accounts.list_displays().await? {
                 let status = if d.revoked {
                     "revoked"
                 } else if d.paired {
@@ -257,13 +267,11 @@ pub async fn display(context: &Context, command: DisplayCommand) -> Result<(), S
             }
         }
         DisplayCommand::Pair { id } => {
-            let (display, code) =
-                context.manage.new_pairing(&context.actor, id).await.map_err(account_error)?;
+            let (display, code) = context.manage.new_pairing(&context.actor, id).await?;
             print_pairing(display.id, &display.name, &code);
         }
         DisplayCommand::Revoke { id } => {
-            let display =
-                context.manage.revoke_display(&context.actor, id).await.map_err(account_error)?;
+            let display = context.manage.revoke_display(&context.actor, id).await?;
             println!("revoked display {id} ({}); its screen is disconnected", display.name);
         }
     }
@@ -275,8 +283,8 @@ fn print_pairing(id: i64, name: &str, code: &str) {
     println!("On the screen open http://<server>/wall and type the code, or open http://<server>/wall#pair={code}");
 }
 
-pub async fn audit(context: &Context, limit: i64) -> Result<(), String> {
-    for entry in context.accounts.audit_log(limit).await.map_err(account_error)? {
+pub async fn audit(context: &Context, limit: i64) -> Result<(), CliError> {
+    for entry in context.accounts.audit_log(limit).await? {
         println!(
             "{}  {:<22} {:<24} {:<20} {} {}",
             ioc_shared::time::to_local_rfc3339(entry.at),
@@ -290,8 +298,8 @@ pub async fn audit(context: &Context, limit: i64) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn quarantine(context: &Context, limit: i64) -> Result<(), String> {
-    let (total, rows) = context.store.quarantined(limit).await.map_err(|e| e.to_string())?;
+pub async fn quarantine(context: &Context, limit: i64) -> Result<(), CliError> {
+    let (total, rows) = context.store.quarantined(limit).await?;
     println!("{total} row(s) quarantined");
     for row in rows {
         println!(
@@ -305,11 +313,10 @@ pub async fn quarantine(context: &Context, limit: i64) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn sources(context: &Context) -> Result<(), String> {
+pub async fn sources(context: &Context) -> Result<(), CliError> {
     let reports =
         crate::ingest::sources::report(&context.store, &context.accounts, context.clock.now())
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
     println!(
         "{:<24} {:<26} {:>18} {:>18}  state",
         "source", "last event", "hour acc/dup/rej", "day acc/dup/rej"
@@ -341,8 +348,8 @@ pub async fn sources(context: &Context) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn unknown_units(context: &Context) -> Result<(), String> {
-    let rows = context.store.unknown_units(&context.catalog).await.map_err(|e| e.to_string())?;
+pub async fn unknown_units(context: &Context) -> Result<(), CliError> {
+    let rows = context.store.unknown_units(&context.catalog).await?;
     if rows.is_empty() {
         println!("every item's unit is in the catalog");
     }
@@ -355,14 +362,10 @@ pub async fn unknown_units(context: &Context) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn public(context: &Context, command: PublicCommand) -> Result<(), String> {
+pub async fn public(context: &Context, command: PublicCommand) -> Result<(), CliError> {
     match command {
         PublicCommand::Add { unit, officers } => {
-            let public = context
-                .manage
-                .make_public(&context.actor, &unit, officers)
-                .await
-                .map_err(account_error)?;
+            let public = context.manage.make_public(&context.actor, &unit, officers).await?;
             let name =
                 context.catalog.get(&public.unit).map(|u| u.name.clone()).unwrap_or_default();
             let named = if public.officers { "late officers named" } else { "no officer names" };
@@ -372,12 +375,12 @@ pub async fn public(context: &Context, command: PublicCommand) -> Result<(), Str
             );
         }
         PublicCommand::Remove { unit } => {
-            context.manage.withdraw_public(&context.actor, &unit).await.map_err(account_error)?;
+            context.manage.withdraw_public(&context.actor, &unit).await?;
             println!("{unit} is no longer public");
         }
         PublicCommand::List => {
             println!("{:<8} {:<40} officers", "unit", "name");
-            for public in context.accounts.public_units().await.map_err(account_error)? {
+            for public in context.accounts.public_units().await? {
                 let name =
                     context.catalog.get(&public.unit).map(|u| u.name.clone()).unwrap_or_default();
                 println!(
@@ -399,15 +402,23 @@ mod tests {
     #[test]
     fn views_parse_or_say_why_not() {
         assert_eq!(
-            parse_view("001:24h:20"),
-            Ok(WallView {
+            parse_view("001:24h:20").ok(),
+            Some(WallView {
                 unit: "001".into(),
                 window: Window::Hours24,
                 seconds: 20,
                 view: Default::default()
             })
         );
-        assert!(parse_view("001:1y:20").err().unwrap_or_default().contains("window"));
-        assert!(parse_view("001").err().unwrap_or_default().contains("UNIT:WINDOW:SECONDS"));
+        assert!(parse_view("001:1y:20")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+            .contains("window"));
+        assert!(parse_view("001")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+            .contains("UNIT:WINDOW:SECONDS"));
     }
 }

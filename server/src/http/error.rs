@@ -30,8 +30,29 @@ pub enum ApiError {
     /// Redis is down: live figures cannot be read right now.
     #[error("live aggregates unavailable: {0}")]
     AggregatesUnavailable(String),
+    /// A bug or a failure the client cannot act on: logged with its whole chain of causes,
+    /// answered with a generic 500.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    /// An internal error with this cause.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+        ApiError::Internal(cause.into())
+    }
+}
+
+/// An error and its sources, `outer: inner: innermost`, for the log.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 /// Runs a storage call with a deadline: past it, 503 (nothing was acknowledged), however the
@@ -50,7 +71,7 @@ impl From<crate::store::StoreError> for ApiError {
     fn from(error: crate::store::StoreError) -> ApiError {
         match error {
             crate::store::StoreError::Unavailable(e) => ApiError::StorageUnavailable(e.to_string()),
-            other => ApiError::Internal(other.to_string()),
+            other => ApiError::internal(other),
         }
     }
 }
@@ -65,7 +86,7 @@ impl From<crate::accounts::AccountError> for ApiError {
             AccountError::Refused(m) => ApiError::Conflict(m),
             AccountError::Store(e) => ApiError::from(e),
             other @ (AccountError::UnknownRole(_) | AccountError::Hashing(_)) => {
-                ApiError::Internal(other.to_string())
+                ApiError::internal(other)
             }
         }
     }
@@ -151,7 +172,7 @@ impl IntoResponse for ApiError {
                 )
             }
             ApiError::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
+                tracing::error!(cause = %chain(cause.as_ref()), "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_owned())
             }
         };

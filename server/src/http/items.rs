@@ -337,7 +337,7 @@ async fn items_csv(
     if with_summary {
         headers.push("Nội dung");
     }
-    let write_error = |e: csv::Error| ApiError::Internal(format!("CSV: {e}"));
+    let write_error = ApiError::internal;
     writer.write_record(&headers).map_err(write_error)?;
     for row in rows {
         let item = to_item(&state.catalog, row, now, with_summary);
@@ -366,7 +366,7 @@ async fn items_csv(
         }
         writer.write_record(record.iter().map(|cell| safe_cell(cell))).map_err(write_error)?;
     }
-    let body = writer.into_inner().map_err(|e| ApiError::Internal(format!("CSV: {e}")))?;
+    let body = writer.into_inner().map_err(|e| ApiError::internal(e.into_error()))?;
     let mut bytes = "\u{feff}".as_bytes().to_vec();
     bytes.extend(body);
     let filename =

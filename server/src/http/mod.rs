@@ -79,7 +79,7 @@ fn answer_a_panic(cause: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .or_else(|| cause.downcast_ref::<&str>().copied())
         .unwrap_or("(no message)");
     // Logged by `ApiError::Internal`; the client sees only "internal error".
-    axum::response::IntoResponse::into_response(ApiError::Internal(format!(
+    axum::response::IntoResponse::into_response(ApiError::internal(format!(
         "a request handler panicked: {message}"
     )))
 }

@@ -76,18 +76,17 @@ fn cached(response: impl IntoResponse, content_type: &'static str) -> Response {
 
 async fn units_json(State(state): State<AppState>) -> Result<Response, ApiError> {
     let published = board(&state).await?;
-    let body =
-        serde_json::to_string(&*published.board).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body = serde_json::to_string(&*published.board).map_err(ApiError::internal)?;
     Ok(cached(body, "application/json"))
 }
 
 fn csv_error(error: csv::Error) -> ApiError {
-    ApiError::Internal(format!("CSV: {error}"))
+    ApiError::internal(error)
 }
 
 /// The CSV written, after its licence line.
 fn licensed(writer: csv::Writer<Vec<u8>>) -> Result<String, ApiError> {
-    let bytes = writer.into_inner().map_err(|e| ApiError::Internal(format!("CSV: {e}")))?;
+    let bytes = writer.into_inner().map_err(|e| ApiError::internal(e.into_error()))?;
     Ok(format!("{LICENCE_LINE}\n{}", String::from_utf8_lossy(&bytes)))
 }
 

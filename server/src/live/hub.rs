@@ -299,6 +299,19 @@ impl Figures {
     }
 }
 
+/// Why a unit's figures were not computed this time (the unit task logs it and retries).
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error("summary: {0}")]
+    Summary(#[from] summary::SummaryError),
+    #[error("score: {0}")]
+    Score(#[from] crate::store::StoreError),
+    #[error("Redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("figures not serialised: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
 /// Computes `windows` of one unit and view: the summaries in one atomic read, the scores (from
 /// PostgreSQL) one by one.
 async fn compute_unit(
@@ -308,7 +321,7 @@ async fn compute_unit(
     view: View,
     windows: &[Window],
     now: chrono::DateTime<Utc>,
-) -> Result<Vec<Computation>, String> {
+) -> Result<Vec<Computation>, HubError> {
     match view {
         View::Summary => {
             let computed = summary::compute_windows(
@@ -321,13 +334,11 @@ async fn compute_unit(
                 now,
                 Some(&hub.generation),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
             computed
                 .into_iter()
                 .map(|computed| {
-                    let document =
-                        serde_json::to_value(&computed.summary).map_err(|e| e.to_string())?;
+                    let document = serde_json::to_value(&computed.summary)?;
                     let mut compared = document.clone();
                     compared["as_of"] = serde_json::Value::Null;
                     Ok(Computation {
@@ -341,8 +352,8 @@ async fn compute_unit(
         }
         View::Score => {
             // The score changes when a dossier turns overdue, with no event: wake then.
-            let next_due_ms = match crate::aggregate::current(redis, &hub.keys).await {
-                Ok(Some(keys)) => {
+            let next_due_ms = match crate::aggregate::current(redis, &hub.keys).await? {
+                Some(keys) => {
                     let first: Vec<(String, f64)> = redis::cmd("ZRANGEBYSCORE")
                         .arg(keys.due(&unit.code, ioc_shared::event::ItemKind::Dossier))
                         .arg(now.timestamp_millis())
@@ -352,19 +363,17 @@ async fn compute_unit(
                         .arg(0)
                         .arg(1)
                         .query_async(redis)
-                        .await
-                        .unwrap_or_default();
+                        .await?;
                     first.first().map(|(_, at)| *at as i64)
                 }
-                _ => None,
+                None => None,
             };
             let mut computed = Vec::with_capacity(windows.len());
             for &period in windows {
                 let score =
                     crate::aggregate::score::compute(&hub.store, &hub.catalog, unit, period, now)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                let mut compared = serde_json::to_value(&score).map_err(|e| e.to_string())?;
+                        .await?;
+                let mut compared = serde_json::to_value(&score)?;
                 compared["to"] = serde_json::Value::Null;
                 computed.push(Computation {
                     figures: Figures::Score(Box::new(score)),

@@ -75,6 +75,15 @@ pub struct Sources {
     pub clock: ioc_shared::time::Clock,
 }
 
+/// Why the board was not computed this time (it is tried again shortly).
+#[derive(Debug, thiserror::Error)]
+enum BoardError {
+    #[error("public units: {0}")]
+    PublicUnits(#[source] crate::accounts::AccountError),
+    #[error("figures: {0}")]
+    Figures(#[source] crate::aggregate::summary::SummaryError),
+}
+
 impl PublicFeed {
     /// Asks for a new computation (the list of public units changed).
     pub fn mark_changed(&self) {
@@ -120,9 +129,9 @@ impl PublicFeed {
                         now,
                     )
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(BoardError::Figures)
                 }
-                Err(error) => Err(error.to_string()),
+                Err(error) => Err(BoardError::PublicUnits(error)),
             };
             match computed {
                 Ok(board) => {
