@@ -344,10 +344,11 @@ impl Store {
             item::sort_for_fold(&mut history);
             let after = item::contribution(kind, &history);
             views.push(item::view(kind, &history));
-            match moves.get(key) {
-                // Routed: everything it counted leaves the triage unit and counts at its ward.
+            // Routed: everything it counted leaves the triage unit and counts at its ward.
+            let none = Contribution::default();
+            let moved_to = moves.get(key).copied();
+            let (unit_after, counted_here) = match moved_to {
                 Some(to) => {
-                    let none = Contribution::default();
                     deltas.extend(ItemDelta::between(
                         kind,
                         &key.0,
@@ -356,23 +357,20 @@ impl Store {
                         &item.contribution,
                         &none,
                     ));
-                    deltas.extend(ItemDelta::between(kind, &key.0, &key.2, to, &none, &after));
-                    update_units.push(*to);
-                    update_routing.push(false);
+                    (to, &none)
                 }
-                None => {
-                    deltas.extend(ItemDelta::between(
-                        kind,
-                        &key.0,
-                        &key.2,
-                        &item.unit,
-                        &item.contribution,
-                        &after,
-                    ));
-                    update_units.push(item.unit.as_str());
-                    update_routing.push(item.needs_routing);
-                }
-            }
+                None => (item.unit.as_str(), &item.contribution),
+            };
+            deltas.extend(ItemDelta::between(
+                kind,
+                &key.0,
+                &key.2,
+                unit_after,
+                counted_here,
+                &after,
+            ));
+            update_units.push(unit_after);
+            update_routing.push(item.needs_routing && moved_to.is_none());
             update_sources.push(key.0.as_str());
             update_kinds.push(key.1.as_str());
             update_ids.push(key.2.as_str());

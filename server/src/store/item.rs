@@ -168,16 +168,17 @@ impl ItemDelta {
 /// Sorts events so that the fold sees them in a single order whatever order they arrived in:
 /// by time, then by life-cycle step, then by source and id.
 pub fn sort_for_fold(events: &mut [Event]) {
-    events.sort_by(|a, b| {
-        (a.at, step(&a.body), &a.source, &a.id).cmp(&(b.at, step(&b.body), &b.source, &b.id))
-    });
+    events.sort_by(fold_order);
 }
 
 /// [`sort_for_fold`] for borrowed events.
 pub fn sort_for_fold_refs(events: &mut [&Event]) {
-    events.sort_by(|a, b| {
-        (a.at, step(&a.body), &a.source, &a.id).cmp(&(b.at, step(&b.body), &b.source, &b.id))
-    });
+    events.sort_by(|a, b| fold_order(a, b));
+}
+
+/// By time, then by life-cycle step, then by source and id.
+fn fold_order(a: &Event, b: &Event) -> std::cmp::Ordering {
+    (a.at, step(&a.body), &a.source, &a.id).cmp(&(b.at, step(&b.body), &b.source, &b.id))
 }
 
 /// Life-cycle order of event types that share a timestamp.

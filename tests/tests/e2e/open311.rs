@@ -79,6 +79,28 @@ async fn post_form(server: &TestServer, path: &str, form: &[(&str, &str)]) -> (u
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
+/// The ids `GET requests.json{query}` lists, sorted.
+async fn listed(server: &TestServer, query: String) -> Vec<String> {
+    let (status, _, body) = get(server, &format!("/open311/v2/requests.json{query}")).await;
+    assert_eq!(status, 200, "{query}: {body}");
+    let mut found: Vec<String> = serde_json::from_str::<Vec<Value>>(&body)
+        .unwrap()
+        .iter()
+        .map(|r| r["service_request_id"].as_str().unwrap().to_owned())
+        .collect();
+    found.sort();
+    found
+}
+
+/// A server that shows complaint texts in `GET requests` (IOC_OPEN311_PUBLIC_DESCRIPTIONS).
+async fn start_with_public_descriptions(pool: &PgPool) -> TestServer {
+    let catalog = ioc_server::catalog::Catalog::load(None).unwrap();
+    TestServer::start_with(pool, &ioc_tests::fresh_prefix(), catalog, |settings| {
+        settings.open311_public_descriptions = true
+    })
+    .await
+}
+
 /// An ingest key for the citizens' app, as an admin creates it.
 async fn app_key(server: &TestServer) -> String {
     server.create_key(&json!({"source": "app-hanoi"})).await
@@ -252,20 +274,7 @@ async fn the_request_list_filters_by_id_service_dates_and_status(pool: PgPool) {
     assert_eq!(response.status().as_u16(), 200);
     server.settle().await;
 
-    let list = |query: String| {
-        let server = &server;
-        async move {
-            let (status, _, body) = get(server, &format!("/open311/v2/requests.json{query}")).await;
-            assert_eq!(status, 200, "{query}: {body}");
-            let mut found: Vec<String> = serde_json::from_str::<Vec<Value>>(&body)
-                .unwrap()
-                .iter()
-                .map(|r| r["service_request_id"].as_str().unwrap().to_owned())
-                .collect();
-            found.sort();
-            found
-        }
-    };
+    let list = |query: String| listed(&server, query);
     let sorted = |mut v: Vec<String>| {
         v.sort();
         v
@@ -425,12 +434,7 @@ async fn bad_requests_get_georeport_errors_and_store_nothing(pool: PgPool) {
 /// personal data stays private either way.
 #[sqlx::test(migrations = "../server/migrations")]
 async fn descriptions_are_shown_only_when_the_city_says_so(pool: PgPool) {
-    let prefix = ioc_tests::fresh_prefix();
-    let catalog = ioc_server::catalog::Catalog::load(None).unwrap();
-    let server = TestServer::start_with(&pool, &prefix, catalog, |settings| {
-        settings.open311_public_descriptions = true
-    })
-    .await;
+    let server = start_with_public_descriptions(&pool).await;
     let key = app_key(&server).await;
     let form = [
         ("api_key", key.as_str()),
@@ -705,20 +709,7 @@ async fn filters_dates_keys_and_lengths_as_the_specification_gives_them(pool: Pg
         .await
         .unwrap();
     server.settle().await;
-    let list = |query: String| {
-        let server = &server;
-        async move {
-            let (status, _, body) = get(server, &format!("/open311/v2/requests.json{query}")).await;
-            assert_eq!(status, 200, "{query}: {body}");
-            let mut found: Vec<String> = serde_json::from_str::<Vec<Value>>(&body)
-                .unwrap()
-                .iter()
-                .map(|r| r["service_request_id"].as_str().unwrap().to_owned())
-                .collect();
-            found.sort();
-            found
-        }
-    };
+    let list = |query: String| listed(&server, query);
     let sorted = |v: &[&String]| {
         let mut v: Vec<String> = v.iter().map(|s| (*s).clone()).collect();
         v.sort();
@@ -785,12 +776,7 @@ async fn filters_dates_keys_and_lengths_as_the_specification_gives_them(pool: Pg
 /// another door) never makes requests.xml unreadable: they are written replaced.
 #[sqlx::test(migrations = "../server/migrations")]
 async fn requests_stored_with_forbidden_characters_still_make_well_formed_xml(pool: PgPool) {
-    let prefix = ioc_tests::fresh_prefix();
-    let catalog = ioc_server::catalog::Catalog::load(None).unwrap();
-    let server = TestServer::start_with(&pool, &prefix, catalog, |settings| {
-        settings.open311_public_descriptions = true
-    })
-    .await;
+    let server = start_with_public_descriptions(&pool).await;
     let key = app_key(&server).await;
     let (status, body) = post_form(
         &server,
@@ -832,12 +818,7 @@ async fn the_georeport_client_from_pypi_reads_every_answer_in_json_and_xml(pool:
     let python = std::env::var("IOC_OPEN311_CLIENT_PYTHON").expect(
         "IOC_OPEN311_CLIENT_PYTHON names the Python with `georeport` (scripts/test.sh sets it up)",
     );
-    let prefix = ioc_tests::fresh_prefix();
-    let catalog = ioc_server::catalog::Catalog::load(None).unwrap();
-    let server = TestServer::start_with(&pool, &prefix, catalog, |settings| {
-        settings.open311_public_descriptions = true
-    })
-    .await;
+    let server = start_with_public_descriptions(&pool).await;
     let key = app_key(&server).await;
     let mut ids = Vec::new();
     for form in [
