@@ -101,6 +101,19 @@ async fn start_with_public_descriptions(pool: &PgPool) -> TestServer {
     .await
 }
 
+/// Sends events with the app's ingest key; the ingest answer.
+async fn post_events(server: &TestServer, key: &str, events: &Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/events", server.base))
+        .bearer_auth(key)
+        .json(events)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    response.json().await.unwrap()
+}
+
 /// An ingest key for the citizens' app, as an admin creates it.
 async fn app_key(server: &TestServer) -> String {
     server.create_key(&json!({"source": "app-hanoi"})).await
@@ -264,14 +277,7 @@ async fn the_request_list_filters_by_id_service_dates_and_status(pool: PgPool) {
     // The unit resolves the second one (the app's own source, the request's id).
     let resolved = json!([{"id": "done-1", "source": "app-hanoi", "type": "complaint.resolved", "at": ioc_shared::time::to_local_rfc3339(now()),
         "unit": "00001", "complaint": ids[1]}]);
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/events", server.base))
-        .bearer_auth(&key)
-        .json(&resolved)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
+    post_events(&server, &key, &resolved).await;
     server.settle().await;
 
     let list = |query: String| listed(&server, query);
@@ -529,14 +535,7 @@ async fn a_request_without_a_unit_waits_in_the_routing_queue_until_routed(pool: 
         {"id": "route-2", "source": "app-hanoi", "type": "complaint.assigned", "at": at, "unit": "00004", "complaint": ids[1],
          "officer": {"id": "cb-1", "name": "Trần Văn Bình"}},
     ]);
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/events", server.base))
-        .bearer_auth(&key)
-        .json(&routing)
-        .send()
-        .await
-        .unwrap();
-    let answer: Value = response.json().await.unwrap();
+    let answer = post_events(&server, &key, &routing).await;
     assert_eq!(answer["accepted"], json!(2), "{answer}");
     server.settle().await;
     assert_eq!(received(&server, "00004").await, 2, "moved to the ward with their figures");
@@ -556,14 +555,7 @@ async fn a_request_without_a_unit_waits_in_the_routing_queue_until_routed(pool: 
     );
     // From now on the complaint's events carry the ward: the root is refused.
     let late = json!([{"id": "late-1", "source": "app-hanoi", "type": "complaint.resolved", "at": at, "unit": root, "complaint": ids[0]}]);
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/events", server.base))
-        .bearer_auth(&key)
-        .json(&late)
-        .send()
-        .await
-        .unwrap();
-    let answer: Value = response.json().await.unwrap();
+    let answer = post_events(&server, &key, &late).await;
     assert_eq!(answer["accepted"], json!(0), "{answer}");
     // The figures after the move equal a rebuild from PostgreSQL.
     let before = (
@@ -701,13 +693,7 @@ async fn filters_dates_keys_and_lengths_as_the_specification_gives_them(pool: Pg
     }
     // The third is resolved.
     let resolved = json!([{"id": "done-3", "source": "app-hanoi", "type": "complaint.resolved", "at": ioc_shared::time::to_local_rfc3339(server.now()), "unit": "00004", "complaint": ids[2]}]);
-    reqwest::Client::new()
-        .post(format!("{}/api/v1/events", server.base))
-        .bearer_auth(&key)
-        .json(&resolved)
-        .send()
-        .await
-        .unwrap();
+    post_events(&server, &key, &resolved).await;
     server.settle().await;
     let list = |query: String| listed(&server, query);
     let sorted = |v: &[&String]| {
