@@ -1,0 +1,130 @@
+//! Browser sessions: started at login, live while used, pruned when idle.
+
+use super::*;
+
+/// Session activity is written back at most this often (not on every request).
+const TOUCH_EVERY_SECONDS: i64 = 60;
+
+/// A session joined with its person.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    /// Whether activity should be written back now.
+    touch: bool,
+}
+
+impl Accounts {
+    /// Starts a session; returns the token for the cookie.
+    pub async fn create_session(
+        &self,
+        user: &User,
+        address: Option<&str>,
+    ) -> Result<String, AccountError> {
+        let token = new_secret();
+        let now = self.clock.now();
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, address, created_at, last_seen) VALUES ($1, $2, $3, $4, $4)")
+            .bind(secret_hash(&token))
+            .bind(user.id)
+            .bind(address)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(token)
+    }
+
+    /// The person behind a session token, if the session is live: not idle for longer than
+    /// `idle`, and the person not disabled. Records activity.
+    pub async fn session_user(
+        &self,
+        token: &str,
+        idle: Duration,
+    ) -> Result<Option<User>, AccountError> {
+        let idle_seconds = idle.as_secs() as f64;
+        let now = self.clock.now();
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT u.id, u.username, u.role, u.unit, u.disabled,
+                    s.last_seen < $4::timestamptz - make_interval(secs => $3) AS touch
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = $1 AND s.last_seen > $4::timestamptz - make_interval(secs => $2) AND NOT u.disabled",
+        )
+        .bind(secret_hash(token))
+        .bind(idle_seconds)
+        .bind(TOUCH_EVERY_SECONDS as f64)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        if row.touch {
+            sqlx::query("UPDATE sessions SET last_seen = $2 WHERE token_hash = $1")
+                .bind(secret_hash(token))
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(Some(User::try_from(row.user)?))
+    }
+
+    /// Of these session hashes, the ones still live (as [`Accounts::session_user`] decides),
+    /// recording activity where it is due: one round trip for every live connection of a replica.
+    pub async fn live_sessions(
+        &self,
+        hashes: &[Vec<u8>],
+        idle: Duration,
+    ) -> Result<std::collections::HashSet<Vec<u8>>, AccountError> {
+        if hashes.is_empty() {
+            return Ok(Default::default());
+        }
+        let rows: Vec<(Vec<u8>,)> = sqlx::query_as(
+            "WITH live AS (
+                 SELECT s.token_hash, s.last_seen < $4::timestamptz - make_interval(secs => $3) AS touch
+                 FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.token_hash = ANY($1) AND s.last_seen > $4::timestamptz - make_interval(secs => $2) AND NOT u.disabled),
+             touched AS (
+                 UPDATE sessions SET last_seen = $4 WHERE token_hash IN (SELECT token_hash FROM live WHERE touch))
+             SELECT token_hash FROM live",
+        )
+        .bind(hashes)
+        .bind(idle.as_secs() as f64)
+        .bind(TOUCH_EVERY_SECONDS as f64)
+        .bind(self.clock.now())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(hash,)| hash).collect())
+    }
+
+    /// Of these display-credential hashes, the ones not revoked: one round trip for all.
+    pub async fn live_displays(
+        &self,
+        hashes: &[Vec<u8>],
+    ) -> Result<std::collections::HashSet<Vec<u8>>, AccountError> {
+        if hashes.is_empty() {
+            return Ok(Default::default());
+        }
+        let rows: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT credential_hash FROM displays WHERE credential_hash = ANY($1) AND revoked_at IS NULL")
+            .bind(hashes)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|(hash,)| hash).collect())
+    }
+
+    pub async fn delete_session(&self, token: &str) -> Result<(), AccountError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(secret_hash(token))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets sessions idle for longer than `idle`.
+    pub async fn prune_sessions(&self, idle: Duration) -> Result<u64, AccountError> {
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE last_seen < $2::timestamptz - make_interval(secs => $1)",
+        )
+        .bind(idle.as_secs() as f64)
+        .bind(self.clock.now())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

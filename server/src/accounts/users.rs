@@ -1,0 +1,215 @@
+//! People: adding, finding, logging in, disabling, resetting passwords.
+
+use super::*;
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+    /// A chief's unit; `None` for admins and leaders, who see every unit.
+    pub unit: Option<String>,
+    pub disabled: bool,
+}
+
+pub(super) fn check_password(password: &str) -> Result<(), AccountError> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(AccountError::Invalid(format!(
+            "password must have at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    if chars > 1024 {
+        return Err(AccountError::Invalid("password must have at most 1024 characters".into()));
+    }
+    Ok(())
+}
+
+fn check_username(username: &str) -> Result<(), AccountError> {
+    let ok = (1..=64).contains(&username.len())
+        && username
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AccountError::Invalid(
+            "username must be 1–64 characters of a–z, 0–9, '.', '_' or '-'".into(),
+        ))
+    }
+}
+
+/// A `users` row as stored.
+#[derive(sqlx::FromRow)]
+pub(super) struct UserRow {
+    id: i64,
+    username: String,
+    role: String,
+    unit: Option<String>,
+    disabled: bool,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = AccountError;
+
+    fn try_from(row: UserRow) -> Result<User, AccountError> {
+        let role =
+            Role::parse(&row.role).ok_or_else(|| AccountError::UnknownRole(row.role.clone()))?;
+        Ok(User {
+            id: row.id,
+            username: row.username,
+            role,
+            unit: row.unit,
+            disabled: row.disabled,
+        })
+    }
+}
+
+/// A user row with its password hash, for logging in.
+#[derive(sqlx::FromRow)]
+struct LoginRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: String,
+}
+
+const USER_COLUMNS: &str = "id, username, role, unit, disabled";
+
+impl Accounts {
+    /// Adds a person. `unit` is required for a chief and refused for the others.
+    pub async fn add_user(
+        &self,
+        username: &str,
+        password: &str,
+        role: Role,
+        unit: Option<&str>,
+    ) -> Result<User, AccountError> {
+        check_username(username)?;
+        match (role, unit) {
+            (Role::Chief, None) => {
+                return Err(AccountError::Invalid("a chief needs --unit CODE".into()))
+            }
+            (Role::Admin | Role::Leader, Some(_)) => {
+                return Err(AccountError::Invalid(
+                    "only a chief has a unit; admins and leaders see every unit".into(),
+                ))
+            }
+            _ => {}
+        }
+        let hash = hash_password(password).await?;
+        let row: Option<UserRow> = sqlx::query_as(&format!(
+            "INSERT INTO users (username, password_hash, role, unit, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (username) DO NOTHING RETURNING {USER_COLUMNS}"
+        ))
+        .bind(username)
+        .bind(hash)
+        .bind(role.as_str())
+        .bind(unit)
+        .bind(self.clock.now())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => User::try_from(row),
+            None => Err(AccountError::Conflict(format!("user `{username}` already exists"))),
+        }
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<User>, AccountError> {
+        let rows: Vec<UserRow> =
+            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    pub async fn user(&self, username: &str) -> Result<User, AccountError> {
+        let row: Option<UserRow> =
+            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?;
+        match row {
+            Some(row) => User::try_from(row),
+            None => Err(AccountError::NotFound(format!("no user `{username}`"))),
+        }
+    }
+
+    /// Disables (or enables) a person; disabling ends all their sessions. The last active admin
+    /// cannot be disabled (checked with every active admin locked, so two admins disabling each
+    /// other at once cannot leave none).
+    pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<User, AccountError> {
+        let user = self.user(username).await?;
+        let mut tx = self.pool.begin().await?;
+        if disabled && user.role == Role::Admin && !user.disabled {
+            let active_admins: Vec<i64> = sqlx::query_scalar(
+                "SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            if active_admins.len() <= 1 {
+                return Err(AccountError::Refused(format!(
+                    "`{username}` is the last active admin and cannot be disabled"
+                )));
+            }
+        }
+        sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1")
+            .bind(user.id)
+            .bind(disabled)
+            .execute(&mut *tx)
+            .await?;
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(User { disabled, ..user })
+    }
+
+    /// Sets a new password and ends all the person's sessions.
+    pub async fn reset_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<User, AccountError> {
+        let user = self.user(username).await?;
+        let hash = hash_password(password).await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(user.id)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// The enabled person with this username and password.
+    pub async fn check_login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<User>, AccountError> {
+        let row: Option<LoginRow> = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            verify_password(password, dummy_hash().await).await;
+            return Ok(None);
+        };
+        let user = User::try_from(row.user)?;
+        let valid = verify_password(password, &row.password_hash).await;
+        Ok((valid && !user.disabled).then_some(user))
+    }
+}
