@@ -3,7 +3,7 @@
 //! Asia/Ho_Chi_Minh is UTC+7 all year (Vietnam has no daylight saving), so local days, months,
 //! quarters and years are computed with a fixed offset.
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Seconds east of UTC for Asia/Ho_Chi_Minh.
@@ -23,13 +23,7 @@ pub fn local_offset() -> FixedOffset {
 
 /// Local midnight that starts the calendar day containing `at`.
 pub fn local_midnight(at: DateTime<Utc>) -> DateTime<Utc> {
-    let local = at.with_timezone(&local_offset());
-    let midnight = local.date_naive().and_time(NaiveTime::MIN);
-    local_offset()
-        .from_local_datetime(&midnight)
-        .single()
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or(at)
+    local_midnight_of(local_day(at))
 }
 
 /// Where "now" comes from. Every deadline, window, series, score, retention cut-off,

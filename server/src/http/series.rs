@@ -69,11 +69,6 @@ fn next_step(step: &str, start: NaiveDate) -> NaiveDate {
     }
 }
 
-/// The first instant of a local day.
-fn local_start(day: NaiveDate) -> DateTime<Utc> {
-    ioc_shared::time::local_midnight_of(day)
-}
-
 fn parse_day(
     params: &HashMap<String, String>,
     name: &str,
@@ -136,8 +131,9 @@ async fn series(
     };
     // The end of each step (capped at now): when "overdue at the end" is counted.
     let ends: Vec<DateTime<Utc>> =
-        steps.iter().map(|(_, next)| local_start(*next).min(now)).collect();
-    let starts: Vec<DateTime<Utc>> = steps.iter().map(|(s, _)| local_start(*s).min(now)).collect();
+        steps.iter().map(|(_, next)| ioc_shared::time::local_midnight_of(*next).min(now)).collect();
+    let starts: Vec<DateTime<Utc>> =
+        steps.iter().map(|(s, _)| ioc_shared::time::local_midnight_of(*s).min(now)).collect();
     let units = unit.parent.as_ref().map(|_| state.catalog.subtree(&unit.code));
     let spans_of = |kind: &'static str| {
         let store = state.store.clone();
@@ -247,6 +243,9 @@ mod tests {
         assert_eq!(next_step("month", date(2028, 2, 1)), date(2028, 3, 1));
         assert_eq!(next_step("day", date(2028, 2, 28)), date(2028, 2, 29));
         assert_eq!(next_step("day", date(2026, 12, 31)), date(2027, 1, 1));
-        assert_eq!(local_start(date(2027, 1, 1)).to_rfc3339(), "2026-12-31T17:00:00+00:00");
+        assert_eq!(
+            ioc_shared::time::local_midnight_of(date(2027, 1, 1)).to_rfc3339(),
+            "2026-12-31T17:00:00+00:00"
+        );
     }
 }

@@ -101,6 +101,16 @@ async fn start_with_public_descriptions(pool: &PgPool) -> TestServer {
     .await
 }
 
+/// Files a request through `POST requests.json` (it must be accepted); its id.
+async fn filed(server: &TestServer, form: &[(&str, &str)]) -> String {
+    let (status, body) = post_form(server, "/open311/v2/requests.json", form).await;
+    assert_eq!(status, 200, "{form:?}: {body}");
+    serde_json::from_str::<Value>(&body).unwrap()[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Sends events with the app's ingest key; the ingest answer.
 async fn post_events(server: &TestServer, key: &str, events: &Value) -> Value {
     let response = reqwest::Client::new()
@@ -487,14 +497,7 @@ async fn a_request_without_a_unit_waits_in_the_routing_queue_until_routed(pool: 
     ] {
         let mut form = vec![("api_key", key.as_str()), ("service_code", "moi-truong")];
         form.extend_from_slice(place);
-        let (status, body) = post_form(&server, "/open311/v2/requests.json", &form).await;
-        assert_eq!(status, 200, "{place:?}: {body}");
-        ids.push(
-            serde_json::from_str::<Value>(&body).unwrap()[0]["service_request_id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        ids.push(filed(&server, &form).await);
     }
     let (root_code, district_code) = (root.as_str(), district.as_str());
     assert_eq!(received(&server, root_code).await, 2, "counted as received, at the root");
@@ -821,14 +824,7 @@ async fn the_georeport_client_from_pypi_reads_every_answer_in_json_and_xml(pool:
             ("long", "105.8406"),
         ],
     ] {
-        let (status, body) = post_form(&server, "/open311/v2/requests.json", &form).await;
-        assert_eq!(status, 200, "{body}");
-        ids.push(
-            serde_json::from_str::<Value>(&body).unwrap()[0]["service_request_id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        ids.push(filed(&server, &form).await);
     }
     // As if stored before control characters were refused.
     sqlx::query("UPDATE items SET summary = 'cũ' || chr(1) WHERE item_id = $1")
