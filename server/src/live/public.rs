@@ -4,6 +4,7 @@
 //! connections are limited per address ([`MAX_CONNECTIONS_PER_ADDRESS`]); they may send
 //! nothing but pings.
 
+use super::protocol::{CLOSE_SERVICE_RESTART, SEND_TIMEOUT};
 use crate::accounts::Accounts;
 use crate::aggregate::public::Disclosed;
 use crate::aggregate::Keys;
@@ -26,7 +27,6 @@ pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
 /// Anonymous live connections one address may hold at once.
 pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 20;
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One publication of the board.
 #[derive(Debug)]
@@ -227,7 +227,7 @@ pub async fn serve_public_socket(
                 Some(Ok(_)) => None,
             },
             () = stopping(&mut shutdown) => {
-                let frame = CloseFrame { code: super::writer::CLOSE_SERVICE_RESTART, reason: "service restart".into() };
+                let frame = CloseFrame { code: CLOSE_SERVICE_RESTART, reason: "service restart".into() };
                 let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
                 break;
             }

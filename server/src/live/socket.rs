@@ -4,17 +4,17 @@
 
 use super::context::SocketContext;
 use super::hub::ScopeKey;
-use super::writer::{error_frame, Attached, Request, Writers, CLOSE_POLICY, SEND_TIMEOUT};
+use super::protocol::{
+    error_frame, CLIENT_SILENCE_LIMIT, CLOSE_GRACE, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_TRY_AGAIN,
+    SEND_TIMEOUT,
+};
+use super::writer::{Attached, Request, Writers};
 use crate::accounts::access::{self, Caller};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use ioc_shared::live::{ClientMessage, View};
-use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-
-/// A client that sends nothing (not even a pong) for this long is gone.
-const CLIENT_SILENCE_LIMIT: Duration = Duration::from_secs(60);
 
 /// What a client's message asks for.
 enum Command {
@@ -28,12 +28,6 @@ enum Command {
 const MESSAGES_PER_SECOND: f64 = 10.0;
 /// …and in one burst. A client beyond this is closed: dashboards send a handful of messages.
 const MESSAGE_BURST: f64 = 30.0;
-/// WebSocket close code (RFC 6455) for a message over the size limit.
-const CLOSE_TOO_BIG: u16 = 1009;
-/// WebSocket close code (RFC 6455) when no shard can take the connection now.
-const CLOSE_TRY_AGAIN: u16 = 1013;
-/// How long a closing connection waits for the client's answer to its close frame.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Serves one WebSocket connection of an authenticated caller. Its send half goes to a writer
 /// shard ([`super::writer`]), which writes snapshots, deltas, heartbeats and pings; this task
@@ -201,6 +195,7 @@ fn parse_client_message(text: &str) -> Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     /// Deterministic time: the budget allows a burst, refuses beyond it, and refills with time.
     #[tokio::test(start_paused = true)]
