@@ -18,9 +18,9 @@
 //!    [`aggregate::summary`] reads one scope's figures.
 //! 5. [`live`] — [`live::hub`] computes each subscribed unit's windows once (coalesced, with
 //!    deadline timers), [`live::feed`] follows Redis pub/sub, [`live::socket`] reads what each
-//!    client sends, [`live::writer`] shards write to many clients at once, [`live::context`]
-//!    is what they all share, [`live::credentials`] rechecks all live connections' credentials
-//!    together.
+//!    client sends, [`live::writer`] shards write to many clients at once, both in the terms
+//!    of [`live::protocol`]; [`live::context`] is what they all share, [`live::credentials`]
+//!    rechecks all live connections' credentials together.
 //! 6. [`http`] — the HTTP surface, one module per resource, merged in [`http::app`].
 //!
 //! Beside the data path:
