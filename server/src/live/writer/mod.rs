@@ -13,11 +13,12 @@
 //!
 //! A slow reader never holds anyone up: while its socket is full it keeps only the newest
 //! publication of each scope (it skips to the latest, and gets the snapshot, not a delta whose
-//! base it lacks), and it is dropped after [`SEND_TIMEOUT`] without progress. The receive half
-//! of a connection stays its own task in [`super::socket`], asleep until the client speaks.
-
-//! Layout: [`connection`] is one connection's send side, [`shard`] the task that owns many,
-//! [`heartbeat`] the health frames; the close codes and timings are in [`super::protocol`].
+//! base it lacks), and it is dropped after [`super::protocol::SEND_TIMEOUT`] without progress.
+//! The receive half of a connection stays its own task in [`super::socket`], asleep until the
+//! client speaks.
+//!
+//! Layout: `connection` is one connection's send side, `shard` the task that owns many,
+//! `heartbeat` the health frames; the close codes and timings are in [`super::protocol`].
 
 mod connection;
 mod heartbeat;
