@@ -22,7 +22,7 @@ pub enum CalendarError {
     Read { path: std::path::PathBuf, source: std::io::Error },
     /// The file's own problem, as the calendar reader words it for whoever edits the file.
     #[error("{path}: {reason}")]
-    Invalid { path: std::path::PathBuf, reason: String },
+    Invalid { path: std::path::PathBuf, reason: ioc_shared::invalid::Invalid },
     #[error("a working calendar is already in use in this process")]
     AlreadyInUse,
 }

@@ -2,6 +2,7 @@
 
 use crate::settings::Settings;
 use clap::{Args, Parser, Subcommand};
+use ioc_shared::invalid::Invalid;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -166,21 +167,21 @@ pub enum DisplayCommand {
 }
 
 /// `90s`, `30m`, `2h`, `1d` (or plain seconds) as seconds.
-pub fn parse_interval(text: &str) -> Result<i32, String> {
+pub fn parse_interval(text: &str) -> Result<i32, Invalid> {
     let text = text.trim();
     let (number, unit) =
         text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
     let n: i32 = number
         .parse()
-        .map_err(|_| format!("`{text}` is not a duration like 90s, 30m, 2h or 1d"))?;
+        .map_err(|_| Invalid(format!("`{text}` is not a duration like 90s, 30m, 2h or 1d")))?;
     let factor = match unit {
         "" | "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(format!("`{text}` is not a duration like 90s, 30m, 2h or 1d")),
+        _ => return Err(format!("`{text}` is not a duration like 90s, 30m, 2h or 1d").into()),
     };
-    n.checked_mul(factor).ok_or_else(|| format!("`{text}` is too long"))
+    n.checked_mul(factor).ok_or_else(|| Invalid(format!("`{text}` is too long")))
 }
 
 /// Where the data lives; shared by the server and the management commands.

@@ -1,6 +1,7 @@
 //! What the server needs to run, from flags and environment ([`crate::config`]) or built
 //! directly by tests.
 
+use ioc_shared::invalid::Invalid;
 use ipnet::IpNet;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -45,9 +46,13 @@ pub struct Settings {
 pub const DAY: Duration = Duration::from_secs(86_400);
 
 /// Parses `IOC_TRUSTED_PROXIES` entries: CIDR blocks (`10.0.0.0/8`) or single addresses.
-pub fn parse_proxy(text: &str) -> Result<IpNet, String> {
+pub fn parse_proxy(text: &str) -> Result<IpNet, Invalid> {
     let text = text.trim();
     text.parse::<IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from)).map_err(
-        |_| format!("`{text}` is not an address or CIDR block (e.g. 10.0.0.0/8 or 127.0.0.1)"),
+        |_| {
+            Invalid(format!(
+                "`{text}` is not an address or CIDR block (e.g. 10.0.0.0/8 or 127.0.0.1)"
+            ))
+        },
     )
 }

@@ -17,7 +17,6 @@ use ioc_shared::event::{
 use ioc_shared::summary::Window;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::Value;
 use std::collections::VecDeque;
 
 /// Source name of everything the simulator sends.
@@ -262,8 +261,10 @@ pub async fn run(state: AppState, rate_per_second: f64) {
 }
 
 async fn send(state: &AppState, events: &[Event]) {
-    let values: Vec<Result<Value, String>> =
-        events.iter().map(|e| serde_json::to_value(e).map_err(|e| e.to_string())).collect();
+    let values: Vec<crate::ingest::body::Entry> = events
+        .iter()
+        .map(|e| serde_json::to_value(e).map_err(crate::ingest::Rejection::NotJson))
+        .collect();
     match state.ingestor.ingest(&crate::ingest::Sender::Trusted, values).await {
         Ok(response) if !response.rejected.is_empty() => {
             tracing::warn!(rejected = ?response.rejected.first(), count = response.rejected.len(), "demo simulator: events rejected");

@@ -11,6 +11,7 @@
 //! from a moment outside working time (an evening, a holiday) they start counting at the next
 //! working period.
 
+use crate::invalid::Invalid;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -38,15 +39,15 @@ pub enum DueIn {
 
 impl DueIn {
     /// Checks the amount: at least 1, at most the maximum.
-    pub fn check(self) -> Result<DueIn, String> {
+    pub fn check(self) -> Result<DueIn, Invalid> {
         match self {
             DueIn::WorkingHours(n) if (1..=MAX_WORKING_HOURS).contains(&n) => Ok(self),
             DueIn::WorkingDays(n) if (1..=MAX_WORKING_DAYS).contains(&n) => Ok(self),
             DueIn::WorkingHours(_) => {
-                Err(format!("`working_hours` must be between 1 and {MAX_WORKING_HOURS}"))
+                Err(format!("`working_hours` must be between 1 and {MAX_WORKING_HOURS}").into())
             }
             DueIn::WorkingDays(_) => {
-                Err(format!("`working_days` must be between 1 and {MAX_WORKING_DAYS}"))
+                Err(format!("`working_days` must be between 1 and {MAX_WORKING_DAYS}").into())
             }
         }
     }
@@ -110,7 +111,7 @@ pub struct WorkingCalendar {
 
 impl WorkingCalendar {
     /// Reads a calendar file, checking that it makes sense.
-    pub fn from_json(text: &str) -> Result<WorkingCalendar, String> {
+    pub fn from_json(text: &str) -> Result<WorkingCalendar, Invalid> {
         let file: CalendarFile =
             serde_json::from_str(text).map_err(|e| format!("calendar file: {e}"))?;
         let mut week = [false; 7];
@@ -125,14 +126,16 @@ impl WorkingCalendar {
         }
         let mut periods = Vec::new();
         for [from, to] in &file.hours {
-            let minutes = |text: &str| -> Result<u32, String> {
+            let minutes = |text: &str| -> Result<u32, Invalid> {
                 let time = NaiveTime::parse_from_str(text, "%H:%M")
                     .map_err(|_| format!("calendar file: `{text}` is not a time (HH:MM)"))?;
                 Ok(time.signed_duration_since(NaiveTime::MIN).num_minutes() as u32)
             };
             let (from, to) = (minutes(from)?, minutes(to)?);
             if from >= to {
-                return Err(format!("calendar file: working period {from}–{to} minutes is empty"));
+                return Err(
+                    format!("calendar file: working period {from}–{to} minutes is empty").into()
+                );
             }
             periods.push((from, to));
         }
@@ -146,20 +149,22 @@ impl WorkingCalendar {
         let mut years = BTreeMap::new();
         for year in file.years {
             if years.insert(year.year, year.source.clone()).is_some() {
-                return Err(format!("calendar file: year {} appears twice", year.year));
+                return Err(format!("calendar file: year {} appears twice", year.year).into());
             }
             if year.source.trim().is_empty() {
                 return Err(format!(
                     "calendar file: year {} names no announcement in `source`",
                     year.year
-                ));
+                )
+                .into());
             }
             for off in year.days_off {
                 if off.to < off.from || (off.to - off.from).num_days() > 31 {
                     return Err(format!(
                         "calendar file: days off `{}` run from {} to {}",
                         off.name, off.from, off.to
-                    ));
+                    )
+                    .into());
                 }
                 let mut day = off.from;
                 while day <= off.to {
@@ -172,7 +177,8 @@ impl WorkingCalendar {
                     return Err(format!(
                         "calendar file: {} is both a day off and a working day",
                         working.date
-                    ));
+                    )
+                    .into());
                 }
             }
         }
@@ -422,7 +428,7 @@ mod tests {
             ),
         ] {
             let error = WorkingCalendar::from_json(text).unwrap_err();
-            assert!(error.contains(expected), "{text}: {error}");
+            assert!(error.0.contains(expected), "{text}: {error}");
         }
     }
 }

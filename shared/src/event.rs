@@ -5,6 +5,7 @@
 //! what is wrong. The unit code is checked against the catalog by the server, which owns it.
 
 use crate::calendar::{DueIn, WorkingCalendar};
+use crate::invalid::Invalid;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -270,7 +271,7 @@ pub fn parse_incoming_event(
     value: &Value,
     now: DateTime<Utc>,
     calendar: &WorkingCalendar,
-) -> Result<Event, String> {
+) -> Result<Event, Invalid> {
     let Some(object) = value.as_object() else { return parse_event(value, now) };
     let given = |name: &str| object.get(name).is_some_and(|v| !v.is_null());
     if !given("due_in") {
@@ -290,7 +291,8 @@ pub fn parse_incoming_event(
                 "give either `due` or `due_in`, not both: `due_in` gives {}, `due` says {}",
                 crate::time::to_local_rfc3339(due),
                 crate::time::to_local_rfc3339(stated)
-            ));
+            )
+            .into());
         }
         return parse_event(value, now);
     }
@@ -300,7 +302,7 @@ pub fn parse_incoming_event(
 }
 
 /// Checks one JSON value against the contract. `now` bounds how far in the future `at` may be.
-pub fn parse_event(value: &Value, now: DateTime<Utc>) -> Result<Event, String> {
+pub fn parse_event(value: &Value, now: DateTime<Utc>) -> Result<Event, Invalid> {
     let object = value
         .as_object()
         .ok_or_else(|| format!("an event must be a JSON object, not {}", kind_of(value)))?;
@@ -317,7 +319,8 @@ pub fn parse_event(value: &Value, now: DateTime<Utc>) -> Result<Event, String> {
             "`at` is more than {} minutes in the future ({}); check the sending system's clock",
             MAX_FUTURE_SKEW_SECONDS / 60,
             at.to_rfc3339()
-        ));
+        )
+        .into());
     }
     let unit = fields.id("unit")?;
     let body = match type_name.as_str() {
@@ -383,7 +386,8 @@ pub fn parse_event(value: &Value, now: DateTime<Utc>) -> Result<Event, String> {
             return Err(format!(
                 "unknown event type `{other}`; expected one of: {}",
                 EVENT_TYPES.join(", ")
-            ))
+            )
+            .into())
         }
     };
     Ok(Event { id, source, at, unit, body })
@@ -404,37 +408,39 @@ fn kind_of(value: &Value) -> &'static str {
 struct Fields<'a>(&'a Map<String, Value>);
 
 impl Fields<'_> {
-    fn text(&self, name: &str, max_chars: usize) -> Result<String, String> {
+    fn text(&self, name: &str, max_chars: usize) -> Result<String, Invalid> {
         match self.0.get(name) {
-            None | Some(Value::Null) => Err(format!("missing field `{name}`")),
+            None | Some(Value::Null) => Err(format!("missing field `{name}`").into()),
             Some(Value::String(text)) => {
                 let trimmed = text.trim();
                 let chars = trimmed.chars().count();
                 if chars == 0 {
-                    Err(format!("`{name}` is empty"))
+                    Err(format!("`{name}` is empty").into())
                 } else if chars > max_chars {
                     Err(format!(
                         "`{name}` is {chars} characters long; at most {max_chars} are allowed"
-                    ))
+                    )
+                    .into())
                 } else if trimmed.contains('\0') {
                     // PostgreSQL's text and jsonb cannot hold U+0000.
                     Err(format!(
                         "`{name}` contains a NUL character (\\u0000), which cannot be stored"
-                    ))
+                    )
+                    .into())
                 } else if trimmed.chars().any(char::is_control)
                     && name != "summary"
                     && name != "title"
                 {
-                    Err(format!("`{name}` contains control characters"))
+                    Err(format!("`{name}` contains control characters").into())
                 } else {
                     Ok(trimmed.to_owned())
                 }
             }
-            Some(other) => Err(format!("`{name}` must be a string, not {}", kind_of(other))),
+            Some(other) => Err(format!("`{name}` must be a string, not {}", kind_of(other)).into()),
         }
     }
 
-    fn optional_text(&self, name: &str, max_chars: usize) -> Result<Option<String>, String> {
+    fn optional_text(&self, name: &str, max_chars: usize) -> Result<Option<String>, Invalid> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
@@ -443,40 +449,42 @@ impl Fields<'_> {
     }
 
     /// `true` or `false`; absent or null is `false`.
-    fn optional_bool(&self, name: &str) -> Result<bool, String> {
+    fn optional_bool(&self, name: &str) -> Result<bool, Invalid> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
-            Some(other) => Err(format!("`{name}` must be true or false, not {}", kind_of(other))),
+            Some(other) => {
+                Err(format!("`{name}` must be true or false, not {}", kind_of(other)).into())
+            }
         }
     }
 
     /// Identifiers: 1–128 characters, no control characters. Numbers are refused rather than
     /// converted, so `"001"` and `1` never silently become the same code.
-    fn id(&self, name: &str) -> Result<String, String> {
+    fn id(&self, name: &str) -> Result<String, Invalid> {
         self.text(name, MAX_ID_CHARS)
     }
 
     /// `due`, with a hint about `due_in` when it is missing.
-    fn due(&self) -> Result<DateTime<Utc>, String> {
+    fn due(&self) -> Result<DateTime<Utc>, Invalid> {
         match self.0.get("due") {
-            None | Some(Value::Null) => Err("missing field `due` (or give `due_in`: {\"working_hours\": N} or {\"working_days\": N})".to_owned()),
+            None | Some(Value::Null) => Err("missing field `due` (or give `due_in`: {\"working_hours\": N} or {\"working_days\": N})".to_owned().into()),
             Some(_) => self.time("due"),
         }
     }
 
     /// `due_in`: `{"working_hours": N}` or `{"working_days": N}`, if given.
-    fn due_in(&self) -> Result<Option<DueIn>, String> {
+    fn due_in(&self) -> Result<Option<DueIn>, Invalid> {
         match self.0.get("due_in") {
             None | Some(Value::Null) => Ok(None),
             Some(value) => serde_json::from_value::<DueIn>(value.clone())
-                .map_err(|_| format!("`due_in` must be {{\"working_hours\": N}} or {{\"working_days\": N}} (got {value})"))
+                .map_err(|_| Invalid(format!("`due_in` must be {{\"working_hours\": N}} or {{\"working_days\": N}} (got {value})")))
                 .and_then(DueIn::check)
                 .map(Some),
         }
     }
 
-    fn time(&self, name: &str) -> Result<DateTime<Utc>, String> {
+    fn time(&self, name: &str) -> Result<DateTime<Utc>, Invalid> {
         let text = self.text(name, 64)?;
         let time = crate::time::parse_rfc3339(&text).ok_or_else(|| {
             format!(
@@ -487,7 +495,7 @@ impl Fields<'_> {
         let earliest = crate::time::parse_rfc3339(EARLIEST_TIME);
         let latest = crate::time::parse_rfc3339(LATEST_TIME);
         if earliest.is_some_and(|e| time < e) || latest.is_some_and(|l| time > l) {
-            return Err(format!("`{name}` is `{text}`, outside the supported range {EARLIEST_TIME} to {LATEST_TIME} (UTC)"));
+            return Err(format!("`{name}` is `{text}`, outside the supported range {EARLIEST_TIME} to {LATEST_TIME} (UTC)").into());
         }
         Ok(time)
     }
@@ -496,18 +504,21 @@ impl Fields<'_> {
         &self,
         name: &str,
         allowed: &[&str],
-    ) -> Result<T, String> {
+    ) -> Result<T, Invalid> {
         let text = self.text(name, 64)?;
         if !allowed.contains(&text.as_str()) {
-            return Err(format!("`{name}` must be one of {}, not `{text}`", allowed.join(", ")));
+            return Err(
+                format!("`{name}` must be one of {}, not `{text}`", allowed.join(", ")).into()
+            );
         }
-        serde_json::from_value(Value::String(text.clone()))
-            .map_err(|_| format!("`{name}` must be one of {}, not `{text}`", allowed.join(", ")))
+        serde_json::from_value(Value::String(text.clone())).map_err(|_| {
+            format!("`{name}` must be one of {}, not `{text}`", allowed.join(", ")).into()
+        })
     }
 
-    fn officer(&self) -> Result<Officer, String> {
+    fn officer(&self) -> Result<Officer, Invalid> {
         match self.0.get("officer") {
-            None | Some(Value::Null) => Err("missing field `officer`".to_owned()),
+            None | Some(Value::Null) => Err("missing field `officer`".to_owned().into()),
             Some(Value::Object(officer)) => {
                 let inner = Fields(officer);
                 let id = inner.id("id").map_err(|e| format!("officer: {e}"))?;
@@ -518,7 +529,8 @@ impl Fields<'_> {
             Some(other) => Err(format!(
                 "`officer` must be an object {{\"id\", \"name\"}}, not {}",
                 kind_of(other)
-            )),
+            )
+            .into()),
         }
     }
 }
@@ -561,7 +573,7 @@ mod tests {
             (patch(&base, "at", json!("1969-12-31T23:59:59Z")), "outside the supported range"),
         ];
         for (value, expected) in cases {
-            let error = parse_event(&value, now()).err().unwrap_or_default();
+            let error = parse_event(&value, now()).err().map(|e| e.0).unwrap_or_default();
             assert!(error.contains(expected), "{value}: got `{error}`, wanted `{expected}`");
         }
     }
@@ -571,7 +583,7 @@ mod tests {
         let value = json!({"id": "e1", "type": "complaint.received", "at": "2026-11-22T08:00:00+07:00",
             "unit": "001", "complaint": "C1", "field": "Môi trường", "channel": "fax",
             "due": "2026-11-25T17:00:00+07:00"});
-        let error = parse_event(&value, now()).err().unwrap_or_default();
+        let error = parse_event(&value, now()).err().map(|e| e.0).unwrap_or_default();
         assert_eq!(error, "`channel` must be one of zalo, hotline, app, portal, direct, not `fax`");
     }
 
@@ -581,11 +593,11 @@ mod tests {
         let complaint = json!({"id": "e1", "type": "complaint.received", "at": "2026-11-22T08:00:00+07:00",
             "unit": "001", "complaint": "C1", "field": "Môi trường", "channel": "zalo",
             "due": "2026-11-25T17:00:00+07:00", "summary": "rác\u{0}thải"});
-        let error = parse_event(&complaint, now()).err().unwrap_or_default();
+        let error = parse_event(&complaint, now()).err().map(|e| e.0).unwrap_or_default();
         assert!(error.contains("`summary` contains a NUL character"), "{error}");
         let task = json!({"id": "e2", "type": "task.assigned", "at": "2026-11-22T08:00:00+07:00", "unit": "001",
             "task": "T1", "officer": {"id": "o1", "name": "A"}, "due": "2026-11-25T17:00:00+07:00", "title": "\u{0}"});
-        let error = parse_event(&task, now()).err().unwrap_or_default();
+        let error = parse_event(&task, now()).err().map(|e| e.0).unwrap_or_default();
         assert!(error.contains("`title` contains a NUL character"), "{error}");
     }
 
@@ -595,7 +607,7 @@ mod tests {
         let value = json!({"id": "e1", "type": "dossier.received", "at": "2026-11-22T08:00:00+07:00",
             "unit": "001", "dossier": "D1", "procedure": "P", "field": "F", "channel": "online",
             "due": "9999-12-31T23:59:59-23:59"});
-        let error = parse_event(&value, now()).err().unwrap_or_default();
+        let error = parse_event(&value, now()).err().map(|e| e.0).unwrap_or_default();
         assert!(
             error.contains("`due` is `9999-12-31T23:59:59-23:59`, outside the supported range"),
             "{error}"

@@ -12,6 +12,7 @@
 //!   /api/v1/units/{code}/summary` and the live WebSocket carry them.
 //! - [`live`]: the WebSocket messages in both directions.
 //! - [`public`]: the public disclosure board and its open data.
+//! - [`invalid`]: the error of every check of an input: a message for its sender.
 //! - [`format`](mod@format): Vietnamese (default) and English number, duration and date formats.
 //! - [`time`]: the city's local time zone and the RFC 3339 helpers both sides use.
 //!
@@ -21,6 +22,7 @@ pub mod access;
 pub mod calendar;
 pub mod event;
 pub mod format;
+pub mod invalid;
 pub mod items;
 pub mod live;
 pub mod public;

@@ -232,7 +232,7 @@ impl Applier {
             }
             Err(error) => {
                 tracing::error!(seq = row.seq, %error, "outbox row quarantined");
-                bounded(self.store.quarantine_outbox(row, &error)).await?;
+                bounded(self.store.quarantine_outbox(row, &error.to_string())).await?;
             }
         }
         Ok(ops)

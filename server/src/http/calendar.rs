@@ -65,7 +65,7 @@ async fn due(State(state): State<AppState>, parts: Parts) -> Result<Json<DueAnsw
         _ => return Err(bad("give exactly one of `working_hours` and `working_days`".into())),
     }
     .check()
-    .map_err(bad)?;
+    .map_err(|invalid| bad(invalid.0))?;
     let due = crate::calendar::active().due(from, due_in).ok_or_else(|| {
         bad("that deadline runs past the dates the working calendar can count".into())
     })?;

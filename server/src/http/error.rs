@@ -24,21 +24,43 @@ pub enum ApiError {
     TooManyRequests { message: String, retry_after_seconds: u64 },
     #[error("{0}")]
     PayloadTooLarge(String),
-    /// PostgreSQL is down: nothing in the request was acknowledged.
+    /// PostgreSQL is down: nothing in the request was acknowledged. The cause is logged.
     #[error("storage unavailable: {0}")]
-    StorageUnavailable(String),
-    /// Redis is down: live figures cannot be read right now.
+    StorageUnavailable(Cause),
+    /// Redis is down: live figures cannot be read right now. The cause is logged.
     #[error("live aggregates unavailable: {0}")]
-    AggregatesUnavailable(String),
+    AggregatesUnavailable(Cause),
     /// A bug or a failure the client cannot act on: logged with its whole chain of causes,
     /// answered with a generic 500.
     #[error("internal error: {0}")]
-    Internal(Box<dyn std::error::Error + Send + Sync>),
+    Internal(Cause),
+}
+
+/// The cause of a server-side error, kept with its sources for the log.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// A storage call that did not answer in time.
+#[derive(Debug, thiserror::Error)]
+#[error("no answer within {0:?}")]
+pub struct NoAnswerWithin(pub std::time::Duration);
+
+/// The public board before its first computation after start-up.
+#[derive(Debug, thiserror::Error)]
+#[error("the public figures are not computed yet")]
+pub struct NotComputedYet;
+
+/// A failure of the Redis throttle of one kind of attempt (`login`, `pairing`, …).
+#[derive(Debug, thiserror::Error)]
+#[error("{what} throttle")]
+pub struct ThrottleUnavailable {
+    pub what: String,
+    #[source]
+    pub source: redis::RedisError,
 }
 
 impl ApiError {
     /// An internal error with this cause.
-    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+    pub fn internal(cause: impl Into<Cause>) -> ApiError {
         ApiError::Internal(cause.into())
     }
 }
@@ -63,14 +85,14 @@ pub async fn bounded<T, E: Into<ApiError>>(
 ) -> Result<T, ApiError> {
     match tokio::time::timeout(limit, call).await {
         Ok(result) => result.map_err(Into::into),
-        Err(_) => Err(ApiError::StorageUnavailable(format!("no answer within {limit:?}"))),
+        Err(_) => Err(ApiError::StorageUnavailable(Box::new(NoAnswerWithin(limit)))),
     }
 }
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(error: crate::store::StoreError) -> ApiError {
         match error {
-            crate::store::StoreError::Unavailable(e) => ApiError::StorageUnavailable(e.to_string()),
+            crate::store::StoreError::Unavailable(e) => ApiError::StorageUnavailable(Box::new(e)),
             other => ApiError::internal(other),
         }
     }
@@ -114,7 +136,7 @@ impl From<crate::ingest::body::BodyError> for ApiError {
 
 impl From<crate::aggregate::summary::SummaryError> for ApiError {
     fn from(error: crate::aggregate::summary::SummaryError) -> ApiError {
-        ApiError::AggregatesUnavailable(error.to_string())
+        ApiError::AggregatesUnavailable(Box::new(error))
     }
 }
 
@@ -129,7 +151,7 @@ impl From<crate::ingest::sources::SourceError> for ApiError {
 
 impl From<redis::RedisError> for ApiError {
     fn from(error: redis::RedisError) -> ApiError {
-        ApiError::AggregatesUnavailable(error.to_string())
+        ApiError::AggregatesUnavailable(Box::new(error))
     }
 }
 
@@ -156,7 +178,7 @@ impl IntoResponse for ApiError {
             ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
             ApiError::StorageUnavailable(cause) => {
                 crate::metrics::METRICS.storage_errors.with_label_values(&["postgres"]).inc();
-                tracing::error!(%cause, "storage unavailable");
+                tracing::error!(cause = %chain(cause.as_ref()), "storage unavailable");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "storage unavailable: nothing in this request was stored; retry later"
@@ -165,7 +187,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::AggregatesUnavailable(cause) => {
                 crate::metrics::METRICS.storage_errors.with_label_values(&["redis"]).inc();
-                tracing::error!(%cause, "live aggregates unavailable");
+                tracing::error!(cause = %chain(cause.as_ref()), "live aggregates unavailable");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "live figures are unavailable right now; retry later".to_owned(),

@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use chrono::{DateTime, Duration, Utc};
+use ioc_shared::invalid::Invalid;
 use ioc_shared::time::{parse_w3c_date, DateEnd};
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use serde_json::{json, Map, Value};
@@ -430,7 +431,7 @@ async fn list_requests(
     format: Format,
 ) -> Result<Value, Open311Error> {
     let params = read_pairs(query.as_bytes())
-        .map_err(|m| Open311Error::new(StatusCode::BAD_REQUEST, m, format))?;
+        .map_err(|m| Open311Error::new(StatusCode::BAD_REQUEST, m.0, format))?;
     let bad = |m: String| Open311Error::new(StatusCode::BAD_REQUEST, m, format);
     let mut filter = RequestFilter { limit: MAX_REQUESTS, ..Default::default() };
     filter.ids =
@@ -550,7 +551,7 @@ async fn create_request(
     parts: &axum::http::request::Parts,
     body: &[u8],
 ) -> Result<(String, bool), (StatusCode, String)> {
-    let bad = |m: String| (StatusCode::BAD_REQUEST, m);
+    let bad = |invalid: Invalid| (StatusCode::BAD_REQUEST, invalid.0);
     let fields = read_form(body).map_err(bad)?;
     // Clients send `api_key` in the body or in the query string.
     let query = read_form(parts.uri.query().unwrap_or("").as_bytes()).map_err(bad)?;
@@ -606,7 +607,7 @@ async fn create_request(
                 .next()
                 .map(|r| r.error)
                 .unwrap_or_else(|| "not accepted".to_owned());
-            Err(bad(reason))
+            Err((StatusCode::BAD_REQUEST, reason))
         }
         Err(error) => {
             let _ = state.store.delete_open311_request(&id).await;

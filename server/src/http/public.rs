@@ -61,9 +61,11 @@ async fn public_live(
 
 /// The newest board (waiting briefly for the first one after start-up).
 async fn board(state: &AppState) -> Result<Arc<crate::live::public::Published>, ApiError> {
-    state.public.fresh(std::time::Duration::from_secs(10)).await.ok_or_else(|| {
-        ApiError::AggregatesUnavailable("the public figures are not computed yet; try again".into())
-    })
+    state
+        .public
+        .fresh(std::time::Duration::from_secs(10))
+        .await
+        .ok_or_else(|| ApiError::AggregatesUnavailable(Box::new(super::error::NotComputedYet)))
 }
 
 fn cached(response: impl IntoResponse, content_type: &'static str) -> Response {

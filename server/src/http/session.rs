@@ -64,11 +64,12 @@ fn build_cookie(
 /// Refuses (429) or slows an attempt according to earlier failures; an allowed attempt counts
 /// as a failure until [`Throttle::succeeded`].
 pub(super) async fn gate(throttle: &Throttle, what: &str) -> Result<(), ApiError> {
-    match throttle
-        .attempt()
-        .await
-        .map_err(|e| ApiError::AggregatesUnavailable(format!("{what} throttle: {e}")))?
-    {
+    match throttle.attempt().await.map_err(|source| {
+        ApiError::AggregatesUnavailable(Box::new(super::error::ThrottleUnavailable {
+            what: what.to_owned(),
+            source,
+        }))
+    })? {
         Verdict::Allowed => Ok(()),
         Verdict::Refused { retry_after_seconds } => {
             crate::metrics::METRICS.access_failures.with_label_values(&[what, "refused"]).inc();

@@ -19,7 +19,7 @@ pub enum BodyError {
 }
 
 /// One entry of a batch: a JSON value, or why its NDJSON line was not JSON.
-pub type Entry = Result<Value, String>;
+pub type Entry = Result<Value, super::Rejection>;
 
 pub fn read_json_array(bytes: &[u8]) -> Result<Vec<Entry>, BodyError> {
     let value: Value = serde_json::from_slice(bytes)
@@ -44,7 +44,7 @@ pub fn read_ndjson(bytes: &[u8]) -> Result<Vec<Entry>, BodyError> {
     }
     let values: Vec<Entry> = lines
         .iter()
-        .map(|line| serde_json::from_str(line).map_err(|e| format!("line is not valid JSON: {e}")))
+        .map(|line| serde_json::from_str(line).map_err(super::Rejection::NotJson))
         .collect();
     if !values.is_empty() && values.iter().all(Result::is_err) {
         return Err(BodyError::Unreadable("no line of the NDJSON body is valid JSON".into()));

@@ -17,6 +17,7 @@ use crate::metrics::METRICS;
 use crate::store::traffic::Traffic;
 use crate::store::{Store, StoreError};
 use ioc_shared::event::{parse_incoming_event, Event, MAX_ID_CHARS};
+use ioc_shared::invalid::Invalid;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -40,6 +41,23 @@ pub struct Rejected {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub error: String,
+}
+
+/// Why one event of a batch was refused; its text is the rejection's `error`.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    /// An NDJSON line (or a value the server made) that is not JSON.
+    #[error("line is not valid JSON: {0}")]
+    NotJson(serde_json::Error),
+    /// Against the event contract.
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
+    #[error("unknown unit code `{0}`: not in the unit catalog")]
+    UnknownUnit(String),
+    #[error("source `{sent}` does not match this key's source `{key}`")]
+    ForeignSource { sent: String, key: String },
+    #[error("unit `{unit}` is outside the units this key may send for (`{root}` and below)")]
+    OutsideKey { unit: String, root: String },
 }
 
 /// Who is sending, and what they may send.
@@ -90,7 +108,7 @@ impl Ingestor {
     pub async fn ingest(
         &self,
         sender: &Sender,
-        values: Vec<Result<Value, String>>,
+        values: Vec<body::Entry>,
     ) -> Result<IngestResponse, StoreError> {
         let now = self.clock.now();
         let mut response = IngestResponse::default();
@@ -111,23 +129,25 @@ impl Ingestor {
             let value = match value {
                 Ok(value) => value,
                 Err(error) => {
-                    response.rejected.push(Rejected { index, id: None, error });
+                    response.rejected.push(Rejected { index, id: None, error: error.to_string() });
                     continue;
                 }
             };
-            let checked =
-                parse_incoming_event(&value, now, crate::calendar::active()).and_then(|event| {
+            let checked = parse_incoming_event(&value, now, crate::calendar::active())
+                .map_err(Rejection::from)
+                .and_then(|event| {
                     if !self.catalog.contains(&event.unit) {
-                        return Err(format!(
-                            "unknown unit code `{}`: not in the unit catalog",
-                            event.unit
-                        ));
+                        return Err(Rejection::UnknownUnit(event.unit));
                     }
                     self.check_sender(sender, &value, event)
                 });
             match checked {
                 Ok(event) => valid.push((index, event)),
-                Err(error) => response.rejected.push(Rejected { index, id: id_of(&value), error }),
+                Err(error) => response.rejected.push(Rejected {
+                    index,
+                    id: id_of(&value),
+                    error: error.to_string(),
+                }),
             }
         }
         let outcome = self.store.ingest(&valid, now).await?;
@@ -207,24 +227,21 @@ impl Ingestor {
         sender: &Sender,
         value: &Value,
         mut event: Event,
-    ) -> Result<Event, String> {
+    ) -> Result<Event, Rejection> {
         let Sender::Key(key) = sender else { return Ok(event) };
         match value.get("source").and_then(Value::as_str) {
             None => event.source = key.source.clone(),
             Some(source) if source.trim() == key.source => {}
             Some(source) => {
-                return Err(format!(
-                    "source `{source}` does not match this key's source `{}`",
-                    key.source
-                ));
+                return Err(Rejection::ForeignSource {
+                    sent: source.to_owned(),
+                    key: key.source.clone(),
+                });
             }
         }
         if let Some(root) = &key.unit {
             if !self.catalog.is_within(&event.unit, root) {
-                return Err(format!(
-                    "unit `{}` is outside the units this key may send for (`{root}` and below)",
-                    event.unit
-                ));
+                return Err(Rejection::OutsideKey { unit: event.unit, root: root.clone() });
             }
         }
         Ok(event)

@@ -6,6 +6,7 @@ use crate::catalog::Catalog;
 use crate::store::open311::NewRequest;
 use chrono::{DateTime, Utc};
 use ioc_shared::calendar::DueIn;
+use ioc_shared::invalid::Invalid;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -27,14 +28,13 @@ pub struct Service {
     pub due_in: DueIn,
 }
 
-static SERVICES: LazyLock<Result<Vec<Service>, String>> = LazyLock::new(|| {
+static SERVICES: LazyLock<Result<Vec<Service>, Invalid>> = LazyLock::new(|| {
     let services: Vec<Service> = serde_json::from_str(SERVICES_JSON)
-        .map_err(|e| format!("assets/open311/services.json: {e}"))?;
+        .map_err(|e| Invalid(format!("assets/open311/services.json: {e}")))?;
     for service in &services {
-        service
-            .due_in
-            .check()
-            .map_err(|e| format!("assets/open311/services.json, `{}`: {e}", service.code))?;
+        service.due_in.check().map_err(|e| {
+            Invalid(format!("assets/open311/services.json, `{}`: {e}", service.code))
+        })?;
     }
     Ok(services)
 });
@@ -68,12 +68,12 @@ pub fn xml_allows(c: char) -> bool {
 /// order, repeats kept. Refuses what no answer could carry: bytes that are not UTF-8 once
 /// decoded, characters XML 1.0 forbids (every answer may be XML), and values over
 /// [`MAX_FIELD_CHARS`].
-pub fn read_pairs(body: &[u8]) -> Result<Vec<(String, String)>, String> {
-    let decode = |bytes: &[u8]| -> Result<String, String> {
+pub fn read_pairs(body: &[u8]) -> Result<Vec<(String, String)>, Invalid> {
+    let decode = |bytes: &[u8]| -> Result<String, Invalid> {
         let spaced: Vec<u8> = bytes.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
         let decoded: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
         String::from_utf8(decoded)
-            .map_err(|_| "the form holds bytes that are not UTF-8 text".to_owned())
+            .map_err(|_| Invalid::from("the form holds bytes that are not UTF-8 text"))
     };
     let mut pairs = Vec::new();
     for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
@@ -86,10 +86,11 @@ pub fn read_pairs(body: &[u8]) -> Result<Vec<(String, String)>, String> {
             return Err(format!(
                 "`{name}` contains the control character U+{:04X}, which no answer could carry",
                 u32::from(c)
-            ));
+            )
+            .into());
         }
         if value.chars().count() > MAX_FIELD_CHARS {
-            return Err(format!("`{name}` is longer than {MAX_FIELD_CHARS} characters"));
+            return Err(format!("`{name}` is longer than {MAX_FIELD_CHARS} characters").into());
         }
         pairs.push((name, value));
     }
@@ -97,7 +98,7 @@ pub fn read_pairs(body: &[u8]) -> Result<Vec<(String, String)>, String> {
 }
 
 /// The fields of a form as [`read_pairs`] reads them, the first value of each name, trimmed.
-pub fn read_form(body: &[u8]) -> Result<HashMap<String, String>, String> {
+pub fn read_form(body: &[u8]) -> Result<HashMap<String, String>, Invalid> {
     let mut fields = HashMap::new();
     for (name, value) in read_pairs(body)? {
         fields.entry(name).or_insert_with(|| value.trim().to_owned());
@@ -161,14 +162,14 @@ pub fn service_request(
     let given = |name: &str| fields.get(name).map(String::as_str).filter(|v| !v.is_empty());
     let code = given("service_code").ok_or("missing `service_code` (see services.json)")?;
     let service = service(code).ok_or_else(|| RequestError::UnknownService(code.to_owned()))?;
-    let coordinate = |name: &str, limit: f64| -> Result<Option<f64>, String> {
+    let coordinate = |name: &str, limit: f64| -> Result<Option<f64>, RequestError> {
         match given(name) {
             None => Ok(None),
             Some(text) => match text.parse::<f64>() {
                 Ok(value) if value.is_finite() && value.abs() <= limit => Ok(Some(value)),
-                _ => Err(format!(
+                _ => Err(RequestError::Invalid(format!(
                     "`{name}` must be a number between -{limit} and {limit} (got `{text}`)"
-                )),
+                ))),
             },
         }
     };

@@ -306,10 +306,7 @@ impl Store {
         let mut events_of: HashMap<ItemKey, Vec<Event>> = HashMap::new();
         for row in history {
             let read = if row.format > EVENT_FORMAT {
-                Err(StoreError::StoredEvent(format!(
-                    "format {} is newer than this release reads ({EVENT_FORMAT})",
-                    row.format
-                )))
+                Err(StoreError::EventFormat(row.format))
             } else {
                 stored_event(&row.body)
             };

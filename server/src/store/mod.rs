@@ -42,7 +42,10 @@ pub enum StoreError {
     Decode { what: &'static str, source: serde_json::Error },
     /// A stored event no longer passes the contract it was accepted under.
     #[error("stored event unreadable: {0}")]
-    StoredEvent(String),
+    StoredEvent(ioc_shared::invalid::Invalid),
+    /// A stored event written by a newer release.
+    #[error("stored event format {0} is newer than this release reads ({EVENT_FORMAT})", EVENT_FORMAT = events::EVENT_FORMAT)]
+    EventFormat(i16),
     /// A value that should serialize did not (a bug, not bad input).
     #[error("cannot encode {what}: {source}")]
     Encode { what: &'static str, source: serde_json::Error },

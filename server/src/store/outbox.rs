@@ -18,16 +18,22 @@ pub struct OutboxRow {
 
 impl OutboxRow {
     /// The item deltas of the row, or why they cannot be read (then it is quarantined).
-    pub fn decode(&self) -> Result<Vec<ItemDelta>, String> {
+    pub fn decode(&self) -> Result<Vec<ItemDelta>, OutboxRowError> {
         if self.format > OUTBOX_FORMAT || self.format < 1 {
-            return Err(format!(
-                "outbox format {} is not one this release reads (1–{OUTBOX_FORMAT})",
-                self.format
-            ));
+            return Err(OutboxRowError::Format(self.format));
         }
         <Vec<ItemDelta> as serde::Deserialize>::deserialize(&self.deltas)
-            .map_err(|e| format!("outbox row does not decode: {e}"))
+            .map_err(OutboxRowError::Decode)
     }
+}
+
+/// Why an outbox row cannot be applied (it is quarantined with this reason).
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxRowError {
+    #[error("outbox format {0} is not one this release reads (1–{OUTBOX_FORMAT})")]
+    Format(i16),
+    #[error("outbox row does not decode: {0}")]
+    Decode(serde_json::Error),
 }
 
 #[derive(sqlx::FromRow)]
