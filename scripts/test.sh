@@ -15,6 +15,9 @@ export IOC_WEB_DIR="$IOC_ROOT/dist"
 log "checking the formatting (cargo fmt --check) and the docs (cargo doc, warnings are errors)"
 cargo fmt --all --check
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
+log "checking the committed SQL query data (.sqlx/) against the migrations"
+command -v psql >/dev/null || apt_install postgresql-client
+"$IOC_ROOT/scripts/sqlx-check.sh"
 log "linting (clippy, warnings are errors)"
 cargo clippy --locked --all-targets -- -D warnings
 cargo clippy --locked --all-targets --features ioc-server/demo -- -D warnings

@@ -2,7 +2,7 @@
 
 use super::*;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct AuditRecord {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -23,15 +23,17 @@ impl Accounts {
         detail: Option<&str>,
         address: Option<&str>,
     ) {
-        let result = sqlx::query("INSERT INTO audit_log (actor, action, target, detail, address, at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(actor)
-            .bind(action)
-            .bind(target)
-            .bind(detail)
-            .bind(address)
-            .bind(self.clock.now())
-            .execute(&self.pool)
-            .await;
+        let result = sqlx::query!(
+            "INSERT INTO audit_log (actor, action, target, detail, address, at) VALUES ($1, $2, $3, $4, $5, $6)",
+            actor,
+            action,
+            target,
+            detail,
+            address,
+            self.clock.now(),
+        )
+        .execute(&self.pool)
+        .await;
         if let Err(error) = result {
             tracing::error!(%error, action, "audit entry not recorded");
         }
@@ -39,11 +41,11 @@ impl Accounts {
 
     /// Deletes audit entries older than `older_than`; returns how many.
     pub async fn prune_audit(&self, older_than: Duration) -> Result<u64, AccountError> {
-        let done = sqlx::query(
+        let done = sqlx::query!(
             "DELETE FROM audit_log WHERE at < $2::timestamptz - make_interval(secs => $1)",
+            older_than.as_secs_f64(),
+            self.clock.now(),
         )
-        .bind(older_than.as_secs_f64())
-        .bind(self.clock.now())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
@@ -51,11 +53,13 @@ impl Accounts {
 
     /// The newest entries first.
     pub async fn audit_log(&self, limit: i64) -> Result<Vec<AuditRecord>, AccountError> {
-        let rows: Vec<AuditRecord> =
-            sqlx::query_as("SELECT id, at, actor, action, target, detail, address FROM audit_log ORDER BY id DESC LIMIT $1")
-                .bind(limit.clamp(1, 10_000))
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query_as!(
+            AuditRecord,
+            "SELECT id, at, actor, action, target, detail, address FROM audit_log ORDER BY id DESC LIMIT $1",
+            limit.clamp(1, 10_000),
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows)
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// A unit made public.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PublicUnit {
     pub unit: String,
     /// Whether the names of its late officers are published.
@@ -17,8 +17,9 @@ pub struct PublicUnit {
 
 impl Accounts {
     pub async fn public_units(&self) -> Result<Vec<PublicUnit>, AccountError> {
-        Ok(sqlx::query_as::<_, PublicUnit>(
-            "SELECT unit, officers, updated_at FROM public_units ORDER BY unit",
+        Ok(sqlx::query_as!(
+            PublicUnit,
+            "SELECT unit, officers, updated_at FROM public_units ORDER BY unit"
         )
         .fetch_all(&self.pool)
         .await?)
@@ -30,21 +31,21 @@ impl Accounts {
         unit: &str,
         officers: bool,
     ) -> Result<PublicUnit, AccountError> {
-        Ok(sqlx::query_as::<_, PublicUnit>(
+        Ok(sqlx::query_as!(
+            PublicUnit,
             "INSERT INTO public_units (unit, officers, updated_at) VALUES ($1, $2, $3)
              ON CONFLICT (unit) DO UPDATE SET officers = EXCLUDED.officers, updated_at = EXCLUDED.updated_at
              RETURNING unit, officers, updated_at",
+            unit,
+            officers,
+            self.clock.now(),
         )
-        .bind(unit)
-        .bind(officers)
-        .bind(self.clock.now())
         .fetch_one(&self.pool)
         .await?)
     }
 
     pub async fn remove_public_unit(&self, unit: &str) -> Result<(), AccountError> {
-        let done = sqlx::query("DELETE FROM public_units WHERE unit = $1")
-            .bind(unit)
+        let done = sqlx::query!("DELETE FROM public_units WHERE unit = $1", unit)
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {

@@ -47,7 +47,6 @@ pub fn check_display_scope(
 }
 
 /// A `displays` row as stored.
-#[derive(sqlx::FromRow)]
 struct DisplayRow {
     id: i64,
     name: String,
@@ -72,8 +71,6 @@ impl TryFrom<DisplayRow> for Display {
     }
 }
 
-const DISPLAY_COLUMNS: &str = "id, name, unit, playlist, paired_at, revoked_at";
-
 impl Accounts {
     /// Creates a display; returns it and its one-time pairing code.
     pub async fn create_display(
@@ -96,16 +93,17 @@ impl Accounts {
             )));
         }
         let code = new_pairing_code();
-        let row: DisplayRow = sqlx::query_as(&format!(
+        let row = sqlx::query_as!(
+            DisplayRow,
             "INSERT INTO displays (name, unit, playlist, pairing_code_hash, pairing_expires_at, created_at)
-             VALUES ($1, $2, $3, $4, $6::timestamptz + make_interval(secs => $5), $6) RETURNING {DISPLAY_COLUMNS}"
-        ))
-        .bind(name)
-        .bind(unit)
-        .bind(encode("display playlist", &playlist)?)
-        .bind(secret_hash(&normalize_code(&code)))
-        .bind(PAIRING_VALID_FOR.as_secs() as f64)
-        .bind(self.clock.now())
+             VALUES ($1, $2, $3, $4, $6::timestamptz + make_interval(secs => $5), $6) RETURNING id, name, unit, playlist, paired_at, revoked_at",
+            name,
+            unit,
+            encode("display playlist", &playlist)?,
+            secret_hash(&normalize_code(&code)),
+            PAIRING_VALID_FOR.as_secs() as f64,
+            self.clock.now()
+        )
         .fetch_one(&self.pool)
         .await?;
         Ok((Display::try_from(row)?, code))
@@ -114,15 +112,16 @@ impl Accounts {
     /// A new pairing code for a display, which also un-pairs the screen that had it.
     pub async fn new_pairing_code(&self, id: i64) -> Result<(Display, String), AccountError> {
         let code = new_pairing_code();
-        let row: Option<DisplayRow> = sqlx::query_as(&format!(
+        let row = sqlx::query_as!(
+            DisplayRow,
             "UPDATE displays SET pairing_code_hash = $2, pairing_expires_at = $4::timestamptz + make_interval(secs => $3),
                  credential_hash = NULL, paired_at = NULL, revoked_at = NULL
-             WHERE id = $1 RETURNING {DISPLAY_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(secret_hash(&normalize_code(&code)))
-        .bind(PAIRING_VALID_FOR.as_secs() as f64)
-        .bind(self.clock.now())
+             WHERE id = $1 RETURNING id, name, unit, playlist, paired_at, revoked_at",
+            id,
+            secret_hash(&normalize_code(&code)),
+            PAIRING_VALID_FOR.as_secs() as f64,
+            self.clock.now()
+        )
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -137,14 +136,15 @@ impl Accounts {
         code: &str,
     ) -> Result<Option<(Display, String)>, AccountError> {
         let credential = new_secret();
-        let row: Option<DisplayRow> = sqlx::query_as(&format!(
+        let row = sqlx::query_as!(
+            DisplayRow,
             "UPDATE displays SET credential_hash = $2, paired_at = $3, pairing_code_hash = NULL, pairing_expires_at = NULL
              WHERE pairing_code_hash = $1 AND pairing_expires_at > $3 AND revoked_at IS NULL
-             RETURNING {DISPLAY_COLUMNS}"
-        ))
-        .bind(secret_hash(&normalize_code(code)))
-        .bind(secret_hash(&credential))
-        .bind(self.clock.now())
+             RETURNING id, name, unit, playlist, paired_at, revoked_at",
+            secret_hash(&normalize_code(code)),
+            secret_hash(&credential),
+            self.clock.now()
+        )
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -158,22 +158,24 @@ impl Accounts {
         &self,
         credential: &str,
     ) -> Result<Option<Display>, AccountError> {
-        let row: Option<DisplayRow> = sqlx::query_as(&format!(
-            "SELECT {DISPLAY_COLUMNS} FROM displays WHERE credential_hash = $1 AND revoked_at IS NULL"
-        ))
-        .bind(secret_hash(credential))
+        let row = sqlx::query_as!(
+            DisplayRow,
+            "SELECT id, name, unit, playlist, paired_at, revoked_at FROM displays WHERE credential_hash = $1 AND revoked_at IS NULL",
+            secret_hash(credential)
+        )
         .fetch_optional(&self.pool)
         .await?;
         row.map(Display::try_from).transpose()
     }
 
     pub async fn revoke_display(&self, id: i64) -> Result<Display, AccountError> {
-        let row: Option<DisplayRow> = sqlx::query_as(&format!(
+        let row = sqlx::query_as!(
+            DisplayRow,
             "UPDATE displays SET revoked_at = $2, credential_hash = NULL, pairing_code_hash = NULL
-             WHERE id = $1 RETURNING {DISPLAY_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(self.clock.now())
+             WHERE id = $1 RETURNING id, name, unit, playlist, paired_at, revoked_at",
+            id,
+            self.clock.now()
+        )
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -183,10 +185,12 @@ impl Accounts {
     }
 
     pub async fn list_displays(&self) -> Result<Vec<Display>, AccountError> {
-        let rows: Vec<DisplayRow> =
-            sqlx::query_as(&format!("SELECT {DISPLAY_COLUMNS} FROM displays ORDER BY id"))
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query_as!(
+            DisplayRow,
+            "SELECT id, name, unit, playlist, paired_at, revoked_at FROM displays ORDER BY id"
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter().map(Display::try_from).collect()
     }
 }

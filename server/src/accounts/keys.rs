@@ -68,7 +68,6 @@ impl Default for Expectation {
 }
 
 /// An `ingest_keys` row as stored.
-#[derive(sqlx::FromRow)]
 struct KeyRow {
     id: i64,
     source: String,
@@ -94,9 +93,6 @@ impl From<KeyRow> for IngestKey {
     }
 }
 
-const KEY_COLUMNS: &str =
-    "id, source, unit, revoked_at, expected_interval_seconds, watch, created_at";
-
 impl Accounts {
     /// Creates a key for a source system; returns it and the key, which is shown only now.
     pub async fn create_key(
@@ -116,38 +112,41 @@ impl Accounts {
             ));
         }
         let key = new_secret();
-        let row: KeyRow = sqlx::query_as(&format!(
+        let row = sqlx::query_as!(
+            KeyRow,
             "INSERT INTO ingest_keys (source, unit, key_hash, expected_interval_seconds, watch, created_at)
              VALUES ($1, $2, $3, $4, $5, $6)
-             RETURNING {KEY_COLUMNS}"
-        ))
-        .bind(source)
-        .bind(unit)
-        .bind(secret_hash(&key))
-        .bind(expectation.interval_seconds)
-        .bind(expectation.watch.as_str())
-        .bind(self.clock.now())
+             RETURNING id, source, unit, revoked_at, expected_interval_seconds, watch, created_at",
+            source,
+            unit,
+            secret_hash(&key),
+            expectation.interval_seconds,
+            expectation.watch.as_str(),
+            self.clock.now()
+        )
         .fetch_one(&self.pool)
         .await?;
         Ok((IngestKey::from(row), key))
     }
 
     pub async fn key_by_secret(&self, key: &str) -> Result<Option<IngestKey>, AccountError> {
-        let row: Option<KeyRow> = sqlx::query_as(&format!(
-            "SELECT {KEY_COLUMNS} FROM ingest_keys WHERE key_hash = $1 AND revoked_at IS NULL"
-        ))
-        .bind(secret_hash(key))
+        let row = sqlx::query_as!(
+            KeyRow,
+            "SELECT id, source, unit, revoked_at, expected_interval_seconds, watch, created_at FROM ingest_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+            secret_hash(key)
+        )
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(IngestKey::from))
     }
 
     pub async fn revoke_key(&self, id: i64) -> Result<IngestKey, AccountError> {
-        let row: Option<KeyRow> = sqlx::query_as(&format!(
-            "UPDATE ingest_keys SET revoked_at = $2 WHERE id = $1 RETURNING {KEY_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(self.clock.now())
+        let row = sqlx::query_as!(
+            KeyRow,
+            "UPDATE ingest_keys SET revoked_at = $2 WHERE id = $1 RETURNING id, source, unit, revoked_at, expected_interval_seconds, watch, created_at",
+            id,
+            self.clock.now()
+        )
         .fetch_optional(&self.pool)
         .await?;
         row.map(IngestKey::from)
@@ -155,8 +154,10 @@ impl Accounts {
     }
 
     pub async fn list_keys(&self) -> Result<Vec<IngestKey>, AccountError> {
-        let rows: Vec<KeyRow> =
-            sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM ingest_keys ORDER BY id"))
+        let rows = sqlx::query_as!(
+            KeyRow,
+            "SELECT id, source, unit, revoked_at, expected_interval_seconds, watch, created_at FROM ingest_keys ORDER BY id"
+        )
                 .fetch_all(&self.pool)
                 .await?;
         Ok(rows.into_iter().map(IngestKey::from).collect())

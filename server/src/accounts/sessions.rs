@@ -5,15 +5,6 @@ use super::*;
 /// Session activity is written back at most this often (not on every request).
 const TOUCH_EVERY_SECONDS: i64 = 60;
 
-/// A session joined with its person.
-#[derive(sqlx::FromRow)]
-struct SessionRow {
-    #[sqlx(flatten)]
-    user: UserRow,
-    /// Whether activity should be written back now.
-    touch: bool,
-}
-
 impl Accounts {
     /// Starts a session; returns the token for the cookie.
     pub async fn create_session(
@@ -23,13 +14,15 @@ impl Accounts {
     ) -> Result<String, AccountError> {
         let token = new_secret();
         let now = self.clock.now();
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, address, created_at, last_seen) VALUES ($1, $2, $3, $4, $4)")
-            .bind(secret_hash(&token))
-            .bind(user.id)
-            .bind(address)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query!(
+            "INSERT INTO sessions (token_hash, user_id, address, created_at, last_seen) VALUES ($1, $2, $3, $4, $4)",
+            secret_hash(&token),
+            user.id,
+            address,
+            now,
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(token)
     }
 
@@ -42,27 +35,36 @@ impl Accounts {
     ) -> Result<Option<User>, AccountError> {
         let idle_seconds = idle.as_secs() as f64;
         let now = self.clock.now();
-        let row: Option<SessionRow> = sqlx::query_as(
-            "SELECT u.id, u.username, u.role, u.unit, u.disabled,
-                    s.last_seen < $4::timestamptz - make_interval(secs => $3) AS touch
+        // `touch`: whether activity should be written back now.
+        let row = sqlx::query!(
+            r#"SELECT u.id, u.username, u.role, u.unit, u.disabled,
+                    s.last_seen < $4::timestamptz - make_interval(secs => $3) AS "touch!"
              FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = $1 AND s.last_seen > $4::timestamptz - make_interval(secs => $2) AND NOT u.disabled",
+             WHERE s.token_hash = $1 AND s.last_seen > $4::timestamptz - make_interval(secs => $2) AND NOT u.disabled"#,
+            secret_hash(token),
+            idle_seconds,
+            TOUCH_EVERY_SECONDS as f64,
+            now,
         )
-        .bind(secret_hash(token))
-        .bind(idle_seconds)
-        .bind(TOUCH_EVERY_SECONDS as f64)
-        .bind(now)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
         if row.touch {
-            sqlx::query("UPDATE sessions SET last_seen = $2 WHERE token_hash = $1")
-                .bind(secret_hash(token))
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
+            sqlx::query!(
+                "UPDATE sessions SET last_seen = $2 WHERE token_hash = $1",
+                secret_hash(token),
+                now
+            )
+            .execute(&self.pool)
+            .await?;
         }
-        Ok(Some(User::try_from(row.user)?))
+        Ok(Some(User::try_from(UserRow {
+            id: row.id,
+            username: row.username,
+            role: row.role,
+            unit: row.unit,
+            disabled: row.disabled,
+        })?))
     }
 
     /// Of these session hashes, the ones still live (as [`Accounts::session_user`] decides),
@@ -75,22 +77,22 @@ impl Accounts {
         if hashes.is_empty() {
             return Ok(Default::default());
         }
-        let rows: Vec<(Vec<u8>,)> = sqlx::query_as(
-            "WITH live AS (
+        let rows = sqlx::query_scalar!(
+            r#"WITH live AS (
                  SELECT s.token_hash, s.last_seen < $4::timestamptz - make_interval(secs => $3) AS touch
                  FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.token_hash = ANY($1) AND s.last_seen > $4::timestamptz - make_interval(secs => $2) AND NOT u.disabled),
              touched AS (
                  UPDATE sessions SET last_seen = $4 WHERE token_hash IN (SELECT token_hash FROM live WHERE touch))
-             SELECT token_hash FROM live",
+             SELECT token_hash AS "token_hash!" FROM live"#,
+            hashes,
+            idle.as_secs() as f64,
+            TOUCH_EVERY_SECONDS as f64,
+            self.clock.now(),
         )
-        .bind(hashes)
-        .bind(idle.as_secs() as f64)
-        .bind(TOUCH_EVERY_SECONDS as f64)
-        .bind(self.clock.now())
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(|(hash,)| hash).collect())
+        Ok(rows.into_iter().collect())
     }
 
     /// Of these display-credential hashes, the ones not revoked: one round trip for all.
@@ -101,16 +103,18 @@ impl Accounts {
         if hashes.is_empty() {
             return Ok(Default::default());
         }
-        let rows: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT credential_hash FROM displays WHERE credential_hash = ANY($1) AND revoked_at IS NULL")
-            .bind(hashes)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(|(hash,)| hash).collect())
+        let rows = sqlx::query_scalar!(
+            r#"SELECT credential_hash AS "credential_hash!" FROM displays
+               WHERE credential_hash = ANY($1) AND revoked_at IS NULL"#,
+            hashes
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().collect())
     }
 
     pub async fn delete_session(&self, token: &str) -> Result<(), AccountError> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(secret_hash(token))
+        sqlx::query!("DELETE FROM sessions WHERE token_hash = $1", secret_hash(token))
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -118,11 +122,11 @@ impl Accounts {
 
     /// Forgets sessions idle for longer than `idle`.
     pub async fn prune_sessions(&self, idle: Duration) -> Result<u64, AccountError> {
-        let done = sqlx::query(
+        let done = sqlx::query!(
             "DELETE FROM sessions WHERE last_seen < $2::timestamptz - make_interval(secs => $1)",
+            idle.as_secs() as f64,
+            self.clock.now(),
         )
-        .bind(idle.as_secs() as f64)
-        .bind(self.clock.now())
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())

@@ -43,13 +43,12 @@ fn check_username(username: &str) -> Result<(), AccountError> {
 }
 
 /// A `users` row as stored.
-#[derive(sqlx::FromRow)]
 pub(super) struct UserRow {
-    id: i64,
-    username: String,
-    role: String,
-    unit: Option<String>,
-    disabled: bool,
+    pub(super) id: i64,
+    pub(super) username: String,
+    pub(super) role: String,
+    pub(super) unit: Option<String>,
+    pub(super) disabled: bool,
 }
 
 impl TryFrom<UserRow> for User {
@@ -67,16 +66,6 @@ impl TryFrom<UserRow> for User {
         })
     }
 }
-
-/// A user row with its password hash, for logging in.
-#[derive(sqlx::FromRow)]
-struct LoginRow {
-    #[sqlx(flatten)]
-    user: UserRow,
-    password_hash: String,
-}
-
-const USER_COLUMNS: &str = "id, username, role, unit, disabled";
 
 impl Accounts {
     /// Adds a person. `unit` is required for a chief and refused for the others.
@@ -100,15 +89,16 @@ impl Accounts {
             _ => {}
         }
         let hash = hash_password(password).await?;
-        let row: Option<UserRow> = sqlx::query_as(&format!(
+        let row = sqlx::query_as!(
+            UserRow,
             "INSERT INTO users (username, password_hash, role, unit, created_at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (username) DO NOTHING RETURNING {USER_COLUMNS}"
-        ))
-        .bind(username)
-        .bind(hash)
-        .bind(role.as_str())
-        .bind(unit)
-        .bind(self.clock.now())
+             ON CONFLICT (username) DO NOTHING RETURNING id, username, role, unit, disabled",
+            username,
+            hash,
+            role.as_str(),
+            unit,
+            self.clock.now(),
+        )
         .fetch_optional(&self.pool)
         .await?;
         match row {
@@ -118,19 +108,23 @@ impl Accounts {
     }
 
     pub async fn list_users(&self) -> Result<Vec<User>, AccountError> {
-        let rows: Vec<UserRow> =
-            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query_as!(
+            UserRow,
+            "SELECT id, username, role, unit, disabled FROM users ORDER BY username"
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter().map(User::try_from).collect()
     }
 
     pub async fn user(&self, username: &str) -> Result<User, AccountError> {
-        let row: Option<UserRow> =
-            sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"))
-                .bind(username)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query_as!(
+            UserRow,
+            "SELECT id, username, role, unit, disabled FROM users WHERE username = $1",
+            username
+        )
+        .fetch_optional(&self.pool)
+        .await?;
         match row {
             Some(row) => User::try_from(row),
             None => Err(AccountError::NotFound(format!("no user `{username}`"))),
@@ -144,7 +138,7 @@ impl Accounts {
         let user = self.user(username).await?;
         let mut tx = self.pool.begin().await?;
         if disabled && user.role == Role::Admin && !user.disabled {
-            let active_admins: Vec<i64> = sqlx::query_scalar(
+            let active_admins = sqlx::query_scalar!(
                 "SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE",
             )
             .fetch_all(&mut *tx)
@@ -155,14 +149,11 @@ impl Accounts {
                 )));
             }
         }
-        sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1")
-            .bind(user.id)
-            .bind(disabled)
+        sqlx::query!("UPDATE users SET disabled = $2 WHERE id = $1", user.id, disabled)
             .execute(&mut *tx)
             .await?;
         if disabled {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(user.id)
+            sqlx::query!("DELETE FROM sessions WHERE user_id = $1", user.id)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -179,15 +170,10 @@ impl Accounts {
         let user = self.user(username).await?;
         let hash = hash_password(password).await?;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
-            .bind(user.id)
-            .bind(hash)
+        sqlx::query!("UPDATE users SET password_hash = $2 WHERE id = $1", user.id, hash)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user.id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!("DELETE FROM sessions WHERE user_id = $1", user.id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -198,17 +184,23 @@ impl Accounts {
         username: &str,
         password: &str,
     ) -> Result<Option<User>, AccountError> {
-        let row: Option<LoginRow> = sqlx::query_as(&format!(
-            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1"
-        ))
-        .bind(username)
+        let row = sqlx::query!(
+            "SELECT id, username, role, unit, disabled, password_hash FROM users WHERE username = $1",
+            username
+        )
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else {
             verify_password(password, dummy_hash().await).await;
             return Ok(None);
         };
-        let user = User::try_from(row.user)?;
+        let user = User::try_from(UserRow {
+            id: row.id,
+            username: row.username,
+            role: row.role,
+            unit: row.unit,
+            disabled: row.disabled,
+        })?;
         let valid = verify_password(password, &row.password_hash).await;
         Ok((valid && !user.disabled).then_some(user))
     }

@@ -214,7 +214,20 @@ async fn sigterm_closes_live_connections_with_1012_and_never_cuts_ingest(pool: P
             }
         }));
     }
-    tokio::time::sleep(StdDuration::from_millis(150)).await;
+    // The signal comes once a first batch is stored, so that requests are surely in flight
+    // (a fixed pause was too short on a loaded machine: nothing had arrived yet).
+    let first_stored = tokio::time::timeout(StdDuration::from_secs(30), async {
+        loop {
+            let stored: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
+            if stored > 0 {
+                break;
+            }
+            tokio::time::sleep(StdDuration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(first_stored.is_ok(), "no batch was stored within 30 s");
     let signalled_at = std::time::Instant::now();
     process.terminate();
 
