@@ -5,11 +5,12 @@
 //! last item shown: items that change meanwhile are never shown twice, and new ones appear in
 //! their place.
 
-use super::sql::{overdue_at, RATED};
+use super::sql::{push_overdue_at, push_resolved_between, push_scope, RATED};
 use super::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use ioc_shared::event::ItemKind;
 use ioc_shared::items::ListState;
+use sqlx::{Postgres, QueryBuilder};
 
 /// Where a page starts: after this sort key (as PostgreSQL prints it), item id and source.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -61,20 +62,51 @@ pub struct ListedItem {
     pub sort_key: String,
 }
 
-/// (sort expression, its type, direction-free condition) of each list. Every sort is
-/// ascending; "most late first" sorts by how early the due time was before the resolution.
-fn shape(state: ListState) -> (&'static str, &'static str, String) {
+/// (sort expression, its type) of each list. Every sort is ascending; "most late first" sorts
+/// by how early the due time was before the resolution.
+fn sort_of(state: ListState) -> (&'static str, &'static str) {
     match state {
-        ListState::Overdue => ("due_extended_at", "timestamptz", overdue_at("$2")),
-        ListState::DueSoon => ("due_extended_at", "timestamptz", "open AND NOT paused AND due_extended_at >= $2 AND due_extended_at < $3".into()),
-        ListState::Open => ("received_at", "timestamptz", "open".into()),
-        ListState::Paused => ("paused_since", "timestamptz", "open AND paused".into()),
-        ListState::ResolvedLate => (
-            "(EXTRACT(EPOCH FROM due_extended_at) - EXTRACT(EPOCH FROM resolved_at))",
-            "numeric",
-            format!("resolved_at >= $4 AND resolved_at <= $2 AND resolved_at > due_extended_at AND {RATED}"),
-        ),
-        ListState::NeedsRouting => ("received_at", "timestamptz", "needs_routing".into()),
+        ListState::Overdue | ListState::DueSoon => ("due_extended_at", "timestamptz"),
+        ListState::Open | ListState::NeedsRouting => ("received_at", "timestamptz"),
+        ListState::Paused => ("paused_since", "timestamptz"),
+        ListState::ResolvedLate => {
+            ("(EXTRACT(EPOCH FROM due_extended_at) - EXTRACT(EPOCH FROM resolved_at))", "numeric")
+        }
+    }
+}
+
+/// The items of a list: its kind, its state's condition, the scope and the officer.
+fn push_list_filter<'a>(sql: &mut QueryBuilder<'a, Postgres>, query: &ListQuery<'a>) {
+    sql.push("kind = ").push_bind(query.kind.as_str()).push(" AND ");
+    match query.state {
+        ListState::Overdue => push_overdue_at(sql, query.now),
+        ListState::DueSoon => {
+            sql.push("open AND NOT paused AND due_extended_at >= ")
+                .push_bind(query.now)
+                .push(" AND due_extended_at < ")
+                .push_bind(query.due_before);
+        }
+        ListState::Open => {
+            sql.push("open");
+        }
+        ListState::Paused => {
+            sql.push("open AND paused");
+        }
+        ListState::ResolvedLate => {
+            sql.push("resolved_at >= ")
+                .push_bind(query.resolved_since)
+                .push(" AND resolved_at <= ")
+                .push_bind(query.now)
+                .push(" AND resolved_at > due_extended_at AND ")
+                .push(RATED);
+        }
+        ListState::NeedsRouting => {
+            sql.push("needs_routing");
+        }
+    }
+    push_scope(sql, query.units);
+    if let Some(officer) = query.officer {
+        sql.push(" AND officer_id = ").push_bind(officer);
     }
 }
 
@@ -112,38 +144,32 @@ impl Store {
         &self,
         query: &ListQuery<'_>,
     ) -> Result<(i64, Vec<ListedItem>), StoreError> {
-        let (sort, sort_type, condition) = shape(query.state);
-        let filter = format!(
-            "kind = $1 AND {condition} AND ($5::text[] IS NULL OR unit = ANY($5)) AND ($6::text IS NULL OR officer_id = $6)"
-        );
-        let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM items WHERE {filter}"))
-            .bind(query.kind.as_str())
-            .bind(query.now)
-            .bind(query.due_before)
-            .bind(query.resolved_since)
-            .bind(query.units)
-            .bind(query.officer)
-            .fetch_one(&self.pool)
-            .await?;
-        let page = format!(
-            "SELECT {ITEM_COLUMNS}, ({sort})::text AS sort_key FROM items
-             WHERE {filter} AND ($7::text IS NULL OR ({sort}, item_id, source) > ($7::text::{sort_type}, $8, $9))
-             ORDER BY {sort}, item_id, source LIMIT $10"
-        );
-        let after = query.after.as_ref();
-        let rows: Vec<ListedItem> = sqlx::query_as(&page)
-            .bind(query.kind.as_str())
-            .bind(query.now)
-            .bind(query.due_before)
-            .bind(query.resolved_since)
-            .bind(query.units)
-            .bind(query.officer)
-            .bind(after.map(|a| a.key.as_str()))
-            .bind(after.map(|a| a.id.as_str()).unwrap_or(""))
-            .bind(after.map(|a| a.source.as_str()).unwrap_or(""))
-            .bind(query.limit)
-            .fetch_all(&self.pool)
-            .await?;
+        let mut count = QueryBuilder::new("SELECT count(*) FROM items WHERE ");
+        push_list_filter(&mut count, query);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+
+        let (sort, sort_type) = sort_of(query.state);
+        let mut page = QueryBuilder::new("SELECT ");
+        page.push(ITEM_COLUMNS)
+            .push(", (")
+            .push(sort)
+            .push(")::text AS sort_key FROM items WHERE ");
+        push_list_filter(&mut page, query);
+        if let Some(after) = &query.after {
+            page.push(" AND (")
+                .push(sort)
+                .push(", item_id, source) > (")
+                .push_bind(after.key.as_str())
+                .push("::text::")
+                .push(sort_type)
+                .push(", ")
+                .push_bind(after.id.as_str())
+                .push(", ")
+                .push_bind(after.source.as_str())
+                .push(")");
+        }
+        page.push(" ORDER BY ").push(sort).push(", item_id, source LIMIT ").push_bind(query.limit);
+        let rows: Vec<ListedItem> = page.build_query_as().fetch_all(&self.pool).await?;
         Ok((total, rows))
     }
 
@@ -156,55 +182,48 @@ impl Store {
         now: DateTime<Utc>,
         since: DateTime<Utc>,
     ) -> Result<Vec<OfficerCounts>, StoreError> {
-        let rows = sqlx::query_as(&format!(
-            "SELECT kind,
-                    count(*) FILTER (WHERE open) AS open,
-                    count(*) FILTER (WHERE {overdue}) AS overdue,
-                    count(*) FILTER (WHERE resolved_at >= $4 AND resolved_at <= $3 AND resolved_at <= due_extended_at
-                                     AND {RATED}) AS resolved_on_time,
-                    count(*) FILTER (WHERE resolved_at >= $4 AND resolved_at <= $3 AND resolved_at > due_extended_at
-                                     AND {RATED}) AS resolved_late,
-                    max(officer_name) AS name
-             FROM items WHERE officer_id = $1 AND ($2::text[] IS NULL OR unit = ANY($2)) GROUP BY kind",
-            overdue = overdue_at("$3"),
-        ))
-        .bind(officer)
-        .bind(units)
-        .bind(now)
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
+        let mut sql = QueryBuilder::new(
+            "SELECT kind, count(*) FILTER (WHERE open) AS open, count(*) FILTER (WHERE ",
+        );
+        push_overdue_at(&mut sql, now);
+        sql.push(") AS overdue, count(*) FILTER (WHERE ");
+        push_resolved_between(&mut sql, since, now);
+        sql.push(" AND resolved_at <= due_extended_at AND ")
+            .push(RATED)
+            .push(") AS resolved_on_time, count(*) FILTER (WHERE ");
+        push_resolved_between(&mut sql, since, now);
+        sql.push(" AND resolved_at > due_extended_at AND ")
+            .push(RATED)
+            .push(") AS resolved_late, max(officer_name) AS name FROM items WHERE officer_id = ")
+            .push_bind(officer);
+        push_scope(&mut sql, units);
+        sql.push(" GROUP BY kind");
+        let rows = sql.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows)
     }
 
     /// An officer's overdue items of every kind, most overdue first.
-    pub async fn officer_overdue(
+    pub async fn officer_overdue<'a>(
         &self,
-        officer: &str,
-        units: Option<&[String]>,
+        officer: &'a str,
+        units: Option<&'a [String]>,
         now: DateTime<Utc>,
         limit: i64,
     ) -> Result<(i64, Vec<ListedItem>), StoreError> {
-        let filter = format!(
-            "officer_id = $1 AND ($2::text[] IS NULL OR unit = ANY($2)) AND {}",
-            overdue_at("$3")
-        );
-        let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM items WHERE {filter}"))
-            .bind(officer)
-            .bind(units)
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await?;
-        let rows = sqlx::query_as(&format!(
-            "SELECT {ITEM_COLUMNS}, due_extended_at::text AS sort_key FROM items WHERE {filter}
-             ORDER BY due_extended_at, item_id, source LIMIT $4"
-        ))
-        .bind(officer)
-        .bind(units)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let filter = |sql: &mut QueryBuilder<'a, Postgres>| {
+            sql.push("officer_id = ").push_bind(officer);
+            push_scope(sql, units);
+            sql.push(" AND ");
+            push_overdue_at(sql, now);
+        };
+        let mut count = QueryBuilder::new("SELECT count(*) FROM items WHERE ");
+        filter(&mut count);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let mut page = QueryBuilder::new("SELECT ");
+        page.push(ITEM_COLUMNS).push(", due_extended_at::text AS sort_key FROM items WHERE ");
+        filter(&mut page);
+        page.push(" ORDER BY due_extended_at, item_id, source LIMIT ").push_bind(limit);
+        let rows = page.build_query_as().fetch_all(&self.pool).await?;
         Ok((total, rows))
     }
 
@@ -224,32 +243,44 @@ impl Store {
             "field" => "field",
             _ => "channel",
         };
-        let rows = sqlx::query_as(&format!(
-            "SELECT {column} AS key,
-                    count(*) FILTER (WHERE received_at >= $3 AND received_at < $4) AS received,
-                    count(*) FILTER (WHERE received_at >= $3 AND received_at < $4 AND channel = 'online') AS received_online,
-                    count(*) FILTER (WHERE resolved_at >= $3 AND resolved_at < $4 AND received_at IS NOT NULL) AS resolved,
-                    count(*) FILTER (WHERE resolved_at >= $3 AND resolved_at < $4 AND received_at IS NOT NULL
-                                     AND {RATED} AND resolved_at <= due_extended_at) AS resolved_on_time,
-                    count(*) FILTER (WHERE resolved_at >= $3 AND resolved_at < $4 AND received_at IS NOT NULL
-                                     AND {RATED} AND resolved_at > due_extended_at) AS resolved_late,
-                    count(*) FILTER (WHERE open) AS open,
-                    count(*) FILTER (WHERE {overdue}) AS overdue,
-                    (percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM resolved_at - received_at) / 3600.0)
-                        FILTER (WHERE resolved_at >= $3 AND resolved_at < $4 AND received_at IS NOT NULL))::float8 AS p50_hours
-             FROM items
-             WHERE kind = $1 AND ($2::text[] IS NULL OR unit = ANY($2))
-               AND (open OR received_at >= $3 OR resolved_at >= $3)
-             GROUP BY 1",
-            overdue = overdue_at("$5"),
-        ))
-        .bind(kind.as_str())
-        .bind(units)
-        .bind(since)
-        .bind(until)
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
+        // Received or resolved in the period: the same bounds for every count.
+        let in_period = |sql: &mut QueryBuilder<'_, Postgres>, at: &str| {
+            sql.push(at)
+                .push(" >= ")
+                .push_bind(since)
+                .push(" AND ")
+                .push(at)
+                .push(" < ")
+                .push_bind(until);
+        };
+        let mut sql = QueryBuilder::new("SELECT ");
+        sql.push(column).push(" AS key, count(*) FILTER (WHERE ");
+        in_period(&mut sql, "received_at");
+        sql.push(") AS received, count(*) FILTER (WHERE ");
+        in_period(&mut sql, "received_at");
+        sql.push(" AND channel = 'online') AS received_online, count(*) FILTER (WHERE ");
+        in_period(&mut sql, "resolved_at");
+        sql.push(" AND received_at IS NOT NULL) AS resolved, count(*) FILTER (WHERE ");
+        in_period(&mut sql, "resolved_at");
+        sql.push(" AND received_at IS NOT NULL AND ").push(RATED).push(
+            " AND resolved_at <= due_extended_at) AS resolved_on_time, count(*) FILTER (WHERE ",
+        );
+        in_period(&mut sql, "resolved_at");
+        sql.push(" AND received_at IS NOT NULL AND ")
+            .push(RATED)
+            .push(" AND resolved_at > due_extended_at) AS resolved_late, count(*) FILTER (WHERE open) AS open, count(*) FILTER (WHERE ");
+        push_overdue_at(&mut sql, now);
+        sql.push(") AS overdue, (percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM resolved_at - received_at) / 3600.0) FILTER (WHERE ");
+        in_period(&mut sql, "resolved_at");
+        sql.push(" AND received_at IS NOT NULL))::float8 AS p50_hours FROM items WHERE kind = ")
+            .push_bind(kind.as_str());
+        push_scope(&mut sql, units);
+        sql.push(" AND (open OR received_at >= ")
+            .push_bind(since)
+            .push(" OR resolved_at >= ")
+            .push_bind(since)
+            .push(") GROUP BY 1");
+        let rows = sql.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows)
     }
 }

@@ -1,8 +1,9 @@
 //! What the Decision 766 score counts, per unit, from the items (the truth).
 
-use super::sql::RATED;
+use super::sql::{push_scope, RATED};
 use super::{Store, StoreError};
 use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
 
 /// One unit's (own items') parts of the measured indicators over a period.
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
@@ -32,35 +33,45 @@ impl Store {
         from: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Vec<ScoreParts>, StoreError> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT unit,
-                count(*) FILTER (WHERE kind = 'dossier' AND received_at IS NOT NULL AND {RATED}
-                                 AND (received_at >= $2 OR resolved_at >= $2 OR open)) AS progress_denominator,
-                count(*) FILTER (WHERE kind = 'dossier' AND received_at IS NOT NULL AND {RATED}
-                                 AND ((resolved_at >= $2 AND resolved_at <= $3 AND resolved_at <= due_extended_at)
-                                      OR (open AND (paused OR due_extended_at >= $3)))) AS progress_numerator,
-                count(*) FILTER (WHERE kind = 'dossier' AND received_at >= $2 AND received_at <= $3) AS received,
-                count(*) FILTER (WHERE kind = 'dossier' AND received_at >= $2 AND received_at <= $3 AND channel = 'online') AS received_online,
-                count(*) FILTER (WHERE kind = 'dossier' AND received_at IS NOT NULL AND resolved_at >= $2 AND resolved_at <= $3) AS dossiers_resolved,
-                count(*) FILTER (WHERE kind = 'dossier' AND received_at IS NOT NULL AND resolved_at >= $2 AND resolved_at <= $3
-                                 AND {RATED} AND resolved_at > due_extended_at) AS dossiers_late,
-                count(*) FILTER (WHERE kind = 'dossier' AND received_at IS NOT NULL AND resolved_at >= $2 AND resolved_at <= $3
+        // The period's ends are bound once and named, for the many counts that use them.
+        let mut sql = QueryBuilder::new("WITH period AS (SELECT ");
+        sql.push_bind(from)
+            .push("::timestamptz AS since, ")
+            .push_bind(now)
+            .push("::timestamptz AS until) SELECT unit,")
+            .push(" count(*) FILTER (WHERE kind = 'dossier' AND received_at IS NOT NULL AND ")
+            .push(RATED)
+            .push(
+                " AND (received_at >= since OR resolved_at >= since OR open)) AS progress_denominator,
+                count(*) FILTER (WHERE kind = 'dossier' AND received_at IS NOT NULL AND ",
+            )
+            .push(RATED)
+            .push(
+                " AND ((resolved_at >= since AND resolved_at <= until AND resolved_at <= due_extended_at)
+                                      OR (open AND (paused OR due_extended_at >= until)))) AS progress_numerator,
+                count(*) FILTER (WHERE kind = 'dossier' AND received_at >= since AND received_at <= until) AS received,
+                count(*) FILTER (WHERE kind = 'dossier' AND received_at >= since AND received_at <= until AND channel = 'online') AS received_online,
+                count(*) FILTER (WHERE kind = 'dossier' AND received_at IS NOT NULL AND resolved_at >= since AND resolved_at <= until) AS dossiers_resolved,
+                count(*) FILTER (WHERE kind = 'dossier' AND received_at IS NOT NULL AND resolved_at >= since AND resolved_at <= until
+                                 AND ",
+            )
+            .push(RATED)
+            .push(
+                " AND resolved_at > due_extended_at) AS dossiers_late,
+                count(*) FILTER (WHERE kind = 'dossier' AND received_at IS NOT NULL AND resolved_at >= since AND resolved_at <= until
                                  AND satisfaction = 'dissatisfied') AS dossiers_dissatisfied,
-                count(*) FILTER (WHERE kind = 'complaint' AND received_at IS NOT NULL AND resolved_at >= $2 AND resolved_at <= $3) AS complaints_resolved,
-                count(*) FILTER (WHERE kind = 'complaint' AND received_at IS NOT NULL AND resolved_at >= $2 AND resolved_at <= $3
+                count(*) FILTER (WHERE kind = 'complaint' AND received_at IS NOT NULL AND resolved_at >= since AND resolved_at <= until) AS complaints_resolved,
+                count(*) FILTER (WHERE kind = 'complaint' AND received_at IS NOT NULL AND resolved_at >= since AND resolved_at <= until
                                  AND resolved_at <= due_extended_at) AS complaints_on_time,
-                count(*) FILTER (WHERE kind = 'complaint' AND received_at IS NOT NULL AND resolved_at >= $2 AND resolved_at <= $3
+                count(*) FILTER (WHERE kind = 'complaint' AND received_at IS NOT NULL AND resolved_at >= since AND resolved_at <= until
                                  AND satisfaction = 'dissatisfied') AS complaints_dissatisfied,
-                count(*) FILTER (WHERE kind = 'dossier' AND open AND NOT paused AND due_extended_at >= $3
-                                 AND due_extended_at < $3 + interval '24 hours') AS due_24h
-             FROM items
-             WHERE ($1::text[] IS NULL OR unit = ANY($1)) AND kind <> 'task' AND (open OR received_at >= $2 OR resolved_at >= $2)
-             GROUP BY unit"
-        ))
-        .bind(units)
-        .bind(from)
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?)
+                count(*) FILTER (WHERE kind = 'dossier' AND open AND NOT paused AND due_extended_at >= until
+                                 AND due_extended_at < until + interval '24 hours') AS due_24h
+             FROM items CROSS JOIN period
+             WHERE kind <> 'task' AND (open OR received_at >= since OR resolved_at >= since)",
+            );
+        push_scope(&mut sql, units);
+        sql.push(" GROUP BY unit");
+        Ok(sql.build_query_as().fetch_all(&self.pool).await?)
     }
 }
