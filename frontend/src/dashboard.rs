@@ -121,6 +121,9 @@ struct Screen {
     user: StoredValue<String>,
     /// The last 30 days of each tile's metric.
     sparks: RwSignal<std::collections::HashMap<String, Vec<Option<f64>>>>,
+    /// Notifies with each new snapshot of the scope (its `as_of`): the data behind the numbers
+    /// is re-read then.
+    version: Signal<String>,
 }
 
 impl Screen {
@@ -141,7 +144,7 @@ impl Screen {
             unit: screen.unit.into(),
             window: screen.window.into(),
             lang: screen.lang.into(),
-            version: Signal::derive(move || screen.summary().map(|s| s.as_of).unwrap_or_default()),
+            version: screen.version,
             open: Callback::new(move |view: View| screen.view.set(view)),
         }
     }
@@ -166,22 +169,27 @@ fn Workspace(me: Me) -> impl IntoView {
         }
         Me::Display { name, unit, .. } => (name.clone(), Some(unit.clone())),
     };
+    let unit = RwSignal::new(initial.unit.clone().or(home).unwrap_or_default());
+    let window = RwSignal::new(initial.window);
+    let live = LiveSignals::new();
+    // Not a Memo: two snapshots within one second share `as_of`, and each must re-read.
+    let version = Signal::derive(move || {
+        live.snapshots.with(|map| {
+            map.get(&(unit.get(), window.get())).map(|s| s.as_of.clone()).unwrap_or_default()
+        })
+    });
     let screen = Screen {
-        unit: RwSignal::new(initial.unit.clone().or(home).unwrap_or_default()),
+        unit,
         view: RwSignal::new(initial.view.clone()),
-        window: RwSignal::new(initial.window),
+        window,
         lang: RwSignal::new(initial.lang),
         path: RwSignal::new(Vec::new()),
-        live: LiveSignals::new(),
+        live,
         now_ms: RwSignal::new(js_sys::Date::now()),
         user: StoredValue::new(user_label),
-        sparks: RwSignal::new(std::collections::HashMap::new()),
+        sparks: work::sparklines(unit.into(), version),
+        version,
     };
-    let sparks = work::sparklines(
-        screen.unit.into(),
-        Signal::derive(move || screen.summary().map(|s| s.as_of).unwrap_or_default()),
-    );
-    Effect::new(move |_| screen.sparks.set(sparks.get()));
 
     // No unit yet: show the (first) root the caller may see.
     if screen.unit.get_untracked().is_empty() {
@@ -248,6 +256,7 @@ fn Workspace(me: Me) -> impl IntoView {
         Duration::from_secs(1),
     );
 
+    // Every panel and page of the workspace reads the screen (and the scope) from here.
     view! {
         <div class="screen">
             <TopBar screen=screen />
@@ -500,7 +509,7 @@ fn Ranking(screen: Screen, children: Vec<ChildFigures>) -> impl IntoView {
 }
 
 #[component]
-fn LateOfficers(lang: Lang, summary: Summary, screen: Screen) -> impl IntoView {
+fn LateOfficers(screen: Screen, lang: Lang, summary: Summary) -> impl IntoView {
     let rows = summary
         .officers
         .top_late

@@ -7,11 +7,12 @@
 //!   from across the room, recovery without anyone touching it.
 //! - [`live`]: the WebSocket connection that keeps the figures current.
 //! - [`public`]: `/cong-khai` — the public disclosure page, no login.
-//! - [`route`]: the scope on screen, kept in the URL.
+//! - [`route`]: the scope on screen, kept in the URL (parsed and written by
+//!   [`ioc_shared::route`]).
 //! - [`api`]: plain HTTP calls.
-//! - [`ui`]: colours by threshold and labels both screens use.
-//! - [`work`]: the work behind the numbers — lists, an officer's page, the most overdue items,
-//!   the slowest procedures.
+//! - [`ui`]: colours by threshold and labels both screens use ([`ioc_shared::screen`]).
+//! - [`work`]: the work behind the numbers — the overview's panels, the list, officer and
+//!   late-officer pages, the trend chart and sparklines.
 
 mod api;
 mod dashboard;

@@ -6,7 +6,7 @@
 //! `forget`), and only the newest snapshot of each subscription is kept, so a screen that runs
 //! for months does not grow with updates or outages.
 
-use ioc_shared::live::{ClientMessage, FeedStatus, ServerMessage, SilentSource, HEARTBEAT_SECONDS};
+use ioc_shared::live::{ClientMessage, ServerMessage, HEARTBEAT_SECONDS};
 use ioc_shared::summary::{Summary, Window};
 use leptos::prelude::*;
 use std::cell::RefCell;
@@ -31,12 +31,7 @@ const CREDENTIAL_CHECK_EVERY_MS: f64 = 15_000.0;
 /// A subscription: a unit and a window.
 pub type Scope = (String, Window);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnState {
-    Connecting,
-    Live,
-    Disconnected,
-}
+pub use ioc_shared::screen::{ConnState, Feed};
 
 /// Where the connection reports to the screen.
 #[derive(Clone, Copy)]
@@ -49,14 +44,6 @@ pub struct LiveSignals {
     /// What the last heartbeat said about the figures: live or not, how far behind, and the
     /// silent sources feeding the subscribed units.
     pub feed: RwSignal<Feed>,
-}
-
-/// The server's word on how current the figures are.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Feed {
-    pub status: FeedStatus,
-    pub lag_seconds: f64,
-    pub silent_sources: Vec<SilentSource>,
 }
 
 impl LiveSignals {

@@ -129,9 +129,30 @@ pub fn coordinate(x: f64) -> String {
     format!("{sign}{}.{}", tenths.abs() / 10, tenths.abs() % 10)
 }
 
+/// "quá hạn 2 ngày 3 giờ": how late, in days and hours.
+pub fn overdue(hours: f64, lang: Lang) -> String {
+    let total = hours.max(0.0).round() as u64;
+    let (days, rest) = (total / 24, total % 24);
+    match (days, lang) {
+        (0, Lang::Vi) => format!("quá hạn {rest} giờ"),
+        (0, Lang::En) => format!("{rest} h overdue"),
+        (_, Lang::Vi) => format!("quá hạn {days} ngày {rest} giờ"),
+        (_, Lang::En) => format!("{days} d {rest} h overdue"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn how_late_reads_in_days_and_hours_rounded_to_the_hour() {
+        assert_eq!(overdue(0.4, Lang::Vi), "quá hạn 0 giờ");
+        assert_eq!(overdue(5.5, Lang::Vi), "quá hạn 6 giờ");
+        assert_eq!(overdue(51.0, Lang::Vi), "quá hạn 2 ngày 3 giờ");
+        assert_eq!(overdue(24.0, Lang::En), "1 d 0 h overdue");
+        assert_eq!(overdue(-3.0, Lang::En), "0 h overdue", "never negative");
+    }
 
     #[test]
     fn vietnamese_numbers_use_dot_for_thousands_and_comma_for_decimals() {

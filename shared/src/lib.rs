@@ -14,6 +14,9 @@
 //! - [`public`]: the public disclosure board and its open data.
 //! - [`invalid`]: the error of every check of an input: a message for its sender.
 //! - [`format`](mod@format): Vietnamese (default) and English number, duration and date formats.
+//! - [`route`]: the dashboard's screen as its URL names it, read and written.
+//! - [`screen`]: what the dashboard and the wall show — tiles, thresholds, change badges, the
+//!   freshness rule — decided once, as pure functions.
 //! - [`time`]: the city's local time zone and the RFC 3339 helpers both sides use.
 //!
 //! Nothing here depends on a server runtime, so the wasm dashboard compiles it as is.
@@ -26,7 +29,9 @@ pub mod invalid;
 pub mod items;
 pub mod live;
 pub mod public;
+pub mod route;
 pub mod score;
+pub mod screen;
 pub mod summary;
 pub mod time;
 

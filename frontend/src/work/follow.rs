@@ -1,0 +1,58 @@
+//! Reading data that follows the live figures.
+
+use crate::api;
+use leptos::prelude::*;
+use serde::de::DeserializeOwned;
+
+/// Re-reads `path` whenever it or the scope's snapshot changes; one request at a time, and a
+/// change during a request triggers one more read after it (never a pile-up).
+pub fn follow<T: DeserializeOwned + Send + Sync + 'static>(
+    path: Signal<Option<String>>,
+    version: Signal<String>,
+) -> (RwSignal<Option<T>>, RwSignal<Option<String>>) {
+    let data: RwSignal<Option<T>> = RwSignal::new(None);
+    let error: RwSignal<Option<String>> = RwSignal::new(None);
+    let busy = StoredValue::new(false);
+    let again = StoredValue::new(false);
+    // Only the decoding is generic; the fetching is shared by every kind of data.
+    let apply: std::rc::Rc<dyn Fn(String)> =
+        std::rc::Rc::new(move |text: String| match api::decode::<T>(&text) {
+            Ok(value) => {
+                data.set(Some(value));
+                error.set(None);
+            }
+            Err(failure) => error.set(Some(failure.message)),
+        });
+    Effect::new(move |_| {
+        version.track();
+        path.track();
+        if busy.get_value() {
+            again.set_value(true);
+        } else {
+            load(path, apply.clone(), error, busy, again);
+        }
+    });
+    (data, error)
+}
+
+fn load(
+    path: Signal<Option<String>>,
+    apply: std::rc::Rc<dyn Fn(String)>,
+    error: RwSignal<Option<String>>,
+    busy: StoredValue<bool>,
+    again: StoredValue<bool>,
+) {
+    let Some(url) = path.get_untracked() else { return };
+    busy.set_value(true);
+    leptos::task::spawn_local(async move {
+        match api::call_text("GET", &url, None).await {
+            Ok(text) => apply(text),
+            Err(failure) => error.set(Some(failure.message)),
+        }
+        busy.set_value(false);
+        if again.get_value() {
+            again.set_value(false);
+            load(path, apply, error, busy, again);
+        }
+    });
+}
