@@ -65,7 +65,7 @@ pub enum AccountError {
     UnknownRole(String),
     /// Hashing ran into trouble (not the caller's fault).
     #[error("password hashing failed: {0}")]
-    Hashing(String),
+    Hashing(#[from] secrets::HashingError),
 }
 
 impl From<sqlx::Error> for AccountError {

@@ -36,21 +36,29 @@ pub(super) fn normalize_code(code: &str) -> String {
     code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
 }
 
+/// Why a password could not be hashed (never the caller's fault).
+#[derive(Debug, thiserror::Error)]
+pub enum HashingError {
+    #[error("{0}")]
+    Argon2(argon2::password_hash::Error),
+    #[error("the hashing task stopped: {0}")]
+    Task(tokio::task::JoinError),
+}
+
 /// Argon2id with the crate's defaults (19 MiB, 2 passes), run off the async threads.
 pub async fn hash_password(password: &str) -> Result<String, AccountError> {
     check_password(password)?;
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || {
         let salt_bytes: [u8; 16] = rand::rng().random();
-        let salt = SaltString::encode_b64(&salt_bytes)
-            .map_err(|e| AccountError::Hashing(e.to_string()))?;
+        let salt = SaltString::encode_b64(&salt_bytes).map_err(HashingError::Argon2)?;
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|hash| hash.to_string())
-            .map_err(|e| AccountError::Hashing(e.to_string()))
+            .map_err(|e| AccountError::Hashing(HashingError::Argon2(e)))
     })
     .await
-    .map_err(|e| AccountError::Hashing(e.to_string()))?
+    .map_err(|e| AccountError::Hashing(HashingError::Task(e)))?
 }
 
 /// Checks a password against a stored hash, off the async threads.

@@ -52,7 +52,7 @@ pub enum ApplyError {
     TimedOut(Duration),
     /// A task of the applier's stopped before finishing (it panicked or was cancelled).
     #[error("a rebuild step stopped: {0}")]
-    Stopped(String),
+    Stopped(tokio::task::JoinError),
 }
 
 /// Resolves once Redis holds no current generation (it restarted empty, or lost its data),

@@ -209,7 +209,7 @@ async fn finish_writing(
     writing: Option<tokio::task::JoinHandle<Result<(), ApplyError>>>,
 ) -> Result<(), ApplyError> {
     match writing {
-        Some(task) => task.await.map_err(|error| ApplyError::Stopped(error.to_string()))?,
+        Some(task) => task.await.map_err(ApplyError::Stopped)?,
         None => Ok(()),
     }
 }
