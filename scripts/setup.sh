@@ -159,24 +159,37 @@ ioc_setup() {
 # but index.html carries a content hash in its name (served `immutable`), and every file is also
 # stored gzip- and brotli-compressed for the server to pick by Accept-Encoding.
 build_web() {
-  log "building the dashboard (wasm)"
+  log "building the dashboard, the wall and the public page (wasm, one bundle each)"
   command -v brotli >/dev/null || apt_install brotli
-  (cd "$IOC_ROOT" && cargo build -p ioc-frontend --target wasm32-unknown-unknown --profile wasm-release)
   local stage="$IOC_ROOT/target/web-stage"
   rm -rf "$stage"
   mkdir -p "$stage"
-  wasm-bindgen --target web --no-typescript --remove-name-section --out-dir "$stage" \
-    "$IOC_ROOT/target/wasm32-unknown-unknown/wasm-release/ioc_frontend.wasm"
   cp "$IOC_ROOT"/assets/web/* "$stage/"
-  local wasm js css boot
-  wasm=$(content_hashed "$stage" ioc_frontend_bg wasm)
-  replace_reference "$stage/ioc_frontend.js" "'ioc_frontend_bg.wasm'" "'$wasm'"
-  js=$(content_hashed "$stage" ioc_frontend js)
+  local page bundle wasm js
+  for page in dashboard wall public; do
+    case "$page" in
+      dashboard) bundle=ioc_frontend ;;
+      *) bundle="ioc_$page" ;;
+    esac
+    (cd "$IOC_ROOT" && cargo build -p ioc-frontend --target wasm32-unknown-unknown --profile wasm-release \
+      --no-default-features --features "page-$page")
+    wasm-bindgen --target web --no-typescript --remove-name-section --out-dir "$stage/$page" \
+      "$IOC_ROOT/target/wasm32-unknown-unknown/wasm-release/ioc_frontend.wasm"
+    mv "$stage/$page/ioc_frontend_bg.wasm" "$stage/${bundle}_bg.wasm"
+    mv "$stage/$page/ioc_frontend.js" "$stage/$bundle.js"
+    rm -rf "$stage/$page"
+    wasm=$(content_hashed "$stage" "${bundle}_bg" wasm)
+    replace_reference "$stage/$bundle.js" "'ioc_frontend_bg.wasm'" "'$wasm'"
+    js=$(content_hashed "$stage" "$bundle" js)
+    replace_reference "$stage/boot.js" "/$bundle.js" "/$js"
+    if [ "$page" = dashboard ]; then
+      replace_reference "$stage/index.html" "/ioc_frontend.js" "/$js"
+    fi
+  done
+  local css boot
   css=$(content_hashed "$stage" style css)
-  replace_reference "$stage/boot.js" "/ioc_frontend.js" "/$js"
   boot=$(content_hashed "$stage" boot js)
   replace_reference "$stage/index.html" "/style.css" "/$css"
-  replace_reference "$stage/index.html" "/ioc_frontend.js" "/$js"
   replace_reference "$stage/index.html" "/boot.js" "/$boot"
   local file
   for file in "$stage"/*; do

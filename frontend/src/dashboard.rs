@@ -7,7 +7,7 @@ use crate::route::{self, View};
 use crate::ui::{self, rate_tone, window_label, Freshness};
 use crate::work::{self, Scope};
 use chrono::DateTime;
-use ioc_shared::access::{LoginRequest, Me, Role};
+use ioc_shared::access::{LoginRequest, Me, Role, SessionState};
 use ioc_shared::format::{self, Lang};
 use ioc_shared::summary::{ChildFigures, Summary, UnitBrief, UnitInfo, Window};
 use leptos::prelude::*;
@@ -42,15 +42,15 @@ pub fn Dashboard() -> impl IntoView {
 
 fn check_me(gate: RwSignal<Gate>) {
     leptos::task::spawn_local(async move {
-        match api::get_json::<Me>("/api/v1/me").await {
-            Ok(Me::Display { .. }) => {
+        match api::get_json::<SessionState>("/api/v1/session").await.map(|s| s.me) {
+            Ok(Some(Me::Display { .. })) => {
                 // A paired wall screen belongs on the wall page.
                 if let Some(window) = web_sys::window() {
                     let _ = window.location().set_href("/wall");
                 }
             }
-            Ok(me) => gate.set(Gate::In(me)),
-            Err(failure) if failure.status == 401 => gate.set(Gate::Login { error: None }),
+            Ok(Some(me)) => gate.set(Gate::In(me)),
+            Ok(None) => gate.set(Gate::Login { error: None }),
             Err(_) => {
                 gate.set(Gate::Unreachable);
                 set_timeout(move || check_me(gate), Duration::from_secs(3));

@@ -2,6 +2,9 @@
 //!
 //! # Layout
 //!
+//! Each page is also built alone (`page-dashboard`, `page-wall`, `page-public` features), one
+//! bundle per page; `assets/web/boot.js` loads the one for the address.
+//!
 //! - [`dashboard`]: `/` — login, then the overview of a scope with drill-down.
 //! - [`wall`]: `/wall` — the wall display: pairing, a rotating playlist, freshness you can read
 //!   from across the room, recovery without anyone touching it.
@@ -14,12 +17,21 @@
 //! - [`work`]: the work behind the numbers — the overview's panels, the list, officer and
 //!   late-officer pages, the trend chart and sparklines.
 
+// A one-page bundle leaves the other pages' helpers unused.
+#![cfg_attr(
+    not(all(feature = "page-dashboard", feature = "page-wall", feature = "page-public")),
+    allow(dead_code, unused_imports)
+)]
+
 mod api;
+#[cfg(feature = "page-dashboard")]
 mod dashboard;
 mod live;
+#[cfg(feature = "page-public")]
 mod public;
 mod route;
 mod ui;
+#[cfg(feature = "page-wall")]
 mod wall;
 mod work;
 
@@ -28,11 +40,15 @@ use wasm_bindgen::prelude::wasm_bindgen;
 #[wasm_bindgen(start)]
 pub fn start() {
     let path = web_sys::window().and_then(|w| w.location().pathname().ok()).unwrap_or_default();
+    #[cfg(feature = "page-wall")]
     if path.starts_with("/wall") {
-        leptos::mount::mount_to_body(wall::Wall);
-    } else if path.starts_with("/cong-khai") {
-        leptos::mount::mount_to_body(public::PublicPage);
-    } else {
-        leptos::mount::mount_to_body(dashboard::Dashboard);
+        return leptos::mount::mount_to_body(wall::Wall);
     }
+    #[cfg(feature = "page-public")]
+    if path.starts_with("/cong-khai") {
+        return leptos::mount::mount_to_body(public::PublicPage);
+    }
+    #[cfg(feature = "page-dashboard")]
+    leptos::mount::mount_to_body(dashboard::Dashboard);
+    let _ = path;
 }

@@ -76,7 +76,7 @@ struct Inner {
     figures: HashMap<Scope, (u64, JsValue)>,
     attempts: u32,
     reconnect_pending: bool,
-    /// Called when the server says the credential is gone (401 on `/api/v1/me`).
+    /// Called when the server says the credential is gone (`{"me": null}` from `/api/v1/session`).
     on_credential_lost: Rc<dyn Fn()>,
     /// `Date.now()` of the last credential check.
     last_credential_check_ms: f64,
@@ -154,9 +154,9 @@ impl LiveClient {
             inner.on_credential_lost.clone()
         };
         leptos::task::spawn_local(async move {
-            if let Err(crate::api::Failure { status: 401, .. }) =
-                crate::api::get_json::<ioc_shared::access::Me>("/api/v1/me").await
-            {
+            let session =
+                crate::api::get_json::<ioc_shared::access::SessionState>("/api/v1/session").await;
+            if matches!(session, Ok(ioc_shared::access::SessionState { me: None })) {
                 on_lost();
             }
         });

@@ -67,14 +67,15 @@ pub fn Wall() -> impl IntoView {
 /// a code. Retries while the server is unreachable.
 fn start_up(phase: RwSignal<Phase>) {
     leptos::task::spawn_local(async move {
-        match api::get_json::<Me>("/api/v1/me").await {
-            Ok(Me::Display { name, playlist, .. }) => phase.set(Phase::Running { name, playlist }),
-            Ok(Me::User { .. }) | Err(api::Failure { status: 401 | 403, .. }) => {
-                match code_from_fragment() {
-                    Some(code) => pair(phase, code).await,
-                    None => phase.set(Phase::Pairing { error: None }),
-                }
+        let session = api::get_json::<ioc_shared::access::SessionState>("/api/v1/session").await;
+        match session.map(|s| s.me) {
+            Ok(Some(Me::Display { name, playlist, .. })) => {
+                phase.set(Phase::Running { name, playlist })
             }
+            Ok(Some(Me::User { .. }) | None) => match code_from_fragment() {
+                Some(code) => pair(phase, code).await,
+                None => phase.set(Phase::Pairing { error: None }),
+            },
             Err(_) => {
                 phase.set(Phase::Unreachable);
                 set_timeout(move || start_up(phase), Duration::from_secs(3));
@@ -173,7 +174,7 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
     let freshness = move || {
         Freshness::of(live.state.get(), live.last_message_ms.get(), now_ms.get(), &live.feed.get())
     };
-    let stale = move || freshness().0 == Freshness::Stale;
+    let stale = Signal::from(Memo::new(move |_| freshness().0 == Freshness::Stale));
     let badge = move || {
         let (freshness, reason) = freshness();
         let colour = freshness.colour();
@@ -193,6 +194,14 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
             .collect_view()
     };
     let current = move || playlist.with_value(|p| p.get(index.get()).cloned());
+    // The view on screen, and whether its figures have arrived.
+    let shown = Memo::new(move |_| {
+        let view = current();
+        let loaded = view
+            .as_ref()
+            .is_some_and(|v| live.snapshots.with(|m| m.contains_key(&(v.unit.clone(), v.window))));
+        (view, loaded)
+    });
     let shift = move || {
         let minutes = (now_ms.get() / 60_000.0) as i64 / SHIFT_EVERY_MINUTES;
         let (dx, dy) = ((minutes % 5) - 2, ((minutes / 5) % 5) - 2);
@@ -222,18 +231,20 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
                 {badge}
             </header>
             {move || {
-                let view = current();
-                let is_score = view.as_ref().is_some_and(|v| v.view == ioc_shared::live::View::Score);
-                let summary = view.clone().and_then(|v| live.snapshots.with(|m| m.get(&(v.unit, v.window)).cloned()));
-                match (summary, view) {
-                    (None, _) | (_, None) => view! { <div class="wall-message">"Đang tải số liệu…"</div> }.into_any(),
-                    (Some(_), Some(v)) if is_score => {
+                // Made anew only when the view changes or its first figures arrive: the score
+                // view re-reads by itself, and freshness is a signal of its own.
+                match shown.get() {
+                    (Some(v), true) if v.view == ioc_shared::live::View::Score => {
                         // Re-read whenever this scope's live figures change.
-                        let version = Signal::derive(move || live.snapshots.with(|m| m.get(&(v.unit.clone(), v.window)).map(|s| s.as_of.clone()).unwrap_or_default()));
-                        let unit = current().map(|c| c.unit).unwrap_or_default();
-                        view! { <WallScore unit=unit period=v.window version=version stale=stale() /> }.into_any()
+                        let key = (v.unit.clone(), v.window);
+                        let version = Signal::derive(move || live.snapshots.with(|m| m.get(&key).map(|s| s.as_of.clone()).unwrap_or_default()));
+                        view! { <WallScore unit=v.unit period=v.window version=version stale=stale /> }.into_any()
                     }
-                    (Some(summary), Some(_)) => view! { <WallFigures summary=summary stale=stale() /> }.into_any(),
+                    (Some(v), true) => {
+                        let key = (v.unit, v.window);
+                        (move || live.snapshots.with(|m| m.get(&key).cloned()).map(|summary| view! { <WallFigures summary=summary stale=stale /> })).into_any()
+                    }
+                    _ => view! { <div class="wall-message">"Đang tải số liệu…"</div> }.into_any(),
                 }
             }}
             <footer class="wall-footer">{name}</footer>
@@ -247,7 +258,7 @@ fn WallScore(
     unit: String,
     period: ioc_shared::summary::Window,
     version: Signal<String>,
-    stale: bool,
+    stale: Signal<bool>,
 ) -> impl IntoView {
     let path = format!("/api/v1/units/{unit}/score?period={}", period.as_str());
     let (data, _) = crate::work::follow::<ioc_shared::score::Score>(
@@ -277,7 +288,7 @@ fn local_time(now_ms: f64) -> DateTime<chrono::FixedOffset> {
 }
 
 #[component]
-fn WallFigures(summary: Summary, stale: bool) -> impl IntoView {
+fn WallFigures(summary: Summary, stale: Signal<bool>) -> impl IntoView {
     let lang = Lang::Vi;
     let figures = ui::tiles(&summary, lang)
         .into_iter()

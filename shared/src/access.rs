@@ -47,6 +47,12 @@ pub struct WallView {
     pub view: crate::live::View,
 }
 
+/// `GET /api/v1/session`: the caller, or `None` without a valid session or display credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionState {
+    pub me: Option<Me>,
+}
+
 /// `GET /api/v1/me`: the caller.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]

@@ -45,7 +45,13 @@ fn load(
     let Some(url) = path.get_untracked() else { return };
     busy.set_value(true);
     leptos::task::spawn_local(async move {
-        match api::call_text("GET", &url, None).await {
+        let answer = api::call_text("GET", &url, None).await;
+        // Regression: the page that asked may be gone by now (the wall's score view was made
+        // anew while its request was out); writing to its disposed signals panicked the wasm.
+        if error.is_disposed() {
+            return;
+        }
+        match answer {
             Ok(text) => apply(text),
             Err(failure) => error.set(Some(failure.message)),
         }

@@ -65,7 +65,7 @@ pub fn sparklines(
                 {
                     let values: Vec<Option<f64>> =
                         series.points.into_iter().map(|p| p.value).collect();
-                    lines.update(|map| {
+                    lines.try_update(|map| {
                         map.insert(metric.to_owned(), values);
                     });
                 }

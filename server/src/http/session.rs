@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cookie::{Cookie, SameSite};
-use ioc_shared::access::{LoginRequest, Me, PairRequest};
+use ioc_shared::access::{LoginRequest, Me, PairRequest, SessionState};
 
 /// Browsers keep a cookie at most 400 days; the display credential itself does not expire.
 const DISPLAY_COOKIE_DAYS: i64 = 400;
@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/login", post(login))
         .route("/api/v1/logout", post(logout))
         .route("/api/v1/me", get(me))
+        .route("/api/v1/session", get(session))
         .route("/api/v1/displays/pair", post(pair))
 }
 
@@ -179,6 +180,18 @@ async fn logout(
 /// `GET /api/v1/me`: who the caller is (and, for a display, its playlist).
 async fn me(caller: Caller) -> Json<Me> {
     Json(caller.principal.me())
+}
+
+/// `GET /api/v1/session`: `{"me": …}` for a caller with a session or display credential,
+/// `{"me": null}` for anyone else. The page's first question, answered 200 either way: a 401
+/// is logged by every browser as a failed request.
+async fn session(
+    State(state): State<AppState>,
+    parts: Parts,
+) -> Result<Json<SessionState>, ApiError> {
+    let address = client_address(&state.settings, &parts);
+    let caller = authenticate(&state, &parts.headers, address).await?;
+    Ok(Json(SessionState { me: caller.map(|caller| caller.principal.me()) }))
 }
 
 /// `POST /api/v1/displays/pair` `{"code"}`: a screen pairs once and gets its display cookie.

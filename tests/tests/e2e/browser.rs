@@ -42,6 +42,9 @@ impl Driver {
                 "--no-first-run", "--window-size=1920,1080",
                 format!("--user-data-dir={}", self.profile.display())]}),
         );
+        // The page's console (errors, warnings, failed requests, wasm panics), read by
+        // `Driver::console`.
+        capabilities.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
         let url = format!("http://127.0.0.1:{}", self.port);
         for _ in 0..50 {
             let connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -53,6 +56,44 @@ impl Driver {
             tokio::time::sleep(StdDuration::from_millis(200)).await;
         }
         panic!("chromedriver did not accept a session on {url}");
+    }
+}
+
+impl Driver {
+    /// The console entries of `client`'s page at level WARNING or above since the last call
+    /// (Chromium logs uncaught exceptions such as a wasm panic, `console.error`/`warn`, and
+    /// every failed request there).
+    async fn console(&self, client: &Client) -> Vec<String> {
+        let session = client.session_id().await.unwrap().expect("a WebDriver session");
+        let url = format!("http://127.0.0.1:{}/session/{session}/se/log", self.port);
+        let answer: serde_json::Value = reqwest::Client::new()
+            .post(url)
+            .json(&json!({"type": "browser"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["value"]
+            .as_array()
+            .expect("chromedriver returns the browser log")
+            .iter()
+            .filter(|entry| matches!(entry["level"].as_str(), Some("SEVERE" | "WARNING")))
+            .map(|entry| format!("{}: {}", entry["level"], entry["message"]))
+            .collect()
+    }
+
+    /// Fails on any console problem of the page, but those containing one of `expected`
+    /// (a test that provokes a refusal names it).
+    async fn assert_console_clean(&self, client: &Client, expected: &[&str]) {
+        let problems: Vec<String> = self
+            .console(client)
+            .await
+            .into_iter()
+            .filter(|entry| !expected.iter().any(|e| entry.contains(e)))
+            .collect();
+        assert!(problems.is_empty(), "console problems:\n{}", problems.join("\n"));
     }
 }
 
@@ -176,6 +217,13 @@ async fn the_dashboard_shows_live_figures_and_drills_down(pool: PgPool) {
     client.find(Locator::Css("button.logout")).await.unwrap().click().await.unwrap();
     wait_for(&client, ".login input[name=username]").await;
 
+    // The wrong password above, refused on purpose.
+    driver
+        .assert_console_clean(
+            &client,
+            &["/api/v1/login - Failed to load resource: the server responded with a status of 401"],
+        )
+        .await;
     client.close().await.unwrap();
     server.cleanup().await;
 }
@@ -304,6 +352,7 @@ async fn a_paired_wall_rotates_and_recovers_from_a_server_restart(pool: PgPool) 
     eprintln!("wall live again {recovered_in:?} after the server came back");
     wait_for(&client, ".badge[data-freshness=green]").await;
     wait_until_gone(&client, ".wall-figures.stale", StdDuration::from_secs(20)).await;
+    driver.assert_console_clean(&client, &[]).await;
 
     client.close().await.unwrap();
     second.stop();
@@ -353,6 +402,7 @@ async fn a_stuck_applier_turns_the_dashboard_amber_with_the_reason(pool: PgPool)
         }
         assert!(tokio::time::Instant::now() < deadline, "no heartbeat reported the lag");
     }
+    driver.assert_console_clean(&client, &[]).await;
     server.cleanup().await;
 }
 
@@ -451,6 +501,7 @@ async fn a_silent_source_is_flagged_in_the_admin_api_and_on_the_dashboard(pool: 
         })
     })
     .await;
+    driver.assert_console_clean(&client, &[]).await;
     server.cleanup().await;
 }
 
@@ -531,6 +582,7 @@ async fn the_overdue_tile_opens_a_list_that_follows_the_live_figures(pool: PgPoo
         .await
         .unwrap();
     wait_for(&client, "[data-page=list] tr.item[data-item=HS-2]").await;
+    driver.assert_console_clean(&client, &[]).await;
     server.cleanup().await;
 }
 
@@ -604,6 +656,7 @@ async fn on_a_phone_nothing_is_wider_than_the_screen(pool: PgPool) {
         std::fs::write(format!("{dir}/1920x1080-overview.png"), client.screenshot().await.unwrap())
             .unwrap();
     }
+    driver.assert_console_clean(&client, &[]).await;
     server.cleanup().await;
 }
 
@@ -684,6 +737,7 @@ async fn the_trend_chart_score_card_and_change_arrows_render(pool: PgPool) {
         std::fs::write(format!("{dir}/1920x1080-trends.png"), client.screenshot().await.unwrap())
             .unwrap();
     }
+    driver.assert_console_clean(&client, &[]).await;
     server.cleanup().await;
 }
 
@@ -769,6 +823,77 @@ async fn the_public_page_shows_only_public_units_and_names_only_when_turned_on(p
     let still: serde_json::Value =
         client.execute("return window.__noReload || null;", vec![]).await.unwrap();
     assert_eq!(still, json!("still here"), "live, no reload");
+    driver.assert_console_clean(&client, &[]).await;
+    client.close().await.unwrap();
+    server.cleanup().await;
+}
+
+/// Regression: the wall's "Chỉ số 766" view blinked black about once a second — the view was
+/// made anew with every tick of the clock, and the answer to the old view's request, written
+/// into its disposed signals, panicked the wasm (`RuntimeError: unreachable`). One full cycle
+/// of a playlist holding every view type, with figures changing meanwhile: the score view is
+/// made once per turn and the console stays clean.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn the_walls_score_view_is_made_once_per_turn_and_never_panics(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let accounts =
+        ioc_server::accounts::Accounts::new(pool.clone(), ioc_shared::time::Clock::system());
+    let playlist = vec![
+        WallView {
+            unit: "001".into(),
+            window: Window::Hours24,
+            seconds: 5,
+            view: Default::default(),
+        },
+        WallView {
+            unit: "001".into(),
+            window: Window::Month,
+            seconds: 9,
+            view: ioc_shared::live::View::Score,
+        },
+    ];
+    let (_, code) = accounts.create_display("Tường 766", "01", &playlist).await.unwrap();
+    let t = now();
+    server
+        .ingest_ok(&json!([dossier_received("s0", "00004", "S0", t, t + Duration::hours(4))]))
+        .await;
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.goto(&format!("{}/wall#pair={code}", server.base)).await.unwrap();
+    wait_for(&client, "[data-tile=dossiers-received] .wall-value").await;
+    // The score view comes on; mark its element and change the figures while it shows.
+    let deadline = tokio::time::Instant::now() + StdDuration::from_secs(20);
+    while client.find(Locator::Css("[data-view=score] .wall-score-value")).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "the score view never showed a score");
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    client
+        .execute("document.querySelector('[data-view=score]').dataset.mark = 'first';", vec![])
+        .await
+        .unwrap();
+    for i in 1..=4 {
+        server
+            .ingest_ok(&json!([dossier_received(
+                &format!("s{i}"),
+                "00004",
+                &format!("S{i}"),
+                t,
+                t + Duration::hours(4)
+            )]))
+            .await;
+        tokio::time::sleep(StdDuration::from_millis(1_200)).await;
+    }
+    let mark = client
+        .execute(
+            "return document.querySelector('[data-view=score]')?.dataset.mark ?? null;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(mark, json!("first"), "the score view was made again while it showed");
+    // Back to the figures: the whole cycle ran.
+    wait_for(&client, "[data-tile=dossiers-received] .wall-value").await;
+    driver.assert_console_clean(&client, &[]).await;
     client.close().await.unwrap();
     server.cleanup().await;
 }
