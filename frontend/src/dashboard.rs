@@ -257,27 +257,30 @@ fn Workspace(me: Me) -> impl IntoView {
     );
 
     // Every panel and page of the workspace reads the screen (and the scope) from here.
+    // Every panel and page of the workspace reads the screen (and the scope) from here.
+    provide_context(screen);
+    provide_context(screen.scope());
     view! {
         <div class="screen">
-            <TopBar screen=screen />
+            <TopBar />
             {move || match screen.view.get() {
                 View::Overview => view! {
                     {move || match screen.summary() {
                         None => view! { <div class="loading">{screen.t("Đang tải số liệu…", "Loading figures…")}</div> }.into_any(),
-                        Some(summary) => view! { <Overview screen=screen summary=summary /> }.into_any(),
+                        Some(summary) => view! { <Overview summary=summary /> }.into_any(),
                     }}
                     <section class="panels work">
-                        <work::MostOverdue scope=screen.scope() />
-                        <work::SlowProcedures scope=screen.scope() />
-                        <work::Trend scope=screen.scope() />
-                        <work::ScoreCard scope=screen.scope() go=Callback::new(move |code: String| screen.go(code)) />
+                        <work::MostOverdue />
+                        <work::SlowProcedures />
+                        <work::Trend />
+                        <work::ScoreCard go=Callback::new(move |code: String| screen.go(code)) />
                     </section>
                 }.into_any(),
-                View::List { kind, state } => view! { <work::ListPage scope=screen.scope() kind=kind state=state /> }.into_any(),
-                View::Officer(id) => view! { <work::OfficerPage scope=screen.scope() officer=id /> }.into_any(),
+                View::List { kind, state } => view! { <work::ListPage kind=kind state=state /> }.into_any(),
+                View::Officer(id) => view! { <work::OfficerPage officer=id /> }.into_any(),
                 View::Officers => {
                     let officers = Signal::derive(move || screen.summary().map(|s| s.officers.top_late).unwrap_or_default());
-                    view! { <work::OfficersPage scope=screen.scope() officers=officers /> }.into_any()
+                    view! { <work::OfficersPage officers=officers /> }.into_any()
                 }
             }}
         </div>
@@ -285,7 +288,8 @@ fn Workspace(me: Me) -> impl IntoView {
 }
 
 #[component]
-fn TopBar(screen: Screen) -> impl IntoView {
+fn TopBar() -> impl IntoView {
+    let screen = expect_context::<Screen>();
     let crumbs = move || {
         let path = screen.path.get();
         let last = path.len().saturating_sub(1);
@@ -391,7 +395,8 @@ fn TopBar(screen: Screen) -> impl IntoView {
 }
 
 #[component]
-fn Overview(screen: Screen, summary: Summary) -> impl IntoView {
+fn Overview(summary: Summary) -> impl IntoView {
+    let screen = expect_context::<Screen>();
     let lang = screen.lang.get_untracked();
     let tiles = ui::tiles(&summary, lang)
         .into_iter()
@@ -414,9 +419,9 @@ fn Overview(screen: Screen, summary: Summary) -> impl IntoView {
     view! {
         <section class="tiles">{tiles}</section>
         <section class="panels">
-            <Ranking screen=screen children=summary.children.clone() />
+            <Ranking children=summary.children.clone() />
             <div class="side">
-                <LateOfficers lang=lang summary=summary.clone() screen=screen />
+                <LateOfficers lang=lang summary=summary.clone() />
                 <Breakdown title=lang.pick("PAKN theo lĩnh vực", "Complaints by field") counts=summary.complaints.by_field.clone() lang=lang id="by-field" />
                 <Breakdown title=lang.pick("PAKN theo kênh tiếp nhận", "Complaints by channel") counts=channel_names(&summary.complaints.by_channel) lang=lang id="by-channel" />
             </div>
@@ -458,7 +463,8 @@ fn channel_names(counts: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
 }
 
 #[component]
-fn Ranking(screen: Screen, children: Vec<ChildFigures>) -> impl IntoView {
+fn Ranking(children: Vec<ChildFigures>) -> impl IntoView {
+    let screen = expect_context::<Screen>();
     let lang = screen.lang.get_untracked();
     if children.is_empty() {
         return view! {
@@ -509,7 +515,8 @@ fn Ranking(screen: Screen, children: Vec<ChildFigures>) -> impl IntoView {
 }
 
 #[component]
-fn LateOfficers(screen: Screen, lang: Lang, summary: Summary) -> impl IntoView {
+fn LateOfficers(lang: Lang, summary: Summary) -> impl IntoView {
+    let screen = expect_context::<Screen>();
     let rows = summary
         .officers
         .top_late

@@ -13,7 +13,8 @@ use leptos::prelude::*;
 
 /// A list page: the items of one kind and state, with filters, paging and a CSV download.
 #[component]
-pub fn ListPage(scope: Scope, kind: ItemKind, state: ListState) -> impl IntoView {
+pub fn ListPage(kind: ItemKind, state: ListState) -> impl IntoView {
+    let scope = expect_context::<Scope>();
     let kind = RwSignal::new(kind);
     let state = RwSignal::new(state);
     // The cursors of the pages before the current one (empty: the first page).
@@ -98,7 +99,8 @@ pub fn ListPage(scope: Scope, kind: ItemKind, state: ListState) -> impl IntoView
 
 /// One officer's work within the scope.
 #[component]
-pub fn OfficerPage(scope: Scope, officer: String) -> impl IntoView {
+pub fn OfficerPage(officer: String) -> impl IntoView {
+    let scope = expect_context::<Scope>();
     let id = js_sys::encode_uri_component(&officer).as_string().unwrap_or_default();
     let (data, error) = follow::<OfficerView>(
         Signal::derive(move || {
@@ -143,7 +145,8 @@ pub fn OfficerPage(scope: Scope, officer: String) -> impl IntoView {
 
 /// The late officers of the scope, each opening their page.
 #[component]
-pub fn OfficersPage(scope: Scope, officers: Signal<Vec<LateOfficer>>) -> impl IntoView {
+pub fn OfficersPage(officers: Signal<Vec<LateOfficer>>) -> impl IntoView {
+    let scope = expect_context::<Scope>();
     view! {
         <section class="page officers-page" data-page="officers">
             <div class="filters">

@@ -13,7 +13,8 @@ use leptos::prelude::*;
 
 /// The overview's "most overdue" panel: the 10 most overdue dossiers of the scope.
 #[component]
-pub fn MostOverdue(scope: Scope) -> impl IntoView {
+pub fn MostOverdue() -> impl IntoView {
+    let scope = expect_context::<Scope>();
     let (data, _) = follow::<ItemList>(
         Signal::derive(move || {
             Some(format!(
@@ -45,7 +46,8 @@ pub fn MostOverdue(scope: Scope) -> impl IntoView {
 /// The overview's "slowest procedures": the 10 worst by on-time rate among those rated at
 /// least 5 times, with the share received online.
 #[component]
-pub fn SlowProcedures(scope: Scope) -> impl IntoView {
+pub fn SlowProcedures() -> impl IntoView {
+    let scope = expect_context::<Scope>();
     let (data, _) = follow::<Breakdown>(
         Signal::derive(move || {
             Some(format!(
@@ -94,7 +96,8 @@ pub fn SlowProcedures(scope: Scope) -> impl IntoView {
 /// "Chỉ số 766": the measured score and band, each indicator's points, the points at stake in
 /// the next 24 hours, and the children ranked by score (click to drill down).
 #[component]
-pub fn ScoreCard(scope: Scope, go: Callback<String>) -> impl IntoView {
+pub fn ScoreCard(go: Callback<String>) -> impl IntoView {
+    let scope = expect_context::<Scope>();
     let period = move || {
         let window = scope.window.get();
         if window.is_calendar() {

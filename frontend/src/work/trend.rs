@@ -112,7 +112,8 @@ fn day_label(t: &str) -> String {
 /// "Xu hướng": received and resolved per day, and the on-time rate, over the chosen period
 /// (the calendar period, or the last 30 days), drawn as SVG; values on hover or tap.
 #[component]
-pub fn Trend(scope: Scope) -> impl IntoView {
+pub fn Trend() -> impl IntoView {
+    let scope = expect_context::<Scope>();
     let range = move || {
         let window = scope.window.get();
         if window.is_calendar() {
