@@ -61,6 +61,13 @@ pub struct Score {
     pub children: Vec<ChildScore>,
 }
 
+/// The children worst first, as a leader reads a ranking (the API lists them best first, with
+/// their `rank`): lowest score first, ties by code.
+pub fn worst_first(mut children: Vec<ChildScore>) -> Vec<ChildScore> {
+    children.sort_by(|a, b| a.score.total_cmp(&b.score).then_with(|| a.code.cmp(&b.code)));
+    children
+}
+
 /// The band of a score: ≥ 90 % Xuất sắc, ≥ 80 % Tốt, ≥ 70 % Khá, ≥ 50 % Trung bình, else Yếu.
 pub fn band(score: f64, max: f64) -> &'static str {
     let share = if max > 0.0 { score / max } else { 0.0 };
@@ -80,6 +87,21 @@ pub fn band(score: f64, max: f64) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: the card listed the 8 best units; a leader looks for the worst.
+    #[test]
+    fn children_are_listed_worst_first() {
+        let child = |code: &str, score: f64| ChildScore {
+            code: code.to_owned(),
+            name: code.to_owned(),
+            score,
+            rank: 0,
+        };
+        let listed =
+            worst_first(vec![child("a", 9.0), child("c", 3.5), child("b", 3.5), child("d", 7.0)]);
+        let codes: Vec<&str> = listed.iter().map(|c| c.code.as_str()).collect();
+        assert_eq!(codes, ["b", "c", "d", "a"]);
+    }
 
     #[test]
     fn bands_follow_the_share_of_the_measured_maximum() {

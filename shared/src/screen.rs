@@ -127,9 +127,14 @@ impl Change {
     }
 }
 
-/// The relative change of a count ("▲ 12 %"); `None` when the previous period had none.
+/// A count's change is shown as a percentage only when the previous period had at least this
+/// many: below it, "▲ 800 %" says nothing (8 against 1).
+pub const MIN_PREVIOUS_FOR_PERCENT: u64 = 20;
+
+/// The relative change of a count ("▲ 12 %"); `None` when the previous period had fewer than
+/// [`MIN_PREVIOUS_FOR_PERCENT`].
 fn count_change(now: u64, before: u64, more_is_good: Option<bool>, lang: Lang) -> Option<Change> {
-    if before == 0 {
+    if before < MIN_PREVIOUS_FOR_PERCENT {
         return None;
     }
     let ratio = (now as f64 - before as f64) / before as f64;
@@ -142,6 +147,27 @@ fn count_change(now: u64, before: u64, more_is_good: Option<bool>, lang: Lang) -
     };
     let good = if ratio == 0.0 { None } else { more_is_good.map(|m| m == (ratio > 0.0)) };
     Some(Change { text: format!("{arrow} {}", format::percent(ratio.abs(), lang)), good })
+}
+
+/// The change of a duration as the difference itself ("▼ 4,5 giờ", "▲ 2,1 ngày"); shorter is
+/// better. A ratio of durations ("▲ 1.911 %") reads as noise.
+fn duration_change(
+    now_hours: Option<f64>,
+    before_hours: Option<f64>,
+    lang: Lang,
+) -> Option<Change> {
+    let delta = now_hours? - before_hours?;
+    let arrow = if delta > 0.0 {
+        "▲"
+    } else if delta < 0.0 {
+        "▼"
+    } else {
+        "="
+    };
+    Some(Change {
+        text: format!("{arrow} {}", format::hours(delta.abs(), lang)),
+        good: (delta != 0.0).then_some(delta < 0.0),
+    })
 }
 
 /// The change of a rate in percentage points ("▲ 2,5 điểm").
@@ -182,24 +208,7 @@ pub fn tiles(summary: &Summary, lang: Lang) -> Vec<Tile> {
     let late = summary.officers.late;
     let previous = summary.previous.clone().unwrap_or_default();
     let p = &previous.dossiers;
-    let processing_change = match (d.processing_hours.p50, p.processing_hours.p50) {
-        (Some(now), Some(before)) if before > 0.0 => {
-            // Shorter is better.
-            let ratio = (now - before) / before;
-            let arrow = if ratio > 0.0 {
-                "▲"
-            } else if ratio < 0.0 {
-                "▼"
-            } else {
-                "="
-            };
-            Some(Change {
-                text: format!("{arrow} {}", format::percent(ratio.abs(), lang)),
-                good: (ratio != 0.0).then_some(ratio < 0.0),
-            })
-        }
-        _ => None,
-    };
+    let processing_change = duration_change(d.processing_hours.p50, p.processing_hours.p50, lang);
     vec![
         Tile {
             id: "dossiers-received",
@@ -426,13 +435,26 @@ mod tests {
     }
 
     #[test]
-    fn a_count_change_is_relative_and_none_without_a_previous_count() {
-        let change = count_change(15, 10, Some(false), Lang::Vi).unwrap();
+    fn a_count_change_is_a_percentage_only_from_20_previous_items() {
+        let change = count_change(30, 20, Some(false), Lang::Vi).unwrap();
         assert_eq!((change.text.as_str(), change.good), ("▲ 50,0 %", Some(false)));
-        let change = count_change(5, 10, Some(false), Lang::En).unwrap();
+        let change = count_change(10, 20, Some(false), Lang::En).unwrap();
         assert_eq!((change.text.as_str(), change.good), ("▼ 50.0 %", Some(true)));
-        assert_eq!(count_change(10, 10, Some(true), Lang::Vi).unwrap().good, None);
+        assert_eq!(count_change(20, 20, Some(true), Lang::Vi).unwrap().good, None);
+        // Regression: "▲ 800 %" from 1 to 9.
+        assert_eq!(count_change(9, 1, Some(true), Lang::Vi), None);
+        assert_eq!(count_change(300, 19, None, Lang::Vi), None);
         assert_eq!(count_change(7, 0, Some(true), Lang::Vi), None);
+    }
+
+    /// Regression: "▲ 1.911,5 %" on the median processing time.
+    #[test]
+    fn a_duration_change_is_the_difference_in_hours_or_days() {
+        let change = duration_change(Some(100.0), Some(4.8), Lang::Vi).unwrap();
+        assert_eq!((change.text.as_str(), change.good), ("▲ 4,0 ngày", Some(false)));
+        let change = duration_change(Some(3.0), Some(7.5), Lang::En).unwrap();
+        assert_eq!((change.text.as_str(), change.good), ("▼ 4.5 h", Some(true)));
+        assert_eq!(duration_change(None, Some(3.0), Lang::Vi), None);
     }
 
     #[test]

@@ -132,7 +132,7 @@ pub fn ScoreCard(go: Callback<String>) -> impl IntoView {
                     }).collect_view()}</ul>
                     <p class="muted not-measured">{format!("{} {}", lang.pick("Không đo được từ dữ liệu sự kiện:", "Not measurable from events:"),
                         score.not_measured.iter().map(|g| format!("{} ({})", g.name, format::decimal(g.max, 0, lang))).collect::<Vec<_>>().join(", "))}</p>
-                    <ol class="score-children">{score.children.into_iter().take(8).map(|c| {
+                    <ol class="score-children" data-order="worst-first">{ioc_shared::score::worst_first(score.children).into_iter().map(|c| {
                         let code = c.code.clone();
                         view! { <li><a href="#" on:click=move |ev| { ev.prevent_default(); go.run(code.clone()); }>{c.name}</a><span class="num">{format::decimal(c.score, 1, lang)}</span></li> }
                     }).collect_view()}</ol>

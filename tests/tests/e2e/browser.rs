@@ -666,14 +666,26 @@ async fn on_a_phone_nothing_is_wider_than_the_screen(pool: PgPool) {
 async fn the_trend_chart_score_card_and_change_arrows_render(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     let t = now();
-    server
-        .ingest_ok(&json!([
-            dossier_received("p1", "00004", "P1", t - Duration::hours(30), t - Duration::hours(20)),
-            dossier_received("c1", "00004", "C1", t - Duration::hours(3), t + Duration::hours(20)),
-            dossier_received("c2", "00004", "C2", t - Duration::hours(2), t + Duration::hours(20)),
-            dossier_resolved("c2x", "00004", "C2", t - Duration::hours(1), "completed"),
-        ]))
-        .await;
+    // 20 received in the 24 hours before, 40 in the last 24: a percentage is shown from 20
+    // previous items on.
+    let mut events: Vec<serde_json::Value> = (0..20)
+        .map(|i| {
+            let (id, dossier) = (format!("p{i}"), format!("P{i}"));
+            dossier_received(
+                &id,
+                "00004",
+                &dossier,
+                t - Duration::hours(30),
+                t - Duration::hours(20),
+            )
+        })
+        .collect();
+    events.extend((0..40).map(|i| {
+        let (id, dossier) = (format!("c{i}"), format!("C{i}"));
+        dossier_received(&id, "00004", &dossier, t - Duration::hours(3), t + Duration::hours(20))
+    }));
+    events.push(dossier_resolved("c1x", "00004", "C1", t - Duration::hours(1), "completed"));
+    server.ingest_ok(&json!(events)).await;
     server.settle().await;
     let driver = Driver::start();
     let client = driver.client().await;
@@ -682,11 +694,11 @@ async fn the_trend_chart_score_card_and_change_arrows_render(pool: PgPool) {
     wait_for_text_containing(
         &client,
         "[data-tile=dossiers-received] .tile-value",
-        "2",
+        "40",
         StdDuration::from_secs(15),
     )
     .await;
-    // 2 received in the last 24 hours against 1 in the 24 before: ▲ 100 %.
+    // 40 received in the last 24 hours against 20 in the 24 before: ▲ 100 %.
     wait_for_text_containing(
         &client,
         "[data-tile=dossiers-received] .change",
@@ -726,10 +738,27 @@ async fn the_trend_chart_score_card_and_change_arrows_render(pool: PgPool) {
         StdDuration::from_secs(20),
     )
     .await;
+    // Every ward of the district is listed, worst score first.
+    let scores = client
+        .execute(
+            "return [...document.querySelectorAll('[data-panel=score] .score-children .num')].map(e => e.textContent);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let scores: Vec<f64> = scores
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().replace('.', "").replace(',', ".").parse().unwrap())
+        .collect();
+    assert!(scores.len() > 8, "every child is listed: {scores:?}");
+    assert!(scores.windows(2).all(|w| w[0] <= w[1]), "worst first: {scores:?}");
+    // 40 open dossiers fall due at t + 20 h; one of them is resolved.
     wait_for_text_containing(
         &client,
         "[data-panel=score] .at-stake",
-        "24 giờ tới: 1 hồ sơ đến hạn",
+        "24 giờ tới: 39 hồ sơ đến hạn",
         StdDuration::from_secs(10),
     )
     .await;
