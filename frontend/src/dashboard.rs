@@ -169,7 +169,15 @@ fn Workspace(me: Me) -> impl IntoView {
         }
         Me::Display { name, unit, .. } => (name.clone(), Some(unit.clone())),
     };
-    let unit = RwSignal::new(initial.unit.clone().or(home).unwrap_or_default());
+    let unit = RwSignal::new(initial.unit.clone().or(home.clone()).unwrap_or_default());
+    // A unit the caller may not see (or that does not exist): its code and the answer's status.
+    let refused: RwSignal<Option<(String, u16)>> = RwSignal::new(None);
+    // Until the first unit is checked: a stale address after login falls back to the own unit.
+    let first_check = StoredValue::new(true);
+    let home = StoredValue::new(home);
+    // The last unit the server confirmed the caller may see: subscriptions and panels follow
+    // this one, so nothing is asked for a unit before it is known to be in scope.
+    let checked = RwSignal::new(String::new());
     let window = RwSignal::new(initial.window);
     let live = LiveSignals::new();
     // Not a Memo: two snapshots within one second share `as_of`, and each must re-read.
@@ -187,7 +195,7 @@ fn Workspace(me: Me) -> impl IntoView {
         live,
         now_ms: RwSignal::new(js_sys::Date::now()),
         user: StoredValue::new(user_label),
-        sparks: work::sparklines(unit.into(), version),
+        sparks: work::sparklines(checked.into(), version),
         version,
     };
 
@@ -206,7 +214,7 @@ fn Workspace(me: Me) -> impl IntoView {
     {
         let client = client.clone();
         Effect::new(move |_| {
-            let unit = screen.unit.get();
+            let unit = checked.get();
             let window = screen.window.get();
             if !unit.is_empty() {
                 client.show(vec![(unit, window)]);
@@ -220,10 +228,28 @@ fn Workspace(me: Me) -> impl IntoView {
         }
         route::write(&unit, screen.window.get(), screen.lang.get(), &screen.view.get());
         leptos::task::spawn_local(async move {
-            if let Ok(info) = api::get_json::<UnitInfo>(&format!("/api/v1/units/{unit}")).await {
-                if screen.unit.get_untracked() == info.code {
+            let answer = api::get_json::<UnitInfo>(&format!("/api/v1/units/{unit}")).await;
+            let first = first_check.get_value();
+            first_check.set_value(false);
+            if screen.unit.get_untracked() != unit {
+                return;
+            }
+            match answer {
+                Ok(info) => {
+                    refused.set(None);
+                    if checked.get_untracked() != unit {
+                        checked.set(unit);
+                    }
                     screen.path.set(info.path);
                 }
+                Err(failure) if matches!(failure.status, 403 | 404) => {
+                    match home.get_value().filter(|own| first && *own != unit) {
+                        // The address of someone else's session: the own unit instead.
+                        Some(own) => screen.go(own),
+                        None => refused.set(Some((unit, failure.status))),
+                    }
+                }
+                Err(_) => {}
             }
         });
     });
@@ -256,14 +282,46 @@ fn Workspace(me: Me) -> impl IntoView {
         Duration::from_secs(1),
     );
 
-    // Every panel and page of the workspace reads the screen (and the scope) from here.
+    let unit_known =
+        Memo::new(move |_| !checked.get().is_empty() && checked.get() == screen.unit.get());
     // Every panel and page of the workspace reads the screen (and the scope) from here.
     provide_context(screen);
     provide_context(screen.scope());
-    view! {
-        <div class="screen">
-            <TopBar />
-            {move || match screen.view.get() {
+    let page = move || {
+        if let Some((code, status)) = refused.get().filter(|(code, _)| *code == screen.unit.get()) {
+            let lang = screen.lang.get();
+            let message = if status == 403 {
+                lang.pick(
+                    "Đơn vị này nằm ngoài phạm vi bạn được xem.",
+                    "This unit is outside what you may see.",
+                )
+            } else {
+                lang.pick("Không có đơn vị này.", "There is no such unit.")
+            };
+            let own = home.get_value();
+            let href = match &own {
+                Some(own) => route::href(own, screen.window.get_untracked(), lang, &View::Overview),
+                None => "/".to_owned(),
+            };
+            let back = lang.pick("Về đơn vị của bạn", "Back to your unit");
+            return view! {
+                <div class="refused" role="alert" data-refused=code>
+                    <p>{message}</p>
+                    <a href=href on:click=move |ev| {
+                        ev.prevent_default();
+                        match home.get_value() {
+                            Some(own) => screen.go(own),
+                            None => { let _ = web_sys::window().map(|w| w.location().set_href("/")); }
+                        }
+                    }>{back}</a>
+                </div>
+            }.into_any();
+        }
+        if !unit_known.get() {
+            // Before the caller's root is known: no request names an empty unit.
+            view! { <div class="loading">{screen.t("Đang tải…", "Loading…")}</div> }.into_any()
+        } else {
+            match screen.view.get() {
                 View::Overview => view! {
                     {move || match screen.summary() {
                         None => view! { <div class="loading">{screen.t("Đang tải số liệu…", "Loading figures…")}</div> }.into_any(),
@@ -282,7 +340,13 @@ fn Workspace(me: Me) -> impl IntoView {
                     let officers = Signal::derive(move || screen.summary().map(|s| s.officers.top_late).unwrap_or_default());
                     view! { <work::OfficersPage officers=officers /> }.into_any()
                 }
-            }}
+            }
+        }
+    };
+    view! {
+        <div class="screen">
+            <TopBar />
+            {page}
         </div>
     }
 }
@@ -401,6 +465,7 @@ fn Overview(summary: Summary) -> impl IntoView {
     let tiles = ui::tiles(&summary, lang)
         .into_iter()
         .map(|tile| {
+            let metric = tile.metric;
             let target = tile_target(tile.id);
             let clickable = target.is_some();
             view! {
@@ -411,7 +476,7 @@ fn Overview(summary: Summary) -> impl IntoView {
                         {tile.change.map(|c| { let class = c.class(); view! { <span class=class>{c.text}</span> } })}
                     </div>
                     <div class="tile-note">{tile.note}</div>
-                    {tile.metric.and_then(|m| screen.sparks.with_untracked(|s| s.get(m).cloned())).map(|values| work::sparkline(&values))}
+                    {move || metric.and_then(|m| screen.sparks.with(|s| s.get(m).cloned())).map(|values| work::sparkline(&values))}
                 </div>
             }
         })

@@ -926,3 +926,70 @@ async fn the_walls_score_view_is_made_once_per_turn_and_never_panics(pool: PgPoo
     client.close().await.unwrap();
     server.cleanup().await;
 }
+
+/// Regression: a chief opening a unit outside his scope (`?unit=002`, a stale address from a
+/// leader's session) saw "Đang tải số liệu…" forever under a green badge. After login he lands
+/// on his own unit; a unit outside his scope reached later says so and links back.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_unit_outside_a_chiefs_scope_says_so_and_leads_back_to_his_own(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let (username, password) = ("chief-badinh", "chief-badinh-password");
+    ioc_tests::ensure_user(
+        &server.server.state,
+        username,
+        password,
+        ioc_shared::access::Role::Chief,
+        Some("001"),
+    )
+    .await;
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.goto(&format!("{}/?unit=002&window=24h", server.base)).await.unwrap();
+    log_in(&client, username, password).await;
+    wait_for_text(&client, ".crumbs a.current", "Quận Ba Đình").await;
+    let url = client.current_url().await.unwrap();
+    assert!(url.as_str().contains("unit=001"), "{url}");
+    // Later, the address names Hoàn Kiếm (the back button, a pasted link).
+    client
+        .execute(
+            "history.pushState(null, '', '?unit=002&window=24h'); dispatchEvent(new PopStateEvent('popstate'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_for_text_containing(
+        &client,
+        ".refused[data-refused='002']",
+        "nằm ngoài phạm vi",
+        StdDuration::from_secs(10),
+    )
+    .await;
+    client.find(Locator::Css(".refused a")).await.unwrap().click().await.unwrap();
+    wait_until_gone(&client, ".refused", StdDuration::from_secs(10)).await;
+    wait_for(&client, "[data-tile=dossiers-received] .tile-value").await;
+    let url = client.current_url().await.unwrap();
+    assert!(url.as_str().contains("unit=001"), "{url}");
+    // Refusals of the unit outside his scope, and nothing else.
+    driver
+        .assert_console_clean(&client, &["/api/v1/units/002 - Failed to load resource: the server responded with a status of 403"])
+        .await;
+    client.close().await.unwrap();
+    server.cleanup().await;
+}
+
+/// Regression: logging in at `/` (no unit in the address) sent six `/api/v1/units//…`
+/// requests, answered 404, before the caller's root was known.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn logging_in_without_a_unit_in_the_address_requests_no_empty_unit(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.goto(&format!("{}/", server.base)).await.unwrap();
+    log_in(&client, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await;
+    wait_for(&client, "[data-tile=dossiers-received] .tile-value").await;
+    wait_for(&client, "[data-panel=trend]").await;
+    tokio::time::sleep(StdDuration::from_secs(1)).await;
+    driver.assert_console_clean(&client, &[]).await;
+    client.close().await.unwrap();
+    server.cleanup().await;
+}
