@@ -261,7 +261,11 @@ async fn security_headers_are_on_the_page_the_assets_and_the_api(pool: PgPool) {
         .map(|entry| format!("/{}", entry.unwrap().file_name().to_string_lossy()))
         .filter(|path| !path.ends_with(".gz") && !path.ends_with(".br") && path != "/index.html")
         .collect();
-    assert_eq!(assets.len(), 4, "stylesheet, boot script, glue and wasm: {assets:?}");
+    assert_eq!(
+        assets.len(),
+        8,
+        "stylesheet, boot script, and glue and wasm of each page's bundle: {assets:?}"
+    );
     let fixed = ["/", "/wall", "/api/v1/health", "/api/v1/units", "/api/v1/nope", "/nope"];
     for path in fixed.iter().map(|p| p.to_string()).chain(assets) {
         let response = reqwest::get(format!("{}{path}", server.base)).await.unwrap();
