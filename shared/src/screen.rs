@@ -127,6 +127,17 @@ impl Change {
     }
 }
 
+/// ▲ up, ▼ down, = unchanged.
+fn arrow(change: f64) -> &'static str {
+    if change > 0.0 {
+        "▲"
+    } else if change < 0.0 {
+        "▼"
+    } else {
+        "="
+    }
+}
+
 /// A count's change is shown as a percentage only when the previous period had at least this
 /// many: below it, "▲ 800 %" says nothing (8 against 1).
 pub const MIN_PREVIOUS_FOR_PERCENT: u64 = 20;
@@ -138,13 +149,7 @@ fn count_change(now: u64, before: u64, more_is_good: Option<bool>, lang: Lang) -
         return None;
     }
     let ratio = (now as f64 - before as f64) / before as f64;
-    let arrow = if ratio > 0.0 {
-        "▲"
-    } else if ratio < 0.0 {
-        "▼"
-    } else {
-        "="
-    };
+    let arrow = arrow(ratio);
     let good = if ratio == 0.0 { None } else { more_is_good.map(|m| m == (ratio > 0.0)) };
     Some(Change { text: format!("{arrow} {}", format::percent(ratio.abs(), lang)), good })
 }
@@ -157,13 +162,7 @@ fn duration_change(
     lang: Lang,
 ) -> Option<Change> {
     let delta = now_hours? - before_hours?;
-    let arrow = if delta > 0.0 {
-        "▲"
-    } else if delta < 0.0 {
-        "▼"
-    } else {
-        "="
-    };
+    let arrow = arrow(delta);
     Some(Change {
         text: format!("{arrow} {}", format::hours(delta.abs(), lang)),
         good: (delta != 0.0).then_some(delta < 0.0),
@@ -173,13 +172,7 @@ fn duration_change(
 /// The change of a rate in percentage points ("▲ 2,5 điểm").
 fn rate_change(now: Option<f64>, before: Option<f64>, lang: Lang) -> Option<Change> {
     let delta = (now? - before?) * 100.0;
-    let arrow = if delta > 0.0 {
-        "▲"
-    } else if delta < 0.0 {
-        "▼"
-    } else {
-        "="
-    };
+    let arrow = arrow(delta);
     let good = (delta != 0.0).then_some(delta > 0.0);
     Some(Change {
         text: format!(
