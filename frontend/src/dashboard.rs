@@ -118,7 +118,7 @@ struct Screen {
     live: LiveSignals,
     now_ms: RwSignal<f64>,
     /// Who is logged in, for the top bar.
-    user: StoredValue<String>,
+    user: StoredValue<(String, Option<Role>)>,
     /// The last 30 days of each tile's metric.
     sparks: RwSignal<std::collections::HashMap<String, Vec<Option<f64>>>>,
     /// Notifies with each new snapshot of the scope (its `as_of`): the data behind the numbers
@@ -158,16 +158,10 @@ impl Screen {
 #[component]
 fn Workspace(me: Me) -> impl IntoView {
     let initial = route::read();
+    // Who is logged in: a name and, for a person, the role (named in the chosen language).
     let (user_label, home) = match &me {
-        Me::User { username, role, unit } => {
-            let role = match role {
-                Role::Admin => "quản trị",
-                Role::Leader => "lãnh đạo",
-                Role::Chief => "trưởng đơn vị",
-            };
-            (format!("{username} ({role})"), unit.clone())
-        }
-        Me::Display { name, unit, .. } => (name.clone(), Some(unit.clone())),
+        Me::User { username, role, unit } => ((username.clone(), Some(*role)), unit.clone()),
+        Me::Display { name, unit, .. } => ((name.clone(), None), Some(unit.clone())),
     };
     let unit = RwSignal::new(initial.unit.clone().or(home.clone()).unwrap_or_default());
     // A unit the caller may not see (or that does not exist): its code and the answer's status.
@@ -451,7 +445,14 @@ fn TopBar() -> impl IntoView {
                 <button class="lang" on:click=move |_| screen.lang.update(|l| *l = if *l == Lang::Vi { Lang::En } else { Lang::Vi })>
                     {move || if screen.lang.get() == Lang::Vi { "EN" } else { "VI" }}
                 </button>
-                <span class="user">{screen.user.get_value()}</span>
+                <span class="user">{move || {
+                    let (name, role) = screen.user.get_value();
+                    let lang = screen.lang.get();
+                    match role {
+                        Some(role) => format!("{name} ({})", role_label(role, lang)),
+                        None => name,
+                    }
+                }}</span>
                 <button class="logout" on:click=logout>{move || screen.t("Đăng xuất", "Log out")}</button>
             </div>
         </header>
@@ -488,7 +489,7 @@ fn Overview(summary: Summary) -> impl IntoView {
             <div class="side">
                 <LateOfficers lang=lang summary=summary.clone() />
                 <Breakdown title=lang.pick("PAKN theo lĩnh vực", "Complaints by field") counts=summary.complaints.by_field.clone() lang=lang id="by-field" />
-                <Breakdown title=lang.pick("PAKN theo kênh tiếp nhận", "Complaints by channel") counts=channel_names(&summary.complaints.by_channel) lang=lang id="by-channel" />
+                <Breakdown title=lang.pick("PAKN theo kênh tiếp nhận", "Complaints by channel") counts=channel_names(&summary.complaints.by_channel, lang) lang=lang id="by-channel" />
             </div>
         </section>
     }
@@ -510,21 +511,16 @@ fn tile_target(id: &str) -> Option<View> {
     }
 }
 
-fn channel_names(counts: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
-    counts
-        .iter()
-        .map(|(channel, n)| {
-            let name = match channel.as_str() {
-                "zalo" => "Zalo",
-                "hotline" => "Đường dây nóng",
-                "app" => "Ứng dụng",
-                "portal" => "Cổng thông tin",
-                "direct" => "Trực tiếp",
-                other => other,
-            };
-            (name.to_owned(), *n)
-        })
-        .collect()
+fn role_label(role: Role, lang: Lang) -> &'static str {
+    match role {
+        Role::Admin => lang.pick("quản trị", "admin"),
+        Role::Leader => lang.pick("lãnh đạo", "leader"),
+        Role::Chief => lang.pick("trưởng đơn vị", "unit chief"),
+    }
+}
+
+fn channel_names(counts: &BTreeMap<String, u64>, lang: Lang) -> BTreeMap<String, u64> {
+    counts.iter().map(|(channel, n)| (format::channel_name(channel, lang).to_owned(), *n)).collect()
 }
 
 #[component]
@@ -570,7 +566,7 @@ fn Ranking(children: Vec<ChildFigures>) -> impl IntoView {
                     <th class="num">{lang.pick("Hồ sơ", "Dossiers")}</th>
                     <th class="num">{lang.pick("Đúng hạn", "On time")}</th>
                     <th class="num">{lang.pick("Quá hạn", "Overdue")}</th>
-                    <th class="num">"PAKN"</th>
+                    <th class="num">{lang.pick("PAKN", "Complaints")}</th>
                 </tr></thead>
                 <tbody>{rows}</tbody>
             </table>

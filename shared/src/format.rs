@@ -141,9 +141,29 @@ pub fn overdue(hours: f64, lang: Lang) -> String {
     }
 }
 
+/// A complaint channel's name for people (`zalo` → "Zalo", `hotline` → "Đường dây nóng").
+pub fn channel_name(code: &str, lang: Lang) -> &str {
+    match code {
+        "zalo" => "Zalo",
+        "hotline" => lang.pick("Đường dây nóng", "Hotline"),
+        "app" => lang.pick("Ứng dụng", "App"),
+        "portal" => lang.pick("Cổng thông tin", "Web portal"),
+        "direct" => lang.pick("Trực tiếp", "In person"),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channels_are_named_in_the_chosen_language() {
+        assert_eq!(channel_name("hotline", Lang::Vi), "Đường dây nóng");
+        assert_eq!(channel_name("hotline", Lang::En), "Hotline");
+        assert_eq!(channel_name("zalo", Lang::En), "Zalo");
+        assert_eq!(channel_name("fax", Lang::En), "fax", "unknown: the code itself");
+    }
 
     #[test]
     fn how_late_reads_in_days_and_hours_rounded_to_the_hour() {

@@ -61,6 +61,30 @@ pub struct Score {
     pub children: Vec<ChildScore>,
 }
 
+/// An indicator's name in `lang`: the server names them in Vietnamese, as Decision 766 does.
+pub fn indicator_name(code: &str, vietnamese: &str, lang: crate::format::Lang) -> String {
+    let english = match code {
+        "progress" => "Resolution progress",
+        "online" => "Online public services (approximate)",
+        "complaints_on_time" => "Satisfaction: complaints on time",
+        "complaint_satisfaction" => "Satisfaction: complaints",
+        "dossier_satisfaction" => "Satisfaction: dossiers",
+        _ => return vietnamese.to_owned(),
+    };
+    lang.pick(vietnamese, english).to_owned()
+}
+
+/// A group of Decision 766 not measured from events, in `lang` (named by its Vietnamese name).
+pub fn not_measured_name(vietnamese: &str, lang: crate::format::Lang) -> &str {
+    let english = match vietnamese {
+        "Công khai, minh bạch" => "Publicity, transparency",
+        "Số hóa hồ sơ" => "Digitised dossiers",
+        "Thanh toán trực tuyến" => "Online payment",
+        _ => return vietnamese,
+    };
+    lang.pick(vietnamese, english)
+}
+
 /// The children worst first, as a leader reads a ranking (the API lists them best first, with
 /// their `rank`): lowest score first, ties by code.
 pub fn worst_first(mut children: Vec<ChildScore>) -> Vec<ChildScore> {
@@ -87,6 +111,21 @@ pub fn band(score: f64, max: f64) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: in English the 766 card kept its Vietnamese indicator names.
+    #[test]
+    fn indicators_are_named_in_the_chosen_language() {
+        use crate::format::Lang;
+        let vi = "Tiến độ giải quyết";
+        assert_eq!(indicator_name("progress", vi, Lang::En), "Resolution progress");
+        assert_eq!(indicator_name("progress", vi, Lang::Vi), vi);
+        assert_eq!(
+            indicator_name("new-one", "Mới", Lang::En),
+            "Mới",
+            "unknown: as the server says"
+        );
+        assert_eq!(not_measured_name("Số hóa hồ sơ", Lang::En), "Digitised dossiers");
+    }
 
     /// Regression: the card listed the 8 best units; a leader looks for the worst.
     #[test]

@@ -128,10 +128,10 @@ pub fn ScoreCard(go: Callback<String>) -> impl IntoView {
                         lang.pick("hồ sơ đến hạn", "dossiers fall due"), format::decimal(score.at_stake_24h.points, 2, lang),
                         lang.pick("điểm có thể mất", "points at stake"))}</div>
                     <ul class="indicators">{score.indicators.iter().map(|i| view! {
-                        <li><span>{i.name.clone()}</span><span class="num">{format!("{} / {}", format::decimal(i.score, 2, lang), format::decimal(i.max, 0, lang))}</span></li>
+                        <li><span>{ioc_shared::score::indicator_name(&i.code, &i.name, lang)}</span><span class="num">{format!("{} / {}", format::decimal(i.score, 2, lang), format::decimal(i.max, 0, lang))}</span></li>
                     }).collect_view()}</ul>
                     <p class="muted not-measured">{format!("{} {}", lang.pick("Không đo được từ dữ liệu sự kiện:", "Not measurable from events:"),
-                        score.not_measured.iter().map(|g| format!("{} ({})", g.name, format::decimal(g.max, 0, lang))).collect::<Vec<_>>().join(", "))}</p>
+                        score.not_measured.iter().map(|g| format!("{} ({})", ioc_shared::score::not_measured_name(&g.name, lang), format::decimal(g.max, 0, lang))).collect::<Vec<_>>().join(", "))}</p>
                     <ol class="score-children" data-order="worst-first">{ioc_shared::score::worst_first(score.children).into_iter().map(|c| {
                         let code = c.code.clone();
                         view! { <li><a href="#" on:click=move |ev| { ev.prevent_default(); go.run(code.clone()); }>{c.name}</a><span class="num">{format::decimal(c.score, 1, lang)}</span></li> }

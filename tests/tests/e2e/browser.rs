@@ -994,3 +994,45 @@ async fn logging_in_without_a_unit_in_the_address_requests_no_empty_unit(pool: P
     client.close().await.unwrap();
     server.cleanup().await;
 }
+
+/// Regression: in English the 766 indicators, the role ("(lãnh đạo)"), "PAKN" and the channel
+/// names stayed Vietnamese.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn the_dashboard_in_english_names_roles_channels_and_indicators_in_english(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let t = now();
+    server
+        .ingest_ok(&json!([
+            complaint_received(
+                "k1",
+                "00004",
+                "K1",
+                t,
+                t + Duration::hours(8),
+                "Môi trường",
+                "hotline"
+            ),
+            dossier_received("d1", "00004", "D1", t, t + Duration::hours(8)),
+        ]))
+        .await;
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.goto(&format!("{}/?unit=001&window=24h&lang=en", server.base)).await.unwrap();
+    log_in(&client, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await;
+    let limit = StdDuration::from_secs(20);
+    wait_for_text_containing(&client, ".user", "(admin)", limit).await;
+    wait_for_text_containing(&client, "[data-panel=by-channel]", "Hotline", limit).await;
+    wait_for_text_containing(&client, ".ranking thead", "Complaints", limit).await;
+    wait_for_text_containing(
+        &client,
+        "[data-panel=score] .indicators",
+        "Resolution progress",
+        limit,
+    )
+    .await;
+    wait_for_text_containing(&client, "[data-panel=score] .not-measured", "Online payment", limit)
+        .await;
+    driver.assert_console_clean(&client, &[]).await;
+    client.close().await.unwrap();
+    server.cleanup().await;
+}
