@@ -68,6 +68,12 @@ pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, Failure> {
     decode(&call_text("GET", path, None).await?)
 }
 
+/// Who this browser is signed in as (`None`: nobody), from `GET /api/v1/session`, which every
+/// page asks first and which never answers 401.
+pub async fn session() -> Result<Option<ioc_shared::access::Me>, Failure> {
+    get_json::<ioc_shared::access::SessionState>("/api/v1/session").await.map(|s| s.me)
+}
+
 /// POSTs `body` as JSON to `path` and decodes the JSON answer.
 pub async fn post_json<B: Serialize, T: DeserializeOwned>(
     path: &str,

@@ -7,7 +7,7 @@ use crate::route::{self, View};
 use crate::ui::{self, rate_tone, window_label, Freshness};
 use crate::work::{self, Scope};
 use chrono::DateTime;
-use ioc_shared::access::{LoginRequest, Me, Role, SessionState};
+use ioc_shared::access::{LoginRequest, Me, Role};
 use ioc_shared::format::{self, Lang};
 use ioc_shared::summary::{ChildFigures, Summary, UnitBrief, UnitInfo, Window};
 use leptos::prelude::*;
@@ -42,7 +42,7 @@ pub fn Dashboard() -> impl IntoView {
 
 fn check_me(gate: RwSignal<Gate>) {
     leptos::task::spawn_local(async move {
-        match api::get_json::<SessionState>("/api/v1/session").await.map(|s| s.me) {
+        match api::session().await {
             Ok(Some(Me::Display { .. })) => {
                 // A paired wall screen belongs on the wall page.
                 if let Some(window) = web_sys::window() {
@@ -276,8 +276,9 @@ fn Workspace(me: Me) -> impl IntoView {
         Duration::from_secs(1),
     );
 
-    let unit_known =
-        Memo::new(move |_| !checked.get().is_empty() && checked.get() == screen.unit.get());
+    let unit_known = Memo::new(move |_| {
+        checked.with(|checked| !checked.is_empty() && *checked == screen.unit.get())
+    });
     // Every panel and page of the workspace reads the screen (and the scope) from here.
     provide_context(screen);
     provide_context(screen.scope());
@@ -292,9 +293,10 @@ fn Workspace(me: Me) -> impl IntoView {
             } else {
                 lang.pick("Không có đơn vị này.", "There is no such unit.")
             };
-            let own = home.get_value();
-            let href = match &own {
-                Some(own) => route::href(own, screen.window.get_untracked(), lang, &View::Overview),
+            let href = match home.get_value() {
+                Some(own) => {
+                    route::href(&own, screen.window.get_untracked(), lang, &View::Overview)
+                }
                 None => "/".to_owned(),
             };
             let back = lang.pick("Về đơn vị của bạn", "Back to your unit");
@@ -302,14 +304,15 @@ fn Workspace(me: Me) -> impl IntoView {
                 <div class="refused" role="alert" data-refused=code>
                     <p>{message}</p>
                     <a href=href on:click=move |ev| {
-                        ev.prevent_default();
-                        match home.get_value() {
-                            Some(own) => screen.go(own),
-                            None => { let _ = web_sys::window().map(|w| w.location().set_href("/")); }
+                        // Without an own unit, the link's "/" itself leads to the caller's root.
+                        if let Some(own) = home.get_value() {
+                            ev.prevent_default();
+                            screen.go(own);
                         }
                     }>{back}</a>
                 </div>
-            }.into_any();
+            }
+            .into_any();
         }
         if !unit_known.get() {
             // Before the caller's root is known: no request names an empty unit.

@@ -154,9 +154,7 @@ impl LiveClient {
             inner.on_credential_lost.clone()
         };
         leptos::task::spawn_local(async move {
-            let session =
-                crate::api::get_json::<ioc_shared::access::SessionState>("/api/v1/session").await;
-            if matches!(session, Ok(ioc_shared::access::SessionState { me: None })) {
+            if matches!(crate::api::session().await, Ok(None)) {
                 on_lost();
             }
         });

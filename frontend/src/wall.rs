@@ -67,8 +67,7 @@ pub fn Wall() -> impl IntoView {
 /// a code. Retries while the server is unreachable.
 fn start_up(phase: RwSignal<Phase>) {
     leptos::task::spawn_local(async move {
-        let session = api::get_json::<ioc_shared::access::SessionState>("/api/v1/session").await;
-        match session.map(|s| s.me) {
+        match api::session().await {
             Ok(Some(Me::Display { name, playlist, .. })) => {
                 phase.set(Phase::Running { name, playlist })
             }
