@@ -93,12 +93,8 @@ fn push_list_filter<'a>(sql: &mut QueryBuilder<'a, Postgres>, query: &ListQuery<
             sql.push("open AND paused");
         }
         ListState::ResolvedLate => {
-            sql.push("resolved_at >= ")
-                .push_bind(query.resolved_since)
-                .push(" AND resolved_at <= ")
-                .push_bind(query.now)
-                .push(" AND resolved_at > due_extended_at AND ")
-                .push(RATED);
+            push_resolved_between(sql, query.resolved_since, query.now);
+            sql.push(" AND resolved_at > due_extended_at AND ").push(RATED);
         }
         ListState::NeedsRouting => {
             sql.push("needs_routing");
