@@ -276,8 +276,9 @@ pub struct ServeArgs {
 pub struct DemoArgs {
     #[command(flatten)]
     pub serve: ServeArgs,
-    /// Average simulated events per second during office hours.
-    #[arg(long, env = "IOC_DEMO_RATE", default_value_t = 4.0)]
+    /// Average simulated events per second during office hours. The history written on first
+    /// start is at the same rate, so a higher rate makes that first start longer.
+    #[arg(long, env = "IOC_DEMO_RATE", default_value_t = 0.2)]
     pub rate: f64,
 }
 

@@ -128,6 +128,35 @@ impl Store {
                 .await?;
         Ok(found)
     }
+
+    /// The open items of `source`, oldest first: the simulator takes up the ones it left
+    /// running when it last stopped.
+    pub async fn open_items_from(&self, source: &str) -> Result<Vec<OpenItemRow>, StoreError> {
+        let rows = sqlx::query_as::<_, OpenItemRow>(
+            "SELECT kind, item_id, unit, received_at, due_extended_at, paused, \
+                    officer_id IS NOT NULL AS assigned \
+             FROM items WHERE open AND source = $1 ORDER BY received_at",
+        )
+        .bind(source)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
+    }
+}
+
+/// An open item as [`Store::open_items_from`] reads it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct OpenItemRow {
+    /// `dossier`, `complaint` or `task`.
+    pub kind: String,
+    pub item_id: String,
+    pub unit: String,
+    pub received_at: Option<DateTime<Utc>>,
+    /// The due time after pauses (none while paused).
+    pub due_extended_at: Option<DateTime<Utc>>,
+    pub paused: bool,
+    /// Whether an officer holds it.
+    pub assigned: bool,
 }
 
 /// Reads back an event stored by [`Store::ingest`]. Stored events were checked on the way in,
