@@ -548,14 +548,14 @@ fn Ranking(children: Vec<ChildFigures>) -> impl IntoView {
             let tone = if small { ui::Tone::Empty } else { rate_tone(child.on_time_rate) };
             view! {
                 <tr class="child" data-unit=child.code.clone() on:click=move |_| screen.go(code.clone())>
-                    <td><a href=href on:click=|ev| ev.prevent_default()>{child.name}</a></td>
-                    <td class="num">{format::integer(child.dossiers_received, lang)}</td>
-                    <td class=format!("num rate {}", tone.class())>
+                    <td class="child-name"><a href=href on:click=|ev| ev.prevent_default()>{child.name}</a></td>
+                    <td class="num" data-label=lang.pick("Hồ sơ", "Dossiers")>{format::integer(child.dossiers_received, lang)}</td>
+                    <td class=format!("num rate {}", tone.class()) data-label=lang.pick("Đúng hạn", "On time")>
                         {child.on_time_rate.map(|r| format::percent(r, lang)).unwrap_or_else(|| "—".to_owned())}
                         {small.then(|| view! { <span class="few" title=lang.pick("ít hơn 5 hồ sơ được đánh giá", "fewer than 5 rated")>{lang.pick(" ít dữ liệu", " few data")}</span> })}
                     </td>
-                    <td class="num">{format::integer(child.overdue, lang)}</td>
-                    <td class="num">{format::integer(child.complaints_received, lang)}</td>
+                    <td class="num" data-label=lang.pick("Quá hạn", "Overdue")>{format::integer(child.overdue, lang)}</td>
+                    <td class="num" data-label=lang.pick("PAKN", "Complaints")>{format::integer(child.complaints_received, lang)}</td>
                 </tr>
             }
         })
@@ -563,7 +563,7 @@ fn Ranking(children: Vec<ChildFigures>) -> impl IntoView {
     view! {
         <div class="panel ranking">
             <h2>{lang.pick("Xếp hạng đơn vị trực thuộc (tỷ lệ đúng hạn thấp nhất trước, từ 5 hồ sơ được đánh giá)", "Units below, worst on-time rate first (5 rated or more)")}</h2>
-            <table>
+            <div class="table-scroll"><table>
                 <thead><tr>
                     <th>{lang.pick("Đơn vị", "Unit")}</th>
                     <th class="num">{lang.pick("Hồ sơ", "Dossiers")}</th>
@@ -572,7 +572,7 @@ fn Ranking(children: Vec<ChildFigures>) -> impl IntoView {
                     <th class="num">{lang.pick("PAKN", "Complaints")}</th>
                 </tr></thead>
                 <tbody>{rows}</tbody>
-            </table>
+            </table></div>
         </div>
     }
     .into_any()

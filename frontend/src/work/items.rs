@@ -66,12 +66,12 @@ pub fn items_table(items: Vec<Item>, lang: Lang, open: Callback<View>) -> impl I
         <div class="table-scroll">
             <table class="items">
                 <thead><tr>
-                    <th>{lang.pick("Mã", "Id")}</th>
-                    <th>{lang.pick("Thủ tục / nội dung", "Procedure / subject")}</th>
-                    <th>{lang.pick("Đơn vị", "Unit")}</th>
-                    <th>{lang.pick("Cán bộ", "Officer")}</th>
-                    <th>{lang.pick("Hạn", "Due")}</th>
-                    <th>{lang.pick("Quá hạn", "Late")}</th>
+                    <th class="item-id">{lang.pick("Mã", "Id")}</th>
+                    <th class="item-what">{lang.pick("Thủ tục / nội dung", "Procedure / subject")}</th>
+                    <th class="item-unit">{lang.pick("Đơn vị", "Unit")}</th>
+                    <th class="item-officer">{lang.pick("Cán bộ", "Officer")}</th>
+                    <th class="item-due">{lang.pick("Hạn", "Due")}</th>
+                    <th class="item-late">{lang.pick("Quá hạn", "Late")}</th>
                 </tr></thead>
                 <tbody>
                     <For each=move || items.clone() key=|i| (i.source.clone(), i.id.clone(), i.overdue_hours.map(|h| h.to_bits()), i.officer.as_ref().map(|o| o.id.clone())) let:item>
