@@ -388,9 +388,61 @@ pub fn window_label(window: Window, lang: Lang) -> &'static str {
     }
 }
 
+/// The top of a count axis: the smallest 1, 2 or 5 × 10ⁿ at or above `max` (at least 1), so
+/// the axis is labelled with round numbers.
+pub fn axis_top(max: f64) -> f64 {
+    if !max.is_finite() || max <= 1.0 {
+        return 1.0;
+    }
+    let magnitude = 10_f64.powf(max.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|step| step * magnitude)
+        .find(|top| *top >= max)
+        .unwrap_or(10.0 * magnitude)
+}
+
+/// The bottom of a rate axis (the top is 100 %): the lowest rate shown, rounded down to ten
+/// points, so rates in the high 90s are not pressed flat against the top.
+pub fn rate_axis_bottom(rates: impl IntoIterator<Item = f64>) -> f64 {
+    let lowest = rates.into_iter().filter(|r| r.is_finite()).fold(1.0_f64, f64::min);
+    ((lowest * 10.0).floor() / 10.0).clamp(0.0, 0.9)
+}
+
+/// A sparkline's range: its own lowest and highest values (a flat line sits in the middle).
+pub fn spark_range(values: &[Option<f64>]) -> Option<(f64, f64)> {
+    let mut known = values.iter().flatten().copied().filter(|v| v.is_finite());
+    let first = known.next()?;
+    Some(known.fold((first, first), |(lo, hi), v| (lo.min(v), hi.max(v))))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn count_axes_end_on_round_numbers() {
+        assert_eq!(super::axis_top(0.0), 1.0);
+        assert_eq!(super::axis_top(3.0), 5.0);
+        assert_eq!(super::axis_top(10.0), 10.0);
+        assert_eq!(super::axis_top(11.0), 20.0);
+        assert_eq!(super::axis_top(1_830.0), 2_000.0);
+        assert_eq!(super::axis_top(f64::NAN), 1.0);
+    }
+
+    #[test]
+    fn rate_axes_start_below_the_lowest_rate() {
+        assert_eq!(super::rate_axis_bottom([0.95, 0.97]), 0.9);
+        assert!((super::rate_axis_bottom([0.76, 0.99]) - 0.7).abs() < 1e-9);
+        assert_eq!(super::rate_axis_bottom([0.05]), 0.0);
+        assert_eq!(super::rate_axis_bottom([]), 0.9);
+    }
+
+    #[test]
+    fn sparklines_span_their_own_range() {
+        assert_eq!(super::spark_range(&[None, Some(40.0), Some(42.0), None]), Some((40.0, 42.0)));
+        assert_eq!(super::spark_range(&[None]), None);
+    }
+
     use super::*;
 
     const NOW: f64 = 1_000_000.0;

@@ -75,20 +75,19 @@ pub fn sparklines(
     lines
 }
 
-/// A small line of values (gaps where a value is missing).
+/// A small line of values (gaps where a value is missing), scaled to its own range so a
+/// change shows even when the values are far from zero.
 pub fn sparkline(values: &[Option<f64>]) -> impl IntoView {
-    let max = values.iter().flatten().copied().fold(0.0_f64, f64::max).max(1e-9);
+    let (low, high) = ioc_shared::screen::spark_range(values).unwrap_or((0.0, 0.0));
+    let span = high - low;
     let n = values.len().max(2) as f64 - 1.0;
     let points: String = values
         .iter()
         .enumerate()
         .filter_map(|(i, v)| {
             v.map(|v| {
-                format!(
-                    "{},{}",
-                    format::coordinate(i as f64 * 100.0 / n),
-                    format::coordinate(28.0 - v / max * 26.0)
-                )
+                let y = if span > 0.0 { 28.0 - (v - low) / span * 26.0 } else { 15.0 };
+                format!("{},{}", format::coordinate(i as f64 * 100.0 / n), format::coordinate(y))
             })
         })
         .collect::<Vec<_>>()
@@ -153,60 +152,134 @@ pub fn Trend() -> impl IntoView {
     use chrono::Datelike;
     view! {
         <div class="panel trend" data-panel="trend">
-            <h2>{move || scope.lang.get().pick("Xu hướng", "Trend")}</h2>
+            <h2>{move || scope.lang.get().pick("Xu hướng hồ sơ theo ngày", "Dossiers per day")}</h2>
             {move || {
                 let lang = scope.lang.get();
                 let (Some(received), Some(resolved)) = (received.get(), resolved.get()) else { return view! { <p class="muted">"…"</p> }.into_any() };
                 let rate = rate.get().map(|r| r.points).unwrap_or_default();
-                let n = received.points.len();
-                let max = received.points.iter().chain(&resolved.points).filter_map(|p| p.value).fold(1.0_f64, f64::max);
-                let x = move |i: usize| if n > 1 { 10.0 + i as f64 * 580.0 / (n as f64 - 1.0) } else { 300.0 };
-                let y = move |v: f64| 150.0 - v / max * 130.0;
-                let line = |points: &[Point], scale: &dyn Fn(f64) -> f64| -> String {
-                    points.iter().enumerate().filter_map(|(i, p)| p.value.map(|v| format!("{},{}", format::coordinate(x(i)), format::coordinate(scale(v))))).collect::<Vec<_>>().join(" ")
-                };
-                let rate_y = |v: f64| 150.0 - v * 130.0;
-                let received_line = line(&received.points, &y);
-                let resolved_line = line(&resolved.points, &y);
-                let rate_line = line(&rate, &rate_y);
-                let received_points = received.points.clone();
-                let first_day = received.points.first().map(|p| day_label(&p.t)).unwrap_or_default();
-                let last_day = received.points.last().map(|p| day_label(&p.t)).unwrap_or_default();
-                let readout = move || picked.get().and_then(|i| {
-                    let day = received.points.get(i)?;
-                    let got = |s: &[Point]| s.get(i).and_then(|p| p.value);
-                    let r = got(&rate).map(|v| format::percent(v, lang)).unwrap_or_else(|| "—".into());
-                    Some(format!("{}: {} {}, {} {}, {} {r}", day_label(&day.t),
-                        format::integer(day.value.unwrap_or(0.0) as u64, lang), lang.pick("tiếp nhận", "received"),
-                        format::integer(got(&resolved.points).unwrap_or(0.0) as u64, lang), lang.pick("giải quyết", "resolved"),
-                        lang.pick("đúng hạn", "on time")))
-                });
-                view! {
-                    <svg class="chart" viewBox="0 0 600 170" role="img">
-                        <line x1="10" y1="150" x2="590" y2="150" class="axis" />
-                        <polyline class="line received" points=received_line fill="none" />
-                        <polyline class="line resolved" points=resolved_line fill="none" />
-                        <polyline class="line rate" points=rate_line fill="none" />
-                        {received_points.into_iter().enumerate().map(|(i, p)| {
-                            let label = day_label(&p.t);
-                            view! {
-                                <rect class="hit" x=format::coordinate(x(i) - 290.0 / n.max(1) as f64) y="0" width=format::coordinate(580.0 / n.max(1) as f64) height="165"
-                                    on:mouseover=move |_| picked.set(Some(i)) on:click=move |_| picked.set(Some(i))>
-                                    <title>{label}</title>
-                                </rect>
-                            }
-                        }).collect_view()}
-                        <text x="10" y="166" class="tick">{first_day}</text>
-                        <text x="590" y="166" text-anchor="end" class="tick">{last_day}</text>
-                    </svg>
-                    <div class="legend">
-                        <span class="key received">{lang.pick("Tiếp nhận", "Received")}</span>
-                        <span class="key resolved">{lang.pick("Giải quyết", "Resolved")}</span>
-                        <span class="key rate">{lang.pick("Tỷ lệ đúng hạn", "On-time rate")}</span>
-                    </div>
-                    <div class="readout">{readout}</div>
-                }.into_any()
+                chart(received.points, resolved.points, rate, picked, lang).into_any()
             }}
         </div>
+    }
+}
+
+// The chart's frame in SVG units: counts above, the on-time rate below, each with its own
+// labelled axis; dates along the bottom.
+const LEFT: f64 = 44.0;
+const RIGHT: f64 = 392.0;
+const COUNT_TOP: f64 = 14.0;
+const COUNT_BOTTOM: f64 = 118.0;
+const RATE_TOP: f64 = 146.0;
+const RATE_BOTTOM: f64 = 200.0;
+
+/// Received and resolved per day on a count axis, the on-time rate on a percent axis below;
+/// the last day, still running, drawn dashed and marked.
+fn chart(
+    received: Vec<Point>,
+    resolved: Vec<Point>,
+    rate: Vec<Point>,
+    picked: RwSignal<Option<usize>>,
+    lang: ioc_shared::format::Lang,
+) -> impl IntoView {
+    use ioc_shared::screen::{axis_top, rate_axis_bottom};
+    let n = received.len();
+    let top =
+        axis_top(received.iter().chain(&resolved).filter_map(|p| p.value).fold(0.0, f64::max));
+    let rate_low = rate_axis_bottom(rate.iter().filter_map(|p| p.value));
+    let x = move |i: usize| {
+        if n > 1 {
+            LEFT + i as f64 * (RIGHT - LEFT) / (n as f64 - 1.0)
+        } else {
+            (LEFT + RIGHT) / 2.0
+        }
+    };
+    let count_y = move |v: f64| COUNT_BOTTOM - v / top * (COUNT_BOTTOM - COUNT_TOP);
+    let rate_y = move |v: f64| {
+        RATE_BOTTOM - (v - rate_low).max(0.0) / (1.0 - rate_low) * (RATE_BOTTOM - RATE_TOP)
+    };
+    // The whole days as one line, the running day as a dashed piece after it.
+    let lines = |points: &[Point], scale: &dyn Fn(f64) -> f64| -> (String, String) {
+        let at = |i: usize| {
+            points
+                .get(i)
+                .and_then(|p| p.value)
+                .map(|v| format!("{},{}", format::coordinate(x(i)), format::coordinate(scale(v))))
+        };
+        let whole = (0..n.saturating_sub(1)).filter_map(at).collect::<Vec<_>>().join(" ");
+        let running = if n >= 2 {
+            [at(n - 2), at(n - 1)].into_iter().flatten().collect::<Vec<_>>().join(" ")
+        } else {
+            String::new()
+        };
+        (whole, running)
+    };
+    let (received_line, received_today) = lines(&received, &count_y);
+    let (resolved_line, resolved_today) = lines(&resolved, &count_y);
+    let (rate_line, rate_today) = lines(&rate, &rate_y);
+    let tick = |y: f64, text: String| {
+        view! {
+            <line x1=format::coordinate(LEFT) x2=format::coordinate(RIGHT) y1=format::coordinate(y) y2=format::coordinate(y) class="grid" />
+            <text x=format::coordinate(LEFT - 4.0) y=format::coordinate(y + 4.0) text-anchor="end" class="tick y-tick">{text}</text>
+        }
+    };
+    let count_ticks =
+        [0.0, top / 2.0, top].map(|v| tick(count_y(v), format::integer(v as u64, lang)));
+    let rate_ticks = [rate_low, 1.0].map(|v| tick(rate_y(v), format::percent(v, lang)));
+    let day = |i: usize| received.get(i).map(|p| day_label(&p.t)).unwrap_or_default();
+    let (first_day, middle_day, last_day) = (day(0), day(n / 2), day(n.saturating_sub(1)));
+    let hits = (0..n).map(|i| {
+        let width = (RIGHT - LEFT) / n.max(1) as f64;
+        let label = day(i);
+        view! {
+            <rect class="hit" x=format::coordinate(x(i) - width / 2.0) y="0" width=format::coordinate(width) height=format::coordinate(RATE_BOTTOM)
+                on:mouseover=move |_| picked.set(Some(i)) on:click=move |_| picked.set(Some(i))>
+                <title>{label}</title>
+            </rect>
+        }
+    }).collect_view();
+    let readout = move || {
+        picked.get().and_then(|i| {
+            let got = |s: &[Point]| s.get(i).and_then(|p| p.value);
+            let r = got(&rate).map(|v| format::percent(v, lang)).unwrap_or_else(|| "—".into());
+            let running = if i + 1 == n {
+                lang.pick(" (hôm nay, chưa hết ngày)", " (today, still running)")
+            } else {
+                ""
+            };
+            Some(format!(
+                "{}{running}: {} {}, {} {}, {} {r}",
+                received.get(i).map(|p| day_label(&p.t))?,
+                format::integer(got(&received).unwrap_or(0.0) as u64, lang),
+                lang.pick("tiếp nhận", "received"),
+                format::integer(got(&resolved).unwrap_or(0.0) as u64, lang),
+                lang.pick("giải quyết", "resolved"),
+                lang.pick("đúng hạn", "on time")
+            ))
+        })
+    };
+    view! {
+        <svg class="chart" viewBox="0 0 400 222" role="img">
+            <text x="2" y="9" class="tick axis-title counts-axis">{lang.pick("hồ sơ / ngày", "dossiers / day")}</text>
+            {count_ticks}
+            <text x="2" y=format::coordinate(RATE_TOP - 6.0) class="tick axis-title rate-axis">{lang.pick("tỷ lệ đúng hạn", "on-time rate")}</text>
+            {rate_ticks}
+            <polyline class="line received" points=received_line fill="none" />
+            <polyline class="line resolved" points=resolved_line fill="none" />
+            <polyline class="line rate" points=rate_line fill="none" />
+            <polyline class="line received partial" points=received_today fill="none" />
+            <polyline class="line resolved partial" points=resolved_today fill="none" />
+            <polyline class="line rate partial" points=rate_today fill="none" />
+            {hits}
+            <text x=format::coordinate(LEFT) y="216" class="tick">{first_day}</text>
+            <text x=format::coordinate((LEFT + RIGHT) / 2.0) y="216" text-anchor="middle" class="tick">{middle_day}</text>
+            <text x=format::coordinate(RIGHT) y="216" text-anchor="end" class="tick">{last_day}</text>
+        </svg>
+        <div class="legend">
+            <span class="key received">{lang.pick("Tiếp nhận", "Received")}</span>
+            <span class="key resolved">{lang.pick("Giải quyết", "Resolved")}</span>
+            <span class="key rate">{lang.pick("Tỷ lệ đúng hạn", "On-time rate")}</span>
+            <span class="key partial">{lang.pick("hôm nay: chưa hết ngày", "today: still running")}</span>
+        </div>
+        <div class="readout">{readout}</div>
     }
 }

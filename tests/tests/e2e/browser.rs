@@ -830,6 +830,52 @@ async fn the_trend_chart_score_card_and_change_arrows_render(pool: PgPool) {
         .unwrap()
         .unwrap_or_default();
     assert!(points.split(' ').count() >= 2, "the chart has a line: {points}");
+    // Regression (finding 7): the chart was 115 px tall in a 390 px panel, with no y-axis,
+    // counts and percentages on one unlabelled scale, 7 px dates, and today's partial day
+    // dropping off a cliff.
+    let chart: serde_json::Value = client
+        .execute(
+            r#"const panel = document.querySelector('[data-panel=trend]').getBoundingClientRect();
+               const chart = document.querySelector('[data-panel=trend] svg.chart').getBoundingClientRect();
+               const ticks = [...document.querySelectorAll('[data-panel=trend] .tick')];
+               return {ratio: chart.height / panel.height,
+                       counts: document.querySelector('[data-panel=trend] .counts-axis').textContent,
+                       rates: document.querySelector('[data-panel=trend] .rate-axis').textContent,
+                       y: [...document.querySelectorAll('[data-panel=trend] .y-tick')].map(e => e.textContent),
+                       smallest: Math.min(...ticks.map(e => e.getBoundingClientRect().height)),
+                       partial: document.querySelector('[data-panel=trend] polyline.received.partial').getAttribute('points')};"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(chart["ratio"].as_f64().unwrap() >= 0.6, "the chart fills its panel: {chart}");
+    assert_eq!(chart["counts"], "hồ sơ / ngày", "{chart}");
+    assert_eq!(chart["rates"], "tỷ lệ đúng hạn", "{chart}");
+    let y: Vec<String> = serde_json::from_value(chart["y"].clone()).unwrap();
+    assert!(
+        y.iter().any(|t| t == "0") && y.iter().any(|t| t == "50"),
+        "count axis 0…50 (40 at most): {y:?}"
+    );
+    assert!(y.iter().any(|t| t.ends_with('%')), "rate axis in percent: {y:?}");
+    assert!(chart["smallest"].as_f64().unwrap() >= 10.0, "labels readable: {chart}");
+    assert_eq!(
+        chart["partial"].as_str().unwrap().split(' ').count(),
+        2,
+        "today, still running, is its own dashed piece: {chart}"
+    );
+    // A sparkline spans its own range: 40 today against 0 before fills its height.
+    let spark = client
+        .find(Locator::Css("[data-tile=dossiers-received] .sparkline polyline"))
+        .await
+        .unwrap()
+        .attr("points")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    let ys: Vec<f64> = spark.split(' ').filter_map(|p| p.split(',').nth(1)?.parse().ok()).collect();
+    let spread =
+        ys.iter().cloned().fold(f64::MIN, f64::max) - ys.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(spread >= 20.0, "the sparkline uses its height: {spark}");
     wait_for_text_containing(
         &client,
         "[data-panel=trend] .legend",
