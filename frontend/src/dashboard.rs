@@ -333,10 +333,7 @@ fn Workspace(me: Me) -> impl IntoView {
                 }.into_any(),
                 View::List { kind, state } => view! { <work::ListPage kind=kind state=state /> }.into_any(),
                 View::Officer(id) => view! { <work::OfficerPage officer=id /> }.into_any(),
-                View::Officers => {
-                    let officers = Signal::derive(move || screen.summary().map(|s| s.officers.top_late).unwrap_or_default());
-                    view! { <work::OfficersPage officers=officers /> }.into_any()
-                }
+                View::Officers => view! { <work::OfficersPage /> }.into_any(),
             }
         }
     };

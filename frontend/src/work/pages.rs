@@ -63,7 +63,7 @@ pub fn ListPage(kind: ItemKind, state: ListState) -> impl IntoView {
                         {ListState::ALL.into_iter().map(|s| view! { <option value=s.as_str() selected=move || state.get() == s>{move || state_label(s, scope.lang.get())}</option> }).collect_view()}
                     </select>
                 </label>
-                <a class="csv" download="" href=move || format!("/api/v1/units/{}/items.csv?{}", scope.unit.get(), query())>
+                <a class="csv" download="" href=move || format!("/api/v1/units/{}/items.csv?{}{}", scope.unit.get(), query(), csv_layout(scope.lang.get()).replace('?', "&"))>
                     {move || scope.lang.get().pick("Tải CSV", "Download CSV")}
                 </a>
                 <a class="back" href="#" on:click=move |ev| { ev.prevent_default(); scope.open.run(View::Overview); }>
@@ -85,11 +85,16 @@ pub fn ListPage(kind: ItemKind, state: ListState) -> impl IntoView {
             }}
             <div class="pager">
                 <button class="prev" disabled=move || cursors.with(Vec::is_empty)
-                    on:click=move |_| { let mut stack = cursors.get_untracked(); if let Some(previous) = stack.pop() { cursors.set(stack); cursor.set(previous); } }>
+                    on:click=move |_| { let mut stack = cursors.get_untracked(); if let Some(previous) = stack.pop() { cursors.set(stack); cursor.set(previous); to_top(); } }>
                     {move || scope.lang.get().pick("‹ Trang trước", "‹ Previous")}
                 </button>
+                <span class="page-number">{move || {
+                    let lang = scope.lang.get();
+                    let pages = data.with(|d| d.as_ref().map_or(1, |d| (d.total as usize).div_ceil(50).max(1)));
+                    format!("{} {} / {}", lang.pick("Trang", "Page"), cursors.with(Vec::len) + 1, pages)
+                }}</span>
                 <button class="next" disabled=move || data.with(|d| d.as_ref().is_none_or(|d| d.next.is_none()))
-                    on:click=move |_| { if let Some(next) = data.get_untracked().and_then(|d| d.next) { cursors.update(|s| s.push(cursor.get_untracked())); cursor.set(Some(next)); } }>
+                    on:click=move |_| { if let Some(next) = data.get_untracked().and_then(|d| d.next) { cursors.update(|s| s.push(cursor.get_untracked())); cursor.set(Some(next)); to_top(); } }>
                     {move || scope.lang.get().pick("Trang sau ›", "Next ›")}
                 </button>
             </div>
@@ -143,31 +148,106 @@ pub fn OfficerPage(officer: String) -> impl IntoView {
     }
 }
 
-/// The late officers of the scope, each opening their page.
+/// One page of `GET /api/v1/units/{code}/officers`.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+struct OfficerPageData {
+    total: u64,
+    offset: usize,
+    officers: Vec<LateOfficer>,
+}
+
+/// Officers per page of the late officers' list.
+const OFFICERS_PER_PAGE: usize = 50;
+
+/// Back to the top of a page after turning it: the new rows start where the eye starts.
+fn to_top() {
+    if let Some(page) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector(".page").ok().flatten())
+    {
+        page.set_scroll_top(0);
+    }
+    if let Some(window) = web_sys::window() {
+        window.scroll_to_with_x_and_y(0.0, 0.0);
+    }
+}
+
+/// Every late officer of the scope, ranked by overdue items, in pages of 50 (the tile's count
+/// is the list's length), each opening their page; and the CSV of all of them.
 #[component]
-pub fn OfficersPage(officers: Signal<Vec<LateOfficer>>) -> impl IntoView {
+pub fn OfficersPage() -> impl IntoView {
     let scope = expect_context::<Scope>();
+    let offset = RwSignal::new(0_usize);
+    let (data, error) = follow::<OfficerPageData>(
+        Signal::derive(move || {
+            Some(format!(
+                "/api/v1/units/{}/officers?limit={OFFICERS_PER_PAGE}&offset={}",
+                scope.unit.get(),
+                offset.get()
+            ))
+        }),
+        scope.version,
+    );
+    let pages = move || {
+        data.with(|d| {
+            d.as_ref().map_or(1, |d| (d.total as usize).div_ceil(OFFICERS_PER_PAGE).max(1))
+        })
+    };
+    let turn = move |to: usize| {
+        offset.set(to);
+        to_top();
+    };
     view! {
         <section class="page officers-page" data-page="officers">
             <div class="filters">
+                <a class="csv" download="" href=move || format!("/api/v1/units/{}/officers.csv{}", scope.unit.get(), csv_layout(scope.lang.get()))>
+                    {move || scope.lang.get().pick("Tải CSV", "Download CSV")}
+                </a>
                 <a class="back" href="#" on:click=move |ev| { ev.prevent_default(); scope.open.run(View::Overview); }>
                     {move || scope.lang.get().pick("← Tổng quan", "← Overview")}
                 </a>
             </div>
-            <h2>{move || scope.lang.get().pick("Cán bộ chậm muộn", "Late officers")}</h2>
-            <ol class="late-officers">
-                {move || {
+            <h2 class="list-title">{move || scope.lang.get().pick("Cán bộ chậm muộn", "Late officers")}
+                <span class="total">{move || data.get().map(|d| format!(" — {}", format::integer(d.total, scope.lang.get()))).unwrap_or_default()}</span>
+            </h2>
+            {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
+            <div class="table-scroll"><table class="items late-officers">
+                <thead><tr>
+                    <th class="num">"#"</th>
+                    <th>{move || scope.lang.get().pick("Cán bộ", "Officer")}</th>
+                    <th>{move || scope.lang.get().pick("Đơn vị", "Unit")}</th>
+                    <th class="num">{move || scope.lang.get().pick("Việc quá hạn", "Overdue items")}</th>
+                </tr></thead>
+                <tbody>{move || {
                     let lang = scope.lang.get();
-                    officers.get().into_iter().map(|o| {
+                    data.get().map(|d| d.officers.into_iter().enumerate().map(|(i, o)| {
                         let id = o.id.clone();
-                        view! { <li>
-                            <a href="#" on:click=move |ev| { ev.prevent_default(); scope.open.run(View::Officer(id.clone())); }>{o.name}</a>
-                            <span class="officer-unit">{o.unit_name}</span>
-                            <span class="count bad">{format::integer(o.overdue, lang)}</span>
-                        </li> }
-                    }).collect_view()
-                }}
-            </ol>
+                        view! { <tr class="officer-row" data-officer=o.id.clone()>
+                            <td class="num">{d.offset + i + 1}</td>
+                            <td><a href="#" on:click=move |ev| { ev.prevent_default(); scope.open.run(View::Officer(id.clone())); }>{o.name}</a></td>
+                            <td class="officer-unit">{o.unit_name}</td>
+                            <td class="num count bad">{format::integer(o.overdue, lang)}</td>
+                        </tr> }
+                    }).collect_view())
+                }}</tbody>
+            </table></div>
+            <div class="pager">
+                <button class="prev" disabled=move || offset.get() == 0
+                    on:click=move |_| turn(offset.get_untracked().saturating_sub(OFFICERS_PER_PAGE))>
+                    {move || scope.lang.get().pick("‹ Trang trước", "‹ Previous")}
+                </button>
+                <span class="page-number">{move || format!("{} {} / {}", scope.lang.get().pick("Trang", "Page"), offset.get() / OFFICERS_PER_PAGE + 1, pages())}</span>
+                <button class="next" disabled=move || { offset.get() / OFFICERS_PER_PAGE + 1 >= pages() }
+                    on:click=move |_| turn(offset.get_untracked() + OFFICERS_PER_PAGE)>
+                    {move || scope.lang.get().pick("Trang sau ›", "Next ›")}
+                </button>
+            </div>
         </section>
     }
+}
+
+/// The CSV layout for the language on screen: semicolons and decimal commas for Vietnamese
+/// (what Excel in the Vietnamese locale opens in columns), commas otherwise.
+pub fn csv_layout(lang: ioc_shared::format::Lang) -> &'static str {
+    lang.pick("?delimiter=semicolon", "")
 }

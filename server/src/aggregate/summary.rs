@@ -363,6 +363,51 @@ fn state_pipeline(
     pipe
 }
 
+/// A page of the late officers of `unit`, most overdue items first, from the same ranking the
+/// summary's count and top ten come from (so the list and the tile always agree): how many
+/// there are, and those from `offset` on (at most `limit`, at least one).
+pub async fn late_officers_page(
+    conn: &mut ConnectionManager,
+    base: &Keys,
+    catalog: &Catalog,
+    unit: &Unit,
+    now: DateTime<Utc>,
+    offset: usize,
+    limit: usize,
+) -> Result<OfficerFigures, SummaryError> {
+    let generation =
+        super::current(conn, base).await?.ok_or(SummaryError::Rebuilding)?.generation();
+    let keys = base.at(generation);
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    pipe.cmd("GET").arg(base.current_generation());
+    // The deadline engine first counts what turned late since the last read, as for a summary.
+    pipe.cmd("EVAL")
+        .arg(super::write::ADVANCE_SCRIPT.as_str())
+        .arg(0)
+        .arg(keys.generation_prefix())
+        .arg(now.timestamp_millis())
+        .arg(base.current_generation())
+        .arg(keys.generation());
+    pipe.cmd("ZCARD").arg(keys.late_officers(&unit.code));
+    pipe.cmd("ZRANGE")
+        .arg(keys.late_officers(&unit.code))
+        .arg(offset)
+        .arg((offset + limit).saturating_sub(1))
+        .arg("WITHSCORES");
+    let replies: Vec<redis::Value> = pipe.query_async(conn).await?;
+    let mut replies = replies.into_iter();
+    let mut next = move || replies.next().unwrap_or(redis::Value::Nil);
+    let seen: Option<u64> = redis::from_redis_value(next())?;
+    if seen != Some(generation) {
+        return Err(SummaryError::Rebuilding);
+    }
+    let _passed: i64 = redis::from_redis_value(next())?;
+    let late: u64 = redis::from_redis_value(next())?;
+    let page: Vec<(String, f64)> = redis::from_redis_value(next())?;
+    late_officer_figures(conn, &keys, catalog, unit, late, page).await
+}
+
 /// The late officers of `unit`: how many, and the first [`TOP_LATE_OFFICERS`] with their
 /// names and the unit holding most of their late work.
 async fn late_officer_figures(

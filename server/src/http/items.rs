@@ -12,8 +12,7 @@ use crate::catalog::{Catalog, Unit};
 use crate::state::AppState;
 use crate::store::lists::{After, ListQuery, ListedItem};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -288,15 +287,6 @@ async fn items(
     }))
 }
 
-/// A cell a spreadsheet will not run as a formula.
-fn safe_cell(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    }
-}
-
 /// `GET /api/v1/units/{code}/items.csv`: every row of the same filter (at most
 /// [`MAX_CSV_ROWS`]), UTF-8 with a BOM and Vietnamese headers, for Excel.
 async fn items_csv(
@@ -313,7 +303,7 @@ async fn items_csv(
     let (_, rows) = state.store.list_items(&query).await?;
     let with_summary =
         matches!(caller.principal, Principal::User(_)) && request.kind == ItemKind::Complaint;
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let layout = super::csv::Layout::from_params(&params)?;
     let mut headers = vec![
         "Loại",
         "Mã",
@@ -337,9 +327,7 @@ async fn items_csv(
     if with_summary {
         headers.push("Nội dung");
     }
-    let write_error = ApiError::internal;
-    writer.write_record(&headers).map_err(write_error)?;
-    for row in rows {
+    let records = rows.into_iter().map(|row| {
         let item = to_item(&state.catalog, row, now, with_summary);
         let mut record = vec![
             item.kind.as_str().to_owned(),
@@ -357,30 +345,18 @@ async fn items_csv(
             item.due.unwrap_or_default(),
             item.due_extended.unwrap_or_default(),
             if item.paused { "có" } else { "không" }.to_owned(),
-            item.overdue_hours.map(|h| format!("{h:.1}").replace('.', ",")).unwrap_or_default(),
+            item.overdue_hours.map(|h| layout.decimal(h, 1)).unwrap_or_default(),
             item.resolved.unwrap_or_default(),
             item.outcome.unwrap_or_default(),
         ];
         if with_summary {
             record.push(item.summary.unwrap_or_default());
         }
-        writer.write_record(record.iter().map(|cell| safe_cell(cell))).map_err(write_error)?;
-    }
-    let body = writer.into_inner().map_err(|e| ApiError::internal(e.into_error()))?;
-    let mut bytes = "\u{feff}".as_bytes().to_vec();
-    bytes.extend(body);
+        record
+    });
     let filename =
         format!("{}-{}-{}.csv", request.kind.as_str(), request.state.as_str(), unit.code);
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
-        .unwrap_or(HeaderValue::from_static("attachment"));
-    Ok((
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        bytes,
-    )
-        .into_response())
+    super::csv::download(layout, &headers, records, &filename)
 }
 
 /// `GET /api/v1/officers/{id}?unit=&window=`: an officer's figures within the scope, and their

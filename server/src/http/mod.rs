@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod calendar;
+pub mod csv;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -12,6 +13,7 @@ pub mod guard;
 pub mod health;
 pub mod items;
 pub mod live;
+pub mod officers;
 pub mod open311;
 pub mod ops;
 pub mod public;
@@ -43,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .merge(events::routes())
         .merge(units::routes())
         .merge(items::routes())
+        .merge(officers::routes())
         .merge(series::routes())
         .merge(calendar::routes())
         .merge(open311::routes())

@@ -6,7 +6,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use ioc_shared::access::WallView;
 use ioc_shared::summary::Window;
 use ioc_tests::events::*;
-use ioc_tests::{now, ServerThread, TestServer};
+use ioc_tests::{eventually, now, ServerThread, TestServer};
 use serde_json::json;
 use sqlx::PgPool;
 use std::process::{Child, Command, Stdio};
@@ -1192,5 +1192,107 @@ async fn the_dashboard_in_english_names_roles_channels_and_indicators_in_english
         .await;
     driver.assert_console_clean(&client, &[]).await;
     client.close().await.unwrap();
+    server.cleanup().await;
+}
+
+/// Regression (finding 6): the late-officers tile said 63 and its page listed 10, without
+/// headers, paging or CSV. The page lists all 63 in pages of 50 with a page number, ranked
+/// with headers, back at the top after turning a page, and links the CSV (semicolons for
+/// Vietnamese-locale Excel).
+#[sqlx::test(migrations = "../server/migrations")]
+async fn the_late_officers_tile_opens_every_late_officer_in_pages(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let t = now();
+    let mut events = Vec::new();
+    for i in 0..63 {
+        let dossier = format!("HS-{i}");
+        events.push(dossier_received(
+            &format!("r{i}"),
+            "00004",
+            &dossier,
+            t - Duration::hours(30),
+            t - Duration::hours(2),
+        ));
+        events.push(dossier_assigned(
+            &format!("a{i}"),
+            "00004",
+            &dossier,
+            t - Duration::hours(29),
+            (&format!("cb-{i:02}"), &format!("Cán bộ {i:02}")),
+        ));
+    }
+    server.ingest_ok(&serde_json::Value::Array(events)).await;
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.goto(&format!("{}/?unit=001", server.base)).await.unwrap();
+    log_in(&client, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await;
+    wait_for_text(&client, "[data-tile=late-officers] .tile-value", "63").await;
+    client.find(Locator::Css("[data-tile=late-officers]")).await.unwrap().click().await.unwrap();
+    wait_for(&client, "[data-page=officers] tr.officer-row").await;
+    wait_for_text_containing(
+        &client,
+        "[data-page=officers] .list-title",
+        "63",
+        StdDuration::from_secs(10),
+    )
+    .await;
+    let headers = text_of(&client, "[data-page=officers] thead").await.unwrap_or_default();
+    assert!(headers.contains("Cán bộ") && headers.contains("Việc quá hạn"), "{headers}");
+    let rows = client.find_all(Locator::Css("[data-page=officers] tr.officer-row")).await.unwrap();
+    assert_eq!(rows.len(), 50);
+    wait_for_text_containing(
+        &client,
+        "[data-page=officers] .page-number",
+        "Trang 1 / 2",
+        StdDuration::from_secs(5),
+    )
+    .await;
+    let csv = client
+        .find(Locator::Css("[data-page=officers] a.csv"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(csv, "/api/v1/units/001/officers.csv?delimiter=semicolon");
+    client
+        .execute(
+            "document.querySelector('.page').scrollTop = 10000; window.scrollTo(0, 10000);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("[data-page=officers] .pager .next"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text_containing(
+        &client,
+        "[data-page=officers] .page-number",
+        "Trang 2 / 2",
+        StdDuration::from_secs(5),
+    )
+    .await;
+    eventually(StdDuration::from_secs(5), "the second page", || async {
+        client.find_all(Locator::Css("[data-page=officers] tr.officer-row")).await.unwrap().len()
+            == 13
+    })
+    .await;
+    let first =
+        text_of(&client, "[data-page=officers] tr.officer-row td").await.unwrap_or_default();
+    assert_eq!(first, "51", "ranks go on from the first page");
+    let scrolled: f64 = serde_json::from_value(
+        client
+            .execute("return document.querySelector('.page').scrollTop + window.scrollY;", vec![])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(scrolled, 0.0, "the new page starts at its top");
+    driver.assert_console_clean(&client, &[]).await;
     server.cleanup().await;
 }

@@ -613,3 +613,137 @@ async fn a_cursor_with_a_multibyte_character_is_a_400_not_a_dropped_connection(p
     }
     server.cleanup().await;
 }
+
+/// Regression (finding 6 of the screens' review): the tile said 1.163 late officers and the
+/// page listed 10, with no paging and no CSV. The full ranked list pages through the same
+/// ranking as the tile, and downloads for Excel in either locale.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn every_late_officer_is_listed_in_pages_and_in_a_csv(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let t = now();
+    let mut events = Vec::new();
+    // Officer i holds i + 1 overdue dossiers (12 officers, 78 dossiers), in two wards of 001;
+    // one more officer is late in Hoàn Kiếm only.
+    for i in 0..12_usize {
+        let ward = if i % 2 == 0 { WARD } else { OTHER_WARD };
+        for j in 0..=i {
+            let dossier = format!("HS-{i}-{j}");
+            events.push(dossier_received(
+                &format!("r{i}-{j}"),
+                ward,
+                &dossier,
+                t - Duration::hours(30),
+                t - Duration::hours(2),
+            ));
+            events.push(dossier_assigned(
+                &format!("a{i}-{j}"),
+                ward,
+                &dossier,
+                t - Duration::hours(29),
+                (&format!("cb-{i:02}"), &format!("=Cán bộ {i}")),
+            ));
+        }
+    }
+    events.push(dossier_received(
+        "rx",
+        SIBLING_WARD,
+        "HS-X",
+        t - Duration::hours(30),
+        t - Duration::hours(2),
+    ));
+    events.push(dossier_assigned(
+        "ax",
+        SIBLING_WARD,
+        "HS-X",
+        t - Duration::hours(29),
+        ("cb-x", "Người khác"),
+    ));
+    server.ingest_ok(&Value::Array(events)).await;
+    server.settle().await;
+
+    let (status, first) = server.get("/api/v1/units/001/officers?limit=5").await;
+    assert_eq!(status, 200, "{first}");
+    let summary = server.summary("001", "today").await;
+    assert_eq!(first["total"], 12);
+    assert_eq!(first["total"].as_u64(), Some(summary.officers.late), "the list is the tile");
+    let counts = |page: &Value| -> Vec<u64> {
+        page["officers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["overdue"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(counts(&first), [12, 11, 10, 9, 8]);
+    assert_eq!(first["officers"][0]["id"], "cb-11");
+    assert_eq!(first["officers"][0]["unit"], OTHER_WARD);
+    let (_, last) = server.get("/api/v1/units/001/officers?limit=5&offset=10").await;
+    assert_eq!(counts(&last), [2, 1]);
+    let (_, beyond) = server.get("/api/v1/units/001/officers?offset=50").await;
+    assert_eq!(counts(&beyond), Vec::<u64>::new());
+    assert_eq!(beyond["total"], 12);
+    let (_, city) = server.get("/api/v1/units/01/officers").await;
+    assert_eq!(city["total"], 13);
+    for bad in ["limit=0", "limit=501", "limit=x", "offset=-1", "offset=100001"] {
+        let (status, body) = server.get(&format!("/api/v1/units/001/officers?{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    let (status, _) = server.get("/api/v1/units/nope/officers").await;
+    assert_eq!(status, 404);
+
+    // CSV: every officer, ranked, with a BOM and headers; commas with decimal points by
+    // default, semicolons for Vietnamese-locale Excel; a formula-like name is defused.
+    for (delimiter, separator) in [("", ','), ("&delimiter=semicolon", ';')] {
+        let response = server
+            .http
+            .get(format!("{}/api/v1/units/001/officers.csv?x=1{delimiter}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
+        let text = response.text().await.unwrap();
+        let text = text.strip_prefix('\u{feff}').expect("a byte-order mark for Excel");
+        let mut reader =
+            csv::ReaderBuilder::new().delimiter(separator as u8).from_reader(text.as_bytes());
+        let headers: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+        assert_eq!(
+            headers,
+            ["Hạng", "Mã cán bộ", "Cán bộ", "Mã đơn vị", "Đơn vị", "Số việc quá hạn"]
+        );
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 12, "{text}");
+        assert_eq!(&rows[0][1], "cb-11");
+        assert_eq!(&rows[0][2], "'=Cán bộ 11");
+        assert_eq!(&rows[11][5], "1");
+    }
+    let (status, _) = server.get("/api/v1/units/001/officers.csv?delimiter=tab").await;
+    assert_eq!(status, 400);
+
+    // Scope: a chief sees his district's, not another's; a wall display none.
+    ensure_user(
+        &server.server.state,
+        "truong.badinh",
+        "chief-password-1",
+        Role::Chief,
+        Some("001"),
+    )
+    .await;
+    let chief = client_with_cookie(
+        &server.base,
+        &login(&server.base, "truong.badinh", "chief-password-1").await.unwrap(),
+    );
+    let status = |client: reqwest::Client, path: &'static str| {
+        let url = format!("{}{path}", server.base);
+        async move { client.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(chief.clone(), "/api/v1/units/001/officers").await, 200);
+    assert_eq!(status(chief.clone(), "/api/v1/units/002/officers").await, 403);
+    assert_eq!(status(chief, "/api/v1/units/002/officers.csv").await, 403);
+    let (_, cookie) = paired_display(&server, "001").await;
+    let wall = client_with_cookie(&server.base, &cookie);
+    assert_eq!(status(wall.clone(), "/api/v1/units/001/officers").await, 403);
+    assert_eq!(status(wall, "/api/v1/units/001/officers.csv").await, 403);
+    assert_eq!(status(reqwest::Client::new(), "/api/v1/units/001/officers").await, 401);
+    server.cleanup().await;
+}
