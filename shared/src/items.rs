@@ -125,7 +125,11 @@ pub struct OfficerFigures {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OfficerView {
     pub officer: OfficerName,
+    /// The scope asked for.
     pub unit: UnitName,
+    /// The officer's own unit: the one holding most of their items within the scope.
+    #[serde(default)]
+    pub home: Option<UnitName>,
     pub window: Window,
     pub dossiers: OfficerFigures,
     pub complaints: OfficerFigures,

@@ -124,21 +124,29 @@ pub fn OfficerPage(officer: String) -> impl IntoView {
                     {move || scope.lang.get().pick("← Tổng quan", "← Overview")}
                 </a>
             </div>
-            {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
-            {move || data.get().map(|o| {
+            // The server's words are for programs; a person reads why in their language.
+            {move || error.get().map(|_| view! { <p class="error" role="alert" data-refused="officer">{scope.lang.get().pick(
+                "Không có cán bộ này, hoặc cán bộ không có việc trong phạm vi bạn được xem.",
+                "There is no such officer, or they have no work in what you may see.")}</p> })}
+            {move || data.get().filter(|_| error.get().is_none()).map(|o| {
                 let lang = scope.lang.get();
                 let figures = [(ItemKind::Dossier, o.dossiers.clone()), (ItemKind::Complaint, o.complaints.clone()), (ItemKind::Task, o.tasks.clone())];
+                let home = o.home.clone().unwrap_or_else(|| o.unit.clone());
+                let window = crate::ui::window_label(scope.window.get(), lang);
                 view! {
-                    <h2 class="officer-name">{o.officer.name.clone()}<span class="muted">{format!(" · {}", o.unit.name)}</span></h2>
-                    <div class="officer-figures">{figures.into_iter().map(|(kind, f)| view! {
-                        <div class="tile neutral">
-                            <div class="tile-label">{kind_label(kind, lang)}</div>
-                            <div class="tile-value">{format::integer(f.overdue, lang)}</div>
-                            <div class="tile-note">{format!("{} {} · {} {} · {} {}",
-                                format::integer(f.open, lang), lang.pick("đang xử lý", "open"),
-                                format::integer(f.resolved_on_time, lang), lang.pick("đúng hạn", "on time"),
-                                format::integer(f.resolved_late, lang), lang.pick("trễ hạn", "late"))}</div>
-                        </div>
+                    <h2 class="officer-name">{o.officer.name.clone()}<span class="muted officer-home" data-unit=home.code.clone()>{format!(" · {}", home.name)}</span></h2>
+                    <div class="officer-figures">{figures.into_iter().map(|(kind, f)| {
+                        let tone = if f.overdue > 0 { "bad" } else { "good" };
+                        view! {
+                            <div class=format!("tile {tone}") data-figure=kind.as_str()>
+                                <div class="tile-label">{format!("{} {}", kind_label(kind, lang), lang.pick("quá hạn", "overdue"))}</div>
+                                <div class="tile-value">{format::integer(f.overdue, lang)}</div>
+                                <div class="tile-note">{format!("{} {} · {}: {} {}, {} {}",
+                                    format::integer(f.open, lang), lang.pick("đang xử lý", "open"), window,
+                                    format::integer(f.resolved_on_time, lang), lang.pick("giải quyết đúng hạn", "resolved on time"),
+                                    format::integer(f.resolved_late, lang), lang.pick("trễ hạn", "late"))}</div>
+                            </div>
+                        }
                     }).collect_view()}</div>
                     <h2>{format!("{} ({})", lang.pick("Việc quá hạn", "Overdue work"), format::integer(o.overdue_total, lang))}</h2>
                     {items_table(o.overdue, lang, scope.open)}

@@ -400,9 +400,11 @@ async fn officer(
     };
     let (overdue_total, rows) =
         state.store.officer_overdue(&id, units.as_deref(), now, DEFAULT_LIMIT).await?;
+    let home = state.store.officer_home(&id, units.as_deref()).await?;
     Ok(Json(OfficerView {
         officer: OfficerName { id, name },
         unit: unit_name(&state.catalog, &unit.code),
+        home: home.map(|code| unit_name(&state.catalog, &code)),
         window,
         dossiers: figures(ItemKind::Dossier),
         complaints: figures(ItemKind::Complaint),

@@ -198,6 +198,20 @@ impl Store {
         Ok(rows)
     }
 
+    /// The unit holding most of an officer's items within `units` (`None`: all).
+    pub async fn officer_home(
+        &self,
+        officer: &str,
+        units: Option<&[String]>,
+    ) -> Result<Option<String>, StoreError> {
+        let mut sql = QueryBuilder::new("SELECT unit FROM items WHERE officer_id = ");
+        sql.push_bind(officer);
+        push_scope(&mut sql, units);
+        sql.push(" GROUP BY unit ORDER BY count(*) DESC, unit LIMIT 1");
+        let unit: Option<String> = sql.build_query_scalar().fetch_optional(&self.pool).await?;
+        Ok(unit)
+    }
+
     /// An officer's overdue items of every kind, most overdue first.
     pub async fn officer_overdue<'a>(
         &self,

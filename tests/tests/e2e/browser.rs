@@ -1300,3 +1300,121 @@ async fn the_late_officers_tile_opens_every_late_officer_in_pages(pool: PgPool) 
     driver.assert_console_clean(&client, &[]).await;
     server.cleanup().await;
 }
+
+/// Regression (finding 6): an officer's page had unlabelled blue numbers, the city instead of
+/// his ward in the header, his own name on every row, no complaint texts; an officer outside
+/// a chief's scope showed the server's raw English. Now every figure is labelled and red when
+/// overdue, the header names his ward, rows carry the complaint's summary and no officer
+/// column, and the refusal is a sentence in the page's language.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn an_officers_page_labels_his_figures_names_his_ward_and_shows_complaint_texts(
+    pool: PgPool,
+) {
+    let server = TestServer::start(&pool).await;
+    let t = now();
+    server
+        .ingest_ok(&json!([
+            dossier_received(
+                "r1",
+                "00004",
+                "HS-1",
+                t - Duration::hours(30),
+                t - Duration::hours(2)
+            ),
+            dossier_assigned(
+                "a1",
+                "00004",
+                "HS-1",
+                t - Duration::hours(29),
+                ("cb-7", "Trần Thị B")
+            ),
+            complaint_received(
+                "c1",
+                "00004",
+                "PA-1",
+                t - Duration::hours(30),
+                t - Duration::hours(3),
+                "Môi trường",
+                "zalo"
+            ),
+            complaint_assigned(
+                "ca1",
+                "00004",
+                "PA-1",
+                t - Duration::hours(29),
+                ("cb-7", "Trần Thị B")
+            ),
+            dossier_received(
+                "r2",
+                "00037",
+                "HS-2",
+                t - Duration::hours(30),
+                t - Duration::hours(2)
+            ),
+            dossier_assigned("a2", "00037", "HS-2", t - Duration::hours(29), ("cb-9", "Lê Văn C")),
+        ]))
+        .await;
+    ioc_tests::ensure_user(
+        &server.server.state,
+        "truong.badinh",
+        "chief-password-1",
+        ioc_shared::access::Role::Chief,
+        Some("001"),
+    )
+    .await;
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.goto(&format!("{}/?unit=01&view=officer&officer=cb-7", server.base)).await.unwrap();
+    log_in(&client, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await;
+    wait_for(&client, "[data-page=officer] [data-figure=dossier]").await;
+    let home = text_of(&client, ".officer-home").await.unwrap_or_default();
+    assert!(home.contains("Phường Trúc Bạch"), "his ward, not the city: {home}");
+    let label = text_of(&client, "[data-figure=dossier] .tile-label").await.unwrap_or_default();
+    assert_eq!(label, "Hồ sơ quá hạn");
+    let class = client
+        .find(Locator::Css("[data-figure=dossier]"))
+        .await
+        .unwrap()
+        .attr("class")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(class.contains("bad"), "overdue is red: {class}");
+    let task = client
+        .find(Locator::Css("[data-figure=task]"))
+        .await
+        .unwrap()
+        .attr("class")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(!task.contains("bad"), "nothing overdue is not red: {task}");
+    wait_for_text_containing(
+        &client,
+        "[data-page=officer] tr.item[data-item=PA-1] .item-summary",
+        "Rác thải chưa được thu gom",
+        StdDuration::from_secs(10),
+    )
+    .await;
+    let officer_column: bool = serde_json::from_value(
+        client.execute("return [...document.querySelectorAll('[data-page=officer] .item-officer')].some(e => e.offsetParent !== null);", vec![]).await.unwrap(),
+    ).unwrap();
+    assert!(!officer_column, "no column repeating his name");
+    driver.assert_console_clean(&client, &[]).await;
+
+    // A chief of Ba Đình opening an officer who works only in Hoàn Kiếm.
+    client.execute("return fetch('/api/v1/logout', {method: 'POST', headers: {'content-type': 'application/json'}, body: '{}'}).then(() => true);", vec![]).await.unwrap();
+    client.goto(&format!("{}/?unit=001&view=officer&officer=cb-9", server.base)).await.unwrap();
+    log_in(&client, "truong.badinh", "chief-password-1").await;
+    wait_for_text_containing(
+        &client,
+        "[data-refused=officer]",
+        "Không có cán bộ này",
+        StdDuration::from_secs(10),
+    )
+    .await;
+    let page = text_of(&client, "[data-page=officer]").await.unwrap_or_default();
+    assert!(!page.contains("no officer"), "no raw server text: {page}");
+    driver.assert_console_clean(&client, &["404"]).await;
+    server.cleanup().await;
+}
