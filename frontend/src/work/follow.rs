@@ -23,9 +23,19 @@ pub fn follow<T: DeserializeOwned + Send + Sync + 'static>(
             }
             Err(failure) => error.set(Some(failure.message)),
         });
+    // The (path, version) last read. The first snapshot after a read of the same path is not
+    // news: the data read just before it is as fresh (regression: every panel read twice, and
+    // the trend three times, at each login).
+    let last: StoredValue<Option<(Option<String>, String)>> = StoredValue::new(None);
     Effect::new(move |_| {
-        version.track();
-        path.track();
+        let now = (path.get(), version.get());
+        let first_snapshot = last
+            .get_value()
+            .is_some_and(|(last_path, last_version)| last_path == now.0 && last_version.is_empty());
+        last.set_value(Some(now));
+        if first_snapshot {
+            return;
+        }
         if busy.get_value() {
             again.set_value(true);
         } else {

@@ -63,7 +63,9 @@ pub fn SlowProcedures() -> impl IntoView {
             <h2>{move || scope.lang.get().pick("Thủ tục chậm nhất", "Slowest procedures")}</h2>
             {move || {
                 let lang = scope.lang.get();
-                let rows: Vec<_> = data.get().map(|b| b.rows).unwrap_or_default().into_iter()
+                // Before the first answer: nothing is known yet, so nothing is said.
+                let Some(breakdown) = data.get() else { return view! { <p class="muted">"…"</p> }.into_any() };
+                let rows: Vec<_> = breakdown.rows.into_iter()
                     .filter(|r| r.resolved_on_time + r.resolved_late >= MIN_RATED).take(10).collect();
                 if rows.is_empty() {
                     return view! { <p class="muted">{lang.pick("Chưa đủ hồ sơ để xếp hạng (cần ≥ 5 hồ sơ đã giải quyết).", "Not enough resolved dossiers to rank (≥ 5 needed).")}</p> }.into_any();

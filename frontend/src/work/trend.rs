@@ -36,8 +36,10 @@ pub fn sparklines(
     version: Signal<String>,
 ) -> RwSignal<std::collections::HashMap<String, Vec<Option<f64>>>> {
     let lines = RwSignal::new(std::collections::HashMap::new());
-    // (unit, when) of the last read.
+    // (unit, when) of the last read, and how many of its requests are still out: while some
+    // are, a new snapshot asks for nothing more.
     let last: StoredValue<(String, f64)> = StoredValue::new((String::new(), 0.0));
+    let pending = StoredValue::new(0_usize);
     Effect::new(move |_| {
         let unit = unit.get();
         version.track();
@@ -48,21 +50,26 @@ pub fn sparklines(
         let (last_unit, last_at) = last.get_value();
         let complete =
             lines.with_untracked(|map| SPARK_METRICS.iter().all(|m| map.contains_key(*m)));
-        if last_unit == unit && complete && now - last_at < 60_000.0 {
+        if last_unit == unit && (pending.get_value() > 0 || complete && now - last_at < 60_000.0) {
             return;
         }
         if last_unit != unit {
             lines.set(std::collections::HashMap::new());
         }
         last.set_value((unit.clone(), now));
+        pending.set_value(SPARK_METRICS.len());
         for metric in SPARK_METRICS {
             let unit = unit.clone();
             leptos::task::spawn_local(async move {
-                if let Ok(series) = api::get_json::<Series>(&format!(
+                let answer = api::get_json::<Series>(&format!(
                     "/api/v1/units/{unit}/series?metric={metric}&step=day"
                 ))
-                .await
-                {
+                .await;
+                if pending.is_disposed() {
+                    return;
+                }
+                pending.update_value(|n| *n = n.saturating_sub(1));
+                if let Ok(series) = answer {
                     let values: Vec<Option<f64>> =
                         series.points.into_iter().map(|p| p.value).collect();
                     lines.try_update(|map| {

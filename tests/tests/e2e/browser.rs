@@ -1150,9 +1150,37 @@ async fn logging_in_without_a_unit_in_the_address_requests_no_empty_unit(pool: P
     client.goto(&format!("{}/", server.base)).await.unwrap();
     log_in(&client, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await;
     wait_for(&client, "[data-tile=dossiers-received] .tile-value").await;
-    wait_for(&client, "[data-panel=trend]").await;
+    wait_for(&client, "[data-panel=trend] svg.chart").await;
     tokio::time::sleep(StdDuration::from_secs(1)).await;
     driver.assert_console_clean(&client, &[]).await;
+    // Regression (finding 8): each login sent six `/api/v1/units//…` requests, and each panel
+    // read its data two or three times with nothing changed.
+    let requests: Vec<String> = serde_json::from_value(
+        client
+            .execute("return performance.getEntriesByType('resource').map(e => e.name);", vec![])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(!requests.iter().any(|r| r.contains("/units//")), "{requests:#?}");
+    let mut reads: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for request in requests.iter().filter(|r| r.contains("/api/v1/units/")) {
+        *reads.entry(request.as_str()).or_default() += 1;
+    }
+    // Two components read these two (the tiles' sparklines and the trend, whose rolling
+    // window asks the same 30 days); everything else is read by one.
+    let readers = |url: &str| {
+        if url.ends_with("metric=dossiers.received&step=day")
+            || url.ends_with("metric=dossiers.on_time_rate&step=day")
+        {
+            2
+        } else {
+            1
+        }
+    };
+    let again: Vec<_> = reads.iter().filter(|(url, n)| **n > readers(url)).collect();
+    assert!(again.is_empty(), "read again with nothing changed: {again:#?}");
+    assert!(reads.keys().any(|r| r.contains("metric=dossiers.on_time_rate")), "{reads:#?}");
     client.close().await.unwrap();
     server.cleanup().await;
 }
