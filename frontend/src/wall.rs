@@ -217,14 +217,7 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
             {silent}
             <header class="wall-header">
                 <div class="wall-view-name">
-                    {move || {
-                        let view = current();
-                        let unit_name = view.as_ref().and_then(|v| {
-                            live.snapshots.with(|m| m.get(&(v.unit.clone(), v.window)).map(|s| s.unit.name.clone()))
-                        });
-                        let window = view.map(|v| window_label(v.window, Lang::Vi)).unwrap_or("");
-                        format!("{} — {}", unit_name.unwrap_or_else(|| "…".into()), window)
-                    }}
+                    {move || current().map(|v| view_title(&v, &live)).unwrap_or_default()}
                 </div>
                 <div class="wall-clock">{clock}</div>
                 {badge}
@@ -246,8 +239,32 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
                     _ => view! { <div class="wall-message">"Đang tải số liệu…"</div> }.into_any(),
                 }
             }}
-            <footer class="wall-footer">{name}</footer>
+            <footer class="wall-footer">
+                <span>{name}</span>
+                {move || (playlist.with_value(Vec::len) > 1).then(|| {
+                    let len = playlist.with_value(Vec::len);
+                    let next = playlist.with_value(|p| p.get((index.get() + 1) % len).cloned());
+                    let seconds = playlist.with_value(|p| p.get(index.get()).map(|v| v.seconds).unwrap_or(30));
+                    let left = (f64::from(seconds) * 1000.0 - (now_ms.get() - view_started.get_value())) / 1000.0;
+                    let next_name = next.map(|v| view_title(&v, &live)).unwrap_or_default();
+                    view! { <span class="wall-next" data-next=next_name.clone()>{ui::next_view_text(&next_name, left)}</span> }
+                })}
+            </footer>
         </div>
+    }
+}
+
+/// A view's name as the wall shows it: "unit — window", or the score view's.
+fn view_title(view: &WallView, live: &LiveSignals) -> String {
+    let unit_name = live
+        .snapshots
+        .with(|m| m.get(&(view.unit.clone(), view.window)).map(|s| s.unit.name.clone()))
+        .unwrap_or_else(|| "…".into());
+    let window = window_label(view.window, Lang::Vi);
+    if view.view == ioc_shared::live::View::Score {
+        format!("Chỉ số 766 · {unit_name} — {window}")
+    } else {
+        format!("{unit_name} — {window}")
     }
 }
 
@@ -286,6 +303,9 @@ fn local_time(now_ms: f64) -> DateTime<chrono::FixedOffset> {
         .with_timezone(&ioc_shared::time::local_offset())
 }
 
+/// Rows of "Đơn vị cần chú ý": enough to fill the panel at wall size.
+const WALL_ATTENTION_ROWS: usize = 8;
+
 #[component]
 fn WallFigures(summary: Summary, stale: Signal<bool>) -> impl IntoView {
     let lang = Lang::Vi;
@@ -293,28 +313,38 @@ fn WallFigures(summary: Summary, stale: Signal<bool>) -> impl IntoView {
         .into_iter()
         .filter(|tile| WALL_TILES.contains(&tile.id))
         .map(|tile| {
+            let compared = ui::previous_period_label(summary.window, lang);
             view! {
                 <div class=format!("wall-figure {}", tile.tone.class()) data-tile=tile.id>
                     <div class="wall-value">{tile.value}</div>
                     <div class="wall-label">{tile.label}</div>
+                    {tile.change.map(|c| view! { <div class=format!("wall-{}", c.class())>{format!("{} {compared}", c.text)}</div> })}
                 </div>
             }
         })
         .collect_view();
     // Only units that need attention: below the green threshold on a sample of at least 5
     // rated dossiers, or with overdue work; worst first (the children's ranking order).
-    let attention: Vec<_> =
-        summary.children.iter().filter(|c| ui::needs_attention(c)).take(5).cloned().collect();
+    let attention: Vec<_> = summary
+        .children
+        .iter()
+        .filter(|c| ui::needs_attention(c))
+        .take(WALL_ATTENTION_ROWS)
+        .cloned()
+        .collect();
     let none = attention.is_empty();
     let worst = attention
         .into_iter()
         .map(|child| {
-            let tone = if child.rated >= ioc_shared::items::MIN_RATED { rate_tone(child.on_time_rate) } else { ui::Tone::Empty };
+            let small = child.rated < ioc_shared::items::MIN_RATED;
+            let tone = if small { ui::Tone::Empty } else { rate_tone(child.on_time_rate) };
             view! {
                 <li>
                     <span class="wall-child-name">{child.name.clone()}</span>
                     <span class=format!("wall-child-rate {}", tone.class())>
                         {child.on_time_rate.map(|r| format::percent(r, lang)).unwrap_or_else(|| "—".into())}
+                        // A rate from fewer than 5 rated dossiers is not comparable with the others.
+                        {small.then(|| view! { <span class="wall-few">" ít dữ liệu"</span> })}
                     </span>
                     <span class="wall-child-overdue">{format!("{} quá hạn", format::integer(child.overdue, lang))}</span>
                 </li>

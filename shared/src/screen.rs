@@ -416,9 +416,39 @@ pub fn spark_range(values: &[Option<f64>]) -> Option<(f64, f64)> {
     Some(known.fold((first, first), |(lo, hi), v| (lo.min(v), hi.max(v))))
 }
 
+/// What a change badge compares with, read next to it: the previous period of `window`.
+pub fn previous_period_label(window: Window, lang: Lang) -> &'static str {
+    match window {
+        Window::Today => lang.pick("so với hôm qua", "vs yesterday"),
+        Window::Hours24 => lang.pick("so với 24 giờ trước đó", "vs the 24 h before"),
+        Window::Days7 => lang.pick("so với 7 ngày trước đó", "vs the 7 days before"),
+        Window::Days30 => lang.pick("so với 30 ngày trước đó", "vs the 30 days before"),
+        Window::Month => lang.pick("so với tháng trước", "vs last month"),
+        Window::Quarter => lang.pick("so với quý trước", "vs last quarter"),
+        Window::Year => lang.pick("so với năm trước", "vs last year"),
+    }
+}
+
+/// The wall's "what comes next": the next view's name and the whole seconds left (never
+/// below 1, so it never reads "0 giây" while the view is still up).
+pub fn next_view_text(next: &str, seconds_left: f64) -> String {
+    let seconds = seconds_left.ceil().max(1.0) as u64;
+    format!("Tiếp theo: {next} · {seconds} giây")
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn the_wall_says_what_comes_next_and_when() {
+        assert_eq!(
+            super::next_view_text("Quận Ba Đình — Hôm nay", 4.2),
+            "Tiếp theo: Quận Ba Đình — Hôm nay · 5 giây"
+        );
+        assert_eq!(super::next_view_text("Chỉ số 766", -0.5), "Tiếp theo: Chỉ số 766 · 1 giây");
+        assert_eq!(super::previous_period_label(Window::Today, Lang::Vi), "so với hôm qua");
+    }
+
     #[test]
     fn count_axes_end_on_round_numbers() {
         assert_eq!(super::axis_top(0.0), 1.0);

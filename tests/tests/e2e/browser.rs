@@ -1446,3 +1446,123 @@ async fn an_officers_page_labels_his_figures_names_his_ward_and_shows_complaint_
     driver.assert_console_clean(&client, &["404"]).await;
     server.cleanup().await;
 }
+
+/// Regression (finding 10, the wall): figures in "Đơn vị cần chú ý" did not align, rates from
+/// fewer than 5 dossiers looked like the others, there was no change against the previous
+/// period and nothing said what came next. Now the columns share their right edges, a small
+/// sample says "ít dữ liệu", figures carry their change and what it compares with, and the
+/// footer names the next view with the seconds left.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn the_wall_aligns_its_columns_marks_small_samples_and_says_what_comes_next(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let t = now();
+    let mut events = Vec::new();
+    // 20 received in the 24 hours before, 52 in the last 24 (40 here, 12 in other wards): ▲ 160 %.
+    for i in 0..20 {
+        events.push(dossier_received(
+            &format!("p{i}"),
+            "00004",
+            &format!("P{i}"),
+            t - Duration::hours(30),
+            t + Duration::hours(30),
+        ));
+    }
+    for i in 0..40 {
+        events.push(dossier_received(
+            &format!("c{i}"),
+            "00004",
+            &format!("C{i}"),
+            t - Duration::hours(3),
+            t + Duration::hours(30),
+        ));
+    }
+    // Two wards need attention: one overdue and rated once (a small sample), one with ten overdue.
+    events.push(dossier_received(
+        "s1",
+        "00001",
+        "S1",
+        t - Duration::hours(10),
+        t - Duration::hours(5),
+    ));
+    events.push(dossier_resolved("s1x", "00001", "S1", t - Duration::hours(1), "completed"));
+    events.push(dossier_received(
+        "s2",
+        "00001",
+        "S2",
+        t - Duration::hours(10),
+        t - Duration::hours(5),
+    ));
+    for i in 0..10 {
+        events.push(dossier_received(
+            &format!("o{i}"),
+            "00007",
+            &format!("O{i}"),
+            t - Duration::hours(10),
+            t - Duration::hours(2),
+        ));
+    }
+    server.ingest_ok(&serde_json::Value::Array(events)).await;
+    let playlist = vec![
+        WallView {
+            unit: "001".into(),
+            window: Window::Hours24,
+            seconds: 8,
+            view: Default::default(),
+        },
+        WallView {
+            unit: "01".into(),
+            window: Window::Hours24,
+            seconds: 8,
+            view: Default::default(),
+        },
+    ];
+    let (_, code) =
+        server.server.state.accounts.create_display("Tường", "01", &playlist).await.unwrap();
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.goto(&format!("{}/wall#pair={code}", server.base)).await.unwrap();
+    wait_for_text_containing(
+        &client,
+        ".wall-view-name",
+        "Quận Ba Đình",
+        StdDuration::from_secs(20),
+    )
+    .await;
+    wait_for_text_containing(
+        &client,
+        "[data-tile=dossiers-received] .wall-change",
+        "▲ 160",
+        StdDuration::from_secs(10),
+    )
+    .await;
+    let change =
+        text_of(&client, "[data-tile=dossiers-received] .wall-change").await.unwrap_or_default();
+    assert!(change.ends_with("so với 24 giờ trước đó"), "{change}");
+    wait_for_text_containing(
+        &client,
+        ".wall-next",
+        "Tiếp theo: Thành phố Hà Nội — 24 giờ ·",
+        StdDuration::from_secs(10),
+    )
+    .await;
+    let next = text_of(&client, ".wall-next").await.unwrap_or_default();
+    let seconds: u64 = next
+        .rsplit("· ")
+        .next()
+        .and_then(|s| s.strip_suffix(" giây"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(99);
+    assert!((1..=8).contains(&seconds), "seconds left of an 8 s view: {next}");
+    wait_for(&client, ".wall-worst li .wall-few").await;
+    let edges: Vec<f64> = serde_json::from_value(
+        client
+            .execute("return [...document.querySelectorAll('.wall-worst li')].flatMap(li => [...li.children].slice(1).map(e => Math.round(e.getBoundingClientRect().right)));", vec![])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(edges.len(), 4, "two rows, rate and overdue each: {edges:?}");
+    assert_eq!((edges[0], edges[1]), (edges[2], edges[3]), "columns share their right edges");
+    driver.assert_console_clean(&client, &[]).await;
+    server.cleanup().await;
+}
