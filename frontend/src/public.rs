@@ -39,6 +39,9 @@ pub fn PublicPage() -> impl IntoView {
             tick.clear();
         }
     });
+    if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+        document.set_title("Công khai kết quả giải quyết hồ sơ và phản ánh");
+    }
     view! {
         <div class="public" data-page="public">
             <header class="public-head">
@@ -80,7 +83,12 @@ fn BoardTable(board: PublicBoard) -> impl IntoView {
                     <td class="num rate" data-label="Đúng hạn">{rate}</td>
                     <td class="num overdue" data-label="Hồ sơ quá hạn">{format::integer(unit.dossiers_overdue, lang)}</td>
                     <td class="num complaints" data-label="Phản ánh quá hạn">{format::integer(unit.complaints_overdue, lang)}</td>
-                    <td class="officers" data-label="Cán bộ chậm">{officers.unwrap_or_else(|| "—".to_owned())}</td>
+                    // Said in words: a dash read as "none late" where names are simply not published.
+                    <td class="officers" data-label="Cán bộ chậm">{match officers {
+                        None => "Không công bố".to_owned(),
+                        Some(names) if names.is_empty() => "Không có".to_owned(),
+                        Some(names) => names,
+                    }}</td>
                 </tr>
             }
         })

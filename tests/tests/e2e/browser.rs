@@ -634,6 +634,35 @@ if (touch) {
 return problems;
 "#;
 
+/// Every piece of text on the public page is at least 16 px and at WCAG AA contrast (4.5:1)
+/// against what is behind it. Returns the problems.
+const PUBLIC_READABILITY_CHECK: &str = r#"
+const rgb = (text) => (text.match(/[\d.]+/g) || []).map(Number);
+const luminance = ([r, g, b]) => {
+  const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+};
+const background = (el) => {
+  for (let e = el; e; e = e.parentElement) {
+    const c = rgb(getComputedStyle(e).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3);
+  }
+  return [255, 255, 255];
+};
+const problems = [];
+for (const el of document.querySelectorAll('.public *')) {
+  const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  if (!own) continue;
+  const style = getComputedStyle(el);
+  const size = parseFloat(style.fontSize);
+  if (size < 16) problems.push(`${size}px: "${el.textContent.trim().slice(0, 30)}"`);
+  const [a, b] = [luminance(rgb(style.color).slice(0, 3)), luminance(background(el))];
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  if (ratio < 4.5) problems.push(`contrast ${ratio.toFixed(1)}:1: "${el.textContent.trim().slice(0, 30)}"`);
+}
+return problems;
+"#;
+
 /// Regression for findings 2, 5 and 10 of the screens' review: at 1920×1080 the district
 /// ranking showed 18 of 30 (Quận Ba Đình unreachable), late officers 5½ of 10, the last bar
 /// row cut in half; the most overdue dossiers crushed procedure names and cut "quá hạn 89
@@ -1002,6 +1031,16 @@ async fn the_public_page_shows_only_public_units_and_names_only_when_turned_on(p
         .await
         .unwrap();
     assert_eq!(overflow, json!(true), "the public page scrolls sideways on a phone");
+    // Regression (finding 10, the public page): links at about 2:1 contrast, 14 px text, a
+    // "—" that read as "no late officer" where names are only not published, and the
+    // dashboard's tab title.
+    let officers = text_of(&client, "tr.public-unit[data-unit='00004'] td.officers").await;
+    assert!(officers.unwrap_or_default().contains("Không công bố"));
+    assert_eq!(client.title().await.unwrap(), "Công khai kết quả giải quyết hồ sơ và phản ánh");
+    let problems: Vec<String> =
+        serde_json::from_value(client.execute(PUBLIC_READABILITY_CHECK, vec![]).await.unwrap())
+            .unwrap();
+    assert!(problems.is_empty(), "hard to read:\n{}", problems.join("\n"));
 
     client.execute("window.__noReload = 'still here';", vec![]).await.unwrap();
     assert_eq!(server.make_public("00004", true).await.0, 200);
