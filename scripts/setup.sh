@@ -186,8 +186,11 @@ build_web() {
       replace_reference "$stage/index.html" "/ioc_frontend.js" "/$js"
     fi
   done
-  local css boot
+  local css boot style
   css=$(content_hashed "$stage" style css)
+  for style in wall public; do
+    replace_reference "$stage/boot.js" "\"/$style.css\"" "\"/$(content_hashed "$stage" "$style" css)\""
+  done
   boot=$(content_hashed "$stage" boot js)
   replace_reference "$stage/index.html" "/style.css" "/$css"
   replace_reference "$stage/index.html" "/boot.js" "/$boot"

@@ -1,7 +1,15 @@
 // Starts the page at this address, each page its own bundle (the dashboard first: the page
-// preloads it). A file of its own (not an inline script) so the Content-Security-Policy can
-// allow only the server's own scripts.
+// preloads it), and the wall and the public page their own styles, so the dashboard's first
+// load carries neither. A file of its own (not an inline script) so the
+// Content-Security-Policy can allow only the server's own scripts and styles.
 const bundles = ["/ioc_frontend.js", "/ioc_wall.js", "/ioc_public.js"];
+const styles = [null, "/wall.css", "/public.css"];
 const path = location.pathname;
-const bundle = path.startsWith("/wall") ? bundles[1] : path.startsWith("/cong-khai") ? bundles[2] : bundles[0];
-import(bundle).then((page) => page.default());
+const page = path.startsWith("/wall") ? 1 : path.startsWith("/cong-khai") ? 2 : 0;
+if (styles[page]) {
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = styles[page];
+  document.head.append(link);
+}
+import(bundles[page]).then((start) => start.default());

@@ -245,7 +245,8 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
                     let len = playlist.with_value(Vec::len);
                     let next = playlist.with_value(|p| p.get((index.get() + 1) % len).cloned());
                     let seconds = playlist.with_value(|p| p.get(index.get()).map(|v| v.seconds).unwrap_or(30));
-                    let left = (f64::from(seconds) * 1000.0 - (now_ms.get() - view_started.get_value())) / 1000.0;
+                    // Never more than the view's own time (the clock may read a moment before its start).
+                    let left = ((f64::from(seconds) * 1000.0 - (now_ms.get() - view_started.get_value())) / 1000.0).min(f64::from(seconds));
                     let next_name = next.map(|v| view_title(&v, &live)).unwrap_or_default();
                     view! { <span class="wall-next" data-next=next_name.clone()>{ui::next_view_text(&next_name, left)}</span> }
                 })}
