@@ -958,6 +958,16 @@ async fn the_trend_chart_score_card_and_change_arrows_render(pool: PgPool) {
         std::fs::write(format!("{dir}/1920x1080-trends.png"), client.screenshot().await.unwrap())
             .unwrap();
     }
+    // Wards have theirs too (regression: none showed below a district).
+    client.goto(&format!("{}/?unit=00004&window=24h", server.base)).await.unwrap();
+    wait_for_text_containing(
+        &client,
+        "[data-tile=dossiers-received] .tile-value",
+        "40",
+        StdDuration::from_secs(15),
+    )
+    .await;
+    wait_for(&client, "[data-tile=dossiers-received] .sparkline polyline[points*=' ']").await;
     driver.assert_console_clean(&client, &[]).await;
     server.cleanup().await;
 }
