@@ -148,7 +148,8 @@ fn count_change(now: u64, before: u64, more_is_good: Option<bool>, lang: Lang) -
     if before < MIN_PREVIOUS_FOR_PERCENT {
         return None;
     }
-    let ratio = (now as f64 - before as f64) / before as f64;
+    // Rounded as shown (a tenth of a percent).
+    let ratio = ((now as f64 - before as f64) / before as f64 * 1000.0).round() / 1000.0;
     let arrow = arrow(ratio);
     let good = if ratio == 0.0 { None } else { more_is_good.map(|m| m == (ratio > 0.0)) };
     Some(Change { text: format!("{arrow} {}", format::percent(ratio.abs(), lang)), good })
@@ -171,7 +172,8 @@ fn duration_change(
 
 /// The change of a rate in percentage points ("▲ 2,5 điểm").
 fn rate_change(now: Option<f64>, before: Option<f64>, lang: Lang) -> Option<Change> {
-    let delta = (now? - before?) * 100.0;
+    // Rounded as shown: a change that reads "0,0 điểm" is no change, neither red nor green.
+    let delta = ((now? - before?) * 1000.0).round() / 10.0;
     let arrow = arrow(delta);
     let good = (delta != 0.0).then_some(delta > 0.0);
     Some(Change {
@@ -439,6 +441,15 @@ pub fn next_view_text(next: &str, seconds_left: f64) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    /// Regression: the wall showed "▼ 0,0 điểm" in red for an on-time rate 0.02 points lower.
+    #[test]
+    fn a_change_that_rounds_to_nothing_is_neither_good_nor_bad() {
+        let change = super::rate_change(Some(0.9462), Some(0.9464), Lang::Vi).unwrap();
+        assert_eq!((change.text.as_str(), change.good), ("= 0,0 điểm", None));
+        let change = super::count_change(10_000, 10_001, Some(true), Lang::Vi).unwrap();
+        assert_eq!(change.good, None, "{}", change.text);
+    }
+
     #[test]
     fn the_wall_says_what_comes_next_and_when() {
         assert_eq!(

@@ -67,6 +67,19 @@ async fn scope<'a>(
     Ok(unit)
 }
 
+/// The late officers of `unit` from `offset` on, as of the state's clock.
+async fn ranking(
+    state: &AppState,
+    unit: &crate::catalog::Unit,
+    offset: usize,
+    limit: usize,
+) -> Result<ioc_shared::summary::OfficerFigures, ApiError> {
+    let mut redis = state.redis.clone();
+    let now = state.clock.now();
+    Ok(late_officers_page(&mut redis, &state.keys, &state.catalog, unit, now, offset, limit)
+        .await?)
+}
+
 async fn officers(
     State(state): State<AppState>,
     caller: Caller,
@@ -79,17 +92,7 @@ async fn officers(
         return Err(ApiError::BadRequest(format!("`limit` must be from 1 to {MAX_LIMIT}")));
     }
     let offset = number(&params, "offset", 0, MAX_CSV_ROWS)?;
-    let mut redis = state.redis.clone();
-    let figures = late_officers_page(
-        &mut redis,
-        &state.keys,
-        &state.catalog,
-        unit,
-        state.clock.now(),
-        offset,
-        limit,
-    )
-    .await?;
+    let figures = ranking(&state, unit, offset, limit).await?;
     Ok(Json(OfficerPage { total: figures.late, offset, officers: figures.top_late }))
 }
 
@@ -102,17 +105,7 @@ async fn officers_csv(
 ) -> Result<Response, ApiError> {
     let unit = scope(&state, &caller, &code).await?;
     let layout = super::csv::Layout::from_params(&params)?;
-    let mut redis = state.redis.clone();
-    let figures = late_officers_page(
-        &mut redis,
-        &state.keys,
-        &state.catalog,
-        unit,
-        state.clock.now(),
-        0,
-        MAX_CSV_ROWS,
-    )
-    .await?;
+    let figures = ranking(&state, unit, 0, MAX_CSV_ROWS).await?;
     let headers = ["Hạng", "Mã cán bộ", "Cán bộ", "Mã đơn vị", "Đơn vị", "Số việc quá hạn"];
     let rows = figures.top_late.into_iter().enumerate().map(|(i, officer)| {
         vec![
