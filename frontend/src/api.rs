@@ -79,5 +79,16 @@ pub async fn post_json<B: Serialize, T: DeserializeOwned>(
     path: &str,
     body: &B,
 ) -> Result<T, Failure> {
-    decode(&call_text("POST", path, Some(serde_json::to_string(body).unwrap_or_default())).await?)
+    let body = to_json(body).ok_or_else(|| Failure {
+        status: 0,
+        message: "the request could not be written".to_owned(),
+    })?;
+    decode(&call_text("POST", path, Some(body)).await?)
+}
+
+/// `value` as JSON text, written by the browser's own `JSON.stringify` (no JSON writer in the
+/// download; ~2 KB less, brotli). `None` if it cannot be written.
+pub fn to_json<T: Serialize>(value: &T) -> Option<String> {
+    let object = value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).ok()?;
+    js_sys::JSON::stringify(&object).ok()?.as_string()
 }

@@ -282,6 +282,8 @@ fn Workspace(me: Me) -> impl IntoView {
     // Every panel and page of the workspace reads the screen (and the scope) from here.
     provide_context(screen);
     provide_context(screen.scope());
+    // Which page component is on screen: turning a list's page keeps it (and its state).
+    let component = Memo::new(move |_| screen.view.with(View::first_page));
     let page = move || {
         if let Some((code, status)) = refused.get().filter(|(code, _)| *code == screen.unit.get()) {
             let lang = screen.lang.get();
@@ -318,7 +320,7 @@ fn Workspace(me: Me) -> impl IntoView {
             // Before the caller's root is known: no request names an empty unit.
             view! { <div class="loading">{screen.t("Đang tải…", "Loading…")}</div> }.into_any()
         } else {
-            match screen.view.get() {
+            match component.get() {
                 View::Overview => view! {
                     {move || match screen.summary() {
                         None => view! { <div class="loading">{screen.t("Đang tải số liệu…", "Loading figures…")}</div> }.into_any(),
@@ -331,9 +333,21 @@ fn Workspace(me: Me) -> impl IntoView {
                         <work::ScoreCard go=Callback::new(move |code: String| screen.go(code)) />
                     </section>
                 }.into_any(),
-                View::List { kind, state } => view! { <work::ListPage kind=kind state=state /> }.into_any(),
+                View::List { kind, state, .. } => {
+                    let at = Signal::derive(move || match screen.view.get() {
+                        View::List { page, .. } => page,
+                        _ => ioc_shared::route::ListPage::FIRST,
+                    });
+                    view! { <work::ListPage kind=kind state=state at=at /> }.into_any()
+                }
                 View::Officer(id) => view! { <work::OfficerPage officer=id /> }.into_any(),
-                View::Officers => view! { <work::OfficersPage /> }.into_any(),
+                View::Officers { .. } => {
+                    let at = Signal::derive(move || match screen.view.get() {
+                        View::Officers { page } => page,
+                        _ => 1,
+                    });
+                    view! { <work::OfficersPage at=at /> }.into_any()
+                }
             }
         }
     };
@@ -378,8 +392,13 @@ fn TopBar() -> impl IntoView {
     let connection = move || {
         let state = screen.live.state.get();
         let feed = screen.live.feed.get();
-        let (freshness, reason) =
-            Freshness::of(state, screen.live.last_message_ms.get(), screen.now_ms.get(), &feed);
+        let (freshness, reason) = Freshness::of(
+            state,
+            screen.live.last_message_ms.get(),
+            screen.now_ms.get(),
+            &feed,
+            screen.lang.get(),
+        );
         let (class, text) = match (state, reason) {
             (ConnState::Live, Some(reason)) => (format!("conn {}", freshness.colour()), reason),
             (ConnState::Live, None) => {
@@ -395,7 +414,7 @@ fn TopBar() -> impl IntoView {
         view! { <span class=class data-freshness=freshness.colour()>{text}</span> }
     };
     let silent = move || {
-        ui::silent_source_notices(&screen.live.feed.get().silent_sources)
+        ui::silent_source_notices(&screen.live.feed.get().silent_sources, screen.lang.get())
             .into_iter()
             .map(|notice| view! { <div class="notice silent-source" role="status">{notice}</div> })
             .collect_view()
@@ -416,6 +435,7 @@ fn TopBar() -> impl IntoView {
             screen.live.last_message_ms.get(),
             screen.now_ms.get(),
             &screen.live.feed.get(),
+            screen.lang.get(),
         );
         match freshness {
             Freshness::Current => "age",
@@ -499,14 +519,14 @@ fn Overview(summary: Summary) -> impl IntoView {
 fn tile_target(id: &str) -> Option<View> {
     use ioc_shared::event::ItemKind;
     use ioc_shared::items::ListState;
-    let list = |kind, state| Some(View::List { kind, state });
+    let list = |kind, state| Some(View::list(kind, state));
     match id {
         "dossiers-received" => list(ItemKind::Dossier, ListState::Open),
         "on-time-rate" => list(ItemKind::Dossier, ListState::ResolvedLate),
         "dossiers-overdue" => list(ItemKind::Dossier, ListState::Overdue),
         "complaints-received" => list(ItemKind::Complaint, ListState::Open),
         "complaints-overdue" => list(ItemKind::Complaint, ListState::Overdue),
-        "late-officers" => Some(View::Officers),
+        "late-officers" => Some(View::Officers { page: 1 }),
         _ => None,
     }
 }

@@ -6,7 +6,7 @@
 //! `forget`), and only the newest snapshot of each subscription is kept, so a screen that runs
 //! for months does not grow with updates or outages.
 
-use ioc_shared::live::{ClientMessage, ServerMessage, HEARTBEAT_SECONDS};
+use ioc_shared::live::{ClientMessage, HEARTBEAT_SECONDS};
 use ioc_shared::summary::{Summary, Window};
 use leptos::prelude::*;
 use std::cell::RefCell;
@@ -240,7 +240,7 @@ impl LiveClient {
 
 impl Inner {
     fn send(&self, message: &ClientMessage) {
-        if let (Some(socket), Ok(text)) = (&self.socket, serde_json::to_string(message)) {
+        if let (Some(socket), Some(text)) = (&self.socket, crate::api::to_json(message)) {
             let _ = socket.send_with_str(&text);
         }
     }
@@ -272,26 +272,24 @@ impl Inner {
     fn receive(&mut self, text: &str) {
         let Ok(value) = js_sys::JSON::parse(text) else { return };
         self.signals.last_message_ms.set(Some(js_sys::Date::now()));
+        // Each kind read from the browser's JSON object by its `type` (the messages of
+        // `ServerMessage`, without its decoder in the download).
         match field(&value, "type").as_string().as_deref() {
-            Some("snapshot") => return self.receive_snapshot(&value),
-            Some("delta") => return self.receive_delta(&value),
-            _ => {}
-        }
-        let Ok(message) = serde_wasm_bindgen::from_value::<ServerMessage>(value) else { return };
-        match message {
-            // Read above, never decoded here (see `ServerMessage::Snapshot`).
-            ServerMessage::Snapshot { .. } | ServerMessage::Delta { .. } => {}
-            ServerMessage::Heartbeat { status, lag_seconds, silent_sources, .. } => {
-                let feed = Feed { status, lag_seconds, silent_sources };
-                if self.signals.feed.get_untracked() != feed {
-                    self.signals.feed.set(feed);
+            Some("snapshot") => self.receive_snapshot(&value),
+            Some("delta") => self.receive_delta(&value),
+            Some("heartbeat") => {
+                if let Ok(feed) = serde_wasm_bindgen::from_value::<Feed>(value) {
+                    if self.signals.feed.get_untracked() != feed {
+                        self.signals.feed.set(feed);
+                    }
                 }
             }
-            // Screens subscribe to summaries only; a score message is not theirs.
-            ServerMessage::Score { .. } => {}
-            ServerMessage::Error { message, .. } => {
+            Some("error") => {
+                let message = field(&value, "message").as_string().unwrap_or_default();
                 web_sys::console::warn_1(&format!("IOC server: {message}").into());
             }
+            // Screens subscribe to summaries only; a score message is not theirs.
+            _ => {}
         }
     }
 }

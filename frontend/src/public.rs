@@ -1,4 +1,5 @@
-//! The public page at `/cong-khai`: no login, Vietnamese, live. The figures of the units the
+//! The public page at `/cong-khai`: no login, live, Vietnamese (`?lang=en`: English, for the
+//! city's foreign residents and visitors). The figures of the units the
 //! city made public, ranked, with the data's age; officer names only where the city publishes
 //! them, never a complaint text. On a phone the table becomes stacked cards.
 //!
@@ -25,6 +26,7 @@ pub fn PublicPage() -> impl IntoView {
     let board: RwSignal<Option<PublicBoard>> = RwSignal::new(None);
     let connected = RwSignal::new(false);
     let now_ms = RwSignal::new(js_sys::Date::now());
+    let lang = crate::route::read().lang;
     connect(Link {
         board,
         connected,
@@ -40,53 +42,90 @@ pub fn PublicPage() -> impl IntoView {
         }
     });
     if let Some(document) = web_sys::window().and_then(|w| w.document()) {
-        document.set_title("Công khai kết quả giải quyết hồ sơ và phản ánh");
+        document.set_title(TITLE.pick(lang));
+        if let Some(root) = document.document_element() {
+            let _ = root.set_attribute("lang", lang.code());
+        }
     }
+    // The other language's address.
+    let (other, other_name) = match lang {
+        Lang::Vi => ("/cong-khai?lang=en", "English"),
+        Lang::En => ("/cong-khai", "Tiếng Việt"),
+    };
     view! {
         <div class="public" data-page="public">
             <header class="public-head">
-                <h1>"Công khai kết quả giải quyết hồ sơ và phản ánh"</h1>
-                <p class="public-note">"Số liệu tháng này, cập nhật trực tiếp từ hệ thống. Chỉ các đơn vị đã công khai."</p>
+                <a class="public-lang" href=other hreflang=if lang == Lang::Vi { "en" } else { "vi" }>{other_name}</a>
+                <h1>{TITLE.pick(lang)}</h1>
+                <p class="public-note">{lang.pick(
+                    "Số liệu tháng này, cập nhật trực tiếp từ hệ thống. Chỉ các đơn vị đã công khai.",
+                    "This month's figures, live from the system. Only the units the city has made public.")}</p>
                 <p class="public-age" data-connected=move || connected.get().to_string()>
-                    {move || age_text(board.get().as_ref(), connected.get(), now_ms.get())}
+                    {move || age_text(board.get().as_ref(), connected.get(), now_ms.get(), lang)}
                 </p>
             </header>
             {move || match board.get() {
-                None => view! { <p class="public-empty">"Đang tải số liệu…"</p> }.into_any(),
-                Some(board) if board.units.is_empty() => view! { <p class="public-empty">"Chưa có đơn vị nào được công khai."</p> }.into_any(),
-                Some(board) => view! { <BoardTable board=board /> }.into_any(),
+                None => view! { <p class="public-empty">{lang.pick("Đang tải số liệu…", "Loading figures…")}</p> }.into_any(),
+                Some(board) if board.units.is_empty() => view! { <p class="public-empty">{lang.pick("Chưa có đơn vị nào được công khai.", "No unit has been made public yet.")}</p> }.into_any(),
+                Some(board) => view! { <BoardTable board=board lang=lang /> }.into_any(),
             }}
             <footer class="public-foot">
-                "Dữ liệu mở: " <a href="/open-data/v1/units.json">"units.json"</a> " · " <a href="/open-data/v1/units.csv">"units.csv"</a>
-                " · " <a href="/open-data/v1/daily.csv">"daily.csv"</a> " · " <a href="/open-data/v1/">"mô tả"</a> " — giấy phép CC BY 4.0"
+                {lang.pick("Dữ liệu mở: ", "Open data: ")} <a href="/open-data/v1/units.json">"units.json"</a> " · " <a href="/open-data/v1/units.csv">"units.csv"</a>
+                " · " <a href="/open-data/v1/daily.csv">"daily.csv"</a> " · " <a href="/open-data/v1/">{lang.pick("mô tả", "description")}</a> {lang.pick(" — giấy phép CC BY 4.0", " — licence CC BY 4.0")}
             </footer>
         </div>
     }
 }
 
+/// The page's title in both languages.
+const TITLE: Words = Words(
+    "Công khai kết quả giải quyết hồ sơ và phản ánh",
+    "Public results: dossiers and complaints",
+);
+
+/// A text in Vietnamese and English.
+struct Words(&'static str, &'static str);
+
+impl Words {
+    fn pick(&self, lang: Lang) -> &'static str {
+        lang.pick(self.0, self.1)
+    }
+}
+
+/// The table's columns (header and, on a phone, each card's labels).
+const COLUMNS: [Words; 7] = [
+    Words("Hạng", "Rank"),
+    Words("Đơn vị", "Unit"),
+    Words("Điểm 766", "Index 766"),
+    Words("Đúng hạn", "On time"),
+    Words("Hồ sơ quá hạn", "Overdue dossiers"),
+    Words("Phản ánh quá hạn", "Overdue complaints"),
+    Words("Cán bộ chậm", "Late officers"),
+];
+
 #[component]
-fn BoardTable(board: PublicBoard) -> impl IntoView {
-    let lang = Lang::Vi;
+fn BoardTable(board: PublicBoard, lang: Lang) -> impl IntoView {
+    let label = |i: usize| COLUMNS[i].pick(lang);
     let rows = board
         .units
         .into_iter()
         .map(|unit| {
-            let rate = unit.on_time_rate.map(|r| format::percent(r, lang)).unwrap_or_else(|| "Chưa có dữ liệu".to_owned());
+            let rate = unit.on_time_rate.map(|r| format::percent(r, lang)).unwrap_or_else(|| lang.pick("Chưa có dữ liệu", "No data yet").to_owned());
             let officers = unit.late_officers.map(|officers| {
                 officers.iter().map(|o| format!("{} ({})", o.name, format::integer(o.overdue, lang))).collect::<Vec<_>>().join(", ")
             });
             view! {
                 <tr class="public-unit" data-unit=unit.code.clone()>
-                    <td class="rank" data-label="Hạng">{unit.rank}</td>
-                    <td class="name" data-label="Đơn vị">{unit.name}</td>
-                    <td class="num score" data-label="Điểm 766">{format!("{} / {} · {}", format::decimal(unit.score, 1, lang), format::decimal(unit.score_max, 0, lang), unit.band)}</td>
-                    <td class="num rate" data-label="Đúng hạn">{rate}</td>
-                    <td class="num overdue" data-label="Hồ sơ quá hạn">{format::integer(unit.dossiers_overdue, lang)}</td>
-                    <td class="num complaints" data-label="Phản ánh quá hạn">{format::integer(unit.complaints_overdue, lang)}</td>
+                    <td class="rank" data-label=label(0)>{unit.rank}</td>
+                    <td class="name" data-label=label(1)>{unit.name}</td>
+                    <td class="num score" data-label=label(2)>{format!("{} / {} · {}", format::decimal(unit.score, 1, lang), format::decimal(unit.score_max, 0, lang), ioc_shared::score::band_label(&unit.band, lang))}</td>
+                    <td class="num rate" data-label=label(3)>{rate}</td>
+                    <td class="num overdue" data-label=label(4)>{format::integer(unit.dossiers_overdue, lang)}</td>
+                    <td class="num complaints" data-label=label(5)>{format::integer(unit.complaints_overdue, lang)}</td>
                     // Said in words: a dash read as "none late" where names are simply not published.
-                    <td class="officers" data-label="Cán bộ chậm">{match officers {
-                        None => "Không công bố".to_owned(),
-                        Some(names) if names.is_empty() => "Không có".to_owned(),
+                    <td class="officers" data-label=label(6)>{match officers {
+                        None => lang.pick("Không công bố", "Not published").to_owned(),
+                        Some(names) if names.is_empty() => lang.pick("Không có", "None").to_owned(),
                         Some(names) => names,
                     }}</td>
                 </tr>
@@ -95,27 +134,26 @@ fn BoardTable(board: PublicBoard) -> impl IntoView {
         .collect_view();
     view! {
         <table class="items public-table">
-            <thead><tr>
-                <th>"Hạng"</th><th>"Đơn vị"</th><th>"Điểm 766"</th><th>"Đúng hạn"</th>
-                <th>"Hồ sơ quá hạn"</th><th>"Phản ánh quá hạn"</th><th>"Cán bộ chậm"</th>
-            </tr></thead>
+            <thead><tr>{COLUMNS.iter().map(|c| view! { <th>{c.pick(lang)}</th> }).collect_view()}</tr></thead>
             <tbody>{rows}</tbody>
         </table>
     }
 }
 
-fn age_text(board: Option<&PublicBoard>, connected: bool, now_ms: f64) -> String {
+fn age_text(board: Option<&PublicBoard>, connected: bool, now_ms: f64, lang: Lang) -> String {
     let Some(board) = board else { return String::new() };
     let Some(at) = ioc_shared::time::parse_rfc3339(&board.as_of) else { return String::new() };
     let seconds = ((now_ms - at.timestamp_millis() as f64) / 1000.0).max(0.0) as i64;
-    let live =
-        if connected { "trực tuyến" } else { "mất kết nối, đang kết nối lại" };
-    format!(
-        "Số liệu lúc {} ngày {} ({}) — {live}",
-        format::clock(at),
-        format::date(at),
-        format::ago(seconds, Lang::Vi)
-    )
+    let live = if connected {
+        lang.pick("trực tuyến", "live")
+    } else {
+        lang.pick("mất kết nối, đang kết nối lại", "disconnected, reconnecting")
+    };
+    let (clock, date, ago) = (format::clock(at), format::date(at), format::ago(seconds, lang));
+    match lang {
+        Lang::Vi => format!("Số liệu lúc {clock} ngày {date} ({ago}) — {live}"),
+        Lang::En => format!("Figures at {clock} on {date} ({ago}) — {live}"),
+    }
 }
 
 /// What the socket reports to, and what survives a reconnect.

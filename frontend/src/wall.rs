@@ -13,6 +13,9 @@
 //!   line of defence, and shifts by a few pixels every few minutes against burn-in.
 //!
 //! It shows no citizen's personal data: complaint texts never reach the dashboard at all.
+//!
+//! Vietnamese by default; `/wall?lang=en` (set once where the screen is installed) shows it in
+//! English.
 
 use crate::api;
 use crate::live::{ConnState, LiveClient, LiveSignals};
@@ -44,17 +47,23 @@ enum Phase {
     Unreachable,
 }
 
+/// The wall's language, from its address (`?lang=en`); read once, it never changes.
+fn wall_lang() -> Lang {
+    crate::route::read().lang
+}
+
 #[component]
 pub fn Wall() -> impl IntoView {
     let phase = RwSignal::new(Phase::Checking);
+    let lang = wall_lang();
     start_up(phase);
     view! {
         <div class="wall-root">
             {move || match phase.get() {
-                Phase::Checking => view! { <div class="wall-message">"Đang khởi động…"</div> }.into_any(),
+                Phase::Checking => view! { <div class="wall-message">{lang.pick("Đang khởi động…", "Starting…")}</div> }.into_any(),
                 Phase::Unreachable => view! {
-                    <div class="wall-banner">"Mất kết nối"</div>
-                    <div class="wall-message">"Đang kết nối lại máy chủ…"</div>
+                    <div class="wall-banner">{lang.pick("Mất kết nối", "Disconnected")}</div>
+                    <div class="wall-message">{lang.pick("Đang kết nối lại máy chủ…", "Reconnecting to the server…")}</div>
                 }.into_any(),
                 Phase::Pairing { error } => view! { <PairingForm phase=phase error=error /> }.into_any(),
                 Phase::Running { name, playlist } => view! { <Rotation name=name playlist=playlist phase=phase /> }.into_any(),
@@ -83,28 +92,47 @@ fn start_up(phase: RwSignal<Phase>) {
     });
 }
 
-/// `#pair=CODE` in the address; removed from the address once read.
+/// `#pair=CODE` in the address; removed from the address once read (the query, which holds
+/// the language, stays).
 fn code_from_fragment() -> Option<String> {
     let location = web_sys::window()?.location();
     let hash = location.hash().ok()?;
     let code = hash.strip_prefix("#pair=")?.to_owned();
+    let kept = format!("/wall{}", location.search().unwrap_or_default());
     if let Ok(history) = web_sys::window()?.history() {
-        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some("/wall"));
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&kept));
     }
     (!code.is_empty()).then_some(code)
 }
 
 async fn pair(phase: RwSignal<Phase>, code: String) {
+    let lang = wall_lang();
     match api::post_json::<_, Me>("/api/v1/displays/pair", &PairRequest { code }).await {
         Ok(Me::Display { name, playlist, .. }) => phase.set(Phase::Running { name, playlist }),
-        Ok(Me::User { .. }) => {
-            phase.set(Phase::Pairing { error: Some("Mã không dành cho màn hình.".into()) })
-        }
+        Ok(Me::User { .. }) => phase.set(Phase::Pairing {
+            error: Some(
+                lang.pick("Mã không dành cho màn hình.", "This code is not for a display.").into(),
+            ),
+        }),
         Err(failure) => {
             let error = match failure.status {
-                401 => "Mã ghép nối không đúng hoặc đã hết hạn.".to_owned(),
-                429 => "Nhập sai quá nhiều lần; vui lòng thử lại sau.".to_owned(),
-                _ => format!("Không ghép nối được: {}", failure.message),
+                401 => lang
+                    .pick(
+                        "Mã ghép nối không đúng hoặc đã hết hạn.",
+                        "The pairing code is wrong or has expired.",
+                    )
+                    .to_owned(),
+                429 => lang
+                    .pick(
+                        "Nhập sai quá nhiều lần; vui lòng thử lại sau.",
+                        "Too many wrong codes; try again later.",
+                    )
+                    .to_owned(),
+                _ => format!(
+                    "{}: {}",
+                    lang.pick("Không ghép nối được", "Pairing failed"),
+                    failure.message
+                ),
             };
             phase.set(Phase::Pairing { error: Some(error) });
         }
@@ -114,6 +142,7 @@ async fn pair(phase: RwSignal<Phase>, code: String) {
 #[component]
 fn PairingForm(phase: RwSignal<Phase>, error: Option<String>) -> impl IntoView {
     let code = RwSignal::new(String::new());
+    let lang = wall_lang();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let typed = code.get_untracked();
@@ -121,12 +150,12 @@ fn PairingForm(phase: RwSignal<Phase>, error: Option<String>) -> impl IntoView {
     };
     view! {
         <form class="wall-pairing" on:submit=submit>
-            <h1>"Ghép nối màn hình"</h1>
-            <p>"Nhập mã ghép nối do quản trị viên cung cấp."</p>
+            <h1>{lang.pick("Ghép nối màn hình", "Pair this display")}</h1>
+            <p>{lang.pick("Nhập mã ghép nối do quản trị viên cung cấp.", "Enter the pairing code from your administrator.")}</p>
             <input name="code" type="text" autocomplete="off" placeholder="ABCD-EFGH"
                 prop:value=move || code.get() on:input=move |ev| code.set(event_target_value(&ev)) />
             {error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
-            <button type="submit">"Ghép nối"</button>
+            <button type="submit">{lang.pick("Ghép nối", "Pair")}</button>
         </form>
     }
 }
@@ -134,10 +163,17 @@ fn PairingForm(phase: RwSignal<Phase>, error: Option<String>) -> impl IntoView {
 #[component]
 fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> impl IntoView {
     let live = LiveSignals::new();
+    let lang = wall_lang();
     // Cut off and the server says this display is gone: back to pairing.
     let client = LiveClient::start(live, move || {
         phase.set(Phase::Pairing {
-            error: Some("Màn hình đã bị thu hồi hoặc cần ghép nối lại.".into()),
+            error: Some(
+                lang.pick(
+                    "Màn hình đã bị thu hồi hoặc cần ghép nối lại.",
+                    "This display was revoked or must be paired again.",
+                )
+                .into(),
+            ),
         });
     });
     client.show(playlist.iter().map(|v| (v.unit.clone(), v.window)).collect());
@@ -171,7 +207,13 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
 
     let disconnected = move || live.state.get() != ConnState::Live;
     let freshness = move || {
-        Freshness::of(live.state.get(), live.last_message_ms.get(), now_ms.get(), &live.feed.get())
+        Freshness::of(
+            live.state.get(),
+            live.last_message_ms.get(),
+            now_ms.get(),
+            &live.feed.get(),
+            lang,
+        )
     };
     let stale = Signal::from(Memo::new(move |_| freshness().0 == Freshness::Stale));
     let badge = move || {
@@ -179,15 +221,17 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
         let colour = freshness.colour();
         let text = match (reason, live.last_message_ms.get()) {
             (Some(reason), _) => reason,
-            (None, None) => "Chưa có dữ liệu".to_owned(),
-            (None, Some(t)) => {
-                format!("Cập nhật {}", format::ago(((now_ms.get() - t) / 1000.0) as i64, Lang::Vi))
-            }
+            (None, None) => lang.pick("Chưa có dữ liệu", "No data yet").to_owned(),
+            (None, Some(t)) => format!(
+                "{} {}",
+                lang.pick("Cập nhật", "Updated"),
+                format::ago(((now_ms.get() - t) / 1000.0) as i64, lang)
+            ),
         };
         view! { <span class=format!("badge {colour}") data-freshness=colour>{text}</span> }
     };
     let silent = move || {
-        ui::silent_source_notices(&live.feed.get().silent_sources)
+        ui::silent_source_notices(&live.feed.get().silent_sources, lang)
             .into_iter()
             .map(|notice| view! { <div class="wall-notice silent-source" role="status">{notice}</div> })
             .collect_view()
@@ -213,11 +257,11 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
 
     view! {
         <div class="wall" style:transform=shift>
-            {move || disconnected().then(|| view! { <div class="wall-banner" role="alert">"Mất kết nối"</div> })}
+            {move || disconnected().then(|| view! { <div class="wall-banner" role="alert">{lang.pick("Mất kết nối", "Disconnected")}</div> })}
             {silent}
             <header class="wall-header">
                 <div class="wall-view-name">
-                    {move || current().map(|v| view_title(&v, &live)).unwrap_or_default()}
+                    {move || current().map(|v| view_title(&v, &live, lang)).unwrap_or_default()}
                 </div>
                 <div class="wall-clock">{clock}</div>
                 {badge}
@@ -230,13 +274,13 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
                         // Re-read whenever this scope's live figures change.
                         let key = (v.unit.clone(), v.window);
                         let version = Signal::derive(move || live.snapshots.with(|m| m.get(&key).map(|s| s.as_of.clone()).unwrap_or_default()));
-                        view! { <WallScore unit=v.unit period=v.window version=version stale=stale /> }.into_any()
+                        view! { <WallScore unit=v.unit period=v.window version=version stale=stale lang=lang /> }.into_any()
                     }
                     (Some(v), true) => {
                         let key = (v.unit, v.window);
-                        (move || live.snapshots.with(|m| m.get(&key).cloned()).map(|summary| view! { <WallFigures summary=summary stale=stale /> })).into_any()
+                        (move || live.snapshots.with(|m| m.get(&key).cloned()).map(|summary| view! { <WallFigures summary=summary stale=stale lang=lang /> })).into_any()
                     }
-                    _ => view! { <div class="wall-message">"Đang tải số liệu…"</div> }.into_any(),
+                    _ => view! { <div class="wall-message">{lang.pick("Đang tải số liệu…", "Loading figures…")}</div> }.into_any(),
                 }
             }}
             <footer class="wall-footer">
@@ -247,8 +291,8 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
                     let seconds = playlist.with_value(|p| p.get(index.get()).map(|v| v.seconds).unwrap_or(30));
                     // Never more than the view's own time (the clock may read a moment before its start).
                     let left = ((f64::from(seconds) * 1000.0 - (now_ms.get() - view_started.get_value())) / 1000.0).min(f64::from(seconds));
-                    let next_name = next.map(|v| view_title(&v, &live)).unwrap_or_default();
-                    view! { <span class="wall-next" data-next=next_name.clone()>{ui::next_view_text(&next_name, left)}</span> }
+                    let next_name = next.map(|v| view_title(&v, &live, lang)).unwrap_or_default();
+                    view! { <span class="wall-next" data-next=next_name.clone()>{ui::next_view_text(&next_name, left, lang)}</span> }
                 })}
             </footer>
         </div>
@@ -256,14 +300,14 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
 }
 
 /// A view's name as the wall shows it: "unit — window", or the score view's.
-fn view_title(view: &WallView, live: &LiveSignals) -> String {
+fn view_title(view: &WallView, live: &LiveSignals, lang: Lang) -> String {
     let unit_name = live
         .snapshots
         .with(|m| m.get(&(view.unit.clone(), view.window)).map(|s| s.unit.name.clone()))
         .unwrap_or_else(|| "…".into());
-    let window = window_label(view.window, Lang::Vi);
+    let window = window_label(view.window, lang);
     if view.view == ioc_shared::live::View::Score {
-        format!("Chỉ số 766 · {unit_name} — {window}")
+        format!("{} · {unit_name} — {window}", lang.pick("Chỉ số 766", "Decision 766 index"))
     } else {
         format!("{unit_name} — {window}")
     }
@@ -276,6 +320,7 @@ fn WallScore(
     period: ioc_shared::summary::Window,
     version: Signal<String>,
     stale: Signal<bool>,
+    lang: Lang,
 ) -> impl IntoView {
     let path = format!("/api/v1/units/{unit}/score?period={}", period.as_str());
     let (data, _) = crate::work::follow::<ioc_shared::score::Score>(
@@ -285,13 +330,17 @@ fn WallScore(
     view! {
         <section class="wall-score" class:stale=stale data-view="score">
             {move || data.get().map(|score| {
-                let lang = Lang::Vi;
                 view! {
-                    <div class="wall-score-label">{format!("Chỉ số 766 · phần đo được · {}", window_label(period, lang))}</div>
+                    <div class="wall-score-label">{format!("{} · {}", lang.pick("Chỉ số 766 · phần đo được", "Decision 766 index · measured part"), window_label(period, lang))}</div>
                     <div class="wall-score-value">{format!("{} / {}", format::decimal(score.score, 1, lang), format::decimal(score.measured_max, 0, lang))}</div>
-                    <div class=format!("wall-score-band band {}", crate::work::band_class(&score.band))>{score.band.clone()}</div>
-                    <div class="wall-score-stake">{format!("24 giờ tới: {} hồ sơ đến hạn — {} điểm có thể mất",
-                        format::integer(score.at_stake_24h.dossiers, lang), format::decimal(score.at_stake_24h.points, 2, lang))}</div>
+                    <div class=format!("wall-score-band band {}", crate::work::band_class(&score.band))>{ioc_shared::score::band_label(&score.band, lang).to_owned()}</div>
+                    <div class="wall-score-stake">{
+                        let (dossiers, points) = (format::integer(score.at_stake_24h.dossiers, lang), format::decimal(score.at_stake_24h.points, 2, lang));
+                        match lang {
+                            Lang::Vi => format!("24 giờ tới: {dossiers} hồ sơ đến hạn — {points} điểm có thể mất"),
+                            Lang::En => format!("Next 24 h: {dossiers} dossiers due — {points} points at stake"),
+                        }
+                    }</div>
                 }
             })}
         </section>
@@ -308,8 +357,7 @@ fn local_time(now_ms: f64) -> DateTime<chrono::FixedOffset> {
 const WALL_ATTENTION_ROWS: usize = 8;
 
 #[component]
-fn WallFigures(summary: Summary, stale: Signal<bool>) -> impl IntoView {
-    let lang = Lang::Vi;
+fn WallFigures(summary: Summary, stale: Signal<bool>, lang: Lang) -> impl IntoView {
     let figures = ui::tiles(&summary, lang)
         .into_iter()
         .filter(|tile| WALL_TILES.contains(&tile.id))
@@ -345,9 +393,9 @@ fn WallFigures(summary: Summary, stale: Signal<bool>) -> impl IntoView {
                     <span class=format!("wall-child-rate {}", tone.class())>
                         {child.on_time_rate.map(|r| format::percent(r, lang)).unwrap_or_else(|| "—".into())}
                         // A rate from fewer than 5 rated dossiers is not comparable with the others.
-                        {small.then(|| view! { <span class="wall-few">" ít dữ liệu"</span> })}
+                        {small.then(|| view! { <span class="wall-few">{lang.pick(" ít dữ liệu", " few data")}</span> })}
                     </span>
-                    <span class="wall-child-overdue">{format!("{} quá hạn", format::integer(child.overdue, lang))}</span>
+                    <span class="wall-child-overdue">{format!("{} {}", format::integer(child.overdue, lang), lang.pick("quá hạn", "overdue"))}</span>
                 </li>
             }
         })
@@ -355,8 +403,8 @@ fn WallFigures(summary: Summary, stale: Signal<bool>) -> impl IntoView {
     view! {
         <section class="wall-figures" class:stale=stale>{figures}</section>
         <section class="wall-worst" class:stale=stale>
-            <h2>"Đơn vị cần chú ý"</h2>
-            {none.then(|| view! { <p class="wall-none">"Không có đơn vị cần chú ý"</p> })}
+            <h2>{lang.pick("Đơn vị cần chú ý", "Units needing attention")}</h2>
+            {none.then(|| view! { <p class="wall-none">{lang.pick("Không có đơn vị cần chú ý", "No unit needs attention")}</p> })}
             <ol>{worst}</ol>
         </section>
     }

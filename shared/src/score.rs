@@ -108,6 +108,19 @@ pub fn band(score: f64, max: f64) -> &'static str {
     }
 }
 
+/// A band as a screen in `lang` names it (the API keeps the Vietnamese names of Decision 766).
+pub fn band_label(band: &str, lang: crate::format::Lang) -> &str {
+    let english = match band {
+        "Xuất sắc" => "Excellent",
+        "Tốt" => "Good",
+        "Khá" => "Fair",
+        "Trung bình" => "Average",
+        "Yếu" => "Weak",
+        _ => band,
+    };
+    lang.pick(band, english)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +163,12 @@ mod tests {
         assert_eq!(band(35.0, 50.0), "Khá");
         assert_eq!(band(25.0, 50.0), "Trung bình");
         assert_eq!(band(24.9, 50.0), "Yếu");
+        use crate::format::Lang;
+        for (score, english) in
+            [(45.0, "Excellent"), (40.0, "Good"), (35.0, "Fair"), (25.0, "Average"), (1.0, "Weak")]
+        {
+            assert_eq!(band_label(band(score, 50.0), Lang::En), english);
+            assert_eq!(band_label(band(score, 50.0), Lang::Vi), band(score, 50.0));
+        }
     }
 }

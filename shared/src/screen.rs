@@ -14,11 +14,17 @@ pub enum ConnState {
     Disconnected,
 }
 
-/// The server's word on how current the figures are (its last heartbeat).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The server's word on how current the figures are (its last heartbeat). Screens read it
+/// straight from a `heartbeat` message (its other fields ignored), the same fields with the
+/// same defaults as [`crate::live::ServerMessage::Heartbeat`]: decoding the whole message enum
+/// in the browser costs ~10 KB of download.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
 pub struct Feed {
+    #[serde(default)]
     pub status: FeedStatus,
+    #[serde(default)]
     pub lag_seconds: f64,
+    #[serde(default)]
     pub silent_sources: Vec<SilentSource>,
 }
 
@@ -47,15 +53,23 @@ impl Freshness {
         last_message_ms: Option<f64>,
         now_ms: f64,
         feed: &Feed,
+        lang: Lang,
     ) -> (Freshness, Option<String>) {
         let Some(last) = last_message_ms else { return (Freshness::Stale, None) };
         let age = now_ms - last;
         if state != ConnState::Live || age > STALE_AFTER_MS {
             return (Freshness::Stale, None);
         }
-        let late = || format!("dữ liệu chậm {} giây", feed.lag_seconds.round() as i64);
+        let lag = feed.lag_seconds.round() as i64;
+        let late = || match lang {
+            Lang::Vi => format!("dữ liệu chậm {lag} giây"),
+            Lang::En => format!("data {lag} s behind"),
+        };
         match feed.status {
-            FeedStatus::Rebuilding => (Freshness::Aging, Some("đang đồng bộ lại".to_owned())),
+            FeedStatus::Rebuilding => (
+                Freshness::Aging,
+                Some(lang.pick("đang đồng bộ lại", "resynchronising").to_owned()),
+            ),
             FeedStatus::Behind if feed.lag_seconds * 1000.0 > STALE_AFTER_MS => {
                 (Freshness::Stale, Some(late()))
             }
@@ -63,9 +77,13 @@ impl Freshness {
             FeedStatus::Unavailable if feed.lag_seconds > BEHIND_AFTER_SECONDS => {
                 (Freshness::Stale, Some(late()))
             }
-            FeedStatus::Unavailable => {
-                (Freshness::Stale, Some("không đọc được số liệu trực tuyến".to_owned()))
-            }
+            FeedStatus::Unavailable => (
+                Freshness::Stale,
+                Some(
+                    lang.pick("không đọc được số liệu trực tuyến", "live figures unreadable")
+                        .to_owned(),
+                ),
+            ),
             FeedStatus::Live if age > AGING_AFTER_MS => (Freshness::Aging, None),
             FeedStatus::Live => (Freshness::Current, None),
         }
@@ -82,14 +100,17 @@ impl Freshness {
 }
 
 /// "nguồn dữ liệu X im lặng từ HH:MM" for each silent source (both screens show these).
-pub fn silent_source_notices(sources: &[SilentSource]) -> Vec<String> {
+pub fn silent_source_notices(sources: &[SilentSource], lang: Lang) -> Vec<String> {
     sources
         .iter()
         .map(|s| {
             let since = crate::time::parse_rfc3339(&s.since)
                 .map(|t| format::clock(t)[..5].to_owned())
                 .unwrap_or_default();
-            format!("nguồn dữ liệu {} im lặng từ {since}", s.source)
+            match lang {
+                Lang::Vi => format!("nguồn dữ liệu {} im lặng từ {since}", s.source),
+                Lang::En => format!("data source {} silent since {since}", s.source),
+            }
         })
         .collect()
 }
@@ -433,9 +454,12 @@ pub fn previous_period_label(window: Window, lang: Lang) -> &'static str {
 
 /// The wall's "what comes next": the next view's name and the whole seconds left (never
 /// below 1, so it never reads "0 giây" while the view is still up).
-pub fn next_view_text(next: &str, seconds_left: f64) -> String {
+pub fn next_view_text(next: &str, seconds_left: f64, lang: Lang) -> String {
     let seconds = seconds_left.ceil().max(1.0) as u64;
-    format!("Tiếp theo: {next} · {seconds} giây")
+    match lang {
+        Lang::Vi => format!("Tiếp theo: {next} · {seconds} giây"),
+        Lang::En => format!("Next: {next} · {seconds} s"),
+    }
 }
 
 #[cfg(test)]
@@ -453,10 +477,14 @@ mod tests {
     #[test]
     fn the_wall_says_what_comes_next_and_when() {
         assert_eq!(
-            super::next_view_text("Quận Ba Đình — Hôm nay", 4.2),
+            super::next_view_text("Quận Ba Đình — Hôm nay", 4.2, Lang::Vi),
             "Tiếp theo: Quận Ba Đình — Hôm nay · 5 giây"
         );
-        assert_eq!(super::next_view_text("Chỉ số 766", -0.5), "Tiếp theo: Chỉ số 766 · 1 giây");
+        assert_eq!(
+            super::next_view_text("Chỉ số 766", -0.5, Lang::Vi),
+            "Tiếp theo: Chỉ số 766 · 1 giây"
+        );
+        assert_eq!(super::next_view_text("Score 766", 2.5, Lang::En), "Next: Score 766 · 3 s");
         assert_eq!(super::previous_period_label(Window::Today, Lang::Vi), "so với hôm qua");
     }
 
@@ -493,9 +521,36 @@ mod tests {
     }
 
     #[test]
+    fn a_heartbeat_reads_as_the_feed_it_carries() {
+        let heartbeat = crate::live::ServerMessage::Heartbeat {
+            at: "2026-12-02T10:00:00Z".to_owned(),
+            status: FeedStatus::Behind,
+            lag_seconds: 12.5,
+            silent_sources: vec![SilentSource {
+                source: "tong-dai".to_owned(),
+                since: "2026-12-02T09:00:00Z".to_owned(),
+            }],
+        };
+        let text = serde_json::to_string(&heartbeat).unwrap();
+        let feed: Feed = serde_json::from_str(&text).unwrap();
+        let crate::live::ServerMessage::Heartbeat { status, lag_seconds, silent_sources, .. } =
+            heartbeat
+        else {
+            unreachable!()
+        };
+        assert_eq!(feed, Feed { status, lag_seconds, silent_sources });
+        // An old server's bare heartbeat: the defaults.
+        let bare: Feed =
+            serde_json::from_str(r#"{"type":"heartbeat","at":"2026-12-02T10:00:00Z"}"#).unwrap();
+        assert_eq!(bare, Feed::default());
+    }
+
+    #[test]
     fn figures_are_current_only_while_connected_live_and_recently_heard_from() {
         let live = feed(FeedStatus::Live, 0.0);
-        let of = |state, last: Option<f64>, feed: &Feed| Freshness::of(state, last, NOW, feed).0;
+        let of = |state, last: Option<f64>, feed: &Feed| {
+            Freshness::of(state, last, NOW, feed, Lang::Vi).0
+        };
         assert_eq!(of(ConnState::Live, Some(NOW - 1_000.0), &live), Freshness::Current);
         assert_eq!(of(ConnState::Live, Some(NOW - AGING_AFTER_MS - 1.0), &live), Freshness::Aging);
         assert_eq!(of(ConnState::Live, Some(NOW - STALE_AFTER_MS - 1.0), &live), Freshness::Stale);
@@ -507,10 +562,18 @@ mod tests {
 
     #[test]
     fn a_feed_that_is_behind_rebuilding_or_unavailable_is_never_green() {
-        let at = |feed: Feed| Freshness::of(ConnState::Live, Some(NOW), NOW, &feed);
+        let at = |feed: Feed| Freshness::of(ConnState::Live, Some(NOW), NOW, &feed, Lang::Vi);
         assert_eq!(at(feed(FeedStatus::Rebuilding, 0.0)).0, Freshness::Aging);
         let (behind, why) = at(feed(FeedStatus::Behind, 12.4));
         assert_eq!((behind, why.as_deref()), (Freshness::Aging, Some("dữ liệu chậm 12 giây")));
+        let in_english = Freshness::of(
+            ConnState::Live,
+            Some(NOW),
+            NOW,
+            &feed(FeedStatus::Behind, 12.4),
+            Lang::En,
+        );
+        assert_eq!(in_english.1.as_deref(), Some("data 12 s behind"));
         let far_behind = STALE_AFTER_MS / 1000.0 + 1.0;
         assert_eq!(at(feed(FeedStatus::Behind, far_behind)).0, Freshness::Stale);
         assert_eq!(at(feed(FeedStatus::Unavailable, 0.0)).0, Freshness::Stale);

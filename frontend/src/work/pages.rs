@@ -6,64 +6,105 @@ use super::items::{items_table, kind_label, state_label};
 use super::Scope;
 use crate::route::View;
 use ioc_shared::event::ItemKind;
-use ioc_shared::format;
+use ioc_shared::format::{self, Lang};
 use ioc_shared::items::{ItemList, ListState, OfficerView};
+use ioc_shared::route::{ListPage as ListPageAt, OFFICERS_PER_PAGE};
 use ioc_shared::summary::LateOfficer;
 use leptos::prelude::*;
 
-/// A list page: the items of one kind and state, with filters, paging and a CSV download.
+/// A list page: the items of one kind and state, with filters, paging and a CSV download. The
+/// page `at` comes from the address, so a link or the back button opens the same page.
 #[component]
-pub fn ListPage(kind: ItemKind, state: ListState) -> impl IntoView {
+pub fn ListPage(kind: ItemKind, state: ListState, at: Signal<ListPageAt>) -> impl IntoView {
     let scope = expect_context::<Scope>();
-    let kind = RwSignal::new(kind);
-    let state = RwSignal::new(state);
-    // The cursors of the pages before the current one (empty: the first page).
-    let cursors: RwSignal<Vec<Option<String>>> = RwSignal::new(Vec::new());
-    let cursor: RwSignal<Option<String>> = RwSignal::new(None);
+    // The cursor of each page seen so far, at its number − 1 ("" where not seen), so that
+    // "previous" goes one page back after the back button too.
+    let known: StoredValue<Vec<String>> = StoredValue::new(Vec::new());
+    Effect::new(move |_| {
+        let page = at.get();
+        if let Some(cursor) = page.cursor {
+            let index = page.number as usize - 1;
+            known.update_value(|known| {
+                if known.len() <= index {
+                    known.resize(index + 1, String::new());
+                }
+                known[index] = cursor;
+            });
+        }
+        to_top();
+    });
     let query = move || {
         let mut q = format!(
             "kind={}&state={}&window={}",
-            kind.get().as_str(),
-            state.get().as_str(),
+            kind.as_str(),
+            state.as_str(),
             scope.window.get().as_str()
         );
-        if state.get() == ListState::DueSoon {
+        if state == ListState::DueSoon {
             q.push_str("&within=24");
         }
         q
     };
     let (data, error) = follow::<ItemList>(
         Signal::derive(move || {
-            let mut path = format!("/api/v1/units/{}/items?{}&limit=50", scope.unit.get(), query());
-            if let Some(c) = cursor.get() {
-                path.push_str(&format!("&cursor={c}"));
+            let mut path = format!(
+                "/api/v1/units/{}/items?{}&limit={ITEMS_PER_PAGE}",
+                scope.unit.get(),
+                query()
+            );
+            if let Some(cursor) = at.get().cursor {
+                let cursor = js_sys::encode_uri_component(&cursor).as_string().unwrap_or_default();
+                path.push_str(&format!("&cursor={cursor}"));
             }
             Some(path)
         }),
         scope.version,
     );
-    let change = move |new_kind: ItemKind, new_state: ListState| {
-        cursors.set(Vec::new());
-        cursor.set(None);
-        scope.open.run(View::List { kind: new_kind, state: new_state });
-        kind.set(new_kind);
-        state.set(new_state);
+    let open = move |page: ListPageAt| scope.open.run(View::List { kind, state, page });
+    // One page back when its cursor is known; otherwise (opened at a later page) the first.
+    let back_one = move || {
+        let number = at.with(|p| p.number);
+        if number <= 2 {
+            return Some(ListPageAt::FIRST);
+        }
+        known
+            .with_value(|known| known.get(number as usize - 2).filter(|c| !c.is_empty()).cloned())
+            .map(|cursor| ListPageAt { number: number - 1, cursor: Some(cursor) })
+    };
+    let pager = Pager {
+        number: Signal::derive(move || at.with(|p| p.number)),
+        pages: Signal::derive(move || {
+            data.with(|d| d.as_ref().map_or(1, |d| pages_of(d.total, ITEMS_PER_PAGE)))
+        }),
+        has_next: Signal::derive(move || {
+            data.with(|d| d.as_ref().is_some_and(|d| d.next.is_some()))
+        }),
+        back_to_first: Signal::derive(move || at.with(|p| p.number > 1) && back_one().is_none()),
+        previous: Callback::new(move |()| open(back_one().unwrap_or(ListPageAt::FIRST))),
+        next: Callback::new(move |()| {
+            if let Some(next) = data.get_untracked().and_then(|d| d.next) {
+                open(ListPageAt {
+                    number: at.with_untracked(|p| p.number) + 1,
+                    cursor: Some(next),
+                });
+            }
+        }),
     };
     let kinds = [ItemKind::Dossier, ItemKind::Complaint, ItemKind::Task];
     view! {
         <section class="page list-page" data-page="list">
             <div class="filters">
                 <label>{move || scope.lang.get().pick("Loại", "Kind")}
-                    <select on:change=move |ev| { if let Some(k) = ItemKind::parse(&event_target_value(&ev)) { change(k, state.get_untracked()); } }>
-                        {kinds.into_iter().map(|k| view! { <option value=k.as_str() selected=move || kind.get() == k>{move || kind_label(k, scope.lang.get())}</option> }).collect_view()}
+                    <select on:change=move |ev| { if let Some(k) = ItemKind::parse(&event_target_value(&ev)) { scope.open.run(View::list(k, state)); } }>
+                        {kinds.into_iter().map(|k| view! { <option value=k.as_str() selected=k == kind>{move || kind_label(k, scope.lang.get())}</option> }).collect_view()}
                     </select>
                 </label>
                 <label>{move || scope.lang.get().pick("Trạng thái", "State")}
-                    <select on:change=move |ev| { if let Some(s) = ListState::parse(&event_target_value(&ev)) { change(kind.get_untracked(), s); } }>
-                        {ListState::ALL.into_iter().map(|s| view! { <option value=s.as_str() selected=move || state.get() == s>{move || state_label(s, scope.lang.get())}</option> }).collect_view()}
+                    <select on:change=move |ev| { if let Some(s) = ListState::parse(&event_target_value(&ev)) { scope.open.run(View::list(kind, s)); } }>
+                        {ListState::ALL.into_iter().map(|s| view! { <option value=s.as_str() selected=s == state>{move || state_label(s, scope.lang.get())}</option> }).collect_view()}
                     </select>
                 </label>
-                <a class="csv" download="" href=move || format!("/api/v1/units/{}/items.csv?{}{}", scope.unit.get(), query(), csv_layout(scope.lang.get()).replace('?', "&"))>
+                <a class="csv" download="" href=move || format!("/api/v1/units/{}/items.csv?{}{}", scope.unit.get(), query(), csv_layout(scope.lang.get()).map(|l| format!("&{l}")).unwrap_or_default())>
                     {move || scope.lang.get().pick("Tải CSV", "Download CSV")}
                 </a>
                 <a class="back" href="#" on:click=move |ev| { ev.prevent_default(); scope.open.run(View::Overview); }>
@@ -71,7 +112,7 @@ pub fn ListPage(kind: ItemKind, state: ListState) -> impl IntoView {
                 </a>
             </div>
             <h2 class="list-title">
-                {move || format!("{} {}", kind_label(kind.get(), scope.lang.get()), state_label(state.get(), scope.lang.get()))}
+                {move || format!("{} {}", kind_label(kind, scope.lang.get()), state_label(state, scope.lang.get()))}
                 <span class="total">{move || data.get().map(|d| format!(" — {}", format::integer(d.total, scope.lang.get()))).unwrap_or_default()}</span>
             </h2>
             {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
@@ -83,22 +124,45 @@ pub fn ListPage(kind: ItemKind, state: ListState) -> impl IntoView {
                     Some(list) => items_table(list.items, lang, scope.open).into_any(),
                 }
             }}
+            {pager.view(scope.lang)}
+        </section>
+    }
+}
+
+/// Items per page of a list.
+const ITEMS_PER_PAGE: u64 = 50;
+
+/// Pages of `per_page` for `total` rows (at least one, which may be empty).
+fn pages_of(total: u64, per_page: u64) -> u32 {
+    u32::try_from(total.div_ceil(per_page).max(1)).unwrap_or(u32::MAX)
+}
+
+/// The pager under a paged list (items or late officers): previous, "Trang N / M", next.
+struct Pager {
+    /// The page on screen, 1 for the first.
+    number: Signal<u32>,
+    pages: Signal<u32>,
+    has_next: Signal<bool>,
+    /// "Previous" leads to the first page (opened at a later page whose predecessor is unknown).
+    back_to_first: Signal<bool>,
+    previous: Callback<()>,
+    next: Callback<()>,
+}
+
+impl Pager {
+    fn view(self, lang: Signal<Lang>) -> impl IntoView {
+        let Pager { number, pages, has_next, back_to_first, previous, next } = self;
+        view! {
             <div class="pager">
-                <button class="prev" disabled=move || cursors.with(Vec::is_empty)
-                    on:click=move |_| { let mut stack = cursors.get_untracked(); if let Some(previous) = stack.pop() { cursors.set(stack); cursor.set(previous); to_top(); } }>
-                    {move || scope.lang.get().pick("‹ Trang trước", "‹ Previous")}
+                <button class="prev" disabled=move || number.get() <= 1 on:click=move |_| previous.run(())>
+                    {move || if back_to_first.get() { lang.get().pick("‹ Trang đầu", "‹ First page") } else { lang.get().pick("‹ Trang trước", "‹ Previous") }}
                 </button>
-                <span class="page-number">{move || {
-                    let lang = scope.lang.get();
-                    let pages = data.with(|d| d.as_ref().map_or(1, |d| (d.total as usize).div_ceil(50).max(1)));
-                    format!("{} {} / {}", lang.pick("Trang", "Page"), cursors.with(Vec::len) + 1, pages)
-                }}</span>
-                <button class="next" disabled=move || data.with(|d| d.as_ref().is_none_or(|d| d.next.is_none()))
-                    on:click=move |_| { if let Some(next) = data.get_untracked().and_then(|d| d.next) { cursors.update(|s| s.push(cursor.get_untracked())); cursor.set(Some(next)); to_top(); } }>
-                    {move || scope.lang.get().pick("Trang sau ›", "Next ›")}
+                <span class="page-number">{move || format!("{} {} / {}", lang.get().pick("Trang", "Page"), number.get(), pages.get().max(number.get()))}</span>
+                <button class="next" disabled=move || !has_next.get() on:click=move |_| next.run(())>
+                    {move || lang.get().pick("Trang sau ›", "Next ›")}
                 </button>
             </div>
-        </section>
+        }
     }
 }
 
@@ -164,9 +228,6 @@ struct OfficerPageData {
     officers: Vec<LateOfficer>,
 }
 
-/// Officers per page of the late officers' list.
-const OFFICERS_PER_PAGE: usize = 50;
-
 /// Back to the top of a page after turning it: the new rows start where the eye starts.
 fn to_top() {
     if let Some(page) = web_sys::window()
@@ -181,34 +242,41 @@ fn to_top() {
 }
 
 /// Every late officer of the scope, ranked by overdue items, in pages of 50 (the tile's count
-/// is the list's length), each opening their page; and the CSV of all of them.
+/// is the list's length), each opening their page; and the CSV of all of them. The page `at`
+/// comes from the address.
 #[component]
-pub fn OfficersPage() -> impl IntoView {
+pub fn OfficersPage(at: Signal<u32>) -> impl IntoView {
     let scope = expect_context::<Scope>();
-    let offset = RwSignal::new(0_usize);
+    Effect::new(move |_| {
+        at.track();
+        to_top();
+    });
     let (data, error) = follow::<OfficerPageData>(
         Signal::derive(move || {
             Some(format!(
                 "/api/v1/units/{}/officers?limit={OFFICERS_PER_PAGE}&offset={}",
                 scope.unit.get(),
-                offset.get()
+                (at.get() - 1) * OFFICERS_PER_PAGE
             ))
         }),
         scope.version,
     );
-    let pages = move || {
-        data.with(|d| {
-            d.as_ref().map_or(1, |d| (d.total as usize).div_ceil(OFFICERS_PER_PAGE).max(1))
-        })
-    };
-    let turn = move |to: usize| {
-        offset.set(to);
-        to_top();
+    let pages = Signal::derive(move || {
+        data.with(|d| d.as_ref().map_or(1, |d| pages_of(d.total, u64::from(OFFICERS_PER_PAGE))))
+    });
+    let open = move |page: u32| scope.open.run(View::Officers { page });
+    let pager = Pager {
+        number: at,
+        pages,
+        has_next: Signal::derive(move || at.get() < pages.get()),
+        back_to_first: Signal::derive(|| false),
+        previous: Callback::new(move |()| open(at.get_untracked().saturating_sub(1).max(1))),
+        next: Callback::new(move |()| open(at.get_untracked() + 1)),
     };
     view! {
         <section class="page officers-page" data-page="officers">
             <div class="filters">
-                <a class="csv" download="" href=move || format!("/api/v1/units/{}/officers.csv{}", scope.unit.get(), csv_layout(scope.lang.get()))>
+                <a class="csv" download="" href=move || format!("/api/v1/units/{}/officers.csv{}", scope.unit.get(), csv_layout(scope.lang.get()).map(|l| format!("?{l}")).unwrap_or_default())>
                     {move || scope.lang.get().pick("Tải CSV", "Download CSV")}
                 </a>
                 <a class="back" href="#" on:click=move |ev| { ev.prevent_default(); scope.open.run(View::Overview); }>
@@ -239,23 +307,13 @@ pub fn OfficersPage() -> impl IntoView {
                     }).collect_view())
                 }}</tbody>
             </table></div>
-            <div class="pager">
-                <button class="prev" disabled=move || offset.get() == 0
-                    on:click=move |_| turn(offset.get_untracked().saturating_sub(OFFICERS_PER_PAGE))>
-                    {move || scope.lang.get().pick("‹ Trang trước", "‹ Previous")}
-                </button>
-                <span class="page-number">{move || format!("{} {} / {}", scope.lang.get().pick("Trang", "Page"), offset.get() / OFFICERS_PER_PAGE + 1, pages())}</span>
-                <button class="next" disabled=move || { offset.get() / OFFICERS_PER_PAGE + 1 >= pages() }
-                    on:click=move |_| turn(offset.get_untracked() + OFFICERS_PER_PAGE)>
-                    {move || scope.lang.get().pick("Trang sau ›", "Next ›")}
-                </button>
-            </div>
+            {pager.view(scope.lang)}
         </section>
     }
 }
 
-/// The CSV layout for the language on screen: semicolons and decimal commas for Vietnamese
-/// (what Excel in the Vietnamese locale opens in columns), commas otherwise.
-pub fn csv_layout(lang: ioc_shared::format::Lang) -> &'static str {
-    lang.pick("?delimiter=semicolon", "")
+/// The CSV layout parameter for the language on screen: semicolons and decimal commas for
+/// Vietnamese (what Excel in the Vietnamese locale opens in columns); none (commas) otherwise.
+pub fn csv_layout(lang: Lang) -> Option<&'static str> {
+    (lang == Lang::Vi).then_some("delimiter=semicolon")
 }

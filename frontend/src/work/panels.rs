@@ -27,7 +27,7 @@ pub fn MostOverdue() -> impl IntoView {
     view! {
         <div class="panel most-overdue" data-panel="most-overdue">
             <h2>
-                <a href="#" on:click=move |ev| { ev.prevent_default(); scope.open.run(View::List { kind: ItemKind::Dossier, state: ListState::Overdue }); }>
+                <a href="#" on:click=move |ev| { ev.prevent_default(); scope.open.run(View::list(ItemKind::Dossier, ListState::Overdue)); }>
                     {move || scope.lang.get().pick("Hồ sơ quá hạn lâu nhất", "Most overdue dossiers")}
                 </a>
             </h2>
@@ -123,7 +123,7 @@ pub fn ScoreCard(go: Callback<String>) -> impl IntoView {
                     <div class="score-head">
                         <span class="score-value">{format::decimal(score.score, 1, lang)}</span>
                         <span class="muted">{format!("/ {}", format::decimal(score.measured_max, 0, lang))}</span>
-                        <span class=format!("band {}", band_class(&score.band))>{score.band.clone()}</span>
+                        <span class=format!("band {}", band_class(&score.band))>{ioc_shared::score::band_label(&score.band, lang).to_owned()}</span>
                     </div>
                     <div class="at-stake">{format!("{} {} {} — {} {}",
                         lang.pick("24 giờ tới:", "Next 24 h:"), format::integer(score.at_stake_24h.dossiers, lang),

@@ -149,6 +149,10 @@ impl Drop for Driver {
     }
 }
 
+async fn click(client: &Client, css: &str) {
+    client.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+}
+
 async fn text_of(client: &Client, css: &str) -> Option<String> {
     client.find(Locator::Css(css)).await.ok()?.text().await.ok()
 }
@@ -1283,26 +1287,7 @@ async fn the_dashboard_in_english_names_roles_channels_and_indicators_in_english
 #[sqlx::test(migrations = "../server/migrations")]
 async fn the_late_officers_tile_opens_every_late_officer_in_pages(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
-    let mut events = Vec::new();
-    for i in 0..63 {
-        let dossier = format!("HS-{i}");
-        events.push(dossier_received(
-            &format!("r{i}"),
-            "00004",
-            &dossier,
-            t - Duration::hours(30),
-            t - Duration::hours(2),
-        ));
-        events.push(dossier_assigned(
-            &format!("a{i}"),
-            "00004",
-            &dossier,
-            t - Duration::hours(29),
-            (&format!("cb-{i:02}"), &format!("Cán bộ {i:02}")),
-        ));
-    }
-    server.ingest_ok(&serde_json::Value::Array(events)).await;
+    late_dossiers_each_with_its_officer(&server, 63).await;
     let driver = Driver::start();
     let client = driver.client().await;
     client.goto(&format!("{}/?unit=001", server.base)).await.unwrap();
@@ -1374,6 +1359,172 @@ async fn the_late_officers_tile_opens_every_late_officer_in_pages(pool: PgPool) 
     )
     .unwrap();
     assert_eq!(scrolled, 0.0, "the new page starts at its top");
+
+    // Regression (finding 10): the page was not in the address. A reload keeps it, and the
+    // back button walks back a page.
+    let url = client.current_url().await.unwrap();
+    assert!(url.as_str().ends_with("&view=officers&page=2"), "{url}");
+    client.refresh().await.unwrap();
+    wait_for_text_containing(
+        &client,
+        "[data-page=officers] .page-number",
+        "Trang 2 / 2",
+        StdDuration::from_secs(20),
+    )
+    .await;
+    eventually(StdDuration::from_secs(5), "page 2 after a reload", || async {
+        text_of(&client, "[data-page=officers] tr.officer-row td").await.as_deref() == Some("51")
+    })
+    .await;
+    client.back().await.unwrap();
+    wait_for_text_containing(
+        &client,
+        "[data-page=officers] .page-number",
+        "Trang 1 / 2",
+        StdDuration::from_secs(10),
+    )
+    .await;
+    eventually(StdDuration::from_secs(5), "page 1 after going back", || async {
+        text_of(&client, "[data-page=officers] tr.officer-row td").await.as_deref() == Some("1")
+    })
+    .await;
+    driver.assert_console_clean(&client, &[]).await;
+    server.cleanup().await;
+}
+
+/// `count` overdue dossiers of ward 00004, each held by its own officer (cb-00, cb-01, …).
+async fn late_dossiers_each_with_its_officer(server: &TestServer, count: usize) {
+    let t = now();
+    let mut events = Vec::new();
+    for i in 0..count {
+        let dossier = format!("HS-{i}");
+        events.push(dossier_received(
+            &format!("r{i}"),
+            "00004",
+            &dossier,
+            t - Duration::hours(30),
+            t - Duration::hours(2),
+        ));
+        events.push(dossier_assigned(
+            &format!("a{i}"),
+            "00004",
+            &dossier,
+            t - Duration::hours(29),
+            (&format!("cb-{i:02}"), &format!("Cán bộ {i:02}")),
+        ));
+    }
+    server.ingest_ok(&serde_json::Value::Array(events)).await;
+}
+
+/// The item ids on a list page, in order.
+async fn list_rows(client: &Client) -> Vec<String> {
+    let mut ids = Vec::new();
+    for row in client.find_all(Locator::Css("[data-page=list] tr.item")).await.unwrap() {
+        ids.push(row.attr("data-item").await.unwrap().unwrap_or_default());
+    }
+    ids
+}
+
+/// Regression (finding 10): a list's page was neither numbered in the address nor kept by a
+/// reload; the back button left the list. Now `page` and the page's `cursor` are in the
+/// address: a reload shows the same rows, "previous" and the back button each go one page
+/// back, and an address opened at a later page says where "previous" leads.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_lists_page_is_in_the_address_and_survives_a_reload_and_the_back_button(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    late_dossiers_each_with_its_officer(&server, 120).await;
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client
+        .goto(&format!("{}/?unit=001&view=list&kind=dossier&state=overdue", server.base))
+        .await
+        .unwrap();
+    log_in(&client, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await;
+    let page_number = |n: usize| format!("Trang {n} / 3");
+    let mut pages: Vec<Vec<String>> = Vec::new();
+    for (n, rows) in [(1, 50), (2, 50), (3, 20)] {
+        if n > 1 {
+            click(&client, "[data-page=list] .pager .next").await;
+        }
+        wait_for_text_containing(
+            &client,
+            "[data-page=list] .page-number",
+            &page_number(n),
+            StdDuration::from_secs(20),
+        )
+        .await;
+        eventually(StdDuration::from_secs(10), "a page's rows", || async {
+            let shown = list_rows(&client).await;
+            shown.len() == rows && pages.last() != Some(&shown)
+        })
+        .await;
+        pages.push(list_rows(&client).await);
+    }
+    let every: std::collections::HashSet<&String> = pages.iter().flatten().collect();
+    assert_eq!(every.len(), 120, "each item on one page");
+    let url = client.current_url().await.unwrap();
+    let query: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(query.get("page").map(String::as_str), Some("3"), "{url}");
+    assert!(query.get("cursor").is_some_and(|c| !c.is_empty()), "{url}");
+
+    // A reload: the same rows. The page before is not known then, and "previous" says that it
+    // leads to the first page.
+    client.refresh().await.unwrap();
+    wait_for_text_containing(
+        &client,
+        "[data-page=list] .page-number",
+        &page_number(3),
+        StdDuration::from_secs(20),
+    )
+    .await;
+    eventually(StdDuration::from_secs(10), "the same page after a reload", || async {
+        list_rows(&client).await == pages[2]
+    })
+    .await;
+    assert_eq!(
+        text_of(&client, "[data-page=list] .pager .prev").await.as_deref(),
+        Some("‹ Trang đầu")
+    );
+    click(&client, "[data-page=list] .pager .prev").await;
+    wait_for_text_containing(
+        &client,
+        "[data-page=list] .page-number",
+        &page_number(1),
+        StdDuration::from_secs(10),
+    )
+    .await;
+    eventually(StdDuration::from_secs(10), "the first page again", || async {
+        list_rows(&client).await == pages[0]
+    })
+    .await;
+    let url = client.current_url().await.unwrap();
+    assert!(!url.as_str().contains("page=") && !url.as_str().contains("cursor="), "{url}");
+    // Reached by "next", the page before is known; the browser's back button goes one page
+    // back and stays on the list.
+    click(&client, "[data-page=list] .pager .next").await;
+    wait_for_text_containing(
+        &client,
+        "[data-page=list] .page-number",
+        &page_number(2),
+        StdDuration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        text_of(&client, "[data-page=list] .pager .prev").await.as_deref(),
+        Some("‹ Trang trước")
+    );
+    client.back().await.unwrap();
+    wait_for_text_containing(
+        &client,
+        "[data-page=list] .page-number",
+        &page_number(1),
+        StdDuration::from_secs(10),
+    )
+    .await;
+    eventually(StdDuration::from_secs(10), "the first page after going back", || async {
+        list_rows(&client).await == pages[0]
+    })
+    .await;
     driver.assert_console_clean(&client, &[]).await;
     server.cleanup().await;
 }

@@ -263,8 +263,9 @@ async fn security_headers_are_on_the_page_the_assets_and_the_api(pool: PgPool) {
         .collect();
     assert_eq!(
         assets.len(),
-        8,
-        "stylesheet, boot script, and glue and wasm of each page's bundle: {assets:?}"
+        10,
+        "three stylesheets (dashboard, wall, public page), boot script, and glue and wasm of each \
+         page's bundle: {assets:?}"
     );
     let fixed = ["/", "/wall", "/api/v1/health", "/api/v1/units", "/api/v1/nope", "/nope"];
     for path in fixed.iter().map(|p| p.to_string()).chain(assets) {
