@@ -26,15 +26,23 @@ enum Gate {
     Unreachable,
 }
 
+/// The dashboard's title in the browser's tab.
+fn title(lang: Lang) -> &'static str {
+    lang.pick("IOC — Trung tâm điều hành", "IOC — Operations centre")
+}
+
 #[component]
 pub fn Dashboard() -> impl IntoView {
     let gate = RwSignal::new(Gate::Checking);
+    // Before login, the address's language (`?lang=en`) is the page's.
+    let lang = route::read().lang;
+    ui::set_document(lang, title(lang));
     check_me(gate);
     view! {
         {move || match gate.get() {
-            Gate::Checking => view! { <div class="loading">"Đang tải…"</div> }.into_any(),
-            Gate::Unreachable => view! { <div class="loading">"Không kết nối được máy chủ; đang thử lại…"</div> }.into_any(),
-            Gate::Login { error } => view! { <LoginForm gate=gate error=error /> }.into_any(),
+            Gate::Checking => view! { <div class="loading">{lang.pick("Đang tải…", "Loading…")}</div> }.into_any(),
+            Gate::Unreachable => view! { <div class="loading">{lang.pick("Không kết nối được máy chủ; đang thử lại…", "The server does not answer; trying again…")}</div> }.into_any(),
+            Gate::Login { error } => view! { <LoginForm gate=gate error=error lang=lang /> }.into_any(),
             Gate::In(me) => view! { <Workspace me=me /> }.into_any(),
         }}
     }
@@ -60,7 +68,7 @@ fn check_me(gate: RwSignal<Gate>) {
 }
 
 #[component]
-fn LoginForm(gate: RwSignal<Gate>, error: Option<String>) -> impl IntoView {
+fn LoginForm(gate: RwSignal<Gate>, error: Option<String>, lang: Lang) -> impl IntoView {
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
@@ -75,12 +83,20 @@ fn LoginForm(gate: RwSignal<Gate>, error: Option<String>) -> impl IntoView {
                 Err(failure) => {
                     busy.set(false);
                     let error = match failure.status {
-                        401 => "Sai tên đăng nhập hoặc mật khẩu.".to_owned(),
+                        401 => lang
+                            .pick("Sai tên đăng nhập hoặc mật khẩu.", "Wrong username or password.")
+                            .to_owned(),
                         429 => format!(
-                            "Đăng nhập sai quá nhiều lần, tạm thời bị khóa. ({})",
+                            "{} ({})",
+                            lang.pick(
+                                "Đăng nhập sai quá nhiều lần, tạm thời bị khóa.",
+                                "Too many failed logins; locked for a while."
+                            ),
                             failure.message
                         ),
-                        0 => "Không kết nối được máy chủ.".to_owned(),
+                        0 => lang
+                            .pick("Không kết nối được máy chủ.", "The server does not answer.")
+                            .to_owned(),
                         _ => failure.message,
                     };
                     gate.set(Gate::Login { error: Some(error) });
@@ -90,18 +106,18 @@ fn LoginForm(gate: RwSignal<Gate>, error: Option<String>) -> impl IntoView {
     };
     view! {
         <form class="login" on:submit=submit>
-            <h1>"Trung tâm điều hành"</h1>
-            <p class="muted">"Đăng nhập để xem số liệu trực tuyến."</p>
-            <label>"Tên đăng nhập"
+            <h1>{lang.pick("Trung tâm điều hành", "Operations centre")}</h1>
+            <p class="muted">{lang.pick("Đăng nhập để xem số liệu trực tuyến.", "Log in to see the live figures.")}</p>
+            <label>{lang.pick("Tên đăng nhập", "Username")}
                 <input name="username" type="text" autocomplete="username" required=true
                     prop:value=move || username.get() on:input=move |ev| username.set(event_target_value(&ev)) />
             </label>
-            <label>"Mật khẩu"
+            <label>{lang.pick("Mật khẩu", "Password")}
                 <input name="password" type="password" autocomplete="current-password" required=true
                     prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev)) />
             </label>
             {error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
-            <button type="submit" disabled=move || busy.get()>"Đăng nhập"</button>
+            <button type="submit" disabled=move || busy.get()>{lang.pick("Đăng nhập", "Log in")}</button>
         </form>
     }
 }
@@ -249,11 +265,7 @@ fn Workspace(me: Me) -> impl IntoView {
     });
     Effect::new(move |_| {
         let lang = screen.lang.get();
-        if let Some(root) =
-            web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element())
-        {
-            let _ = root.set_attribute("lang", lang.code());
-        }
+        ui::set_document(lang, title(lang));
     });
     // Back and forward buttons move between scopes.
     let _ = window_event_listener(leptos::ev::popstate, move |_| {

@@ -41,12 +41,7 @@ pub fn PublicPage() -> impl IntoView {
             tick.clear();
         }
     });
-    if let Some(document) = web_sys::window().and_then(|w| w.document()) {
-        document.set_title(TITLE.pick(lang));
-        if let Some(root) = document.document_element() {
-            let _ = root.set_attribute("lang", lang.code());
-        }
-    }
+    crate::ui::set_document(lang, TITLE.pick(lang));
     // The other language's address.
     let (other, other_name) = match lang {
         Lang::Vi => ("/cong-khai?lang=en", "English"),

@@ -9,3 +9,14 @@ pub fn reload() {
         let _ = window.location().reload();
     }
 }
+
+/// Marks the page's language (`<html lang>`, read by screen readers and translators) and sets
+/// its title.
+pub fn set_document(lang: ioc_shared::format::Lang, title: &str) {
+    if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+        document.set_title(title);
+        if let Some(root) = document.document_element() {
+            let _ = root.set_attribute("lang", lang.code());
+        }
+    }
+}

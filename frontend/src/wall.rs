@@ -56,6 +56,7 @@ fn wall_lang() -> Lang {
 pub fn Wall() -> impl IntoView {
     let phase = RwSignal::new(Phase::Checking);
     let lang = wall_lang();
+    ui::set_document(lang, lang.pick("IOC — Màn hình tường", "IOC — Wall display"));
     start_up(phase);
     view! {
         <div class="wall-root">

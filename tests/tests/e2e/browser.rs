@@ -1766,3 +1766,213 @@ async fn the_wall_aligns_its_columns_marks_small_samples_and_says_what_comes_nex
     driver.assert_console_clean(&client, &[]).await;
     server.cleanup().await;
 }
+
+/// Words of the screens' own Vietnamese (never in a unit's, officer's or procedure's name in
+/// these tests): none may remain on a page in English.
+const VIETNAMESE_WORDS: &[&str] = &[
+    "quá hạn",
+    "Đang tải",
+    "Cập nhật",
+    "Tiếp theo",
+    "cần chú ý",
+    "Trang ",
+    "Tải CSV",
+    "Tổng quan",
+    "đúng hạn",
+    "Đăng nhập",
+    "Mật khẩu",
+    "Hôm nay",
+    "giây",
+    "ít dữ liệu",
+    "Chỉ số",
+    "Đơn vị",
+    "Trực tuyến",
+    "Mất kết nối",
+    "hồ sơ",
+    "phản ánh",
+    "Đăng xuất",
+    "Không có",
+    "điểm",
+    "lãnh đạo",
+];
+
+/// Words of the screens' English: none may show on a page in Vietnamese.
+const ENGLISH_WORDS: &[&str] = &[
+    "Overdue",
+    "overdue",
+    "Loading",
+    "Next",
+    "Page ",
+    "Units needing",
+    "Log in",
+    "Updated",
+    "Download",
+    "Overview",
+    "on time",
+    "Index",
+    "dossiers",
+    "complaints",
+    "Live",
+];
+
+/// The page's visible text holds none of the other language's words.
+async fn assert_all_in(client: &Client, lang: &str, page: &str) {
+    let text = client
+        .execute("return document.body.innerText;", vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let foreign = if lang == "en" { VIETNAMESE_WORDS } else { ENGLISH_WORDS };
+    let found: Vec<&&str> = foreign.iter().filter(|word| text.contains(**word)).collect();
+    assert!(found.is_empty(), "{page} in {lang} shows {found:?}:\n{text}");
+    let html_lang = client.execute("return document.documentElement.lang;", vec![]).await.unwrap();
+    assert_eq!(html_lang, json!(lang), "{page}: <html lang>");
+}
+
+/// Finding 9 and the last rule: every page (login, overview of the city and of a ward
+/// with its trend chart, sparklines and score card, a list, the late officers, an officer, the
+/// public page, and the wall through one full cycle of every view type in its playlist) opens
+/// with a clean console in Vietnamese and in English, and shows nothing of the other language.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn every_page_and_every_wall_view_speaks_one_language_with_a_clean_console(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    late_dossiers_each_with_its_officer(&server, 3).await;
+    let t = now();
+    server
+        .ingest_ok(&json!([
+            complaint_received(
+                "c1",
+                "00004",
+                "PA-1",
+                t - Duration::hours(50),
+                t - Duration::hours(2),
+                "Môi trường",
+                "zalo"
+            ),
+            complaint_assigned(
+                "c2",
+                "00004",
+                "PA-1",
+                t - Duration::hours(49),
+                ("cb-00", "Cán bộ 00")
+            ),
+            task_assigned(
+                "k1",
+                "00004",
+                "NV-1",
+                t - Duration::hours(10),
+                t + Duration::hours(10),
+                ("cb-01", "Cán bộ 01")
+            ),
+        ]))
+        .await;
+    server.settle().await;
+    assert_eq!(server.make_public("00004", false).await.0, 200);
+    let accounts =
+        ioc_server::accounts::Accounts::new(pool.clone(), ioc_shared::time::Clock::system());
+    let summary = |unit: &str, window| WallView {
+        unit: unit.into(),
+        window,
+        seconds: 5,
+        view: Default::default(),
+    };
+    let playlist = vec![
+        summary("001", Window::Hours24),
+        WallView {
+            unit: "001".into(),
+            window: Window::Month,
+            seconds: 5,
+            view: ioc_shared::live::View::Score,
+        },
+        summary("00004", Window::Today),
+    ];
+    let (_, code) = accounts.create_display("Tường hai thứ tiếng", "01", &playlist).await.unwrap();
+
+    let driver = Driver::start();
+    let client = driver.client().await;
+    // The login page in both languages, then logged in.
+    for lang in ["en", "vi"] {
+        client.goto(&format!("{}/?lang={lang}", server.base)).await.unwrap();
+        wait_for(&client, ".login input[name=username]").await;
+        assert_all_in(&client, lang, "login").await;
+        driver.assert_console_clean(&client, &[]).await;
+    }
+    log_in(&client, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await;
+    wait_for(&client, "[data-tile=dossiers-overdue]").await;
+    let pages: [(&str, &str, &str); 7] = [
+        ("overview of the city", "unit=001&window=today", "[data-panel=score] .score-value"),
+        ("overview of a ward", "unit=00004&window=30d", "[data-panel=score] .score-value"),
+        ("list", "unit=001&view=list&kind=dossier&state=overdue", "[data-page=list] tr.item"),
+        (
+            "complaints",
+            "unit=001&view=list&kind=complaint&state=overdue",
+            "[data-page=list] tr.item",
+        ),
+        ("late officers", "unit=001&view=officers", "[data-page=officers] tr.officer-row"),
+        ("officer", "unit=001&view=officer&officer=cb-00", "[data-page=officer] .officer-name"),
+        ("refused unit", "unit=nope", "[data-refused]"),
+    ];
+    for lang in ["vi", "en"] {
+        for (name, query, ready) in pages {
+            client.goto(&format!("{}/?{query}&lang={lang}", server.base)).await.unwrap();
+            wait_for(&client, ready).await;
+            if name.starts_with("overview") {
+                wait_for(&client, "[data-panel=trend] svg").await;
+            }
+            // Let the page's later requests (sparklines, trend, score) finish.
+            tokio::time::sleep(StdDuration::from_millis(800)).await;
+            assert_all_in(&client, lang, name).await;
+            // The refused unit's 404 is the one failed request, and it is provoked.
+            let expected: &[&str] =
+                if name == "refused unit" { &["/api/v1/units/nope"] } else { &[] };
+            driver.assert_console_clean(&client, expected).await;
+        }
+        let public = if lang == "en" { "/cong-khai?lang=en" } else { "/cong-khai" };
+        client.goto(&format!("{}{public}", server.base)).await.unwrap();
+        wait_for(&client, "tr.public-unit[data-unit='00004']").await;
+        tokio::time::sleep(StdDuration::from_millis(500)).await;
+        assert_all_in(&client, lang, "public page").await;
+        driver.assert_console_clean(&client, &[]).await;
+    }
+    client.close().await.unwrap();
+
+    // The wall (its own browser: a display's cookie, not a user's), paired once.
+    let wall_driver = Driver::start();
+    let wall = wall_driver.client().await;
+    for lang in ["vi", "en"] {
+        let address = match lang {
+            "vi" => format!("{}/wall#pair={code}", server.base),
+            _ => format!("{}/wall?lang=en", server.base),
+        };
+        wall.goto(&address).await.unwrap();
+        wait_for(&wall, "[data-tile=dossiers-received] .wall-value").await;
+        // One full cycle: every view of the playlist in turn, back to the first.
+        let mut seen: Vec<String> = Vec::new();
+        let deadline = tokio::time::Instant::now() + StdDuration::from_secs(60);
+        loop {
+            let title = text_of(&wall, ".wall-view-name").await.unwrap_or_default();
+            let ready = if title.contains("766") {
+                wall.find(Locator::Css("[data-view=score] .wall-score-value")).await.is_ok()
+            } else {
+                wall.find(Locator::Css("[data-tile=dossiers-received] .wall-value")).await.is_ok()
+                    && wall.find(Locator::Css(".wall-next")).await.is_ok()
+            };
+            if ready && !title.contains('…') && seen.last() != Some(&title) {
+                assert_all_in(&wall, lang, &format!("wall view {title}")).await;
+                if seen.len() == 3 {
+                    assert_eq!(title, seen[0], "back to the first view after the cycle");
+                    break;
+                }
+                seen.push(title);
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the wall showed only {seen:?}");
+            tokio::time::sleep(StdDuration::from_millis(200)).await;
+        }
+        assert_eq!(seen.iter().filter(|t| t.contains("766")).count(), 1, "{seen:?}");
+        wall_driver.assert_console_clean(&wall, &[]).await;
+    }
+    wall.close().await.unwrap();
+    server.cleanup().await;
+}
