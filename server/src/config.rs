@@ -269,6 +269,9 @@ pub struct ServeArgs {
     /// is filed to wait for routing; default: the catalog's root.
     #[arg(long, env = "IOC_OPEN311_TRIAGE_UNIT")]
     pub open311_triage_unit: Option<String>,
+    /// Install the shipped alert rules (README, "Alerts") on a database that never had them.
+    #[arg(long, env = "IOC_ALERT_DEFAULTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub alert_defaults: bool,
 }
 
 #[cfg(feature = "demo")]
@@ -306,6 +309,7 @@ impl ServeArgs {
             metrics_bind: self.metrics_bind,
             open311_public_descriptions: self.open311_public_descriptions,
             open311_triage_unit: self.open311_triage_unit.clone().filter(|u| !u.trim().is_empty()),
+            alert_defaults: self.alert_defaults,
         }
     }
 }

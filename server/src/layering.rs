@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["ingest"],
     &["apply"],
     &["live"],
+    &["alerts"],
     &["state"],
     &["http"],
     &["server", "cli", "simulator"],

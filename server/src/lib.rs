@@ -21,7 +21,9 @@
 //!    client sends, [`live::writer`] shards write to many clients at once, both in the terms
 //!    of [`live::protocol`]; [`live::context`] is what they all share, [`live::credentials`]
 //!    rechecks all live connections' credentials together.
-//! 6. [`http`] — the HTTP surface, one module per resource, merged in [`http::app`].
+//! 6. [`alerts`] — rules that watch the figures the live hub computes, and the alerts they
+//!    raise, acknowledged and resolved ([`alerts::evaluate`] runs on every replica).
+//! 7. [`http`] — the HTTP surface, one module per resource, merged in [`http::app`].
 //!
 //! Beside the data path:
 //!
@@ -43,7 +45,7 @@
 //! any import against this order, and on two modules of one folder that import each other):
 //!
 //! `catalog`, `calendar`, `metrics`, `settings` → `config` → `store` → `aggregate` →
-//! `accounts` → `ingest` → `apply` → `live` → `state` → `http` → `server`, `cli`, `simulator`.
+//! `accounts` → `ingest` → `apply` → `live` → `alerts` → `state` → `http` → `server`, `cli`, `simulator`.
 //!
 //! So the applier writes through the aggregate layout, never the reverse; accounts keep their
 //! throttles under the aggregate key prefix; the live layer reads the applier's health; the
@@ -51,6 +53,7 @@
 
 pub mod accounts;
 pub mod aggregate;
+pub mod alerts;
 pub mod apply;
 pub mod calendar;
 pub mod catalog;

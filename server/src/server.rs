@@ -292,6 +292,29 @@ pub async fn start(state: AppState, listener: TcpListener) -> Result<RunningServ
             move || apply_retention_daily(state.clone())
         }),
     );
+    if state.settings.alert_defaults {
+        match state.alerts.install_defaults().await {
+            Ok(0) => {}
+            Ok(installed) => tracing::info!(installed, "default alert rules installed"),
+            Err(error) => tracing::warn!(%error, "default alert rules not installed"),
+        }
+    }
+    tasks.insert(
+        "alerts",
+        Supervised::start("alerts", {
+            let state = state.clone();
+            move || {
+                crate::alerts::evaluate::Evaluator {
+                    alerts: state.alerts.clone(),
+                    hub: state.hub.clone(),
+                    catalog: state.catalog.clone(),
+                    sources: state.sources.clone(),
+                    clock: state.clock.clone(),
+                }
+                .run()
+            }
+        }),
+    );
     let http = tokio::spawn({
         let router = crate::http::app(state.clone());
         let mut stopping = state.shutdown.subscribe();

@@ -40,6 +40,9 @@ pub struct Settings {
     pub open311_public_descriptions: bool,
     /// Where Open311 requests without a unit wait for routing (`None`: the catalog's root).
     pub open311_triage_unit: Option<String>,
+    /// Install the shipped alert rules on a fresh database (`IOC_ALERT_DEFAULTS`, on by
+    /// default; tests that count the live hub's scopes turn it off).
+    pub alert_defaults: bool,
 }
 
 /// One day, for retention settings.

@@ -41,6 +41,8 @@ pub struct AppState {
     pub ingestor: Ingestor,
     /// Which source systems went silent, for every screen they feed.
     pub sources: SourceWatch,
+    /// Alert rules and alerts; the evaluation runs as a background task on every replica.
+    pub alerts: crate::alerts::Alerts,
     pub accounts: Accounts,
     /// Creating, disabling, resetting and revoking, with their audit entries; the admin API
     /// and the CLI both call it.
@@ -137,6 +139,12 @@ impl AppState {
         let accounts = Accounts::new(store.pool.clone(), clock.clone());
         let revoker = Revoker::new(redis.clone(), &keys);
         let manage = Management::new(accounts.clone(), catalog.clone(), revoker);
+        let alerts = crate::alerts::Alerts::new(
+            store.pool.clone(),
+            clock.clone(),
+            catalog.clone(),
+            accounts.clone(),
+        );
         let (revocations, _) = broadcast::channel(256);
         let (shutdown, _) = watch::channel(false);
         Ok(AppState {
@@ -152,6 +160,7 @@ impl AppState {
             feed: FeedMonitor::default(),
             ingestor,
             sources: SourceWatch::default(),
+            alerts,
             accounts,
             manage,
             revocations,

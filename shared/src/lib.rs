@@ -3,6 +3,7 @@
 //! # Layout
 //!
 //! - [`access`]: roles, the caller as the dashboard sees it, wall playlists.
+//! - [`alerts`]: alert rules and alerts (`/api/v1/alerts/*`, the live `alerts` view).
 //! - [`calendar`]: working time (working hours, days off, compensatory working days) and
 //!   deadlines given in it.
 //! - [`event`]: the ingest contract — the event envelope, its per-type fields, and
@@ -22,6 +23,7 @@
 //! Nothing here depends on a server runtime, so the wasm dashboard compiles it as is.
 
 pub mod access;
+pub mod alerts;
 pub mod calendar;
 pub mod event;
 pub mod format;

@@ -52,6 +52,8 @@ pub fn settings(prefix: &str) -> Settings {
         metrics_bind: None,
         open311_public_descriptions: false,
         open311_triage_unit: None,
+        // The shipped rules follow every unit of the catalog; tests that want them say so.
+        alert_defaults: false,
     }
 }
 

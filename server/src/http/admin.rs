@@ -3,7 +3,7 @@
 //! the `ioc` command line calls: same checks, same audit entries, same revocations.
 
 use super::error::ApiError;
-use super::extract::AdminCaller;
+use super::extract::{json_body as body, AdminCaller};
 use crate::accounts::{
     AuditRecord, Display, Expectation, IngestKey, User, Watch, DEFAULT_EXPECTED_INTERVAL_SECONDS,
 };
@@ -33,11 +33,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/admin/unknown-units", get(unknown_units))
         .route("/api/v1/admin/public", get(list_public).post(make_public))
         .route("/api/v1/admin/public/{unit}/remove", post(withdraw_public))
-}
-
-fn body<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &str) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::BadRequest(format!("{e}; expected {shape}")))
 }
 
 async fn list_users(

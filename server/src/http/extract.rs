@@ -11,6 +11,23 @@ use cookie::Cookie;
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 
+/// A JSON request body as `T`, or a 400 saying what is wrong and which shape was expected.
+pub fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &str) -> Result<T, ApiError> {
+    let mut reader = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::BadRequest(format!("{inner}; expected {shape}"))
+        } else {
+            ApiError::BadRequest(format!("`{path}`: {inner}; expected {shape}"))
+        }
+    })?;
+    // Trailing text after the value is an error too, as `serde_json::from_slice` has it.
+    reader.end().map_err(|e| ApiError::BadRequest(format!("{e}; expected {shape}")))?;
+    Ok(value)
+}
+
 pub const SESSION_COOKIE: &str = "ioc_session";
 pub const DISPLAY_COOKIE: &str = "ioc_display";
 

@@ -50,8 +50,8 @@ fn request_origin(headers: &HeaderMap) -> Option<String> {
     Some(format!("{scheme}://{host}"))
 }
 
-/// Middleware: every state-changing request except the non-browser routes must be JSON from
-/// an allowed origin (403 otherwise).
+/// Middleware: every state-changing request except the non-browser routes must come from an
+/// allowed origin, and a POST must be JSON (403 otherwise).
 pub async fn browser_writes(
     State(state): State<AppState>,
     request: Request,
@@ -61,11 +61,15 @@ pub async fn browser_writes(
     let path = request.uri().path();
     if writes && !NOT_BROWSER_ROUTES.contains(&path) && !path.starts_with(NOT_BROWSER_PREFIX) {
         let headers = request.headers();
-        let json = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        // A cross-site form can only POST (and a cross-site DELETE or PUT is preflighted), so
+        // only a POST must prove it is not a form by its type; a DELETE has no body to type.
+        let needs_json = *request.method() == Method::POST;
+        let json = !needs_json
+            || headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').next())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
         if !json {
             return ApiError::Forbidden(
                 "a browser write must be sent as Content-Type: application/json".into(),

@@ -4,6 +4,7 @@
 //! [`crate::ingest`], [`crate::aggregate`] and [`crate::live`], never the other way round.
 
 pub mod admin;
+pub mod alerts;
 pub mod calendar;
 pub mod csv;
 pub mod error;
@@ -42,6 +43,7 @@ pub fn app(state: AppState) -> Router {
         .merge(health::routes())
         .merge(session::routes())
         .merge(admin::routes())
+        .merge(alerts::routes())
         .merge(events::routes())
         .merge(units::routes())
         .merge(items::routes())

@@ -238,6 +238,11 @@ impl SourceWatch {
         self.sender.borrow().clone()
     }
 
+    /// Sees every change of the silent sources.
+    pub fn changes(&self) -> watch::Receiver<Vec<SilentScope>> {
+        self.sender.subscribe()
+    }
+
     /// Re-evaluates silence for ever.
     pub async fn watch(self, store: Store, accounts: Accounts, clock: ioc_shared::time::Clock) {
         let mut every = tokio::time::interval(EVALUATE_EVERY);

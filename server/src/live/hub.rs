@@ -559,7 +559,13 @@ impl Pacer {
 /// The coalescing interval of a unit watched by `viewers` connections: [`MIN_INTERVAL`], or
 /// longer so that its updates cause at most [`DELIVERIES_PER_UNIT_PER_SECOND`], up to
 /// [`MAX_INTERVAL`].
+///
+/// A unit no screen watches (only the alert evaluation follows it) is computed at most once per
+/// [`MAX_INTERVAL`]: an alert needs its figures within seconds, not many times a second.
 fn interval_for(viewers: usize) -> Duration {
+    if viewers == 0 {
+        return MAX_INTERVAL;
+    }
     let bounded = Duration::from_secs_f64(viewers as f64 / DELIVERIES_PER_UNIT_PER_SECOND as f64);
     bounded.clamp(MIN_INTERVAL, MAX_INTERVAL)
 }
@@ -638,7 +644,8 @@ mod tests {
 
     #[test]
     fn a_unit_watched_by_many_screens_is_computed_less_often() {
-        assert_eq!(interval_for(0), MIN_INTERVAL);
+        assert_eq!(interval_for(0), MAX_INTERVAL, "followed by the alert evaluation only");
+        assert_eq!(interval_for(1), MIN_INTERVAL);
         assert_eq!(
             interval_for(5_000),
             MIN_INTERVAL,

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod access;
+mod alerts;
 mod browser;
 mod calendar;
 mod cli;
