@@ -253,14 +253,18 @@ impl Inner {
         }
         for (unit, window) in self.subscribed.clone() {
             if !self.wanted.contains(&(unit.clone(), window)) {
-                self.send(&ClientMessage::Unsubscribe { unit, window, view: Default::default() });
+                self.send(&ClientMessage::Unsubscribe {
+                    unit,
+                    window: Some(window),
+                    view: Default::default(),
+                });
             }
         }
         for (unit, window) in self.wanted.clone() {
             if !self.subscribed.contains(&(unit.clone(), window)) {
                 self.send(&ClientMessage::Subscribe {
                     unit,
-                    window,
+                    window: Some(window),
                     view: Default::default(),
                     deltas: true,
                 });
@@ -344,7 +348,7 @@ impl Inner {
                 self.figures.remove(&scope);
                 self.send(&ClientMessage::Subscribe {
                     unit: scope.0,
-                    window: scope.1,
+                    window: Some(scope.1),
                     view: Default::default(),
                     deltas: true,
                 });

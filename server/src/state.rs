@@ -144,6 +144,8 @@ impl AppState {
             clock.clone(),
             catalog.clone(),
             accounts.clone(),
+            redis.clone(),
+            keys.clone(),
         );
         let (revocations, _) = broadcast::channel(256);
         let (shutdown, _) = watch::channel(false);

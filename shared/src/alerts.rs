@@ -209,6 +209,26 @@ pub struct AlertsPage {
     pub next: Option<String>,
 }
 
+/// The `data` of a live `alerts` message.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlertsData {
+    pub alerts: Vec<Alert>,
+}
+
+impl AlertsData {
+    /// The open alerts as everyone who may see the unit may read them, wall displays included:
+    /// who acknowledged and their note are left out.
+    pub fn without_names(mut alerts: Vec<Alert>) -> AlertsData {
+        for alert in &mut alerts {
+            if let Some(ack) = alert.acknowledged.as_mut() {
+                ack.by = String::new();
+                ack.note = None;
+            }
+        }
+        AlertsData { alerts }
+    }
+}
+
 /// Orders open alerts as a leader reads them: unacknowledged first, then critical first, then
 /// the newest.
 pub fn attention_order(a: &Alert, b: &Alert) -> std::cmp::Ordering {

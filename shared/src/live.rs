@@ -36,7 +36,9 @@ pub enum ClientMessage {
     /// client whose copy went out of step recovers).
     Subscribe {
         unit: String,
-        window: Window,
+        /// Required for the summary and score views; the alerts view has none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        window: Option<Window>,
         #[serde(default, skip_serializing_if = "View::is_summary")]
         view: View,
         /// `false`: whole snapshots at every change, never deltas.
@@ -46,7 +48,8 @@ pub enum ClientMessage {
     /// Stop receiving them.
     Unsubscribe {
         unit: String,
-        window: Window,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        window: Option<Window>,
         #[serde(default, skip_serializing_if = "View::is_summary")]
         view: View,
     },
@@ -71,11 +74,21 @@ pub enum View {
     Summary,
     /// The Decision 766 score (`score` messages).
     Score,
+    /// The open alerts of the unit and every unit below it (`alerts` messages).
+    Alerts,
 }
 
 impl View {
     pub fn is_summary(&self) -> bool {
         *self == View::Summary
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            View::Summary => "summary",
+            View::Score => "score",
+            View::Alerts => "alerts",
+        }
     }
 }
 
@@ -96,6 +109,10 @@ pub enum ServerMessage {
     Delta { unit: String, window: Window, base: u64, version: u64, changes: json_patch::Patch },
     /// The Decision 766 score of a scope subscribed with `view: score`.
     Score { unit: String, window: Window, version: u64, data: Box<crate::score::Score> },
+    /// The open (firing and acknowledged) alerts of a unit subscribed with `view: alerts`, in
+    /// the order a leader reads them; always sent whole. Names and notes of acknowledgements
+    /// are left out (wall displays subscribe too): `GET /api/v1/alerts` has them.
+    Alerts { unit: String, version: u64, data: crate::alerts::AlertsData },
     /// A message the server could not act on; the connection stays open.
     Error {
         message: String,

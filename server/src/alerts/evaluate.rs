@@ -176,6 +176,8 @@ fn value_for(rule: &Rule, view: View, data: &serde_json::Value) -> Option<f64> {
             Some(value)
         }
         View::Score => score_figure(&rule.spec.metric, data),
+        // No rule follows the alerts view (`follow` never asks for it).
+        View::Alerts => None,
     }
 }
 

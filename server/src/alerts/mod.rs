@@ -12,15 +12,16 @@ pub mod evaluate;
 pub mod rules;
 
 use crate::accounts::Accounts;
+use crate::aggregate::write::publish_changed;
+use crate::aggregate::Keys;
 use crate::catalog::Catalog;
-use chrono::{DateTime, Utc};
-use ioc_shared::alerts::{Acknowledgement, Alert, AlertState, AlertsPage, Op, RuleRef, Severity};
-use ioc_shared::items::UnitName;
-use ioc_shared::summary::Window;
-use ioc_shared::time::{to_local_rfc3339, Clock};
+use crate::store::alerts::{AlertRow, ALERT_COLUMNS};
+use ioc_shared::alerts::{Alert, AlertState, AlertsPage};
+use ioc_shared::time::Clock;
 use sqlx::PgPool;
+use std::collections::BTreeSet;
 use std::sync::Arc;
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 
 /// Alerts of one page of `GET /api/v1/alerts`.
 pub const ALERTS_PER_PAGE: i64 = 100;
@@ -52,74 +53,10 @@ pub struct Alerts {
     /// Woken when a rule is created, changed or deleted on this replica, so the evaluator
     /// follows it at once (other replicas' changes are picked up by its periodic reload).
     rules_changed: Arc<Notify>,
-    /// Counts changes of any alert seen by this replica, for the live `alerts` view.
-    changed: watch::Sender<u64>,
-}
-
-/// An alert row as stored.
-#[derive(sqlx::FromRow)]
-struct AlertRow {
-    id: i64,
-    rule_id: Option<i64>,
-    rule_name: String,
-    unit: String,
-    metric: String,
-    time_window: String,
-    op: String,
-    threshold: f64,
-    severity: String,
-    value: f64,
-    state: String,
-    since: DateTime<Utc>,
-    acknowledged_by: Option<String>,
-    acknowledged_at: Option<DateTime<Utc>>,
-    acknowledged_note: Option<String>,
-    resolved_at: Option<DateTime<Utc>>,
-    escalated_at: Option<DateTime<Utc>>,
-}
-
-const ALERT_COLUMNS: &str = "id, rule_id, rule_name, unit, metric, time_window, op, threshold, severity, value, state, since, acknowledged_by, acknowledged_at, acknowledged_note, resolved_at, escalated_at";
-
-impl AlertRow {
-    /// The alert as the API shows it; a stored text that no longer parses (a hand-edited row)
-    /// is an error, never a wrong alert.
-    fn into_alert(self, catalog: &Catalog) -> Result<Alert, AlertError> {
-        let corrupt = |what: &str, text: &str| {
-            AlertError::Store(sqlx::Error::Decode(
-                format!("alert {}: stored {what} `{text}` is not valid", self.id).into(),
-            ))
-        };
-        let window =
-            Window::parse(&self.time_window).ok_or_else(|| corrupt("window", &self.time_window))?;
-        let op = Op::parse(&self.op).ok_or_else(|| corrupt("op", &self.op))?;
-        let severity =
-            Severity::parse(&self.severity).ok_or_else(|| corrupt("severity", &self.severity))?;
-        let state = AlertState::parse(&self.state).ok_or_else(|| corrupt("state", &self.state))?;
-        let name = catalog.get(&self.unit).map(|u| u.name.clone()).unwrap_or_default();
-        Ok(Alert {
-            id: self.id,
-            rule: RuleRef { id: self.rule_id, name: self.rule_name },
-            unit: UnitName { code: self.unit, name },
-            metric: self.metric,
-            window,
-            op,
-            value: self.value,
-            threshold: self.threshold,
-            severity,
-            state,
-            since: to_local_rfc3339(self.since),
-            acknowledged: match (self.acknowledged_by, self.acknowledged_at) {
-                (Some(by), Some(at)) => Some(Acknowledgement {
-                    by,
-                    at: to_local_rfc3339(at),
-                    note: self.acknowledged_note,
-                }),
-                _ => None,
-            },
-            resolved_at: self.resolved_at.map(to_local_rfc3339),
-            escalated_at: self.escalated_at.map(to_local_rfc3339),
-        })
-    }
+    /// Announces an alert's change on the change feed, so every replica's live `alerts` view
+    /// of the unit and the units above it is recomputed.
+    redis: redis::aio::ConnectionManager,
+    keys: Keys,
 }
 
 /// Which alerts a listing wants.
@@ -142,14 +79,22 @@ pub enum Fired {
 }
 
 impl Alerts {
-    pub fn new(pool: PgPool, clock: Clock, catalog: Catalog, accounts: Accounts) -> Alerts {
+    pub fn new(
+        pool: PgPool,
+        clock: Clock,
+        catalog: Catalog,
+        accounts: Accounts,
+        redis: redis::aio::ConnectionManager,
+        keys: Keys,
+    ) -> Alerts {
         Alerts {
             pool,
             clock,
             catalog,
             accounts,
             rules_changed: Arc::new(Notify::new()),
-            changed: watch::channel(0).0,
+            redis,
+            keys,
         }
     }
 
@@ -158,14 +103,16 @@ impl Alerts {
         self.rules_changed.clone()
     }
 
-    /// A receiver that sees every change of an alert on this replica (firing, acknowledging,
-    /// resolving); the live `alerts` view follows it.
-    pub fn changes(&self) -> watch::Receiver<u64> {
-        self.changed.subscribe()
-    }
-
-    fn announce(&self) {
-        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    /// Tells every replica that the alerts of `unit` changed: its live `alerts` view and those
+    /// of the units above it are recomputed. A lost announcement delays the view until its next
+    /// periodic refresh; the alert itself is stored.
+    async fn announce(&self, unit: &str) {
+        let units: BTreeSet<String> =
+            self.catalog.self_and_ancestors(unit).into_iter().map(|u| u.code.clone()).collect();
+        let mut redis = self.redis.clone();
+        if let Err(error) = publish_changed(&mut redis, &self.keys, &units).await {
+            tracing::warn!(%error, unit, "alert change not announced");
+        }
     }
 
     /// Raises the alert of `rule` for `unit` unless one is open; the replica that raises it
@@ -217,7 +164,7 @@ impl Alerts {
                     )
                     .await;
                 tracing::info!(alert = id, rule = rule.id, unit, value, "alert fired");
-                self.announce();
+                self.announce(unit).await;
                 Ok(Fired::New(id))
             }
             None => Ok(Fired::AlreadyOpen),
@@ -235,7 +182,7 @@ impl Alerts {
         .execute(&self.pool)
         .await?;
         if done.rows_affected() > 0 {
-            self.announce();
+            self.announce(unit).await;
         }
         Ok(())
     }
@@ -258,7 +205,7 @@ impl Alerts {
                 .await;
         }
         if !resolved.is_empty() {
-            self.announce();
+            self.announce(unit).await;
         }
         Ok(!resolved.is_empty())
     }
@@ -269,10 +216,10 @@ impl Alerts {
         executor: &mut sqlx::PgConnection,
         rule: i64,
         why: &str,
-    ) -> Result<Vec<i64>, AlertError> {
-        let ids: Vec<i64> = sqlx::query_scalar(
+    ) -> Result<Vec<(i64, String)>, AlertError> {
+        let ids: Vec<(i64, String)> = sqlx::query_as(
             "UPDATE alerts SET state = 'resolved', resolved_at = $2
-             WHERE rule_id = $1 AND state <> 'resolved' RETURNING id",
+             WHERE rule_id = $1 AND state <> 'resolved' RETURNING id, unit",
         )
         .bind(rule)
         .bind(self.clock.now())
@@ -282,21 +229,13 @@ impl Alerts {
         Ok(ids)
     }
 
-    /// The units with an open alert of `rule`.
-    pub async fn open_units_of(&self, rule: i64) -> Result<Vec<String>, AlertError> {
-        Ok(sqlx::query_scalar("SELECT unit FROM alerts WHERE rule_id = $1 AND state <> 'resolved'")
-            .bind(rule)
-            .fetch_all(&self.pool)
-            .await?)
-    }
-
     pub async fn get(&self, id: i64) -> Result<Option<Alert>, AlertError> {
         let row: Option<AlertRow> =
             sqlx::query_as(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1"))
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
-        row.map(|row| row.into_alert(&self.catalog)).transpose()
+        Ok(row.map(|row| row.into_alert(&self.catalog)).transpose()?)
     }
 
     /// One page of alerts, newest first.
@@ -321,7 +260,7 @@ impl Alerts {
             .into_iter()
             .take(ALERTS_PER_PAGE as usize)
             .map(|row| row.into_alert(&self.catalog))
-            .collect::<Result<Vec<Alert>, AlertError>>()?;
+            .collect::<Result<Vec<Alert>, sqlx::Error>>()?;
         let next = if more { alerts.last().map(|a| a.id.to_string()) } else { None };
         Ok(AlertsPage { alerts, next })
     }
@@ -329,19 +268,7 @@ impl Alerts {
     /// The open (firing and acknowledged) alerts of a unit's subtree, in the order a leader
     /// reads them.
     pub async fn open_within(&self, root: &str) -> Result<Vec<Alert>, AlertError> {
-        let units = self.catalog.subtree(root);
-        let rows: Vec<AlertRow> = sqlx::query_as(&format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts WHERE unit = ANY($1) AND state <> 'resolved'"
-        ))
-        .bind(units)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut alerts = rows
-            .into_iter()
-            .map(|row| row.into_alert(&self.catalog))
-            .collect::<Result<Vec<Alert>, AlertError>>()?;
-        alerts.sort_by(ioc_shared::alerts::attention_order);
-        Ok(alerts)
+        Ok(crate::store::alerts::open_within(&self.pool, &self.catalog, root).await?)
     }
 
     /// Acknowledges a firing alert with an optional note; audited.
@@ -373,7 +300,7 @@ impl Alerts {
         self.accounts
             .audit(actor, "alert_acknowledged", Some(&format!("alert:{id}")), note, address)
             .await;
-        self.announce();
+        self.announce(&alert.unit.code).await;
         Ok(alert)
     }
 }

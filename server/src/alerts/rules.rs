@@ -327,7 +327,7 @@ impl Alerts {
     async fn after_rule_change(
         &self,
         id: i64,
-        resolved: &[i64],
+        resolved: &[(i64, String)],
         action: &str,
         name: &str,
         actor: &str,
@@ -336,7 +336,7 @@ impl Alerts {
         self.accounts
             .audit(actor, action, Some(&format!("alert_rule:{id}")), Some(name), address)
             .await;
-        for alert in resolved {
+        for (alert, unit) in resolved {
             let why = format!("{action} by {actor}");
             self.accounts
                 .audit(
@@ -347,9 +347,7 @@ impl Alerts {
                     None,
                 )
                 .await;
-        }
-        if !resolved.is_empty() {
-            self.announce();
+            self.announce(unit).await;
         }
         self.rules_changed.notify_one();
     }

@@ -284,6 +284,7 @@ struct Computation {
 enum Figures {
     Summary(Box<ioc_shared::summary::Summary>),
     Score(Box<ioc_shared::score::Score>),
+    Alerts(ioc_shared::alerts::AlertsData),
 }
 
 impl Figures {
@@ -295,6 +296,7 @@ impl Figures {
             Figures::Score(data) => {
                 ServerMessage::Score { unit: key.0.clone(), window: key.1, version, data }
             }
+            Figures::Alerts(data) => ServerMessage::Alerts { unit: key.0.clone(), version, data },
         }
     }
 }
@@ -306,6 +308,8 @@ pub enum HubError {
     Summary(#[from] summary::SummaryError),
     #[error("score: {0}")]
     Score(#[from] crate::store::StoreError),
+    #[error("alerts: {0}")]
+    Alerts(#[from] sqlx::Error),
     #[error("Redis: {0}")]
     Redis(#[from] redis::RedisError),
     #[error("figures not serialised: {0}")]
@@ -383,6 +387,22 @@ async fn compute_unit(
                 });
             }
             Ok(computed)
+        }
+        View::Alerts => {
+            // Every window of the alerts view is the same (its key uses `today`).
+            let open = crate::store::alerts::open_within(&hub.store.pool, &hub.catalog, &unit.code)
+                .await?;
+            let data = ioc_shared::alerts::AlertsData::without_names(open);
+            let compared = serde_json::to_value(&data)?;
+            Ok(windows
+                .iter()
+                .map(|_| Computation {
+                    figures: Figures::Alerts(data.clone()),
+                    document: None,
+                    compared: compared.clone(),
+                    next_due_ms: None,
+                })
+                .collect())
         }
     }
 }

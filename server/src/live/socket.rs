@@ -13,6 +13,7 @@ use crate::accounts::access::{self, Caller};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use ioc_shared::live::{ClientMessage, View};
+use ioc_shared::summary::Window;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -176,19 +177,34 @@ fn is_too_big(error: &axum::Error) -> bool {
     )
 }
 
+/// The scope a subscription names: the alerts view has no window (its key uses `today`).
+fn scope_of(unit: String, window: Option<Window>, view: View) -> Result<ScopeKey, Command> {
+    match (view, window) {
+        (View::Alerts, _) => Ok((unit, Window::Today, View::Alerts)),
+        (View::Score, Some(window)) if !window.is_calendar() => Err(Command::Error(
+            "the score view takes the period as its window: month, quarter or year".into(),
+            None,
+        )),
+        (_, Some(window)) => Ok((unit, window, view)),
+        (_, None) => Err(Command::Error(
+            format!("`window` is required for the {} view; expected {EXPECTED}", view.as_str()),
+            None,
+        )),
+    }
+}
+
+const EXPECTED: &str = "{\"type\":\"subscribe\"|\"unsubscribe\",\"unit\":\"<code>\",\"window\":\"today\"|\"24h\"|\"7d\"|\"30d\"|\"month\"|\"quarter\"|\"year\",\"view\"?:\"summary\"|\"score\"|\"alerts\",\"deltas\"?:true|false} (no window for the alerts view)";
+
 fn parse_client_message(text: &str) -> Command {
     match serde_json::from_str::<ClientMessage>(text) {
-        Ok(ClientMessage::Subscribe { view: View::Score, window, .. }) if !window.is_calendar() => {
-            Command::Error("the score view takes the period as its window: month, quarter or year".into(), None)
+        Ok(ClientMessage::Subscribe { unit, window, view, deltas }) => scope_of(unit, window, view)
+            .map_or_else(|error| error, |key| Command::Subscribe(key, deltas)),
+        Ok(ClientMessage::Unsubscribe { unit, window, view }) => {
+            scope_of(unit, window, view).map_or_else(|error| error, Command::Unsubscribe)
         }
-        Ok(ClientMessage::Subscribe { unit, window, view, deltas }) => Command::Subscribe((unit, window, view), deltas),
-        Ok(ClientMessage::Unsubscribe { unit, window, view }) => Command::Unsubscribe((unit, window, view)),
-        Err(error) => Command::Error(
-            format!(
-                "cannot read message ({error}); expected {{\"type\":\"subscribe\"|\"unsubscribe\",\"unit\":\"<code>\",\"window\":\"today\"|\"24h\"|\"7d\"|\"30d\"|\"month\"|\"quarter\"|\"year\",\"view\"?:\"summary\"|\"score\",\"deltas\"?:true|false}}"
-            ),
-            None,
-        ),
+        Err(error) => {
+            Command::Error(format!("cannot read message ({error}); expected {EXPECTED}"), None)
+        }
     }
 }
 

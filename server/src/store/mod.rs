@@ -9,6 +9,7 @@
 //! - [`outbox`]: what the applier reads — outbox rows in commit order, and a consistent
 //!   snapshot of every item's contribution for rebuilding Redis.
 
+pub mod alerts;
 pub mod backfill;
 pub mod events;
 pub mod history;
