@@ -136,6 +136,21 @@ ensure_open311_clients() {
   export IOC_OPEN311_CLIENT_PYTHON="$venv/bin/python"
 }
 
+# A real SMTP server for the notification tests: aiosmtpd (pinned) in a virtual environment
+# under target/; exports IOC_SMTP_SERVER_PYTHON for the tests that start it.
+IOC_AIOSMTPD_VERSION=1.4.6
+ensure_smtp_server() {
+  local venv="$IOC_ROOT/target/smtp-server-venv"
+  if ! "$venv/bin/python" -c "import aiosmtpd, importlib.metadata as m; assert m.version('aiosmtpd') == '$IOC_AIOSMTPD_VERSION'" 2>/dev/null; then
+    log "installing the SMTP server aiosmtpd $IOC_AIOSMTPD_VERSION into target/smtp-server-venv"
+    command -v python3 >/dev/null || apt_install python3
+    rm -rf "$venv"
+    python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
+    "$venv/bin/pip" install -q "aiosmtpd==$IOC_AIOSMTPD_VERSION"
+  fi
+  export IOC_SMTP_SERVER_PYTHON="$venv/bin/python"
+}
+
 # libfaketime, for the runs of the time-sensitive tests at the turns of the calendar.
 ensure_faketime() {
   command -v faketime >/dev/null || apt_install faketime

@@ -8,6 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/setup.sh"
 ioc_setup --browser
 ensure_open311_clients
+ensure_smtp_server
 ensure_faketime
 build_web
 cd "$IOC_ROOT"

@@ -102,6 +102,15 @@ pub enum UserCommand {
     Enable { name: String },
     /// Set a new password (read from standard input) and end the person's sessions.
     ResetPassword { name: String },
+    /// Set where a person is told: an email address (notification emails) and a phone number
+    /// (passed to webhooks for SMS or Zalo gateways). An empty value clears it.
+    Set {
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -272,6 +281,13 @@ pub struct ServeArgs {
     /// Install the shipped alert rules (README, "Alerts") on a database that never had them.
     #[arg(long, env = "IOC_ALERT_DEFAULTS", default_value_t = true, action = clap::ArgAction::Set)]
     pub alert_defaults: bool,
+    /// SMTP server for notification emails: smtp://host:port, smtp://user:pass@host:587?tls=required
+    /// (STARTTLS), smtps://host:465 (off unless set).
+    #[arg(long, env = "IOC_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of notification emails.
+    #[arg(long, env = "IOC_MAIL_FROM", default_value = crate::settings::DEFAULT_MAIL_FROM)]
+    pub mail_from: String,
 }
 
 #[cfg(feature = "demo")]
@@ -310,6 +326,8 @@ impl ServeArgs {
             open311_public_descriptions: self.open311_public_descriptions,
             open311_triage_unit: self.open311_triage_unit.clone().filter(|u| !u.trim().is_empty()),
             alert_defaults: self.alert_defaults,
+            smtp_url: self.smtp_url.clone().filter(|u| !u.trim().is_empty()),
+            mail_from: self.mail_from.clone(),
         }
     }
 }

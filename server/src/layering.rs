@@ -13,6 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["store"],
     &["aggregate"],
     &["accounts"],
+    &["notify"],
     &["ingest"],
     &["apply"],
     &["live"],

@@ -27,6 +27,8 @@
 //!
 //! Beside the data path:
 //!
+//! - [`notify`] — email and signed webhooks, queued in the transaction of their cause and
+//!   delivered at least once by [`notify::deliver`].
 //! - [`accounts`] — people, sessions, displays, ingest keys and the audit log;
 //!   [`accounts::access`] is the scope check of every request and subscription,
 //!   [`accounts::manage`] the management actions the admin API and the CLI share.
@@ -45,7 +47,7 @@
 //! any import against this order, and on two modules of one folder that import each other):
 //!
 //! `catalog`, `calendar`, `metrics`, `settings` → `config` → `store` → `aggregate` →
-//! `accounts` → `ingest` → `apply` → `live` → `alerts` → `state` → `http` → `server`, `cli`, `simulator`.
+//! `accounts` → `notify` → `ingest` → `apply` → `live` → `alerts` → `state` → `http` → `server`, `cli`, `simulator`.
 //!
 //! So the applier writes through the aggregate layout, never the reverse; accounts keep their
 //! throttles under the aggregate key prefix; the live layer reads the applier's health; the
@@ -65,6 +67,7 @@ pub mod ingest;
 mod layering;
 pub mod live;
 pub mod metrics;
+pub mod notify;
 pub mod server;
 pub mod settings;
 #[cfg(feature = "demo")]

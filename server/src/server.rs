@@ -315,6 +315,13 @@ pub async fn start(state: AppState, listener: TcpListener) -> Result<RunningServ
             }
         }),
     );
+    tasks.insert(
+        "deliveries",
+        Supervised::start("deliveries", {
+            let deliverer = state.deliverer.clone();
+            move || deliverer.clone().run()
+        }),
+    );
     let http = tokio::spawn({
         let router = crate::http::app(state.clone());
         let mut stopping = state.shutdown.subscribe();

@@ -43,7 +43,14 @@ pub struct Settings {
     /// Install the shipped alert rules on a fresh database (`IOC_ALERT_DEFAULTS`, on by
     /// default; tests that count the live hub's scopes turn it off).
     pub alert_defaults: bool,
+    /// The SMTP server notifications are mailed through (`IOC_SMTP_URL`); `None`: no email.
+    pub smtp_url: Option<String>,
+    /// The sender of notification emails (`IOC_MAIL_FROM`).
+    pub mail_from: String,
 }
+
+/// The sender of notification emails when `IOC_MAIL_FROM` names none.
+pub const DEFAULT_MAIL_FROM: &str = "IOC <ioc@localhost>";
 
 /// One day, for retention settings.
 pub const DAY: Duration = Duration::from_secs(86_400);

@@ -43,6 +43,8 @@ pub struct AppState {
     pub sources: SourceWatch,
     /// Alert rules and alerts; the evaluation runs as a background task on every replica.
     pub alerts: crate::alerts::Alerts,
+    /// Sends queued notifications (email, webhooks); a background task on every replica.
+    pub deliverer: crate::notify::deliver::Deliverer,
     pub accounts: Accounts,
     /// Creating, disabling, resetting and revoking, with their audit entries; the admin API
     /// and the CLI both call it.
@@ -69,6 +71,9 @@ pub enum StartError {
     Redis(#[from] redis::RedisError),
     #[error("cannot listen: {0}")]
     Listen(#[from] std::io::Error),
+    /// A setting that cannot be used as given.
+    #[error("{0}")]
+    Setting(String),
 }
 
 /// Redis connection settings: a call that gets no answer fails instead of waiting for ever.
@@ -139,6 +144,25 @@ impl AppState {
         let accounts = Accounts::new(store.pool.clone(), clock.clone());
         let revoker = Revoker::new(redis.clone(), &keys);
         let manage = Management::new(accounts.clone(), catalog.clone(), revoker);
+        let deliverer = crate::notify::deliver::Deliverer {
+            pool: store.pool.clone(),
+            clock: clock.clone(),
+            smtp: settings
+                .smtp_url
+                .as_deref()
+                .map(crate::notify::deliver::smtp_transport)
+                .transpose()
+                .map_err(StartError::Setting)?,
+            from: settings.mail_from.parse().map_err(|e| {
+                StartError::Setting(format!("IOC_MAIL_FROM `{}`: {e}", settings.mail_from))
+            })?,
+            http: reqwest::Client::new(),
+            wake: Arc::new(tokio::sync::Notify::new()),
+        };
+        let notices = crate::alerts::Notices {
+            email: deliverer.smtp.is_some(),
+            wake: deliverer.wake.clone(),
+        };
         let alerts = crate::alerts::Alerts::new(
             store.pool.clone(),
             clock.clone(),
@@ -146,6 +170,7 @@ impl AppState {
             accounts.clone(),
             redis.clone(),
             keys.clone(),
+            notices,
         );
         let (revocations, _) = broadcast::channel(256);
         let (shutdown, _) = watch::channel(false);
@@ -163,6 +188,7 @@ impl AppState {
             ingestor,
             sources: SourceWatch::default(),
             alerts,
+            deliverer,
             accounts,
             manage,
             revocations,

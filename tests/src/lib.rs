@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod events;
+pub mod receivers;
 
 use chrono::{DateTime, Utc};
 use ioc_server::catalog::Catalog;
@@ -54,6 +55,8 @@ pub fn settings(prefix: &str) -> Settings {
         open311_triage_unit: None,
         // The shipped rules follow every unit of the catalog; tests that want them say so.
         alert_defaults: false,
+        smtp_url: None,
+        mail_from: ioc_server::settings::DEFAULT_MAIL_FROM.to_owned(),
     }
 }
 
@@ -106,13 +109,24 @@ impl TestServer {
     /// A server whose "now" comes from `clock` (for a test that needs a moment of its own,
     /// such as some hours into the month), on a fresh Redis prefix.
     pub async fn start_clocked(pool: &PgPool, clock: ioc_shared::time::Clock) -> TestServer {
+        TestServer::start_clocked_configured(pool, clock, |_| {}).await
+    }
+
+    /// A server on `clock` whose settings `configure` changes first.
+    pub async fn start_clocked_configured(
+        pool: &PgPool,
+        clock: ioc_shared::time::Clock,
+        configure: impl FnOnce(&mut Settings),
+    ) -> TestServer {
         let own_pool = PgPoolOptions::new()
             .max_connections(8)
             .connect_with((*pool.connect_options()).clone())
             .await
             .unwrap();
+        let mut settings = settings(&fresh_prefix());
+        configure(&mut settings);
         let state = AppState::with_clock(
-            settings(&fresh_prefix()),
+            settings,
             Catalog::load(None).unwrap(),
             Store { pool: own_pool },
             clock,

@@ -102,6 +102,29 @@ impl Management {
         Ok(user)
     }
 
+    /// Sets where a person is told (email, phone); audited.
+    pub async fn set_contact(
+        &self,
+        actor: &Actor,
+        username: &str,
+        email: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<super::Contact, AccountError> {
+        let email = email.map(str::trim);
+        let phone = phone.map(str::trim);
+        if let Some(email) = email {
+            super::users::check_email(email)?;
+        }
+        if let Some(phone) = phone {
+            super::users::check_phone(phone)?;
+        }
+        let contact = self.accounts.set_contact(username, email, phone).await?;
+        let changed: Vec<&str> =
+            [email.map(|_| "email"), phone.map(|_| "phone")].into_iter().flatten().collect();
+        self.audit(actor, "user_contact_set", &contact.username, Some(&changed.join(", "))).await;
+        Ok(contact)
+    }
+
     // ---- ingest keys ----
 
     /// A key for a source system; the secret is returned once and stored only as a hash.

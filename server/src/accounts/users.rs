@@ -204,4 +204,86 @@ impl Accounts {
         let valid = verify_password(password, &row.password_hash).await;
         Ok((valid && !user.disabled).then_some(user))
     }
+
+    /// Sets a person's email address and phone number: a given value replaces the stored one,
+    /// an empty one clears it, an absent one leaves it.
+    pub async fn set_contact(
+        &self,
+        username: &str,
+        email: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<Contact, AccountError> {
+        let row: Option<Contact> = sqlx::query_as(
+            "UPDATE users SET
+               email = CASE WHEN $2::text IS NULL THEN email ELSE NULLIF($2, '') END,
+               phone = CASE WHEN $3::text IS NULL THEN phone ELSE NULLIF($3, '') END
+             WHERE username = $1
+             RETURNING username, role, unit, disabled, email, phone",
+        )
+        .bind(username)
+        .bind(email)
+        .bind(phone)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.ok_or_else(|| AccountError::NotFound(format!("no user `{username}`")))
+    }
+}
+
+/// A person and where they are told.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Contact {
+    pub username: String,
+    pub role: String,
+    pub unit: Option<String>,
+    pub disabled: bool,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// Longest email address (RFC 5321) and phone number accepted.
+pub const MAX_EMAIL_CHARS: usize = 254;
+pub const MAX_PHONE_CHARS: usize = 20;
+
+/// Checks an email address as given (empty clears it): one `@`, no spaces or control
+/// characters, a dot in the domain.
+pub fn check_email(email: &str) -> Result<(), AccountError> {
+    if email.is_empty() {
+        return Ok(());
+    }
+    let valid = email.chars().count() <= MAX_EMAIL_CHARS
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'))
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.contains('@')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(AccountError::Invalid(format!("`{email}` is not an email address")))
+    }
+}
+
+/// Checks a phone number as given (empty clears it): digits, with an optional leading `+` and
+/// spaces, dots or dashes between them.
+pub fn check_phone(phone: &str) -> Result<(), AccountError> {
+    if phone.is_empty() {
+        return Ok(());
+    }
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let valid = phone.chars().count() <= MAX_PHONE_CHARS
+        && (6..=15).contains(&digits)
+        && phone
+            .trim_start_matches('+')
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '.' | '-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(AccountError::Invalid(format!("`{phone}` is not a phone number (digits, optional +)")))
+    }
 }

@@ -33,6 +33,8 @@ pub const RELOAD_EVERY: Duration = Duration::from_secs(10);
 /// How often conditions waiting for their `for_seconds`, and sources' silence, are checked
 /// again when nothing else changes.
 pub const RECHECK_EVERY: Duration = Duration::from_secs(1);
+/// How often unacknowledged alerts are checked for escalation.
+pub const ESCALATE_EVERY: Duration = Duration::from_secs(5);
 /// Shortest time between two writes of an open alert's value.
 pub const VALUE_WRITE_EVERY: Duration = Duration::from_secs(5);
 
@@ -82,14 +84,24 @@ impl Evaluator {
         let mut followers: HashMap<ScopeKey, Follower> = HashMap::new();
         let mut silence: Option<Follower> = None;
         let rules_changed = self.alerts.rules_changed();
+        let mut escalation = tokio::time::interval(ESCALATE_EVERY);
         loop {
             match self.alerts.all_rules().await {
                 Ok(rules) => self.follow(&mut followers, &mut silence, rules),
                 Err(error) => tracing::warn!(%error, "alert rules not read; retrying"),
             }
-            tokio::select! {
-                _ = rules_changed.notified() => {}
-                _ = tokio::time::sleep(RELOAD_EVERY) => {}
+            let reload = tokio::time::sleep(RELOAD_EVERY);
+            tokio::pin!(reload);
+            loop {
+                tokio::select! {
+                    _ = rules_changed.notified() => break,
+                    _ = &mut reload => break,
+                    _ = escalation.tick() => {
+                        if let Err(error) = self.alerts.escalate_due().await {
+                            tracing::warn!(%error, "alerts not escalated; retrying");
+                        }
+                    }
+                }
             }
         }
     }
@@ -301,7 +313,7 @@ async fn evaluate(
                         return Ok(());
                     }
                     if condition.open != Some(false) {
-                        alerts.resolve(rule.id, unit, "the condition no longer holds").await?;
+                        alerts.resolve(&rule, unit, "the condition no longer holds").await?;
                         condition.open = Some(false);
                         condition.written = None;
                     }

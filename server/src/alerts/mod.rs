@@ -15,7 +15,9 @@ use crate::accounts::Accounts;
 use crate::aggregate::write::publish_changed;
 use crate::aggregate::Keys;
 use crate::catalog::Catalog;
+use crate::notify::{self, Audience, Notice, Webhooks};
 use crate::store::alerts::{AlertRow, ALERT_COLUMNS};
+use ioc_shared::access::Role;
 use ioc_shared::alerts::{Alert, AlertState, AlertsPage};
 use ioc_shared::time::Clock;
 use sqlx::PgPool;
@@ -57,6 +59,52 @@ pub struct Alerts {
     /// of the unit and the units above it is recomputed.
     redis: redis::aio::ConnectionManager,
     keys: Keys,
+    /// How notifications are queued: whether email is configured, and the worker to wake.
+    notices: Notices,
+}
+
+/// What the alert layer needs of the notification worker.
+#[derive(Clone)]
+pub struct Notices {
+    /// Emails are queued only when an SMTP server is configured.
+    pub email: bool,
+    /// Woken after a transaction queued deliveries.
+    pub wake: Arc<Notify>,
+}
+
+/// The notice of an alert's `event`: the alert for webhooks, a Vietnamese email.
+pub fn alert_notice(
+    alert: &Alert,
+    event: &'static str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Notice {
+    let what = match event {
+        "alert.resolved" => "Đã hết cảnh báo",
+        "alert.escalated" => "Cảnh báo chưa được tiếp nhận",
+        _ if alert.severity == ioc_shared::alerts::Severity::Critical => "Cảnh báo nghiêm trọng",
+        _ => "Cảnh báo",
+    };
+    let subject = format!("[IOC] {what}: {} — {}", alert.rule.name, alert.unit.name);
+    let text = format!(
+        "{what}\n\nĐơn vị: {} ({})\nQuy tắc: {}\nChỉ số: {} = {} (ngưỡng {} {}, cửa sổ {})\nTừ: {}\n",
+        alert.unit.name,
+        alert.unit.code,
+        alert.rule.name,
+        alert.metric,
+        alert.value,
+        alert.op.as_str(),
+        alert.threshold,
+        alert.window.as_str(),
+        alert.since,
+    );
+    Notice {
+        event_type: event,
+        at,
+        object_key: "alert",
+        object: serde_json::to_value(alert).unwrap_or_default(),
+        subject,
+        text,
+    }
 }
 
 /// Which alerts a listing wants.
@@ -86,6 +134,7 @@ impl Alerts {
         accounts: Accounts,
         redis: redis::aio::ConnectionManager,
         keys: Keys,
+        notices: Notices,
     ) -> Alerts {
         Alerts {
             pool,
@@ -95,6 +144,7 @@ impl Alerts {
             rules_changed: Arc::new(Notify::new()),
             redis,
             keys,
+            notices,
         }
     }
 
@@ -116,7 +166,7 @@ impl Alerts {
     }
 
     /// Raises the alert of `rule` for `unit` unless one is open; the replica that raises it
-    /// records it in the audit log.
+    /// records it in the audit log and queues its notifications in the same transaction.
     pub async fn fire(
         &self,
         rule: &ioc_shared::alerts::Rule,
@@ -124,6 +174,8 @@ impl Alerts {
         value: f64,
     ) -> Result<Fired, AlertError> {
         let spec = &rule.spec;
+        let now = self.clock.now();
+        let mut tx = self.pool.begin().await?;
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO alerts (rule_id, rule_name, unit, metric, time_window, op, threshold, severity, value, state, since)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'firing', $10)
@@ -139,36 +191,115 @@ impl Alerts {
         .bind(spec.threshold)
         .bind(spec.severity.as_str())
         .bind(value)
-        .bind(self.clock.now())
-        .fetch_optional(&self.pool)
+        .bind(now)
+        .fetch_optional(&mut *tx)
         .await?;
-        match id {
-            Some(id) => {
-                let detail = format!(
-                    "rule {} `{}`: {} {} {} {} ({})",
-                    rule.id,
-                    spec.name,
-                    spec.metric,
-                    value,
-                    spec.op.as_str(),
-                    spec.threshold,
-                    spec.window.as_str()
-                );
-                self.accounts
-                    .audit(
-                        "system",
-                        "alert_fired",
-                        Some(&format!("alert:{id}")),
-                        Some(&detail),
-                        None,
-                    )
-                    .await;
-                tracing::info!(alert = id, rule = rule.id, unit, value, "alert fired");
-                self.announce(unit).await;
-                Ok(Fired::New(id))
+        let Some(id) = id else {
+            return Ok(Fired::AlreadyOpen);
+        };
+        let audience =
+            Audience { roles: spec.notify.roles.clone(), users: spec.notify.users.clone() };
+        let webhooks = Webhooks::Listed(spec.notify.webhooks.clone());
+        self.notify_in(&mut tx, id, "alert.firing", &audience, &webhooks).await?;
+        tx.commit().await?;
+        self.notices.wake.notify_one();
+        let detail = format!(
+            "rule {} `{}`: {} {} {} {} ({})",
+            rule.id,
+            spec.name,
+            spec.metric,
+            value,
+            spec.op.as_str(),
+            spec.threshold,
+            spec.window.as_str()
+        );
+        self.accounts
+            .audit("system", "alert_fired", Some(&format!("alert:{id}")), Some(&detail), None)
+            .await;
+        tracing::info!(alert = id, rule = rule.id, unit, value, "alert fired");
+        self.announce(unit).await;
+        Ok(Fired::New(id))
+    }
+
+    /// Queues the notifications of alert `id`'s `event` in `tx`.
+    async fn notify_in(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        id: i64,
+        event: &'static str,
+        audience: &Audience,
+        webhooks: &Webhooks,
+    ) -> Result<(), AlertError> {
+        let row: AlertRow =
+            sqlx::query_as(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1"))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let alert = row.into_alert(&self.catalog)?;
+        let people = notify::people(&mut *tx, &self.catalog, &alert.unit.code, audience).await?;
+        let notice = alert_notice(&alert, event, self.clock.now());
+        notify::enqueue(&mut *tx, &notice, &people, webhooks, self.notices.email).await?;
+        Ok(())
+    }
+
+    /// Escalates every firing alert left unacknowledged past its rule's
+    /// `escalate_after_minutes`: the chiefs of the unit above and the leaders are told, once
+    /// (whichever replica marks it first).
+    pub async fn escalate_due(&self) -> Result<usize, AlertError> {
+        let now = self.clock.now();
+        let due: Vec<(i64, String, serde_json::Value)> = sqlx::query_as(
+            "SELECT a.id, a.unit, r.notify FROM alerts a JOIN alert_rules r ON r.id = a.rule_id
+             WHERE a.state = 'firing' AND a.escalated_at IS NULL AND r.escalate_after_minutes IS NOT NULL
+               AND a.since + make_interval(mins => r.escalate_after_minutes) <= $1",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut escalated = 0;
+        for (id, unit, notify_json) in due {
+            let mut tx = self.pool.begin().await?;
+            let marked = sqlx::query(
+                "UPDATE alerts SET escalated_at = $2 WHERE id = $1 AND state = 'firing' AND escalated_at IS NULL",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if marked.rows_affected() == 0 {
+                continue;
             }
-            None => Ok(Fired::AlreadyOpen),
+            // The parent's chiefs (or the nearest above it with chiefs), and the leaders.
+            let parent =
+                self.catalog.get(&unit).and_then(|u| u.parent.clone()).unwrap_or(unit.clone());
+            let listed: ioc_shared::alerts::Notify =
+                serde_json::from_value(notify_json).unwrap_or_default();
+            let audience = Audience { roles: vec![Role::Chief, Role::Leader], users: Vec::new() };
+            let row: AlertRow =
+                sqlx::query_as(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1"))
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let alert = row.into_alert(&self.catalog)?;
+            let people = notify::people(&mut tx, &self.catalog, &parent, &audience).await?;
+            let notice = alert_notice(&alert, "alert.escalated", now);
+            let webhooks = Webhooks::Listed(listed.webhooks);
+            notify::enqueue(&mut tx, &notice, &people, &webhooks, self.notices.email).await?;
+            tx.commit().await?;
+            self.notices.wake.notify_one();
+            let told: Vec<&str> = people.iter().map(|p| p.username.as_str()).collect();
+            self.accounts
+                .audit(
+                    "system",
+                    "alert_escalated",
+                    Some(&format!("alert:{id}")),
+                    Some(&format!("told {}", told.join(", "))),
+                    None,
+                )
+                .await;
+            self.announce(&unit).await;
+            escalated += 1;
         }
+        Ok(escalated)
     }
 
     /// Keeps an open alert's value equal to the figure now shown.
@@ -188,23 +319,35 @@ impl Alerts {
     }
 
     /// Resolves the open alert of `rule` for `unit`, if there is one; the replica that resolves
-    /// it records it. True when an alert was resolved here.
-    pub async fn resolve(&self, rule: i64, unit: &str, why: &str) -> Result<bool, AlertError> {
+    /// it records it and tells the rule's webhooks. True when an alert was resolved here.
+    pub async fn resolve(
+        &self,
+        rule: &ioc_shared::alerts::Rule,
+        unit: &str,
+        why: &str,
+    ) -> Result<bool, AlertError> {
+        let mut tx = self.pool.begin().await?;
         let resolved: Vec<i64> = sqlx::query_scalar(
             "UPDATE alerts SET state = 'resolved', resolved_at = $3
              WHERE rule_id = $1 AND unit = $2 AND state <> 'resolved' RETURNING id",
         )
-        .bind(rule)
+        .bind(rule.id)
         .bind(unit)
         .bind(self.clock.now())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
+        let webhooks = Webhooks::Listed(rule.spec.notify.webhooks.clone());
+        for id in &resolved {
+            self.notify_in(&mut tx, *id, "alert.resolved", &Audience::default(), &webhooks).await?;
+        }
+        tx.commit().await?;
         for id in &resolved {
             self.accounts
                 .audit("system", "alert_resolved", Some(&format!("alert:{id}")), Some(why), None)
                 .await;
         }
         if !resolved.is_empty() {
+            self.notices.wake.notify_one();
             self.announce(unit).await;
         }
         Ok(!resolved.is_empty())

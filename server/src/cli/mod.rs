@@ -160,6 +160,18 @@ pub async fn user(context: &Context, command: UserCommand) -> Result<(), CliErro
             let user = context.manage.reset_password(&context.actor, &name, &password).await?;
             println!("password of {} reset; their sessions are ended", user.username);
         }
+        UserCommand::Set { name, email, phone } => {
+            let contact = context
+                .manage
+                .set_contact(&context.actor, &name, email.as_deref(), phone.as_deref())
+                .await?;
+            println!(
+                "{}: email {}, phone {}",
+                contact.username,
+                contact.email.as_deref().unwrap_or("—"),
+                contact.phone.as_deref().unwrap_or("—")
+            );
+        }
     }
     Ok(())
 }

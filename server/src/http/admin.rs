@@ -2,15 +2,17 @@
 //! log. Admins only. Every change goes through [`crate::accounts::manage`], the same functions
 //! the `ioc` command line calls: same checks, same audit entries, same revocations.
 
-use super::error::ApiError;
+use super::error::{bounded, ApiError};
 use super::extract::{json_body as body, AdminCaller};
 use crate::accounts::{
     AuditRecord, Display, Expectation, IngestKey, User, Watch, DEFAULT_EXPECTED_INTERVAL_SECONDS,
 };
 use crate::ingest::sources::SourceReport;
+use crate::notify::webhooks::{self, Delivery, NewWebhook, Webhook};
 use crate::state::AppState;
 use crate::store::inspect::{Quarantined, UnknownUnit};
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ioc_shared::access::{Role, WallView};
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/admin/users", get(list_users).post(add_user))
+        .route("/api/v1/admin/users/{username}", axum::routing::put(set_contact))
         .route("/api/v1/admin/users/{username}/disable", post(disable_user))
         .route("/api/v1/admin/users/{username}/enable", post(enable_user))
         .route("/api/v1/admin/users/{username}/reset-password", post(reset_password))
@@ -33,6 +36,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/admin/unknown-units", get(unknown_units))
         .route("/api/v1/admin/public", get(list_public).post(make_public))
         .route("/api/v1/admin/public/{unit}/remove", post(withdraw_public))
+        .route("/api/v1/admin/webhooks", get(list_webhooks).post(create_webhook))
+        .route("/api/v1/admin/webhooks/{id}", axum::routing::delete(disable_webhook))
+        .route("/api/v1/admin/deliveries", get(deliveries))
 }
 
 async fn list_users(
@@ -65,6 +71,122 @@ async fn add_user(
             .add_user(&admin.actor(), &new.username, &new.password, new.role, new.unit.as_deref())
             .await?,
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewContact {
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+/// `PUT /api/v1/admin/users/{username}` `{"email", "phone"}`: where a person is told; a field
+/// left out stays, an empty one is cleared.
+async fn set_contact(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    Path(username): Path<String>,
+    bytes: axum::body::Bytes,
+) -> Result<Json<crate::accounts::Contact>, ApiError> {
+    let new: NewContact = body(&bytes, "{\"email\"?, \"phone\"?}")?;
+    let actor = admin.actor();
+    let done =
+        state.manage.set_contact(&actor, &username, new.email.as_deref(), new.phone.as_deref());
+    Ok(Json(done.await?))
+}
+
+async fn list_webhooks(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+) -> Result<Json<Vec<Webhook>>, ApiError> {
+    let listed = webhooks::list(&state.store.pool);
+    Ok(Json(bounded(state.settings.database_timeout, listed).await?))
+}
+
+/// `POST /api/v1/admin/webhooks` `{"url", "secret", "events"}` → 201 (the secret is never shown
+/// again).
+async fn create_webhook(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    bytes: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Webhook>), ApiError> {
+    let new: NewWebhook = body(&bytes, "{\"url\", \"secret\", \"events\": [\"alert.firing\", …]}")?;
+    webhooks::check(&new).map_err(ApiError::BadRequest)?;
+    let actor = admin.actor();
+    let created = webhooks::create(&state.store.pool, &new, &actor.label, state.clock.now());
+    let webhook = bounded(state.settings.database_timeout, created).await?;
+    state
+        .accounts
+        .audit(
+            &actor.label,
+            "webhook_created",
+            Some(&format!("webhook:{}", webhook.id)),
+            Some(&webhook.url),
+            actor.address.as_deref(),
+        )
+        .await;
+    Ok((StatusCode::CREATED, Json(webhook)))
+}
+
+/// `DELETE /api/v1/admin/webhooks/{id}`: new events skip it; it stays on record with its
+/// deliveries.
+async fn disable_webhook(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no webhook `{id}`"));
+    let webhook_id = id.parse::<i64>().map_err(|_| not_found())?;
+    let done = webhooks::disable(&state.store.pool, webhook_id);
+    if !bounded(state.settings.database_timeout, done).await? {
+        return Err(not_found());
+    }
+    let actor = admin.actor();
+    state
+        .accounts
+        .audit(
+            &actor.label,
+            "webhook_disabled",
+            Some(&format!("webhook:{webhook_id}")),
+            None,
+            actor.address.as_deref(),
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+struct DeliveriesPage {
+    deliveries: Vec<Delivery>,
+    next: Option<String>,
+}
+
+/// `GET /api/v1/admin/deliveries?state=pending|delivered|failed&cursor=`: newest first.
+async fn deliveries(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Query(params): Query<std::collections::HashMap<String, String>>,
+) -> Result<Json<DeliveriesPage>, ApiError> {
+    let wanted = params.get("state").map(String::as_str).filter(|s| !s.is_empty());
+    if let Some(text) = wanted {
+        if !["pending", "delivered", "failed"].contains(&text) {
+            return Err(ApiError::BadRequest(format!(
+                "`state` must be pending, delivered or failed, not `{text}`"
+            )));
+        }
+    }
+    let before = match params.get("cursor").filter(|c| !c.is_empty()) {
+        Some(text) => Some(text.parse::<i64>().map_err(|_| {
+            ApiError::BadRequest(format!("`cursor` `{text}` is not one this server gave"))
+        })?),
+        None => None,
+    };
+    let listed = webhooks::deliveries(&state.store.pool, wanted, before);
+    let deliveries = bounded(state.settings.database_timeout, listed).await?;
+    let next = (deliveries.len() as i64 == webhooks::DELIVERIES_PER_PAGE)
+        .then(|| deliveries.last().map(|d| d.id.to_string()))
+        .flatten();
+    Ok(Json(DeliveriesPage { deliveries, next }))
 }
 
 async fn disable_user(

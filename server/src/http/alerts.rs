@@ -30,7 +30,7 @@ impl From<AlertError> for ApiError {
             AlertError::NotFound(m) => ApiError::NotFound(m),
             AlertError::Forbidden(m) => ApiError::Forbidden(m),
             AlertError::Conflict(m) => ApiError::Conflict(m),
-            AlertError::Store(e) => ApiError::from(crate::store::StoreError::from(e)),
+            AlertError::Store(e) => ApiError::from(e),
         }
     }
 }

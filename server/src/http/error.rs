@@ -98,6 +98,12 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> ApiError {
+        ApiError::from(crate::store::StoreError::from(error))
+    }
+}
+
 impl From<crate::accounts::AccountError> for ApiError {
     fn from(error: crate::accounts::AccountError) -> ApiError {
         use crate::accounts::AccountError;

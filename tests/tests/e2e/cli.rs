@@ -41,6 +41,28 @@ async fn a_fresh_install_is_managed_from_the_command_line(pool: PgPool) {
     let (ok, out, _) = ioc(&pool, &prefix, &["user", "list"], "");
     assert!(ok && out.contains("truong.badinh") && out.contains("chief"), "{out}");
 
+    // Where the chief is told: the same check and audit entry as the admin API's.
+    let (ok, out, err) = ioc(
+        &pool,
+        &prefix,
+        &[
+            "user",
+            "set",
+            "truong.badinh",
+            "--email",
+            "truong.badinh@hanoi.gov.vn",
+            "--phone",
+            "+84 912 345 678",
+        ],
+        "",
+    );
+    assert!(ok && out.contains("truong.badinh@hanoi.gov.vn"), "{out}{err}");
+    let (ok, _, err) =
+        ioc(&pool, &prefix, &["user", "set", "truong.badinh", "--email", "nobody"], "");
+    assert!(!ok && err.contains("not an email address"), "{err}");
+    let (_, users) = server.get("/api/v1/admin/audit?limit=50").await;
+    assert!(users.as_array().unwrap().iter().any(|e| e["action"] == "user_contact_set"), "{users}");
+
     // Reset and disable end the sessions; a disabled person cannot log in.
     let (ok, _, _) =
         ioc(&pool, &prefix, &["user", "reset-password", "truong.badinh"], "another-secret-here\n");

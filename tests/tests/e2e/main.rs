@@ -11,6 +11,7 @@ mod figures;
 mod hardening;
 mod ingest;
 mod live;
+mod notify;
 mod open311;
 mod operations;
 mod overdue;

@@ -80,23 +80,33 @@ async fn a_killed_applier_is_restarted_and_figures_keep_moving(pool: PgPool) {
 }
 
 /// A free port on the loopback address (bound and released).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// `ioc serve` as a child process, as an operator runs it.
-struct ServeProcess {
+pub(crate) struct ServeProcess {
     child: std::process::Child,
-    base: String,
-    addr: String,
+    pub(crate) base: String,
+    pub(crate) addr: String,
 }
 
 impl ServeProcess {
-    async fn start(pool: &PgPool, prefix: &str) -> ServeProcess {
+    pub(crate) async fn start(pool: &PgPool, prefix: &str) -> ServeProcess {
         ServeProcess::start_on(pool, prefix, free_port()).await
     }
 
     async fn start_on(pool: &PgPool, prefix: &str, port: u16) -> ServeProcess {
+        ServeProcess::start_with(pool, prefix, port, &[]).await
+    }
+
+    /// On `port`, with `env` added to the process's environment.
+    pub(crate) async fn start_with(
+        pool: &PgPool,
+        prefix: &str,
+        port: u16,
+        env: &[(&str, &str)],
+    ) -> ServeProcess {
         let addr = format!("127.0.0.1:{port}");
         let child = std::process::Command::new(ioc_binary())
             .args(["serve", "--bind", &addr])
@@ -104,6 +114,9 @@ impl ServeProcess {
             .env("IOC_REDIS_PREFIX", prefix)
             .env("IOC_INGEST_TOKEN", TOKEN)
             .env("IOC_WEB_DIR", web_dir())
+            // The shipped rules would follow every unit of the catalog in every test process.
+            .env("IOC_ALERT_DEFAULTS", "false")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -119,7 +132,7 @@ impl ServeProcess {
     }
 
     /// `kill -9`: no shutdown, no cleanup, whatever was in flight.
-    fn kill_hard(&mut self) {
+    pub(crate) fn kill_hard(&mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
@@ -269,7 +282,7 @@ async fn sigterm_closes_live_connections_with_1012_and_never_cuts_ingest(pool: P
 }
 
 /// An admin in the test database (for a server running as a separate process).
-async fn ensure_user_in(pool: &PgPool, username: &str) {
+pub(crate) async fn ensure_user_in(pool: &PgPool, username: &str) {
     let accounts =
         ioc_server::accounts::Accounts::new(pool.clone(), ioc_shared::time::Clock::system());
     let password = format!("{username}-password");
