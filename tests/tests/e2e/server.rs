@@ -223,6 +223,9 @@ async fn sigterm_closes_live_connections_with_1012_and_never_cuts_ingest(pool: P
                     let body: Value = response.json().await.unwrap();
                     Outcome::Acknowledged(body["accepted"].as_u64().unwrap())
                 }
+                // "Nothing in this request was stored; retry later": a refusal, not a cut
+                // (checked below: nothing of it is stored).
+                Ok(response) if response.status().as_u16() == 503 => Outcome::Refused,
                 Ok(response) => Outcome::Cut(format!("status {}", response.status())),
             }
         }));
