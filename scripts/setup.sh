@@ -120,35 +120,34 @@ ensure_browser() {
   fi
 }
 
-# The Open311 client a third-party app would use (PyPI `georeport`, pinned), in a virtual
-# environment under target/; exports IOC_OPEN311_CLIENT_PYTHON for the test that drives it.
+# A pinned PyPI package in its own virtual environment under target/, installed unless the
+# right version is there already: ensure_python_package PACKAGE VERSION VENV_NAME WHAT.
+ensure_python_package() {
+  local package="$1" version="$2" venv="$IOC_ROOT/target/$3" what="$4"
+  if ! "$venv/bin/python" -c "import $package, importlib.metadata as m; assert m.version('$package') == '$version'" 2>/dev/null; then
+    log "installing $what $package $version into target/$3"
+    command -v python3 >/dev/null || apt_install python3
+    rm -rf "$venv"
+    python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
+    "$venv/bin/pip" install -q "$package==$version"
+  fi
+}
+
+# The Open311 client a third-party app would use (PyPI `georeport`, pinned); exports
+# IOC_OPEN311_CLIENT_PYTHON for the test that drives it.
 # (`three` and `open311` on PyPI are Python 2 only and cannot run on a current Debian.)
 IOC_GEOREPORT_VERSION=0.3.1
 ensure_open311_clients() {
-  local venv="$IOC_ROOT/target/open311-clients-venv"
-  if ! "$venv/bin/python" -c "import georeport, importlib.metadata as m; assert m.version('georeport') == '$IOC_GEOREPORT_VERSION'" 2>/dev/null; then
-    log "installing the Open311 client georeport $IOC_GEOREPORT_VERSION into target/open311-clients-venv"
-    command -v python3 >/dev/null || apt_install python3
-    rm -rf "$venv"
-    python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
-    "$venv/bin/pip" install -q "georeport==$IOC_GEOREPORT_VERSION"
-  fi
-  export IOC_OPEN311_CLIENT_PYTHON="$venv/bin/python"
+  ensure_python_package georeport "$IOC_GEOREPORT_VERSION" open311-clients-venv "the Open311 client"
+  export IOC_OPEN311_CLIENT_PYTHON="$IOC_ROOT/target/open311-clients-venv/bin/python"
 }
 
-# A real SMTP server for the notification tests: aiosmtpd (pinned) in a virtual environment
-# under target/; exports IOC_SMTP_SERVER_PYTHON for the tests that start it.
+# A real SMTP server for the notification tests (aiosmtpd, pinned); exports
+# IOC_SMTP_SERVER_PYTHON for the tests that start it.
 IOC_AIOSMTPD_VERSION=1.4.6
 ensure_smtp_server() {
-  local venv="$IOC_ROOT/target/smtp-server-venv"
-  if ! "$venv/bin/python" -c "import aiosmtpd, importlib.metadata as m; assert m.version('aiosmtpd') == '$IOC_AIOSMTPD_VERSION'" 2>/dev/null; then
-    log "installing the SMTP server aiosmtpd $IOC_AIOSMTPD_VERSION into target/smtp-server-venv"
-    command -v python3 >/dev/null || apt_install python3
-    rm -rf "$venv"
-    python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
-    "$venv/bin/pip" install -q "aiosmtpd==$IOC_AIOSMTPD_VERSION"
-  fi
-  export IOC_SMTP_SERVER_PYTHON="$venv/bin/python"
+  ensure_python_package aiosmtpd "$IOC_AIOSMTPD_VERSION" smtp-server-venv "the SMTP server"
+  export IOC_SMTP_SERVER_PYTHON="$IOC_ROOT/target/smtp-server-venv/bin/python"
 }
 
 # libfaketime, for the runs of the time-sensitive tests at the turns of the calendar.

@@ -202,6 +202,17 @@ pub struct Alert {
     pub escalated_at: Option<String>,
 }
 
+impl Alert {
+    /// The alert as a wall display may see it: who acknowledged and their note left out.
+    pub fn without_names(mut self) -> Alert {
+        if let Some(ack) = self.acknowledged.as_mut() {
+            ack.by = String::new();
+            ack.note = None;
+        }
+        self
+    }
+}
+
 /// `GET /api/v1/alerts`: newest first; `next` is the cursor of the following page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertsPage {
@@ -218,14 +229,8 @@ pub struct AlertsData {
 impl AlertsData {
     /// The open alerts as everyone who may see the unit may read them, wall displays included:
     /// who acknowledged and their note are left out.
-    pub fn without_names(mut alerts: Vec<Alert>) -> AlertsData {
-        for alert in &mut alerts {
-            if let Some(ack) = alert.acknowledged.as_mut() {
-                ack.by = String::new();
-                ack.note = None;
-            }
-        }
-        AlertsData { alerts }
+    pub fn without_names(alerts: Vec<Alert>) -> AlertsData {
+        AlertsData { alerts: alerts.into_iter().map(Alert::without_names).collect() }
     }
 }
 

@@ -355,6 +355,13 @@ pub async fn ensure_user(
     }
 }
 
+/// POSTs `body` as JSON; the status and the JSON answer (`null` when there is none).
+pub async fn post_json(client: &reqwest::Client, url: String, body: &Value) -> (u16, Value) {
+    let response = client.post(url).json(body).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
 /// Logs in; returns the `ioc_session=…` cookie, or the status on failure.
 pub async fn login(base: &str, username: &str, password: &str) -> Result<String, u16> {
     let response = browser(base)
@@ -665,6 +672,27 @@ impl LiveClient {
             }
             other => other,
         })
+    }
+
+    /// Waits for an `alerts` message whose alerts satisfy `check`; its unit, version and alerts.
+    pub async fn alerts_where(
+        &mut self,
+        limit: Duration,
+        check: impl Fn(&[ioc_shared::alerts::Alert]) -> bool,
+    ) -> (String, u64, Vec<ioc_shared::alerts::Alert>) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_message(left).await {
+                Some(ioc_shared::live::ServerMessage::Alerts { unit, version, data })
+                    if check(&data.alerts) =>
+                {
+                    return (unit, version, data.alerts)
+                }
+                Some(_) => {}
+                None => panic!("no matching alerts message within {limit:?}"),
+            }
+        }
     }
 
     /// Waits for a snapshot whose summary satisfies `check`; returns its version and summary.

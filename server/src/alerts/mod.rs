@@ -35,8 +35,6 @@ pub enum AlertError {
     Invalid(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("{0}")]
-    Forbidden(String),
     /// The alert is not in a state that allows it (acknowledging a resolved alert).
     #[error("{0}")]
     Conflict(String),

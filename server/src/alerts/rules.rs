@@ -270,29 +270,20 @@ impl Alerts {
     ) -> Result<Rule, AlertError> {
         let spec = check(spec, &self.catalog)?;
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(
-            "UPDATE alert_rules SET name = $2, unit = $3, include_children = $4, metric = $5, time_window = $6,
-               op = $7, threshold = $8, for_seconds = $9, severity = $10, min_sample = $11, notify = $12,
-               escalate_after_minutes = $13, updated_at = $14
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(&spec.name)
-        .bind(&spec.unit)
-        .bind(spec.include_children)
-        .bind(&spec.metric)
-        .bind(spec.window.as_str())
-        .bind(spec.op.as_str())
-        .bind(spec.threshold)
-        .bind(as_i32(spec.for_seconds))
-        .bind(spec.severity.as_str())
-        .bind(as_i32(spec.min_sample))
-        .bind(serde_json::to_value(&spec.notify).map_err(|e| AlertError::Invalid(e.to_string()))?)
-        .bind(spec.escalate_after_minutes.map(as_i32))
+        let updated: Option<i64> = bind_spec(
+            sqlx::query_scalar(
+                "UPDATE alert_rules SET name = $1, unit = $2, include_children = $3, metric = $4, time_window = $5,
+                   op = $6, threshold = $7, for_seconds = $8, severity = $9, min_sample = $10, notify = $11,
+                   escalate_after_minutes = $12, updated_at = $13
+                 WHERE id = $14 RETURNING id",
+            ),
+            &spec,
+        )?
         .bind(self.clock.now())
-        .execute(&mut *tx)
+        .bind(id)
+        .fetch_optional(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
+        if updated.is_none() {
             return Err(AlertError::NotFound(format!("no alert rule {id}")));
         }
         let resolved = self.resolve_all_of_rule(&mut tx, id, "the rule changed").await?;
@@ -359,27 +350,40 @@ async fn insert_rule(
     created_by: &str,
     now: DateTime<Utc>,
 ) -> Result<i64, AlertError> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO alert_rules (name, unit, include_children, metric, time_window, op, threshold, for_seconds,
-           severity, min_sample, notify, escalate_after_minutes, created_by, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
-    )
-    .bind(&spec.name)
-    .bind(&spec.unit)
-    .bind(spec.include_children)
-    .bind(&spec.metric)
-    .bind(spec.window.as_str())
-    .bind(spec.op.as_str())
-    .bind(spec.threshold)
-    .bind(as_i32(spec.for_seconds))
-    .bind(spec.severity.as_str())
-    .bind(as_i32(spec.min_sample))
-    .bind(serde_json::to_value(&spec.notify).map_err(|e| AlertError::Invalid(e.to_string()))?)
-    .bind(spec.escalate_after_minutes.map(as_i32))
+    Ok(bind_spec(
+        sqlx::query_scalar(
+            "INSERT INTO alert_rules (name, unit, include_children, metric, time_window, op, threshold, for_seconds,
+               severity, min_sample, notify, escalate_after_minutes, created_by, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+        ),
+        spec,
+    )?
     .bind(created_by)
     .bind(now)
     .fetch_one(&mut *tx)
     .await?)
+}
+
+type IdQuery<'q> = sqlx::query::QueryScalar<'q, sqlx::Postgres, i64, sqlx::postgres::PgArguments>;
+
+/// Binds a rule's twelve columns as `$1`…`$12`, in the order both the insert and the update
+/// name them.
+fn bind_spec<'q>(query: IdQuery<'q>, spec: &'q RuleSpec) -> Result<IdQuery<'q>, AlertError> {
+    let notify =
+        serde_json::to_value(&spec.notify).map_err(|e| AlertError::Invalid(e.to_string()))?;
+    Ok(query
+        .bind(&spec.name)
+        .bind(&spec.unit)
+        .bind(spec.include_children)
+        .bind(&spec.metric)
+        .bind(spec.window.as_str())
+        .bind(spec.op.as_str())
+        .bind(spec.threshold)
+        .bind(as_i32(spec.for_seconds))
+        .bind(spec.severity.as_str())
+        .bind(as_i32(spec.min_sample))
+        .bind(notify)
+        .bind(spec.escalate_after_minutes.map(as_i32)))
 }
 
 /// Whether a rule evaluates `unit`: its own unit, or one below it when it includes children.

@@ -28,7 +28,6 @@ impl From<AlertError> for ApiError {
         match error {
             AlertError::Invalid(m) => ApiError::BadRequest(m),
             AlertError::NotFound(m) => ApiError::NotFound(m),
-            AlertError::Forbidden(m) => ApiError::Forbidden(m),
             AlertError::Conflict(m) => ApiError::Conflict(m),
             AlertError::Store(e) => ApiError::from(e),
         }
@@ -175,16 +174,6 @@ async fn delete_rule(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// What a wall display may see of an alert: no names, no notes.
-fn for_display(mut alert: Alert) -> Alert {
-    alert.acknowledged = alert.acknowledged.map(|mut ack| {
-        ack.by = String::new();
-        ack.note = None;
-        ack
-    });
-    alert
-}
-
 /// `GET /api/v1/alerts?unit=&state=&cursor=`: the alerts of the unit and every unit below it,
 /// newest first, 100 a page.
 async fn list_alerts(
@@ -215,7 +204,7 @@ async fn list_alerts(
     let filter = AlertFilter { within, state: wanted_state, before_id };
     let mut page = bounded(state.settings.database_timeout, state.alerts.list(&filter)).await?;
     if matches!(caller.principal, Principal::Display(_)) {
-        page.alerts = page.alerts.into_iter().map(for_display).collect();
+        page.alerts = page.alerts.into_iter().map(Alert::without_names).collect();
     }
     Ok(Json(page))
 }

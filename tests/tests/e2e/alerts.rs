@@ -4,7 +4,10 @@
 use chrono::Duration;
 use ioc_shared::access::Role;
 use ioc_tests::events::*;
-use ioc_tests::{client_with_cookie, ensure_user, eventually, login, paired_display, TestServer};
+use ioc_tests::{
+    client_with_cookie, ensure_user, eventually, login, paired_display, post_json as post,
+    TestServer,
+};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::time::Duration as StdDuration;
@@ -19,12 +22,6 @@ fn overdue_rule(unit: &str, threshold: f64) -> Value {
         "metric": "dossiers.overdue", "window": "24h", "op": ">", "threshold": threshold,
         "severity": "critical", "notify": {"roles": ["chief"]}
     })
-}
-
-async fn post(client: &reqwest::Client, url: String, body: &Value) -> (u16, Value) {
-    let response = client.post(url).json(body).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 async fn alerts_of(server: &TestServer, query: &str) -> Vec<Value> {
@@ -492,27 +489,6 @@ async fn random_alert_requests_never_answer_5xx(pool: PgPool) {
     server.cleanup().await;
 }
 
-/// The next `alerts` message of a live client whose alerts satisfy `check`.
-async fn alerts_message_where(
-    client: &mut ioc_tests::LiveClient,
-    limit: StdDuration,
-    check: impl Fn(&[ioc_shared::alerts::Alert]) -> bool,
-) -> (String, u64, Vec<ioc_shared::alerts::Alert>) {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match client.next_message(left).await {
-            Some(ioc_shared::live::ServerMessage::Alerts { unit, version, data })
-                if check(&data.alerts) =>
-            {
-                return (unit, version, data.alerts)
-            }
-            Some(_) => {}
-            None => panic!("no matching alerts message within {limit:?}"),
-        }
-    }
-}
-
 /// The live `alerts` view: the open alerts of a unit and the units below it, pushed within 2 s
 /// of a change (fired, acknowledged, resolved), to a leader's screen and to a wall display of
 /// the district — without who acknowledged or their note.
@@ -522,14 +498,14 @@ async fn the_live_alerts_view_pushes_every_change_to_screens_and_walls_without_n
     let mut leader = server.live().await;
     leader.send_text(r#"{"type": "subscribe", "unit": "01", "view": "alerts"}"#).await;
     let (unit, first_version, alerts) =
-        alerts_message_where(&mut leader, StdDuration::from_secs(10), |_| true).await;
+        leader.alerts_where(StdDuration::from_secs(10), |_| true).await;
     assert_eq!(unit, "01");
     assert!(alerts.is_empty());
     let (_, display) = paired_display(&server, DISTRICT).await;
     let mut wall =
         ioc_tests::LiveClient::connect_as(&server.ws_url(), Some(&display), None).await.unwrap();
     wall.send_text(r#"{"type": "subscribe", "unit": "001", "view": "alerts"}"#).await;
-    alerts_message_where(&mut wall, StdDuration::from_secs(10), |a| a.is_empty()).await;
+    wall.alerts_where(StdDuration::from_secs(10), |a| a.is_empty()).await;
     // The wall may not follow a unit outside its own.
     wall.send_text(r#"{"type": "subscribe", "unit": "002", "view": "alerts"}"#).await;
     match wall.next_message(StdDuration::from_secs(5)).await {
@@ -557,24 +533,24 @@ async fn the_live_alerts_view_pushes_every_change_to_screens_and_walls_without_n
         )]))
         .await;
     let (_, version, alerts) =
-        alerts_message_where(&mut leader, StdDuration::from_secs(10), |a| !a.is_empty()).await;
+        leader.alerts_where(StdDuration::from_secs(10), |a| !a.is_empty()).await;
     assert!(version > first_version);
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].rule.id, rule["id"].as_i64());
     assert_eq!(alerts[0].unit.code, WARD);
     assert_eq!(alerts[0].state, ioc_shared::alerts::AlertState::Firing);
-    let (_, _, on_wall) =
-        alerts_message_where(&mut wall, StdDuration::from_secs(10), |a| !a.is_empty()).await;
+    let (_, _, on_wall) = wall.alerts_where(StdDuration::from_secs(10), |a| !a.is_empty()).await;
     assert_eq!(on_wall, alerts, "the wall sees the district's alert");
 
     let ack = format!("{}/api/v1/alerts/{}/ack", server.base, alerts[0].id);
     let (status, _) = post(&server.http, ack, &json!({"note": "Ông Nguyễn Văn A xử lý"})).await;
     assert_eq!(status, 200);
     let acked_at = std::time::Instant::now();
-    let (_, _, acked) = alerts_message_where(&mut wall, StdDuration::from_secs(10), |a| {
-        a.first().is_some_and(|a| a.state == ioc_shared::alerts::AlertState::Acknowledged)
-    })
-    .await;
+    let (_, _, acked) = wall
+        .alerts_where(StdDuration::from_secs(10), |a| {
+            a.first().is_some_and(|a| a.state == ioc_shared::alerts::AlertState::Acknowledged)
+        })
+        .await;
     assert!(acked_at.elapsed() < StdDuration::from_secs(2), "pushed within 2 s");
     let acknowledgement = acked[0].acknowledged.as_ref().unwrap();
     assert_eq!(acknowledgement.by, "", "no names on the live view");
@@ -585,7 +561,7 @@ async fn the_live_alerts_view_pushes_every_change_to_screens_and_walls_without_n
     server
         .ingest_ok(&json!([dossier_resolved("2", WARD, "HS-1", server.now(), "completed")]))
         .await;
-    alerts_message_where(&mut leader, StdDuration::from_secs(10), |a| a.is_empty()).await;
-    alerts_message_where(&mut wall, StdDuration::from_secs(10), |a| a.is_empty()).await;
+    leader.alerts_where(StdDuration::from_secs(10), |a| a.is_empty()).await;
+    wall.alerts_where(StdDuration::from_secs(10), |a| a.is_empty()).await;
     server.cleanup().await;
 }

@@ -7,19 +7,15 @@ use chrono::Duration;
 use ioc_shared::access::Role;
 use ioc_tests::events::*;
 use ioc_tests::receivers::{SmtpServer, WebhookReceiver};
-use ioc_tests::{client_with_cookie, ensure_user, eventually, login, TestServer};
+use ioc_tests::{
+    client_with_cookie, ensure_user, eventually, login, post_json as post, TestServer,
+};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::time::Duration as StdDuration;
 
 const WARD: &str = "00004"; // Phường Trúc Bạch, in Quận Ba Đình (001), which has the chief
 const SECRET: &str = "the-zalo-bridge-secret";
-
-async fn post(client: &reqwest::Client, url: String, body: &Value) -> (u16, Value) {
-    let response = client.post(url).json(body).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 fn rule(webhook: i64) -> Value {
     json!({"name": "Hồ sơ quá hạn ở phường", "unit": WARD, "metric": "dossiers.overdue",
@@ -112,17 +108,7 @@ async fn an_alert_mails_the_chief_and_signs_one_webhook_retries_escalates_once_a
         )]))
         .await;
     // On the live view.
-    loop {
-        match live.next_message(StdDuration::from_secs(10)).await {
-            Some(ioc_shared::live::ServerMessage::Alerts { data, .. })
-                if !data.alerts.is_empty() =>
-            {
-                break
-            }
-            Some(_) => {}
-            None => panic!("the alert is not on the live view"),
-        }
-    }
+    live.alerts_where(StdDuration::from_secs(10), |alerts| !alerts.is_empty()).await;
     // One email, to the chief of Ba Đình: the ward has no chief of its own.
     eventually(StdDuration::from_secs(15), "the chief's email", || async {
         !smtp.messages().is_empty()
