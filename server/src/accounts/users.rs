@@ -136,7 +136,7 @@ impl Accounts {
     /// other at once cannot leave none).
     pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<User, AccountError> {
         let user = self.user(username).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::store::begin(&self.pool).await?;
         if disabled && user.role == Role::Admin && !user.disabled {
             let active_admins = sqlx::query_scalar!(
                 "SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE",
@@ -169,7 +169,7 @@ impl Accounts {
     ) -> Result<User, AccountError> {
         let user = self.user(username).await?;
         let hash = hash_password(password).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::store::begin(&self.pool).await?;
         sqlx::query!("UPDATE users SET password_hash = $2 WHERE id = $1", user.id, hash)
             .execute(&mut *tx)
             .await?;

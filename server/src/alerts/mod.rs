@@ -173,7 +173,7 @@ impl Alerts {
     ) -> Result<Fired, AlertError> {
         let spec = &rule.spec;
         let now = self.clock.now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::store::begin(&self.pool).await?;
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO alerts (rule_id, rule_name, unit, metric, time_window, op, threshold, severity, value, state, since)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'firing', $10)
@@ -255,7 +255,7 @@ impl Alerts {
         .await?;
         let mut escalated = 0;
         for (id, unit, notify_json) in due {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = crate::store::begin(&self.pool).await?;
             let marked = sqlx::query(
                 "UPDATE alerts SET escalated_at = $2 WHERE id = $1 AND state = 'firing' AND escalated_at IS NULL",
             )
@@ -324,7 +324,7 @@ impl Alerts {
         unit: &str,
         why: &str,
     ) -> Result<bool, AlertError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::store::begin(&self.pool).await?;
         let resolved: Vec<i64> = sqlx::query_scalar(
             "UPDATE alerts SET state = 'resolved', resolved_at = $3
              WHERE rule_id = $1 AND unit = $2 AND state <> 'resolved' RETURNING id",

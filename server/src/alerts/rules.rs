@@ -193,7 +193,7 @@ impl Alerts {
     pub async fn install_defaults(&self) -> Result<usize, AlertError> {
         let mut installed = 0;
         for root in self.catalog.roots() {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = crate::store::begin(&self.pool).await?;
             let now = self.clock.now();
             let first: Option<String> = sqlx::query_scalar(
                 "INSERT INTO alert_defaults (root, installed_at) VALUES ($1, $2)
@@ -225,7 +225,7 @@ impl Alerts {
         address: Option<&str>,
     ) -> Result<Rule, AlertError> {
         let spec = check(spec, &self.catalog)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::store::begin(&self.pool).await?;
         let id = insert_rule(&mut tx, &spec, actor, self.clock.now()).await?;
         tx.commit().await?;
         self.accounts
@@ -269,7 +269,7 @@ impl Alerts {
         address: Option<&str>,
     ) -> Result<Rule, AlertError> {
         let spec = check(spec, &self.catalog)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::store::begin(&self.pool).await?;
         let updated: Option<i64> = bind_spec(
             sqlx::query_scalar(
                 "UPDATE alert_rules SET name = $1, unit = $2, include_children = $3, metric = $4, time_window = $5,
@@ -300,7 +300,7 @@ impl Alerts {
         actor: &str,
         address: Option<&str>,
     ) -> Result<(), AlertError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::store::begin(&self.pool).await?;
         let resolved = self.resolve_all_of_rule(&mut tx, id, "the rule was deleted").await?;
         let name: Option<String> =
             sqlx::query_scalar("DELETE FROM alert_rules WHERE id = $1 RETURNING name")

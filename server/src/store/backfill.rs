@@ -29,7 +29,7 @@ impl Store {
     /// Refolds the views of up to one chunk of items written before [`VIEW_VERSION`]; returns
     /// how many (0: all are current).
     pub async fn backfill_views(&self) -> Result<usize, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::store::begin(&self.pool).await?;
         let keys: Vec<Key> = sqlx::query_as(
             "SELECT source, kind, item_id FROM items WHERE view_version < $1 ORDER BY source, kind, item_id LIMIT $2 FOR UPDATE SKIP LOCKED",
         )

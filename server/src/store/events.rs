@@ -141,7 +141,7 @@ impl Store {
         let item_units: Vec<&str> = first_unit.values().map(|(unit, _)| *unit).collect();
         let item_routing: Vec<bool> = first_unit.values().map(|(_, routing)| *routing).collect();
 
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::store::begin(&self.pool).await?;
         sqlx::query(
             "INSERT INTO items (source, kind, item_id, unit, needs_routing)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[])

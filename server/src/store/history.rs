@@ -65,7 +65,7 @@ impl Store {
         through: i64,
         changes: &DayChanges,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::store::begin(&self.pool).await?;
         let moved = sqlx::query("UPDATE history_state SET applied_seq = $2 WHERE applied_seq = $1")
             .bind(after)
             .bind(through)
@@ -88,7 +88,7 @@ impl Store {
         through: i64,
         fingerprint: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::store::begin(&self.pool).await?;
         sqlx::query("SELECT applied_seq FROM history_state FOR UPDATE").execute(&mut *tx).await?;
         sqlx::query("DELETE FROM daily_counters").execute(&mut *tx).await?;
         for chunk in &chunks {

@@ -94,6 +94,28 @@ pub(crate) fn encode<T: serde::Serialize>(
     serde_json::to_value(value).map_err(|source| StoreError::Encode { what, source })
 }
 
+/// Opens a transaction whose `BEGIN` completes even when the caller is cancelled.
+///
+/// sqlx 0.8's `Pool::begin` is not cancel-safe on PostgreSQL (launchbadge/sqlx#4393, fixed in
+/// 0.9.1): a future dropped during the `BEGIN` round trip (a client that hangs up, a
+/// storage deadline) leaves the pooled connection inside a transaction
+/// nothing ends, and the next borrower's statements run in it and hold their locks forever (CI
+/// saw every admin request wait on its own `UPDATE sessions`). Run in its own task, the `BEGIN`
+/// always finishes; a caller cancelled meanwhile drops a whole `Transaction`, which rolls back.
+pub async fn begin(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let pool = pool.clone();
+    #[allow(clippy::disallowed_methods)] // the one safe place: nothing cancels this task
+    let opening = tokio::spawn(async move { pool.begin().await });
+    match opening.await {
+        Ok(opened) => opened,
+        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+        // The runtime is shutting down: no transaction was handed out.
+        Err(_) => Err(sqlx::Error::WorkerCrashed),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     pub pool: PgPool,

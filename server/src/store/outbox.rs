@@ -175,7 +175,7 @@ impl Store {
         // Waits until no batch is between taking its outbox sequence and committing.
         sqlx::query("SELECT pg_advisory_lock($1)").bind(OUTBOX_LOCK).execute(&mut *lock).await?;
         let taken = async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = crate::store::begin(&self.pool).await?;
             sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 .execute(&mut *tx)
                 .await?;

@@ -64,7 +64,7 @@ impl Store {
         by_source: &BTreeMap<String, Traffic>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::store::begin(&self.pool).await?;
         for (source, traffic) in by_source {
             sqlx::query(
                 "INSERT INTO source_traffic (source, hour, accepted, duplicates, rejected, last_event_at)

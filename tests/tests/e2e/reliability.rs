@@ -550,3 +550,67 @@ async fn the_applier_goes_on_after_redis_forgets_its_scripts(pool: PgPool) {
     assert_eq!(server.summary(WARD, "today").await.dossiers.received, 300);
     server.cleanup().await;
 }
+
+/// sqlx 0.8's own `Pool::begin`, cancelled while its `BEGIN` is on the wire, hands the next
+/// borrower a connection still inside that transaction: his writes stay invisible and hold
+/// their locks (CI: every admin request waited five seconds on `UPDATE sessions`, then 503).
+#[sqlx::test(migrations = "../server/migrations")]
+async fn regression_a_cancelled_begin_leaves_the_next_borrower_outside_any_transaction(
+    pool_options: sqlx::postgres::PgPoolOptions,
+    connect_options: sqlx::postgres::PgConnectOptions,
+) {
+    use sqlx::Connection;
+    // One connection, so every borrower after a cancelled begin gets that very connection.
+    // No ping before lending, so a begin's first poll writes its `BEGIN` at once.
+    let pool = pool_options
+        .max_connections(1)
+        .test_before_acquire(false)
+        .connect_with(connect_options.clone())
+        .await
+        .unwrap();
+    sqlx::query("SELECT 1").execute(&pool).await.unwrap();
+    // Dropped after one, two, … polls: some drops fall while the `BEGIN` is on the wire, as a
+    // client hanging up or a deadline drops a handler.
+    let mut cancelled = 0;
+    for polls in 1..=40 {
+        {
+            let mut opening = std::pin::pin!(ioc_server::store::begin(&pool));
+            for _ in 0..polls {
+                let ready = std::future::poll_fn(|cx| {
+                    std::task::Poll::Ready(
+                        std::future::Future::poll(opening.as_mut(), cx).is_ready(),
+                    )
+                })
+                .await;
+                if ready {
+                    break;
+                }
+                cancelled += usize::from(polls == 1);
+                tokio::task::yield_now().await;
+            }
+        } // dropped here, mid-flight or done
+          // The next borrower is outside any transaction: each statement is a transaction of
+          // its own (inside a leaked one, both would get its id).
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let id: i64 =
+                sqlx::query_scalar("SELECT txid_current()").fetch_one(&pool).await.unwrap();
+            ids.push(id);
+        }
+        assert_ne!(
+            ids[0], ids[1],
+            "dropped after {polls} polls, the begin left its transaction open"
+        );
+    }
+    assert!(cancelled > 0, "some begins were dropped before they answered");
+    sqlx::query("CREATE TABLE after_cancelled_begin (n int)").execute(&pool).await.unwrap();
+    sqlx::query("INSERT INTO after_cancelled_begin VALUES (1)").execute(&pool).await.unwrap();
+
+    // Another session sees what the borrower wrote: it was committed, not left in a transaction.
+    let mut other = sqlx::postgres::PgConnection::connect_with(&connect_options).await.unwrap();
+    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM after_cancelled_begin")
+        .fetch_one(&mut other)
+        .await
+        .unwrap();
+    assert_eq!(seen, 1);
+}
