@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["apply"],
     &["live"],
     &["alerts"],
+    &["explanations"],
     &["state"],
     &["http"],
     &["server", "cli", "simulator"],

@@ -22,7 +22,8 @@
 //!    of [`live::protocol`]; [`live::context`] is what they all share, [`live::credentials`]
 //!    rechecks all live connections' credentials together.
 //! 6. [`alerts`] — rules that watch the figures the live hub computes, and the alerts they
-//!    raise, acknowledged and resolved ([`alerts::evaluate`] runs on every replica).
+//!    raise, acknowledged and resolved ([`alerts::evaluate`] runs on every replica);
+//!    [`explanations`] — what a leader asks a unit to explain, and the unit's answer.
 //! 7. [`http`] — the HTTP surface, one module per resource, merged in [`http::app`].
 //!
 //! Beside the data path:
@@ -47,7 +48,7 @@
 //! any import against this order, and on two modules of one folder that import each other):
 //!
 //! `catalog`, `calendar`, `metrics`, `settings` → `config` → `store` → `aggregate` →
-//! `accounts` → `notify` → `ingest` → `apply` → `live` → `alerts` → `state` → `http` → `server`, `cli`, `simulator`.
+//! `accounts` → `notify` → `ingest` → `apply` → `live` → `alerts` → `explanations` → `state` → `http` → `server`, `cli`, `simulator`.
 //!
 //! So the applier writes through the aggregate layout, never the reverse; accounts keep their
 //! throttles under the aggregate key prefix; the live layer reads the applier's health; the
@@ -61,6 +62,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod explanations;
 pub mod http;
 pub mod ingest;
 #[cfg(test)]

@@ -316,6 +316,13 @@ pub async fn start(state: AppState, listener: TcpListener) -> Result<RunningServ
         }),
     );
     tasks.insert(
+        "explanations",
+        Supervised::start("explanations", {
+            let explanations = state.explanations.clone();
+            move || explanations.clone().run()
+        }),
+    );
+    tasks.insert(
         "deliveries",
         Supervised::start("deliveries", {
             let deliverer = state.deliverer.clone();

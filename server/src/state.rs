@@ -43,6 +43,8 @@ pub struct AppState {
     pub sources: SourceWatch,
     /// Alert rules and alerts; the evaluation runs as a background task on every replica.
     pub alerts: crate::alerts::Alerts,
+    /// Explanation requests; overdue ones are notified by a background task on every replica.
+    pub explanations: crate::explanations::Explanations,
     /// Sends queued notifications (email, webhooks); a background task on every replica.
     pub deliverer: crate::notify::deliver::Deliverer,
     pub accounts: Accounts,
@@ -159,12 +161,21 @@ impl AppState {
             http: reqwest::Client::new(),
             wake: Arc::new(tokio::sync::Notify::new()),
         };
-        let notices = crate::alerts::Notices {
+        let notices = crate::notify::Notices {
             email: deliverer.smtp.is_some(),
             wake: deliverer.wake.clone(),
         };
         let alerts = crate::alerts::Alerts::new(
             store.pool.clone(),
+            clock.clone(),
+            catalog.clone(),
+            accounts.clone(),
+            redis.clone(),
+            keys.clone(),
+            notices.clone(),
+        );
+        let explanations = crate::explanations::Explanations::new(
+            store.clone(),
             clock.clone(),
             catalog.clone(),
             accounts.clone(),
@@ -188,6 +199,7 @@ impl AppState {
             ingestor,
             sources: SourceWatch::default(),
             alerts,
+            explanations,
             deliverer,
             accounts,
             manage,

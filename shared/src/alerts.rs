@@ -259,7 +259,7 @@ pub enum MetricSource {
 /// The summary's numbers a rule may name, by JSON path; `complaints.by_field.X` and
 /// `complaints.by_channel.X` name any field or channel. `officers_late` is read as
 /// `officers.late`.
-pub const SUMMARY_METRICS: [&str; 20] = [
+pub const SUMMARY_METRICS: [&str; 22] = [
     "dossiers.received",
     "dossiers.resolved",
     "dossiers.resolved_on_time",
@@ -280,6 +280,8 @@ pub const SUMMARY_METRICS: [&str; 20] = [
     "tasks.open",
     "tasks.overdue",
     "officers.late",
+    "explanations.open",
+    "explanations.overdue",
 ];
 
 /// The metric as stored: aliases resolved.

@@ -96,6 +96,9 @@ pub struct Item {
     pub overdue_hours: Option<f64>,
     pub resolved: Option<String>,
     pub outcome: Option<String>,
+    /// Directions (chỉ đạo) given on it, oldest first; for people only, never a display.
+    #[serde(default)]
+    pub directions: Vec<crate::explanations::Direction>,
 }
 
 /// `GET /api/v1/units/{code}/items`.

@@ -26,6 +26,7 @@ pub mod access;
 pub mod alerts;
 pub mod calendar;
 pub mod event;
+pub mod explanations;
 pub mod format;
 pub mod invalid;
 pub mod items;

@@ -166,12 +166,24 @@ pub struct Summary {
     pub complaints: ComplaintFigures,
     pub tasks: TaskFigures,
     pub officers: OfficerFigures,
+    /// Explanation requests to the unit and the units below it, now.
+    #[serde(default)]
+    pub explanations: ExplanationFigures,
     /// Direct children, worst on-time rate first (no rate sorts last), then by code.
     pub children: Vec<ChildFigures>,
     /// The window figures of the previous period of the same length, ending where this one
     /// starts (state figures such as `open` and `overdue` are left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<Previous>,
+}
+
+/// Explanation requests (yêu cầu giải trình) of a unit's subtree, now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExplanationFigures {
+    /// Open: asked (or reopened) and not answered yet, overdue ones included.
+    pub open: u64,
+    /// Open past their due time.
+    pub overdue: u64,
 }
 
 /// The window figures of the previous period.

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod events;
+pub mod fuzz;
 pub mod receivers;
 
 use chrono::{DateTime, Utc};

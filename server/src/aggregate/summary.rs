@@ -13,9 +13,9 @@ use chrono::{DateTime, Utc};
 use ioc_shared::event::ItemKind;
 use ioc_shared::items::MIN_RATED;
 use ioc_shared::summary::{
-    rate, ChildFigures, ComplaintFigures, DossierFigures, LateOfficer, OfficerFigures, Percentiles,
-    Previous, PreviousComplaints, PreviousDossiers, PreviousTasks, Summary, TaskFigures, UnitRef,
-    Window,
+    rate, ChildFigures, ComplaintFigures, DossierFigures, ExplanationFigures, LateOfficer,
+    OfficerFigures, Percentiles, Previous, PreviousComplaints, PreviousDossiers, PreviousTasks,
+    Summary, TaskFigures, UnitRef, Window,
 };
 use redis::aio::ConnectionManager;
 use std::collections::{BTreeMap, HashMap};
@@ -271,6 +271,12 @@ pub async fn compute_windows(
         return Err(SummaryError::Negative { unit: unit.code.clone(), figure: figure.clone() });
     }
     let officers = late_officer_figures(conn, keys, catalog, unit, late_officers, top_late).await?;
+    let (explanations, explanation_due) =
+        history.explanation_figures(&catalog.subtree(&unit.code), now).await?;
+    if let Some(due) = explanation_due {
+        let due_ms = due.timestamp_millis();
+        next_due_ms = Some(next_due_ms.map_or(due_ms, |n| n.min(due_ms)));
+    }
 
     let mut computed = Vec::with_capacity(plans.len());
     for (plan, (mut totals, mut previous_totals)) in plans.into_iter().zip(window_totals) {
@@ -288,8 +294,13 @@ pub async fn compute_windows(
         {
             return Err(SummaryError::Negative { unit: unit.code.clone(), figure: figure.clone() });
         }
-        let state =
-            NowState { open: &open, overdue, children: &children, child_overdue: &child_overdue };
+        let state = NowState {
+            open: &open,
+            overdue,
+            children: &children,
+            child_overdue: &child_overdue,
+            explanations,
+        };
         let summary =
             window_summary(unit, plan, now, &totals, &previous_totals, &state, officers.clone());
         computed.push(Computed { summary, next_due_ms });
@@ -303,6 +314,7 @@ struct NowState<'a> {
     overdue: [u64; 3],
     children: &'a [&'a Unit],
     child_overdue: &'a [u64],
+    explanations: ExplanationFigures,
 }
 
 /// The atomic read of a unit's windows and "now" state in generation `keys`, after a `GET` of
@@ -521,6 +533,7 @@ fn window_summary(
         complaints,
         tasks,
         officers,
+        explanations: state.explanations,
         children,
         previous: Some(previous),
     }

@@ -15,7 +15,7 @@ use crate::accounts::Accounts;
 use crate::aggregate::write::publish_changed;
 use crate::aggregate::Keys;
 use crate::catalog::Catalog;
-use crate::notify::{self, Audience, Notice, Webhooks};
+use crate::notify::{self, Audience, Notice, Notices, Webhooks};
 use crate::store::alerts::{AlertRow, ALERT_COLUMNS};
 use ioc_shared::access::Role;
 use ioc_shared::alerts::{Alert, AlertState, AlertsPage};
@@ -59,15 +59,6 @@ pub struct Alerts {
     keys: Keys,
     /// How notifications are queued: whether email is configured, and the worker to wake.
     notices: Notices,
-}
-
-/// What the alert layer needs of the notification worker.
-#[derive(Clone)]
-pub struct Notices {
-    /// Emails are queued only when an SMTP server is configured.
-    pub email: bool,
-    /// Woken after a transaction queued deliveries.
-    pub wake: Arc<Notify>,
 }
 
 /// The notice of an alert's `event`: the alert for webhooks, a Vietnamese email.

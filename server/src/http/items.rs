@@ -5,7 +5,7 @@
 //! unknown unit, 400 a bad parameter). Wall displays get no item lists at all (403): walls show
 //! figures, never whose work or a citizen's words.
 
-use super::error::ApiError;
+use super::error::{bounded, ApiError};
 use crate::accounts::access::{authorize_unit, Caller, Principal};
 use crate::aggregate::summary::window_start;
 use crate::catalog::{Catalog, Unit};
@@ -154,7 +154,21 @@ fn to_item(catalog: &Catalog, row: ListedItem, now: DateTime<Utc>, with_summary:
         outcome: row.outcome,
         id: row.item_id,
         source: row.source,
+        directions: Vec::new(),
     }
+}
+
+/// Adds their directions to `items` (item lists and officer pages are for people only).
+async fn with_directions(state: &AppState, mut items: Vec<Item>) -> Result<Vec<Item>, ApiError> {
+    let keys: Vec<(ItemKind, String)> = items.iter().map(|i| (i.kind, i.id.clone())).collect();
+    let mut directions =
+        bounded(state.settings.database_timeout, state.store.directions_on(&keys)).await?;
+    for item in &mut items {
+        if let Some(given) = directions.remove(&(item.kind, item.id.clone())) {
+            item.directions = given;
+        }
+    }
+    Ok(items)
 }
 
 /// What a cursor must match: the list it came from.
@@ -273,16 +287,15 @@ async fn items(
     rows.truncate(limit as usize);
     let next = if more { rows.last().map(|last| encode_cursor(&identity, last)) } else { None };
     let with_summary = matches!(caller.principal, Principal::User(_));
+    let items =
+        rows.into_iter().map(|row| to_item(&state.catalog, row, now, with_summary)).collect();
     Ok(Json(ItemList {
         unit: unit_name(&state.catalog, &unit.code),
         kind: request.kind,
         state: request.state,
         as_of: to_local_rfc3339(now),
         total: total.max(0) as u64,
-        items: rows
-            .into_iter()
-            .map(|row| to_item(&state.catalog, row, now, with_summary))
-            .collect(),
+        items: with_directions(&state, items).await?,
         next,
     }))
 }
@@ -401,6 +414,8 @@ async fn officer(
     let (overdue_total, rows) =
         state.store.officer_overdue(&id, units.as_deref(), now, DEFAULT_LIMIT).await?;
     let home = state.store.officer_home(&id, units.as_deref()).await?;
+    let overdue = rows.into_iter().map(|row| to_item(&state.catalog, row, now, true)).collect();
+    let overdue = with_directions(&state, overdue).await?;
     Ok(Json(OfficerView {
         officer: OfficerName { id, name },
         unit: unit_name(&state.catalog, &unit.code),
@@ -409,7 +424,7 @@ async fn officer(
         dossiers: figures(ItemKind::Dossier),
         complaints: figures(ItemKind::Complaint),
         tasks: figures(ItemKind::Task),
-        overdue: rows.into_iter().map(|row| to_item(&state.catalog, row, now, true)).collect(),
+        overdue,
         overdue_total: overdue_total.max(0) as u64,
     }))
 }

@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod csv;
 pub mod error;
 pub mod events;
+pub mod explanations;
 pub mod extract;
 pub mod guard;
 pub mod health;
@@ -44,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         .merge(session::routes())
         .merge(admin::routes())
         .merge(alerts::routes())
+        .merge(explanations::routes())
         .merge(events::routes())
         .merge(units::routes())
         .merge(items::routes())

@@ -48,6 +48,15 @@ pub struct Audience {
     pub users: Vec<String>,
 }
 
+/// What a cause of notifications needs of the delivery worker.
+#[derive(Clone)]
+pub struct Notices {
+    /// Emails are queued only when an SMTP server is configured.
+    pub email: bool,
+    /// Woken after a transaction queued deliveries.
+    pub wake: std::sync::Arc<tokio::sync::Notify>,
+}
+
 /// Which webhooks get an event.
 #[derive(Debug, Clone)]
 pub enum Webhooks {

@@ -12,6 +12,7 @@
 pub mod alerts;
 pub mod backfill;
 pub mod events;
+pub mod explanations;
 pub mod history;
 pub mod inspect;
 pub mod item;

@@ -400,28 +400,6 @@ async fn random_alert_requests_never_answer_5xx(pool: PgPool) {
     use rand::{Rng, SeedableRng};
     let server = TestServer::start(&pool).await;
     let mut rng = rand::rngs::StdRng::seed_from_u64(0xA1E27);
-    let values = [
-        json!(null),
-        json!(true),
-        json!(-1),
-        json!(1e308),
-        json!(-1e308),
-        json!(""),
-        json!("\u{0}"),
-        json!("x".repeat(5000)),
-        json!([1, [2]]),
-        json!({"a": {}}),
-        json!(0.8),
-        json!(">"),
-        json!("24h"),
-        json!("001"),
-        json!("dossiers.overdue"),
-        json!(2_147_483_648_i64),
-        json!(u64::MAX),
-        json!("score.total"),
-        json!("source.silent"),
-        json!(["chief"]),
-    ];
     let fields = [
         "name",
         "unit",
@@ -441,11 +419,7 @@ async fn random_alert_requests_never_answer_5xx(pool: PgPool) {
     let mut base = overdue_rule(WARD, 1.0);
     base["escalate_after_minutes"] = json!(10);
     for round in 0..150 {
-        let mut body = base.clone();
-        for _ in 0..rng.random_range(1..4) {
-            let field = fields[rng.random_range(0..fields.len())];
-            body[field] = values[rng.random_range(0..values.len())].clone();
-        }
+        let body = ioc_tests::fuzz::mutated(&mut rng, &base, &fields, &[]);
         let targets = [
             server.http.post(rules_url.clone()),
             server.http.put(format!("{rules_url}/{}", rng.random_range(-2..5))),

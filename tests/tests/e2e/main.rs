@@ -7,6 +7,7 @@ mod alerts;
 mod browser;
 mod calendar;
 mod cli;
+mod explanations;
 mod figures;
 mod hardening;
 mod ingest;
