@@ -247,7 +247,14 @@ async fn a_kill_9_before_the_delivery_delays_it_and_never_drops_it(pool: PgPool)
             .json()
             .await
             .unwrap();
-        page["deliveries"].as_array().unwrap().iter().any(|d| d["attempts"].as_i64() >= Some(1))
+        // Recorded as failed, not merely claimed: killed during an attempt, the delivery would
+        // wait out its 60 s lease (regression: CI killed it mid-attempt under load and the
+        // restarted server rightly waited past the test's limit).
+        page["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["attempts"].as_i64() >= Some(1) && d["last_error"].is_string())
     })
     .await;
     first.kill_hard();
