@@ -92,3 +92,72 @@ pub fn to_json<T: Serialize>(value: &T) -> Option<String> {
     let object = value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).ok()?;
     js_sys::JSON::stringify(&object).ok()?.as_string()
 }
+
+/// A person signed in, as the dashboard needs them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Person {
+    pub username: String,
+    pub role: ioc_shared::access::Role,
+    /// A chief's unit.
+    pub unit: Option<String>,
+}
+
+/// Who this browser is signed in as, for the dashboard.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Signed {
+    Nobody,
+    Person(Person),
+    /// A paired wall display: it belongs on the wall page.
+    Display,
+}
+
+fn field(object: &JsValue, name: &str) -> JsValue {
+    js_sys::Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn unreadable() -> Failure {
+    Failure { status: 200, message: "the answer does not say who is signed in".to_owned() }
+}
+
+/// Reads a `Me` object field by field: serde's decoder of the tagged `Me` (a wall's playlist
+/// and all) costs the dashboard's download ~10 KB, and the dashboard needs three fields.
+fn read_signed(me: &JsValue) -> Result<Signed, Failure> {
+    if me.is_null() || me.is_undefined() {
+        return Ok(Signed::Nobody);
+    }
+    match field(me, "kind").as_string().as_deref() {
+        Some("display") => Ok(Signed::Display),
+        Some("user") => {
+            let role =
+                field(me, "role").as_string().and_then(|r| ioc_shared::access::Role::parse(&r));
+            Ok(Signed::Person(Person {
+                username: field(me, "username").as_string().ok_or_else(unreadable)?,
+                role: role.ok_or_else(unreadable)?,
+                unit: field(me, "unit").as_string(),
+            }))
+        }
+        _ => Err(unreadable()),
+    }
+}
+
+fn parse(text: &str) -> Result<JsValue, Failure> {
+    js_sys::JSON::parse(text)
+        .map_err(|_| Failure { status: 200, message: "the answer is not JSON".to_owned() })
+}
+
+/// Who is signed in, from `GET /api/v1/session` (which never answers 401).
+pub async fn signed() -> Result<Signed, Failure> {
+    let text = call_text("GET", "/api/v1/session", None).await?;
+    read_signed(&field(&parse(&text)?, "me"))
+}
+
+/// Logs in; the person, or why not.
+pub async fn log_in(request: &ioc_shared::access::LoginRequest) -> Result<Person, Failure> {
+    let body = to_json(request)
+        .ok_or_else(|| Failure { status: 0, message: "the request could not be written".into() })?;
+    let text = call_text("POST", "/api/v1/login", Some(body)).await?;
+    match read_signed(&parse(&text)?)? {
+        Signed::Person(person) => Ok(person),
+        _ => Err(unreadable()),
+    }
+}

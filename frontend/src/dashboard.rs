@@ -1,13 +1,14 @@
 //! The dashboard at `/`: log in, then the overview of a scope — top bar, tiles, the ranking of
 //! the children, late officers, complaints by field and channel — kept live.
 
+use crate::act;
 use crate::api;
 use crate::live::{ConnState, LiveClient, LiveSignals};
 use crate::route::{self, View};
 use crate::ui::{self, rate_tone, window_label, Freshness};
 use crate::work::{self, Scope};
 use chrono::DateTime;
-use ioc_shared::access::{LoginRequest, Me, Role};
+use ioc_shared::access::{LoginRequest, Role};
 use ioc_shared::format::{self, Lang};
 use ioc_shared::summary::{ChildFigures, Summary, UnitBrief, UnitInfo, Window};
 use leptos::prelude::*;
@@ -21,7 +22,7 @@ enum Gate {
     Login {
         error: Option<String>,
     },
-    In(Me),
+    In(api::Person),
     /// The server did not answer; retried every few seconds.
     Unreachable,
 }
@@ -50,15 +51,15 @@ pub fn Dashboard() -> impl IntoView {
 
 fn check_me(gate: RwSignal<Gate>) {
     leptos::task::spawn_local(async move {
-        match api::session().await {
-            Ok(Some(Me::Display { .. })) => {
+        match api::signed().await {
+            Ok(api::Signed::Display) => {
                 // A paired wall screen belongs on the wall page.
                 if let Some(window) = web_sys::window() {
                     let _ = window.location().set_href("/wall");
                 }
             }
-            Ok(Some(me)) => gate.set(Gate::In(me)),
-            Ok(None) => gate.set(Gate::Login { error: None }),
+            Ok(api::Signed::Person(me)) => gate.set(Gate::In(me)),
+            Ok(api::Signed::Nobody) => gate.set(Gate::Login { error: None }),
             Err(_) => {
                 gate.set(Gate::Unreachable);
                 set_timeout(move || check_me(gate), Duration::from_secs(3));
@@ -78,7 +79,7 @@ fn LoginForm(gate: RwSignal<Gate>, error: Option<String>, lang: Lang) -> impl In
         let request =
             LoginRequest { username: username.get_untracked(), password: password.get_untracked() };
         leptos::task::spawn_local(async move {
-            match api::post_json::<_, Me>("/api/v1/login", &request).await {
+            match api::log_in(&request).await {
                 Ok(me) => gate.set(Gate::In(me)),
                 Err(failure) => {
                     busy.set(false);
@@ -172,13 +173,11 @@ impl Screen {
 }
 
 #[component]
-fn Workspace(me: Me) -> impl IntoView {
+fn Workspace(me: api::Person) -> impl IntoView {
     let initial = route::read();
     // Who is logged in: a name and, for a person, the role (named in the chosen language).
-    let (user_label, home) = match &me {
-        Me::User { username, role, unit } => ((username.clone(), Some(*role)), unit.clone()),
-        Me::Display { name, unit, .. } => ((name.clone(), None), Some(unit.clone())),
-    };
+    let (role, home) = (me.role, me.unit.clone());
+    let user_label = (me.username, Some(me.role));
     let unit = RwSignal::new(initial.unit.clone().or(home.clone()).unwrap_or_default());
     // A unit the caller may not see (or that does not exist): its code and the answer's status.
     let refused: RwSignal<Option<(String, u16)>> = RwSignal::new(None);
@@ -227,7 +226,8 @@ fn Workspace(me: Me) -> impl IntoView {
             let unit = checked.get();
             let window = screen.window.get();
             if !unit.is_empty() {
-                client.show(vec![(unit, window)]);
+                client.show(vec![(unit.clone(), window)]);
+                client.follow_alerts(Some(unit));
             }
         });
     }
@@ -294,6 +294,7 @@ fn Workspace(me: Me) -> impl IntoView {
     // Every panel and page of the workspace reads the screen (and the scope) from here.
     provide_context(screen);
     provide_context(screen.scope());
+    provide_context(act::Acting { alerts: screen.live.alerts, role, home });
     // Which page component is on screen: turning a list's page keeps it (and its state).
     let component = Memo::new(move |_| screen.view.with(View::first_page));
     let page = move || {
@@ -339,6 +340,10 @@ fn Workspace(me: Me) -> impl IntoView {
                         Some(summary) => view! { <Overview summary=summary /> }.into_any(),
                     }}
                     <section class="panels work">
+                        <div class="acting">
+                            <act::AlertsPanel />
+                            <act::Requests open_only=true />
+                        </div>
                         <work::MostOverdue />
                         <work::SlowProcedures />
                         <work::Trend />
@@ -360,6 +365,7 @@ fn Workspace(me: Me) -> impl IntoView {
                     });
                     view! { <work::OfficersPage at=at /> }.into_any()
                 }
+                View::Inbox => view! { <act::Requests open_only=false /> }.into_any(),
             }
         }
     };
@@ -465,11 +471,26 @@ fn TopBar() -> impl IntoView {
             ui::reload();
         });
     };
+    let acting = expect_context::<act::Acting>();
+    let badges = move || {
+        let lang = screen.lang.get();
+        let alerts = acting.unacknowledged();
+        let requests = screen.summary().map(|s| s.explanations).unwrap_or_default();
+        view! {
+            <span class="badge-alerts" class:hot={alerts > 0} data-count=alerts>{format!("🔔 {alerts}")}</span>
+            <a class="badge-inbox" class:hot={requests.overdue > 0} data-open=requests.open data-overdue=requests.overdue
+                href="#inbox"
+                on:click=move |ev| { ev.prevent_default(); screen.view.set(View::Inbox); }>
+                {format!("{} {}", lang.pick("Giải trình", "Explanations"), requests.open)}
+            </a>
+        }
+    };
     view! {
         <div class="notices">{silent}</div>
         <header class="topbar">
             <nav class="crumbs">{crumbs}</nav>
             <div class="windows">{windows}</div>
+            <div class="badges">{badges}</div>
             <div class="status">
                 <span class="clock">{move || format!("{} {}", format::clock(now()), format::date(now()))}</span>
                 {connection}

@@ -14,6 +14,8 @@
 //!   [`ioc_shared::route`]).
 //! - [`api`]: plain HTTP calls.
 //! - [`ui`]: colours by threshold and labels both screens use ([`ioc_shared::screen`]).
+//! - [`act`]: acting on what the screens show — alerts, explanation requests, the wall's
+//!   critical-alert banner.
 //! - [`work`]: the work behind the numbers — the overview's panels, the list, officer and
 //!   late-officer pages, the trend chart and sparklines.
 
@@ -23,6 +25,7 @@
     allow(dead_code, unused_imports)
 )]
 
+mod act;
 mod api;
 #[cfg(feature = "page-dashboard")]
 mod dashboard;

@@ -6,7 +6,7 @@
 //! `forget`), and only the newest snapshot of each subscription is kept, so a screen that runs
 //! for months does not grow with updates or outages.
 
-use ioc_shared::live::{ClientMessage, HEARTBEAT_SECONDS};
+use ioc_shared::live::{ClientMessage, View, HEARTBEAT_SECONDS};
 use ioc_shared::summary::{Summary, Window};
 use leptos::prelude::*;
 use std::cell::RefCell;
@@ -33,6 +33,44 @@ pub type Scope = (String, Window);
 
 pub use ioc_shared::screen::{ConnState, Feed};
 
+/// An open alert as a screen shows it, read from the `alerts` message field by field (serde's
+/// decoder of the whole alert would cost the download several KB).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertView {
+    pub id: i64,
+    pub rule: String,
+    pub unit_code: String,
+    pub unit_name: String,
+    pub metric: String,
+    /// `None` when the message lacks it (never shown as 0).
+    pub value: Option<f64>,
+    pub threshold: Option<f64>,
+    pub op: String,
+    pub critical: bool,
+    /// Not acknowledged yet (the live view never says by whom: walls subscribe too).
+    pub firing: bool,
+}
+
+impl AlertView {
+    fn read(alert: &JsValue) -> Option<AlertView> {
+        let text = |object: &JsValue, name: &str| field(object, name).as_string();
+        let rule = field(alert, "rule");
+        let unit = field(alert, "unit");
+        Some(AlertView {
+            id: field(alert, "id").as_f64()? as i64,
+            rule: text(&rule, "name")?,
+            unit_code: text(&unit, "code")?,
+            unit_name: text(&unit, "name")?,
+            metric: text(alert, "metric")?,
+            value: field(alert, "value").as_f64(),
+            threshold: field(alert, "threshold").as_f64(),
+            op: text(alert, "op")?,
+            critical: text(alert, "severity")? == "critical",
+            firing: text(alert, "state")? == "firing",
+        })
+    }
+}
+
 /// Where the connection reports to the screen.
 #[derive(Clone, Copy)]
 pub struct LiveSignals {
@@ -44,6 +82,9 @@ pub struct LiveSignals {
     /// What the last heartbeat said about the figures: live or not, how far behind, and the
     /// silent sources feeding the subscribed units.
     pub feed: RwSignal<Feed>,
+    /// The open alerts of the unit followed with [`LiveClient::follow_alerts`], as last pushed
+    /// (the unit they are of, and the alerts in the order a leader reads them).
+    pub alerts: RwSignal<Option<(String, Vec<AlertView>)>>,
 }
 
 impl LiveSignals {
@@ -53,6 +94,7 @@ impl LiveSignals {
             state: RwSignal::new(ConnState::Connecting),
             last_message_ms: RwSignal::new(None),
             feed: RwSignal::new(Feed::default()),
+            alerts: RwSignal::new(None),
         }
     }
 }
@@ -71,6 +113,9 @@ struct Inner {
     wanted: Vec<Scope>,
     /// The scopes subscribed on the current socket.
     subscribed: Vec<Scope>,
+    /// The unit whose open alerts the screen shows, and the one subscribed on the socket.
+    alerts_wanted: Option<String>,
+    alerts_subscribed: Option<String>,
     /// The figures of each subscribed scope as snapshots and deltas left them (a version and
     /// the browser's JSON object of the summary); older snapshots are ignored.
     figures: HashMap<Scope, (u64, JsValue)>,
@@ -99,6 +144,8 @@ impl LiveClient {
                 handlers: None,
                 wanted: Vec::new(),
                 subscribed: Vec::new(),
+                alerts_wanted: None,
+                alerts_subscribed: None,
                 figures: HashMap::new(),
                 attempts: 0,
                 reconnect_pending: false,
@@ -119,6 +166,17 @@ impl LiveClient {
         inner.figures.retain(|scope, _| scopes.contains(scope));
         inner.signals.snapshots.update(|map| map.retain(|scope, _| scopes.contains(scope)));
         inner.wanted = scopes;
+        inner.sync_subscriptions();
+    }
+
+    /// Shows the open alerts of `unit` (and the units below it) from now on; `None`: none.
+    pub fn follow_alerts(&self, unit: Option<String>) {
+        let mut inner = self.inner.borrow_mut();
+        if inner.alerts_wanted == unit {
+            return;
+        }
+        inner.signals.alerts.set(None);
+        inner.alerts_wanted = unit;
         inner.sync_subscriptions();
     }
 
@@ -154,7 +212,7 @@ impl LiveClient {
             inner.on_credential_lost.clone()
         };
         leptos::task::spawn_local(async move {
-            if matches!(crate::api::session().await, Ok(None)) {
+            if matches!(crate::api::signed().await, Ok(crate::api::Signed::Nobody)) {
                 on_lost();
             }
         });
@@ -175,6 +233,7 @@ impl LiveClient {
                 let mut inner = client.inner.borrow_mut();
                 inner.attempts = 0;
                 inner.subscribed.clear();
+                inner.alerts_subscribed = None;
                 inner.signals.state.set(ConnState::Live);
                 inner.signals.last_message_ms.set(Some(js_sys::Date::now()));
                 inner.sync_subscriptions();
@@ -195,6 +254,7 @@ impl LiveClient {
                     let mut inner = client.inner.borrow_mut();
                     inner.signals.state.set(ConnState::Disconnected);
                     inner.subscribed.clear();
+                    inner.alerts_subscribed = None;
                 }
                 client.schedule_reconnect();
             })
@@ -271,6 +331,20 @@ impl Inner {
             }
         }
         self.subscribed = self.wanted.clone();
+        if self.alerts_subscribed != self.alerts_wanted {
+            if let Some(unit) = self.alerts_subscribed.take() {
+                self.send(&ClientMessage::Unsubscribe { unit, window: None, view: View::Alerts });
+            }
+            if let Some(unit) = self.alerts_wanted.clone() {
+                self.send(&ClientMessage::Subscribe {
+                    unit: unit.clone(),
+                    window: None,
+                    view: View::Alerts,
+                    deltas: false,
+                });
+                self.alerts_subscribed = Some(unit);
+            }
+        }
     }
 
     fn receive(&mut self, text: &str) {
@@ -281,6 +355,7 @@ impl Inner {
         match field(&value, "type").as_string().as_deref() {
             Some("snapshot") => self.receive_snapshot(&value),
             Some("delta") => self.receive_delta(&value),
+            Some("alerts") => self.receive_alerts(&value),
             Some("heartbeat") => {
                 if let Ok(feed) = serde_wasm_bindgen::from_value::<Feed>(value) {
                     if self.signals.feed.get_untracked() != feed {
@@ -292,13 +367,27 @@ impl Inner {
                 let message = field(&value, "message").as_string().unwrap_or_default();
                 web_sys::console::warn_1(&format!("IOC server: {message}").into());
             }
-            // Screens subscribe to summaries only; a score message is not theirs.
+            // Screens subscribe to summaries and alerts only; a score message is not theirs.
             _ => {}
         }
     }
 }
 
 impl Inner {
+    /// Takes the open alerts of the followed unit.
+    fn receive_alerts(&mut self, message: &JsValue) {
+        let Some(unit) = field(message, "unit").as_string() else { return };
+        if self.alerts_wanted.as_deref() != Some(unit.as_str()) {
+            return;
+        }
+        let Ok(alerts) = field(&field(message, "data"), "alerts").dyn_into::<js_sys::Array>()
+        else {
+            return;
+        };
+        let alerts = alerts.iter().filter_map(|alert| AlertView::read(&alert)).collect();
+        self.signals.alerts.set(Some((unit, alerts)));
+    }
+
     /// Takes a snapshot's figures, unless a newer version is already shown.
     fn receive_snapshot(&mut self, message: &JsValue) {
         let Some((scope, version)) = self.wanted_scope(message, "version") else { return };

@@ -41,6 +41,8 @@ enum Phase {
     },
     Running {
         name: String,
+        /// The display's unit: its critical alerts show in a banner.
+        unit: String,
         playlist: Vec<WallView>,
     },
     /// The server did not answer; retried.
@@ -67,7 +69,7 @@ pub fn Wall() -> impl IntoView {
                     <div class="wall-message">{lang.pick("Đang kết nối lại máy chủ…", "Reconnecting to the server…")}</div>
                 }.into_any(),
                 Phase::Pairing { error } => view! { <PairingForm phase=phase error=error /> }.into_any(),
-                Phase::Running { name, playlist } => view! { <Rotation name=name playlist=playlist phase=phase /> }.into_any(),
+                Phase::Running { name, unit, playlist } => view! { <Rotation name=name unit=unit playlist=playlist phase=phase /> }.into_any(),
             }}
         </div>
     }
@@ -78,8 +80,8 @@ pub fn Wall() -> impl IntoView {
 fn start_up(phase: RwSignal<Phase>) {
     leptos::task::spawn_local(async move {
         match api::session().await {
-            Ok(Some(Me::Display { name, playlist, .. })) => {
-                phase.set(Phase::Running { name, playlist })
+            Ok(Some(Me::Display { name, unit, playlist, .. })) => {
+                phase.set(Phase::Running { name, unit, playlist })
             }
             Ok(Some(Me::User { .. }) | None) => match code_from_fragment() {
                 Some(code) => pair(phase, code).await,
@@ -109,7 +111,9 @@ fn code_from_fragment() -> Option<String> {
 async fn pair(phase: RwSignal<Phase>, code: String) {
     let lang = wall_lang();
     match api::post_json::<_, Me>("/api/v1/displays/pair", &PairRequest { code }).await {
-        Ok(Me::Display { name, playlist, .. }) => phase.set(Phase::Running { name, playlist }),
+        Ok(Me::Display { name, unit, playlist, .. }) => {
+            phase.set(Phase::Running { name, unit, playlist })
+        }
         Ok(Me::User { .. }) => phase.set(Phase::Pairing {
             error: Some(
                 lang.pick("Mã không dành cho màn hình.", "This code is not for a display.").into(),
@@ -162,7 +166,12 @@ fn PairingForm(phase: RwSignal<Phase>, error: Option<String>) -> impl IntoView {
 }
 
 #[component]
-fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> impl IntoView {
+fn Rotation(
+    name: String,
+    unit: String,
+    playlist: Vec<WallView>,
+    phase: RwSignal<Phase>,
+) -> impl IntoView {
     let live = LiveSignals::new();
     let lang = wall_lang();
     // Cut off and the server says this display is gone: back to pairing.
@@ -178,6 +187,7 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
         });
     });
     client.show(playlist.iter().map(|v| (v.unit.clone(), v.window)).collect());
+    client.follow_alerts(Some(unit));
     let playlist = StoredValue::new(playlist);
     let index = RwSignal::new(0_usize);
     let now_ms = RwSignal::new(js_sys::Date::now());
@@ -259,6 +269,7 @@ fn Rotation(name: String, playlist: Vec<WallView>, phase: RwSignal<Phase>) -> im
     view! {
         <div class="wall" style:transform=shift>
             {move || disconnected().then(|| view! { <div class="wall-banner" role="alert">{lang.pick("Mất kết nối", "Disconnected")}</div> })}
+            <crate::act::CriticalBanner alerts=live.alerts lang=lang />
             {silent}
             <header class="wall-header">
                 <div class="wall-view-name">

@@ -27,6 +27,8 @@ pub enum View {
     Officers {
         page: u32,
     },
+    /// The explanation requests of the scope (yêu cầu giải trình).
+    Inbox,
 }
 
 /// Officers per page of the late officers' list.
@@ -100,6 +102,7 @@ impl Route {
             },
             Some("officer") => get("officer").map(View::Officer).unwrap_or(View::Overview),
             Some("officers") => View::Officers { page: number.unwrap_or(1) },
+            Some("inbox") => View::Inbox,
             _ => View::Overview,
         };
         Route {
@@ -135,6 +138,7 @@ pub fn query(
                 query.push_str(&format!("&page={page}"));
             }
         }
+        View::Inbox => query.push_str("&view=inbox"),
     }
     if lang == Lang::En {
         query.push_str("&lang=en");

@@ -46,7 +46,11 @@ fn item_row(item: Item, lang: Lang, open: Callback<View>) -> impl IntoView {
     view! {
         <tr class="item" data-item=item.id.clone()>
             <td class="item-id">{item.id.clone()}</td>
-            <td class="item-what">{what}{item.summary.clone().map(|text| view! { <div class="item-summary">{text}</div> })}</td>
+            <td class="item-what">{what}{item.summary.clone().map(|text| view! { <div class="item-summary">{text}</div> })}
+                {item.directions.iter().map(|d| view! {
+                    <div class="item-direction" data-direction=d.id>{format!("{} {}: {}", lang.pick("Chỉ đạo của", "Direction from"), d.by, d.text)}</div>
+                }).collect_view()}
+            </td>
             <td class="item-unit">{item.unit.name.clone()}</td>
             <td class="item-officer">{match officer {
                 Some(o) => {

@@ -15,7 +15,8 @@ mod pages;
 mod panels;
 mod trend;
 
-pub use follow::follow;
+pub use follow::{follow, follow_decoded};
+pub use items::time_text;
 pub use pages::{ListPage, OfficerPage, OfficersPage};
 pub use panels::{band_class, MostOverdue, ScoreCard, SlowProcedures};
 pub use trend::{sparkline, sparklines, Trend};

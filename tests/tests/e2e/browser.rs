@@ -1976,3 +1976,132 @@ async fn every_page_and_every_wall_view_speaks_one_language_with_a_clean_console
     wall.close().await.unwrap();
     server.cleanup().await;
 }
+
+/// Issue 20's screens end to end: a critical alert on a ward shows in a leader's alerts panel
+/// and header badge; he asks the ward to explain from the alert and acknowledges it; the ward's
+/// chief, on his phone (390×844), sees the request in his header, opens his inbox, reads the
+/// thread and answers; the leader's screen follows with no reload. Nothing is wider than the
+/// phone, and both consoles stay clean.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn an_explanation_request_goes_from_a_leaders_alert_to_a_chiefs_phone_and_back(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let state = &server.server.state;
+    let chief = ("chutich.trucbach", "ward-chief-password-1");
+    ioc_tests::ensure_user(
+        state,
+        "lanhdao",
+        "leader-password-1",
+        ioc_shared::access::Role::Leader,
+        None,
+    )
+    .await;
+    ioc_tests::ensure_user(state, chief.0, chief.1, ioc_shared::access::Role::Chief, Some("00004"))
+        .await;
+    let (status, rule) = ioc_tests::post_json(
+        &server.http,
+        format!("{}/api/v1/alerts/rules", server.base),
+        &json!({"name": "Hồ sơ quá hạn ở phường", "unit": "00004", "metric": "dossiers.overdue",
+                "window": "24h", "op": ">", "threshold": 0, "severity": "critical"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{rule}");
+    let t = now();
+    server
+        .ingest_ok(&json!([dossier_received(
+            "1",
+            "00004",
+            "HS-GT-1",
+            t - Duration::days(2),
+            t - Duration::hours(3)
+        )]))
+        .await;
+
+    // The leader, at the operations centre.
+    let leader_driver = Driver::start();
+    let leader = leader_driver.client().await;
+    leader.goto(&format!("{}/?unit=001&window=24h", server.base)).await.unwrap();
+    log_in(&leader, "lanhdao", "leader-password-1").await;
+    wait_for(&leader, "[data-panel=alerts] .alert-row.critical.firing").await;
+    wait_for(&leader, ".badge-alerts[data-count='1']").await;
+    click(&leader, "[data-panel=alerts] .alert-row button.ask").await;
+    let question = leader.find(Locator::Css(".ask-form textarea[name=question]")).await.unwrap();
+    question.send_keys("Vì sao hồ sơ HS-GT-1 quá hạn?").await.unwrap();
+    click(&leader, ".ask-form button[type=submit]").await;
+    // Asked: the unit's open requests and the header count it, live.
+    wait_for_text_containing(
+        &leader,
+        "[data-panel=requests] .request .request-question",
+        "Vì sao hồ sơ HS-GT-1 quá hạn?",
+        StdDuration::from_secs(10),
+    )
+    .await;
+    wait_for(&leader, ".badge-inbox[data-open='1']").await;
+    click(&leader, "[data-panel=alerts] .alert-row button.ack").await;
+    wait_for(&leader, ".badge-alerts[data-count='0']").await;
+    wait_until_gone(&leader, "[data-panel=alerts] .alert-row.firing", StdDuration::from_secs(10))
+        .await;
+
+    // The ward's chief, on his phone.
+    let chief_driver = Driver::start();
+    let phone = chief_driver.client().await;
+    phone.set_window_size(390, 844).await.unwrap();
+    phone.goto(&server.base).await.unwrap();
+    log_in(&phone, chief.0, chief.1).await;
+    wait_for(&phone, ".badge-inbox[data-open='1']").await;
+    click(&phone, ".badge-inbox").await;
+    wait_for(&phone, "[data-panel=inbox] .request").await;
+    let url = phone.current_url().await.unwrap();
+    assert!(url.as_str().contains("view=inbox"), "{url}");
+    click(&phone, "[data-panel=inbox] .request .request-head").await;
+    wait_for_text_containing(
+        &phone,
+        ".thread .message.question .message-text",
+        "Vì sao hồ sơ HS-GT-1 quá hạn?",
+        StdDuration::from_secs(10),
+    )
+    .await;
+    let reply = phone.find(Locator::Css(".thread textarea[name=reply]")).await.unwrap();
+    reply.send_keys("Hồ sơ thiếu giấy tờ; đã liên hệ công dân bổ sung.").await.unwrap();
+    click(&phone, ".thread button.answer").await;
+    wait_for_text_containing(
+        &phone,
+        ".thread .message.answer .message-text",
+        "đã liên hệ công dân",
+        StdDuration::from_secs(10),
+    )
+    .await;
+    wait_for_text_containing(
+        &phone,
+        "[data-panel=inbox] .request .state",
+        "Đã giải trình",
+        StdDuration::from_secs(10),
+    )
+    .await;
+    let width: i64 = phone
+        .execute("return document.documentElement.scrollWidth;", vec![])
+        .await
+        .unwrap()
+        .as_i64()
+        .unwrap();
+    let wide = phone
+        .execute(
+            "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 0.5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 8).join('; ');",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(width <= 390, "the phone's page is {width} px wide: {wide}");
+
+    // Back at the centre, with no reload: answered, no longer open, nothing awaiting.
+    wait_until_gone(&leader, "[data-panel=requests] .request", StdDuration::from_secs(10)).await;
+    wait_for(&leader, ".badge-inbox[data-open='0']").await;
+    let (_, page) = server.get("/api/v1/explanations?state=answered").await;
+    assert_eq!(page["explanations"].as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(page["explanations"][0]["about"]["kind"], "alert");
+
+    leader_driver.assert_console_clean(&leader, &[]).await;
+    chief_driver.assert_console_clean(&phone, &[]).await;
+    leader.close().await.unwrap();
+    phone.close().await.unwrap();
+    server.cleanup().await;
+}
