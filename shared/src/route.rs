@@ -180,6 +180,7 @@ mod tests {
             View::Officer("cb/7".to_owned()),
             View::Officers { page: 1 },
             View::Officers { page: 12 },
+            View::Inbox,
         ];
         for view in views {
             for (window, lang) in [(Window::Hours24, Lang::En), (Window::Year, Lang::Vi)] {

@@ -2105,3 +2105,89 @@ async fn an_explanation_request_goes_from_a_leaders_alert_to_a_chiefs_phone_and_
     phone.close().await.unwrap();
     server.cleanup().await;
 }
+
+/// The wall's banner for critical alerts of its unit: a critical alert on a ward of the wall's
+/// district shows the rule and the ward across the room, with no one's name; a warning does not
+/// show; acknowledged by a leader, the banner stays (still critical, still open); resolved, it
+/// goes.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_wall_shows_a_banner_for_its_units_critical_alerts_and_no_names(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let accounts =
+        ioc_server::accounts::Accounts::new(pool.clone(), ioc_shared::time::Clock::system());
+    let playlist = vec![WallView {
+        unit: "001".into(),
+        window: Window::Hours24,
+        seconds: 30,
+        view: Default::default(),
+    }];
+    let (_, code) = accounts.create_display("Tường Ba Đình", "001", &playlist).await.unwrap();
+    for (name, severity, metric) in [
+        ("Hồ sơ quá hạn ở Trúc Bạch", "critical", "dossiers.overdue"),
+        ("Có hồ sơ đang xử lý", "warning", "dossiers.open"),
+    ] {
+        let (status, rule) = ioc_tests::post_json(
+            &server.http,
+            format!("{}/api/v1/alerts/rules", server.base),
+            &json!({"name": name, "unit": "00004", "metric": metric, "window": "24h",
+                    "op": ">", "threshold": 0, "severity": severity}),
+        )
+        .await;
+        assert_eq!(status, 201, "{rule}");
+    }
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.goto(&format!("{}/wall#pair={code}", server.base)).await.unwrap();
+    wait_for(&client, "[data-tile=dossiers-received] .wall-value").await;
+    assert!(client.find(Locator::Css(".wall-alert")).await.is_err(), "no alert, no banner");
+
+    let t = now();
+    server
+        .ingest_ok(&json!([
+            dossier_received("1", "00004", "HS-W-1", t - Duration::days(2), t - Duration::hours(3)),
+            dossier_assigned(
+                "2",
+                "00004",
+                "HS-W-1",
+                t - Duration::days(2),
+                ("CB-9", "Trần Thị Bình")
+            ),
+        ]))
+        .await;
+    wait_for_text_containing(
+        &client,
+        ".wall-alert[data-critical='1']",
+        "Hồ sơ quá hạn ở Trúc Bạch — Phường Trúc Bạch",
+        StdDuration::from_secs(15),
+    )
+    .await;
+    let banner = text_of(&client, ".wall-alert").await.unwrap();
+    assert!(!banner.contains("Có hồ sơ đang xử lý"), "a warning is no banner: {banner}");
+    assert!(!banner.contains("Trần Thị Bình") && !banner.contains("admin"), "{banner}");
+
+    // Acknowledged: still critical and open, still on the wall.
+    let (_, page) = server.get("/api/v1/alerts?state=firing").await;
+    let critical =
+        page["alerts"].as_array().unwrap().iter().find(|a| a["severity"] == "critical").unwrap()
+            ["id"]
+            .as_i64()
+            .unwrap();
+    let (status, _) = ioc_tests::post_json(
+        &server.http,
+        format!("{}/api/v1/alerts/{critical}/ack", server.base),
+        &json!({"note": "Đã giao phường xử lý"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(StdDuration::from_secs(3)).await;
+    let banner = text_of(&client, ".wall-alert").await.unwrap_or_default();
+    assert!(banner.contains("Hồ sơ quá hạn ở Trúc Bạch"), "{banner}");
+    assert!(!banner.contains("Đã giao phường xử lý"), "no note on a wall: {banner}");
+
+    // Resolved: gone.
+    server.ingest_ok(&json!([dossier_resolved("3", "00004", "HS-W-1", t, "completed")])).await;
+    wait_until_gone(&client, ".wall-alert", StdDuration::from_secs(15)).await;
+    driver.assert_console_clean(&client, &[]).await;
+    client.close().await.unwrap();
+    server.cleanup().await;
+}
