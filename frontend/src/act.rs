@@ -101,7 +101,7 @@ pub fn AlertsPanel() -> impl IntoView {
                             <strong>{alert.rule.clone()}</strong>
                         </div>
                         <div class="alert-what">
-                            {format!("{} — {} = {} ({} {} {})", alert.unit_name, alert.metric,
+                            {format!("{}: {} ({} {} {})", alert.unit_name,
                                 figure(&alert.metric, alert.value, lang), lang.pick("ngưỡng", "threshold"),
                                 alert.op, figure(&alert.metric, alert.threshold, lang))}
                         </div>

@@ -477,7 +477,7 @@ fn TopBar() -> impl IntoView {
         let alerts = acting.unacknowledged();
         let requests = screen.summary().map(|s| s.explanations).unwrap_or_default();
         view! {
-            <span class="badge-alerts" class:hot={alerts > 0} data-count=alerts>{format!("🔔 {alerts}")}</span>
+            <span class="badge-alerts" class:hot={alerts > 0} data-count=alerts>{format!("{} {alerts}", lang.pick("Cảnh báo", "Alerts"))}</span>
             <a class="badge-inbox" class:hot={requests.overdue > 0} data-open=requests.open data-overdue=requests.overdue
                 href="#inbox"
                 on:click=move |ev| { ev.prevent_default(); screen.view.set(View::Inbox); }>

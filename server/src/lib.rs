@@ -38,6 +38,7 @@
 //!   start-up, supervised background tasks and orderly shutdown.
 //! - [`cli`] — the `ioc user|key|display|audit` commands; `simulator` — the demo feed (built
 //!   with the `demo` feature: `ioc demo`, which `scripts/demo.sh` runs).
+//! - [`errors`] — how an error and its causes are written in the log.
 //! - [`catalog`] — the administrative-unit tree; [`calendar`] — the working calendar that
 //!   working-time deadlines are counted on. Time itself (the clock, local days, months,
 //!   quarters) is `ioc_shared::time`.
@@ -47,7 +48,7 @@
 //! Imports go one way, from the bottom up (a test, `layering`, reads the source and fails on
 //! any import against this order, and on two modules of one folder that import each other):
 //!
-//! `catalog`, `calendar`, `metrics`, `settings` → `config` → `store` → `aggregate` →
+//! `catalog`, `calendar`, `errors`, `metrics`, `settings` → `config` → `store` → `aggregate` →
 //! `accounts` → `notify` → `ingest` → `apply` → `live` → `alerts` → `explanations` → `state` → `http` → `server`, `cli`, `simulator`.
 //!
 //! So the applier writes through the aggregate layout, never the reverse; accounts keep their
@@ -62,6 +63,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod errors;
 pub mod explanations;
 pub mod http;
 pub mod ingest;

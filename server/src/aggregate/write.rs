@@ -573,6 +573,24 @@ pub async fn publish_changed(
     Ok(())
 }
 
+/// Tells every replica that something of `unit` changed outside the applier (an alert, an
+/// explanation request): the live views of the unit and of every unit above it are
+/// recomputed. A lost announcement only delays those views until their next change; what
+/// changed is stored.
+pub async fn announce_unit(
+    conn: &ConnectionManager,
+    keys: &Keys,
+    catalog: &crate::catalog::Catalog,
+    unit: &str,
+) {
+    let units: BTreeSet<String> =
+        catalog.self_and_ancestors(unit).into_iter().map(|u| u.code.clone()).collect();
+    let mut conn = conn.clone();
+    if let Err(error) = publish_changed(&mut conn, keys, &units).await {
+        tracing::warn!(%error, unit, "change not announced");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

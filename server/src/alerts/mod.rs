@@ -12,7 +12,7 @@ pub mod evaluate;
 pub mod rules;
 
 use crate::accounts::Accounts;
-use crate::aggregate::write::publish_changed;
+use crate::aggregate::write::announce_unit;
 use crate::aggregate::Keys;
 use crate::catalog::Catalog;
 use crate::notify::{self, Audience, Notice, Notices, Webhooks};
@@ -21,7 +21,6 @@ use ioc_shared::access::Role;
 use ioc_shared::alerts::{Alert, AlertState, AlertsPage};
 use ioc_shared::time::Clock;
 use sqlx::PgPool;
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -146,12 +145,7 @@ impl Alerts {
     /// of the units above it are recomputed. A lost announcement delays the view until its next
     /// periodic refresh; the alert itself is stored.
     async fn announce(&self, unit: &str) {
-        let units: BTreeSet<String> =
-            self.catalog.self_and_ancestors(unit).into_iter().map(|u| u.code.clone()).collect();
-        let mut redis = self.redis.clone();
-        if let Err(error) = publish_changed(&mut redis, &self.keys, &units).await {
-            tracing::warn!(%error, unit, "alert change not announced");
-        }
+        announce_unit(&self.redis, &self.keys, &self.catalog, unit).await;
     }
 
     /// Raises the alert of `rule` for `unit` unless one is open; the replica that raises it

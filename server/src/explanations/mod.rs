@@ -9,7 +9,7 @@
 //! asked, a leader or an admin). Seeing a request is [`may_see`].
 
 use crate::accounts::{Accounts, User};
-use crate::aggregate::write::publish_changed;
+use crate::aggregate::write::announce_unit;
 use crate::aggregate::Keys;
 use crate::catalog::Catalog;
 use crate::notify::{self, Audience, Notice, Notices, Webhooks};
@@ -24,7 +24,6 @@ use ioc_shared::explanations::{
 };
 use ioc_shared::time::Clock;
 use sqlx::PgPool;
-use std::collections::BTreeSet;
 
 /// Requests of one page of `GET /api/v1/explanations`.
 pub const EXPLANATIONS_PER_PAGE: i64 = 100;
@@ -128,12 +127,7 @@ impl Explanations {
     /// Tells every replica that the requests of `unit` changed. A lost announcement delays the
     /// live count until the unit's next change; the request itself is stored.
     async fn announce(&self, unit: &str) {
-        let units: BTreeSet<String> =
-            self.catalog.self_and_ancestors(unit).into_iter().map(|u| u.code.clone()).collect();
-        let mut redis = self.redis.clone();
-        if let Err(error) = publish_changed(&mut redis, &self.keys, &units).await {
-            tracing::warn!(%error, unit, "explanation change not announced");
-        }
+        announce_unit(&self.redis, &self.keys, &self.catalog, unit).await;
     }
 
     /// Checks what a request is about: a known figure, an item or an alert of the unit's

@@ -195,12 +195,7 @@ async fn list_alerts(
         })?),
         None => None,
     };
-    let before_id = match params.get("cursor").filter(|c| !c.is_empty()) {
-        Some(text) => Some(text.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
-            ApiError::BadRequest(format!("`cursor` `{text}` is not one this server gave"))
-        })?),
-        None => None,
-    };
+    let before_id = super::extract::id_cursor(&params)?;
     let filter = AlertFilter { within, state: wanted_state, before_id };
     let mut page = bounded(state.settings.database_timeout, state.alerts.list(&filter)).await?;
     if matches!(caller.principal, Principal::Display(_)) {

@@ -65,18 +65,6 @@ impl ApiError {
     }
 }
 
-/// An error and its sources, `outer: inner: innermost`, for the log.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
-}
-
 /// Runs a storage call with a deadline: past it, 503 (nothing was acknowledged), however the
 /// connection behaves.
 pub async fn bounded<T, E: Into<ApiError>>(
@@ -184,7 +172,7 @@ impl IntoResponse for ApiError {
             ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
             ApiError::StorageUnavailable(cause) => {
                 crate::metrics::METRICS.storage_errors.with_label_values(&["postgres"]).inc();
-                tracing::error!(cause = %chain(cause.as_ref()), "storage unavailable");
+                tracing::error!(cause = %crate::errors::chain(cause.as_ref()), "storage unavailable");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "storage unavailable: nothing in this request was stored; retry later"
@@ -193,14 +181,14 @@ impl IntoResponse for ApiError {
             }
             ApiError::AggregatesUnavailable(cause) => {
                 crate::metrics::METRICS.storage_errors.with_label_values(&["redis"]).inc();
-                tracing::error!(cause = %chain(cause.as_ref()), "live aggregates unavailable");
+                tracing::error!(cause = %crate::errors::chain(cause.as_ref()), "live aggregates unavailable");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "live figures are unavailable right now; retry later".to_owned(),
                 )
             }
             ApiError::Internal(cause) => {
-                tracing::error!(cause = %chain(cause.as_ref()), "internal error");
+                tracing::error!(cause = %crate::errors::chain(cause.as_ref()), "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_owned())
             }
         };

@@ -122,12 +122,7 @@ async fn list(
         })?),
         None => None,
     };
-    let before_id = match params.get("cursor").filter(|c| !c.is_empty()) {
-        Some(text) => Some(text.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
-            ApiError::BadRequest(format!("`cursor` `{text}` is not one this server gave"))
-        })?),
-        None => None,
-    };
+    let before_id = super::extract::id_cursor(&params)?;
     let visible_to = match (user.role, user.unit.as_deref()) {
         (Role::Chief, unit) => Some((unit.unwrap_or("").to_owned(), user.username.clone())),
         _ => None,

@@ -137,6 +137,20 @@ impl FromRequestParts<AppState> for AdminCaller {
     }
 }
 
+/// The `cursor` of a listing paged by id (`next` of the previous page): `None` on the first
+/// page; anything this server would not have given is 400.
+pub fn id_cursor(
+    params: &std::collections::HashMap<String, String>,
+) -> Result<Option<i64>, ApiError> {
+    match params.get("cursor").filter(|c| !c.is_empty()) {
+        Some(text) => Some(text.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+            ApiError::BadRequest(format!("`cursor` `{text}` is not one this server gave"))
+        }))
+        .transpose(),
+        None => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

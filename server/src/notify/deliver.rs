@@ -197,7 +197,7 @@ impl Deliverer {
             .body(body)
             .send()
             .await
-            .map_err(|e| SendError::Refused(format!("POST {url}: {}", error_chain(&e))))?;
+            .map_err(|e| SendError::Refused(format!("POST {url}: {}", crate::errors::chain(&e))))?;
         if response.status().is_success() {
             Ok(())
         } else {
@@ -227,19 +227,8 @@ impl Deliverer {
         smtp.send(message)
             .await
             .map(|_| ())
-            .map_err(|e| SendError::Refused(format!("SMTP: {}", error_chain(&e))))
+            .map_err(|e| SendError::Refused(format!("SMTP: {}", crate::errors::chain(&e))))
     }
-}
-
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
 }
 
 /// The SMTP transport for `IOC_SMTP_URL` (`smtp://host:port`, `smtp://user:pass@host:587?tls=required`
