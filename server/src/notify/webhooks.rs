@@ -52,6 +52,13 @@ pub struct Delivery {
 
 /// Checks a webhook as sent; the message says what to change.
 pub fn check(new: &NewWebhook) -> Result<(), String> {
+    // Control characters are never part of an address or a secret a bridge can type (and
+    // PostgreSQL refuses a NUL in text).
+    for (field, text) in [("url", &new.url), ("secret", &new.secret)] {
+        if text.chars().any(char::is_control) {
+            return Err(format!("`{field}` contains a control character"));
+        }
+    }
     let url = reqwest::Url::parse(&new.url).map_err(|e| format!("`url` is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err("`url` must be an http:// or https:// address".into());
@@ -133,4 +140,24 @@ pub async fn deliveries(
     .bind(DELIVERIES_PER_PAGE)
     .fetch_all(pool)
     .await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn webhook(url: &str, secret: &str) -> NewWebhook {
+        NewWebhook { url: url.into(), secret: secret.into(), events: vec!["alert.firing".into()] }
+    }
+
+    /// Schemathesis in CI: a NUL in the secret reached PostgreSQL, which refused it: 500.
+    #[test]
+    fn regression_a_nul_in_the_url_or_the_secret_is_a_clear_refusal() {
+        assert!(check(&webhook("https://bridge.example/hook", "a-secret-of-sixteen")).is_ok());
+        let nul = check(&webhook("https://bridge.example/hook", "a-secret\0of-sixteen"));
+        assert_eq!(nul.unwrap_err(), "`secret` contains a control character");
+        let nul = check(&webhook("https://bridge.example/ho\0ok", "a-secret-of-sixteen"));
+        assert_eq!(nul.unwrap_err(), "`url` contains a control character");
+    }
 }
