@@ -37,7 +37,7 @@ pub fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &str) -> R
 
 /// Whether a JSON text holds the escape `\\u0000` in a string (a raw NUL is no valid JSON, and
 /// `\\\\u0000`, an escaped backslash before `u0000`, is no NUL).
-fn has_escaped_nul(bytes: &[u8]) -> bool {
+pub(crate) fn has_escaped_nul(bytes: &[u8]) -> bool {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'\\' {

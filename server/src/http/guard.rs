@@ -117,3 +117,15 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     }
     response
 }
+
+/// Refuses a NUL (`%00`) anywhere in the address before a handler reads it: PostgreSQL refuses
+/// U+0000 in text, so a path or query parameter carrying one would end in a 500 wherever a
+/// check forgot it (an officer's id, an item given a direction did).
+pub async fn no_nul_in_address(request: Request, next: Next) -> Response {
+    let address = request.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("");
+    if address.as_bytes().windows(3).any(|w| w == b"%00") {
+        return ApiError::BadRequest("the address contains a NUL character (%00)".into())
+            .into_response();
+    }
+    next.run(request).await
+}

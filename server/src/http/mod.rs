@@ -66,6 +66,7 @@ pub fn app(state: AppState) -> Router {
         .fallback_service(ServeDir::new(&web_dir).precompressed_br().precompressed_gzip())
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::browser_writes))
+        .layer(axum::middleware::from_fn(guard::no_nul_in_address))
         .route_layer(axum::middleware::from_fn(ops::count))
         .with_state(state)
         .layer(axum::middleware::from_fn(json_errors_for_api))

@@ -97,6 +97,10 @@ async fn read_small(
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    // A NUL reaches no query (PostgreSQL refuses U+0000 in text: a login answered 500).
+    if super::extract::has_escaped_nul(body) {
+        return Err(ApiError::BadRequest(format!("{what}: a text contains a NUL character")));
+    }
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("{what}: {e}")))
 }
 

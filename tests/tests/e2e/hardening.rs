@@ -461,3 +461,30 @@ async fn complaint_texts_and_audit_entries_past_their_retention_are_deleted_and_
     assert_eq!(resolved.complaints.open, before.complaints.open - 1);
     server.cleanup().await;
 }
+
+/// A NUL in a login's username or a pairing code (PostgreSQL refuses U+0000 in text) is a
+/// clear refusal, never a 500.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn regression_a_nul_in_a_login_or_a_pairing_code_is_refused_never_a_500(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let anonymous = ioc_tests::browser(&server.base);
+    for (path, body) in [
+        ("/api/v1/login", json!({"username": "ad\u{0}min", "password": "whatever-password"})),
+        ("/api/v1/login", json!({"username": "admin", "password": "pass\u{0}word-long"})),
+        ("/api/v1/displays/pair", json!({"code": "12\u{0}34"})),
+    ] {
+        let response =
+            anonymous.post(format!("{}{path}", server.base)).json(&body).send().await.unwrap();
+        let status = response.status().as_u16();
+        assert!((400..500).contains(&status), "{path} {body}: {status}");
+    }
+    // …nor in a path: an officer, an item given a direction, an explanation request.
+    for path in ["/api/v1/officers/cb%00-7", "/api/v1/explanations/1%00"] {
+        let (status, body) = server.get(path).await;
+        assert!((400..500).contains(&status), "{path}: {status} {body}");
+    }
+    let direction = format!("{}/api/v1/items/dossier/HS%001/directions", server.base);
+    let (status, body) = ioc_tests::post_json(&server.http, direction, &json!({"text": "x"})).await;
+    assert!((400..500).contains(&status), "direction: {status} {body}");
+    server.cleanup().await;
+}
