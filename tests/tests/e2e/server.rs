@@ -196,7 +196,9 @@ async fn sigterm_closes_live_connections_with_1012_and_never_cuts_ingest(pool: P
     let t = now();
     let mut requests = Vec::new();
     for batch in 0..12 {
-        let events: Vec<Value> = (0..1500)
+        // 500 events a batch: a debug build on a loaded 2-core CI machine took more than the
+        // 5 s storage deadline for 1,500, so every batch was refused and none was ever stored.
+        let events: Vec<Value> = (0..500)
             .map(|i| {
                 dossier_received(
                     &format!("b{batch}-{i}"),
@@ -265,7 +267,7 @@ async fn sigterm_closes_live_connections_with_1012_and_never_cuts_ingest(pool: P
             .unwrap();
         match outcome {
             Outcome::Acknowledged(n) => {
-                assert_eq!((n, stored), (1500, 1500), "batch {batch}");
+                assert_eq!((n, stored), (500, 500), "batch {batch}");
                 acknowledged += n;
             }
             Outcome::Refused | Outcome::Unanswered => {
