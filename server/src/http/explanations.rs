@@ -211,16 +211,10 @@ async fn reopen(
     Ok(Json(bounded(state.settings.database_timeout, reopened).await?))
 }
 
-/// Whether `user` may give directions on an item of `unit`: admins and leaders on any, a chief
-/// on items of the units below his own.
+/// Whether `user` may give directions on an item of `unit`: the same rule as asking that unit
+/// to explain (admins and leaders on any, a chief on items of the units below his own).
 fn may_direct(user: &User, state: &AppState, unit: &str) -> bool {
-    match user.role {
-        Role::Admin | Role::Leader => true,
-        Role::Chief => user
-            .unit
-            .as_deref()
-            .is_some_and(|own| unit != own && state.catalog.is_within(unit, own)),
-    }
+    may_ask(user, &state.catalog, unit)
 }
 
 /// `POST /api/v1/items/{kind}/{id}/directions {"text"}`: 201 with the direction. An item the
