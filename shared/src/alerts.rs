@@ -3,7 +3,8 @@
 //! A rule compares one figure of a unit — a number of its summary named by its JSON path
 //! (`dossiers.overdue`, `dossiers.on_time_rate`, `officers.late`, …), its Decision 766 score
 //! (`score.total`, `score.at_stake_24h`), or how long a source feeding it has been silent
-//! (`source.silent`, minutes) — with a threshold. While the comparison holds the unit has one
+//! (`source.silent`, minutes), or how much its complaints spiked (`complaints.spike`, see
+//! [`spike_multiple`]) — with a threshold. While the comparison holds the unit has one
 //! open alert of that rule, which someone acknowledges and which resolves by itself.
 
 use crate::access::Role;
@@ -20,6 +21,9 @@ pub const MAX_ESCALATE_MINUTES: u32 = 30 * 24 * 60;
 /// The figures a rule may name besides the summary's numbers.
 pub const SCORE_METRICS: [&str; 2] = ["score.total", "score.at_stake_24h"];
 pub const SOURCE_SILENT: &str = "source.silent";
+pub const COMPLAINTS_SPIKE: &str = "complaints.spike";
+/// How many previous same weekdays the spike's baseline averages.
+pub const SPIKE_BASELINE_WEEKS: usize = 4;
 
 /// How a figure is compared with the threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,6 +258,9 @@ pub enum MetricSource {
     Score,
     /// The longest silence, in minutes, of a source feeding the unit.
     SourceSilence,
+    /// Complaints received in the last hour as a multiple of the same hour's mean on the
+    /// previous four same weekdays ([`spike_multiple`]).
+    ComplaintsSpike,
 }
 
 /// The summary's numbers a rule may name, by JSON path; `complaints.by_field.X` and
@@ -298,6 +305,9 @@ pub fn metric_source(metric: &str, window: Window) -> Result<MetricSource, Strin
     if metric == SOURCE_SILENT {
         return Ok(MetricSource::SourceSilence);
     }
+    if metric == COMPLAINTS_SPIKE {
+        return Ok(MetricSource::ComplaintsSpike);
+    }
     if SCORE_METRICS.contains(&metric) {
         if !window.is_calendar() {
             return Err(format!(
@@ -314,11 +324,24 @@ pub fn metric_source(metric: &str, window: Window) -> Result<MetricSource, Strin
         return Ok(MetricSource::Summary);
     }
     Err(format!(
-        "unknown metric `{metric}`; expected a number of the summary by its JSON path ({}, complaints.by_field.NAME, complaints.by_channel.NAME), {}, {} or {SOURCE_SILENT}",
+        "unknown metric `{metric}`; expected a number of the summary by its JSON path ({}, complaints.by_field.NAME, complaints.by_channel.NAME), {}, {}, {COMPLAINTS_SPIKE} or {SOURCE_SILENT}",
         SUMMARY_METRICS.join(", "),
         SCORE_METRICS[0],
         SCORE_METRICS[1],
     ))
+}
+
+/// `complaints.spike`: complaints received in the last hour ÷ the mean of the same hour on the
+/// previous [`SPIKE_BASELINE_WEEKS`] same weekdays (`baseline`, one count per week). `None`
+/// when the baseline holds fewer than `min_sample` complaints, or none at all: a ward that
+/// never gets a complaint at that hour has no multiple to speak of. Rounded to 0.01.
+pub fn spike_multiple(last_hour: u64, baseline: &[u64], min_sample: u32) -> Option<f64> {
+    let total: u64 = baseline.iter().sum();
+    if total == 0 || total < u64::from(min_sample) || baseline.is_empty() {
+        return None;
+    }
+    let mean = total as f64 / baseline.len() as f64;
+    Some((last_hour as f64 / mean * 100.0).round() / 100.0)
 }
 
 /// Whether the metric is a rate (`min_sample` applies to it).
@@ -413,10 +436,25 @@ mod tests {
         assert_eq!(metric_source("score.total", Window::Month), Ok(MetricSource::Score));
         assert!(metric_source("score.total", Window::Hours24).is_err());
         assert_eq!(metric_source("source.silent", Window::Today), Ok(MetricSource::SourceSilence));
+        assert_eq!(
+            metric_source("complaints.spike", Window::Hours24),
+            Ok(MetricSource::ComplaintsSpike)
+        );
         assert!(metric_source("dossiers", Window::Today).is_err());
         assert!(metric_source("complaints.by_field.", Window::Today).is_err());
         assert!(metric_source("unit.name", Window::Today).is_err());
         assert!(is_rate("dossiers.on_time_rate") && !is_rate("dossiers.overdue"));
+    }
+
+    #[test]
+    fn a_spike_is_the_last_hour_over_the_mean_of_the_same_hour_on_four_weekdays() {
+        // 2 + 1 + 0 + 1 = 4 over four weeks: a mean of 1 an hour; 3 now is ×3.
+        assert_eq!(spike_multiple(3, &[2, 1, 0, 1], 0), Some(3.0));
+        assert_eq!(spike_multiple(0, &[2, 1, 0, 1], 0), Some(0.0));
+        assert_eq!(spike_multiple(7, &[1, 2, 3, 0], 0), Some(4.67));
+        assert_eq!(spike_multiple(9, &[0, 0, 0, 0], 0), None, "no baseline, no multiple");
+        assert_eq!(spike_multiple(9, &[1, 0, 0, 0], 2), None, "below min_sample");
+        assert_eq!(spike_multiple(9, &[1, 1, 0, 0], 2), Some(18.0));
     }
 
     #[test]

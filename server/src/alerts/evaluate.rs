@@ -4,7 +4,9 @@
 //! screen would follow it: the hub recomputes the unit when its figures change on any replica
 //! and when its next due time passes (overdue needs no event), and every publication is
 //! evaluated here against the rules of that scope. So the value of an alert is the very number
-//! the summary shows. `source.silent` rules follow the source watch instead.
+//! the summary shows. `source.silent` rules follow the source watch instead, and
+//! `complaints.spike` rules count complaints per hour in PostgreSQL every [`SPIKE_EVERY`] (the
+//! hour moves on with no event).
 //!
 //! Every replica evaluates every rule; PostgreSQL makes the outcome single: one open alert per
 //! rule and unit (a unique index), raised and audited by whichever replica inserts it first,
@@ -15,9 +17,10 @@ use super::{AlertError, Alerts};
 use crate::catalog::Catalog;
 use crate::ingest::sources::{SilentScope, SourceWatch};
 use crate::live::Hub;
+use crate::store::spikes::HourCounts;
 use chrono::{DateTime, Utc};
 use ioc_shared::alerts::{
-    is_rate, metric_source, score_figure, summary_figure, MetricSource, Rule,
+    is_rate, metric_source, score_figure, spike_multiple, summary_figure, MetricSource, Rule,
 };
 use ioc_shared::live::View;
 use ioc_shared::summary::Window;
@@ -33,6 +36,8 @@ pub const RELOAD_EVERY: Duration = Duration::from_secs(10);
 /// How often conditions waiting for their `for_seconds`, and sources' silence, are checked
 /// again when nothing else changes.
 pub const RECHECK_EVERY: Duration = Duration::from_secs(1);
+/// How often complaints are counted again for `complaints.spike` rules.
+pub const SPIKE_EVERY: Duration = Duration::from_secs(5);
 /// How often unacknowledged alerts are checked for escalation.
 pub const ESCALATE_EVERY: Duration = Duration::from_secs(5);
 /// Shortest time between two writes of an open alert's value.
@@ -83,11 +88,12 @@ impl Evaluator {
     pub async fn run(self) {
         let mut followers: HashMap<ScopeKey, Follower> = HashMap::new();
         let mut silence: Option<Follower> = None;
+        let mut spikes: Option<Follower> = None;
         let rules_changed = self.alerts.rules_changed();
         let mut escalation = tokio::time::interval(ESCALATE_EVERY);
         loop {
             match self.alerts.all_rules().await {
-                Ok(rules) => self.follow(&mut followers, &mut silence, rules),
+                Ok(rules) => self.follow(&mut followers, &mut silence, &mut spikes, rules),
                 Err(error) => tracing::warn!(%error, "alert rules not read; retrying"),
             }
             let reload = tokio::time::sleep(RELOAD_EVERY);
@@ -112,16 +118,22 @@ impl Evaluator {
         &self,
         followers: &mut HashMap<ScopeKey, Follower>,
         silence: &mut Option<Follower>,
+        spikes: &mut Option<Follower>,
         rules: Vec<Rule>,
     ) {
         let mut wanted: HashMap<ScopeKey, Vec<Arc<Rule>>> = HashMap::new();
         let mut silent_rules: Vec<Arc<Rule>> = Vec::new();
+        let mut spike_rules: Vec<Arc<Rule>> = Vec::new();
         for rule in rules.into_iter().map(Arc::new) {
             let view = match metric_source(&rule.spec.metric, rule.spec.window) {
                 Ok(MetricSource::Summary) => View::Summary,
                 Ok(MetricSource::Score) => View::Score,
                 Ok(MetricSource::SourceSilence) => {
                     silent_rules.push(rule);
+                    continue;
+                }
+                Ok(MetricSource::ComplaintsSpike) => {
+                    spike_rules.push(rule);
                     continue;
                 }
                 Err(error) => {
@@ -158,21 +170,40 @@ impl Evaluator {
                 }
             }
         }
-        if silent_rules.is_empty() {
-            *silence = None;
-        } else if let Some(follower) = silence.as_ref() {
-            follower.rules.send_replace(silent_rules);
-        } else {
-            let (sender, receiver) = watch::channel(silent_rules);
-            let task = tokio::spawn(follow_silence(
+        hand_over(silence, silent_rules, |receiver| {
+            tokio::spawn(follow_silence(
                 self.alerts.clone(),
                 self.sources.clone(),
                 self.catalog.clone(),
                 receiver,
                 self.clock.clone(),
-            ));
-            *silence = Some(Follower { rules: sender, task });
-        }
+            ))
+        });
+        hand_over(spikes, spike_rules, |receiver| {
+            tokio::spawn(follow_spikes(
+                self.alerts.clone(),
+                self.catalog.clone(),
+                receiver,
+                self.clock.clone(),
+            ))
+        });
+    }
+}
+
+/// Hands `rules` to the follower of a metric that one task evaluates for every rule (silence,
+/// spikes), starting it with `start` on the first rule and stopping it after the last.
+fn hand_over(
+    follower: &mut Option<Follower>,
+    rules: Vec<Arc<Rule>>,
+    start: impl FnOnce(watch::Receiver<Vec<Arc<Rule>>>) -> JoinHandle<()>,
+) {
+    if rules.is_empty() {
+        *follower = None;
+    } else if let Some(follower) = follower.as_ref() {
+        follower.rules.send_replace(rules);
+    } else {
+        let (sender, receiver) = watch::channel(rules);
+        *follower = Some(Follower { rules: sender, task: start(receiver) });
     }
 }
 
@@ -265,6 +296,61 @@ async fn follow_silence(
             _ = tokio::time::sleep(RECHECK_EVERY) => {}
         }
     }
+}
+
+/// Follows complaint spikes for every `complaints.spike` rule: every [`SPIKE_EVERY`] the
+/// complaints of the last hour and of the same hour on the previous weeks are counted per unit
+/// (one query), summed up the tree, and each rule's units get their multiple.
+async fn follow_spikes(
+    alerts: Alerts,
+    catalog: Catalog,
+    mut rules: watch::Receiver<Vec<Arc<Rule>>>,
+    clock: Clock,
+) {
+    let mut conditions: HashMap<String, Conditions> = HashMap::new();
+    loop {
+        let current = rules.borrow_and_update().clone();
+        let now = clock.now();
+        match crate::store::spikes::complaints_by_hour(&alerts.pool, now).await {
+            Ok(own) => {
+                let within = subtree_counts(&catalog, own);
+                for rule in &current {
+                    for unit in units_of(rule, &catalog) {
+                        let counts = within.get(&unit).copied().unwrap_or_default();
+                        let value = spike_multiple(counts[0], &counts[1..], rule.spec.min_sample);
+                        let values = std::iter::once((rule.clone(), value));
+                        let unit_conditions = conditions.entry(unit.clone()).or_default();
+                        evaluate(&alerts, &unit, values, unit_conditions, now).await;
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "complaints not counted for spikes; retrying"),
+        }
+        for unit_conditions in conditions.values_mut() {
+            forget_other_rules(unit_conditions, &current);
+        }
+        tokio::select! {
+            changed = rules.changed() => if changed.is_err() { return },
+            _ = tokio::time::sleep(SPIKE_EVERY) => {}
+        }
+    }
+}
+
+/// Each unit's own counts added to it and every unit above it.
+fn subtree_counts(
+    catalog: &Catalog,
+    own: HashMap<String, HourCounts>,
+) -> HashMap<String, HourCounts> {
+    let mut within: HashMap<String, HourCounts> = HashMap::new();
+    for (unit, counts) in own {
+        for above in catalog.self_and_ancestors(&unit) {
+            let total = within.entry(above.code.clone()).or_default();
+            for (sum, count) in total.iter_mut().zip(counts) {
+                *sum += count;
+            }
+        }
+    }
+    within
 }
 
 /// Evaluates rules for one unit with their values and fires, updates or resolves alerts.

@@ -184,6 +184,18 @@ pub fn defaults(root: &str) -> Vec<RuleSpec> {
             )
         },
         rule("Phản ánh quá hạn trên 20", "complaints.overdue", Window::Hours24, Op::Above, 20.0),
+        // A mean of at least one complaint an hour at that hour (4 over the 4 weeks), so a
+        // ward's first complaints of a quiet evening are no "spike".
+        RuleSpec {
+            min_sample: 4,
+            ..rule(
+                "Phản ánh tăng đột biến gấp 3 lần",
+                "complaints.spike",
+                Window::Hours24,
+                Op::AtLeast,
+                3.0,
+            )
+        },
     ]
 }
 

@@ -21,6 +21,7 @@ pub mod open311;
 pub mod outbox;
 pub mod retention;
 pub mod score;
+pub mod spikes;
 pub mod sql;
 pub mod traffic;
 

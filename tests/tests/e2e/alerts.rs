@@ -1,7 +1,7 @@
 //! Alerts: rules that watch a unit's figures, raised live (once across replicas),
 //! acknowledged, resolved by themselves; who may write rules and see alerts.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use ioc_shared::access::Role;
 use ioc_tests::events::*;
 use ioc_tests::{
@@ -367,6 +367,84 @@ async fn rules_are_checked_scoped_listed_replaced_and_deleted(pool: PgPool) {
     server.cleanup().await;
 }
 
+/// `complaints.spike`: the last hour's complaints over the mean of the same hour on the previous
+/// four same weekdays, for the unit and each unit above it (one alert each); a baseline under
+/// `min_sample` is not evaluated; when the hour moves on (the clock, no event) the alerts resolve.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_complaint_spike_over_the_same_hour_of_four_weekdays_fires_up_the_tree_and_ends_with_the_hour(
+    pool: PgPool,
+) {
+    const QUIET_WARD: &str = "00001"; // Phường Phúc Xá, in Quận Ba Đình too
+    let start = DateTime::from_timestamp(ioc_tests::now().timestamp(), 0).unwrap();
+    let clock = ioc_shared::time::Clock::manual(start);
+    let server = TestServer::start_clocked(&pool, clock.clone()).await;
+    let rule = json!({
+        "name": "Phản ánh tăng đột biến", "unit": DISTRICT, "include_children": true,
+        "metric": "complaints.spike", "window": "24h", "op": ">=", "threshold": 3,
+        "min_sample": 4, "severity": "warning", "notify": {"roles": ["chief"]}
+    });
+    let (status, rule) =
+        post(&server.http, format!("{}/api/v1/alerts/rules", server.base), &rule).await;
+    assert_eq!(status, 201, "{rule}");
+
+    let mut events = Vec::new();
+    let mut complaint = |unit: &str, at: DateTime<Utc>| {
+        let n = events.len();
+        let due = at + Duration::days(10);
+        events.push(complaint_received(
+            &format!("S{n}"),
+            unit,
+            &format!("PA-{n}"),
+            at,
+            due,
+            "moi_truong",
+            "zalo",
+        ));
+    };
+    // The ward's same hour on the previous four same weekdays: 2 + 1 + 0 + 1 = a mean of 1.
+    for (weeks, count) in [(1, 2), (2, 1), (3, 0), (4, 1)] {
+        for minute in 0..count {
+            complaint(WARD, start - Duration::weeks(weeks) - Duration::minutes(30 + minute));
+        }
+    }
+    // Outside those hours: counted by nobody.
+    complaint(WARD, start - Duration::weeks(1) - Duration::minutes(61));
+    complaint(WARD, start - Duration::days(6) - Duration::minutes(30));
+    // The quiet ward: one complaint at that hour in four weeks, under the rule's min_sample.
+    complaint(QUIET_WARD, start - Duration::weeks(2) - Duration::minutes(10));
+    // The last hour: 3 in the ward (×3), 5 in the quiet ward.
+    for minute in [50, 20, 1] {
+        complaint(WARD, start - Duration::minutes(minute));
+    }
+    for minute in [40, 30, 20, 10, 5] {
+        complaint(QUIET_WARD, start - Duration::minutes(minute));
+    }
+    server.ingest_ok(&Value::Array(events)).await;
+
+    eventually(StdDuration::from_secs(20), "the ward and its district fire", || async {
+        alerts_of(&server, &format!("unit={DISTRICT}&state=firing")).await.len() == 2
+    })
+    .await;
+    let alerts = alerts_of(&server, &format!("unit={DISTRICT}")).await;
+    let value_of = |unit: &str| {
+        alerts.iter().find(|a| a["unit"]["code"] == unit).map(|a| a["value"].as_f64().unwrap())
+    };
+    assert_eq!(value_of(WARD), Some(3.0), "3 now over a mean of 1: {alerts:?}");
+    // The district: 3 + 5 = 8 now over (2 + 1 + 0 + 1 + 1) ÷ 4 = 1.25.
+    assert_eq!(value_of(DISTRICT), Some(6.4), "{alerts:?}");
+    assert_eq!(value_of(QUIET_WARD), None, "a baseline of 1 is under min_sample 4");
+    assert!(alerts.iter().all(|a| a["metric"] == "complaints.spike" && a["threshold"] == 3.0));
+
+    // An hour later, with no event: the last hour is empty, both alerts resolve.
+    clock.advance(Duration::minutes(61));
+    eventually(StdDuration::from_secs(20), "the spike ends with its hour", || async {
+        alerts_of(&server, &format!("unit={DISTRICT}&state=resolved")).await.len() == 2
+    })
+    .await;
+    assert!(alerts_of(&server, &format!("unit={DISTRICT}&state=firing")).await.is_empty());
+    server.cleanup().await;
+}
+
 /// A fresh install has the documented default rules, installed once: a second replica or a
 /// restart adds none, and a default the city deleted stays deleted.
 #[sqlx::test(migrations = "../server/migrations")]
@@ -376,7 +454,10 @@ async fn a_fresh_install_has_the_default_rules_once_and_a_deleted_one_stays_dele
     let (_, page) = first.get("/api/v1/alerts/rules").await;
     let rules = page["rules"].as_array().unwrap().clone();
     let metrics: Vec<&str> = rules.iter().map(|r| r["metric"].as_str().unwrap()).collect();
-    assert_eq!(metrics, vec!["dossiers.on_time_rate", "source.silent", "complaints.overdue"]);
+    assert_eq!(
+        metrics,
+        vec!["dossiers.on_time_rate", "source.silent", "complaints.overdue", "complaints.spike"]
+    );
     assert!(rules.iter().all(|r| r["created_by"] == "default" && r["unit"] == "01"));
     assert_eq!(rules[0]["min_sample"], 20);
     assert_eq!(rules[0]["threshold"], 0.8);
@@ -389,7 +470,7 @@ async fn a_fresh_install_has_the_default_rules_once_and_a_deleted_one_stays_dele
     assert_eq!(deleted.status().as_u16(), 204);
     let second = TestServer::start_configured(&pool, with_defaults).await;
     let (_, page) = second.get("/api/v1/alerts/rules").await;
-    assert_eq!(page["rules"].as_array().unwrap().len(), 2, "{page}");
+    assert_eq!(page["rules"].as_array().unwrap().len(), 3, "{page}");
     first.cleanup().await;
     second.cleanup().await;
 }
