@@ -150,6 +150,13 @@ ensure_smtp_server() {
   export IOC_SMTP_SERVER_PYTHON="$IOC_ROOT/target/smtp-server-venv/bin/python"
 }
 
+# The engines the failover tests start on their own ports (a Redis master, its replica and
+# three Sentinels: Debian's redis-server, whose binary also runs `--sentinel`), even when
+# REDIS_URL names a Redis elsewhere.
+ensure_failover_engines() {
+  command -v redis-server >/dev/null || apt_install redis-server
+}
+
 # libfaketime, for the runs of the time-sensitive tests at the turns of the calendar.
 ensure_faketime() {
   command -v faketime >/dev/null || apt_install faketime

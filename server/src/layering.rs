@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// The top-level modules from the bottom up. A module may use modules of lower layers only
 /// (doc comments may link anywhere).
 const LAYERS: &[&[&str]] = &[
-    &["catalog", "calendar", "errors", "metrics", "settings"],
+    &["catalog", "calendar", "errors", "metrics", "redis_link", "settings"],
     &["config"],
     &["store"],
     &["aggregate"],

@@ -39,6 +39,8 @@
 //! - [`cli`] — the `ioc user|key|display|audit` commands; `simulator` — the demo feed (built
 //!   with the `demo` feature: `ioc demo`, which `scripts/demo.sh` runs).
 //! - [`errors`] — how an error and its causes are written in the log.
+//! - [`redis_link`] — the one link to Redis: a server, or the master a group of Sentinels
+//!   names, followed across failovers.
 //! - [`catalog`] — the administrative-unit tree; [`calendar`] — the working calendar that
 //!   working-time deadlines are counted on. Time itself (the clock, local days, months,
 //!   quarters) is `ioc_shared::time`.
@@ -48,7 +50,7 @@
 //! Imports go one way, from the bottom up (a test, `layering`, reads the source and fails on
 //! any import against this order, and on two modules of one folder that import each other):
 //!
-//! `catalog`, `calendar`, `errors`, `metrics`, `settings` → `config` → `store` → `aggregate` →
+//! `catalog`, `calendar`, `errors`, `metrics`, `redis_link`, `settings` → `config` → `store` → `aggregate` →
 //! `accounts` → `notify` → `ingest` → `apply` → `live` → `alerts` → `explanations` → `state` → `http` → `server`, `cli`, `simulator`.
 //!
 //! So the applier writes through the aggregate layout, never the reverse; accounts keep their
@@ -72,6 +74,7 @@ mod layering;
 pub mod live;
 pub mod metrics;
 pub mod notify;
+pub mod redis_link;
 pub mod server;
 pub mod settings;
 #[cfg(feature = "demo")]

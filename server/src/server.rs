@@ -231,7 +231,7 @@ pub async fn start(state: AppState, listener: TcpListener) -> Result<RunningServ
             let state = state.clone();
             move || {
                 listen_to_redis(
-                    state.redis_client.clone(),
+                    state.redis.clone(),
                     state.keys.clone(),
                     state.hub.clone(),
                     state.revocations.clone(),

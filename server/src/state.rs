@@ -14,7 +14,6 @@ use crate::settings::Settings;
 use crate::store::Store;
 use ioc_shared::time::Clock;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
 /// Shared by every handler; cheap to clone.
@@ -26,10 +25,9 @@ pub struct AppState {
     pub catalog: Catalog,
     /// PostgreSQL, the truth.
     pub store: Store,
-    /// Multiplexed Redis connection for reads and the applier's writes.
-    pub redis: redis::aio::ConnectionManager,
-    /// Used to open the pub/sub connection, which needs its own socket.
-    pub redis_client: redis::Client,
+    /// Multiplexed Redis connection for reads and the applier's writes, to wherever the master
+    /// is (Sentinels followed); the pub/sub listener opens its own socket through it.
+    pub redis: crate::redis_link::RedisLink,
     pub keys: Keys,
     /// One computation per subscribed scope, fanned out to every subscriber.
     pub hub: Hub,
@@ -69,24 +67,13 @@ pub struct AppState {
 pub enum StartError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    #[error("Redis: {0}")]
-    Redis(#[from] redis::RedisError),
+    #[error(transparent)]
+    Redis(#[from] crate::redis_link::LinkError),
     #[error("cannot listen: {0}")]
     Listen(#[from] std::io::Error),
     /// A setting that cannot be used as given.
     #[error("{0}")]
     Setting(String),
-}
-
-/// Redis connection settings: a call that gets no answer fails instead of waiting for ever.
-pub fn redis_connection(
-    client: &redis::Client,
-) -> redis::RedisResult<redis::aio::ConnectionManager> {
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(5)))
-        .set_number_of_retries(2);
-    redis::aio::ConnectionManager::new_lazy_with_config(client.clone(), config)
 }
 
 impl AppState {
@@ -129,8 +116,7 @@ impl AppState {
         store: Store,
         clock: Clock,
     ) -> Result<AppState, StartError> {
-        let redis_client = redis::Client::open(settings.redis_url.as_str())?;
-        let redis = redis_connection(&redis_client)?;
+        let redis = crate::redis_link::RedisLink::open(&settings.redis_url)?;
         let keys = Keys::new(settings.redis_prefix.clone());
         let hub =
             Hub::new(redis.clone(), keys.clone(), catalog.clone(), store.clone(), clock.clone());
@@ -191,7 +177,6 @@ impl AppState {
             catalog,
             store,
             redis,
-            redis_client,
             keys,
             hub,
             applier,

@@ -3,6 +3,7 @@
 //! prefix per test, so tests run in parallel).
 #![allow(clippy::unwrap_used)]
 
+pub mod engines;
 pub mod events;
 pub mod fuzz;
 pub mod receivers;

@@ -2,17 +2,17 @@
 //! or display at once (`session:<hash>`, `user:<id>`, `display:<id>`).
 
 use crate::aggregate::Keys;
-use redis::aio::ConnectionManager;
+use crate::redis_link::RedisLink;
 
 #[derive(Clone)]
 pub struct Revoker {
-    redis: ConnectionManager,
+    redis: RedisLink,
     /// The pub/sub channel every replica's change feed follows.
     channel: String,
 }
 
 impl Revoker {
-    pub fn new(redis: ConnectionManager, keys: &Keys) -> Revoker {
+    pub fn new(redis: RedisLink, keys: &Keys) -> Revoker {
         Revoker { redis, channel: keys.revoked_channel() }
     }
 

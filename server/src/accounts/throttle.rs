@@ -9,7 +9,7 @@
 //! get past the limit.
 
 use crate::aggregate::Keys;
-use redis::aio::ConnectionManager;
+use crate::redis_link::RedisLink;
 use std::time::Duration;
 
 /// Failed attempts are counted over this window.
@@ -56,7 +56,7 @@ return 1
 
 /// The counters of one attempt.
 pub struct Throttle {
-    redis: ConnectionManager,
+    redis: RedisLink,
     pair_key: String,
     address_key: String,
     name_key: String,
@@ -76,7 +76,7 @@ impl Throttle {
     /// `kind` separates the counters of different doors (`login`, `pair`, `ingest`); `name` is
     /// the username tried (`None` where there is none: pairing codes, ingest keys).
     pub fn new(
-        redis: ConnectionManager,
+        redis: RedisLink,
         keys: &Keys,
         kind: &str,
         name: Option<&str>,

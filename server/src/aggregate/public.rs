@@ -5,11 +5,11 @@
 use super::summary::{self, SummaryError};
 use super::Keys;
 use crate::catalog::Catalog;
+use crate::redis_link::RedisLink;
 use crate::store::Store;
 use chrono::{DateTime, Utc};
 use ioc_shared::public::{PublicBoard, PublicOfficer, PublicUnitFigures, LICENCE};
 use ioc_shared::summary::Window;
-use redis::aio::ConnectionManager;
 
 /// A unit on the board, and whether the names of its late officers are published.
 #[derive(Debug, Clone, Copy)]
@@ -20,7 +20,7 @@ pub struct Disclosed<'a> {
 
 /// The public units' figures now. Units no longer in the catalog are left out.
 pub async fn compute(
-    redis: &mut ConnectionManager,
+    redis: &mut RedisLink,
     keys: &Keys,
     store: &Store,
     catalog: &Catalog,

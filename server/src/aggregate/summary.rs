@@ -7,6 +7,7 @@
 
 use super::{Granularity, Keys};
 use crate::catalog::{Catalog, Unit};
+use crate::redis_link::RedisLink;
 use crate::store::item::{counter, processing_bin_hours};
 use crate::store::Store;
 use chrono::{DateTime, Utc};
@@ -17,7 +18,6 @@ use ioc_shared::summary::{
     OfficerFigures, Percentiles, Previous, PreviousComplaints, PreviousDossiers, PreviousTasks,
     Summary, TaskFigures, UnitRef, Window,
 };
-use redis::aio::ConnectionManager;
 use std::collections::{BTreeMap, HashMap};
 
 /// How many late officers a summary lists.
@@ -134,7 +134,7 @@ pub enum SummaryError {
 
 /// Computes the summary of `unit` over `window` as of `now`, from the current generation.
 pub async fn compute(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisLink,
     keys: &Keys,
     history: &Store,
     catalog: &Catalog,
@@ -164,7 +164,7 @@ struct WindowTotals {
 /// of the current generation, no round trip is spent asking for it first.
 #[allow(clippy::too_many_arguments)]
 pub async fn compute_windows(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisLink,
     base: &Keys,
     history: &Store,
     catalog: &Catalog,
@@ -379,7 +379,7 @@ fn state_pipeline(
 /// summary's count and top ten come from (so the list and the tile always agree): how many
 /// there are, and those from `offset` on (at most `limit`, at least one).
 pub async fn late_officers_page(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisLink,
     base: &Keys,
     catalog: &Catalog,
     unit: &Unit,
@@ -423,7 +423,7 @@ pub async fn late_officers_page(
 /// The late officers of `unit`: how many, and the first [`TOP_LATE_OFFICERS`] with their
 /// names and the unit holding most of their late work.
 async fn late_officer_figures(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisLink,
     keys: &Keys,
     catalog: &Catalog,
     unit: &Unit,

@@ -2,8 +2,8 @@
 
 use super::{Granularity, Keys, MEMBER_SEPARATOR, PATH_SEPARATOR};
 use crate::catalog::Catalog;
+use crate::redis_link::RedisLink;
 use crate::store::item::{counter, Due, ItemDelta};
-use redis::aio::ConnectionManager;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeSet, HashMap};
 
@@ -324,7 +324,7 @@ pub static ADVANCE_SCRIPT: std::sync::LazyLock<String> =
 /// checks and advances the marker on its own, so every row is written exactly once whatever
 /// another replica does meanwhile. The answers come in the rows' order.
 pub async fn apply_many(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisLink,
     keys: &Keys,
     rows: &[(i64, &Ops)],
 ) -> redis::RedisResult<Vec<Applied>> {
@@ -361,7 +361,7 @@ pub async fn apply_many(
 /// Writes one outbox row's ops into a generation being built (catching up on the outbox after
 /// its snapshot, [`SnapshotWriter`]), exactly once past its marker.
 pub async fn build(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisLink,
     keys: &Keys,
     seq: i64,
     ops: &Ops,
@@ -473,14 +473,14 @@ impl SnapshotWriter {
 
 /// Runs one of the pipelines of [`SnapshotWriter::pipelines`] (they go in order).
 pub async fn write_pipeline(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisLink,
     pipeline: redis::Pipeline,
 ) -> redis::RedisResult<()> {
     pipeline.query_async::<()>(conn).await
 }
 
 /// Deletes every key under the prefix (rebuild only).
-pub async fn clear(conn: &mut ConnectionManager, keys: &Keys) -> redis::RedisResult<()> {
+pub async fn clear(conn: &mut RedisLink, keys: &Keys) -> redis::RedisResult<()> {
     clear_prefix(conn, keys.prefix()).await
 }
 
@@ -512,10 +512,7 @@ pub async fn clear_prefix<C: redis::aio::ConnectionLike + Send>(
 
 /// Deletes every generation but the current one (old ones, and any left by a rebuild that
 /// died half-way).
-pub async fn clear_other_generations(
-    conn: &mut ConnectionManager,
-    keys: &Keys,
-) -> redis::RedisResult<()> {
+pub async fn clear_other_generations(conn: &mut RedisLink, keys: &Keys) -> redis::RedisResult<()> {
     let Some(current) = super::current(conn, keys).await? else { return Ok(()) };
     let keep = current.generation_prefix();
     let pattern = format!("{}g*", escape_glob(keys.prefix()));
@@ -563,7 +560,7 @@ fn escape_glob(text: &str) -> String {
 
 /// Tells every replica which units changed.
 pub async fn publish_changed(
-    conn: &mut ConnectionManager,
+    conn: &mut RedisLink,
     keys: &Keys,
     units: &BTreeSet<String>,
 ) -> redis::RedisResult<()> {
@@ -578,7 +575,7 @@ pub async fn publish_changed(
 /// recomputed. A lost announcement only delays those views until their next change; what
 /// changed is stored.
 pub async fn announce_unit(
-    conn: &ConnectionManager,
+    conn: &RedisLink,
     keys: &Keys,
     catalog: &crate::catalog::Catalog,
     unit: &str,

@@ -54,7 +54,7 @@ pub struct Alerts {
     rules_changed: Arc<Notify>,
     /// Announces an alert's change on the change feed, so every replica's live `alerts` view
     /// of the unit and the units above it is recomputed.
-    redis: redis::aio::ConnectionManager,
+    redis: crate::redis_link::RedisLink,
     keys: Keys,
     /// How notifications are queued: whether email is configured, and the worker to wake.
     notices: Notices,
@@ -120,7 +120,7 @@ impl Alerts {
         clock: Clock,
         catalog: Catalog,
         accounts: Accounts,
-        redis: redis::aio::ConnectionManager,
+        redis: crate::redis_link::RedisLink,
         keys: Keys,
         notices: Notices,
     ) -> Alerts {

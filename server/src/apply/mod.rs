@@ -21,8 +21,8 @@ pub mod status;
 
 use crate::aggregate::{self, Applied, Keys, Ops};
 use crate::catalog::Catalog;
+use crate::redis_link::RedisLink;
 use crate::store::{OutboxRow, Store, StoreError};
-use redis::aio::ConnectionManager;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -58,7 +58,7 @@ pub enum ApplyError {
 /// Resolves once Redis holds no current generation (it restarted empty, or lost its data),
 /// checked with one `GET` every [`LOSS_CHECK_EVERY`]: the rebuild starts within that, not at
 /// the next full poll.
-async fn generation_lost(redis: &mut ConnectionManager, keys: &Keys) {
+async fn generation_lost(redis: &mut RedisLink, keys: &Keys) {
     loop {
         tokio::time::sleep(LOSS_CHECK_EVERY).await;
         if matches!(aggregate::current(redis, keys).await, Ok(None)) {
@@ -80,7 +80,7 @@ pub(crate) async fn bounded<T, E: Into<ApplyError>>(
 #[derive(Clone)]
 pub struct Applier {
     store: Store,
-    redis: ConnectionManager,
+    redis: RedisLink,
     /// Key names without a generation; [`aggregate::current`] picks the generation.
     keys: Keys,
     catalog: Catalog,
@@ -105,7 +105,7 @@ enum Check {
 impl Applier {
     pub fn new(
         store: Store,
-        redis: ConnectionManager,
+        redis: RedisLink,
         keys: Keys,
         catalog: Catalog,
         clock: ioc_shared::time::Clock,

@@ -5,9 +5,9 @@
 
 use crate::aggregate::{self, Keys};
 use crate::metrics::METRICS;
+use crate::redis_link::RedisLink;
 use crate::store::Store;
 use ioc_shared::live::{FeedStatus, BEHIND_AFTER_SECONDS};
-use redis::aio::ConnectionManager;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -52,7 +52,7 @@ impl FeedMonitor {
     pub async fn watch(
         self,
         store: Store,
-        mut redis: ConnectionManager,
+        mut redis: RedisLink,
         keys: Keys,
         clock: ioc_shared::time::Clock,
     ) {
@@ -72,7 +72,7 @@ impl FeedMonitor {
 
 async fn measure(
     store: &Store,
-    redis: &mut ConnectionManager,
+    redis: &mut RedisLink,
     keys: &Keys,
     last_marker: &mut Option<i64>,
     clock: &ioc_shared::time::Clock,

@@ -9,7 +9,6 @@ use crate::catalog::Catalog;
 use crate::config::{
     ConnectionArgs, DisplayCommand, KeyCommand, PublicCommand, SourceCommand, UserCommand,
 };
-use crate::state::redis_connection;
 use crate::store::Store;
 use ioc_shared::access::{Role, WallView};
 use ioc_shared::live::View;
@@ -28,6 +27,8 @@ pub enum CliError {
     Store(#[from] crate::store::StoreError),
     #[error("REDIS_URL: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error(transparent)]
+    RedisLink(#[from] crate::redis_link::LinkError),
     #[error(transparent)]
     Accounts(#[from] AccountError),
     #[error(transparent)]
@@ -58,8 +59,7 @@ impl Context {
         let catalog = Catalog::load(connection.units.as_deref())?;
         let store = Store::connect_lazy(&connection.database_url, Duration::from_secs(5))?;
         store.migrate().await?;
-        let client = redis::Client::open(connection.redis_url.as_str())?;
-        let redis = redis_connection(&client)?;
+        let redis = crate::redis_link::RedisLink::open(&connection.redis_url)?;
         let clock = ioc_shared::time::Clock::system();
         let accounts = Accounts::new(store.pool.clone(), clock.clone());
         let revoker = Revoker::new(redis, &Keys::new(connection.redis_prefix.clone()));

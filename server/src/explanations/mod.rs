@@ -95,7 +95,7 @@ pub struct Explanations {
     accounts: Accounts,
     /// Announces a change on the change feed, so every replica's live summary of the unit
     /// and the units above it counts it.
-    redis: redis::aio::ConnectionManager,
+    redis: crate::redis_link::RedisLink,
     keys: Keys,
     /// Whether email is configured, and the delivery worker to wake.
     notices: Notices,
@@ -108,7 +108,7 @@ impl Explanations {
         clock: Clock,
         catalog: Catalog,
         accounts: Accounts,
-        redis: redis::aio::ConnectionManager,
+        redis: crate::redis_link::RedisLink,
         keys: Keys,
         notices: Notices,
     ) -> Explanations {

@@ -11,7 +11,7 @@ use tokio::sync::broadcast;
 /// logouts and revocations are announced (passed on to live connections). Reconnects forever;
 /// after a reconnect every scope is marked dirty, since announcements may have been missed.
 pub async fn listen_to_redis(
-    client: redis::Client,
+    redis: crate::redis_link::RedisLink,
     keys: Keys,
     hub: Hub,
     revocations: broadcast::Sender<String>,
@@ -19,14 +19,33 @@ pub async fn listen_to_redis(
     let mut backoff = Duration::from_millis(200);
     let changed = keys.changed_channel();
     let revoked = keys.revoked_channel();
+    let mut moves = redis.moves();
     loop {
-        match client.get_async_pubsub().await {
+        moves.mark_unchanged();
+        let pubsub = match redis.client().await {
+            Ok(client) => client.get_async_pubsub().await,
+            Err(error) => Err(error),
+        };
+        match pubsub {
             Ok(mut pubsub) => match pubsub.subscribe(&[changed.as_str(), revoked.as_str()]).await {
                 Ok(()) => {
                     backoff = Duration::from_millis(200);
                     hub.mark_changed(&["*".to_owned()]);
                     let mut messages = pubsub.on_message();
-                    while let Some(message) = messages.next().await {
+                    loop {
+                        // A failover moved the master: subscribe there (the old one may live
+                        // on as a replica that never hears a publication again).
+                        let message = tokio::select! {
+                            message = messages.next() => message,
+                            _ = moves.changed() => {
+                                tracing::warn!("the Redis master moved; subscribing there");
+                                break;
+                            }
+                        };
+                        let Some(message) = message else {
+                            tracing::warn!("Redis change feed closed; reconnecting");
+                            break;
+                        };
                         let payload = message.get_payload::<String>().unwrap_or_default();
                         if message.get_channel_name() == revoked {
                             let _ = revocations.send(payload);
@@ -36,7 +55,6 @@ pub async fn listen_to_redis(
                             serde_json::from_str(&payload).unwrap_or_else(|_| vec!["*".to_owned()]);
                         hub.mark_changed(&units);
                     }
-                    tracing::warn!("Redis change feed closed; reconnecting");
                 }
                 Err(error) => tracing::warn!(%error, "cannot subscribe to Redis change feed"),
             },

@@ -25,12 +25,12 @@
 use crate::aggregate::{summary, Keys};
 use crate::catalog::Catalog;
 use crate::metrics::METRICS;
+use crate::redis_link::RedisLink;
 use crate::store::Store;
 use axum::extract::ws::Utf8Bytes;
 use chrono::Utc;
 use ioc_shared::live::{ServerMessage, View};
 use ioc_shared::summary::Window;
-use redis::aio::ConnectionManager;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,7 +63,7 @@ pub struct Hub {
 struct HubInner {
     /// The scopes with at least one subscriber, and the tasks computing them.
     registry: Mutex<Registry>,
-    redis: ConnectionManager,
+    redis: RedisLink,
     keys: Keys,
     catalog: Catalog,
     /// PostgreSQL, for the calendar windows' history and the score.
@@ -133,7 +133,7 @@ struct UnitSlot {
 
 impl Hub {
     pub fn new(
-        redis: ConnectionManager,
+        redis: RedisLink,
         keys: Keys,
         catalog: Catalog,
         store: Store,
@@ -320,7 +320,7 @@ pub enum HubError {
 /// PostgreSQL) one by one.
 async fn compute_unit(
     hub: &HubInner,
-    redis: &mut ConnectionManager,
+    redis: &mut RedisLink,
     unit: &crate::catalog::Unit,
     view: View,
     windows: &[Window],

@@ -9,11 +9,11 @@ use crate::accounts::Accounts;
 use crate::aggregate::public::Disclosed;
 use crate::aggregate::Keys;
 use crate::catalog::Catalog;
+use crate::redis_link::RedisLink;
 use crate::store::Store;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use ioc_shared::public::{PublicBoard, PublicMessage};
-use redis::aio::ConnectionManager;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -64,7 +64,7 @@ impl Default for PublicFeed {
 
 /// What the board is computed from.
 pub struct Sources {
-    pub redis: ConnectionManager,
+    pub redis: RedisLink,
     pub keys: Keys,
     pub store: Store,
     pub catalog: Catalog,

@@ -8,6 +8,7 @@ mod browser;
 mod calendar;
 mod cli;
 mod explanations;
+mod failover;
 mod figures;
 mod hardening;
 mod ingest;
