@@ -150,11 +150,14 @@ ensure_smtp_server() {
   export IOC_SMTP_SERVER_PYTHON="$IOC_ROOT/target/smtp-server-venv/bin/python"
 }
 
-# The engines the failover tests start on their own ports (a Redis master, its replica and
-# three Sentinels: Debian's redis-server, whose binary also runs `--sentinel`), even when
-# REDIS_URL names a Redis elsewhere.
+# The engines the failover tests start on their own ports, even when REDIS_URL or
+# DATABASE_URL name servers elsewhere: a Redis master, its replica and three Sentinels
+# (Debian's redis-server, whose binary also runs `--sentinel`), and a PostgreSQL primary and
+# its standby (initdb, pg_ctl, pg_basebackup from Debian's postgresql).
 ensure_failover_engines() {
   command -v redis-server >/dev/null || apt_install redis-server
+  ls /usr/lib/postgresql/*/bin/pg_basebackup >/dev/null 2>&1 || apt_install postgresql
+  command -v runuser >/dev/null || apt_install util-linux
 }
 
 # libfaketime, for the runs of the time-sensitive tests at the turns of the calendar.

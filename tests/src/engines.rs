@@ -1,5 +1,6 @@
 //! Highly available engines started by the failover tests, as real processes on free ports:
-//! a Redis master, its replica and three Sentinels (`redis-server --sentinel`).
+//! a Redis master, its replica and three Sentinels (`redis-server --sentinel`); a PostgreSQL
+//! primary and its synchronous streaming standby (`initdb`, `pg_basebackup -R`).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -213,6 +214,224 @@ impl RedisGroup {
 impl Drop for RedisGroup {
     fn drop(&mut self) {
         self.master.take();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The directory of PostgreSQL's server programs (`initdb`, `pg_ctl`, `pg_basebackup`),
+/// the newest installed (`IOC_PG_BIN` may name another).
+fn pg_bin() -> PathBuf {
+    if let Ok(dir) = std::env::var("IOC_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL's server programs under /usr/lib/postgresql (scripts/test.sh)")
+        .flatten()
+        .map(|entry| entry.path().join("bin"))
+        .filter(|bin| bin.join("initdb").exists())
+        .collect();
+    versions.sort_by_key(|bin| {
+        bin.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    versions.pop().expect("initdb")
+}
+
+/// A PostgreSQL program run as the `postgres` user when the tests run as root (PostgreSQL
+/// refuses to run as root).
+fn pg_command(program: &str) -> Command {
+    let path = pg_bin().join(program);
+    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    if root {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(path);
+        command
+    } else {
+        Command::new(path)
+    }
+}
+
+fn run_pg(program: &str, args: &[&str]) {
+    let output = pg_command(program).args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A primary and a streaming standby on free ports, synchronous (`synchronous_commit = on`,
+/// the standby named in `synchronous_standby_names`): a commit is acknowledged only once the
+/// standby has it.
+pub struct PgPair {
+    pub primary_port: u16,
+    pub standby_port: u16,
+    dir: PathBuf,
+    primary: Option<Process>,
+    standby: Option<Process>,
+}
+
+impl PgPair {
+    pub async fn start() -> PgPair {
+        let dir = std::env::temp_dir().join(format!(
+            "ioc-pg-pair-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // The postgres user owns the clusters.
+        let _ = Command::new("chown").args(["postgres:", dir.to_str().unwrap()]).status();
+        let (primary_port, standby_port) = (free_port(), free_port());
+        let primary_dir = dir.join("primary");
+        let standby_dir = dir.join("standby");
+        run_pg(
+            "initdb",
+            &["-D", primary_dir.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        );
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(primary_dir.join("postgresql.conf"))
+            .and_then(|mut conf| {
+                use std::io::Write;
+                writeln!(
+                    conf,
+                    "listen_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
+                     wal_level = replica\nmax_wal_senders = 5\nsynchronous_commit = on\n\
+                     synchronous_standby_names = 'standby'\nfsync = off\n",
+                    dir.display()
+                )
+            })
+            .unwrap();
+        let mut pair =
+            PgPair { primary_port, standby_port, dir: dir.clone(), primary: None, standby: None };
+        pair.primary = Some(pair.postgres(&primary_dir, primary_port));
+        pair.wait_for(primary_port).await;
+        run_pg(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary_port.to_string(),
+                "-U",
+                "postgres",
+                "-D",
+                standby_dir.to_str().unwrap(),
+                "-R",
+                "-X",
+                "stream",
+            ],
+        );
+        // The standby names itself as the synchronous one. Promoted, it has no standby of its
+        // own: it must not wait for one (what Patroni does outside its strict mode).
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(standby_dir.join("postgresql.auto.conf"))
+            .and_then(|mut conf| {
+                use std::io::Write;
+                writeln!(
+                    conf,
+                    "primary_conninfo = 'host=127.0.0.1 port={primary_port} user=postgres application_name=standby'\nsynchronous_standby_names = ''"
+                )
+            })
+            .unwrap();
+        pair.standby = Some(pair.postgres(&standby_dir, standby_port));
+        pair.wait_for(standby_port).await;
+        pair.wait_until_synchronous().await;
+        pair
+    }
+
+    fn postgres(&self, data: &std::path::Path, port: u16) -> Process {
+        let child = pg_command("postgres")
+            .args(["-D", data.to_str().unwrap(), "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Process { child }
+    }
+
+    async fn wait_for(&self, port: u16) {
+        for _ in 0..100 {
+            let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+            if let Ok(connection) = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await {
+                let _ = sqlx::Connection::close(connection).await;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("PostgreSQL did not start on port {port}");
+    }
+
+    async fn wait_until_synchronous(&self) {
+        let url = format!("postgres://postgres@127.0.0.1:{}/postgres", self.primary_port);
+        for _ in 0..100 {
+            let state: Option<String> = async {
+                let mut connection =
+                    <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.ok()?;
+                sqlx::query_scalar(
+                    "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'standby'",
+                )
+                .fetch_optional(&mut connection)
+                .await
+                .ok()?
+            }
+            .await;
+            if state.as_deref() == Some("sync") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the standby did not become synchronous");
+    }
+
+    /// `DATABASE_URL` naming both hosts, the libpq way.
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{},127.0.0.1:{}/postgres?target_session_attrs=read-write",
+            self.primary_port, self.standby_port
+        )
+    }
+
+    /// `kill -9` of the primary's postmaster (its pid from `postmaster.pid`: the process the
+    /// test started may be `runuser`).
+    pub fn kill_primary(&mut self) {
+        let pid = postmaster_pid(&self.dir.join("primary")).expect("the primary runs");
+        let status = Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+        assert!(status.success(), "kill -9 {pid}");
+        if let Some(mut primary) = self.primary.take() {
+            let _ = primary.child.wait();
+        }
+    }
+
+    /// `pg_ctl promote` of the standby.
+    pub fn promote_standby(&self) {
+        run_pg("pg_ctl", &["promote", "-w", "-D", self.dir.join("standby").to_str().unwrap()]);
+    }
+}
+
+/// The postmaster's pid, from the first line of its data directory's `postmaster.pid`.
+fn postmaster_pid(data: &std::path::Path) -> Option<u32> {
+    std::fs::read_to_string(data.join("postmaster.pid")).ok()?.lines().next()?.trim().parse().ok()
+}
+
+impl Drop for PgPair {
+    fn drop(&mut self) {
+        for data in ["primary", "standby"] {
+            if let Some(pid) = postmaster_pid(&self.dir.join(data)) {
+                let _ = Command::new("kill")
+                    .args(["-9", &pid.to_string()])
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+        self.primary.take();
+        self.standby.take();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

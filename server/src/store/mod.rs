@@ -19,6 +19,7 @@ pub mod item;
 pub mod lists;
 pub mod open311;
 pub mod outbox;
+pub mod primary;
 pub mod retention;
 pub mod score;
 pub mod spikes;
@@ -63,9 +64,19 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::Io(_)
             | sqlx::Error::PoolClosed
             | sqlx::Error::Tls(_) => StoreError::Unavailable(error),
+            sqlx::Error::Database(ref e) if e.code().as_deref().is_some_and(is_failover_code) => {
+                StoreError::Unavailable(error)
+            }
             other => StoreError::Database(other),
         }
     }
+}
+
+/// SQLSTATEs a failover or a restart causes, not a bad statement: a connection lost (class
+/// 08), the server shutting down, crashed or starting up (57P01–57P03), a write on a host
+/// that is (now) a standby (25006).
+fn is_failover_code(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "25006")
 }
 
 impl StoreError {
@@ -125,12 +136,23 @@ pub struct Store {
 
 impl Store {
     /// Connects lazily, so the server starts (and answers 503) while PostgreSQL is down.
+    /// A URL naming several hosts follows the one that accepts writes ([`primary`]).
     pub fn connect_lazy(url: &str, acquire_timeout: Duration) -> Result<Store, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(acquire_timeout)
-            .connect_lazy(url)
-            .map_err(StoreError::Database)?;
+        let options = PgPoolOptions::new().max_connections(16).acquire_timeout(acquire_timeout);
+        let mut hosts = primary::hosts_of(url).map_err(|e| match e {
+            primary::HostsError::Options(e) => StoreError::Database(e),
+            invalid => StoreError::Database(sqlx::Error::Configuration(Box::new(invalid))),
+        })?;
+        let pool = if hosts.len() > 1 {
+            primary::pool_on_primary(options, hosts)
+        } else {
+            let Some(host) = hosts.pop() else {
+                return Err(StoreError::Database(sqlx::Error::Configuration(
+                    "DATABASE_URL names no host".into(),
+                )));
+            };
+            options.connect_lazy_with(host)
+        };
         Ok(Store { pool })
     }
 
