@@ -240,6 +240,10 @@ pub struct ServeArgs {
     /// Directory of the built dashboard.
     #[arg(long, env = "IOC_WEB_DIR", default_value = "dist")]
     pub web_dir: PathBuf,
+    /// A PostgreSQL replica for heavy reads (item lists and CSV, series, open data); default:
+    /// the primary.
+    #[arg(long, env = "IOC_DATABASE_READ_URL", hide_env_values = true)]
+    pub database_read_url: Option<String>,
     /// Seconds a request waits for a PostgreSQL connection before answering 503.
     #[arg(long, env = "IOC_DATABASE_TIMEOUT", default_value_t = 5)]
     pub database_timeout: u64,
@@ -307,6 +311,7 @@ impl ServeArgs {
     pub fn settings(&self) -> Settings {
         Settings {
             database_url: self.connection.database_url.clone(),
+            database_read_url: self.database_read_url.clone().filter(|u| !u.is_empty()),
             redis_url: self.connection.redis_url.clone(),
             redis_prefix: self.connection.redis_prefix.clone(),
             ingest_token: self.ingest_token.clone().filter(|t| !t.is_empty()),

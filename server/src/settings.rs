@@ -9,6 +9,9 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: String,
+    /// A PostgreSQL replica for heavy reads that may lag a little (item lists and their CSV,
+    /// daily series and open data); `None`: everything reads the primary.
+    pub database_read_url: Option<String>,
     pub redis_url: String,
     /// Prefix of every Redis key and channel, so deployments and tests can share a Redis.
     pub redis_prefix: String,

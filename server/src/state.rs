@@ -96,7 +96,10 @@ impl AppState {
     /// Builds the state. Connections are lazy: the server starts, and says 503, while
     /// PostgreSQL or Redis are down.
     pub fn new(settings: Settings, catalog: Catalog) -> Result<AppState, StartError> {
-        let store = Store::connect_lazy(&settings.database_url, settings.database_timeout)?;
+        let mut store = Store::connect_lazy(&settings.database_url, settings.database_timeout)?;
+        if let Some(url) = &settings.database_read_url {
+            store.reads = Store::connect_lazy(url, settings.database_timeout)?.pool;
+        }
         AppState::with_store(settings, catalog, store)
     }
 

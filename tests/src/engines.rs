@@ -398,6 +398,11 @@ impl PgPair {
         )
     }
 
+    /// `DATABASE_URL` of one of the pair.
+    pub fn url_of(&self, port: u16) -> String {
+        format!("postgres://postgres@127.0.0.1:{port}/postgres")
+    }
+
     /// `kill -9` of the primary's postmaster (its pid from `postmaster.pid`: the process the
     /// test started may be `runuser`).
     pub fn kill_primary(&mut self) {

@@ -40,6 +40,7 @@ pub fn web_dir() -> PathBuf {
 pub fn settings(prefix: &str) -> Settings {
     Settings {
         database_url: String::new(),
+        database_read_url: None,
         redis_url: redis_url(),
         redis_prefix: prefix.to_owned(),
         ingest_token: Some(TOKEN.to_owned()),
@@ -104,7 +105,7 @@ impl TestServer {
             .unwrap();
         let mut settings = settings(prefix);
         configure(&mut settings);
-        let state = AppState::with_store(settings, catalog, Store { pool: own_pool }).unwrap();
+        let state = AppState::with_store(settings, catalog, Store::new(own_pool)).unwrap();
         TestServer::start_state(state).await
     }
 
@@ -130,7 +131,7 @@ impl TestServer {
         let state = AppState::with_clock(
             settings,
             Catalog::load(None).unwrap(),
-            Store { pool: own_pool },
+            Store::new(own_pool),
             clock,
         )
         .unwrap();
@@ -160,7 +161,7 @@ impl TestServer {
         let state = AppState::with_store(
             settings(prefix),
             Catalog::load(None).unwrap(),
-            Store { pool: own_pool },
+            Store::new(own_pool),
         )
         .unwrap();
         TestServer::start_state(state).await
@@ -435,7 +436,7 @@ impl ServerThread {
                 let state = AppState::with_store(
                     settings(&prefix),
                     Catalog::load(None).unwrap(),
-                    Store { pool },
+                    Store::new(pool),
                 )
                 .unwrap();
                 let bind = addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());

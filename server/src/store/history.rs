@@ -132,7 +132,7 @@ impl Store {
             .bind(unit)
             .bind(from)
             .bind(to)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reads)
             .await?)
     }
 }

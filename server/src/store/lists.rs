@@ -142,7 +142,7 @@ impl Store {
     ) -> Result<(i64, Vec<ListedItem>), StoreError> {
         let mut count = QueryBuilder::new("SELECT count(*) FROM items WHERE ");
         push_list_filter(&mut count, query);
-        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let total: i64 = count.build_query_scalar().fetch_one(&self.reads).await?;
 
         let (sort, sort_type) = sort_of(query.state);
         let mut page = QueryBuilder::new("SELECT ");
@@ -165,7 +165,7 @@ impl Store {
                 .push(")");
         }
         page.push(" ORDER BY ").push(sort).push(", item_id, source LIMIT ").push_bind(query.limit);
-        let rows: Vec<ListedItem> = page.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<ListedItem> = page.build_query_as().fetch_all(&self.reads).await?;
         Ok((total, rows))
     }
 

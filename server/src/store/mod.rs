@@ -131,10 +131,19 @@ pub async fn begin(
 
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// The primary: every write, and every read whose figure must be exact.
     pub pool: PgPool,
+    /// Heavy reads that may lag a replica's replay (item lists and their CSV, daily series and
+    /// open data): `IOC_DATABASE_READ_URL`, or the primary.
+    pub reads: PgPool,
 }
 
 impl Store {
+    /// A store reading and writing the primary `pool`.
+    pub fn new(pool: PgPool) -> Store {
+        Store { reads: pool.clone(), pool }
+    }
+
     /// Connects lazily, so the server starts (and answers 503) while PostgreSQL is down.
     /// A URL naming several hosts follows the one that accepts writes ([`primary`]).
     pub fn connect_lazy(url: &str, acquire_timeout: Duration) -> Result<Store, StoreError> {
@@ -153,7 +162,7 @@ impl Store {
             };
             options.connect_lazy_with(host)
         };
-        Ok(Store { pool })
+        Ok(Store::new(pool))
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {

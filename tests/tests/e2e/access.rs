@@ -511,7 +511,7 @@ async fn an_idle_session_expires(pool: PgPool) {
     let state = ioc_server::AppState::with_store(
         settings,
         ioc_server::catalog::Catalog::load(None).unwrap(),
-        ioc_server::store::Store { pool: pool.clone() },
+        ioc_server::store::Store::new(pool.clone()),
     )
     .unwrap();
     let server = TestServer::start_state(state).await;
