@@ -36,8 +36,8 @@ pub struct RedisGroup {
     pub master_port: u16,
     pub replica_port: u16,
     pub sentinel_ports: Vec<u16>,
-    master: Option<Process>,
-    _replica: Process,
+    /// The data servers by port.
+    servers: std::collections::HashMap<u16, Process>,
     _sentinels: Vec<Process>,
     dir: PathBuf,
 }
@@ -124,8 +124,7 @@ impl RedisGroup {
             master_port,
             replica_port,
             sentinel_ports,
-            master: Some(master),
-            _replica: replica,
+            servers: [(master_port, master), (replica_port, replica)].into_iter().collect(),
             _sentinels: sentinels,
             dir,
         };
@@ -188,11 +187,22 @@ impl RedisGroup {
 
     /// `kill -9` of the master.
     pub fn kill_master(&mut self) {
-        let mut master = self.master.take().expect("the master runs");
+        let mut master = self.servers.remove(&self.master_port).expect("the master runs");
         let pid = master.child.id();
         let status = Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
         assert!(status.success(), "kill -9 {pid}");
         let _ = master.child.wait();
+    }
+
+    /// After a promotion: the killed master comes back on its port as a replica of the new
+    /// one, and the roles swap (so the group can fail over again).
+    pub async fn restart_old_master_as_replica(&mut self, new_master: u16) {
+        let old = self.master_port;
+        let _ = std::fs::remove_file(self.dir.join(format!("dump-{old}.rdb")));
+        self.servers.insert(old, redis_data_server(&self.dir, old, Some(new_master)));
+        self.master_port = new_master;
+        self.replica_port = old;
+        self.wait_until_ready().await;
     }
 
     /// The port the Sentinels name as master now (`None` while none answers).
@@ -211,9 +221,34 @@ impl RedisGroup {
     }
 }
 
+/// A Redis data server on `port`, a replica of `master` if given; no persistence.
+fn redis_data_server(dir: &std::path::Path, port: u16, master: Option<u16>) -> Process {
+    let mut args: Vec<String> = [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--dbfilename",
+        &format!("dump-{port}.rdb"),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if let Some(master) = master {
+        args.extend(["--replicaof".into(), "127.0.0.1".into(), master.to_string()]);
+    }
+    spawn(&args)
+}
+
 impl Drop for RedisGroup {
     fn drop(&mut self) {
-        self.master.take();
+        self.servers.clear();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -266,13 +301,13 @@ fn run_pg(program: &str, args: &[&str]) {
 
 /// A primary and a streaming standby on free ports, synchronous (`synchronous_commit = on`,
 /// the standby named in `synchronous_standby_names`): a commit is acknowledged only once the
-/// standby has it.
+/// standby has it. Each cluster lives in `pg-PORT` under the pair's directory.
 pub struct PgPair {
     pub primary_port: u16,
     pub standby_port: u16,
     dir: PathBuf,
-    primary: Option<Process>,
-    standby: Option<Process>,
+    /// The processes started (maybe `runuser`), by port.
+    processes: std::collections::HashMap<u16, Process>,
 }
 
 impl PgPair {
@@ -287,79 +322,82 @@ impl PgPair {
         // The postgres user owns the clusters.
         let _ = Command::new("chown").args(["postgres:", dir.to_str().unwrap()]).status();
         let (primary_port, standby_port) = (free_port(), free_port());
-        let primary_dir = dir.join("primary");
-        let standby_dir = dir.join("standby");
+        let mut pair = PgPair { primary_port, standby_port, dir, processes: Default::default() };
+        let primary_dir = pair.data(primary_port);
         run_pg(
             "initdb",
             &["-D", primary_dir.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
         );
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(primary_dir.join("postgresql.conf"))
-            .and_then(|mut conf| {
-                use std::io::Write;
-                writeln!(
-                    conf,
-                    "listen_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
-                     wal_level = replica\nmax_wal_senders = 5\nsynchronous_commit = on\n\
-                     synchronous_standby_names = 'standby'\nfsync = off\n",
-                    dir.display()
-                )
-            })
-            .unwrap();
-        let mut pair =
-            PgPair { primary_port, standby_port, dir: dir.clone(), primary: None, standby: None };
-        pair.primary = Some(pair.postgres(&primary_dir, primary_port));
+        append(
+            &primary_dir.join("postgresql.conf"),
+            &format!(
+                "listen_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
+                 wal_level = replica\nmax_wal_senders = 5\nsynchronous_commit = on\n\
+                 synchronous_standby_names = 'standby'\nfsync = off\n",
+                pair.dir.display()
+            ),
+        );
+        pair.run(primary_port);
         pair.wait_for(primary_port).await;
+        pair.start_standby().await;
+        pair
+    }
+
+    fn data(&self, port: u16) -> PathBuf {
+        self.dir.join(format!("pg-{port}"))
+    }
+
+    fn run(&mut self, port: u16) {
+        let child = pg_command("postgres")
+            .args(["-D", self.data(port).to_str().unwrap(), "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.processes.insert(port, Process { child });
+    }
+
+    /// A fresh standby on `standby_port`, copied from the primary, named `standby` (the
+    /// synchronous one). Promoted, it must not wait for a standby of its own (what Patroni does
+    /// outside its strict mode): its own `synchronous_standby_names` is empty until a new
+    /// standby joins it.
+    async fn start_standby(&mut self) {
+        let (primary, standby) = (self.primary_port, self.standby_port);
+        let data = self.data(standby);
+        let _ = std::fs::remove_dir_all(&data);
         run_pg(
             "pg_basebackup",
             &[
                 "-h",
                 "127.0.0.1",
                 "-p",
-                &primary_port.to_string(),
+                &primary.to_string(),
                 "-U",
                 "postgres",
                 "-D",
-                standby_dir.to_str().unwrap(),
+                data.to_str().unwrap(),
                 "-R",
                 "-X",
                 "stream",
             ],
         );
-        // The standby names itself as the synchronous one. Promoted, it has no standby of its
-        // own: it must not wait for one (what Patroni does outside its strict mode).
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(standby_dir.join("postgresql.auto.conf"))
-            .and_then(|mut conf| {
-                use std::io::Write;
-                writeln!(
-                    conf,
-                    "primary_conninfo = 'host=127.0.0.1 port={primary_port} user=postgres application_name=standby'\nsynchronous_standby_names = ''"
-                )
-            })
-            .unwrap();
-        pair.standby = Some(pair.postgres(&standby_dir, standby_port));
-        pair.wait_for(standby_port).await;
-        pair.wait_until_synchronous().await;
-        pair
-    }
-
-    fn postgres(&self, data: &std::path::Path, port: u16) -> Process {
-        let child = pg_command("postgres")
-            .args(["-D", data.to_str().unwrap(), "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Process { child }
+        append(
+            &data.join("postgresql.auto.conf"),
+            &format!(
+                "primary_conninfo = 'host=127.0.0.1 port={primary} user=postgres application_name=standby'\n\
+                 synchronous_standby_names = ''\n"
+            ),
+        );
+        self.run(standby);
+        self.wait_for(standby).await;
+        self.wait_until_synchronous().await;
     }
 
     async fn wait_for(&self, port: u16) {
         for _ in 0..100 {
-            let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-            if let Ok(connection) = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await {
+            if let Ok(connection) =
+                <sqlx::PgConnection as sqlx::Connection>::connect(&self.url_of(port)).await
+            {
                 let _ = sqlx::Connection::close(connection).await;
                 return;
             }
@@ -369,8 +407,8 @@ impl PgPair {
     }
 
     async fn wait_until_synchronous(&self) {
-        let url = format!("postgres://postgres@127.0.0.1:{}/postgres", self.primary_port);
-        for _ in 0..100 {
+        let url = self.url_of(self.primary_port);
+        for _ in 0..200 {
             let state: Option<String> = async {
                 let mut connection =
                     <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.ok()?;
@@ -392,9 +430,11 @@ impl PgPair {
 
     /// `DATABASE_URL` naming both hosts, the libpq way.
     pub fn url(&self) -> String {
+        // The ports in start order: they stay the pair's two hosts whoever is primary.
+        let (first, second) =
+            (self.primary_port.min(self.standby_port), self.primary_port.max(self.standby_port));
         format!(
-            "postgres://postgres@127.0.0.1:{},127.0.0.1:{}/postgres?target_session_attrs=read-write",
-            self.primary_port, self.standby_port
+            "postgres://postgres@127.0.0.1:{first},127.0.0.1:{second}/postgres?target_session_attrs=read-write"
         )
     }
 
@@ -406,18 +446,43 @@ impl PgPair {
     /// `kill -9` of the primary's postmaster (its pid from `postmaster.pid`: the process the
     /// test started may be `runuser`).
     pub fn kill_primary(&mut self) {
-        let pid = postmaster_pid(&self.dir.join("primary")).expect("the primary runs");
+        let pid = postmaster_pid(&self.data(self.primary_port)).expect("the primary runs");
         let status = Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
         assert!(status.success(), "kill -9 {pid}");
-        if let Some(mut primary) = self.primary.take() {
+        if let Some(mut primary) = self.processes.remove(&self.primary_port) {
             let _ = primary.child.wait();
         }
     }
 
     /// `pg_ctl promote` of the standby.
     pub fn promote_standby(&self) {
-        run_pg("pg_ctl", &["promote", "-w", "-D", self.dir.join("standby").to_str().unwrap()]);
+        run_pg("pg_ctl", &["promote", "-w", "-D", self.data(self.standby_port).to_str().unwrap()]);
     }
+
+    /// After [`PgPair::kill_primary`] and [`PgPair::promote_standby`]: the roles swap, a new
+    /// standby is copied from the new primary onto the dead one's port, and the new primary
+    /// waits for it again (so the pair can fail over again).
+    pub async fn rejoin_as_standby(&mut self) {
+        std::mem::swap(&mut self.primary_port, &mut self.standby_port);
+        self.start_standby().await;
+        let primary = sqlx::PgPool::connect(&self.url_of(self.primary_port)).await.unwrap();
+        sqlx::query("ALTER SYSTEM SET synchronous_standby_names = 'standby'")
+            .execute(&primary)
+            .await
+            .unwrap();
+        sqlx::query("SELECT pg_reload_conf()").execute(&primary).await.unwrap();
+        primary.close().await;
+        self.wait_until_synchronous().await;
+    }
+}
+
+fn append(file: &std::path::Path, text: &str) {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(file)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
 }
 
 /// The postmaster's pid, from the first line of its data directory's `postmaster.pid`.
@@ -427,16 +492,15 @@ fn postmaster_pid(data: &std::path::Path) -> Option<u32> {
 
 impl Drop for PgPair {
     fn drop(&mut self) {
-        for data in ["primary", "standby"] {
-            if let Some(pid) = postmaster_pid(&self.dir.join(data)) {
+        for port in [self.primary_port, self.standby_port] {
+            if let Some(pid) = postmaster_pid(&self.data(port)) {
                 let _ = Command::new("kill")
                     .args(["-9", &pid.to_string()])
                     .stderr(Stdio::null())
                     .status();
             }
         }
-        self.primary.take();
-        self.standby.take();
+        self.processes.clear();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -7,8 +7,10 @@
 //! Every [`CHECK_EVERY`] the pool's current host is asked whether it still accepts writes; when
 //! it does not answer or is in recovery, every host is asked, the first primary found becomes
 //! the pool's target (`Pool::set_connect_options`), and connections opened before the move are
-//! dropped when next borrowed (`before_acquire`). Meanwhile storage calls fail as unavailable
-//! (503), never as a server error.
+//! dropped when next borrowed (`before_acquire`). A new connection to a host in recovery is
+//! refused (`after_connect`) and retried, so none reaches a caller, even before the first
+//! check. Meanwhile storage calls wait up to their time-out and fail as unavailable (503),
+//! never as a server error.
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
@@ -101,6 +103,21 @@ pub fn pool_on_primary(options: PgPoolOptions, hosts: Vec<PgConnectOptions>) -> 
     let pool = {
         let moves = moves.clone();
         options
+            // A host in recovery never enters the pool (at start-up too, before the first
+            // check): the connect is retried, on the new target once it moved.
+            .after_connect(|connection, _| {
+                Box::pin(async move {
+                    let in_recovery: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+                        .fetch_one(&mut *connection)
+                        .await?;
+                    if in_recovery {
+                        return Err(sqlx::Error::Protocol(
+                            "this host is a standby; waiting for the primary".into(),
+                        ));
+                    }
+                    Ok(())
+                })
+            })
             .before_acquire(move |_, meta| {
                 let stale = moves.opened_before_last_move(meta.age);
                 Box::pin(async move { Ok(!stale) })

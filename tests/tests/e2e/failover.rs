@@ -171,7 +171,11 @@ async fn a_postgres_primary_killed_under_ingest_moves_to_the_promoted_standby_an
 {
     let mut pair = ioc_tests::engines::PgPair::start().await;
     let mut settings = ioc_tests::settings(&ioc_tests::fresh_prefix());
-    settings.database_url = pair.url();
+    // The standby first: the server must still start (migrations write) on the primary.
+    settings.database_url = format!(
+        "postgres://postgres@127.0.0.1:{},127.0.0.1:{}/postgres?target_session_attrs=read-write",
+        pair.standby_port, pair.primary_port
+    );
     settings.database_timeout = StdDuration::from_secs(2);
     let state =
         ioc_server::AppState::new(settings, ioc_server::catalog::Catalog::load(None).unwrap())
