@@ -211,7 +211,8 @@ async fn a_postgres_primary_killed_under_ingest_moves_to_the_promoted_standby_an
     // The old primary is gone: what was acknowledged after the promotion went to the new one
     // (a switch inside the 2 s connection wait is not even seen as a 503).
     let old_primary = pair.url_of(pair.primary_port);
-    assert!(sqlx::PgPool::connect(&old_primary).await.is_err(), "the old primary is dead");
+    let reached = <sqlx::PgConnection as sqlx::Connection>::connect(&old_primary).await;
+    assert!(reached.is_err(), "the old primary is dead");
     // Synchronous replication: every acknowledged event is on the promoted standby.
     let promoted_host = format!("postgres://postgres@127.0.0.1:{}/postgres", pair.standby_port);
     let standby = sqlx::PgPool::connect(&promoted_host).await.unwrap();
