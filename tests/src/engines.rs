@@ -289,8 +289,11 @@ fn pg_command(program: &str) -> Command {
     }
 }
 
-fn run_pg(program: &str, args: &[&str]) {
-    let output = pg_command(program).args(args).output().unwrap();
+async fn run_pg(program: &str, args: &[&str]) {
+    // Asynchronously: a base backup or a promotion takes a moment the runtime's other tasks
+    // (ingest, screens) must not wait for.
+    let output =
+        tokio::process::Command::from(pg_command(program)).args(args).output().await.unwrap();
     assert!(
         output.status.success(),
         "{program} {args:?}: {}{}",
@@ -327,7 +330,8 @@ impl PgPair {
         run_pg(
             "initdb",
             &["-D", primary_dir.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-        );
+        )
+        .await;
         append(
             &primary_dir.join("postgresql.conf"),
             &format!(
@@ -340,6 +344,7 @@ impl PgPair {
         pair.run(primary_port);
         pair.wait_for(primary_port).await;
         pair.start_standby().await;
+        pair.wait_until_synchronous().await;
         pair
     }
 
@@ -379,8 +384,12 @@ impl PgPair {
                 "-R",
                 "-X",
                 "stream",
+                // A fast checkpoint: a spread one waits minutes on a busy primary.
+                "-c",
+                "fast",
             ],
-        );
+        )
+        .await;
         append(
             &data.join("postgresql.auto.conf"),
             &format!(
@@ -390,7 +399,6 @@ impl PgPair {
         );
         self.run(standby);
         self.wait_for(standby).await;
-        self.wait_until_synchronous().await;
     }
 
     async fn wait_for(&self, port: u16) {
@@ -455,8 +463,9 @@ impl PgPair {
     }
 
     /// `pg_ctl promote` of the standby.
-    pub fn promote_standby(&self) {
-        run_pg("pg_ctl", &["promote", "-w", "-D", self.data(self.standby_port).to_str().unwrap()]);
+    pub async fn promote_standby(&self) {
+        let data = self.data(self.standby_port);
+        run_pg("pg_ctl", &["promote", "-w", "-D", data.to_str().unwrap()]).await;
     }
 
     /// After [`PgPair::kill_primary`] and [`PgPair::promote_standby`]: the roles swap, a new

@@ -189,7 +189,7 @@ async fn a_postgres_primary_killed_under_ingest_moves_to_the_promoted_standby_an
 
     pair.kill_primary();
     tokio::time::sleep(StdDuration::from_secs(1)).await;
-    pair.promote_standby();
+    pair.promote_standby().await;
     let promoted = tokio::time::Instant::now();
     let at_promotion = record.lock().unwrap().acknowledged.len();
     loop {
