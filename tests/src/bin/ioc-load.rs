@@ -43,6 +43,14 @@ struct Args {
     /// Its password.
     #[arg(long, env = "IOC_LOAD_PASSWORD", hide_env_values = true)]
     password: String,
+    /// What the throughput phase sends. `city` (the default): items over every ward of the
+    /// catalog, 600 procedures in a Zipf law, every kind through its life (dossiers received →
+    /// assigned → some paused → resumed → resolved, complaints with fields and channels,
+    /// tasks), due times that leave 5–10 % of the open items overdue; timed until the city's
+    /// summary shows them all. `micro`: only `dossier.received`, one procedure, 8 wards (every
+    /// ward with `--until-visible`): a micro-benchmark of the ingest path.
+    #[arg(long, value_enum, default_value_t = Workload::City)]
+    workload: Workload,
     /// Events to ingest in the throughput phase.
     #[arg(long, default_value_t = 100_000)]
     events: usize,
@@ -133,6 +141,178 @@ struct Args {
     list_officers: usize,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Workload {
+    City,
+    Micro,
+}
+
+/// The figures a city workload must move in the city's 24-hour summary.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Moves {
+    dossiers_received: u64,
+    dossiers_resolved: u64,
+    complaints_received: u64,
+    tasks_assigned: u64,
+}
+
+impl Moves {
+    fn of(summary: &Value) -> Moves {
+        let n = |path: &str| path.split('.').fold(summary, |v, k| &v[k]).as_u64().unwrap_or(0);
+        Moves {
+            dossiers_received: n("dossiers.received"),
+            dossiers_resolved: n("dossiers.resolved"),
+            complaints_received: n("complaints.received"),
+            tasks_assigned: n("tasks.assigned"),
+        }
+    }
+
+    fn plus(self, other: Moves) -> Moves {
+        Moves {
+            dossiers_received: self.dossiers_received + other.dossiers_received,
+            dossiers_resolved: self.dossiers_resolved + other.dossiers_resolved,
+            complaints_received: self.complaints_received + other.complaints_received,
+            tasks_assigned: self.tasks_assigned + other.tasks_assigned,
+        }
+    }
+
+    fn reached(self, target: Moves) -> bool {
+        self.dossiers_received >= target.dossiers_received
+            && self.dossiers_resolved >= target.dossiers_resolved
+            && self.complaints_received >= target.complaints_received
+            && self.tasks_assigned >= target.tasks_assigned
+    }
+}
+
+const PROCEDURES: usize = 600;
+const FIELDS: [&str; 12] = [
+    "Hộ tịch",
+    "Đất đai",
+    "Xây dựng",
+    "Kinh doanh",
+    "Môi trường",
+    "Giao thông",
+    "Y tế",
+    "Giáo dục",
+    "Lao động",
+    "Tư pháp",
+    "Văn hóa",
+    "Thuế",
+];
+const CHANNELS: [&str; 5] = ["zalo", "hotline", "app", "portal", "direct"];
+
+/// The city workload: about `events` events of items over `wards`, in the order their times
+/// put them (an item's later events come later), and what they move in the city's summary.
+/// Items start over the last two hours; a dossier is assigned, one in ten paused and resumed,
+/// seven in ten resolved; complaints are assigned and six in ten resolved; tasks six in ten
+/// completed. About one open item in fourteen is already past its due time.
+fn city_events(run: &str, events: usize, wards: &[String]) -> (Vec<Value>, Moves) {
+    use rand::{Rng, SeedableRng};
+    let mut random = rand::rngs::StdRng::seed_from_u64(22);
+    let now = Utc::now() - Duration::seconds(5);
+    let mut timed: Vec<(chrono::DateTime<Utc>, Value)> = Vec::with_capacity(events + 8);
+    let mut moves = Moves::default();
+    let mut n = 0;
+    while timed.len() < events {
+        n += 1;
+        let unit = &wards[random.random_range(0..wards.len())];
+        let start = now - Duration::seconds(random.random_range(600..7_200));
+        let officer =
+            json!({"id": format!("cb-{unit}-{}", random.random_range(0..6)), "name": "Cán bộ"});
+        // Past its due time (while open) for about one item in fourteen.
+        let due = if random.random_bool(0.07) {
+            start + Duration::seconds(random.random_range(60..500))
+        } else {
+            now + Duration::hours(random.random_range(2..240))
+        };
+        let time = |at: chrono::DateTime<Utc>| at.to_rfc3339();
+        let mut push = |suffix: &str, at: chrono::DateTime<Utc>, body: Value| {
+            let mut event = body;
+            event["id"] = json!(format!("city-{run}-{n}-{suffix}"));
+            event["source"] = json!("ioc-load");
+            event["at"] = json!(time(at));
+            event["unit"] = json!(unit);
+            timed.push((at, event));
+        };
+        // The item's later events, a minute or so apart.
+        let gap = random.random_range(30..90);
+        let step = |k: i64| start + Duration::seconds(k * gap);
+        match random.random_range(0..10) {
+            0..=5 => {
+                let item = format!("HS-{run}-{n}");
+                // Procedure k with weight 1/k (Zipf) over PROCEDURES.
+                let k = (PROCEDURES as f64).powf(random.random::<f64>()) as usize;
+                let procedure = format!("Thủ tục {k:03}");
+                let field = FIELDS[k % FIELDS.len()];
+                let (assigned, paused, resumed, resolved) = (step(1), step(2), step(3), step(4));
+                push(
+                    "r",
+                    start,
+                    json!({"type": "dossier.received", "dossier": item,
+                    "procedure": procedure, "field": field, "channel": "online", "due": time(due)}),
+                );
+                push(
+                    "a",
+                    assigned,
+                    json!({"type": "dossier.assigned", "dossier": item, "officer": officer}),
+                );
+                if random.random_bool(0.1) {
+                    push("p", paused, json!({"type": "dossier.paused", "dossier": item}));
+                    push("u", resumed, json!({"type": "dossier.resumed", "dossier": item}));
+                }
+                moves.dossiers_received += 1;
+                if random.random_bool(0.7) {
+                    push(
+                        "d",
+                        resolved,
+                        json!({"type": "dossier.resolved", "dossier": item, "outcome": "completed"}),
+                    );
+                    moves.dossiers_resolved += 1;
+                }
+            }
+            6..=8 => {
+                let item = format!("PA-{run}-{n}");
+                let field = FIELDS[random.random_range(0..FIELDS.len())];
+                let channel = CHANNELS[random.random_range(0..CHANNELS.len())];
+                push(
+                    "r",
+                    start,
+                    json!({"type": "complaint.received", "complaint": item,
+                    "field": field, "channel": channel, "due": time(due), "summary": "Phản ánh"}),
+                );
+                push(
+                    "a",
+                    step(1),
+                    json!({"type": "complaint.assigned", "complaint": item, "officer": officer}),
+                );
+                moves.complaints_received += 1;
+                if random.random_bool(0.6) {
+                    push(
+                        "d",
+                        step(2),
+                        json!({"type": "complaint.resolved", "complaint": item, "satisfaction": "satisfied"}),
+                    );
+                }
+            }
+            _ => {
+                let item = format!("NV-{run}-{n}");
+                push(
+                    "r",
+                    start,
+                    json!({"type": "task.assigned", "task": item, "title": "Kiểm tra",
+                    "officer": officer, "due": time(due)}),
+                );
+                moves.tasks_assigned += 1;
+                if random.random_bool(0.6) {
+                    push("d", step(1), json!({"type": "task.completed", "task": item}));
+                }
+            }
+        }
+    }
+    timed.sort_by_key(|(at, _)| *at);
+    (timed.into_iter().map(|(_, event)| event).collect(), moves)
+}
+
 const WARDS: [&str; 8] = ["00001", "00004", "00006", "00037", "00040", "00091", "00163", "00166"];
 
 fn dossier(run: &str, i: usize, unit: &str) -> Value {
@@ -169,26 +349,34 @@ async fn measure(args: Args) {
     let endpoint = format!("{}/api/v1/events", args.url);
 
     // Phase 1: throughput.
-    let wards = load_wards(&args, args.until_visible);
-    let batches: Vec<Vec<Value>> = (0..args.events)
-        .collect::<Vec<_>>()
-        .chunks(args.batch.max(1))
-        .map(|chunk| chunk.iter().map(|i| dossier(&run, *i, &wards[i % wards.len()])).collect())
-        .collect();
-    let visible_cookie = if args.until_visible { Some(log_in(&http, &args).await) } else { None };
-    let city_received = |cookie: String| {
+    let city = args.workload == Workload::City;
+    let wards = load_wards(&args, args.until_visible || city);
+    let (events, moves) = if city {
+        city_events(&run, args.events, &wards)
+    } else {
+        let events: Vec<Value> =
+            (0..args.events).map(|i| dossier(&run, i, &wards[i % wards.len()])).collect();
+        (events, Moves { dossiers_received: args.events as u64, ..Moves::default() })
+    };
+    let total = events.len();
+    let batches: Vec<Vec<Value>> =
+        events.chunks(args.batch.max(1)).map(<[Value]>::to_vec).collect();
+    let until_visible = args.until_visible || city;
+    let visible_cookie = if until_visible { Some(log_in(&http, &args).await) } else { None };
+    let city_moves = |cookie: String| {
         let http = http.clone();
         let url = format!("{}/api/v1/units/01/summary?window=24h", args.url);
         async move {
             let summary: Value =
                 http.get(&url).header("cookie", cookie).send().await.unwrap().json().await.unwrap();
-            summary["dossiers"]["received"].as_u64().unwrap()
+            Moves::of(&summary)
         }
     };
     let base = match &visible_cookie {
-        Some(cookie) => city_received(cookie.clone()).await,
-        None => 0,
+        Some(cookie) => city_moves(cookie.clone()).await,
+        None => Moves::default(),
     };
+    println!("workload {:?}: {total} events over {} wards ({moves:?})", args.workload, wards.len());
     let started = Instant::now();
     let mut request_ms: Vec<f64> = futures_util::stream::iter(batches)
         .map(|batch| {
@@ -217,9 +405,9 @@ async fn measure(args: Args) {
     request_ms.sort_by(f64::total_cmp);
     println!(
         "ingest: {} events in {:.2} s = {:.0} events/s (batch {}, concurrency {})",
-        args.events,
+        total,
         elapsed,
-        args.events as f64 / elapsed,
+        total as f64 / elapsed,
         args.batch,
         args.concurrency
     );
@@ -231,12 +419,13 @@ async fn measure(args: Args) {
     );
     if let Some(cookie) = visible_cookie {
         // Durable and visible: every event acknowledged above is in the city's figures.
-        while city_received(cookie.clone()).await < base + args.events as u64 {
+        let target = base.plus(moves);
+        while !city_moves(cookie.clone()).await.reached(target) {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         let visible = started.elapsed().as_secs_f64();
         println!("visible in the city summary: {} events over {} wards in {:.2} s = {:.0} events/s (first POST → summary showing all)",
-            args.events, wards.len(), visible, args.events as f64 / visible);
+            total, wards.len(), visible, total as f64 / visible);
     }
 
     // Phase 2: event-to-screen latency on a quiet ward.
