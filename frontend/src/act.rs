@@ -368,8 +368,9 @@ pub fn Requests(
     }
 }
 
-/// One request's whole thread, and, for a chief (or an admin) while it is open, the answer box;
-/// the text being written is outside what re-renders with the thread.
+/// One request's whole thread, and the box to answer it (a chief or an admin, while it is open)
+/// or to close it once answered (a leader); the text being written is outside what re-renders
+/// with the thread.
 #[component]
 fn Thread(id: i64, acted: RwSignal<u32>) -> impl IntoView {
     let scope = expect_context::<Scope>();
@@ -382,10 +383,11 @@ fn Thread(id: i64, acted: RwSignal<u32>) -> impl IntoView {
     );
     let text = RwSignal::new(String::new());
     let failure: RwSignal<Option<String>> = RwSignal::new(None);
-    let answer = move |_| {
-        let body = BTreeMap::from([("text".to_owned(), text.get_untracked())]);
+    // Answer (`text`) or close (`note`) with what is written.
+    let send = move |action: &'static str, key: &'static str| {
+        let body = BTreeMap::from([(key.to_owned(), text.get_untracked())]);
         leptos::task::spawn_local(async move {
-            let path = format!("/api/v1/explanations/{id}/answer");
+            let path = format!("/api/v1/explanations/{id}/{action}");
             match api::post_json::<_, IgnoredAny>(&path, &body).await {
                 Ok(_) => {
                     failure.set(None);
@@ -416,19 +418,25 @@ fn Thread(id: i64, acted: RwSignal<u32>) -> impl IntoView {
             .collect_view()
             .into_any()
     };
-    // Only an open request is answered, by the unit's chief (the server decides who that is).
-    let answers = matches!(acting.role, Role::Chief | Role::Admin);
-    let closed = move || data.with(|e| e.as_ref().is_none_or(|e| e.state != "open"));
+    // An open request is answered by its unit's chief; an answered one is closed by a leader
+    // (the server decides who may; asking again, and a chief who asked, use the API).
+    let (key, action, wanted, label) = match acting.role {
+        Role::Chief | Role::Admin => {
+            ("text", "answer", "open", lang.pick("Gửi giải trình", "Send the answer"))
+        }
+        Role::Leader => {
+            ("note", "close", "answered", lang.pick("Đóng yêu cầu", "Close the request"))
+        }
+    };
+    let hidden = move || data.with(|e| e.as_ref().is_none_or(|e| e.state != wanted));
     view! {
         <div class="thread" data-thread=id>
             <ol class="messages">{messages}</ol>
-            {answers.then(|| view! {
-                <div class="reply" hidden=closed>
-                    <textarea name="reply" maxlength="4000" rows="3" placeholder=lang.pick("Nội dung giải trình…", "The answer…")
-                        prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
-                    <div class="actions"><button class="answer" on:click=answer>{lang.pick("Gửi giải trình", "Send the answer")}</button></div>
-                </div>
-            })}
+            <div class="reply" hidden=hidden>
+                <textarea name="reply" maxlength="4000" rows="3" placeholder=lang.pick("Nội dung…", "Text…")
+                    prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+                <div class="actions"><button class=action on:click=move |_| send(action, key)>{label}</button></div>
+            </div>
             {move || failure.get().map(|f| view! { <p class="error" role="alert">{f}</p> })}
         </div>
     }

@@ -1980,8 +1980,8 @@ async fn every_page_and_every_wall_view_speaks_one_language_with_a_clean_console
 /// Issue 20's screens end to end: a critical alert on a ward shows in a leader's alerts panel
 /// and header badge; he asks the ward to explain from the alert and acknowledges it; the ward's
 /// chief, on his phone (390×844), sees the request in his header, opens his inbox, reads the
-/// thread and answers; the leader's screen follows with no reload. Nothing is wider than the
-/// phone, and both consoles stay clean.
+/// thread and answers; the leader's screen follows with no reload, and he closes the request
+/// from his inbox with a note. Nothing is wider than the phone, and both consoles stay clean.
 #[sqlx::test(migrations = "../server/migrations")]
 async fn an_explanation_request_goes_from_a_leaders_alert_to_a_chiefs_phone_and_back(pool: PgPool) {
     let server = TestServer::start(&pool).await;
@@ -2098,6 +2098,37 @@ async fn an_explanation_request_goes_from_a_leaders_alert_to_a_chiefs_phone_and_
     let (_, page) = server.get("/api/v1/explanations?state=answered").await;
     assert_eq!(page["explanations"].as_array().unwrap().len(), 1, "{page}");
     assert_eq!(page["explanations"][0]["about"]["kind"], "alert");
+
+    // The leader reads the answer in his inbox and closes the request: the end of its life.
+    click(&leader, ".badge-inbox").await;
+    wait_for(&leader, "[data-panel=inbox] .request").await;
+    click(&leader, "[data-panel=inbox] .request .request-head").await;
+    wait_for_text_containing(
+        &leader,
+        ".thread .message.answer .message-text",
+        "đã liên hệ công dân",
+        StdDuration::from_secs(10),
+    )
+    .await;
+    let note = leader.find(Locator::Css(".thread textarea[name=reply]")).await.unwrap();
+    note.send_keys("Đã rõ; đề nghị phường hoàn thành trước thứ Sáu.").await.unwrap();
+    click(&leader, ".thread button.close").await;
+    wait_for_text_containing(
+        &leader,
+        "[data-panel=inbox] .request .state",
+        "Đã đóng",
+        StdDuration::from_secs(10),
+    )
+    .await;
+    wait_for_text_containing(
+        &leader,
+        ".thread .message.close .message-text",
+        "hoàn thành trước thứ Sáu",
+        StdDuration::from_secs(10),
+    )
+    .await;
+    let (_, page) = server.get("/api/v1/explanations?state=closed").await;
+    assert_eq!(page["explanations"].as_array().unwrap().len(), 1, "{page}");
 
     leader_driver.assert_console_clean(&leader, &[]).await;
     chief_driver.assert_console_clean(&phone, &[]).await;
