@@ -21,9 +21,12 @@ pub async fn listen_to_redis(
     let revoked = keys.revoked_channel();
     let mut moves = redis.moves();
     loop {
-        moves.mark_unchanged();
         let pubsub = match redis.client().await {
-            Ok(client) => client.get_async_pubsub().await,
+            Ok(client) => {
+                // Moves up to here (the first discovery too) are in this client already.
+                moves.mark_unchanged();
+                client.get_async_pubsub().await
+            }
             Err(error) => Err(error),
         };
         match pubsub {
