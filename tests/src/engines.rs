@@ -74,32 +74,8 @@ impl RedisGroup {
         std::fs::create_dir_all(&dir).unwrap();
         let master_port = free_port();
         let replica_port = free_port();
-        let server = |port: u16, extra: &[String]| {
-            let mut args: Vec<String> = [
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                dir.to_str().unwrap(),
-                "--dbfilename",
-                &format!("dump-{port}.rdb"),
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            args.extend_from_slice(extra);
-            spawn(&args)
-        };
-        let master = server(master_port, &[]);
-        let replica = server(
-            replica_port,
-            &["--replicaof".into(), "127.0.0.1".into(), master_port.to_string()],
-        );
+        let master = redis_data_server(&dir, master_port, None);
+        let replica = redis_data_server(&dir, replica_port, Some(master_port));
         let sentinel_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
         let sentinels = sentinel_ports
             .iter()
