@@ -109,35 +109,49 @@ impl RedisGroup {
     }
 
     async fn wait_until_ready(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        // A replica back after a failover may need a full sync of the figures first.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
         loop {
-            if self.ready().await {
-                return;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "the Redis group did not get ready");
+            let missing = match self.missing().await {
+                None => return,
+                Some(missing) => missing,
+            };
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the Redis group did not get ready in 120 s: {missing}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
-    async fn ready(&self) -> bool {
+    /// What the group still lacks to be ready, in words; `None` when ready.
+    async fn missing(&self) -> Option<String> {
         let info: String =
             match query(self.replica_port, redis::cmd("INFO").arg("replication")).await {
                 Ok(info) => info,
-                Err(_) => return false,
+                Err(e) => {
+                    return Some(format!("the replica {} does not answer: {e}", self.replica_port))
+                }
             };
         if !info.contains("master_link_status:up") {
-            return false;
+            return Some(format!("the replica {} is not in sync", self.replica_port));
         }
         for port in &self.sentinel_ports {
             let replicas: Vec<std::collections::HashMap<String, String>> =
                 match query(*port, redis::cmd("SENTINEL").arg("replicas").arg(MASTER_NAME)).await {
                     Ok(replicas) => replicas,
-                    Err(_) => return false,
+                    Err(e) => return Some(format!("Sentinel {port}: {e}")),
                 };
-            let known = replicas.iter().any(|r| {
-                r.get("port") == Some(&self.replica_port.to_string())
-                    && r.get("flags").is_some_and(|f| !f.contains("down"))
-            });
+            let flags = replicas
+                .iter()
+                .find(|r| r.get("port") == Some(&self.replica_port.to_string()))
+                .and_then(|r| r.get("flags").cloned());
+            if !flags.as_deref().is_some_and(|f| !f.contains("down")) {
+                return Some(format!(
+                    "Sentinel {port} sees the replica {} as {flags:?}",
+                    self.replica_port
+                ));
+            }
             let others: Vec<redis::Value> = match query(
                 *port,
                 redis::cmd("SENTINEL").arg("sentinels").arg(MASTER_NAME),
@@ -145,13 +159,13 @@ impl RedisGroup {
             .await
             {
                 Ok(others) => others,
-                Err(_) => return false,
+                Err(e) => return Some(format!("Sentinel {port}: {e}")),
             };
-            if !known || others.len() < 2 {
-                return false;
+            if others.len() < 2 {
+                return Some(format!("Sentinel {port} knows {} other Sentinels", others.len()));
             }
         }
-        true
+        None
     }
 
     /// `REDIS_URL` for the server: the master through the three Sentinels.
