@@ -146,7 +146,7 @@ impl RedisGroup {
                 .iter()
                 .find(|r| r.get("port") == Some(&self.replica_port.to_string()))
                 .and_then(|r| r.get("flags").cloned());
-            if !flags.as_deref().is_some_and(|f| !f.contains("down")) {
+            if flags.as_deref().is_none_or(|f| f.contains("down")) {
                 return Some(format!(
                     "Sentinel {port} sees the replica {} as {flags:?}",
                     self.replica_port
