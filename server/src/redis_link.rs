@@ -192,6 +192,13 @@ struct Shared {
     db: i64,
 }
 
+impl Shared {
+    /// The master in use, if one was found.
+    fn current(&self) -> Option<Master> {
+        self.master.read().ok().and_then(|master| master.clone())
+    }
+}
+
 /// Redis, wherever its master is; cheap to clone.
 #[derive(Clone)]
 pub struct RedisLink {
@@ -275,17 +282,13 @@ impl RedisLink {
         self.shared.moves.subscribe()
     }
 
-    fn current(&self) -> Option<Master> {
-        self.shared.master.read().ok().and_then(|master| master.clone())
-    }
-
     async fn master(&self) -> RedisResult<Master> {
         if self.shared.sentinel.is_some() {
             self.shared.watching.call_once(|| {
                 tokio::spawn(watch_master(Arc::downgrade(&self.shared)));
             });
         }
-        match self.current() {
+        match self.shared.current() {
             Some(master) => Ok(master),
             None => discover(&self.shared).await,
         }
@@ -328,10 +331,7 @@ fn failover_explains(error: &RedisError) -> bool {
 async fn discover(shared: &Shared) -> RedisResult<Master> {
     let Some(sentinel) = &shared.sentinel else {
         return shared
-            .master
-            .read()
-            .ok()
-            .and_then(|master| master.clone())
+            .current()
             .ok_or_else(|| RedisError::from((ErrorKind::Client, "no Redis master")));
     };
     let client = {
@@ -347,8 +347,7 @@ async fn discover(shared: &Shared) -> RedisResult<Master> {
         }
     };
     let address = client.get_connection_info().addr().to_string();
-    let current = shared.master.read().ok().and_then(|master| master.clone());
-    if let Some(current) = current.filter(|current| current.address == address) {
+    if let Some(current) = shared.current().filter(|current| current.address == address) {
         return Ok(current);
     }
     let manager = ConnectionManager::new_lazy_with_config(client.clone(), manager_config())?;

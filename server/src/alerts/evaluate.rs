@@ -275,21 +275,15 @@ async fn follow_silence(
         let current = rules.borrow_and_update().clone();
         let scopes: Vec<SilentScope> = silent.borrow_and_update().clone();
         let now = clock.now();
-        for rule in &current {
-            for unit in units_of(rule, &catalog) {
-                let minutes = scopes
-                    .iter()
-                    .filter(|scope| scope.concerns(&catalog, &unit))
-                    .map(|scope| (now - scope.since).num_seconds().max(0) as f64 / 60.0)
-                    .fold(0.0_f64, f64::max);
-                let values = std::iter::once((rule.clone(), Some(minutes.floor())));
-                let unit_conditions = conditions.entry(unit.clone()).or_default();
-                evaluate(&alerts, &unit, values, unit_conditions, now).await;
-            }
-        }
-        for unit_conditions in conditions.values_mut() {
-            forget_other_rules(unit_conditions, &current);
-        }
+        let minutes_silent = |_: &Rule, unit: &str| {
+            let minutes = scopes
+                .iter()
+                .filter(|scope| scope.concerns(&catalog, unit))
+                .map(|scope| (now - scope.since).num_seconds().max(0) as f64 / 60.0)
+                .fold(0.0_f64, f64::max);
+            Some(minutes.floor())
+        };
+        evaluate_each_unit(&alerts, &catalog, &current, &mut conditions, now, minutes_silent).await;
         tokio::select! {
             changed = silent.changed() => if changed.is_err() { return },
             changed = rules.changed() => if changed.is_err() { return },
@@ -314,25 +308,42 @@ async fn follow_spikes(
         match crate::store::spikes::complaints_by_hour(&alerts.pool, now).await {
             Ok(own) => {
                 let within = subtree_counts(&catalog, own);
-                for rule in &current {
-                    for unit in units_of(rule, &catalog) {
-                        let counts = within.get(&unit).copied().unwrap_or_default();
-                        let value = spike_multiple(counts[0], &counts[1..], rule.spec.min_sample);
-                        let values = std::iter::once((rule.clone(), value));
-                        let unit_conditions = conditions.entry(unit.clone()).or_default();
-                        evaluate(&alerts, &unit, values, unit_conditions, now).await;
-                    }
-                }
+                let multiple = |rule: &Rule, unit: &str| {
+                    let counts = within.get(unit).copied().unwrap_or_default();
+                    spike_multiple(counts[0], &counts[1..], rule.spec.min_sample)
+                };
+                evaluate_each_unit(&alerts, &catalog, &current, &mut conditions, now, multiple)
+                    .await;
             }
             Err(error) => tracing::warn!(%error, "complaints not counted for spikes; retrying"),
-        }
-        for unit_conditions in conditions.values_mut() {
-            forget_other_rules(unit_conditions, &current);
         }
         tokio::select! {
             changed = rules.changed() => if changed.is_err() { return },
             _ = tokio::time::sleep(SPIKE_EVERY) => {}
         }
+    }
+}
+
+/// Evaluates rules whose value one task computes for every unit (silence, spikes): each rule
+/// for each unit it covers, with `value_of(rule, unit)`; then forgets the conditions of rules
+/// no longer given.
+async fn evaluate_each_unit(
+    alerts: &Alerts,
+    catalog: &Catalog,
+    rules: &[Arc<Rule>],
+    conditions: &mut HashMap<String, Conditions>,
+    now: DateTime<Utc>,
+    value_of: impl Fn(&Rule, &str) -> Option<f64>,
+) {
+    for rule in rules {
+        for unit in units_of(rule, catalog) {
+            let values = std::iter::once((rule.clone(), value_of(rule, &unit)));
+            let unit_conditions = conditions.entry(unit.clone()).or_default();
+            evaluate(alerts, &unit, values, unit_conditions, now).await;
+        }
+    }
+    for unit_conditions in conditions.values_mut() {
+        forget_other_rules(unit_conditions, rules);
     }
 }
 
