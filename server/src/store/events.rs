@@ -373,21 +373,14 @@ impl Store {
             update_ids.push(key.2.as_str());
             update_contributions.push(encode("item contribution", &after)?);
         }
-        sqlx::query(
-            "UPDATE items SET contribution = u.contribution, unit = u.unit, needs_routing = u.needs_routing, updated_at = $7
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::bool[])
-                  AS u(source, kind, item_id, contribution, unit, needs_routing)
-             WHERE items.source = u.source AND items.kind = u.kind AND items.item_id = u.item_id",
-        )
-        .bind(&update_sources)
-        .bind(&update_kinds)
-        .bind(&update_ids)
-        .bind(&update_contributions)
-        .bind(&update_units)
-        .bind(&update_routing)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        // One UPDATE per item (its fold and its view together): every row version written costs
+        // an entry in each of the items' indexes.
+        views.state = Some(StateColumns {
+            contribution: update_contributions,
+            unit: update_units,
+            needs_routing: update_routing,
+            updated_at: Some(now),
+        });
         views.write(&mut tx, &update_sources, &update_kinds, &update_ids).await?;
 
         if !deltas.is_empty() {
@@ -438,9 +431,20 @@ pub const VIEW_VERSION: i16 = 1;
 /// Longest complaint text kept in a list (the event keeps it whole until the retention).
 const LIST_SUMMARY_CHARS: usize = 200;
 
+/// An item's fold, written with its view at ingest (a view refold leaves it as it is).
+#[derive(Default)]
+pub(crate) struct StateColumns<'a> {
+    contribution: Vec<serde_json::Value>,
+    unit: Vec<&'a str>,
+    needs_routing: Vec<bool>,
+    updated_at: Option<DateTime<Utc>>,
+}
+
 /// The view columns of several items, as arrays for one UNNEST update.
 #[derive(Default)]
-pub(crate) struct ViewColumns {
+pub(crate) struct ViewColumns<'a> {
+    /// Set at ingest; `None` when only the view is refolded.
+    state: Option<StateColumns<'a>>,
     open: Vec<bool>,
     paused: Vec<bool>,
     paused_since: Vec<Option<chrono::DateTime<chrono::Utc>>>,
@@ -459,7 +463,7 @@ pub(crate) struct ViewColumns {
     satisfaction: Vec<Option<String>>,
 }
 
-impl ViewColumns {
+impl ViewColumns<'_> {
     pub(crate) fn push(&mut self, view: item::ItemView) {
         self.open.push(view.open);
         self.paused.push(view.paused);
@@ -486,17 +490,25 @@ impl ViewColumns {
         kinds: &[&str],
         ids: &[&str],
     ) -> Result<(), StoreError> {
+        // UNNEST pads shorter arrays with NULL: without a fold, the fold columns stay as they are.
+        let empty = StateColumns::default();
+        let state = self.state.as_ref().unwrap_or(&empty);
         sqlx::query(
             "UPDATE items SET view_version = $19, open = u.open, paused = u.paused, paused_since = u.paused_since,
                  received_at = u.received_at, due_at = u.due_at, due_extended_at = u.due_extended_at,
                  resolved_at = u.resolved_at, outcome = u.outcome, officer_id = u.officer_id,
                  officer_name = u.officer_name, procedure = u.procedure, field = u.field, channel = u.channel,
-                 title = u.title, summary = u.summary, satisfaction = u.satisfaction
+                 title = u.title, summary = u.summary, satisfaction = u.satisfaction,
+                 contribution = COALESCE(u.contribution, items.contribution), unit = COALESCE(u.unit, items.unit),
+                 needs_routing = COALESCE(u.needs_routing, items.needs_routing),
+                 updated_at = COALESCE($24, items.updated_at)
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bool[], $5::bool[], $6::timestamptz[],
                          $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[],
-                         $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $20::text[])
+                         $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $20::text[],
+                         $21::jsonb[], $22::text[], $23::bool[])
                  AS u(source, kind, item_id, open, paused, paused_since, received_at, due_at, due_extended_at,
-                      resolved_at, outcome, officer_id, officer_name, procedure, field, channel, title, summary, satisfaction)
+                      resolved_at, outcome, officer_id, officer_name, procedure, field, channel, title, summary, satisfaction,
+                      contribution, unit, needs_routing)
              WHERE items.source = u.source AND items.kind = u.kind AND items.item_id = u.item_id",
         )
         .bind(sources)
@@ -519,6 +531,10 @@ impl ViewColumns {
         .bind(&self.summary)
         .bind(VIEW_VERSION)
         .bind(&self.satisfaction)
+        .bind(&state.contribution)
+        .bind(&state.unit)
+        .bind(&state.needs_routing)
+        .bind(state.updated_at)
         .execute(conn)
         .await?;
         Ok(())
