@@ -8,6 +8,7 @@
 //! body into entries.
 
 pub mod body;
+pub mod group;
 pub mod open311;
 pub mod sources;
 
@@ -90,8 +91,10 @@ pub struct Ingestor {
     store: Store,
     /// Woken after a batch changed aggregates, so the applier need not wait for its next poll.
     applier_wake: Arc<Notify>,
-    /// "Now": which events are too far in the future, and when a batch was stored.
+    /// "Now": which events are too far in the future.
     clock: ioc_shared::time::Clock,
+    /// Stores this replica's batches, those waiting together in one transaction.
+    writer: group::GroupWriter,
 }
 
 impl Ingestor {
@@ -101,7 +104,8 @@ impl Ingestor {
         applier_wake: Arc<Notify>,
         clock: ioc_shared::time::Clock,
     ) -> Ingestor {
-        Ingestor { catalog, store, applier_wake, clock }
+        let writer = group::GroupWriter::new(store.clone(), clock.clone());
+        Ingestor { catalog, store, applier_wake, clock, writer }
     }
 
     /// Checks and stores events given as JSON values (or per-line parse errors).
@@ -150,7 +154,8 @@ impl Ingestor {
                 }),
             }
         }
-        let outcome = self.store.ingest(&valid, now).await?;
+        let (valid, outcome) = self.writer.ingest(valid).await;
+        let outcome = outcome?;
         response.accepted = outcome.accepted;
         response.duplicates = outcome.duplicates;
         if !outcome.rejected.is_empty() {
