@@ -81,6 +81,10 @@ impl From<crate::store::StoreError> for ApiError {
     fn from(error: crate::store::StoreError) -> ApiError {
         match error {
             crate::store::StoreError::Unavailable(e) => ApiError::StorageUnavailable(Box::new(e)),
+            // Still racing another writer after the retries: try again later, nothing stored.
+            error @ crate::store::StoreError::Raced => {
+                ApiError::StorageUnavailable(Box::new(error))
+            }
             other => ApiError::internal(other),
         }
     }

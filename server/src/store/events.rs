@@ -138,22 +138,11 @@ impl Store {
         let item_sources: Vec<&str> = first_unit.keys().map(|(s, _, _)| *s).collect();
         let item_kinds: Vec<&str> = first_unit.keys().map(|(_, k, _)| k.as_str()).collect();
         let item_ids: Vec<&str> = first_unit.keys().map(|(_, _, id)| *id).collect();
-        let item_units: Vec<&str> = first_unit.values().map(|(unit, _)| *unit).collect();
-        let item_routing: Vec<bool> = first_unit.values().map(|(_, routing)| *routing).collect();
 
         let mut tx = crate::store::begin(&self.pool).await?;
-        sqlx::query(
-            "INSERT INTO items (source, kind, item_id, unit, needs_routing)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[])
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&item_sources)
-        .bind(&item_kinds)
-        .bind(&item_ids)
-        .bind(&item_units)
-        .bind(&item_routing)
-        .execute(&mut *tx)
-        .await?;
+        // Existing items are locked here; new ones are inserted at the end with their fold (one
+        // row version each). Another replica creating one of them meanwhile makes that insert
+        // conflict, and the batch is tried again with the item locked (`StoreError::Raced`).
         let rows: Vec<ItemRow> = sqlx::query_as(
             "SELECT i.source, i.kind, i.item_id, i.unit, i.contribution, i.needs_routing FROM items i
              JOIN UNNEST($1::text[], $2::text[], $3::text[]) AS k(source, kind, item_id)
@@ -191,6 +180,22 @@ impl Store {
                 key,
                 ItemState { unit: row.unit, contribution, needs_routing: row.needs_routing },
             );
+        }
+
+        let mut new_items: HashSet<ItemKey> = HashSet::new();
+        for ((source, kind, id), (unit, needs_routing)) in &first_unit {
+            let key = ((*source).to_owned(), kind.as_str().to_owned(), (*id).to_owned());
+            if !items.contains_key(&key) {
+                items.insert(
+                    key.clone(),
+                    ItemState {
+                        unit: (*unit).to_owned(),
+                        contribution: Contribution::default(),
+                        needs_routing: *needs_routing,
+                    },
+                );
+                new_items.insert(key);
+            }
         }
 
         // A complaint waiting to be routed moves to the unit of its earliest routing event
@@ -373,15 +378,22 @@ impl Store {
             update_ids.push(key.2.as_str());
             update_contributions.push(encode("item contribution", &after)?);
         }
-        // One UPDATE per item (its fold and its view together): every row version written costs
-        // an entry in each of the items' indexes.
-        views.state = Some(StateColumns {
+        // One row version per item (its fold and its view together): each version written
+        // costs an entry in every one of the items' indexes.
+        let state = StateColumns {
             contribution: update_contributions,
             unit: update_units,
             needs_routing: update_routing,
-            updated_at: Some(now),
-        });
-        views.write(&mut tx, &update_sources, &update_kinds, &update_ids).await?;
+            updated_at: now,
+        };
+        let written =
+            views.upsert(&mut tx, &update_sources, &update_kinds, &update_ids, &state).await?;
+        if written.iter().any(|row| {
+            !row.inserted
+                && new_items.contains(&(row.source.clone(), row.kind.clone(), row.item_id.clone()))
+        }) {
+            return Err(StoreError::Raced);
+        }
 
         if !deltas.is_empty() {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -431,20 +443,26 @@ pub const VIEW_VERSION: i16 = 1;
 /// Longest complaint text kept in a list (the event keeps it whole until the retention).
 const LIST_SUMMARY_CHARS: usize = 200;
 
-/// An item's fold, written with its view at ingest (a view refold leaves it as it is).
-#[derive(Default)]
+/// An item's fold, written with its view at ingest.
 pub(crate) struct StateColumns<'a> {
     contribution: Vec<serde_json::Value>,
     unit: Vec<&'a str>,
     needs_routing: Vec<bool>,
-    updated_at: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
 }
 
-/// The view columns of several items, as arrays for one UNNEST update.
+/// An item written by [`ViewColumns::upsert`], and whether it was new.
+#[derive(sqlx::FromRow)]
+pub(crate) struct UpsertedRow {
+    source: String,
+    kind: String,
+    item_id: String,
+    inserted: bool,
+}
+
+/// The view columns of several items, as arrays for one UNNEST statement.
 #[derive(Default)]
-pub(crate) struct ViewColumns<'a> {
-    /// Set at ingest; `None` when only the view is refolded.
-    state: Option<StateColumns<'a>>,
+pub(crate) struct ViewColumns {
     open: Vec<bool>,
     paused: Vec<bool>,
     paused_since: Vec<Option<chrono::DateTime<chrono::Utc>>>,
@@ -463,7 +481,9 @@ pub(crate) struct ViewColumns<'a> {
     satisfaction: Vec<Option<String>>,
 }
 
-impl ViewColumns<'_> {
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+impl ViewColumns {
     pub(crate) fn push(&mut self, view: item::ItemView) {
         self.open.push(view.open);
         self.paused.push(view.paused);
@@ -483,6 +503,39 @@ impl ViewColumns<'_> {
         self.satisfaction.push(view.satisfaction);
     }
 
+    /// Binds the item keys as $1–$3, the view columns as $4–$19 (in the order of the struct)
+    /// and the view version as $20: both statements below number them so.
+    fn bind<'q>(
+        &'q self,
+        query: PgQuery<'q>,
+        sources: &'q [&str],
+        kinds: &'q [&str],
+        ids: &'q [&str],
+    ) -> PgQuery<'q> {
+        query
+            .bind(sources)
+            .bind(kinds)
+            .bind(ids)
+            .bind(&self.open)
+            .bind(&self.paused)
+            .bind(&self.paused_since)
+            .bind(&self.received_at)
+            .bind(&self.due_at)
+            .bind(&self.due_extended_at)
+            .bind(&self.resolved_at)
+            .bind(&self.outcome)
+            .bind(&self.officer_id)
+            .bind(&self.officer_name)
+            .bind(&self.procedure)
+            .bind(&self.field)
+            .bind(&self.channel)
+            .bind(&self.title)
+            .bind(&self.summary)
+            .bind(&self.satisfaction)
+            .bind(VIEW_VERSION)
+    }
+
+    /// Refolds the view of existing items (their fold stays as it is).
     pub(crate) async fn write(
         &self,
         conn: &mut sqlx::PgConnection,
@@ -490,53 +543,60 @@ impl ViewColumns<'_> {
         kinds: &[&str],
         ids: &[&str],
     ) -> Result<(), StoreError> {
-        // UNNEST pads shorter arrays with NULL: without a fold, the fold columns stay as they are.
-        let empty = StateColumns::default();
-        let state = self.state.as_ref().unwrap_or(&empty);
-        sqlx::query(
-            "UPDATE items SET view_version = $19, open = u.open, paused = u.paused, paused_since = u.paused_since,
+        let query = sqlx::query(
+            "UPDATE items SET view_version = $20, open = u.open, paused = u.paused, paused_since = u.paused_since,
                  received_at = u.received_at, due_at = u.due_at, due_extended_at = u.due_extended_at,
                  resolved_at = u.resolved_at, outcome = u.outcome, officer_id = u.officer_id,
                  officer_name = u.officer_name, procedure = u.procedure, field = u.field, channel = u.channel,
-                 title = u.title, summary = u.summary, satisfaction = u.satisfaction,
-                 contribution = COALESCE(u.contribution, items.contribution), unit = COALESCE(u.unit, items.unit),
-                 needs_routing = COALESCE(u.needs_routing, items.needs_routing),
-                 updated_at = COALESCE($24, items.updated_at)
+                 title = u.title, summary = u.summary, satisfaction = u.satisfaction
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bool[], $5::bool[], $6::timestamptz[],
                          $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[],
-                         $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $20::text[],
-                         $21::jsonb[], $22::text[], $23::bool[])
+                         $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])
                  AS u(source, kind, item_id, open, paused, paused_since, received_at, due_at, due_extended_at,
-                      resolved_at, outcome, officer_id, officer_name, procedure, field, channel, title, summary, satisfaction,
-                      contribution, unit, needs_routing)
+                      resolved_at, outcome, officer_id, officer_name, procedure, field, channel, title, summary, satisfaction)
              WHERE items.source = u.source AND items.kind = u.kind AND items.item_id = u.item_id",
-        )
-        .bind(sources)
-        .bind(kinds)
-        .bind(ids)
-        .bind(&self.open)
-        .bind(&self.paused)
-        .bind(&self.paused_since)
-        .bind(&self.received_at)
-        .bind(&self.due_at)
-        .bind(&self.due_extended_at)
-        .bind(&self.resolved_at)
-        .bind(&self.outcome)
-        .bind(&self.officer_id)
-        .bind(&self.officer_name)
-        .bind(&self.procedure)
-        .bind(&self.field)
-        .bind(&self.channel)
-        .bind(&self.title)
-        .bind(&self.summary)
-        .bind(VIEW_VERSION)
-        .bind(&self.satisfaction)
-        .bind(&state.contribution)
-        .bind(&state.unit)
-        .bind(&state.needs_routing)
-        .bind(state.updated_at)
-        .execute(conn)
-        .await?;
+        );
+        self.bind(query, sources, kinds, ids).execute(conn).await?;
         Ok(())
+    }
+
+    /// Writes items with their fold and view: new ones inserted, the others (locked by the
+    /// caller) updated; says which were inserted.
+    pub(crate) async fn upsert(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        sources: &[&str],
+        kinds: &[&str],
+        ids: &[&str],
+        state: &StateColumns<'_>,
+    ) -> Result<Vec<UpsertedRow>, StoreError> {
+        let query = sqlx::query(
+            "INSERT INTO items AS i (source, kind, item_id, open, paused, paused_since, received_at, due_at,
+                 due_extended_at, resolved_at, outcome, officer_id, officer_name, procedure, field, channel, title,
+                 summary, satisfaction, view_version, contribution, unit, needs_routing, updated_at)
+             SELECT s, k, id, o, p, ps, ra, da, dx, rs, oc, oi, onm, pr, f, ch, t, sm, sa, $20, c, n, r, $24
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bool[], $5::bool[], $6::timestamptz[],
+                         $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[],
+                         $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
+                         $19::text[], $21::jsonb[], $22::text[], $23::bool[])
+                  AS u(s, k, id, o, p, ps, ra, da, dx, rs, oc, oi, onm, pr, f, ch, t, sm, sa, c, n, r)
+             ON CONFLICT (source, kind, item_id) DO UPDATE SET view_version = $20, open = EXCLUDED.open,
+                 paused = EXCLUDED.paused, paused_since = EXCLUDED.paused_since, received_at = EXCLUDED.received_at,
+                 due_at = EXCLUDED.due_at, due_extended_at = EXCLUDED.due_extended_at,
+                 resolved_at = EXCLUDED.resolved_at, outcome = EXCLUDED.outcome, officer_id = EXCLUDED.officer_id,
+                 officer_name = EXCLUDED.officer_name, procedure = EXCLUDED.procedure, field = EXCLUDED.field,
+                 channel = EXCLUDED.channel, title = EXCLUDED.title, summary = EXCLUDED.summary,
+                 satisfaction = EXCLUDED.satisfaction, contribution = EXCLUDED.contribution, unit = EXCLUDED.unit,
+                 needs_routing = EXCLUDED.needs_routing, updated_at = EXCLUDED.updated_at
+             RETURNING i.source, i.kind, i.item_id, (i.xmax = 0) AS inserted",
+        );
+        let query = self
+            .bind(query, sources, kinds, ids)
+            .bind(&state.contribution)
+            .bind(&state.unit)
+            .bind(&state.needs_routing)
+            .bind(state.updated_at);
+        let rows = query.fetch_all(conn).await?;
+        rows.iter().map(|row| sqlx::FromRow::from_row(row).map_err(StoreError::from)).collect()
     }
 }

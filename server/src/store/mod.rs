@@ -53,6 +53,10 @@ pub enum StoreError {
     /// A value that should serialize did not (a bug, not bad input).
     #[error("cannot encode {what}: {source}")]
     Encode { what: &'static str, source: serde_json::Error },
+    /// Another writer created an item this batch took for new: tried again, the item is then
+    /// locked like any other.
+    #[error("an item was created by another writer during the batch")]
+    Raced,
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -85,6 +89,7 @@ impl StoreError {
             StoreError::Database(sqlx::Error::Database(e)) => {
                 matches!(e.code().as_deref(), Some("40001" | "40P01"))
             }
+            StoreError::Raced => true,
             _ => false,
         }
     }

@@ -496,3 +496,90 @@ async fn random_garbage_batches_never_answer_5xx_and_keep_the_valid_events(pool:
     server.settle().await;
     server.cleanup().await;
 }
+
+/// Batches sent at once to two replicas, sharing items (a dossier's received, assigned and
+/// resolved events in different batches) and events (every fourth event sent twice): each
+/// answer counts its own batch, every event is stored once, and the figures count each item
+/// once. One replica stores the batches waiting together in one transaction (group commit);
+/// the two replicas race to create the same new items.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn concurrent_batches_on_two_replicas_sharing_items_count_every_event_once(pool: PgPool) {
+    let first = TestServer::start(&pool).await;
+    let second = TestServer::start_with_prefix(&pool, &first.prefix).await;
+    let t = now() - Duration::hours(3);
+    const DOSSIERS: usize = 60;
+    const BATCHES: usize = 12;
+    let mut events = Vec::new();
+    for d in 0..DOSSIERS {
+        let dossier = format!("G-{d}");
+        let at = t + Duration::seconds(d as i64);
+        events.push(dossier_received(
+            &format!("g{d}r"),
+            WARD,
+            &dossier,
+            at,
+            at + Duration::hours(8),
+        ));
+        events.push(dossier_assigned(
+            &format!("g{d}a"),
+            WARD,
+            &dossier,
+            at + Duration::minutes(1),
+            ("o1", "Lê Văn Tám"),
+        ));
+        if d % 3 != 0 {
+            events.push(dossier_resolved(
+                &format!("g{d}d"),
+                WARD,
+                &dossier,
+                at + Duration::minutes(2),
+                "completed",
+            ));
+        }
+    }
+    let unique = events.len();
+    let mut batches: Vec<Vec<Value>> = vec![Vec::new(); BATCHES];
+    for (k, event) in events.iter().enumerate() {
+        batches[(k * 7) % BATCHES].push(event.clone());
+        if k % 4 == 0 {
+            batches[(k * 7 + 5) % BATCHES].push(event.clone());
+        }
+    }
+    let sent: usize = batches.iter().map(Vec::len).sum();
+    let bodies: Vec<Value> = batches.iter().map(|batch| json!(batch)).collect();
+    let answers = futures_util::future::join_all(bodies.iter().enumerate().map(|(b, body)| {
+        let server = if b % 2 == 0 { &first } else { &second };
+        server.ingest(body)
+    }))
+    .await;
+    let (mut accepted, mut duplicates) = (0, 0);
+    for ((status, body), batch) in answers.iter().zip(&batches) {
+        assert_eq!(*status, 200, "{body}");
+        assert_eq!(body["rejected"], json!([]), "{body}");
+        let (a, d) = (body["accepted"].as_u64().unwrap(), body["duplicates"].as_u64().unwrap());
+        assert_eq!((a + d) as usize, batch.len(), "each answer counts its own batch: {body}");
+        accepted += a as usize;
+        duplicates += d as usize;
+    }
+    assert_eq!((accepted, duplicates), (unique, sent - unique));
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
+    assert_eq!(stored as usize, unique);
+    let items: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM items").fetch_one(&pool).await.unwrap();
+    assert_eq!(items as usize, DOSSIERS);
+    let resolved = (0..DOSSIERS).filter(|d| d % 3 != 0).count() as u64;
+    first.settle().await;
+    second.settle().await;
+    for server in [&first, &second] {
+        let summary = server.summary(WARD, "24h").await;
+        assert_eq!(summary.dossiers.received, DOSSIERS as u64);
+        assert_eq!(summary.dossiers.resolved, resolved);
+        assert_eq!(summary.dossiers.open, DOSSIERS as u64 - resolved);
+    }
+    // Sent again, all of it is a duplicate.
+    let (_, again) = second.ingest(&json!(events)).await;
+    assert_eq!(again, json!({"accepted": 0, "duplicates": unique, "rejected": []}));
+    second.cleanup().await;
+    first.cleanup().await;
+}
