@@ -22,10 +22,13 @@ const MAX_GROUP_EVENTS: usize = 8_000;
 /// Batches waiting for the writer before senders wait for room (back-pressure on ingest).
 const QUEUE: usize = 64;
 
+/// A request's events, given back with what became of them.
+type Answer = (Vec<(usize, Event)>, Result<IngestOutcome, StoreError>);
+
 /// One request's checked events, `(index in the request, event)`, and where its outcome goes.
 struct Job {
     events: Vec<(usize, Event)>,
-    reply: oneshot::Sender<(Vec<(usize, Event)>, Result<IngestOutcome, StoreError>)>,
+    reply: oneshot::Sender<Answer>,
 }
 
 /// Sends batches to this replica's writer (started at first use, inside the runtime).
@@ -47,7 +50,7 @@ impl GroupWriter {
     pub async fn ingest(
         &self,
         events: Vec<(usize, Event)>,
-    ) -> (Vec<(usize, Event)>, Result<IngestOutcome, StoreError>) {
+    ) -> Answer {
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(QUEUE);
             tokio::spawn(write_forever(self.store.clone(), self.clock.clone(), receiver));
