@@ -123,6 +123,11 @@ impl Ops {
         self.fields
     }
 
+    /// How many Redis writes the ops make, about: bounds one script's run.
+    pub fn writes(&self) -> usize {
+        self.fields + self.expiries.len() + self.ordered.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.increments.is_empty() && self.ordered.is_empty()
     }
@@ -228,17 +233,21 @@ end
 "#;
 
 /// Applies ops atomically to one generation. KEYS: the generation pointer, the generation's
-/// `applied` marker. ARGV: generation, seq, ops, mode, the generation's key prefix. Mode
-/// `live`: only while the generation is current, and only when `seq` is past the marker,
-/// which it then advances. Mode `build`: into a generation being built (not current
-/// yet). Returns -2 when the generation is no longer current, -1 when it has no marker, 0
-/// when the row was applied before, 1 when written, 2 when written but a total went below
-/// zero (the aggregates have drifted from the truth).
+/// `applied` marker. ARGV: generation, seq, ops, mode, the generation's key prefix, and
+/// optionally the marker expected before a range of rows whose ops were merged (`seq` is then
+/// the range's last). Mode `live`: only while the generation is current, and only when `seq` is
+/// past the marker (and the marker is the one expected), which then moves to `seq`. Mode
+/// `build`: into a generation being built (not current yet). Returns -2 when the generation is
+/// no longer current, -1 when it has no marker, -3 when the marker is not the one expected
+/// (another replica wrote part of the range, or of one before it: nothing is written), 0 when
+/// the rows were applied before, 1 when written, 2 when written but a total went below zero
+/// (the aggregates have drifted from the truth).
 const APPLY_SCRIPT_BODY: &str = r#"
 if ARGV[4] == 'live' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return -2 end
 local applied = redis.call('GET', KEYS[2])
 if not applied then return -1 end
 if tonumber(ARGV[2]) <= tonumber(applied) then return 0 end
+if ARGV[6] and tonumber(ARGV[6]) ~= tonumber(applied) then return -3 end
 local prefix = ARGV[5]
 local negative = false
 local ops = cjson.decode(ARGV[3])
@@ -300,6 +309,9 @@ pub enum Applied {
     NoMarker,
     /// The generation is no longer the current one (another replica switched): reload.
     Superseded,
+    /// The marker was not where a merged range expected it (another replica wrote part of
+    /// the range or of one before it): nothing was written; read the outbox again past it.
+    MarkerMoved,
 }
 
 fn applied_from(result: i64) -> Applied {
@@ -308,6 +320,7 @@ fn applied_from(result: i64) -> Applied {
         2 => Applied::Negative,
         0 => Applied::Before,
         -2 => Applied::Superseded,
+        -3 => Applied::MarkerMoved,
         _ => Applied::NoMarker,
     }
 }
@@ -320,17 +333,19 @@ static SCRIPT: std::sync::LazyLock<redis::Script> =
 pub static ADVANCE_SCRIPT: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("{DEADLINE_LUA}{ADVANCE_SCRIPT_BODY}"));
 
-/// Runs several outbox rows' ops, in `seq` order, in one round trip: each row's script still
-/// checks and advances the marker on its own, so every row is written exactly once whatever
-/// another replica does meanwhile. The answers come in the rows' order.
+/// Runs the merged ops of consecutive ranges of outbox rows (`(marker before the range, last
+/// seq, ops)`), in order, in one round trip: each range's script checks that the marker is
+/// where the range starts and advances it, so every row is written exactly once whatever
+/// another replica does meanwhile (a range that finds the marker elsewhere writes nothing, nor
+/// does any after it). The answers come in the ranges' order.
 pub async fn apply_many(
     conn: &mut RedisLink,
     keys: &Keys,
-    rows: &[(i64, &Ops)],
+    ranges: &[(i64, i64, &Ops)],
 ) -> redis::RedisResult<Vec<Applied>> {
     let generation = keys.generation().to_string();
     let mut pipe = redis::pipe();
-    for (seq, ops) in rows {
+    for (before, seq, ops) in ranges {
         pipe.cmd("EVALSHA")
             .arg(SCRIPT.get_hash())
             .arg(2)
@@ -340,7 +355,8 @@ pub async fn apply_many(
             .arg(seq.to_string())
             .arg(ops.to_script_json())
             .arg("live")
-            .arg(keys.generation_prefix());
+            .arg(keys.generation_prefix())
+            .arg(before.to_string());
     }
     let results: Vec<i64> = match pipe.query_async(conn).await {
         Ok(results) => results,

@@ -158,7 +158,8 @@ impl Applier {
                 break;
             }
             for row in rows {
-                let ops = self.ops_of(&fresh, &row).await?;
+                let mut ops = aggregate::Ops::default();
+                self.add_row(&fresh, &row, &mut ops).await?;
                 if bounded(aggregate::build(&mut self.redis, &fresh, row.seq, &ops)).await?
                     == Applied::Now
                 {

@@ -47,10 +47,7 @@ impl GroupWriter {
     }
 
     /// Stores `events` (with whatever else is waiting); gives them back with their outcome.
-    pub async fn ingest(
-        &self,
-        events: Vec<(usize, Event)>,
-    ) -> Answer {
+    pub async fn ingest(&self, events: Vec<(usize, Event)>) -> Answer {
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(QUEUE);
             tokio::spawn(write_forever(self.store.clone(), self.clock.clone(), receiver));

@@ -614,3 +614,70 @@ async fn regression_a_cancelled_begin_leaves_the_next_borrower_outside_any_trans
         .unwrap();
     assert_eq!(seen, 1);
 }
+
+/// Regression (merged apply ranges, issue 22): the applier merges consecutive outbox rows into
+/// one script. A range must write nothing when another replica already moved the marker
+/// inside it, and neither may any range after it — else the rows between that replica's marker
+/// and the range's end would be skipped by both.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn regression_a_merged_range_writes_nothing_once_another_replica_moved_the_marker_inside_it(
+    pool: PgPool,
+) {
+    use ioc_server::aggregate::{apply_many, Applied, Ops};
+    use ioc_server::store::item::ItemDelta;
+    let server = TestServer::start(&pool).await;
+    server.settle().await;
+    let keys = current_keys(&server).await;
+    let state = &server.server.state;
+    let mut redis = state.redis.clone();
+    let marker = |mut redis: ioc_server::redis_link::RedisLink, key: String| async move {
+        redis::cmd("GET").arg(key).query_async::<i64>(&mut redis).await.unwrap()
+    };
+    let open_here = |mut redis: ioc_server::redis_link::RedisLink, key: String| async move {
+        redis::cmd("HGET")
+            .arg(key)
+            .arg("dossier")
+            .query_async::<Option<i64>>(&mut redis)
+            .await
+            .unwrap()
+    };
+    let start = marker(redis.clone(), keys.applied()).await;
+    let one_open = |item: &str| {
+        let mut ops = Ops::default();
+        let delta = ItemDelta {
+            kind: ioc_shared::event::ItemKind::Dossier,
+            source: "mot-cua".into(),
+            item: item.into(),
+            unit: WARD.into(),
+            counts: Vec::new(),
+            open: 1,
+            remove_due: None,
+            add_due: None,
+        };
+        ops.add_delta(&keys, &state.catalog, &delta, now().timestamp());
+        ops
+    };
+    let (first, second) = (one_open("M1"), one_open("M2"));
+    // Another replica wrote row start+1 of the range start+1..=start+2.
+    let _: () =
+        redis::cmd("SET").arg(keys.applied()).arg(start + 1).query_async(&mut redis).await.unwrap();
+    let outcome = apply_many(
+        &mut redis,
+        &keys,
+        &[(start, start + 2, &first), (start + 2, start + 4, &second)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome, vec![Applied::MarkerMoved, Applied::MarkerMoved]);
+    assert_eq!(marker(redis.clone(), keys.applied()).await, start + 1);
+    assert_eq!(open_here(redis.clone(), keys.open(WARD)).await.unwrap_or(0), 0);
+    // Read again past the marker, the ranges apply, each once.
+    let ranges = [(start + 1, start + 2, &first), (start + 2, start + 4, &second)];
+    let outcome = apply_many(&mut redis, &keys, &ranges).await.unwrap();
+    assert_eq!(outcome, vec![Applied::Now, Applied::Now]);
+    let outcome = apply_many(&mut redis, &keys, &ranges).await.unwrap();
+    assert_eq!(outcome, vec![Applied::Before, Applied::Before]);
+    assert_eq!(marker(redis.clone(), keys.applied()).await, start + 4);
+    assert_eq!(open_here(redis.clone(), keys.open(WARD)).await, Some(2));
+    server.cleanup().await;
+}
