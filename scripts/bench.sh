@@ -150,12 +150,13 @@ for run in $(seq 1 "$runs"); do
       load --events "$size" --samples 0 "$@"
       sleep 2
       before_ioc=$(cpu_of ioc); before_redis=$(cpu_of redis-server)
+      rebuilds=$(grep -c 'Redis figures rebuilt and switched' "$server_log" || true)
       started=$(date +%s.%N)
       # Every key of the prefix gone, as after a Redis restart without persistence.
       redis-cli -u "$REDIS_URL" --scan --pattern "$prefix*" | xargs -r -n 1000 redis-cli -u "$REDIS_URL" del >/dev/null
-      until grep -q 'Redis figures rebuilt and switched' "$server_log"; do sleep 0.02; done
+      until [ "$(grep -c 'Redis figures rebuilt and switched' "$server_log")" -gt "$rebuilds" ]; do sleep 0.02; done
       done_at=$(date +%s.%N)
-      line=$(grep 'Redis figures rebuilt and switched' "$server_log" | tail -1)
+      line=$(grep 'Redis figures rebuilt and switched' "$server_log" | tail -1 | sed 's/\x1b\[[0-9;]*m//g')
       echo "rebuild: $size events, keys deleted → switched in $(echo "$done_at - $started" | bc) s = $(echo "$size / ($done_at - $started)" | bc) events/s (detection included); CPU server $(echo "$(cpu_of ioc) - $before_ioc" | bc) s, Redis $(echo "$(cpu_of redis-server) - $before_redis" | bc) s"
       echo "  server log: ${line##*rebuilt and switched}"
       ;;
