@@ -41,17 +41,26 @@ if [ "$measure" = download ]; then
   ./target/release/ioc serve 2>target/bench-download.log &
   server=$!
   wait_for_port 127.0.0.1 18182 "the server"
-  first=0; reload=0
-  for path in / $(ls dist | grep -E '\.(js|wasm|css)$' | sed 's|^|/|'); do
-    headers=$(curl -s -D - -o /tmp/bench-body -H 'Accept-Encoding: br, gzip' "http://127.0.0.1:18182$path")
-    size_now=$(stat -c %s /tmp/bench-body)
-    etag=$(echo "$headers" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: //p')
-    first=$(( first + size_now + ${#headers} ))
-    again=$(curl -s -D - -o /tmp/bench-body -H 'Accept-Encoding: br, gzip' -H "If-None-Match: $etag" "http://127.0.0.1:18182$path")
-    reload=$(( reload + $(stat -c %s /tmp/bench-body) + ${#again} ))
-    echo "  $path: $size_now bytes ($(echo "$headers" | tr -d '\r' | sed -n 's/^[Cc]ontent-[Ee]ncoding: //p')), again: $(echo "$again" | head -1 | tr -d '\r')"
+  base=http://127.0.0.1:18182
+  # The page names the stylesheet and the boot script, the boot script the glue, the glue the wasm.
+  page=$(curl -s "$base/")
+  boot=$(echo "$page" | grep -o '/boot\.[0-9a-f]*\.js' | head -1)
+  style=$(echo "$page" | grep -o '/style\.[0-9a-f]*\.css' | head -1)
+  glue=$(curl -s "$base$boot" | grep -o 'ioc_frontend\.[0-9a-f]*\.js' | head -1)
+  wasm=$(curl -s "$base/$glue" | grep -o 'ioc_frontend_bg\.[0-9a-f]*\.wasm' | head -1)
+  first=0; bodies=0
+  for path in / "$style" "$boot" "/$glue" "/$wasm"; do
+    headers=$(curl -s -D - -o /tmp/bench-body -H 'Accept-Encoding: br, gzip' "$base$path")
+    bytes=$(stat -c %s /tmp/bench-body)
+    first=$(( first + bytes + ${#headers} )); bodies=$(( bodies + bytes ))
+    echo "  $path: $bytes bytes ($(echo "$headers" | tr -d '\r' | sed -n 's/^[Cc]ontent-[Ee]ncoding: //p')) + ${#headers} bytes of headers"
   done
-  echo "first load: $first bytes (bodies + headers), reload: $reload bytes"
+  # A reload revalidates the page (the other files are immutable, cached for a year).
+  modified=$(curl -s -D - -o /dev/null "$base/" | tr -d '\r' | sed -n 's/^[Ll]ast-[Mm]odified: //p')
+  rm -f /tmp/bench-reload
+  again=$(curl -s -D - -o /tmp/bench-reload -H 'Accept-Encoding: br' -H "If-Modified-Since: $modified" "$base/")
+  reload=$(( $(stat -c %s /tmp/bench-reload 2>/dev/null || echo 0) + ${#again} ))
+  echo "first load: $bodies bytes of brotli bodies, $first with the response headers; reload: $reload bytes ($(echo "$again" | head -1 | tr -d '\r'))"
   kill "$server"; wait "$server" 2>/dev/null || true
   exit 0
 fi
