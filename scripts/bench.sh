@@ -123,37 +123,19 @@ for run in $(seq 1 "$runs"); do
   wait_for_port 127.0.0.1 "$port" "the server"
   sleep 1
   log "run $run of $measure ($size)"
+  if [ "${IOC_BENCH_PROFILE:-0}" = 1 ]; then
+    psql "$admin_url" -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()" >/dev/null
+    redis-cli -u "$REDIS_URL" config resetstat >/dev/null
+    if command -v perf >/dev/null; then
+      perf record -q -F 499 -g -p "$server" -o "target/bench-perf-$run.data" >/dev/null 2>&1 &
+      perf_pid=$!
+    fi
+  fi
   case "$measure" in
     ingest)
-      if [ "${IOC_BENCH_PROFILE:-0}" = 1 ]; then
-        psql "$admin_url" -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()" >/dev/null
-        redis-cli -u "$REDIS_URL" config resetstat >/dev/null
-        if command -v perf >/dev/null; then
-          perf record -q -F 499 -g -p "$server" -o "target/bench-perf-$run.data" >/dev/null 2>&1 &
-          perf_pid=$!
-        fi
-      fi
       before_pg=$(cpu_of postgres); before_redis=$(cpu_of redis-server); before_ioc=$(cpu_of ioc)
       load --events "$size" --samples 0 "$@"
       echo "CPU during the run: server $(echo "$(cpu_of ioc) - $before_ioc" | bc) s, PostgreSQL $(echo "$(cpu_of postgres) - $before_pg" | bc) s, Redis $(echo "$(cpu_of redis-server) - $before_redis" | bc) s"
-      if [ "${IOC_BENCH_PROFILE:-0}" = 1 ]; then
-        echo "PostgreSQL statements by total time (pg_stat_statements):"
-        psql "$admin_url" -P pager=off -c "SELECT round(total_exec_time) AS total_ms, calls, rows,
-            round((100 * total_exec_time / sum(total_exec_time) OVER ())::numeric, 1) AS pct,
-            regexp_replace(left(query, 90), '\s+', ' ', 'g') AS query
-          FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$db')
-          ORDER BY total_exec_time DESC LIMIT 12"
-        if [ -n "${perf_pid:-}" ]; then
-          kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
-          echo "The server's CPU by function (perf, self time):"
-          perf report -i "target/bench-perf-$run.data" --no-children --sort symbol --stdio 2>/dev/null \
-            | grep -E '^ +[0-9.]+%' | sed -E 's/ +- +- *$//; s/ +$//' | cut -c1-120 | head -20
-        fi
-        echo "Redis commands by total time (INFO commandstats):"
-        redis-cli -u "$REDIS_URL" info commandstats | tr -d '\r' | grep '^cmdstat' \
-          | sed -E 's/^cmdstat_([^:]+):calls=([0-9]+),usec=([0-9]+),.*/\3 \2 \1/' | sort -rn | head -8 \
-          | awk '{printf "  %-16s %9d calls %8.0f ms\n", $3, $2, $1/1000}'
-      fi
       ;;
     rebuild)
       load --events "$size" --samples 0 "$@"
@@ -186,6 +168,24 @@ for run in $(seq 1 "$runs"); do
       echo "idle: $size subscribed sockets, server RSS $before → $after KB = $(( (after - before) * 1024 / size )) bytes per socket"
       ;;
   esac
+  if [ "${IOC_BENCH_PROFILE:-0}" = 1 ]; then
+    echo "PostgreSQL statements by total time (pg_stat_statements):"
+    psql "$admin_url" -P pager=off -c "SELECT round(total_exec_time) AS total_ms, calls, rows,
+        round((100 * total_exec_time / sum(total_exec_time) OVER ())::numeric, 1) AS pct,
+        regexp_replace(left(query, 90), '\s+', ' ', 'g') AS query
+      FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$db')
+      ORDER BY total_exec_time DESC LIMIT 12"
+    if [ -n "${perf_pid:-}" ]; then
+      kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
+      echo "The server's CPU by function (perf, self time):"
+      perf report -i "target/bench-perf-$run.data" --no-children --sort symbol --stdio 2>/dev/null \
+        | grep -E '^ +[0-9.]+%' | sed -E 's/ +- +- *$//; s/ +$//' | cut -c1-120 | head -20
+    fi
+    echo "Redis commands by total time (INFO commandstats):"
+    redis-cli -u "$REDIS_URL" info commandstats | tr -d '\r' | grep '^cmdstat' \
+      | sed -E 's/^cmdstat_([^:]+):calls=([0-9]+),usec=([0-9]+),.*/\3 \2 \1/' | sort -rn | head -8 \
+      | awk '{printf "  %-16s %9d calls %8.0f ms\n", $3, $2, $1/1000}'
+  fi
   kill "$server"
   for _ in $(seq 1 50); do kill -0 "$server" 2>/dev/null || break; sleep 0.2; done
   kill -9 "$server" 2>/dev/null || true

@@ -8,7 +8,8 @@
 //! The folders follow one event from `POST /api/v1/events` to a screen:
 //!
 //! 1. [`ingest`] — checks each event of a batch (the contract, the catalog, the sender's key)
-//!    and stores the valid ones; [`ingest::body`] reads JSON arrays and NDJSON;
+//!    and stores the valid ones through the replica's one writer ([`ingest::group`]: the
+//!    batches waiting are stored in one transaction); [`ingest::body`] reads JSON arrays and NDJSON;
 //!    [`ingest::open311`] turns a GeoReport request into a complaint.
 //! 2. [`store`] — PostgreSQL, the truth: the event log and item state ([`store::events`]),
 //!    the per-item state machine ([`store::item`]), the outbox and rebuild snapshots
