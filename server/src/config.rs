@@ -74,6 +74,11 @@ pub enum Command {
         #[command(flatten)]
         connection: ConnectionArgs,
     },
+    /// Frozen, signed reports: check a downloaded one offline.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Print the audit log, newest first.
     Audit {
         #[command(flatten)]
@@ -81,6 +86,21 @@ pub enum Command {
         /// How many entries.
         #[arg(long, default_value_t = 50)]
         limit: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Check a report (`GET /api/v1/reports/{id}` saved to a file): its digest and its
+    /// signature. Exits non-zero when either fails.
+    Verify {
+        file: PathBuf,
+        /// The server's public key (`GET /api/v1/reports/key`, base64); default: the one of
+        /// the key file.
+        #[arg(long)]
+        public_key: Option<String>,
+        #[arg(long, env = "IOC_REPORT_KEY_FILE", default_value = "ioc-report.key")]
+        key_file: PathBuf,
     },
 }
 
@@ -294,6 +314,11 @@ pub struct ServeArgs {
     /// Sender of notification emails.
     #[arg(long, env = "IOC_MAIL_FROM", default_value = crate::settings::DEFAULT_MAIL_FROM)]
     pub mail_from: String,
+    /// The key reports are signed with (base64 of a 32-byte Ed25519 secret, mode 0600); created
+    /// on first use. Keep it with the database's backups: reports signed before it was lost can
+    /// only be checked with its public key.
+    #[arg(long, env = "IOC_REPORT_KEY_FILE", default_value = "ioc-report.key")]
+    pub report_key_file: PathBuf,
 }
 
 #[cfg(feature = "demo")]
@@ -335,6 +360,7 @@ impl ServeArgs {
             alert_defaults: self.alert_defaults,
             smtp_url: self.smtp_url.clone().filter(|u| !u.trim().is_empty()),
             mail_from: self.mail_from.clone(),
+            report_key_file: self.report_key_file.clone(),
         }
     }
 }

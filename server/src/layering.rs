@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["live"],
     &["alerts"],
     &["explanations"],
+    &["reports"],
     &["state"],
     &["http"],
     &["server", "cli", "simulator"],

@@ -25,6 +25,7 @@
 //! 6. [`alerts`] — rules that watch the figures the live hub computes, and the alerts they
 //!    raise, acknowledged and resolved ([`alerts::evaluate`] runs on every replica);
 //!    [`explanations`] — what a leader asks a unit to explain, and the unit's answer.
+//!    [`reports`] — frozen, signed reports of a unit over a week, month, quarter or year.
 //! 7. [`http`] — the HTTP surface, one module per resource, merged in [`http::app`].
 //!
 //! Beside the data path:
@@ -52,7 +53,7 @@
 //! any import against this order, and on two modules of one folder that import each other):
 //!
 //! `catalog`, `calendar`, `errors`, `metrics`, `redis_link`, `settings` → `config` → `store` → `aggregate` →
-//! `accounts` → `notify` → `ingest` → `apply` → `live` → `alerts` → `explanations` → `state` → `http` → `server`, `cli`, `simulator`.
+//! `accounts` → `notify` → `ingest` → `apply` → `live` → `alerts` → `explanations` → `reports` → `state` → `http` → `server`, `cli`, `simulator`.
 //!
 //! So the applier writes through the aggregate layout, never the reverse; accounts keep their
 //! throttles under the aggregate key prefix; the live layer reads the applier's health; the
@@ -76,6 +77,7 @@ pub mod live;
 pub mod metrics;
 pub mod notify;
 pub mod redis_link;
+pub mod reports;
 pub mod server;
 pub mod settings;
 #[cfg(feature = "demo")]

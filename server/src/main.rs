@@ -65,6 +65,7 @@ async fn main() -> std::process::ExitCode {
         Command::Public { connection, command } => {
             cli::run(&connection, Task::Public(command)).await.map_err(Failure::from)
         }
+        Command::Report { command } => cli::report(command).map_err(Failure::from),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

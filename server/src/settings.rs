@@ -50,6 +50,8 @@ pub struct Settings {
     pub smtp_url: Option<String>,
     /// The sender of notification emails (`IOC_MAIL_FROM`).
     pub mail_from: String,
+    /// The Ed25519 key reports are signed with (`IOC_REPORT_KEY_FILE`; created on first use).
+    pub report_key_file: std::path::PathBuf,
 }
 
 /// The sender of notification emails when `IOC_MAIL_FROM` names none.

@@ -61,6 +61,8 @@ pub struct AppState {
     pub open_data: crate::live::public::DailyCache,
     /// Turns true once when the server starts shutting down: live connections close with 1012.
     pub shutdown: watch::Sender<bool>,
+    /// The report signing key, read (or created) from `IOC_REPORT_KEY_FILE` at first use.
+    report_key: Arc<std::sync::Mutex<Option<crate::reports::sign::ReportKey>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +199,21 @@ impl AppState {
             public: Default::default(),
             open_data: Default::default(),
             shutdown,
+            report_key: Default::default(),
         })
+    }
+
+    /// The report signing key, loaded from its file (or created there) the first time.
+    pub fn report_key(
+        &self,
+    ) -> Result<crate::reports::sign::ReportKey, crate::reports::sign::SignError> {
+        let mut key = self.report_key.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(key) = key.as_ref() {
+            return Ok(key.clone());
+        }
+        let loaded =
+            crate::reports::sign::ReportKey::load_or_create(&self.settings.report_key_file)?;
+        *key = Some(loaded.clone());
+        Ok(loaded)
     }
 }

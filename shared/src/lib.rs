@@ -32,6 +32,7 @@ pub mod invalid;
 pub mod items;
 pub mod live;
 pub mod public;
+pub mod report;
 pub mod route;
 pub mod score;
 pub mod screen;

@@ -541,7 +541,7 @@ fn window_summary(
 
 /// A unit's counters (and its children's, as `k:{child}:{counter}` like Redis keeps them) over
 /// local days `[from, to]`, from the day-level history.
-async fn history_totals(
+pub(crate) async fn history_totals(
     store: &Store,
     unit: &Unit,
     children: &[&Unit],
@@ -563,7 +563,7 @@ async fn history_totals(
 }
 
 /// The window figures of `totals` as the previous period `[from, to)`.
-fn previous_figures(totals: &HashMap<String, i64>, from: i64, to: i64) -> Previous {
+pub(crate) fn previous_figures(totals: &HashMap<String, i64>, from: i64, to: i64) -> Previous {
     let get = |name: &str| -> u64 { totals.get(name).copied().unwrap_or(0).max(0) as u64 };
     let time = |t: i64| {
         DateTime::from_timestamp(t, 0).map(ioc_shared::time::to_local_rfc3339).unwrap_or_default()

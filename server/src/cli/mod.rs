@@ -38,6 +38,8 @@ pub enum CliError {
     /// An argument or an answer that does not make sense, in words for the operator.
     #[error("{0}")]
     Input(String),
+    #[error("the report does not check: {0}")]
+    Report(#[from] crate::reports::sign::SignError),
 }
 
 /// What every management command needs.
@@ -97,6 +99,36 @@ pub async fn run(connection: &ConnectionArgs, task: Task) -> Result<(), CliError
         Task::UnknownUnits => unknown_units(&context).await,
         Task::Source(SourceCommand::List) => sources(&context).await,
         Task::Public(command) => public(&context, command).await,
+    }
+}
+
+/// Report commands: offline, no database.
+pub fn report(command: crate::config::ReportCommand) -> Result<(), CliError> {
+    match command {
+        crate::config::ReportCommand::Verify { file, public_key, key_file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| CliError::Input(format!("{}: {e}", file.display())))?;
+            let report: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| CliError::Input(format!("{}: not JSON: {e}", file.display())))?;
+            let public_key = match public_key {
+                Some(key) => key,
+                None => {
+                    if !key_file.exists() {
+                        return Err(CliError::Input(format!(
+                            "no key file {} (give --public-key, from GET /api/v1/reports/key)",
+                            key_file.display()
+                        )));
+                    }
+                    crate::reports::sign::ReportKey::load_or_create(&key_file)?.public_base64()
+                }
+            };
+            crate::reports::sign::verify(&report, &public_key)?;
+            println!(
+                "OK: digest {} and its Ed25519 signature check",
+                report.get("digest").and_then(serde_json::Value::as_str).unwrap_or_default()
+            );
+            Ok(())
+        }
     }
 }
 

@@ -19,6 +19,7 @@ pub mod officers;
 pub mod open311;
 pub mod ops;
 pub mod public;
+pub mod reports;
 pub mod series;
 pub mod session;
 pub mod units;
@@ -51,6 +52,7 @@ pub fn app(state: AppState) -> Router {
         .merge(items::routes())
         .merge(officers::routes())
         .merge(series::routes())
+        .merge(reports::routes())
         .merge(calendar::routes())
         .merge(open311::routes())
         .merge(public::routes())

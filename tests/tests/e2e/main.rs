@@ -19,6 +19,7 @@ mod operations;
 mod overdue;
 mod public;
 mod reliability;
+mod reports;
 mod server;
 mod trends;
 mod work;

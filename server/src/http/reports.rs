@@ -1,0 +1,126 @@
+//! Frozen, signed reports: `POST /api/v1/reports`, `GET /api/v1/reports?unit=`,
+//! `GET /api/v1/reports/{id}`, and the public key that checks them, `GET /api/v1/reports/key`.
+//! Scope as for the summary: a chief makes and reads the reports of his unit and below.
+
+use super::error::{bounded, ApiError};
+use super::extract::json_body;
+use crate::accounts::access::{authorize_unit, Caller};
+use crate::reports::{self, ReportError};
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{Datelike, NaiveDate};
+use ioc_shared::report::{ReportKey, ReportListing, PERIODS};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// Most reports one list answers, newest first.
+const LIST_LIMIT: i64 = 500;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/reports", get(list).post(make))
+        .route("/api/v1/reports/key", get(key))
+        .route("/api/v1/reports/{id}", get(one))
+}
+
+impl From<ReportError> for ApiError {
+    fn from(error: ReportError) -> ApiError {
+        match error {
+            ReportError::Store(e) => e.into(),
+            error @ ReportError::NotOver { .. } => ApiError::BadRequest(error.to_string()),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+const MAKE_SHAPE: &str =
+    "{\"unit\": \"001\", \"period\": \"week\"|\"month\"|\"quarter\"|\"year\", \"ending\": \"YYYY-MM-DD\"}";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewReport {
+    unit: String,
+    #[serde(default)]
+    period: Option<String>,
+    #[serde(default)]
+    ending: Option<String>,
+}
+
+/// `POST /api/v1/reports`: freezes, signs and keeps the report; 201 with it.
+async fn make(
+    State(state): State<AppState>,
+    caller: Caller,
+    bytes: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let new: NewReport = json_body(&bytes, MAKE_SHAPE)?;
+    let unit = authorize_unit(&state.catalog, &state.accounts, &caller, &new.unit).await?;
+    let period = new.period.as_deref().unwrap_or("week");
+    if !PERIODS.contains(&period) {
+        return Err(ApiError::BadRequest(format!(
+            "`period` must be week, month, quarter or year, not `{period}`"
+        )));
+    }
+    let now = state.clock.now();
+    let ending = match new.ending.as_deref() {
+        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .filter(|day| (2000..=2999).contains(&day.year()))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "`ending` must be a date YYYY-MM-DD between the years 2000 and 2999, not `{text}`"
+                ))
+            })?,
+        None => reports::last_complete(period, ioc_shared::time::local_today(now))
+            .ok_or_else(|| ApiError::BadRequest("no complete period before today".into()))?,
+    };
+    let key = state.report_key().map_err(ApiError::internal)?;
+    let made_by = caller.principal.label();
+    let made =
+        reports::make(&state.store, &state.catalog, &key, unit, period, ending, &made_by, now);
+    let report = bounded(state.settings.database_timeout, made).await?;
+    Ok((StatusCode::CREATED, Json(report)).into_response())
+}
+
+/// `GET /api/v1/reports?unit=`: the unit's reports (without `unit`: every report the caller
+/// may see), newest first, at most [`LIST_LIMIT`].
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<ReportListing>>, ApiError> {
+    let units = match params.get("unit").filter(|u| !u.is_empty()) {
+        Some(code) => Some(vec![authorize_unit(&state.catalog, &state.accounts, &caller, code)
+            .await?
+            .code
+            .clone()]),
+        None => caller.principal.scope().map(|root| state.catalog.subtree(root)),
+    };
+    let listed = reports::list(&state.store, units.as_deref(), LIST_LIMIT);
+    Ok(Json(bounded(state.settings.database_timeout, listed).await?))
+}
+
+/// `GET /api/v1/reports/{id}`: the report as it was frozen, byte for byte.
+async fn one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let missing = || ApiError::NotFound(format!("no report `{id}`"));
+    let number: i64 = id.parse().ok().filter(|n| *n > 0).ok_or_else(missing)?;
+    let found =
+        bounded(state.settings.database_timeout, reports::get(&state.store, number)).await?;
+    let Some((unit, body)) = found else { return Err(missing()) };
+    authorize_unit(&state.catalog, &state.accounts, &caller, &unit).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// `GET /api/v1/reports/key`: the public key reports are signed with (no sign-in: whoever
+/// holds a report may check it).
+async fn key(State(state): State<AppState>) -> Result<Json<ReportKey>, ApiError> {
+    let key = state.report_key().map_err(ApiError::internal)?;
+    Ok(Json(ReportKey { alg: "Ed25519".into(), public_key: key.public_base64() }))
+}
