@@ -43,6 +43,61 @@ pub struct ReportChild {
     pub complaints_received: u64,
 }
 
+/// A procedure's dossiers resolved in the period, worst first (most resolved late).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcedureLine {
+    pub procedure: String,
+    pub resolved: u64,
+    pub late: u64,
+    pub on_time_rate: Option<f64>,
+}
+
+/// An item open and past its due time when the period ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OverdueItem {
+    pub kind: String,
+    pub id: String,
+    pub unit: String,
+    /// The dossier's procedure or the task's title.
+    pub what: Option<String>,
+    pub officer: Option<String>,
+    /// Its due time (RFC 3339, local).
+    pub due: String,
+    /// Hours past it when the period ended.
+    pub hours_overdue: f64,
+}
+
+/// An officer with items open and past their due time when the period ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LateOfficer {
+    pub id: String,
+    pub name: Option<String>,
+    pub overdue: u64,
+}
+
+/// The unit's alerts (and its units') and how they were handled.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertsInPeriod {
+    /// Raised in the period.
+    pub raised: u64,
+    /// Of those, acknowledged, and resolved, before the period ended.
+    pub acknowledged: u64,
+    pub resolved: u64,
+    /// Raised at any time and still not resolved when the period ended.
+    pub open_at_end: u64,
+}
+
+/// Explanation requests to the unit (and its units).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExplanationsInPeriod {
+    /// Asked in the period.
+    pub asked: u64,
+    /// Answered in the period (whenever asked).
+    pub answered: u64,
+    /// Past their due time without an answer or a close when the period ended.
+    pub overdue_at_end: u64,
+}
+
 /// A frozen report; `digest` and `signature` cover everything else.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -63,6 +118,14 @@ pub struct Report {
     /// Open and overdue at the period's end.
     pub at_end: AtEnd,
     pub children: Vec<ReportChild>,
+    /// At most 10 procedures, most dossiers resolved late first.
+    pub worst_procedures: Vec<ProcedureLine>,
+    /// At most 20 items, longest overdue first, when the period ended.
+    pub most_overdue: Vec<OverdueItem>,
+    /// At most 20 officers, most overdue items first, when the period ended.
+    pub late_officers: Vec<LateOfficer>,
+    pub alerts: AlertsInPeriod,
+    pub explanations: ExplanationsInPeriod,
     /// The Decision 766 score of the month, quarter or year the period ends in, to its end
     /// (a week: its month so far).
     pub score: Score,

@@ -4,6 +4,7 @@
 //! said then, and anyone can check it offline.
 
 pub mod sign;
+pub mod work;
 
 use crate::aggregate::summary::{history_totals, previous_figures, rank_children};
 use crate::catalog::{Catalog, Unit};
@@ -154,6 +155,12 @@ pub async fn make(
     )
     .await?;
 
+    let worst_procedures = work::worst_procedures(store, units.as_deref(), start, end).await?;
+    let most_overdue = work::most_overdue(store, units.as_deref(), end).await?;
+    let late_officers = work::late_officers(store, units.as_deref(), end).await?;
+    let alerts = work::alerts(store, units.as_deref(), start, end).await?;
+    let explanations = work::explanations(store, units.as_deref(), start, end).await?;
+
     let id: i64 = sqlx::query_scalar("SELECT nextval('reports_id_seq')")
         .fetch_one(&store.pool)
         .await
@@ -170,6 +177,11 @@ pub async fn make(
         previous,
         at_end,
         children,
+        worst_procedures,
+        most_overdue,
+        late_officers,
+        alerts,
+        explanations,
         score,
         digest: String::new(),
         signature: String::new(),

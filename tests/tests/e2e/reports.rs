@@ -35,6 +35,7 @@ async fn send_the_week(server: &TestServer) {
             dossier_resolved("s2", WARD, "D2", local(27, 9), "completed"),
             dossier_received("r3", WARD, "D3", local(26, 9), far),
             dossier_received("r4", WARD, "D4", local(25, 9), local(27, 9)),
+            dossier_assigned("a4", WARD, "D4", local(25, 10), ("o7", "Trần Văn Bảy")),
             complaint_received("c1", WARD, "C1", local(26, 9), far, "Môi trường", "zalo"),
         ]))
         .await;
@@ -74,6 +75,21 @@ async fn a_weekly_report_freezes_the_weeks_figures_and_its_signature_checks(pool
     assert_eq!(report["at_end"]["complaints"], json!({"open": 1, "overdue": 0}));
     let ward = report["children"].as_array().unwrap().iter().find(|c| c["code"] == WARD).unwrap();
     assert_eq!((&ward["dossiers_received"], &ward["rated"]), (&json!(4), &json!(2)));
+    // The week's work: the procedure with a late dossier, D4 63 hours overdue when the week
+    // ended (due Friday 09:00, the week over at Monday 00:00), and its officer.
+    assert_eq!(
+        report["worst_procedures"],
+        json!([{"procedure": "Đăng ký khai sinh", "resolved": 2, "late": 1, "on_time_rate": 0.5}])
+    );
+    let overdue = report["most_overdue"].as_array().unwrap();
+    assert_eq!(overdue.len(), 1, "{overdue:?}");
+    assert_eq!((&overdue[0]["id"], &overdue[0]["hours_overdue"]), (&json!("D4"), &json!(63.0)));
+    assert_eq!(
+        report["late_officers"],
+        json!([{"id": "o7", "name": "Trần Văn Bảy", "overdue": 1}])
+    );
+    assert_eq!(report["alerts"]["raised"], 0);
+    assert_eq!(report["explanations"]["asked"], 0);
     // The same figure as the series computes for that week.
     let (_, series) = server
         .get("/api/v1/units/001/series?metric=dossiers.received&step=week&from=2026-11-23&to=2026-11-29")
