@@ -24,6 +24,7 @@
 
 pub mod access;
 pub mod alerts;
+pub mod annotation;
 pub mod calendar;
 pub mod event;
 pub mod explanations;

@@ -126,6 +126,8 @@ pub struct Report {
     pub late_officers: Vec<LateOfficer>,
     pub alerts: AlertsInPeriod,
     pub explanations: ExplanationsInPeriod,
+    /// Notes on the unit's timeline in the period, and the calendar's days off.
+    pub annotations: Vec<crate::annotation::Annotation>,
     /// The Decision 766 score of the month, quarter or year the period ends in, to its end
     /// (a week: its month so far).
     pub score: Score,

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod annotations;
 pub mod calendar;
 pub mod csv;
 pub mod error;
@@ -46,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         .merge(session::routes())
         .merge(admin::routes())
         .merge(alerts::routes())
+        .merge(annotations::routes())
         .merge(explanations::routes())
         .merge(events::routes())
         .merge(units::routes())

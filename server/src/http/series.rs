@@ -2,7 +2,7 @@
 //! a figure over time, from the day-level history (and, for overdue counts and the score, the
 //! items' open and due times). Days are local; weeks start on Monday; at most 400 points.
 
-use super::error::ApiError;
+use super::error::{bounded, ApiError};
 use crate::accounts::access::{authorize_unit, Caller};
 use crate::aggregate::score::indicators;
 use crate::state::AppState;
@@ -50,6 +50,8 @@ pub struct Series {
     pub metric: String,
     pub step: String,
     pub points: Vec<Point>,
+    /// Notes on the unit's timeline over the points' days, and the calendar's days off.
+    pub annotations: Vec<ioc_shared::annotation::Annotation>,
 }
 
 /// The first day of the step holding `day`.
@@ -212,11 +214,20 @@ async fn series(
         .zip(values)
         .map(|((start, _), value)| Point { t: start.format("%Y-%m-%d").to_string(), value })
         .collect();
+    let notes = crate::reports::annotations::of_unit(
+        &state.store,
+        &state.catalog,
+        unit,
+        first,
+        last - chrono::Duration::days(1),
+    );
+    let annotations = bounded(state.settings.database_timeout, notes).await?;
     Ok(Json(Series {
         unit: ioc_shared::items::UnitName { code: unit.code.clone(), name: unit.name.clone() },
         metric: metric.to_owned(),
         step: step.to_owned(),
         points,
+        annotations,
     }))
 }
 

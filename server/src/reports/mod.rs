@@ -3,6 +3,7 @@
 //! ([`sign`]) and kept byte for byte, so that what a leader shows on Monday is what the system
 //! said then, and anyone can check it offline.
 
+pub mod annotations;
 pub mod sign;
 pub mod work;
 
@@ -160,6 +161,7 @@ pub async fn make(
     let late_officers = work::late_officers(store, units.as_deref(), end).await?;
     let alerts = work::alerts(store, units.as_deref(), start, end).await?;
     let explanations = work::explanations(store, units.as_deref(), start, end).await?;
+    let annotations = annotations::of_unit(store, catalog, unit, from, to).await?;
 
     let id: i64 = sqlx::query_scalar("SELECT nextval('reports_id_seq')")
         .fetch_one(&store.pool)
@@ -182,6 +184,7 @@ pub async fn make(
         late_officers,
         alerts,
         explanations,
+        annotations,
         score,
         digest: String::new(),
         signature: String::new(),

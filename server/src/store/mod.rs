@@ -10,6 +10,7 @@
 //!   snapshot of every item's contribution for rebuilding Redis.
 
 pub mod alerts;
+pub mod annotations;
 pub mod backfill;
 pub mod events;
 pub mod explanations;

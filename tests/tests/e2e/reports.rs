@@ -225,3 +225,105 @@ async fn reports_keep_to_the_callers_units_and_refuse_bad_requests(pool: PgPool)
     assert_eq!(status.as_u16(), 404);
     server.cleanup().await;
 }
+
+/// Notes on the timeline: entered for a unit (and, with `children`, the units below), shown in
+/// its series answers beside the points and in its reports, with the working calendar's days
+/// off; a chief notes only his units.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn notes_on_the_timeline_show_in_series_and_reports_with_the_calendars_days_off(
+    pool: PgPool,
+) {
+    let server = server_in_december(&pool).await;
+    send_the_week(&server).await;
+    ensure_user(&server.server.state, "truong-bd", "mat-khau-truong-bd", Role::Chief, Some("001"))
+        .await;
+    let chief = client_with_cookie(
+        &server.base,
+        &login(&server.base, "truong-bd", "mat-khau-truong-bd").await.unwrap(),
+    );
+    let url = format!("{}/api/v1/annotations", server.base);
+    let city = json!({"unit": "01", "at": "2026-11-25T08:00:00+07:00", "until": "2026-11-26T17:00:00+07:00",
+                      "text": "Hệ thống một cửa bảo trì", "children": true});
+    let (status, note) = post_json(&server.http, url.clone(), &city).await;
+    assert_eq!(status, 201, "{note}");
+    assert_eq!((note["unit"].as_str(), note["source"].as_str()), (Some("01"), Some("note")));
+    let (status, own) = post_json(
+        &chief,
+        url.clone(),
+        &json!({"unit": "001", "at": "2026-11-27T09:00:00+07:00", "text": "Họp giao ban quận"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{own}");
+    // The district's note is not meant for the wards below it (no `children`).
+    let (status, _) = post_json(
+        &chief,
+        url.clone(),
+        &json!({"unit": "01", "at": "2026-11-27T09:00:00+07:00", "text": "x"}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = post_json(
+        &server.http,
+        url.clone(),
+        &json!({"unit": "002", "at": "2026-11-27T09:00:00+07:00", "text": "Quận khác"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    for (body, why) in [
+        (
+            json!({"unit": "001", "at": "2026-11-27T09:00:00+07:00", "until": "2026-11-26T09:00:00+07:00", "text": "x"}),
+            "until",
+        ),
+        (json!({"unit": "001", "at": "27/11/2026", "text": "x"}), "at"),
+        (json!({"unit": "001", "at": "2026-11-27T09:00:00+07:00", "text": "  "}), "text"),
+        (
+            json!({"unit": "001", "at": "2026-11-27T09:00:00+07:00", "text": "x", "colour": 1}),
+            "colour",
+        ),
+    ] {
+        let (status, answer) = post_json(&server.http, url.clone(), &body).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(answer["error"].as_str().unwrap().contains(why), "{body}: {answer}");
+    }
+
+    let texts = |notes: &Value| -> Vec<String> {
+        notes.as_array().unwrap().iter().map(|n| n["text"].as_str().unwrap().to_owned()).collect()
+    };
+    let (_, ward) =
+        server.get(&format!("/api/v1/units/{WARD}/series?from=2026-11-23&to=2026-11-29")).await;
+    assert_eq!(texts(&ward["annotations"]), vec!["Hệ thống một cửa bảo trì"], "{ward}");
+    assert_eq!(ward["points"].as_array().unwrap().len(), 7);
+    let (_, district) = server.get("/api/v1/units/001/series?from=2026-11-23&to=2026-11-29").await;
+    assert_eq!(
+        texts(&district["annotations"]),
+        vec!["Hệ thống một cửa bảo trì", "Họp giao ban quận"]
+    );
+    // The calendar's days off without anyone entering them: National Day 2026 (1–2 September).
+    let (_, september) =
+        server.get(&format!("/api/v1/units/{WARD}/series?from=2026-08-31&to=2026-09-06")).await;
+    let off = &september["annotations"][0];
+    assert_eq!(
+        (off["source"].as_str(), off["text"].as_str()),
+        (Some("calendar"), Some("Quốc khánh 2/9"))
+    );
+    assert_eq!(
+        (off["at"].as_str(), off["until"].as_str()),
+        (Some("2026-09-01T00:00:00+07:00"), Some("2026-09-03T00:00:00+07:00"))
+    );
+
+    let (status, report) = post_json(
+        &server.http,
+        format!("{}/api/v1/reports", server.base),
+        &json!({"unit": "001", "period": "week", "ending": "2026-11-29"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        texts(&report["annotations"]),
+        vec!["Hệ thống một cửa bảo trì", "Họp giao ban quận"]
+    );
+    let (_, listed) =
+        server.get("/api/v1/annotations?unit=001&from=2026-11-23&to=2026-11-29").await;
+    assert_eq!(texts(&listed), texts(&report["annotations"]));
+    server.cleanup().await;
+}
