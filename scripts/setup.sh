@@ -165,6 +165,15 @@ ensure_faketime() {
   command -v faketime >/dev/null || apt_install faketime
 }
 
+# The font PDF reports are set in (DejaVu Sans: every Vietnamese letter), and poppler's
+# pdftotext and pdfinfo, with which the tests read the PDFs back.
+ensure_report_font() {
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || apt_install fonts-dejavu-core
+}
+ensure_pdf_tools() {
+  command -v pdftotext >/dev/null || apt_install poppler-utils
+}
+
 ioc_setup() {
   local browser=0
   for arg in "$@"; do
@@ -176,6 +185,7 @@ ioc_setup() {
   ensure_wasm_toolchain
   ensure_postgres
   ensure_redis
+  ensure_report_font
   if [ "$browser" = 1 ]; then ensure_browser; fi
 }
 

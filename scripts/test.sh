@@ -10,6 +10,7 @@ ioc_setup --browser
 ensure_open311_clients
 ensure_smtp_server
 ensure_faketime
+ensure_pdf_tools
 ensure_failover_engines
 build_web
 cd "$IOC_ROOT"

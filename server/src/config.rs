@@ -319,6 +319,9 @@ pub struct ServeArgs {
     /// only be checked with its public key.
     #[arg(long, env = "IOC_REPORT_KEY_FILE", default_value = "ioc-report.key")]
     pub report_key_file: PathBuf,
+    /// The TrueType font of PDF reports (it must hold Vietnamese letters).
+    #[arg(long, env = "IOC_REPORT_FONT", default_value = crate::settings::DEFAULT_REPORT_FONT)]
+    pub report_font: String,
 }
 
 #[cfg(feature = "demo")]
@@ -361,6 +364,7 @@ impl ServeArgs {
             smtp_url: self.smtp_url.clone().filter(|u| !u.trim().is_empty()),
             mail_from: self.mail_from.clone(),
             report_key_file: self.report_key_file.clone(),
+            report_font: self.report_font.clone(),
         }
     }
 }

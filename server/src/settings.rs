@@ -52,7 +52,12 @@ pub struct Settings {
     pub mail_from: String,
     /// The Ed25519 key reports are signed with (`IOC_REPORT_KEY_FILE`; created on first use).
     pub report_key_file: std::path::PathBuf,
+    /// The TrueType font reports are set in as PDF (`IOC_REPORT_FONT`): one with Vietnamese.
+    pub report_font: String,
 }
+
+/// DejaVu Sans as Debian installs it (`fonts-dejavu-core`): every Vietnamese letter.
+pub const DEFAULT_REPORT_FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
 /// The sender of notification emails when `IOC_MAIL_FROM` names none.
 pub const DEFAULT_MAIL_FROM: &str = "IOC <ioc@localhost>";

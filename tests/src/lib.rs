@@ -61,6 +61,7 @@ pub fn settings(prefix: &str) -> Settings {
         smtp_url: None,
         mail_from: ioc_server::settings::DEFAULT_MAIL_FROM.to_owned(),
         report_key_file: std::env::temp_dir().join(format!("ioc-report-key-{prefix}")),
+        report_font: ioc_server::settings::DEFAULT_REPORT_FONT.to_owned(),
     }
 }
 

@@ -103,19 +103,39 @@ async fn list(
     Ok(Json(bounded(state.settings.database_timeout, listed).await?))
 }
 
-/// `GET /api/v1/reports/{id}`: the report as it was frozen, byte for byte.
+/// `GET /api/v1/reports/{id}`: the report as it was frozen, byte for byte;
+/// `GET /api/v1/reports/{id}.pdf`: the same report as an A4 PDF.
 async fn one(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let missing = || ApiError::NotFound(format!("no report `{id}`"));
-    let number: i64 = id.parse().ok().filter(|n| *n > 0).ok_or_else(missing)?;
+    let (number, pdf) = match id.strip_suffix(".pdf") {
+        Some(number) => (number, true),
+        None => (id.as_str(), false),
+    };
+    let number: i64 = number.parse().ok().filter(|n| *n > 0).ok_or_else(missing)?;
     let found =
         bounded(state.settings.database_timeout, reports::get(&state.store, number)).await?;
     let Some((unit, body)) = found else { return Err(missing()) };
     authorize_unit(&state.catalog, &state.accounts, &caller, &unit).await?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    if !pdf {
+        return Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response());
+    }
+    let report: ioc_shared::report::Report =
+        serde_json::from_str(&body).map_err(ApiError::internal)?;
+    let created = state.clock.now().timestamp();
+    let font = state.settings.report_font.clone();
+    let rendered =
+        tokio::task::spawn_blocking(move || reports::pdf::render(&report, &font, created));
+    let bytes = rendered.await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+    let disposition = format!("inline; filename=\"bao-cao-{number}.pdf\"");
+    let headers = [
+        (header::CONTENT_TYPE, "application/pdf".to_owned()),
+        (header::CONTENT_DISPOSITION, disposition),
+    ];
+    Ok((headers, bytes).into_response())
 }
 
 /// `GET /api/v1/reports/key`: the public key reports are signed with (no sign-in: whoever

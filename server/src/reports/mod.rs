@@ -4,6 +4,7 @@
 //! said then, and anyone can check it offline.
 
 pub mod annotations;
+pub mod pdf;
 pub mod sign;
 pub mod work;
 

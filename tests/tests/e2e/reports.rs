@@ -146,6 +146,35 @@ async fn a_weekly_report_freezes_the_weeks_figures_and_its_signature_checks(pool
     let checked = documented(&good);
     assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
     assert!(!documented(&bad).status.success());
+
+    // The PDF: A4, its text (pdftotext, poppler) holds the unit's name with its diacritics, the
+    // figures and the digest.
+    let pdf =
+        server.http.get(format!("{}/api/v1/reports/{id}.pdf", server.base)).send().await.unwrap();
+    assert_eq!(pdf.status().as_u16(), 200);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let pdf_path = dir.join("report.pdf");
+    std::fs::write(&pdf_path, pdf.bytes().await.unwrap()).unwrap();
+    let text = std::process::Command::new("pdftotext").arg(&pdf_path).arg("-").output().unwrap();
+    assert!(text.status.success(), "pdftotext: {}", String::from_utf8_lossy(&text.stderr));
+    let text = String::from_utf8(text.stdout).unwrap();
+    for wanted in [
+        "Quận Ba Đình",
+        "Phường Trúc Bạch",
+        "Tiếp nhận: 4 / 1",
+        "Đúng hạn: 1 · Trễ hạn: 1",
+        "Cuối kỳ: 3 đang xử lý, 1 quá hạn",
+        "Trần Văn Bảy",
+        report["digest"].as_str().unwrap(),
+    ] {
+        assert!(text.contains(wanted), "`{wanted}` not in the PDF's text:\n{text}");
+    }
+    let info = std::process::Command::new("pdfinfo").arg(&pdf_path).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&info.stdout).contains("595.276 x 841.89 pts (A4)"),
+        "{}",
+        String::from_utf8_lossy(&info.stdout)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
     server.cleanup().await;
 }
