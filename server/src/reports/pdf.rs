@@ -110,7 +110,7 @@ pub fn render(report: &Report, font_path: &str, created: i64) -> Result<Vec<u8>,
         .map_err(|e| PdfError::Pdf(e.to_string()))?;
     let doc = doc.with_creation_date(when).with_mod_date(when).with_metadata_date(when);
     let font = doc
-        .add_external_font(std::io::Cursor::new(font_bytes))
+        .add_external_font_with_subsetting(std::io::Cursor::new(font_bytes), true)
         .map_err(|e| PdfError::Font { path: font_path.to_owned(), error: e.to_string() })?;
     let layer = doc.get_page(page).get_layer(layer);
     let footer = format!("Mã kiểm tra (SHA-256): {}", report.digest);
