@@ -32,6 +32,13 @@ case "$measure" in
 esac
 runs="${3:-3}"
 shift $(( $# > 3 ? 3 : $# ))
+# Stops the server, for good: SIGTERM, then SIGKILL if it is still there after 10 s.
+stop_server() {
+  kill "$server" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$server" 2>/dev/null || break; sleep 0.2; done
+  kill -9 "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+}
 if [ "$measure" = download ]; then
   build_web
   # What a browser downloads on a first visit (the page, its script, its wasm, its styles,
@@ -61,7 +68,7 @@ if [ "$measure" = download ]; then
   again=$(curl -s -D - -o /tmp/bench-reload -H 'Accept-Encoding: br' -H "If-Modified-Since: $modified" "$base/")
   reload=$(( $(stat -c %s /tmp/bench-reload 2>/dev/null || echo 0) + ${#again} ))
   echo "first load: $bodies bytes of brotli bodies, $first with the response headers; reload: $reload bytes ($(echo "$again" | head -1 | tr -d '\r'))"
-  kill "$server"; wait "$server" 2>/dev/null || true
+  stop_server
   exit 0
 fi
 log "building the server and ioc-load (release)"
@@ -186,10 +193,7 @@ for run in $(seq 1 "$runs"); do
       | sed -E 's/^cmdstat_([^:]+):calls=([0-9]+),usec=([0-9]+),.*/\3 \2 \1/' | sort -rn | head -8 \
       | awk '{printf "  %-16s %9d calls %8.0f ms\n", $3, $2, $1/1000}'
   fi
-  kill "$server"
-  for _ in $(seq 1 50); do kill -0 "$server" 2>/dev/null || break; sleep 0.2; done
-  kill -9 "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
+  stop_server
   redis-cli -u "$REDIS_URL" --scan --pattern "$prefix*" | xargs -r -n 1000 redis-cli -u "$REDIS_URL" del >/dev/null
   psql "$admin_url" -qc "DROP DATABASE $db" 2>/dev/null || as_postgres psql -qc "DROP DATABASE $db"
 done
