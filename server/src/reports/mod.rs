@@ -32,6 +32,11 @@ pub enum ReportError {
     NotOver { period: String, from: NaiveDate, to: NaiveDate },
 }
 
+/// The summary's on-time rate (`part ÷ (part + rest)`), kept to 3 decimals in a frozen report.
+fn rate_of(part: u64, rest: u64) -> Option<f64> {
+    ioc_shared::summary::rate(part, rest).map(|r| (r * 1000.0).round() / 1000.0)
+}
+
 /// The first and last local day of the `period` holding `day`.
 pub fn period_days(period: &str, day: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
     let start = match period {
@@ -105,8 +110,7 @@ pub async fn make(
                 code: child.code.clone(),
                 name: child.name.clone(),
                 dossiers_received: field(counter::DOSSIERS_RECEIVED),
-                on_time_rate: (on_time + late > 0)
-                    .then(|| (on_time as f64 / (on_time + late) as f64 * 1000.0).round() / 1000.0),
+                on_time_rate: rate_of(on_time, late),
                 rated: on_time + late,
                 overdue: 0,
                 complaints_received: field(counter::COMPLAINTS_RECEIVED),

@@ -2,6 +2,7 @@
 //! diacritic prints and can be searched), a bar chart of the children's dossiers, and the
 //! digest in every page's footer. Made from the stored report (the same frozen figures).
 
+use ioc_shared::format::{self, Lang};
 use ioc_shared::report::Report;
 use printpdf::{
     Color, IndirectFontRef, Line, Mm, PdfDocument, PdfDocumentReference, PdfLayerReference, Point,
@@ -97,7 +98,7 @@ impl Writer {
 }
 
 fn rate(value: Option<f64>) -> String {
-    value.map_or("—".to_owned(), |r| format!("{:.1} %", r * 100.0).replace('.', ","))
+    value.map_or("—".to_owned(), |r| format::percent(r, Lang::Vi))
 }
 
 /// The report as PDF bytes, set in the font at `font_path`.
@@ -180,10 +181,10 @@ pub fn render(report: &Report, font_path: &str, created: i64) -> Result<Vec<u8>,
     w.gap(2.0);
     w.line(
         &format!(
-            "Chỉ số phục vụ (Quyết định 766): {:.2} / {:.0} điểm đo được",
-            report.score.score, report.score.measured_max
-        )
-        .replace('.', ","),
+            "Chỉ số phục vụ (Quyết định 766): {} / {} điểm đo được",
+            format::decimal(report.score.score, 2, Lang::Vi),
+            format::decimal(report.score.measured_max, 0, Lang::Vi)
+        ),
         11.0,
     );
     w.gap(3.0);
@@ -218,7 +219,7 @@ pub fn render(report: &Report, font_path: &str, created: i64) -> Result<Vec<u8>,
                     item.kind,
                     item.id,
                     item.unit,
-                    format!("{:.1}", item.hours_overdue).replace('.', ","),
+                    format::decimal(item.hours_overdue, 1, Lang::Vi),
                     item.officer.as_deref().unwrap_or("chưa giao")
                 ),
                 9.0,

@@ -84,9 +84,7 @@ pub async fn worst_procedures(
     Ok(rows
         .into_iter()
         .map(|r| ProcedureLine {
-            on_time_rate: (r.resolved > 0).then(|| {
-                ((r.resolved - r.late) as f64 / r.resolved as f64 * 1000.0).round() / 1000.0
-            }),
+            on_time_rate: super::rate_of(count(r.resolved - r.late), count(r.late)),
             procedure: r.procedure,
             resolved: count(r.resolved),
             late: count(r.late),
