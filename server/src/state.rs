@@ -203,6 +203,24 @@ impl AppState {
         })
     }
 
+    /// The task that runs report schedules (it signs with the report key, so it is made only
+    /// once that key loads).
+    pub fn report_scheduler(
+        &self,
+    ) -> Result<crate::reports::schedules::Scheduler, crate::reports::sign::SignError> {
+        Ok(crate::reports::schedules::Scheduler {
+            store: self.store.clone(),
+            catalog: self.catalog.clone(),
+            clock: self.clock.clone(),
+            key: self.report_key()?,
+            font: self.settings.report_font.clone(),
+            notices: crate::notify::Notices {
+                email: self.deliverer.smtp.is_some(),
+                wake: self.deliverer.wake.clone(),
+            },
+        })
+    }
+
     /// The report signing key, loaded from its file (or created there) the first time.
     pub fn report_key(
         &self,

@@ -154,3 +154,63 @@ pub struct ReportKey {
     /// Base64 of the 32 raw bytes of the Ed25519 public key.
     pub public_key: String,
 }
+
+/// A period's name in Vietnamese (`week` → `tuần`), for screens, PDFs and emails.
+pub fn period_name(period: &str) -> &'static str {
+    match period {
+        "week" => "tuần",
+        "month" => "tháng",
+        "quarter" => "quý",
+        _ => "năm",
+    }
+}
+
+/// The days a schedule may name, Monday first (`weekday` in a schedule).
+pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// Who a scheduled report is mailed to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipients {
+    /// `chief` (the unit's chiefs, or those of the nearest unit above that has any),
+    /// `leader`, `admin`.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Usernames.
+    #[serde(default)]
+    pub users: Vec<String>,
+}
+
+/// `POST /api/v1/reports/schedules`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewReportSchedule {
+    pub unit: String,
+    /// One of [`PERIODS`]; `week` when absent.
+    #[serde(default)]
+    pub period: Option<String>,
+    /// One of [`WEEKDAYS`]; `mon` when absent.
+    #[serde(default)]
+    pub weekday: Option<String>,
+    /// Local `HH:MM`; `07:00` when absent.
+    #[serde(default)]
+    pub time: Option<String>,
+    pub to: Recipients,
+}
+
+/// A report schedule: the report of the period just ended is made and mailed on the first
+/// `weekday` of each new period at `time` local (the next working day when that is a day off).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportSchedule {
+    pub id: i64,
+    pub unit: UnitName,
+    pub period: String,
+    pub weekday: String,
+    pub time: String,
+    pub to: Recipients,
+    pub created_by: String,
+    /// When it fires next (RFC 3339, local time).
+    pub next_run_at: String,
+    /// The report it made last, if any.
+    pub last_report: Option<i64>,
+}

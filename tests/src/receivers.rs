@@ -48,7 +48,7 @@ impl SmtpServer {
     /// mail client would: encoded words and transfer encodings decoded).
     pub fn messages(&self) -> Vec<Mail> {
         const READ: &str = r#"
-import email, email.policy, json, mailbox, os, sys
+import base64, email, email.policy, json, mailbox, os, sys
 root = sys.argv[1]
 box = mailbox.Maildir(root, factory=None, create=True)
 mails = []
@@ -56,9 +56,15 @@ for key in box.keys():
     path = os.path.join(root, box._lookup(key))
     with open(path, "rb") as f:
         message = email.message_from_binary_file(f, policy=email.policy.default)
+    body = message.get_body(preferencelist=("plain",))
+    attachments = [{"filename": part.get_filename(), "content_type": part.get_content_type(),
+                    "base64": base64.b64encode(part.get_payload(decode=True)).decode()}
+                   for part in message.iter_attachments()]
     mails.append({"at": os.path.getmtime(path), "to": str(message["To"]),
                   "from": str(message["From"]), "subject": str(message["Subject"]),
-                  "message_id": str(message["Message-ID"]), "text": message.get_content()})
+                  "message_id": str(message["Message-ID"]),
+                  "text": body.get_content() if body is not None else "",
+                  "attachments": attachments})
 mails.sort(key=lambda m: m["at"])
 print(json.dumps(mails))
 "#;
@@ -81,6 +87,22 @@ pub struct Mail {
     pub subject: String,
     pub message_id: String,
     pub text: String,
+    pub attachments: Vec<MailAttachment>,
+}
+
+/// A file a message carries, decoded.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct MailAttachment {
+    pub filename: Option<String>,
+    pub content_type: String,
+    pub base64: String,
+}
+
+impl MailAttachment {
+    pub fn bytes(&self) -> Vec<u8> {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.decode(&self.base64).unwrap()
+    }
 }
 
 impl Drop for SmtpServer {

@@ -92,6 +92,7 @@ pub fn alert_notice(
         object: serde_json::to_value(alert).unwrap_or_default(),
         subject,
         text,
+        attachments: Vec::new(),
     }
 }
 

@@ -603,5 +603,6 @@ pub fn explanation_notice(
         object: serde_json::to_value(explanation).unwrap_or_default(),
         subject,
         text,
+        attachments: Vec::new(),
     }
 }

@@ -4,7 +4,8 @@
 
 use super::error::{bounded, ApiError};
 use super::extract::json_body;
-use crate::accounts::access::{authorize_unit, Caller};
+use crate::accounts::access::{authorize_unit, Caller, Principal};
+use crate::reports::schedules::{self, NewSchedule, ScheduleError, Timing};
 use crate::reports::{self, ReportError};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -13,7 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{Datelike, NaiveDate};
-use ioc_shared::report::{ReportKey, ReportListing, PERIODS};
+use ioc_shared::report::{
+    NewReportSchedule, ReportKey, ReportListing, ReportSchedule, PERIODS, WEEKDAYS,
+};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -24,6 +27,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/reports", get(list).post(make))
         .route("/api/v1/reports/key", get(key))
+        .route("/api/v1/reports/schedules", get(list_schedules).post(add_schedule))
+        .route("/api/v1/reports/schedules/{id}", axum::routing::delete(delete_schedule))
         .route("/api/v1/reports/{id}", get(one))
 }
 
@@ -143,4 +148,141 @@ async fn one(
 async fn key(State(state): State<AppState>) -> Result<Json<ReportKey>, ApiError> {
     let key = state.report_key().map_err(ApiError::internal)?;
     Ok(Json(ReportKey { alg: "Ed25519".into(), public_key: key.public_base64() }))
+}
+
+impl From<ScheduleError> for ApiError {
+    fn from(error: ScheduleError) -> ApiError {
+        match error {
+            ScheduleError::Store(e) => e.into(),
+            error @ ScheduleError::TooMany => ApiError::Conflict(error.to_string()),
+            error @ ScheduleError::NeverRuns => ApiError::BadRequest(error.to_string()),
+        }
+    }
+}
+
+const SCHEDULE_SHAPE: &str = "{\"unit\": \"001\", \"period\": \"week\", \"weekday\": \"mon\", \"time\": \"07:00\", \"to\": {\"roles\": [\"chief\"], \"users\": [\"lanhdao\"]}}";
+
+/// Most people a schedule names (roles and users together).
+const MAX_RECIPIENTS: usize = 50;
+
+/// `POST /api/v1/reports/schedules`: 201 with the schedule and when it runs first. Admins and
+/// leaders for any unit, a chief for his unit and those below; not a wall display.
+async fn add_schedule(
+    State(state): State<AppState>,
+    caller: Caller,
+    bytes: axum::body::Bytes,
+) -> Result<(StatusCode, Json<ReportSchedule>), ApiError> {
+    let Principal::User(user) = &caller.principal else {
+        return Err(ApiError::Forbidden("a wall display cannot schedule reports".into()));
+    };
+    let new: NewReportSchedule = json_body(&bytes, SCHEDULE_SHAPE)?;
+    let unit = authorize_unit(&state.catalog, &state.accounts, &caller, &new.unit).await?;
+    let period = new.period.as_deref().unwrap_or("week");
+    if !PERIODS.contains(&period) {
+        return Err(ApiError::BadRequest(format!(
+            "`period` must be week, month, quarter or year, not `{period}`"
+        )));
+    }
+    let weekday_text = new.weekday.as_deref().unwrap_or("mon");
+    let weekday = schedules::weekday_index(weekday_text).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "`weekday` must be one of {}, not `{weekday_text}`",
+            WEEKDAYS.join(", ")
+        ))
+    })?;
+    let time_text = new.time.as_deref().unwrap_or("07:00");
+    let minute = schedules::minute_of_day(time_text).ok_or_else(|| {
+        ApiError::BadRequest(format!("`time` must be a local time HH:MM, not `{time_text}`"))
+    })?;
+    let to = &new.to;
+    if to.roles.is_empty() && to.users.is_empty() {
+        return Err(ApiError::BadRequest("`to` names no one: give `roles` or `users`".into()));
+    }
+    if to.roles.len() + to.users.len() > MAX_RECIPIENTS {
+        return Err(ApiError::BadRequest(format!(
+            "`to` names at most {MAX_RECIPIENTS} roles and users"
+        )));
+    }
+    if let Some(role) = to.roles.iter().find(|r| ioc_shared::access::Role::parse(r).is_none()) {
+        return Err(ApiError::BadRequest(format!(
+            "`to.roles` holds chief, leader or admin, not `{role}`"
+        )));
+    }
+    for username in &to.users {
+        if state.accounts.user(username).await.is_err() {
+            return Err(ApiError::BadRequest(format!("`to.users`: no user `{username}`")));
+        }
+    }
+    let schedule = NewSchedule {
+        unit: &unit.code,
+        timing: Timing { period, weekday, minute },
+        to,
+        created_by: &user.username,
+    };
+    let now = state.clock.now();
+    let added = bounded(
+        state.settings.database_timeout,
+        schedules::add(&state.store, &state.catalog, &schedule, now),
+    )
+    .await?;
+    state
+        .accounts
+        .audit(
+            &caller.principal.label(),
+            "report_schedule_added",
+            Some(&format!("report_schedule:{}", added.id)),
+            Some(&format!("{} {period} {weekday_text} {time_text}", unit.code)),
+            caller.address.as_deref(),
+        )
+        .await;
+    Ok((StatusCode::CREATED, Json(added)))
+}
+
+/// `GET /api/v1/reports/schedules?unit=`: the unit's schedules (without `unit`: every one the
+/// caller may see), oldest first.
+async fn list_schedules(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<ReportSchedule>>, ApiError> {
+    let units = match params.get("unit").filter(|u| !u.is_empty()) {
+        Some(code) => Some(vec![authorize_unit(&state.catalog, &state.accounts, &caller, code)
+            .await?
+            .code
+            .clone()]),
+        None => caller.principal.scope().map(|root| state.catalog.subtree(root)),
+    };
+    let listed = schedules::list(&state.store, &state.catalog, units.as_deref());
+    Ok(Json(bounded(state.settings.database_timeout, listed).await?))
+}
+
+/// `DELETE /api/v1/reports/schedules/{id}`: 204; the same people who may add it.
+async fn delete_schedule(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let Principal::User(_) = &caller.principal else {
+        return Err(ApiError::Forbidden("a wall display cannot delete report schedules".into()));
+    };
+    let missing = || ApiError::NotFound(format!("no report schedule `{id}`"));
+    let number: i64 = id.parse().ok().filter(|n| *n > 0).ok_or_else(missing)?;
+    let unit = bounded(state.settings.database_timeout, schedules::unit_of(&state.store, number))
+        .await?
+        .ok_or_else(missing)?;
+    authorize_unit(&state.catalog, &state.accounts, &caller, &unit).await?;
+    if !bounded(state.settings.database_timeout, schedules::delete(&state.store, number)).await? {
+        return Err(missing());
+    }
+    state
+        .accounts
+        .audit(
+            &caller.principal.label(),
+            "report_schedule_deleted",
+            Some(&format!("report_schedule:{number}")),
+            None,
+            caller.address.as_deref(),
+        )
+        .await;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use ioc_shared::time::Clock;
-use lettre::message::Mailbox;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde_json::Value;
 use sha2::Sha256;
@@ -215,19 +215,54 @@ impl Deliverer {
             .map_err(|e| SendError::Refused(format!("`{address}` is not an email address: {e}")))?;
         let subject = claimed.payload["subject"].as_str().unwrap_or("IOC");
         let text = claimed.payload["text"].as_str().unwrap_or_default().to_owned();
-        let message = lettre::Message::builder()
+        let attachments = self.attachments(&claimed.payload).await?;
+        let builder = lettre::message::Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(subject)
             // The same for every attempt: a mail client shows a repeated delivery once.
-            .message_id(Some(format!("<{}@ioc>", delivery_id(claimed.id))))
-            .header(lettre::message::header::ContentType::TEXT_PLAIN)
-            .body(text)
-            .map_err(|e| SendError::Refused(format!("message not built: {e}")))?;
+            .message_id(Some(format!("<{}@ioc>", delivery_id(claimed.id))));
+        let built = if attachments.is_empty() {
+            builder.header(lettre::message::header::ContentType::TEXT_PLAIN).body(text)
+        } else {
+            let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(text));
+            for (filename, content_type, content) in attachments {
+                let content_type = lettre::message::header::ContentType::parse(&content_type)
+                    .unwrap_or(lettre::message::header::ContentType::TEXT_PLAIN);
+                parts = parts.singlepart(Attachment::new(filename).body(content, content_type));
+            }
+            builder.multipart(parts)
+        };
+        let message = built.map_err(|e| SendError::Refused(format!("message not built: {e}")))?;
         smtp.send(message)
             .await
             .map(|_| ())
             .map_err(|e| SendError::Refused(format!("SMTP: {}", crate::errors::chain(&e))))
+    }
+}
+
+impl Deliverer {
+    /// The files an email's payload names (`attachments`: ids of `mail_attachments`), in order.
+    async fn attachments(
+        &self,
+        payload: &Value,
+    ) -> Result<Vec<(String, String, Vec<u8>)>, SendError> {
+        let ids: Vec<i64> = payload["attachments"]
+            .as_array()
+            .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
+            .unwrap_or_default();
+        let mut files = Vec::with_capacity(ids.len());
+        for id in ids {
+            let file: Option<(String, String, Vec<u8>)> = sqlx::query_as(
+                "SELECT filename, content_type, content FROM mail_attachments WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| SendError::Refused(format!("attachment {id} not read: {e}")))?;
+            files.push(file.ok_or_else(|| SendError::Refused(format!("attachment {id} is gone")))?);
+        }
+        Ok(files)
     }
 }
 

@@ -78,6 +78,29 @@ pub struct Notice {
     /// The email's subject and text (Vietnamese).
     pub subject: String,
     pub text: String,
+    /// Files the email carries ([`attach`]).
+    pub attachments: Vec<i64>,
+}
+
+/// Keeps a file for emails to carry (once, however many people they go to); returns the id a
+/// [`Notice::attachments`] names. Call it in the transaction that queues the emails.
+pub async fn attach(
+    conn: &mut sqlx::PgConnection,
+    filename: &str,
+    content_type: &str,
+    content: &[u8],
+    at: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO mail_attachments (filename, content_type, content, created_at)
+         VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(filename)
+    .bind(content_type)
+    .bind(content)
+    .bind(at)
+    .fetch_one(conn)
+    .await
 }
 
 /// The active people `audience` names for `unit`.
@@ -135,7 +158,11 @@ pub async fn enqueue(
 ) -> Result<usize, sqlx::Error> {
     let mut written = 0;
     if email {
-        let mail = json!({"subject": notice.subject, "text": notice.text});
+        let mail = json!({
+            "subject": notice.subject,
+            "text": notice.text,
+            "attachments": notice.attachments,
+        });
         for person in people {
             let Some(address) = person.email.as_deref().filter(|a| !a.is_empty()) else {
                 continue;

@@ -5,6 +5,7 @@
 
 pub mod annotations;
 pub mod pdf;
+pub mod schedules;
 pub mod sign;
 pub mod work;
 
@@ -25,6 +26,8 @@ pub enum ReportError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Sign(#[from] sign::SignError),
+    #[error(transparent)]
+    Pdf(#[from] pdf::PdfError),
     #[error("the figures could not be read: {0}")]
     Figures(String),
     /// A period that has not ended yet: its figures would still change.

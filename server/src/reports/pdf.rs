@@ -118,12 +118,7 @@ pub fn render(report: &Report, font_path: &str, created: i64) -> Result<Vec<u8>,
     let mut w = Writer { doc, font, layer, y: PAGE_HEIGHT - MARGIN, footer };
     w.stamp_footer();
 
-    let period = match report.period.as_str() {
-        "week" => "tuần",
-        "month" => "tháng",
-        "quarter" => "quý",
-        _ => "năm",
-    };
+    let period = ioc_shared::report::period_name(&report.period);
     w.line(&format!("BÁO CÁO {} — {}", period.to_uppercase(), report.unit.name), 15.0);
     w.line(&format!("Đơn vị {} · từ {} đến {}", report.unit.code, report.from, report.to), 10.0);
     w.line(&format!("Số liệu chốt lúc {} · lập bởi {}", report.frozen_at, report.made_by), 9.0);

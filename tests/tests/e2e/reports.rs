@@ -4,7 +4,11 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use ioc_shared::access::Role;
 use ioc_tests::events::*;
-use ioc_tests::{client_with_cookie, ensure_user, login, post_json, run_ioc, TestServer};
+use ioc_tests::receivers::SmtpServer;
+use ioc_tests::{
+    client_with_cookie, ensure_user, eventually, login, post_json, run_ioc, TestServer,
+};
+use rand::SeedableRng;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -354,5 +358,235 @@ async fn notes_on_the_timeline_show_in_series_and_reports_with_the_calendars_day
     let (_, listed) =
         server.get("/api/v1/annotations?unit=001&from=2026-11-23&to=2026-11-29").await;
     assert_eq!(texts(&listed), texts(&report["annotations"]));
+    server.cleanup().await;
+}
+
+/// Sets `name`'s email address (as an admin).
+async fn set_email(server: &TestServer, name: &str, email: &str) {
+    let response = server
+        .http
+        .put(format!("{}/api/v1/admin/users/{name}", server.base))
+        .json(&json!({"email": email}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200, "{name}");
+}
+
+/// A weekly schedule for Monday 07:00: nothing before its time; at it, on the paused clock, the
+/// report of the week just ended is made by the background task and mailed once to the
+/// district's chief and the named leader, its PDF attached (real SMTP server); the schedule
+/// moves to the next Monday.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_weekly_schedule_mails_the_report_with_its_pdf_once_at_its_time(pool: PgPool) {
+    let smtp = SmtpServer::start().await;
+    let smtp_url = smtp.url();
+    // Sunday 6 December 2026, 20:00 local: the week of 30 November – 6 December is almost over.
+    let clock = ioc_shared::time::Clock::manual(
+        ioc_shared::time::local_midnight_of(NaiveDate::from_ymd_opt(2026, 12, 6).unwrap())
+            + Duration::hours(20),
+    );
+    let server = TestServer::start_clocked_configured(&pool, clock.clone(), |settings| {
+        settings.smtp_url = Some(smtp_url);
+    })
+    .await;
+    let state = &server.server.state;
+    ensure_user(state, "lanhdao", "leader-password-1", Role::Leader, None).await;
+    ensure_user(state, "truong-bd", "mat-khau-truong-bd", Role::Chief, Some("001")).await;
+    ensure_user(state, "truong-hk", "mat-khau-truong-hk", Role::Chief, Some("002")).await;
+    set_email(&server, "lanhdao", "lanhdao@hanoi.gov.vn").await;
+    set_email(&server, "truong-bd", "badinh@hanoi.gov.vn").await;
+    set_email(&server, "truong-hk", "hoankiem@hanoi.gov.vn").await;
+    let december = |day: u32, hour: u32| {
+        ioc_shared::time::local_midnight_of(NaiveDate::from_ymd_opt(2026, 12, day).unwrap())
+            + Duration::hours(i64::from(hour))
+    };
+    server
+        .ingest_ok(&json!([
+            dossier_received("w1", WARD, "E1", december(1, 9), december(2, 9)),
+            dossier_resolved("w2", WARD, "E1", december(3, 9), "completed"),
+            dossier_received("w3", WARD, "E2", december(2, 9), december(20, 9)),
+            dossier_received("w4", WARD, "E3", december(4, 9), december(20, 9)),
+        ]))
+        .await;
+    server.settle().await;
+
+    let url = format!("{}/api/v1/reports/schedules", server.base);
+    let (status, schedule) = post_json(
+        &server.http,
+        url.clone(),
+        &json!({"unit": "001", "period": "week", "weekday": "mon", "time": "07:00",
+                "to": {"roles": ["chief"], "users": ["lanhdao"]}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{schedule}");
+    assert_eq!(schedule["next_run_at"], "2026-12-07T07:00:00+07:00", "{schedule}");
+    assert_eq!(schedule["unit"]["code"], "001");
+    assert_eq!(schedule["to"], json!({"roles": ["chief"], "users": ["lanhdao"]}));
+    assert_eq!(schedule["last_report"], Value::Null);
+    let id = schedule["id"].as_i64().unwrap();
+    let (_, listed) = server.get("/api/v1/reports/schedules?unit=001").await;
+    assert_eq!(listed[0]["id"], id, "{listed}");
+
+    // A minute before its time nothing is due.
+    clock.set(december(7, 6) + Duration::minutes(59));
+    let scheduler = state.report_scheduler().unwrap();
+    assert_eq!(scheduler.run_due().await.unwrap(), 0);
+    let (_, reports) = server.get("/api/v1/reports?unit=001").await;
+    assert_eq!(reports, json!([]));
+
+    // At 07:00 the background task makes it and the outbox mails it.
+    clock.set(december(7, 7));
+    eventually(std::time::Duration::from_secs(30), "two report emails", || async {
+        smtp.messages().len() >= 2
+    })
+    .await;
+    let (_, reports) = server.get("/api/v1/reports?unit=001").await;
+    assert_eq!(reports.as_array().unwrap().len(), 1, "{reports}");
+    assert_eq!(
+        (&reports[0]["from"], &reports[0]["to"]),
+        (&json!("2026-11-30"), &json!("2026-12-06"))
+    );
+    let report_id = reports[0]["id"].as_i64().unwrap();
+    let (_, report) = server.get(&format!("/api/v1/reports/{report_id}")).await;
+    assert_eq!(report["made_by"], format!("schedule {id}"));
+    assert_eq!(report["figures"]["dossiers"]["received"], 3);
+    assert_eq!(report["at_end"]["dossiers"], json!({"open": 2, "overdue": 0}));
+
+    let mails = smtp.messages();
+    let mut to: Vec<&str> = mails.iter().map(|m| m.to.as_str()).collect();
+    to.sort();
+    assert_eq!(to, ["badinh@hanoi.gov.vn", "lanhdao@hanoi.gov.vn"], "{mails:?}");
+    let dir =
+        std::env::temp_dir().join(format!("ioc-mailed-{}", server.prefix.trim_end_matches(':')));
+    std::fs::create_dir_all(&dir).unwrap();
+    for mail in &mails {
+        assert!(mail.subject.contains("Quận Ba Đình"), "{}", mail.subject);
+        assert!(mail.text.contains("2026-11-30"), "{}", mail.text);
+        assert!(mail.text.contains(report["digest"].as_str().unwrap()), "{}", mail.text);
+        assert_eq!(mail.attachments.len(), 1, "{mail:?}");
+        let pdf = &mail.attachments[0];
+        assert_eq!(pdf.content_type, "application/pdf");
+        assert_eq!(pdf.filename.as_deref(), Some(format!("bao-cao-{report_id}.pdf").as_str()));
+        let path = dir.join("mailed.pdf");
+        std::fs::write(&path, pdf.bytes()).unwrap();
+        let text = std::process::Command::new("pdftotext").arg(&path).arg("-").output().unwrap();
+        assert!(text.status.success(), "pdftotext: {}", String::from_utf8_lossy(&text.stderr));
+        let text = String::from_utf8(text.stdout).unwrap();
+        for wanted in ["Quận Ba Đình", "Tiếp nhận: 3 / 0", report["digest"].as_str().unwrap()]
+        {
+            assert!(text.contains(wanted), "`{wanted}` not in the mailed PDF:\n{text}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // Once: the schedule moved to next Monday and nothing more is due.
+    let (_, listed) = server.get("/api/v1/reports/schedules?unit=001").await;
+    assert_eq!(listed[0]["next_run_at"], "2026-12-14T07:00:00+07:00", "{listed}");
+    assert_eq!(listed[0]["last_report"], report_id);
+    assert_eq!(scheduler.run_due().await.unwrap(), 0);
+    let delivered: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE event_type = 'report.scheduled'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(delivered, 2);
+    assert_eq!(smtp.messages().len(), 2);
+    server.cleanup().await;
+}
+
+/// Schedules keep to the caller's units like reports, and bad ones are refused plainly.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn report_schedules_keep_to_the_callers_units_and_refuse_bad_ones(pool: PgPool) {
+    let server = server_in_december(&pool).await;
+    let state = &server.server.state;
+    ensure_user(state, "lanhdao", "leader-password-1", Role::Leader, None).await;
+    ensure_user(state, "truong-bd", "mat-khau-truong-bd", Role::Chief, Some("001")).await;
+    ensure_user(state, "truong-hk", "mat-khau-truong-hk", Role::Chief, Some("002")).await;
+    let session = |name: &'static str, password: &'static str| {
+        let base = server.base.clone();
+        async move { client_with_cookie(&base, &login(&base, name, password).await.unwrap()) }
+    };
+    let own = session("truong-bd", "mat-khau-truong-bd").await;
+    let other = session("truong-hk", "mat-khau-truong-hk").await;
+    let url = format!("{}/api/v1/reports/schedules", server.base);
+    let weekly = json!({"unit": WARD, "to": {"roles": ["chief"]}});
+
+    // Defaults: week, Monday, 07:00.
+    let (status, schedule) = post_json(&own, url.clone(), &weekly).await;
+    assert_eq!(status, 201, "{schedule}");
+    assert_eq!(
+        (&schedule["period"], &schedule["weekday"], &schedule["time"]),
+        (&json!("week"), &json!("mon"), &json!("07:00"))
+    );
+    assert_eq!(schedule["next_run_at"], "2026-12-07T07:00:00+07:00");
+    assert_eq!(schedule["created_by"], "truong-bd");
+    let id = schedule["id"].as_i64().unwrap();
+
+    let (status, _) = post_json(&other, url.clone(), &weekly).await;
+    assert_eq!(status, 403);
+    let (_, seen) = server.get("/api/v1/reports/schedules").await;
+    assert_eq!(seen.as_array().unwrap().len(), 1);
+    let seen: Value = other.get(url.clone()).send().await.unwrap().json().await.unwrap();
+    assert_eq!(seen, json!([]));
+    let status = other.delete(format!("{url}/{id}")).send().await.unwrap().status();
+    assert_eq!(status.as_u16(), 403);
+
+    for (body, why) in [
+        (json!({"unit": WARD, "weekday": "monday", "to": {"roles": ["chief"]}}), "weekday"),
+        (json!({"unit": WARD, "time": "7am", "to": {"roles": ["chief"]}}), "time"),
+        (json!({"unit": WARD, "time": "24:00", "to": {"roles": ["chief"]}}), "time"),
+        (json!({"unit": WARD, "period": "day", "to": {"roles": ["chief"]}}), "period"),
+        (json!({"unit": WARD, "to": {}}), "to"),
+        (json!({"unit": WARD, "to": {"roles": ["mayor"]}}), "mayor"),
+        (json!({"unit": WARD, "to": {"users": ["nobody-here"]}}), "nobody-here"),
+        (json!({"unit": WARD, "to": {"roles": ["chief"]}, "colour": 1}), "colour"),
+        (json!({"unit": WARD}), "to"),
+    ] {
+        let (status, answer) = post_json(&own, url.clone(), &body).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(answer["error"].as_str().unwrap().contains(why), "{body}: {answer}");
+    }
+
+    // Random bodies for reports, schedules and notes: refused plainly, never a 5xx.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x23);
+    let schedule = json!({"unit": WARD, "period": "week", "weekday": "mon", "time": "07:00",
+                          "to": {"roles": ["chief"], "users": ["truong-bd"]}});
+    let report = json!({"unit": "001", "period": "week", "ending": "2026-11-29"});
+    let note = json!({"unit": "001", "at": "2026-11-27T09:00:00+07:00", "until": null,
+                      "text": "Họp", "children": true});
+    let extra = [
+        json!({"roles": ["chief", 1]}),
+        json!({"users": "x"}),
+        json!("25:61"),
+        json!("2026-02-30"),
+    ];
+    for round in 0..150 {
+        let (path, base, fields): (&str, &Value, &[&str]) = match round % 3 {
+            0 => (
+                "/api/v1/reports/schedules",
+                &schedule,
+                &["unit", "period", "weekday", "time", "to"],
+            ),
+            1 => ("/api/v1/reports", &report, &["unit", "period", "ending"]),
+            _ => ("/api/v1/annotations", &note, &["unit", "at", "until", "text", "children"]),
+        };
+        let body = ioc_tests::fuzz::mutated(&mut rng, base, fields, &extra);
+        let response = own
+            .post(format!("{}{path}", server.base))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().as_u16() < 500, "{path} {body}: {}", response.status());
+    }
+
+    let status = own.delete(format!("{url}/{id}")).send().await.unwrap().status();
+    assert_eq!(status.as_u16(), 204);
+    let status = own.delete(format!("{url}/{id}")).send().await.unwrap().status();
+    assert_eq!(status.as_u16(), 404);
+    let status = own.delete(format!("{url}/x")).send().await.unwrap().status();
+    assert_eq!(status.as_u16(), 404);
     server.cleanup().await;
 }
