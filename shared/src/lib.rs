@@ -18,6 +18,8 @@
 //! - [`route`]: the dashboard's screen as its URL names it, read and written.
 //! - [`screen`]: what the dashboard and the wall show — tiles, thresholds, change badges, the
 //!   freshness rule — decided once, as pure functions.
+//! - [`report`]: frozen reports, their listings and schedules; [`signature`] (feature
+//!   `signatures`) checks a report's digest and Ed25519 signature.
 //! - [`time`]: the city's local time zone and the RFC 3339 helpers both sides use.
 //!
 //! Nothing here depends on a server runtime, so the wasm dashboard compiles it as is.
@@ -37,6 +39,8 @@ pub mod report;
 pub mod route;
 pub mod score;
 pub mod screen;
+#[cfg(feature = "signatures")]
+pub mod signature;
 pub mod summary;
 pub mod time;
 

@@ -2,8 +2,7 @@
 //! the report without `digest` and `signature`.
 
 use base64::Engine as _;
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
-use sha2::{Digest, Sha256};
+use ed25519_dalek::{Signer, SigningKey};
 use std::path::{Path, PathBuf};
 
 const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -12,16 +11,8 @@ const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::
 pub enum SignError {
     #[error("report key file {path}: {error}")]
     KeyFile { path: PathBuf, error: String },
-    #[error("the report is not a JSON object")]
-    NotAnObject,
-    #[error("the report has no `{0}`")]
-    Missing(&'static str),
-    #[error("the digest does not match the report's content (it was changed after signing)")]
-    DigestMismatch,
-    #[error("the signature is not valid for this report and key")]
-    BadSignature,
-    #[error("{0}")]
-    Malformed(String),
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
 }
 
 /// The server's report signing key, read from its file or created there on first use.
@@ -64,9 +55,9 @@ impl ReportKey {
     /// Adds `digest` and `signature` to a report object (replacing any).
     pub fn sign(&self, report: &mut serde_json::Value) -> Result<(), SignError> {
         let bytes = signed_bytes(report)?;
-        let digest = hex::encode(Sha256::digest(&bytes));
+        let digest = ioc_shared::signature::digest_hex(&bytes);
         let signature = BASE64.encode(self.signing.sign(&bytes).to_bytes());
-        let object = report.as_object_mut().ok_or(SignError::NotAnObject)?;
+        let object = report.as_object_mut().ok_or(Invalid::NotAnObject)?;
         object.insert("digest".into(), digest.into());
         object.insert("signature".into(), signature.into());
         Ok(())
@@ -87,37 +78,11 @@ fn write_secret(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, format!("{text}\n"))
 }
 
-/// The bytes a report's digest and signature cover: the object without those two fields, as
-/// RFC 8785 canonical JSON.
-pub fn signed_bytes(report: &serde_json::Value) -> Result<Vec<u8>, SignError> {
-    let mut object = report.as_object().ok_or(SignError::NotAnObject)?.clone();
-    object.remove("digest");
-    object.remove("signature");
-    serde_json_canonicalizer::to_vec(&serde_json::Value::Object(object))
-        .map_err(|e| SignError::Malformed(e.to_string()))
-}
+pub use ioc_shared::signature::{signed_bytes, Invalid};
 
 /// Checks a report's digest and signature against a public key (base64 of its 32 bytes).
 pub fn verify(report: &serde_json::Value, public_key: &str) -> Result<(), SignError> {
-    let field = |name: &'static str| {
-        report.get(name).and_then(serde_json::Value::as_str).ok_or(SignError::Missing(name))
-    };
-    let (digest, signature) = (field("digest")?, field("signature")?);
-    let bytes = signed_bytes(report)?;
-    if hex::encode(Sha256::digest(&bytes)) != digest.to_ascii_lowercase() {
-        return Err(SignError::DigestMismatch);
-    }
-    let key: [u8; 32] =
-        BASE64.decode(public_key.trim()).ok().and_then(|bytes| bytes.try_into().ok()).ok_or_else(
-            || SignError::Malformed("the public key is not the base64 of 32 bytes".into()),
-        )?;
-    let key = VerifyingKey::from_bytes(&key)
-        .map_err(|_| SignError::Malformed("the public key is not an Ed25519 key".into()))?;
-    let signature: [u8; 64] =
-        BASE64.decode(signature).ok().and_then(|bytes| bytes.try_into().ok()).ok_or_else(|| {
-            SignError::Malformed("the signature is not the base64 of 64 bytes".into())
-        })?;
-    key.verify(&bytes, &Signature::from_bytes(&signature)).map_err(|_| SignError::BadSignature)
+    Ok(ioc_shared::signature::verify(report, public_key)?)
 }
 
 #[cfg(test)]
@@ -139,17 +104,10 @@ mod tests {
         key.sign(&mut report).expect("test");
         verify(&report, &key.public_base64()).expect("test");
         report["figures"]["received"] = json!(41);
-        assert!(matches!(verify(&report, &key.public_base64()), Err(SignError::DigestMismatch)));
+        assert!(matches!(
+            verify(&report, &key.public_base64()),
+            Err(SignError::Invalid(Invalid::DigestMismatch))
+        ));
         std::fs::remove_file(&path).expect("test");
-    }
-
-    #[test]
-    fn the_signed_bytes_are_rfc_8785_canonical() {
-        let report =
-            json!({"b": 1.0, "a": "Đình", "digest": "x", "signature": "y", "c": [3, 0.25]});
-        assert_eq!(
-            String::from_utf8(signed_bytes(&report).expect("test")).expect("test"),
-            r#"{"a":"Đình","b":1,"c":[3,0.25]}"#
-        );
     }
 }
