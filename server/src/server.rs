@@ -326,19 +326,7 @@ pub async fn start(state: AppState, listener: TcpListener) -> Result<RunningServ
         "report-schedules",
         Supervised::start("report-schedules", {
             let state = state.clone();
-            move || {
-                let state = state.clone();
-                async move {
-                    match state.report_scheduler() {
-                        Ok(scheduler) => scheduler.run().await,
-                        // The supervisor tries again; reports made by hand fail the same way.
-                        Err(error) => {
-                            tracing::error!(%error, "report schedules cannot run: no report key");
-                            tokio::time::sleep(Duration::from_secs(60)).await;
-                        }
-                    }
-                }
-            }
+            move || state.report_scheduler().run()
         }),
     );
     tasks.insert(

@@ -203,22 +203,20 @@ impl AppState {
         })
     }
 
-    /// The task that runs report schedules (it signs with the report key, so it is made only
-    /// once that key loads).
-    pub fn report_scheduler(
-        &self,
-    ) -> Result<crate::reports::schedules::Scheduler, crate::reports::sign::SignError> {
-        Ok(crate::reports::schedules::Scheduler {
+    /// The task that runs report schedules.
+    pub fn report_scheduler(&self) -> crate::reports::schedules::Scheduler {
+        let state = self.clone();
+        crate::reports::schedules::Scheduler {
             store: self.store.clone(),
             catalog: self.catalog.clone(),
             clock: self.clock.clone(),
-            key: self.report_key()?,
+            key: Arc::new(move || state.report_key()),
             font: self.settings.report_font.clone(),
             notices: crate::notify::Notices {
                 email: self.deliverer.smtp.is_some(),
                 wake: self.deliverer.wake.clone(),
             },
-        })
+        }
     }
 
     /// The report signing key, loaded from its file (or created there) the first time.

@@ -7,7 +7,7 @@
 //! never lost; a crash after the report was stored but before that commit makes the report
 //! again at the next check (at least once).
 
-use super::{make, pdf, sign::ReportKey, ReportError};
+use super::{make, pdf, sign, ReportError};
 use crate::calendar;
 use crate::catalog::Catalog;
 use crate::notify::{self, Audience, Notice, Notices, Webhooks};
@@ -241,8 +241,9 @@ pub struct Scheduler {
     pub catalog: Catalog,
     /// "Now": what is due, and the reports' freezing time.
     pub clock: Clock,
-    /// Signs the reports.
-    pub key: ReportKey,
+    /// The key that signs the reports, asked for only when a schedule runs (so a server with no
+    /// schedule never creates a key file).
+    pub key: std::sync::Arc<dyn Fn() -> Result<sign::ReportKey, sign::SignError> + Send + Sync>,
     /// The TrueType font of the PDFs.
     pub font: String,
     /// Whether emails are queued at all, and the delivery worker to wake.
@@ -301,10 +302,11 @@ impl Scheduler {
         match self.catalog.get(&row.unit) {
             Some(unit) => {
                 let made_by = format!("schedule {id}");
+                let key = (self.key)()?;
                 let report = make(
                     &self.store,
                     &self.catalog,
-                    &self.key,
+                    &key,
                     unit,
                     &row.period,
                     row.next_ending,

@@ -430,7 +430,7 @@ async fn a_weekly_schedule_mails_the_report_with_its_pdf_once_at_its_time(pool: 
 
     // A minute before its time nothing is due.
     clock.set(december(7, 6) + Duration::minutes(59));
-    let scheduler = state.report_scheduler().unwrap();
+    let scheduler = state.report_scheduler();
     assert_eq!(scheduler.run_due().await.unwrap(), 0);
     let (_, reports) = server.get("/api/v1/reports?unit=001").await;
     assert_eq!(reports, json!([]));
