@@ -193,14 +193,14 @@ ioc_setup() {
 # but index.html carries a content hash in its name (served `immutable`), and every file is also
 # stored gzip- and brotli-compressed for the server to pick by Accept-Encoding.
 build_web() {
-  log "building the dashboard, the wall and the public page (wasm, one bundle each)"
+  log "building the dashboard, the wall, the public page and the reports page (wasm, one bundle each)"
   command -v brotli >/dev/null || apt_install brotli
   local stage="$IOC_ROOT/target/web-stage"
   rm -rf "$stage"
   mkdir -p "$stage"
   cp "$IOC_ROOT"/assets/web/* "$stage/"
   local page bundle wasm js
-  for page in dashboard wall public; do
+  for page in dashboard wall public reports; do
     case "$page" in
       dashboard) bundle=ioc_frontend ;;
       *) bundle="ioc_$page" ;;
@@ -222,7 +222,7 @@ build_web() {
   done
   local css boot style
   css=$(content_hashed "$stage" style css)
-  for style in wall public; do
+  for style in wall public reports; do
     replace_reference "$stage/boot.js" "\"/$style.css\"" "\"/$(content_hashed "$stage" "$style" css)\""
   done
   boot=$(content_hashed "$stage" boot js)

@@ -63,6 +63,42 @@ pub fn decode<T: DeserializeOwned>(text: &str) -> Result<T, Failure> {
         .map_err(|e| Failure { status: 200, message: e.to_string() })
 }
 
+/// A unit in brief, read field by field from the browser's JSON (no serde decoder for it in the
+/// download).
+fn unit_brief(value: &JsValue) -> ioc_shared::summary::UnitBrief {
+    let text = |name: &str| field(value, name).as_string().unwrap_or_default();
+    ioc_shared::summary::UnitBrief { code: text("code"), name: text("name"), kind: text("kind") }
+}
+
+fn unit_briefs(value: &JsValue) -> Vec<ioc_shared::summary::UnitBrief> {
+    value
+        .dyn_ref::<js_sys::Array>()
+        .map(|a| a.iter().map(|u| unit_brief(&u)).collect())
+        .unwrap_or_default()
+}
+
+/// `GET /api/v1/units`: the roots the caller may see.
+pub async fn roots() -> Result<Vec<ioc_shared::summary::UnitBrief>, Failure> {
+    Ok(unit_briefs(&parse(&call_text("GET", "/api/v1/units", None).await?)?))
+}
+
+/// `GET /api/v1/units/{code}`: the unit, its path from the root and its children.
+pub async fn unit_info(code: &str) -> Result<ioc_shared::summary::UnitInfo, Failure> {
+    let value = parse(&call_text("GET", &format!("/api/v1/units/{code}"), None).await?)?;
+    let brief = unit_brief(&value);
+    if brief.code.is_empty() {
+        return Err(Failure { status: 200, message: "a unit without a code".to_owned() });
+    }
+    let field = |name: &str| field(&value, name);
+    Ok(ioc_shared::summary::UnitInfo {
+        code: brief.code,
+        name: brief.name,
+        kind: brief.kind,
+        path: unit_briefs(&field("path")),
+        children: unit_briefs(&field("children")),
+    })
+}
+
 /// GETs `path` on this server and decodes its JSON body.
 pub async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, Failure> {
     decode(&call_text("GET", path, None).await?)
@@ -140,7 +176,8 @@ fn read_signed(me: &JsValue) -> Result<Signed, Failure> {
     }
 }
 
-fn parse(text: &str) -> Result<JsValue, Failure> {
+/// Parses JSON with the browser's own parser.
+pub fn parse(text: &str) -> Result<JsValue, Failure> {
     js_sys::JSON::parse(text)
         .map_err(|_| Failure { status: 200, message: "the answer is not JSON".to_owned() })
 }

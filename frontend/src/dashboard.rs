@@ -10,7 +10,7 @@ use crate::work::{self, Scope};
 use chrono::DateTime;
 use ioc_shared::access::{LoginRequest, Role};
 use ioc_shared::format::{self, Lang};
-use ioc_shared::summary::{ChildFigures, Summary, UnitBrief, UnitInfo, Window};
+use ioc_shared::summary::{ChildFigures, Summary, UnitBrief, Window};
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -137,7 +137,7 @@ struct Screen {
     /// Who is logged in, for the top bar.
     user: StoredValue<(String, Option<Role>)>,
     /// The last 30 days of each tile's metric.
-    sparks: RwSignal<std::collections::HashMap<String, Vec<Option<f64>>>>,
+    sparks: RwSignal<work::Sparks>,
     /// Notifies with each new snapshot of the scope (its `as_of`): the data behind the numbers
     /// is re-read then.
     version: Signal<String>,
@@ -211,7 +211,7 @@ fn Workspace(me: api::Person) -> impl IntoView {
     // No unit yet: show the (first) root the caller may see.
     if screen.unit.get_untracked().is_empty() {
         leptos::task::spawn_local(async move {
-            if let Ok(roots) = api::get_json::<Vec<UnitBrief>>("/api/v1/units").await {
+            if let Ok(roots) = api::roots().await {
                 if let Some(root) = roots.into_iter().next() {
                     screen.unit.set(root.code);
                 }
@@ -238,7 +238,7 @@ fn Workspace(me: api::Person) -> impl IntoView {
         }
         route::write(&unit, screen.window.get(), screen.lang.get(), &screen.view.get());
         leptos::task::spawn_local(async move {
-            let answer = api::get_json::<UnitInfo>(&format!("/api/v1/units/{unit}")).await;
+            let answer = api::unit_info(&unit).await;
             let first = first_check.get_value();
             first_check.set_value(false);
             if screen.unit.get_untracked() != unit {
@@ -506,6 +506,7 @@ fn TopBar() -> impl IntoView {
                         None => name,
                     }
                 }}</span>
+                <a class="reports-link" href=move || format!("/bao-cao?unit={}", screen.unit.get())>{move || screen.t("Báo cáo", "Reports")}</a>
                 <button class="logout" on:click=logout>{move || screen.t("Đăng xuất", "Log out")}</button>
             </div>
         </header>
@@ -530,7 +531,7 @@ fn Overview(summary: Summary) -> impl IntoView {
                         {tile.change.map(|c| { let class = c.class(); view! { <span class=class>{c.text}</span> } })}
                     </div>
                     <div class="tile-note">{tile.note}</div>
-                    {move || metric.and_then(|m| screen.sparks.with(|s| s.get(m).cloned())).map(|values| work::sparkline(&values))}
+                    {move || metric.and_then(|m| screen.sparks.with(|s| s.get(m).cloned())).map(|(values, notes)| work::sparkline(&values, &notes))}
                 </div>
             }
         })

@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //!
-//! Each page is also built alone (`page-dashboard`, `page-wall`, `page-public` features), one
+//! Each page is also built alone (`page-dashboard`, `page-wall`, `page-public`, `page-reports`
+//! features), one
 //! bundle per page; `assets/web/boot.js` loads the one for the address.
 //!
 //! - [`dashboard`]: `/` — login, then the overview of a scope with drill-down.
@@ -10,6 +11,7 @@
 //!   from across the room, recovery without anyone touching it.
 //! - [`live`]: the WebSocket connection that keeps the figures current.
 //! - [`public`]: `/cong-khai` — the public disclosure page, no login.
+//! - [`reports`]: `/bao-cao` — a unit's frozen reports, one opened with its signature checked.
 //! - [`route`]: the scope on screen, kept in the URL (parsed and written by
 //!   [`ioc_shared::route`]).
 //! - [`api`]: plain HTTP calls.
@@ -21,7 +23,12 @@
 
 // A one-page bundle leaves the other pages' helpers unused.
 #![cfg_attr(
-    not(all(feature = "page-dashboard", feature = "page-wall", feature = "page-public")),
+    not(all(
+        feature = "page-dashboard",
+        feature = "page-wall",
+        feature = "page-public",
+        feature = "page-reports"
+    )),
     allow(dead_code, unused_imports)
 )]
 
@@ -32,6 +39,8 @@ mod dashboard;
 mod live;
 #[cfg(feature = "page-public")]
 mod public;
+#[cfg(feature = "page-reports")]
+mod reports;
 mod route;
 mod ui;
 #[cfg(feature = "page-wall")]
@@ -50,6 +59,10 @@ pub fn start() {
     #[cfg(feature = "page-public")]
     if path.starts_with("/cong-khai") {
         return leptos::mount::mount_to_body(public::PublicPage);
+    }
+    #[cfg(feature = "page-reports")]
+    if path.starts_with("/bao-cao") {
+        return leptos::mount::mount_to_body(reports::ReportsPage);
     }
     #[cfg(feature = "page-dashboard")]
     leptos::mount::mount_to_body(dashboard::Dashboard);

@@ -19,7 +19,7 @@ pub use follow::{follow, follow_decoded};
 pub use items::time_text;
 pub use pages::{ListPage, OfficerPage, OfficersPage};
 pub use panels::{band_class, MostOverdue, ScoreCard, SlowProcedures};
-pub use trend::{sparkline, sparklines, Trend};
+pub use trend::{sparkline, sparklines, Sparks, Trend};
 
 use crate::route::View;
 use ioc_shared::format::Lang;

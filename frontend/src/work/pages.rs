@@ -1,9 +1,10 @@
 //! The pages behind a count: a list of one kind and state, an officer's work, the late
 //! officers.
 
-use super::follow::follow;
+use super::follow::{follow, follow_decoded};
 use super::items::{items_table, kind_label, state_label};
 use super::Scope;
+use crate::api;
 use crate::route::View;
 use ioc_shared::event::ItemKind;
 use ioc_shared::format::{self, Lang};
@@ -221,11 +222,31 @@ pub fn OfficerPage(officer: String) -> impl IntoView {
 }
 
 /// One page of `GET /api/v1/units/{code}/officers`.
-#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 struct OfficerPageData {
     total: u64,
     offset: usize,
     officers: Vec<LateOfficer>,
+}
+
+/// Reads the page's two numbers by hand and its officers with serde (the summary's decoder
+/// for them is in the download anyway; a decoder for the wrapper would not be).
+fn decode_officer_page(text: &str) -> Result<OfficerPageData, api::Failure> {
+    use crate::live::field;
+    let value = api::parse(text)?;
+    let number = |name: &str| {
+        field(&value, name).as_f64().filter(|n| *n >= 0.0).ok_or_else(|| api::Failure {
+            status: 200,
+            message: format!("`{name}` is not a count"),
+        })
+    };
+    let officers = serde_wasm_bindgen::from_value(field(&value, "officers"))
+        .map_err(|e| api::Failure { status: 200, message: e.to_string() })?;
+    Ok(OfficerPageData {
+        total: number("total")? as u64,
+        offset: number("offset")? as usize,
+        officers,
+    })
 }
 
 /// Back to the top of a page after turning it: the new rows start where the eye starts.
@@ -251,7 +272,7 @@ pub fn OfficersPage(at: Signal<u32>) -> impl IntoView {
         at.track();
         to_top();
     });
-    let (data, error) = follow::<OfficerPageData>(
+    let (data, error) = follow_decoded(
         Signal::derive(move || {
             Some(format!(
                 "/api/v1/units/{}/officers?limit={OFFICERS_PER_PAGE}&offset={}",
@@ -260,6 +281,7 @@ pub fn OfficersPage(at: Signal<u32>) -> impl IntoView {
             ))
         }),
         scope.version,
+        decode_officer_page,
     );
     let pages = Signal::derive(move || {
         data.with(|d| d.as_ref().map_or(1, |d| pages_of(d.total, u64::from(OFFICERS_PER_PAGE))))

@@ -1,6 +1,6 @@
 //! Lines over time: the tiles' 30-day sparklines and the "Xu hướng" trend chart.
 
-use super::follow::follow;
+use super::follow::follow_decoded;
 use super::Scope;
 use crate::api;
 use ioc_shared::format;
@@ -8,16 +8,79 @@ use ioc_shared::summary::Window;
 use leptos::prelude::*;
 
 /// One point of `GET /api/v1/units/{code}/series`.
-#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Point {
     pub t: String,
     pub value: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Series {
     pub points: Vec<Point>,
+    /// The unit's notes and the calendar's days off in the range.
+    pub annotations: Vec<Note>,
 }
+
+/// Reads a series answer field by field from the browser's JSON (serde's decoders for these
+/// three types would cost the dashboard's download more).
+pub fn decode_series(text: &str) -> Result<Series, api::Failure> {
+    use crate::live::field;
+    let value = api::parse(text)?;
+    let list = |name: &str| -> Vec<wasm_bindgen::JsValue> {
+        use wasm_bindgen::JsCast;
+        // Not an array (a server without notes): none.
+        field(&value, name)
+            .dyn_into::<js_sys::Array>()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default()
+    };
+    let text_of = |item: &wasm_bindgen::JsValue, name: &str| field(item, name).as_string();
+    if !js_sys::Array::is_array(&field(&value, "points")) {
+        return Err(api::Failure { status: 200, message: "a series without points".to_owned() });
+    }
+    Ok(Series {
+        points: list("points")
+            .iter()
+            .map(|p| Point {
+                t: text_of(p, "t").unwrap_or_default(),
+                value: field(p, "value").as_f64(),
+            })
+            .collect(),
+        annotations: list("annotations")
+            .iter()
+            .map(|n| Note {
+                at: text_of(n, "at").unwrap_or_default(),
+                until: text_of(n, "until"),
+                text: text_of(n, "text").unwrap_or_default(),
+            })
+            .collect(),
+    })
+}
+
+/// A note on the timeline, as a chart marks it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Note {
+    /// RFC 3339, local time: its first 10 characters are the local day.
+    pub at: String,
+    pub until: Option<String>,
+    pub text: String,
+}
+
+/// The point each note falls on (a span: its first day in the range), with the note's text.
+pub fn marks(points: &[Point], notes: &[Note]) -> Vec<(usize, String)> {
+    notes
+        .iter()
+        .filter_map(|note| {
+            let first = note.at.get(..10)?;
+            let last = note.until.as_deref().and_then(|u| u.get(..10)).unwrap_or(first);
+            let i = points.iter().position(|p| p.t.as_str() >= first && p.t.as_str() <= last)?;
+            Some((i, note.text.clone()))
+        })
+        .collect()
+}
+
+/// Each tile metric's last 30 days, and where notes fall on them.
+pub type Sparks = std::collections::HashMap<String, (Vec<Option<f64>>, Vec<(usize, String)>)>;
 
 /// The metrics of the tiles' 30-day sparklines.
 pub const SPARK_METRICS: [&str; 6] = [
@@ -31,10 +94,7 @@ pub const SPARK_METRICS: [&str; 6] = [
 
 /// The last 30 days of every tile's metric: read when the unit changes, and again with the
 /// live figures at most once a minute (at once while some are missing, e.g. after a failure).
-pub fn sparklines(
-    unit: Signal<String>,
-    version: Signal<String>,
-) -> RwSignal<std::collections::HashMap<String, Vec<Option<f64>>>> {
+pub fn sparklines(unit: Signal<String>, version: Signal<String>) -> RwSignal<Sparks> {
     let lines = RwSignal::new(std::collections::HashMap::new());
     // (unit, when) of the last read, and how many of its requests are still out: while some
     // are, a new snapshot asks for nothing more.
@@ -61,19 +121,23 @@ pub fn sparklines(
         for metric in SPARK_METRICS {
             let unit = unit.clone();
             leptos::task::spawn_local(async move {
-                let answer = api::get_json::<Series>(&format!(
-                    "/api/v1/units/{unit}/series?metric={metric}&step=day"
-                ))
-                .await;
+                let answer = api::call_text(
+                    "GET",
+                    &format!("/api/v1/units/{unit}/series?metric={metric}&step=day"),
+                    None,
+                )
+                .await
+                .and_then(|text| decode_series(&text));
                 if pending.is_disposed() {
                     return;
                 }
                 pending.update_value(|n| *n = n.saturating_sub(1));
                 if let Ok(series) = answer {
+                    let marked = marks(&series.points, &series.annotations);
                     let values: Vec<Option<f64>> =
                         series.points.into_iter().map(|p| p.value).collect();
                     lines.try_update(|map| {
-                        map.insert(metric.to_owned(), values);
+                        map.insert(metric.to_owned(), (values, marked));
                     });
                 }
             });
@@ -84,7 +148,7 @@ pub fn sparklines(
 
 /// A small line of values (gaps where a value is missing), scaled to its own range so a
 /// change shows even when the values are far from zero.
-pub fn sparkline(values: &[Option<f64>]) -> impl IntoView {
+pub fn sparkline(values: &[Option<f64>], marked: &[(usize, String)]) -> impl IntoView {
     let (low, high) = ioc_shared::screen::spark_range(values).unwrap_or((0.0, 0.0));
     let span = high - low;
     let n = values.len().max(2) as f64 - 1.0;
@@ -99,10 +163,26 @@ pub fn sparkline(values: &[Option<f64>]) -> impl IntoView {
         })
         .collect::<Vec<_>>()
         .join(" ");
+    let notes = marked
+        .iter()
+        .map(|(i, text)| note_line(*i as f64 * 100.0 / n, 0.0, 30.0, text.clone()))
+        .collect_view();
     view! {
         <svg class="sparkline" viewBox="0 0 100 30" preserveAspectRatio="none" aria-hidden="true">
+            {notes}
             <polyline points=points fill="none" stroke-width="1.5" vector-effect="non-scaling-stroke" />
         </svg>
+    }
+}
+
+/// A note's marker: a vertical line, its text on hover (one view type for charts and
+/// sparklines).
+fn note_line(x: f64, top: f64, bottom: f64, text: String) -> impl IntoView {
+    let x = format::coordinate(x);
+    view! {
+        <line class="note" x1=x.clone() x2=x y1=format::coordinate(top) y2=format::coordinate(bottom)>
+            <title>{text}</title>
+        </line>
     }
 }
 
@@ -152,9 +232,9 @@ pub fn Trend() -> impl IntoView {
             }
         })
     };
-    let (received, _) = follow::<Series>(url("dossiers.received"), scope.version);
-    let (resolved, _) = follow::<Series>(url("dossiers.resolved"), scope.version);
-    let (rate, _) = follow::<Series>(url("dossiers.on_time_rate"), scope.version);
+    let (received, _) = follow_decoded(url("dossiers.received"), scope.version, decode_series);
+    let (resolved, _) = follow_decoded(url("dossiers.resolved"), scope.version, decode_series);
+    let (rate, _) = follow_decoded(url("dossiers.on_time_rate"), scope.version, decode_series);
     let picked: RwSignal<Option<usize>> = RwSignal::new(None);
     use chrono::Datelike;
     view! {
@@ -164,7 +244,8 @@ pub fn Trend() -> impl IntoView {
                 let lang = scope.lang.get();
                 let (Some(received), Some(resolved)) = (received.get(), resolved.get()) else { return view! { <p class="muted">"…"</p> }.into_any() };
                 let rate = rate.get().map(|r| r.points).unwrap_or_default();
-                chart(received.points, resolved.points, rate, picked, lang).into_any()
+                let notes = marks(&received.points, &received.annotations);
+                chart(received.points, resolved.points, rate, notes, picked, lang).into_any()
             }}
         </div>
     }
@@ -185,6 +266,7 @@ fn chart(
     received: Vec<Point>,
     resolved: Vec<Point>,
     rate: Vec<Point>,
+    notes: Vec<(usize, String)>,
     picked: RwSignal<Option<usize>>,
     lang: ioc_shared::format::Lang,
 ) -> impl IntoView {
@@ -244,6 +326,11 @@ fn chart(
             </rect>
         }
     }).collect_view();
+    // A note: a dashed line through both axes at its day, its text on hover.
+    let notes = notes
+        .into_iter()
+        .map(|(i, text)| note_line(x(i), COUNT_TOP, RATE_BOTTOM, text))
+        .collect_view();
     let readout = move || {
         picked.get().and_then(|i| {
             let got = |s: &[Point]| s.get(i).and_then(|p| p.value);
@@ -277,6 +364,7 @@ fn chart(
             <polyline class="line resolved partial" points=resolved_today fill="none" />
             <polyline class="line rate partial" points=rate_today fill="none" />
             {hits}
+            {notes}
             <text x=format::coordinate(LEFT) y="216" class="tick">{first_day}</text>
             <text x=format::coordinate((LEFT + RIGHT) / 2.0) y="216" text-anchor="middle" class="tick">{middle_day}</text>
             <text x=format::coordinate(RIGHT) y="216" text-anchor="end" class="tick">{last_day}</text>

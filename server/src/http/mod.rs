@@ -35,7 +35,7 @@ use tower_http::services::{ServeDir, ServeFile};
 
 /// Paths the dashboard's single page answers (everything else under the web directory is a
 /// static asset, and anything unknown is a 404).
-pub const PAGE_ROUTES: [&str; 3] = ["/", "/wall", "/cong-khai"];
+pub const PAGE_ROUTES: [&str; 4] = ["/", "/wall", "/cong-khai", "/bao-cao"];
 
 /// The whole HTTP surface, so tests can drive it directly.
 pub fn app(state: AppState) -> Router {

@@ -601,7 +601,7 @@ const problems = [];
 const root = document.documentElement;
 if (root.scrollWidth > root.clientWidth) problems.push(`page is ${root.scrollWidth} px wide in ${root.clientWidth}`);
 const name = (el) => (el.dataset && (el.dataset.panel || el.dataset.tile)) || el.className || el.tagName;
-for (const el of document.querySelectorAll('.screen *')) {
+for (const el of document.querySelectorAll('.screen *, .reports *')) {
   if (el.closest('svg')) continue;
   const style = getComputedStyle(el);
   if (style.display === 'none' || style.display === 'inline') continue;
@@ -614,7 +614,7 @@ for (const el of document.querySelectorAll('.screen *')) {
 // Scrolled back where they were afterwards, so a screenshot shows the page as a user finds it.
 const scrolled = [...document.querySelectorAll('*')].filter((el) => el.scrollTop || el.scrollLeft).map((el) => [el, el.scrollTop, el.scrollLeft]);
 const rows = ['.ranking tr.child', '[data-panel=late-officers] li', '[data-panel=most-overdue] tr.item',
-  '[data-panel=slow-procedures] tbody tr', '.breakdown li', '.score-children li'];
+  '[data-panel=slow-procedures] tbody tr', '.breakdown li', '.score-children li', '.report-row', '.report tr.child'];
 for (const selector of rows) {
   document.querySelectorAll(selector).forEach((row, i) => {
     row.scrollIntoView({block: 'center', inline: 'nearest'});
@@ -627,12 +627,12 @@ for (const el of document.querySelectorAll('*')) { if (el.scrollTop || el.scroll
 for (const [el, top, left] of scrolled) { el.scrollTop = top; el.scrollLeft = left; }
 window.scrollTo(0, 0);
 if (touch) {
-  for (const el of document.querySelectorAll('.screen a, .screen button, .screen select, .screen input, .screen tr.child')) {
+  for (const el of document.querySelectorAll('.screen a, .screen button, .screen select, .screen input, .screen tr.child, .reports a, .reports button')) {
     const r = el.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) continue;
     if (r.height < 44 || r.width < 44) problems.push(`tap target ${Math.round(r.width)}×${Math.round(r.height)}: ${el.tagName} "${el.textContent.trim().slice(0, 30)}"`);
   }
-  const bar = document.querySelector('.topbar').getBoundingClientRect();
+  const bar = (document.querySelector('.topbar') || document.querySelector('.reports-head')).getBoundingClientRect();
   if (bar.height > window.innerHeight / 4) problems.push(`the top bar takes ${Math.round(bar.height)} px of ${window.innerHeight}`);
 }
 return problems;
@@ -743,6 +743,16 @@ async fn at_every_size_every_row_is_reachable_and_nothing_is_clipped(pool: PgPoo
         ));
     }
     server.ingest_ok(&serde_json::Value::Array(events)).await;
+    server.settle().await;
+    // The city's report of last month: its list and the report itself are laid out too.
+    let (status, report) = ioc_tests::post_json(
+        &server.http,
+        format!("{}/api/v1/reports", server.base),
+        &json!({"unit": "01", "period": "month"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{report}");
+    let report_page = format!("/bao-cao?id={}", report["id"]);
     let driver = Driver::start();
     let client = driver.client().await;
     client.goto(&format!("{}/?unit=01", server.base)).await.unwrap();
@@ -762,11 +772,20 @@ async fn at_every_size_every_row_is_reachable_and_nothing_is_clipped(pool: PgPoo
         let (w, h) = (width + width - inner[0], height + height - inner[1]);
         client.set_window_size(w, h).await.unwrap();
         // The last 24 hours: every resolution above is in it, at any moment of the day.
-        for page in
-            ["/?unit=01&window=24h", "/?unit=01&window=24h&view=list&kind=dossier&state=overdue"]
-        {
+        for page in [
+            "/?unit=01&window=24h",
+            "/?unit=01&window=24h&view=list&kind=dossier&state=overdue",
+            "/bao-cao?unit=01",
+            &report_page,
+        ] {
             client.goto(&format!("{}{page}", server.base)).await.unwrap();
-            if page.contains("list") {
+            if page.starts_with("/bao-cao?id") {
+                wait_for(&client, ".report .signature").await;
+                let children = client.find_all(Locator::Css(".report tr.child")).await.unwrap();
+                assert_eq!(children.len(), districts.len(), "every district in the report");
+            } else if page.starts_with("/bao-cao") {
+                wait_for(&client, ".report-row").await;
+            } else if page.contains("list") {
                 wait_for(&client, "[data-page=list] tr.item").await;
             } else {
                 wait_for(&client, "[data-panel=most-overdue] tr.item").await;
@@ -788,7 +807,15 @@ async fn at_every_size_every_row_is_reachable_and_nothing_is_clipped(pool: PgPoo
             if let Ok(dir) = std::env::var("IOC_SCREENSHOTS") {
                 let name = format!(
                     "{dir}/{width}x{height}-{}.png",
-                    if page.contains("list") { "list" } else { "overview" }
+                    if page.starts_with("/bao-cao?id") {
+                        "report"
+                    } else if page.starts_with("/bao-cao") {
+                        "reports"
+                    } else if page.contains("list") {
+                        "list"
+                    } else {
+                        "overview"
+                    }
                 );
                 std::fs::write(name, client.screenshot().await.unwrap()).unwrap();
             }
@@ -2220,5 +2247,125 @@ async fn a_wall_shows_a_banner_for_its_units_critical_alerts_and_no_names(pool: 
     wait_until_gone(&client, ".wall-alert", StdDuration::from_secs(15)).await;
     driver.assert_console_clean(&client, &[]).await;
     client.close().await.unwrap();
+    server.cleanup().await;
+}
+
+/// Notes on the timeline (issue 23) mark the trend chart and the tiles' sparklines of the
+/// units they are meant for; "Báo cáo" lists the unit's frozen reports with their downloads,
+/// and a report opened in the browser shows its frozen figures, when they were frozen, and a
+/// badge that its signature checks — checked in the page, so a report changed in the database
+/// shows the badge failing.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn notes_mark_the_charts_and_a_report_opens_with_its_signature_checked(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let t = now();
+    server
+        .ingest_ok(&json!([dossier_received(
+            "n1",
+            "00004",
+            "N1",
+            t - Duration::days(3),
+            t + Duration::days(20)
+        )]))
+        .await;
+    server.settle().await;
+    // A city note three days ago, meant for the units below: it marks Ba Đình's charts.
+    let note = "Hệ thống một cửa bảo trì";
+    let (status, added) = ioc_tests::post_json(
+        &server.http,
+        format!("{}/api/v1/annotations", server.base),
+        &json!({"unit": "01", "at": ioc_shared::time::to_local_rfc3339(t - Duration::days(3)),
+                "text": note, "children": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{added}");
+    let (status, report) = ioc_tests::post_json(
+        &server.http,
+        format!("{}/api/v1/reports", server.base),
+        &json!({"unit": "001", "period": "month"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{report}");
+    let id = report["id"].as_i64().unwrap();
+
+    let driver = Driver::start();
+    let client = driver.client().await;
+    client.goto(&format!("{}/?unit=001&window=24h", server.base)).await.unwrap();
+    log_in(&client, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await;
+    wait_for(&client, "[data-panel=trend] line.note").await;
+    wait_for(&client, "[data-tile=dossiers-received] .sparkline line.note").await;
+    let titles = |css: &'static str| {
+        let client = client.clone();
+        async move {
+            let script =
+                format!("return [...document.querySelectorAll('{css}')].map(e => e.textContent);");
+            let found: Vec<String> =
+                serde_json::from_value(client.execute(&script, vec![]).await.unwrap()).unwrap();
+            found
+        }
+    };
+    let chart = titles("[data-panel=trend] line.note title").await;
+    assert!(chart.iter().any(|t| t == note), "the chart's notes: {chart:?}");
+    let spark = titles("[data-tile=dossiers-received] .sparkline line.note title").await;
+    assert!(spark.iter().any(|t| t == note), "the sparkline's notes: {spark:?}");
+
+    // "Báo cáo": the unit's reports, each with its PDF and JSON.
+    click(&client, ".reports-link").await;
+    let row = format!(".report-row[data-id='{id}']");
+    wait_for(&client, &row).await;
+    let href = |css: String| {
+        let client = client.clone();
+        async move {
+            client.find(Locator::Css(&css)).await.unwrap().attr("href").await.unwrap().unwrap()
+        }
+    };
+    assert_eq!(href(format!("{row} a.pdf")).await, format!("/api/v1/reports/{id}.pdf"));
+    assert_eq!(href(format!("{row} a.json")).await, format!("/api/v1/reports/{id}"));
+    let listed = client
+        .execute("return document.querySelectorAll('.report-row').length;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(listed, json!(1));
+
+    // Opened: the frozen figures, when they were frozen, and the signature checked.
+    click(&client, &format!("{row} a.open")).await;
+    wait_for(&client, ".signature.ok[data-checked=true]").await;
+    let frozen_at = report["frozen_at"].as_str().unwrap();
+    let shown = text_of(&client, ".frozen-at").await.unwrap();
+    let expected_time = format!(
+        "{} {}/{}/{}",
+        &frozen_at[11..16],
+        &frozen_at[8..10],
+        &frozen_at[5..7],
+        &frozen_at[0..4]
+    );
+    assert!(
+        shown.starts_with("Số liệu chốt lúc") && shown.contains(&expected_time),
+        "{shown} (frozen at {frozen_at})"
+    );
+    let received = report["figures"]["dossiers"]["received"].as_u64().unwrap();
+    let first_figure = text_of(&client, ".figures tbody tr:first-child td.now").await.unwrap();
+    assert_eq!(first_figure, received.to_string());
+    assert_eq!(
+        text_of(&client, ".report .digest").await.unwrap(),
+        format!("SHA-256: {}", report["digest"].as_str().unwrap())
+    );
+    driver.assert_console_clean(&client, &[]).await;
+
+    // A report changed where it is kept no longer checks, and the page says so.
+    sqlx::query(
+        "UPDATE reports SET body = jsonb_set(body::jsonb, '{figures,dossiers,received}', to_jsonb($2::bigint))::text
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(i64::try_from(received).unwrap() + 1)
+    .execute(&pool)
+    .await
+    .unwrap();
+    client.refresh().await.unwrap();
+    wait_for(&client, ".signature.bad[data-checked=false]").await;
+    let badge = text_of(&client, ".signature.bad").await.unwrap();
+    assert!(badge.contains("không hợp lệ"), "{badge}");
+    driver.assert_console_clean(&client, &[]).await;
     server.cleanup().await;
 }

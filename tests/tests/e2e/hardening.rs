@@ -263,11 +263,12 @@ async fn security_headers_are_on_the_page_the_assets_and_the_api(pool: PgPool) {
         .collect();
     assert_eq!(
         assets.len(),
-        10,
-        "three stylesheets (dashboard, wall, public page), boot script, and glue and wasm of each \
-         page's bundle: {assets:?}"
+        13,
+        "four stylesheets (dashboard, wall, public page, reports), boot script, and glue and wasm \
+         of each page's bundle: {assets:?}"
     );
-    let fixed = ["/", "/wall", "/api/v1/health", "/api/v1/units", "/api/v1/nope", "/nope"];
+    let fixed =
+        ["/", "/wall", "/bao-cao", "/api/v1/health", "/api/v1/units", "/api/v1/nope", "/nope"];
     for path in fixed.iter().map(|p| p.to_string()).chain(assets) {
         let response = reqwest::get(format!("{}{path}", server.base)).await.unwrap();
         let header = |name: &str| {
