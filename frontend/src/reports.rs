@@ -270,7 +270,7 @@ fn frozen(opened: Opened, lang: Lang) -> impl IntoView {
     view! {
         <article class="report" data-id=r.id.to_string() data-digest=r.digest.clone()>
             <h2>{format!("{} — {}", r.unit.name, period_text(&r.period, &r.from, &r.to, lang))}</h2>
-            <p class="frozen-at">{format!("{} {} · {} {}", lang.pick("Số liệu chốt lúc", "Frozen at"), moment_label(&r.frozen_at), lang.pick("lập bởi", "by"), r.made_by)}</p>
+            <p class="frozen-at">{format!("{} {} · {} {}", lang.pick("Bản chốt: số liệu chốt lúc", "Figures frozen at"), moment_label(&r.frozen_at), lang.pick("lập bởi", "made by"), r.made_by)}</p>
             <p class=badge_class data-checked=checked.is_ok().to_string()>{badge}</p>
             <p class="downloads">
                 <a class="pdf" href=format!("/api/v1/reports/{}.pdf", r.id) download=format!("bao-cao-{}.pdf", r.id)>{lang.pick("Tải PDF", "Download PDF")}</a>

@@ -275,6 +275,18 @@ impl TestServer {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Sets `username`'s email address (as the admin).
+    pub async fn set_email(&self, username: &str, email: &str) {
+        let response = self
+            .http
+            .put(format!("{}/api/v1/admin/users/{username}", self.base))
+            .json(&serde_json::json!({"email": email}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{username}");
+    }
+
     /// Deletes this test's Redis keys.
     pub async fn cleanup(&self) {
         let mut redis = self.server.state.redis.clone();

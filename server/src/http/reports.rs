@@ -90,6 +90,22 @@ async fn make(
     Ok((StatusCode::CREATED, Json(report)).into_response())
 }
 
+/// The units a list answers for: `?unit=` (if the caller may see it), else every unit the caller
+/// may see (`None`: all).
+async fn listed_units(
+    state: &AppState,
+    caller: &Caller,
+    params: &HashMap<String, String>,
+) -> Result<Option<Vec<String>>, ApiError> {
+    Ok(match params.get("unit").filter(|u| !u.is_empty()) {
+        Some(code) => {
+            let unit = authorize_unit(&state.catalog, &state.accounts, caller, code).await?;
+            Some(vec![unit.code.clone()])
+        }
+        None => caller.principal.scope().map(|root| state.catalog.subtree(root)),
+    })
+}
+
 /// `GET /api/v1/reports?unit=`: the unit's reports (without `unit`: every report the caller
 /// may see), newest first, at most [`LIST_LIMIT`].
 async fn list(
@@ -97,13 +113,7 @@ async fn list(
     caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<ReportListing>>, ApiError> {
-    let units = match params.get("unit").filter(|u| !u.is_empty()) {
-        Some(code) => Some(vec![authorize_unit(&state.catalog, &state.accounts, &caller, code)
-            .await?
-            .code
-            .clone()]),
-        None => caller.principal.scope().map(|root| state.catalog.subtree(root)),
-    };
+    let units = listed_units(&state, &caller, &params).await?;
     let listed = reports::list(&state.store, units.as_deref(), LIST_LIMIT);
     Ok(Json(bounded(state.settings.database_timeout, listed).await?))
 }
@@ -245,13 +255,7 @@ async fn list_schedules(
     caller: Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<ReportSchedule>>, ApiError> {
-    let units = match params.get("unit").filter(|u| !u.is_empty()) {
-        Some(code) => Some(vec![authorize_unit(&state.catalog, &state.accounts, &caller, code)
-            .await?
-            .code
-            .clone()]),
-        None => caller.principal.scope().map(|root| state.catalog.subtree(root)),
-    };
+    let units = listed_units(&state, &caller, &params).await?;
     let listed = schedules::list(&state.store, &state.catalog, units.as_deref());
     Ok(Json(bounded(state.settings.database_timeout, listed).await?))
 }

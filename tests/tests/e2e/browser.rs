@@ -2340,7 +2340,7 @@ async fn notes_mark_the_charts_and_a_report_opens_with_its_signature_checked(poo
         &frozen_at[0..4]
     );
     assert!(
-        shown.starts_with("Số liệu chốt lúc") && shown.contains(&expected_time),
+        shown.contains(&format!("số liệu chốt lúc {expected_time}")),
         "{shown} (frozen at {frozen_at})"
     );
     let received = report["figures"]["dossiers"]["received"].as_u64().unwrap();

@@ -38,18 +38,8 @@ async fn people(server: &TestServer) -> People {
     ensure_user(state, "truong.badinh", "chief-password-1", Role::Chief, Some(DISTRICT)).await;
     ensure_user(state, "truong.hoankiem", "chief-password-2", Role::Chief, Some(OTHER_DISTRICT))
         .await;
-    for (name, email) in
-        [("lanhdao", "lanhdao@hanoi.gov.vn"), ("chutich.trucbach", "trucbach@hanoi.gov.vn")]
-    {
-        let response = server
-            .http
-            .put(format!("{}/api/v1/admin/users/{name}", server.base))
-            .json(&json!({"email": email}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200);
-    }
+    server.set_email("lanhdao", "lanhdao@hanoi.gov.vn").await;
+    server.set_email("chutich.trucbach", "trucbach@hanoi.gov.vn").await;
     logged_in(server).await
 }
 

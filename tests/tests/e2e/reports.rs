@@ -361,18 +361,6 @@ async fn notes_on_the_timeline_show_in_series_and_reports_with_the_calendars_day
     server.cleanup().await;
 }
 
-/// Sets `name`'s email address (as an admin).
-async fn set_email(server: &TestServer, name: &str, email: &str) {
-    let response = server
-        .http
-        .put(format!("{}/api/v1/admin/users/{name}", server.base))
-        .json(&json!({"email": email}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200, "{name}");
-}
-
 /// A weekly schedule for Monday 07:00: nothing before its time; at it, on the paused clock, the
 /// report of the week just ended is made by the background task and mailed once to the
 /// district's chief and the named leader, its PDF attached (real SMTP server); the schedule
@@ -394,9 +382,9 @@ async fn a_weekly_schedule_mails_the_report_with_its_pdf_once_at_its_time(pool: 
     ensure_user(state, "lanhdao", "leader-password-1", Role::Leader, None).await;
     ensure_user(state, "truong-bd", "mat-khau-truong-bd", Role::Chief, Some("001")).await;
     ensure_user(state, "truong-hk", "mat-khau-truong-hk", Role::Chief, Some("002")).await;
-    set_email(&server, "lanhdao", "lanhdao@hanoi.gov.vn").await;
-    set_email(&server, "truong-bd", "badinh@hanoi.gov.vn").await;
-    set_email(&server, "truong-hk", "hoankiem@hanoi.gov.vn").await;
+    server.set_email("lanhdao", "lanhdao@hanoi.gov.vn").await;
+    server.set_email("truong-bd", "badinh@hanoi.gov.vn").await;
+    server.set_email("truong-hk", "hoankiem@hanoi.gov.vn").await;
     let december = |day: u32, hour: u32| {
         ioc_shared::time::local_midnight_of(NaiveDate::from_ymd_opt(2026, 12, day).unwrap())
             + Duration::hours(i64::from(hour))
