@@ -495,15 +495,28 @@ pub async fn write_pipeline(
     pipeline.query_async::<()>(conn).await
 }
 
-/// Deletes every key under the prefix (rebuild only).
+/// Deletes every key under the prefix, the pointer to the current generation last (what tests
+/// do to lose the figures). An applier rebuilds once it sees no current generation; deleting the
+/// pointer first let a rebuild start while the scan was still deleting, and the scan then
+/// deleted part of the new generation (a screen showed 3 received but 1 open).
 pub async fn clear(conn: &mut RedisLink, keys: &Keys) -> redis::RedisResult<()> {
-    clear_prefix(conn, keys.prefix()).await
+    clear_prefix_except(conn, keys.prefix(), &keys.current_generation()).await?;
+    redis::cmd("UNLINK").arg(keys.current_generation()).query_async(conn).await
 }
 
 /// Deletes every key starting with `prefix`, on any connection.
 pub async fn clear_prefix<C: redis::aio::ConnectionLike + Send>(
     conn: &mut C,
     prefix: &str,
+) -> redis::RedisResult<()> {
+    clear_prefix_except(conn, prefix, "").await
+}
+
+/// Deletes every key starting with `prefix` but `kept`.
+async fn clear_prefix_except<C: redis::aio::ConnectionLike + Send>(
+    conn: &mut C,
+    prefix: &str,
+    kept: &str,
 ) -> redis::RedisResult<()> {
     let pattern = format!("{}*", escape_glob(prefix));
     let mut cursor: u64 = 0;
@@ -516,6 +529,7 @@ pub async fn clear_prefix<C: redis::aio::ConnectionLike + Send>(
             .arg(1000)
             .query_async(conn)
             .await?;
+        let found: Vec<String> = found.into_iter().filter(|key| key != kept).collect();
         if !found.is_empty() {
             let _: i64 = redis::cmd("UNLINK").arg(&found).query_async(conn).await?;
         }

@@ -527,7 +527,7 @@ async fn report_schedules_keep_to_the_callers_units_and_refuse_bad_ones(pool: Pg
         (json!({"unit": WARD, "period": "day", "to": {"roles": ["chief"]}}), "period"),
         (json!({"unit": WARD, "to": {}}), "to"),
         (json!({"unit": WARD, "to": {"roles": ["mayor"]}}), "mayor"),
-        (json!({"unit": WARD, "to": {"users": ["nobody-here"]}}), "nobody-here"),
+        (json!({"unit": WARD, "to": {"users": [" "]}}), "to.users"),
         (json!({"unit": WARD, "to": {"roles": ["chief"]}, "colour": 1}), "colour"),
         (json!({"unit": WARD}), "to"),
     ] {
