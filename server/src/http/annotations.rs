@@ -4,7 +4,7 @@
 //! working calendar's days off).
 
 use super::error::{bounded, ApiError};
-use super::extract::json_body;
+use super::extract::{day_param, json_body};
 use crate::accounts::access::{authorize_unit, Caller, Principal};
 use crate::state::AppState;
 use crate::store::annotations::NewNote;
@@ -12,7 +12,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use ioc_shared::annotation::{Annotation, NewAnnotation, MAX_TEXT_CHARS};
 use std::collections::HashMap;
 
@@ -93,17 +93,8 @@ async fn list(
         .ok_or_else(|| ApiError::BadRequest("`unit` is required".into()))?;
     let unit = authorize_unit(&state.catalog, &state.accounts, &caller, code).await?;
     let today = ioc_shared::time::local_today(state.clock.now());
-    let day = |name: &str, default: NaiveDate| match params.get(name) {
-        None => Ok(default),
-        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .ok()
-            .filter(|d| (2000..=2999).contains(&chrono::Datelike::year(d)))
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!("`{name}` must be a date YYYY-MM-DD, not `{text}`"))
-            }),
-    };
-    let to = day("to", today)?;
-    let from = day("from", to - chrono::Duration::days(29))?;
+    let to = day_param(&params, "to")?.unwrap_or(today);
+    let from = day_param(&params, "from")?.unwrap_or(to - chrono::Duration::days(29));
     if from > to || (to - from).num_days() > 366 * 5 {
         return Err(ApiError::BadRequest(
             "`from` must be before `to`, at most 5 years apart".into(),

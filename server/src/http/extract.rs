@@ -11,6 +11,34 @@ use cookie::Cookie;
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 
+/// A day written `YYYY-MM-DD`, in the years 2000–2999 (the range every date of the API keeps
+/// to, so no computation with it overflows).
+pub fn day(text: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|d| (2000..=2999).contains(&chrono::Datelike::year(d)))
+}
+
+/// The day in query parameter `name`: `None` when it is absent or empty, 400 when it is not a
+/// [`day`].
+pub fn day_param(
+    params: &std::collections::HashMap<String, String>,
+    name: &str,
+) -> Result<Option<chrono::NaiveDate>, ApiError> {
+    params
+        .get(name)
+        .filter(|text| !text.is_empty())
+        .map(|text| day(text).ok_or_else(|| not_a_day(name, text)))
+        .transpose()
+}
+
+/// The answer to a day that is not one.
+pub fn not_a_day(name: &str, text: &str) -> ApiError {
+    ApiError::BadRequest(format!(
+        "`{name}` must be a date YYYY-MM-DD between the years 2000 and 2999, not `{text}`"
+    ))
+}
+
 /// A JSON request body as `T`, or a 400 saying what is wrong and which shape was expected.
 pub fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &str) -> Result<T, ApiError> {
     // No text of these bodies may hold a NUL: PostgreSQL refuses one in text, so it would

@@ -6,6 +6,7 @@
 //! minute however many read it.
 
 use super::error::ApiError;
+use super::extract::day_param;
 use crate::live::public::serve_public_socket;
 use crate::state::AppState;
 use axum::extract::{FromRequestParts, Query, State, WebSocketUpgrade};
@@ -151,19 +152,8 @@ async fn daily_csv(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let today = state.clock.local_today();
-    let date = |name: &str| -> Result<Option<NaiveDate>, ApiError> {
-        params
-            .get(name)
-            .filter(|v| !v.is_empty())
-            .map(|v| {
-                NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
-                    ApiError::BadRequest(format!("`{name}` must be a date YYYY-MM-DD (got `{v}`)"))
-                })
-            })
-            .transpose()
-    };
-    let to = date("to")?.unwrap_or(today);
-    let from = date("from")?.unwrap_or(to - Duration::days(29));
+    let to = day_param(&params, "to")?.unwrap_or(today);
+    let from = day_param(&params, "from")?.unwrap_or(to - Duration::days(29));
     if from > to {
         return Err(ApiError::BadRequest("`from` is after `to`".into()));
     }

@@ -3,7 +3,7 @@
 //! Scope as for the summary: a chief makes and reads the reports of his unit and below.
 
 use super::error::{bounded, ApiError};
-use super::extract::json_body;
+use super::extract::{day, json_body, not_a_day};
 use crate::accounts::access::{authorize_unit, Caller, Principal};
 use crate::reports::schedules::{self, NewSchedule, ScheduleError, Timing};
 use crate::reports::{self, ReportError};
@@ -13,7 +13,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{Datelike, NaiveDate};
 use ioc_shared::report::{
     NewReportSchedule, ReportKey, ReportListing, ReportSchedule, PERIODS, WEEKDAYS,
 };
@@ -71,14 +70,7 @@ async fn make(
     }
     let now = state.clock.now();
     let ending = match new.ending.as_deref() {
-        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .ok()
-            .filter(|day| (2000..=2999).contains(&day.year()))
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "`ending` must be a date YYYY-MM-DD between the years 2000 and 2999, not `{text}`"
-                ))
-            })?,
+        Some(text) => day(text).ok_or_else(|| not_a_day("ending", text))?,
         None => reports::last_complete(period, ioc_shared::time::local_today(now))
             .ok_or_else(|| ApiError::BadRequest("no complete period before today".into()))?,
     };

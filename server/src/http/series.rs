@@ -3,6 +3,7 @@
 //! items' open and due times). Days are local; weeks start on Monday; at most 400 points.
 
 use super::error::{bounded, ApiError};
+use super::extract::day_param;
 use crate::accounts::access::{authorize_unit, Caller};
 use crate::aggregate::score::indicators;
 use crate::state::AppState;
@@ -71,19 +72,6 @@ fn next_step(step: &str, start: NaiveDate) -> NaiveDate {
     }
 }
 
-fn parse_day(
-    params: &HashMap<String, String>,
-    name: &str,
-    default: NaiveDate,
-) -> Result<NaiveDate, ApiError> {
-    match params.get(name) {
-        None => Ok(default),
-        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-            ApiError::BadRequest(format!("`{name}` must be a date YYYY-MM-DD, not `{text}`"))
-        }),
-    }
-}
-
 async fn series(
     State(state): State<AppState>,
     caller: Caller,
@@ -106,8 +94,8 @@ async fn series(
     }
     let now = state.clock.now();
     let today = ioc_shared::time::local_day_of_second(now.timestamp());
-    let to = parse_day(&params, "to", today)?;
-    let from = parse_day(&params, "from", to - chrono::Duration::days(29))?;
+    let to = day_param(&params, "to")?.unwrap_or(today);
+    let from = day_param(&params, "from")?.unwrap_or(to - chrono::Duration::days(29));
     if from > to {
         return Err(ApiError::BadRequest("`from` is after `to`".into()));
     }

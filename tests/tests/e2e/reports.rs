@@ -358,6 +358,23 @@ async fn notes_on_the_timeline_show_in_series_and_reports_with_the_calendars_day
     let (_, listed) =
         server.get("/api/v1/annotations?unit=001&from=2026-11-23&to=2026-11-29").await;
     assert_eq!(texts(&listed), texts(&report["annotations"]));
+
+    // Days are read the same way by every endpoint that takes one: YYYY-MM-DD, years 2000–2999.
+    for path in [
+        "/api/v1/annotations?unit=001&from=1999-12-31",
+        "/api/v1/units/001/series?metric=dossiers.received&from=0001-01-01",
+        "/open-data/v1/daily.csv?to=29/11/2026",
+    ] {
+        let (status, answer) = server.get(path).await;
+        assert_eq!(status, 400, "{path}: {answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap()
+                .contains("YYYY-MM-DD between the years 2000 and 2999"),
+            "{path}: {answer}"
+        );
+    }
     server.cleanup().await;
 }
 
