@@ -14,7 +14,7 @@ use crate::store::events::IngestOutcome;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use ioc_shared::event::Event;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most events stored in one transaction: bounds its statements and how long it holds its locks.
@@ -31,30 +31,57 @@ struct Job {
     reply: oneshot::Sender<Answer>,
 }
 
-/// Sends batches to this replica's writer (started at first use, inside the runtime).
+/// The running writer: its queue, and its task (to stop it, as a crash would, in tests).
+struct Running {
+    queue: mpsc::Sender<Job>,
+    task: tokio::task::AbortHandle,
+}
+
+/// Sends batches to this replica's writer (started at first use, inside the runtime, and
+/// started again when it has stopped).
 #[derive(Clone)]
 pub struct GroupWriter {
     store: Store,
     /// "Now" for each transaction (when its events were stored).
     clock: ioc_shared::time::Clock,
-    /// The writer's queue, once started.
-    queue: Arc<OnceLock<mpsc::Sender<Job>>>,
+    /// The writer, once started.
+    running: Arc<Mutex<Option<Running>>>,
 }
 
 impl GroupWriter {
     pub fn new(store: Store, clock: ioc_shared::time::Clock) -> GroupWriter {
-        GroupWriter { store, clock, queue: Arc::new(OnceLock::new()) }
+        GroupWriter { store, clock, running: Arc::new(Mutex::new(None)) }
+    }
+
+    /// The writer's queue; a writer that stopped (a panic) is replaced first, so one bad
+    /// moment does not turn this replica's ingest away until a restart.
+    fn queue(&self) -> mpsc::Sender<Job> {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(writer) = running.as_ref().filter(|w| !w.queue.is_closed()) {
+            return writer.queue.clone();
+        }
+        if running.is_some() {
+            tracing::error!("the ingest writer stopped; starting a new one");
+        }
+        let (queue, receiver) = mpsc::channel(QUEUE);
+        let task = tokio::spawn(write_forever(self.store.clone(), self.clock.clone(), receiver));
+        *running = Some(Running { queue: queue.clone(), task: task.abort_handle() });
+        queue
+    }
+
+    /// Stops the writer as a crash would (for tests): the batches it holds get a 503, the next
+    /// batch starts a new writer.
+    pub fn kill(&self) {
+        if let Some(writer) = self.running.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            writer.task.abort();
+        }
     }
 
     /// Stores `events` (with whatever else is waiting); gives them back with their outcome.
     pub async fn ingest(&self, events: Vec<(usize, Event)>) -> Answer {
-        let queue = self.queue.get_or_init(|| {
-            let (sender, receiver) = mpsc::channel(QUEUE);
-            tokio::spawn(write_forever(self.store.clone(), self.clock.clone(), receiver));
-            sender
-        });
+        let queue = self.queue();
         let (reply, answer) = oneshot::channel();
-        // The writer never stops while a sender lives; if it did (a panic), nothing was stored.
+        // The writer stopped (a panic) before storing this batch: nothing of it was stored.
         let stopped = || StoreError::Unavailable(sqlx::Error::WorkerCrashed);
         if let Err(mpsc::error::SendError(job)) = queue.send(Job { events, reply }).await {
             return (job.events, Err(stopped()));

@@ -108,6 +108,12 @@ impl Ingestor {
         Ingestor { catalog, store, applier_wake, clock, writer }
     }
 
+    /// Stops this replica's ingest writer as a crash would (for tests); the next batch starts
+    /// a new one.
+    pub fn kill_writer(&self) {
+        self.writer.kill();
+    }
+
     /// Checks and stores events given as JSON values (or per-line parse errors).
     pub async fn ingest(
         &self,

@@ -50,6 +50,39 @@ async fn received_without_settling(server: &TestServer) -> u64 {
     body["dossiers"]["received"].as_u64().unwrap()
 }
 
+/// Regression: the ingest writer (one per replica, it stores the batches waiting together) was
+/// started once; had it stopped, every batch after would have been answered 503 until the
+/// server restarted. Now the next batch starts a new writer, and what it stores counts once.
+#[sqlx::test(migrations = "../server/migrations")]
+async fn regression_a_killed_ingest_writer_is_replaced_and_ingest_goes_on(pool: PgPool) {
+    let server = TestServer::start(&pool).await;
+    let t = now();
+    for round in 1..=3_u64 {
+        server.server.state.ingestor.kill_writer();
+        let id = format!("w{round}");
+        let dossier = format!("W{round}");
+        let batch = json!([dossier_received(&id, "00004", &dossier, t, t + Duration::hours(4))]);
+        // A batch the dying writer still held may be turned away (503, nothing stored); the
+        // next is stored by the new writer.
+        let mut statuses = Vec::new();
+        loop {
+            let (status, body) = server.ingest(&batch).await;
+            statuses.push(status);
+            if status == 200 {
+                assert_eq!(body["accepted"], 1, "{body}");
+                break;
+            }
+            assert_eq!(status, 503, "{body}");
+            assert!(statuses.len() < 3, "the writer was not replaced: {statuses:?}");
+        }
+    }
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
+    assert_eq!(stored, 3);
+    assert_eq!(server.summary("00004", "today").await.dossiers.received, 3);
+    server.cleanup().await;
+}
+
 #[sqlx::test(migrations = "../server/migrations")]
 async fn a_killed_applier_is_restarted_and_figures_keep_moving(pool: PgPool) {
     let server = TestServer::start(&pool).await;
