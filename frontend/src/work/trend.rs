@@ -327,6 +327,8 @@ fn chart(
         }
     }).collect_view();
     // A note: a dashed line through both axes at its day, its text on hover.
+    // A picked day's notes follow its figures in the readout (a phone has no hover).
+    let day_notes = notes.clone();
     let notes = notes
         .into_iter()
         .map(|(i, text)| note_line(x(i), COUNT_TOP, RATE_BOTTOM, text))
@@ -340,7 +342,7 @@ fn chart(
             } else {
                 ""
             };
-            Some(format!(
+            let mut text = format!(
                 "{}{running}: {} {}, {} {}, {} {r}",
                 received.get(i).map(|p| day_label(&p.t))?,
                 format::integer(got(&received).unwrap_or(0.0) as u64, lang),
@@ -348,7 +350,12 @@ fn chart(
                 format::integer(got(&resolved).unwrap_or(0.0) as u64, lang),
                 lang.pick("giải quyết", "resolved"),
                 lang.pick("đúng hạn", "on time")
-            ))
+            );
+            for (_, note) in day_notes.iter().filter(|(day, _)| *day == i) {
+                text.push_str(" · ");
+                text.push_str(note);
+            }
+            Some(text)
         })
     };
     view! {

@@ -2308,6 +2308,37 @@ async fn notes_mark_the_charts_and_a_report_opens_with_its_signature_checked(poo
     assert!(chart.iter().any(|t| t == note), "the chart's notes: {chart:?}");
     let spark = titles("[data-tile=dossiers-received] .sparkline line.note title").await;
     assert!(spark.iter().any(|t| t == note), "the sparkline's notes: {spark:?}");
+    // Where nothing hovers (a phone), picking the day shows its notes after its figures.
+    let day = (t - Duration::days(3))
+        .with_timezone(&ioc_shared::time::local_offset())
+        .format("%d/%m/%Y")
+        .to_string();
+    let picked = client
+        .execute(
+            "const hit = [...document.querySelectorAll('[data-panel=trend] rect.hit')]
+               .find((r) => r.querySelector('title').textContent === arguments[0]);
+             if (!hit) return false;
+             hit.dispatchEvent(new MouseEvent('click', {bubbles: true}));
+             return true;",
+            vec![json!(day)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(picked, json!(true), "the chart has the day {day}");
+    wait_for_text_containing(
+        &client,
+        "[data-panel=trend] .readout",
+        &day,
+        StdDuration::from_secs(5),
+    )
+    .await;
+    wait_for_text_containing(
+        &client,
+        "[data-panel=trend] .readout",
+        note,
+        StdDuration::from_secs(5),
+    )
+    .await;
 
     // "Báo cáo": the unit's reports, each with its PDF and JSON.
     click(&client, ".reports-link").await;
