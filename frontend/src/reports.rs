@@ -137,7 +137,7 @@ fn ReportList(unit: Option<String>, lang: Lang) -> impl IntoView {
                                 {reports.into_iter().map(|r| view! {
                                     <tr class="report-row" data-id=r.id.to_string()>
                                         <td>{period_text(&r.period, &r.from, &r.to, lang)}</td>
-                                        <td>{r.unit.clone()}</td>
+                                        <td>{r.unit_name.clone()}</td>
                                         <td>{moment_label(&r.frozen_at)}</td>
                                         <td class="downloads">
                                             <a class="open" href=format!("/bao-cao?id={}", r.id)>{lang.pick("Xem", "Open")}</a>

@@ -139,7 +139,10 @@ pub struct Report {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportListing {
     pub id: i64,
+    /// The unit's code.
     pub unit: String,
+    /// Its name in the catalog.
+    pub unit_name: String,
     pub period: String,
     pub from: String,
     pub to: String,

@@ -106,7 +106,7 @@ async fn list(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<ReportListing>>, ApiError> {
     let units = listed_units(&state, &caller, &params).await?;
-    let listed = reports::list(&state.store, units.as_deref(), LIST_LIMIT);
+    let listed = reports::list(&state.store, &state.catalog, units.as_deref(), LIST_LIMIT);
     Ok(Json(bounded(state.settings.database_timeout, listed).await?))
 }
 

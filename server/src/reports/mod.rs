@@ -237,6 +237,7 @@ struct ListingRow {
 /// The reports of `units` (`None`: every unit), newest first, at most `limit`.
 pub async fn list(
     store: &Store,
+    catalog: &Catalog,
     units: Option<&[String]>,
     limit: i64,
 ) -> Result<Vec<ReportListing>, StoreError> {
@@ -252,6 +253,7 @@ pub async fn list(
         .into_iter()
         .map(|r| ReportListing {
             id: r.id,
+            unit_name: catalog.get(&r.unit).map(|u| u.name.clone()).unwrap_or_default(),
             unit: r.unit,
             period: r.period,
             from: r.from_day.to_string(),

@@ -110,6 +110,10 @@ async fn a_weekly_report_freezes_the_weeks_figures_and_its_signature_checks(pool
     let (_, listed) = server.get("/api/v1/reports?unit=001").await;
     assert_eq!(listed[0]["id"], id);
     assert_eq!(listed[0]["digest"], report["digest"]);
+    assert_eq!(
+        (&listed[0]["unit"], &listed[0]["unit_name"]),
+        (&json!("001"), &json!("Quận Ba Đình"))
+    );
 
     // The signature checks with the published key, in Rust, with `ioc report verify` and with
     // the documented Python + OpenSSL command; after one digit changes, none of them does.
