@@ -7,18 +7,14 @@
 //! the dashboard's first-load budget.
 
 use crate::api;
+use crate::route::encode;
 use ioc_shared::access::Me;
 use ioc_shared::format::{self, Lang};
 use ioc_shared::report::{period_name, Report, ReportListing};
 use leptos::prelude::*;
 
 fn param(name: &str) -> Option<String> {
-    let search = web_sys::window()?.location().search().ok()?;
-    web_sys::UrlSearchParams::new_with_str(&search).ok()?.get(name).filter(|v| !v.is_empty())
-}
-
-fn encode(text: &str) -> String {
-    js_sys::encode_uri_component(text).as_string().unwrap_or_default()
+    crate::route::params()?.get(name).filter(|v| !v.is_empty())
 }
 
 #[component]

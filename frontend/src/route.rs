@@ -7,7 +7,8 @@ use ioc_shared::summary::Window;
 
 pub use ioc_shared::route::{Route, View};
 
-fn params() -> Option<web_sys::UrlSearchParams> {
+/// The address's query parameters.
+pub(crate) fn params() -> Option<web_sys::UrlSearchParams> {
     let search = web_sys::window()?.location().search().ok()?;
     web_sys::UrlSearchParams::new_with_str(&search).ok()
 }
@@ -18,7 +19,8 @@ pub fn read() -> Route {
     Route::parse(|name| params.as_ref().and_then(|p| p.get(name)))
 }
 
-fn encode(text: &str) -> String {
+/// `text` made safe for a URL's query or path.
+pub(crate) fn encode(text: &str) -> String {
     js_sys::encode_uri_component(text).as_string().unwrap_or_default()
 }
 

@@ -132,12 +132,10 @@ async fn one(
     }
     let report: ioc_shared::report::Report =
         serde_json::from_str(&body).map_err(ApiError::internal)?;
-    let created = state.clock.now().timestamp();
     let font = state.settings.report_font.clone();
-    let rendered =
-        tokio::task::spawn_blocking(move || reports::pdf::render(&report, &font, created));
-    let bytes = rendered.await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
-    let disposition = format!("inline; filename=\"bao-cao-{number}.pdf\"");
+    let rendered = reports::pdf::render_off_thread(report, font, state.clock.now().timestamp());
+    let bytes = rendered.await.map_err(ApiError::internal)?;
+    let disposition = format!("inline; filename=\"{}\"", reports::pdf::file_name(number));
     let headers = [
         (header::CONTENT_TYPE, "application/pdf".to_owned()),
         (header::CONTENT_DISPOSITION, disposition),

@@ -101,6 +101,23 @@ fn rate(value: Option<f64>) -> String {
     value.map_or("—".to_owned(), |r| format::percent(r, Lang::Vi))
 }
 
+/// The name a report's PDF is downloaded and mailed under.
+pub fn file_name(id: i64) -> String {
+    format!("bao-cao-{id}.pdf")
+}
+
+/// [`render`] on a blocking thread (setting a page of text takes milliseconds of CPU), for the
+/// download and the scheduled email alike.
+pub async fn render_off_thread(
+    report: Report,
+    font_path: String,
+    created: i64,
+) -> Result<Vec<u8>, PdfError> {
+    tokio::task::spawn_blocking(move || render(&report, &font_path, created))
+        .await
+        .map_err(|e| PdfError::Pdf(format!("the PDF was not made: {e}")))?
+}
+
 /// The report as PDF bytes, set in the font at `font_path`.
 pub fn render(report: &Report, font_path: &str, created: i64) -> Result<Vec<u8>, PdfError> {
     let font_bytes = std::fs::read(font_path)

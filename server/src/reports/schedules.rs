@@ -369,15 +369,9 @@ impl Scheduler {
             );
             return Ok(());
         }
-        let rendered = {
-            let (report, font) = (report.clone(), self.font.clone());
-            let created = now.timestamp();
-            tokio::task::spawn_blocking(move || pdf::render(&report, &font, created))
-        };
-        let bytes = rendered
-            .await
-            .map_err(|e| ReportError::Figures(format!("the PDF was not made: {e}")))??;
-        let filename = format!("bao-cao-{}.pdf", report.id);
+        let bytes =
+            pdf::render_off_thread(report.clone(), self.font.clone(), now.timestamp()).await?;
+        let filename = pdf::file_name(report.id);
         let attachment = notify::attach(tx, &filename, "application/pdf", &bytes, now)
             .await
             .map_err(StoreError::from)?;
