@@ -131,6 +131,11 @@ pub struct Report {
     /// The Decision 766 score of the month, quarter or year the period ends in, to its end
     /// (a week: its month so far).
     pub score: Score,
+    /// The last outbox row (acknowledged change) the figures reflect: everything acknowledged
+    /// before the freeze, and nothing after this row. Absent from reports frozen before it was
+    /// recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbox_position: Option<i64>,
     pub digest: String,
     pub signature: String,
 }

@@ -32,7 +32,7 @@ pub async fn compute(
         let Some(unit) = catalog.get(entry.unit) else { continue };
         let figures =
             summary::compute(redis, keys, store, catalog, unit, Window::Month, now).await?.summary;
-        let score = super::score::compute(store, catalog, unit, Window::Month, now).await?;
+        let score = super::score::compute(&store.pool, catalog, unit, Window::Month, now).await?;
         let late_officers = entry.officers.then(|| {
             figures
                 .officers

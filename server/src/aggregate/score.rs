@@ -13,7 +13,7 @@
 use super::summary::window_start;
 use crate::catalog::{Catalog, Unit};
 use crate::store::score::ScoreParts;
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use ioc_shared::items::UnitName;
 use ioc_shared::score::{band, AtStake, ChildScore, Indicator, NotMeasured, Score, MEASURED_MAX};
@@ -134,8 +134,8 @@ fn not_measured() -> Vec<NotMeasured> {
 }
 
 /// The measured score of `unit` over the calendar `period` (month, quarter, year) to `now`.
-pub async fn compute(
-    store: &Store,
+pub async fn compute<'c>(
+    db: impl sqlx::PgExecutor<'c>,
     catalog: &Catalog,
     unit: &Unit,
     period: Window,
@@ -143,7 +143,7 @@ pub async fn compute(
 ) -> Result<Score, StoreError> {
     let from = DateTime::from_timestamp(window_start(period, now), 0).unwrap_or(now);
     let units = unit.parent.as_ref().map(|_| catalog.subtree(&unit.code));
-    let rows = store.score_parts(units.as_deref(), from, now).await?;
+    let rows = crate::store::score::score_parts(db, units.as_deref(), from, now).await?;
     let mut total = ScoreParts::default();
     let children: Vec<&String> = catalog.children(&unit.code).iter().collect();
     let mut per_child: HashMap<&str, ScoreParts> = HashMap::new();

@@ -283,11 +283,12 @@ pub async fn compute_windows(
         if plan.window.is_calendar() {
             let to_day = ioc_shared::time::local_day_of_second(now.timestamp());
             let from_day = ioc_shared::time::local_day_of_second(window_start(plan.window, now));
-            totals = history_totals(history, unit, &children, from_day, to_day).await?;
+            totals = history_totals(&history.pool, unit, &children, from_day, to_day).await?;
             let previous_from_day = ioc_shared::time::local_day_of_second(plan.previous_from);
             let previous_to_day = ioc_shared::time::local_day_of_second(plan.previous_to - 1);
             previous_totals =
-                history_totals(history, unit, &[], previous_from_day, previous_to_day).await?;
+                history_totals(&history.pool, unit, &[], previous_from_day, previous_to_day)
+                    .await?;
         }
         if let Some((figure, _)) =
             totals.iter().chain(previous_totals.iter()).find(|(_, n)| **n < 0)
@@ -541,8 +542,8 @@ fn window_summary(
 
 /// A unit's counters (and its children's, as `k:{child}:{counter}` like Redis keeps them) over
 /// local days `[from, to]`, from the day-level history.
-pub(crate) async fn history_totals(
-    store: &Store,
+pub(crate) async fn history_totals<'c>(
+    db: impl sqlx::PgExecutor<'c>,
     unit: &Unit,
     children: &[&Unit],
     from: chrono::NaiveDate,
@@ -550,16 +551,28 @@ pub(crate) async fn history_totals(
 ) -> Result<HashMap<String, i64>, SummaryError> {
     let units: Vec<String> =
         std::iter::once(unit.code.clone()).chain(children.iter().map(|c| c.code.clone())).collect();
-    let rows = store.daily_sums(&units, from, to).await?;
+    let rows = crate::store::history::daily_sums(db, &units, from, to).await?;
     let mut totals = HashMap::new();
     for row in rows {
-        if row.unit == unit.code {
-            *totals.entry(row.counter).or_default() += row.n;
-        } else if counter::PER_CHILD.contains(&row.counter.as_str()) {
-            *totals.entry(format!("k:{}:{}", row.unit, row.counter)).or_default() += row.n;
-        }
+        add_to_totals(&mut totals, unit, &row.unit, row.counter, row.n);
     }
     Ok(totals)
+}
+
+/// Adds `n` of `counter` at `at_unit` to `totals` as [`history_totals`] keeps them: the unit's
+/// own under the counter's name, a child's as `k:{child}:{counter}`.
+pub(crate) fn add_to_totals(
+    totals: &mut HashMap<String, i64>,
+    unit: &Unit,
+    at_unit: &str,
+    counter: String,
+    n: i64,
+) {
+    if at_unit == unit.code {
+        *totals.entry(counter).or_default() += n;
+    } else if counter::PER_CHILD.contains(&counter.as_str()) {
+        *totals.entry(format!("k:{at_unit}:{counter}")).or_default() += n;
+    }
 }
 
 /// The window figures of `totals` as the previous period `[from, to)`.

@@ -4,33 +4,32 @@
 
 use super::{bounded, Applier, ApplyError};
 use crate::aggregate::UNKNOWN_UNIT;
+use crate::catalog::Catalog;
 use crate::store::history::DayChanges;
 use crate::store::item::ItemDelta;
 use ioc_shared::time::local_day_of_second;
 
-impl Applier {
-    /// Adds what `deltas` change per unit (and every unit above it) and local day.
-    fn day_changes(&self, deltas: &[ItemDelta], into: &mut DayChanges) {
-        for delta in deltas {
-            let mut path: Vec<String> = self
-                .catalog
-                .self_and_ancestors(&delta.unit)
-                .iter()
-                .map(|u| u.code.clone())
-                .collect();
-            if path.is_empty() {
-                path.push(UNKNOWN_UNIT.to_owned());
-            }
-            for count in &delta.counts {
-                let day = local_day_of_second(count.at);
-                for unit in &path {
-                    *into.entry((unit.clone(), day, count.counter.clone())).or_default() += count.n;
-                }
+/// Adds what `deltas` change per unit (and every unit above it in `catalog`) and local day:
+/// the applier writes these to the history, and a report freezing the history adds those of
+/// the rows the history has not applied yet.
+pub fn day_changes(catalog: &Catalog, deltas: &[ItemDelta], into: &mut DayChanges) {
+    for delta in deltas {
+        let mut path: Vec<String> =
+            catalog.self_and_ancestors(&delta.unit).iter().map(|u| u.code.clone()).collect();
+        if path.is_empty() {
+            path.push(UNKNOWN_UNIT.to_owned());
+        }
+        for count in &delta.counts {
+            let day = local_day_of_second(count.at);
+            for unit in &path {
+                *into.entry((unit.clone(), day, count.counter.clone())).or_default() += count.n;
             }
         }
-        into.retain(|_, n| *n != 0);
     }
+    into.retain(|_, n| *n != 0);
+}
 
+impl Applier {
     /// Applies every outbox row past the history's marker; returns how many.
     pub async fn apply_history(&mut self) -> Result<usize, ApplyError> {
         let mut applied = 0;
@@ -46,7 +45,7 @@ impl Applier {
             for row in &rows {
                 // An unreadable row is quarantined by the Redis side; here it adds nothing.
                 if let Ok(deltas) = row.decode() {
-                    self.day_changes(&deltas, &mut changes);
+                    day_changes(&self.catalog, &deltas, &mut changes);
                 }
             }
             if bounded(self.store.apply_history(state.applied_seq, last, &changes)).await? {
@@ -62,7 +61,7 @@ impl Applier {
         let mut chunks = Vec::new();
         while let Some(chunk) = bounded(snapshot.next_chunk()).await? {
             let mut changes = DayChanges::new();
-            self.day_changes(&chunk, &mut changes);
+            day_changes(&self.catalog, &chunk, &mut changes);
             chunks.push(changes);
         }
         let through = snapshot.through_seq;

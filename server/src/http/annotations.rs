@@ -100,6 +100,7 @@ async fn list(
             "`from` must be before `to`, at most 5 years apart".into(),
         ));
     }
-    let notes = crate::reports::annotations::of_unit(&state.store, &state.catalog, unit, from, to);
+    let notes =
+        crate::reports::annotations::of_unit(&state.store.pool, &state.catalog, unit, from, to);
     Ok(Json(bounded(state.settings.database_timeout, notes).await?))
 }

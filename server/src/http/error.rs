@@ -24,6 +24,9 @@ pub enum ApiError {
     TooManyRequests { message: String, retry_after_seconds: u64 },
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The figures lag what was acknowledged (a report must not freeze them yet): retry soon.
+    #[error("{0}")]
+    CatchingUp(String),
     /// PostgreSQL is down: nothing in the request was acknowledged. The cause is logged.
     #[error("storage unavailable: {0}")]
     StorageUnavailable(Cause),
@@ -174,6 +177,16 @@ impl IntoResponse for ApiError {
                 return response;
             }
             ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
+            ApiError::CatchingUp(m) => {
+                tracing::warn!(reason = %m, "answered 503: the figures are catching up");
+                let mut response =
+                    (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "error": m }))).into_response();
+                response.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("2"),
+                );
+                return response;
+            }
             ApiError::StorageUnavailable(cause) => {
                 crate::metrics::METRICS.storage_errors.with_label_values(&["postgres"]).inc();
                 tracing::error!(cause = %crate::errors::chain(cause.as_ref()), "storage unavailable");

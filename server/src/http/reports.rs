@@ -36,6 +36,7 @@ impl From<ReportError> for ApiError {
         match error {
             ReportError::Store(e) => e.into(),
             error @ ReportError::NotOver { .. } => ApiError::BadRequest(error.to_string()),
+            error @ ReportError::CatchingUp { .. } => ApiError::CatchingUp(error.to_string()),
             other => ApiError::internal(other),
         }
     }
@@ -78,7 +79,9 @@ async fn make(
     let made_by = caller.principal.label();
     let made =
         reports::make(&state.store, &state.catalog, &key, unit, period, ending, &made_by, now);
-    let report = bounded(state.settings.database_timeout, made).await?;
+    // Its own database calls, after waiting for the history to catch up.
+    let limit = state.settings.database_timeout + reports::CATCH_UP_WAIT;
+    let report = bounded(limit, made).await?;
     Ok((StatusCode::CREATED, Json(report)).into_response())
 }
 

@@ -129,7 +129,7 @@ async fn series(
         let store = state.store.clone();
         let units = units.clone();
         let (a, b) = (starts.first().copied().unwrap_or(now), ends.last().copied().unwrap_or(now));
-        async move { store.spans(kind, units.as_deref(), a, b).await }
+        async move { crate::store::history::spans(&store.pool, kind, units.as_deref(), a, b).await }
     };
     let values: Vec<Option<f64>> = match metric {
         "dossiers.overdue" | "complaints.overdue" | "tasks.overdue" => {
@@ -203,7 +203,7 @@ async fn series(
         .map(|((start, _), value)| Point { t: start.format("%Y-%m-%d").to_string(), value })
         .collect();
     let notes = crate::reports::annotations::of_unit(
-        &state.store,
+        &state.store.pool,
         &state.catalog,
         unit,
         first,

@@ -121,7 +121,7 @@ async fn unit_score(
         ))
     })?;
     let score = crate::aggregate::score::compute(
-        &state.store,
+        &state.store.pool,
         &state.catalog,
         unit,
         period,

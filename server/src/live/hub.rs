@@ -374,9 +374,14 @@ async fn compute_unit(
             };
             let mut computed = Vec::with_capacity(windows.len());
             for &period in windows {
-                let score =
-                    crate::aggregate::score::compute(&hub.store, &hub.catalog, unit, period, now)
-                        .await?;
+                let score = crate::aggregate::score::compute(
+                    &hub.store.pool,
+                    &hub.catalog,
+                    unit,
+                    period,
+                    now,
+                )
+                .await?;
                 let mut compared = serde_json::to_value(&score)?;
                 compared["to"] = serde_json::Value::Null;
                 computed.push(Computation {

@@ -3,14 +3,14 @@
 //! and the reports both read them here.
 
 use crate::catalog::{Catalog, Unit};
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use chrono::{Duration, NaiveDate};
 use ioc_shared::annotation::Annotation;
 use ioc_shared::time::{local_midnight_of, to_local_rfc3339};
 
 /// Notes on `unit`'s timeline over the local days `[from, to]`, by time.
-pub async fn of_unit(
-    store: &Store,
+pub async fn of_unit<'c>(
+    db: impl sqlx::PgExecutor<'c>,
     catalog: &Catalog,
     unit: &Unit,
     from: NaiveDate,
@@ -24,7 +24,8 @@ pub async fn of_unit(
         .collect();
     let start = local_midnight_of(from);
     let end = local_midnight_of(to + Duration::days(1));
-    let mut notes = store.annotations(&unit.code, &ancestors, start, end).await?;
+    let mut notes =
+        crate::store::annotations::annotations(db, &unit.code, &ancestors, start, end).await?;
     notes.extend(days_off(from, to));
     notes.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
     Ok(notes)

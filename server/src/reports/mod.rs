@@ -9,9 +9,12 @@ pub mod schedules;
 pub mod sign;
 pub mod work;
 
-use crate::aggregate::summary::{history_totals, previous_figures, rank_children};
+use crate::aggregate::summary::{
+    add_to_totals, history_totals, previous_figures, rank_children, SummaryError,
+};
+use crate::apply::history::day_changes;
 use crate::catalog::{Catalog, Unit};
-use crate::store::history::open_and_overdue_at;
+use crate::store::history::{open_and_overdue_at, DayChanges, HistoryPosition};
 use crate::store::item::counter;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
@@ -19,6 +22,7 @@ use ioc_shared::items::UnitName;
 use ioc_shared::report::{AtEnd, OpenAtEnd, Report, ReportChild, ReportListing};
 use ioc_shared::summary::{ChildFigures, Window};
 use ioc_shared::time::{local_midnight_of, month_start, quarter_start, year_start};
+use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -28,8 +32,18 @@ pub enum ReportError {
     Sign(#[from] sign::SignError),
     #[error(transparent)]
     Pdf(#[from] pdf::PdfError),
-    #[error("the figures could not be read: {0}")]
-    Figures(String),
+    #[error("the figures could not be read")]
+    Figures(#[from] SummaryError),
+    #[error("unknown period `{0}`")]
+    UnknownPeriod(String),
+    #[error("no period before {0}")]
+    NoPeriodBefore(NaiveDate),
+    #[error("schedule {0} never runs again")]
+    NeverRunsAgain(i64),
+    /// The day-level history had not applied everything acknowledged before the freeze within
+    /// [`CATCH_UP_WAIT`]: a report made now would miss some of it.
+    #[error("figures catching up, retry: the history is at outbox row {applied} of {wanted}")]
+    CatchingUp { applied: i64, wanted: i64 },
     /// A period that has not ended yet: its figures would still change.
     #[error("the {period} {from} – {to} has not ended yet (reports freeze complete periods)")]
     NotOver { period: String, from: NaiveDate, to: NaiveDate },
@@ -64,8 +78,76 @@ pub fn last_complete(period: &str, today: NaiveDate) -> Option<NaiveDate> {
     Some(start - Duration::days(1))
 }
 
+/// Longest a freeze waits for the day-level history to apply what was acknowledged before it.
+pub const CATCH_UP_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often a waiting freeze looks at the history's position.
+const CATCH_UP_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Waits until the day-level history (rolled up with the catalog of `fingerprint`) has applied
+/// every outbox row committed when it was called, at most [`CATCH_UP_WAIT`].
+async fn history_caught_up(store: &Store, fingerprint: &str) -> Result<(), ReportError> {
+    let deadline = tokio::time::Instant::now() + CATCH_UP_WAIT;
+    let wanted = crate::store::history::position(&store.pool).await?.last_seq;
+    loop {
+        let now = crate::store::history::position(&store.pool).await?;
+        if now.fingerprint == fingerprint && now.applied_seq >= wanted {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ReportError::CatchingUp { applied: now.applied_seq, wanted });
+        }
+        tokio::time::sleep(CATCH_UP_POLL).await;
+    }
+}
+
+/// The day changes of the outbox rows committed in `snapshot` that its history has not applied
+/// yet (those of the moments between the wait and the snapshot), rolled up as the applier
+/// rolls them: added to the history's sums, the figures are those of the snapshot's items.
+async fn not_yet_applied(
+    snapshot: &mut sqlx::PgConnection,
+    catalog: &Catalog,
+    position: &HistoryPosition,
+) -> Result<DayChanges, StoreError> {
+    let mut changes = DayChanges::new();
+    if position.last_seq > position.applied_seq {
+        let rows =
+            crate::store::outbox::outbox_between(snapshot, position.applied_seq, position.last_seq)
+                .await?;
+        for row in rows {
+            // An unreadable row adds nothing to the history either (the applier quarantines it).
+            if let Ok(deltas) = row.decode() {
+                day_changes(catalog, &deltas, &mut changes);
+            }
+        }
+    }
+    Ok(changes)
+}
+
+/// Adds to `totals` (as [`history_totals`] keeps them for `unit`) the `pending` changes of
+/// `units` on the local days `[from, to]`.
+fn add_pending(
+    totals: &mut HashMap<String, i64>,
+    pending: &DayChanges,
+    unit: &Unit,
+    units: &[&Unit],
+    from: NaiveDate,
+    to: NaiveDate,
+) {
+    for ((at_unit, day, counter), n) in pending {
+        if *day >= from && *day <= to && units.iter().any(|u| &u.code == at_unit) {
+            add_to_totals(totals, unit, at_unit, counter.clone(), *n);
+        }
+    }
+}
+
 /// Freezes the report of `unit` over the `period` holding `ending`, signs it with `key` and
 /// stores it; returns it as stored.
+///
+/// Everything acknowledged before the call is in it: the freeze first waits (at most
+/// [`CATCH_UP_WAIT`], then [`ReportError::CatchingUp`]) for the day-level history to apply it,
+/// then reads every figure in one read-only snapshot — the history's sums plus the outbox rows
+/// it has not applied in that snapshot, the items, alerts and requests — so that the period's
+/// figures and what was open at its end are of the same moment, recorded as `outbox_position`.
 #[allow(clippy::too_many_arguments)]
 pub async fn make(
     store: &Store,
@@ -78,24 +160,40 @@ pub async fn make(
     now: DateTime<Utc>,
 ) -> Result<serde_json::Value, ReportError> {
     let Some((from, to)) = period_days(period, ending) else {
-        return Err(ReportError::Figures(format!("unknown period `{period}`")));
+        return Err(ReportError::UnknownPeriod(period.to_owned()));
     };
     if to >= ioc_shared::time::local_today(now) {
         return Err(ReportError::NotOver { period: period.to_owned(), from, to });
     }
     let Some((previous_from, previous_to)) = period_days(period, from - Duration::days(1)) else {
-        return Err(ReportError::Figures(format!("no period before {from}")));
+        return Err(ReportError::NoPeriodBefore(from));
     };
     let start = local_midnight_of(from);
     let end = local_midnight_of(to + Duration::days(1));
     let children: Vec<&Unit> =
         catalog.children(&unit.code).iter().filter_map(|code| catalog.get(code)).collect();
-    let figures_failed =
-        |e: crate::aggregate::summary::SummaryError| ReportError::Figures(e.to_string());
-    let totals = history_totals(store, unit, &children, from, to).await.map_err(figures_failed)?;
-    let previous_totals = history_totals(store, unit, &[], previous_from, previous_to)
+    let fingerprint = catalog.fingerprint(crate::aggregate::LAYOUT_VERSION);
+    history_caught_up(store, &fingerprint).await?;
+    let mut snapshot = crate::store::begin(&store.pool).await.map_err(StoreError::from)?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *snapshot)
         .await
-        .map_err(figures_failed)?;
+        .map_err(StoreError::from)?;
+    let position = crate::store::history::position(&mut *snapshot).await?;
+    if position.fingerprint != fingerprint {
+        // The catalog changed meanwhile and the history is being rolled up again.
+        return Err(ReportError::CatchingUp {
+            applied: position.applied_seq,
+            wanted: position.last_seq,
+        });
+    }
+    let pending = not_yet_applied(&mut snapshot, catalog, &position).await?;
+    let mut totals = history_totals(&mut *snapshot, unit, &children, from, to).await?;
+    let with_children: Vec<&Unit> = std::iter::once(unit).chain(children.iter().copied()).collect();
+    add_pending(&mut totals, &pending, unit, &with_children, from, to);
+    let mut previous_totals =
+        history_totals(&mut *snapshot, unit, &[], previous_from, previous_to).await?;
+    add_pending(&mut previous_totals, &pending, unit, &[unit], previous_from, previous_to);
     let figures = previous_figures(&totals, start.timestamp(), end.timestamp());
     let previous = previous_figures(
         &previous_totals,
@@ -143,7 +241,14 @@ pub async fn make(
         ("complaint", &mut at_end.complaints),
         ("task", &mut at_end.tasks),
     ] {
-        let spans = store.spans(kind, units.as_deref(), end, end + Duration::seconds(1)).await?;
+        let spans = crate::store::history::spans(
+            &mut *snapshot,
+            kind,
+            units.as_deref(),
+            end,
+            end + Duration::seconds(1),
+        )
+        .await?;
         let (open, overdue) =
             open_and_overdue_at(&spans, &[end]).first().copied().unwrap_or((0, 0));
         *slot = OpenAtEnd { open, overdue };
@@ -156,7 +261,7 @@ pub async fn make(
         _ => Window::Month,
     };
     let score = crate::aggregate::score::compute(
-        store,
+        &mut *snapshot,
         catalog,
         unit,
         score_window,
@@ -164,12 +269,14 @@ pub async fn make(
     )
     .await?;
 
-    let worst_procedures = work::worst_procedures(store, units.as_deref(), start, end).await?;
-    let most_overdue = work::most_overdue(store, units.as_deref(), end).await?;
-    let late_officers = work::late_officers(store, units.as_deref(), end).await?;
-    let alerts = work::alerts(store, units.as_deref(), start, end).await?;
-    let explanations = work::explanations(store, units.as_deref(), start, end).await?;
-    let annotations = annotations::of_unit(store, catalog, unit, from, to).await?;
+    let worst_procedures =
+        work::worst_procedures(&mut *snapshot, units.as_deref(), start, end).await?;
+    let most_overdue = work::most_overdue(&mut *snapshot, units.as_deref(), end).await?;
+    let late_officers = work::late_officers(&mut *snapshot, units.as_deref(), end).await?;
+    let alerts = work::alerts(&mut *snapshot, units.as_deref(), start, end).await?;
+    let explanations = work::explanations(&mut *snapshot, units.as_deref(), start, end).await?;
+    let annotations = annotations::of_unit(&mut *snapshot, catalog, unit, from, to).await?;
+    snapshot.commit().await.map_err(StoreError::from)?;
 
     let id: i64 = sqlx::query_scalar("SELECT nextval('reports_id_seq')")
         .fetch_one(&store.pool)
@@ -194,6 +301,7 @@ pub async fn make(
         explanations,
         annotations,
         score,
+        outbox_position: Some(position.last_seq),
         digest: String::new(),
         signature: String::new(),
     };

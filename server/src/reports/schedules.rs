@@ -297,7 +297,7 @@ impl Scheduler {
         let (next_run_at, next_ending) = row
             .timing()
             .next_run(now, calendar::active())
-            .ok_or_else(|| ReportError::Figures(format!("schedule {id} never runs again")))?;
+            .ok_or_else(|| ReportError::NeverRunsAgain(id))?;
         let mut made = None;
         match self.catalog.get(&row.unit) {
             Some(unit) => {

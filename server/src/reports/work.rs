@@ -1,7 +1,7 @@
 //! What a report freezes besides the figures: the period's worst procedures, the items and
 //! officers late when it ended, its alerts and explanation requests — read from PostgreSQL.
 
-use crate::store::{Store, StoreError};
+use crate::store::StoreError;
 use chrono::{DateTime, Utc};
 use ioc_shared::report::{
     AlertsInPeriod, ExplanationsInPeriod, LateOfficer, OverdueItem, ProcedureLine,
@@ -62,8 +62,8 @@ fn count(n: i64) -> u64 {
 }
 
 /// Dossiers resolved in `[start, end)` per procedure, most resolved late first (at most 10).
-pub async fn worst_procedures(
-    store: &Store,
+pub async fn worst_procedures<'c>(
+    db: impl sqlx::PgExecutor<'c>,
     units: Option<&[String]>,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -79,7 +79,7 @@ pub async fn worst_procedures(
     .bind(units)
     .bind(start)
     .bind(end)
-    .fetch_all(&store.pool)
+    .fetch_all(db)
     .await?;
     Ok(rows
         .into_iter()
@@ -93,8 +93,8 @@ pub async fn worst_procedures(
 }
 
 /// The items longest overdue at `end` (at most 20).
-pub async fn most_overdue(
-    store: &Store,
+pub async fn most_overdue<'c>(
+    db: impl sqlx::PgExecutor<'c>,
     units: Option<&[String]>,
     end: DateTime<Utc>,
 ) -> Result<Vec<OverdueItem>, StoreError> {
@@ -106,7 +106,7 @@ pub async fn most_overdue(
     ))
     .bind(units)
     .bind(end)
-    .fetch_all(&store.pool)
+    .fetch_all(db)
     .await?;
     Ok(rows
         .into_iter()
@@ -123,8 +123,8 @@ pub async fn most_overdue(
 }
 
 /// The officers with the most items overdue at `end` (at most 20).
-pub async fn late_officers(
-    store: &Store,
+pub async fn late_officers<'c>(
+    db: impl sqlx::PgExecutor<'c>,
     units: Option<&[String]>,
     end: DateTime<Utc>,
 ) -> Result<Vec<LateOfficer>, StoreError> {
@@ -135,7 +135,7 @@ pub async fn late_officers(
     ))
     .bind(units)
     .bind(end)
-    .fetch_all(&store.pool)
+    .fetch_all(db)
     .await?;
     Ok(rows
         .into_iter()
@@ -145,8 +145,8 @@ pub async fn late_officers(
 
 /// Alerts of `units` raised in `[start, end)`, how they were handled by `end`, and how many
 /// (raised whenever) were still open at `end`.
-pub async fn alerts(
-    store: &Store,
+pub async fn alerts<'c>(
+    db: impl sqlx::PgExecutor<'c>,
     units: Option<&[String]>,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -161,7 +161,7 @@ pub async fn alerts(
     .bind(units)
     .bind(start)
     .bind(end)
-    .fetch_one(&store.pool)
+    .fetch_one(db)
     .await?;
     Ok(AlertsInPeriod {
         raised: count(row.raised),
@@ -172,8 +172,8 @@ pub async fn alerts(
 }
 
 /// Explanation requests to `units`: asked and answered in `[start, end)`, overdue at `end`.
-pub async fn explanations(
-    store: &Store,
+pub async fn explanations<'c>(
+    db: impl sqlx::PgExecutor<'c>,
     units: Option<&[String]>,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -189,7 +189,7 @@ pub async fn explanations(
     .bind(units)
     .bind(start)
     .bind(end)
-    .fetch_one(&store.pool)
+    .fetch_one(db)
     .await?;
     Ok(ExplanationsInPeriod {
         asked: count(row.asked),

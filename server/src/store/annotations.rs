@@ -62,28 +62,28 @@ impl Store {
         .await?;
         Ok(row.into())
     }
+}
 
-    /// Notes shown on `unit`'s timeline over `[from, to)`: its own, and those of its ancestors
-    /// (`ancestors`) entered with `children`; by time.
-    pub async fn annotations(
-        &self,
-        unit: &str,
-        ancestors: &[String],
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<Annotation>, StoreError> {
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, unit, at, until, text, children, made_by FROM annotations
-             WHERE (unit = $1 OR (children AND unit = ANY($2)))
-               AND at < $4 AND COALESCE(until, at) >= $3
-             ORDER BY at, id LIMIT 1000",
-        )
-        .bind(unit)
-        .bind(ancestors)
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(Annotation::from).collect())
-    }
+/// Notes shown on `unit`'s timeline over `[from, to)`: its own, and those of its ancestors
+/// (`ancestors`) entered with `children`; by time.
+pub async fn annotations<'c>(
+    db: impl sqlx::PgExecutor<'c>,
+    unit: &str,
+    ancestors: &[String],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Annotation>, StoreError> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, unit, at, until, text, children, made_by FROM annotations
+         WHERE (unit = $1 OR (children AND unit = ANY($2)))
+           AND at < $4 AND COALESCE(until, at) >= $3
+         ORDER BY at, id LIMIT 1000",
+    )
+    .bind(unit)
+    .bind(ancestors)
+    .bind(from)
+    .bind(to)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Annotation::from).collect())
 }

@@ -50,6 +50,49 @@ async fn upsert(conn: &mut sqlx::PgConnection, changes: &DayChanges) -> Result<(
     Ok(())
 }
 
+/// How far the day-level history has applied the outbox, as one snapshot sees it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HistoryPosition {
+    /// The last outbox row the history has applied.
+    pub applied_seq: i64,
+    /// The catalog fingerprint the history was rolled up with.
+    pub fingerprint: String,
+    /// The last outbox row committed: every change acknowledged so far is at or before it
+    /// (outbox numbers are taken in commit order, under `OUTBOX_LOCK`). Rows are pruned only
+    /// once applied, so with none left this is the history's own position.
+    pub last_seq: i64,
+}
+
+/// The history's position and the last committed outbox row, read through `db`.
+pub async fn position<'c>(db: impl sqlx::PgExecutor<'c>) -> Result<HistoryPosition, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT h.applied_seq, h.fingerprint,
+                GREATEST(h.applied_seq, COALESCE((SELECT max(seq) FROM aggregate_outbox), 0)) AS last_seq
+         FROM history_state h",
+    )
+    .fetch_one(db)
+    .await?)
+}
+
+/// Counter totals of each of `units` over the days `[from, to]`, read through `db` (the pool,
+/// or a report's snapshot).
+pub async fn daily_sums<'c>(
+    db: impl sqlx::PgExecutor<'c>,
+    units: &[String],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<UnitCounter>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT unit, counter, sum(n)::bigint AS n FROM daily_counters
+         WHERE unit = ANY($1) AND day >= $2 AND day <= $3 GROUP BY unit, counter",
+    )
+    .bind(units)
+    .bind(from)
+    .bind(to)
+    .fetch_all(db)
+    .await?)
+}
+
 impl Store {
     pub async fn history_state(&self) -> Result<HistoryState, StoreError> {
         Ok(sqlx::query_as("SELECT applied_seq, fingerprint FROM history_state")
@@ -103,24 +146,6 @@ impl Store {
         Ok(())
     }
 
-    /// Counter totals of each of `units` over the days `[from, to]`.
-    pub async fn daily_sums(
-        &self,
-        units: &[String],
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<UnitCounter>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT unit, counter, sum(n)::bigint AS n FROM daily_counters
-             WHERE unit = ANY($1) AND day >= $2 AND day <= $3 GROUP BY unit, counter",
-        )
-        .bind(units)
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
     /// One unit's counters per day over `[from, to]`.
     pub async fn daily_counters(
         &self,
@@ -146,28 +171,26 @@ pub struct Span {
     pub paused_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-impl Store {
-    /// The items of `kind` within `units` (`None`: all) that were open at some time in
-    /// `[from, to)`.
-    pub async fn spans(
-        &self,
-        kind: &str,
-        units: Option<&[String]>,
-        from: chrono::DateTime<chrono::Utc>,
-        to: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<Span>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT received_at, resolved_at, due_extended_at, paused_since FROM items
-             WHERE kind = $1 AND ($2::text[] IS NULL OR unit = ANY($2)) AND received_at IS NOT NULL
-               AND received_at < $4 AND (resolved_at IS NULL OR resolved_at >= $3)",
-        )
-        .bind(kind)
-        .bind(units)
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await?)
-    }
+/// The items of `kind` within `units` (`None`: all) that were open at some time in
+/// `[from, to)`.
+pub async fn spans<'c>(
+    db: impl sqlx::PgExecutor<'c>,
+    kind: &str,
+    units: Option<&[String]>,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Span>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT received_at, resolved_at, due_extended_at, paused_since FROM items
+         WHERE kind = $1 AND ($2::text[] IS NULL OR unit = ANY($2)) AND received_at IS NOT NULL
+           AND received_at < $4 AND (resolved_at IS NULL OR resolved_at >= $3)",
+    )
+    .bind(kind)
+    .bind(units)
+    .bind(from)
+    .bind(to)
+    .fetch_all(db)
+    .await?)
 }
 
 /// How many spans are open, and how many overdue (open, past the extended due time, not

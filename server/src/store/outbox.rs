@@ -85,6 +85,22 @@ async fn last_seq(conn: &mut sqlx::PgConnection) -> Result<i64, StoreError> {
     Ok(if sequence.is_called { sequence.last_value } else { 0 })
 }
 
+/// Outbox rows `(after, through]`, oldest first, read through `db` (a report's snapshot reads
+/// the rows its history has not applied yet).
+pub async fn outbox_between<'c>(
+    db: impl sqlx::PgExecutor<'c>,
+    after: i64,
+    through: i64,
+) -> Result<Vec<OutboxRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT seq, format, deltas FROM aggregate_outbox WHERE seq > $1 AND seq <= $2 ORDER BY seq",
+    )
+    .bind(after)
+    .bind(through)
+    .fetch_all(db)
+    .await?)
+}
+
 impl Store {
     /// Outbox rows after `after_seq`, oldest first.
     pub async fn outbox_after(

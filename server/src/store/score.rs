@@ -1,7 +1,7 @@
 //! What the Decision 766 score counts, per unit, from the items (the truth).
 
 use super::sql::{push_scope, RATED};
-use super::{Store, StoreError};
+use super::StoreError;
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
@@ -25,17 +25,16 @@ pub struct ScoreParts {
     pub due_24h: i64,
 }
 
-impl Store {
-    /// Score parts per unit for the period `[from, now]` within `units` (`None`: all).
-    pub async fn score_parts(
-        &self,
-        units: Option<&[String]>,
-        from: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<ScoreParts>, StoreError> {
-        // The period's ends are bound once and named, for the many counts that use them.
-        let mut sql = QueryBuilder::new("WITH period AS (SELECT ");
-        sql.push_bind(from)
+/// Score parts per unit for the period `[from, now]` within `units` (`None`: all).
+pub async fn score_parts<'c>(
+    db: impl sqlx::PgExecutor<'c>,
+    units: Option<&[String]>,
+    from: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ScoreParts>, StoreError> {
+    // The period's ends are bound once and named, for the many counts that use them.
+    let mut sql = QueryBuilder::new("WITH period AS (SELECT ");
+    sql.push_bind(from)
             .push("::timestamptz AS since, ")
             .push_bind(now)
             .push("::timestamptz AS until) SELECT unit,")
@@ -70,8 +69,7 @@ impl Store {
              FROM items CROSS JOIN period
              WHERE kind <> 'task' AND (open OR received_at >= since OR resolved_at >= since)",
             );
-        push_scope(&mut sql, units);
-        sql.push(" GROUP BY unit");
-        Ok(sql.build_query_as().fetch_all(&self.pool).await?)
-    }
+    push_scope(&mut sql, units);
+    sql.push(" GROUP BY unit");
+    Ok(sql.build_query_as().fetch_all(db).await?)
 }

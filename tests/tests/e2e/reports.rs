@@ -599,3 +599,164 @@ async fn report_schedules_keep_to_the_callers_units_and_refuse_bad_ones(pool: Pg
     assert_eq!(status.as_u16(), 404);
     server.cleanup().await;
 }
+
+/// Checks that `report` holds its week's figures and what was open at its end from the same
+/// moment: every dossier of these tests is never resolved and overdue by the end of the week
+/// it is received in, so what is open at the end is what the week received and the `carried`
+/// dossiers of the weeks before; and that it holds at least `acknowledged`.
+fn assert_complete_and_consistent(report: &Value, acknowledged: u64, carried: u64, what: &str) {
+    let received = report["figures"]["dossiers"]["received"].as_u64().unwrap();
+    assert!(received >= acknowledged, "{what}: {received} received, {acknowledged} acknowledged");
+    let open = received + carried;
+    assert_eq!(
+        report["at_end"]["dossiers"],
+        json!({"open": open, "overdue": open}),
+        "{what}: the period's figures and its end are of different moments"
+    );
+    let ward = report["children"].as_array().unwrap().iter().find(|c| c["code"] == WARD);
+    assert_eq!(ward.map(|w| &w["dossiers_received"]), Some(&json!(received)), "{what}");
+    assert!(report["outbox_position"].as_i64().is_some_and(|p| p > 0), "{what}");
+}
+
+#[sqlx::test(migrations = "../server/migrations")]
+async fn regression_a_report_made_right_after_an_acknowledgement_holds_it(pool: PgPool) {
+    // Measured before the fix: 12 dossiers acknowledged, a report at once, 0 received.
+    let server = server_in_december(&pool).await;
+    let url = format!("{}/api/v1/reports", server.base);
+    let body = json!({"unit": "001", "period": "week", "ending": "2026-11-29"});
+    // Another source keeps sending the same week meanwhile, acknowledged whenever.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let background = {
+        let (http, base, stop) = (server.http.clone(), server.base.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut sent = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let events: Vec<Value> = (0..3)
+                    .map(|i| {
+                        let id = format!("bg{sent}-{i}");
+                        dossier_received(&id, WARD, &id, local(27, 9), local(28, 9))
+                    })
+                    .collect();
+                let answer = http
+                    .post(format!("{base}/api/v1/events"))
+                    .bearer_auth(ioc_tests::TOKEN)
+                    .json(&events)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(answer.status().as_u16(), 200);
+                sent += 1;
+            }
+        })
+    };
+    let mut acknowledged = 0;
+    let mut last_position = 0;
+    for round in 0..50 {
+        let events: Vec<Value> = (0..4)
+            .map(|i| {
+                let id = format!("r{round}-{i}");
+                dossier_received(&id, WARD, &id, local(24 + i, 9), local(24 + i, 10))
+            })
+            .collect();
+        server.ingest_ok(&json!(events)).await;
+        acknowledged += 4;
+        let (status, report) = post_json(&server.http, url.clone(), &body).await;
+        assert_eq!(status, 201, "{report}");
+        assert_complete_and_consistent(&report, acknowledged, 0, &format!("report {round}"));
+        let position = report["outbox_position"].as_i64().unwrap();
+        assert!(position >= last_position, "report {round}: the outbox position went back");
+        last_position = position;
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    background.await.unwrap();
+    server.cleanup().await;
+}
+
+/// GET `path` as the admin, signed in anew.
+async fn fresh_admin_get(base: &str, path: String) -> Value {
+    let cookie = login(base, ioc_tests::ADMIN.0, ioc_tests::ADMIN.1).await.unwrap();
+    let http = client_with_cookie(base, &cookie);
+    http.get(format!("{base}{path}")).send().await.unwrap().json::<Value>().await.unwrap()
+}
+
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_scheduled_report_made_right_after_an_acknowledgement_holds_it(pool: PgPool) {
+    // Sunday 6 December 2026, 20:00 local; the schedule runs on Mondays at 07:00.
+    let clock = ioc_shared::time::Clock::manual(
+        ioc_shared::time::local_midnight_of(NaiveDate::from_ymd_opt(2026, 12, 6).unwrap())
+            + Duration::hours(20),
+    );
+    let server = TestServer::start_clocked(&pool, clock.clone()).await;
+    let url = format!("{}/api/v1/reports/schedules", server.base);
+    let (status, schedule) = post_json(
+        &server.http,
+        url,
+        &json!({"unit": "001", "period": "week", "to": {"roles": ["admin"]}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{schedule}");
+    let scheduler = server.server.state.report_scheduler();
+    for week in 0..6 {
+        // The admin's session ends when the clock moves a week: a new one for each look.
+        let get = |path: String| fresh_admin_get(&server.base, path);
+        let schedules = get("/api/v1/reports/schedules?unit=001".into()).await;
+        let run_at =
+            ioc_shared::time::parse_rfc3339(schedules[0]["next_run_at"].as_str().unwrap()).unwrap();
+        // Three days before the run is in the week it reports (Monday, or the next working day).
+        let day = run_at - Duration::days(3);
+        clock.set(run_at - Duration::minutes(1));
+        let events: Vec<Value> = (0..5)
+            .map(|i| {
+                let id = format!("w{week}-{i}");
+                dossier_received(&id, WARD, &id, day, day + Duration::hours(2))
+            })
+            .collect();
+        server.ingest_ok(&json!(events)).await;
+        // At once: the background task may take it first; either way it runs once.
+        clock.set(run_at);
+        scheduler.run_due().await.unwrap();
+        eventually(std::time::Duration::from_secs(30), "the scheduled report", || async {
+            let reports = get("/api/v1/reports?unit=001".into()).await;
+            reports.as_array().is_some_and(|r| r.len() == week + 1)
+        })
+        .await;
+        let reports = get("/api/v1/reports?unit=001".into()).await;
+        let report = get(format!("/api/v1/reports/{}", reports[0]["id"])).await;
+        assert!(report["made_by"].as_str().unwrap().starts_with("schedule"), "{report}");
+        assert_eq!(report["figures"]["dossiers"]["received"], 5, "week {week}: {report}");
+        assert_complete_and_consistent(&report, 5, 5 * week as u64, &format!("week {week}"));
+    }
+    server.cleanup().await;
+}
+
+#[sqlx::test(migrations = "../server/migrations")]
+async fn a_report_waits_for_the_history_and_answers_503_past_ten_seconds(pool: PgPool) {
+    let server = server_in_december(&pool).await;
+    send_the_week(&server).await;
+    // The history cannot move while this transaction holds its row.
+    let mut holder = ioc_server::store::begin(&pool).await.unwrap();
+    sqlx::query("SELECT applied_seq FROM history_state FOR UPDATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    server
+        .ingest_ok(&json!([dossier_received("late1", WARD, "L1", local(27, 9), local(28, 9))]))
+        .await;
+    let url = format!("{}/api/v1/reports", server.base);
+    let body = json!({"unit": "001", "period": "week", "ending": "2026-11-29"});
+    let started = std::time::Instant::now();
+    let answer = server.http.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 503);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(10), "{:?}", started.elapsed());
+    assert_eq!(answer.headers()["retry-after"], "2");
+    let text: Value = answer.json().await.unwrap();
+    assert!(text["error"].as_str().unwrap().starts_with("figures catching up, retry"), "{text}");
+    let (_, listed) = server.get("/api/v1/reports?unit=001").await;
+    assert_eq!(listed, json!([]), "nothing was frozen");
+    // Once the history moves, the report holds the batch.
+    holder.rollback().await.unwrap();
+    let (status, report) = post_json(&server.http, url, &body).await;
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(report["figures"]["dossiers"]["received"], 5);
+    server.cleanup().await;
+}
