@@ -1,9 +1,9 @@
 //! Items stored by an earlier release get their list view (who holds them, when due, …) folded
 //! from their events, a chunk at a time, in the background.
 
-use super::events::{ViewColumns, VIEW_VERSION};
+use super::events::{stored_events_of, ItemKey, ViewColumns, VIEW_VERSION};
 use super::item;
-use super::{stored_event, Store, StoreError};
+use super::{Store, StoreError};
 use ioc_shared::event::{Event, ItemKind};
 use std::collections::HashMap;
 
@@ -15,14 +15,6 @@ struct Key {
     source: String,
     kind: String,
     item_id: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct History {
-    source: String,
-    item_kind: String,
-    item_id: String,
-    body: serde_json::Value,
 }
 
 impl Store {
@@ -40,35 +32,24 @@ impl Store {
         if keys.is_empty() {
             return Ok(0);
         }
-        let sources: Vec<&str> = keys.iter().map(|k| k.source.as_str()).collect();
-        let kinds: Vec<&str> = keys.iter().map(|k| k.kind.as_str()).collect();
-        let ids: Vec<&str> = keys.iter().map(|k| k.item_id.as_str()).collect();
-        let history: Vec<History> = sqlx::query_as(
-            "SELECT e.source, e.item_kind, e.item_id, e.body FROM events e
-             JOIN UNNEST($1::text[], $2::text[], $3::text[]) AS k(source, kind, item_id)
-               ON e.source = k.source AND e.item_kind = k.kind AND e.item_id = k.item_id",
-        )
-        .bind(&sources)
-        .bind(&kinds)
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut events_of: HashMap<(String, String, String), Vec<Event>> = HashMap::new();
-        for row in history {
+        let keys: Vec<ItemKey> = keys.into_iter().map(|k| (k.source, k.kind, k.item_id)).collect();
+        let mut events_of: HashMap<ItemKey, Vec<Event>> = HashMap::new();
+        for row in stored_events_of(&mut tx, &keys).await? {
             // An unreadable event was quarantined when it was met at ingest; here it is skipped.
-            if let Ok(event) = stored_event(&row.body) {
+            if let Ok(event) = row.event() {
                 events_of.entry((row.source, row.item_kind, row.item_id)).or_default().push(event);
             }
         }
         let mut views = ViewColumns::default();
         for key in &keys {
-            let mut events = events_of
-                .remove(&(key.source.clone(), key.kind.clone(), key.item_id.clone()))
-                .unwrap_or_default();
+            let mut events = events_of.remove(key).unwrap_or_default();
             item::sort_for_fold(&mut events);
-            let kind = ItemKind::parse(&key.kind).unwrap_or(ItemKind::Dossier);
+            let kind = ItemKind::parse(&key.1).unwrap_or(ItemKind::Dossier);
             views.push(item::view(kind, &events));
         }
+        let sources: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
+        let kinds: Vec<&str> = keys.iter().map(|k| k.1.as_str()).collect();
+        let ids: Vec<&str> = keys.iter().map(|k| k.2.as_str()).collect();
         views.write(&mut tx, &sources, &kinds, &ids).await?;
         tx.commit().await?;
         Ok(keys.len())

@@ -34,7 +34,7 @@ pub struct IngestOutcome {
 }
 
 /// (source, kind, item id)
-type ItemKey = (String, String, String);
+pub(crate) type ItemKey = (String, String, String);
 
 /// An item as locked for a batch.
 #[derive(sqlx::FromRow)]
@@ -59,15 +59,25 @@ fn routes(body: &EventBody) -> bool {
     matches!(body, EventBody::ComplaintRouted { .. } | EventBody::ComplaintAssigned { .. })
 }
 
-/// One stored event of a touched item.
+/// One stored event of an item, as read.
 #[derive(sqlx::FromRow)]
-struct HistoryRow {
-    source: String,
-    event_id: String,
-    item_kind: String,
-    item_id: String,
+pub(crate) struct HistoryRow {
+    pub(crate) source: String,
+    pub(crate) event_id: String,
+    pub(crate) item_kind: String,
+    pub(crate) item_id: String,
     format: i16,
-    body: serde_json::Value,
+    pub(crate) body: serde_json::Value,
+}
+
+impl HistoryRow {
+    /// The event, unless a newer release wrote it or it no longer passes the contract.
+    pub(crate) fn event(&self) -> Result<Event, StoreError> {
+        if self.format > EVENT_FORMAT {
+            return Err(StoreError::EventFormat(self.format));
+        }
+        stored_event(&self.body)
+    }
 }
 
 /// A newly inserted event.
@@ -98,6 +108,7 @@ impl Store {
         }
     }
 
+    /// One try at storing a batch: each step below is one function, in this order.
     async fn ingest_once(
         &self,
         events: &[(usize, Event)],
@@ -107,316 +118,392 @@ impl Store {
         if events.is_empty() {
             return Ok(outcome);
         }
-        // Repeats inside the batch are duplicates of their first occurrence.
-        let mut seen = HashSet::new();
-        let mut unique: Vec<&(usize, Event)> = Vec::with_capacity(events.len());
-        for entry in events {
-            if seen.insert((entry.1.source.as_str(), entry.1.id.as_str())) {
-                unique.push(entry);
-            } else {
-                outcome.duplicates += 1;
-            }
-        }
-
-        // Items in a fixed order, so concurrent batches lock them without deadlocking. A new
-        // item's unit is its received event's (or else the first event's); a complaint
-        // received with `needs_routing` waits to be routed.
-        let mut first_unit: BTreeMap<(&str, ItemKind, &str), (&str, bool)> = BTreeMap::new();
-        for (_, event) in &unique {
-            let (kind, id) = event.body.item();
-            let entry = first_unit
-                .entry((event.source.as_str(), kind, id))
-                .or_insert((event.unit.as_str(), false));
-            match &event.body {
-                EventBody::ComplaintReceived { needs_routing, .. } => {
-                    *entry = (event.unit.as_str(), *needs_routing)
-                }
-                EventBody::DossierReceived { .. } => entry.0 = event.unit.as_str(),
-                _ => {}
-            }
-        }
-        let item_sources: Vec<&str> = first_unit.keys().map(|(s, _, _)| *s).collect();
-        let item_kinds: Vec<&str> = first_unit.keys().map(|(_, k, _)| k.as_str()).collect();
-        let item_ids: Vec<&str> = first_unit.keys().map(|(_, _, id)| *id).collect();
-
+        let unique = without_repeats(events, &mut outcome);
+        let first_unit = first_units(&unique);
         let mut tx = crate::store::begin(&self.pool).await?;
-        // Existing items are locked here; new ones are inserted at the end with their fold (one
-        // row version each). Another replica creating one of them meanwhile makes that insert
-        // conflict, and the batch is tried again with the item locked (`StoreError::Raced`).
-        let rows: Vec<ItemRow> = sqlx::query_as(
-            "SELECT i.source, i.kind, i.item_id, i.unit, i.contribution, i.needs_routing FROM items i
-             JOIN UNNEST($1::text[], $2::text[], $3::text[]) AS k(source, kind, item_id)
-               ON i.source = k.source AND i.kind = k.kind AND i.item_id = k.item_id
-             ORDER BY i.source, i.kind, i.item_id
-             FOR UPDATE OF i",
-        )
-        .bind(&item_sources)
-        .bind(&item_kinds)
-        .bind(&item_ids)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut items: HashMap<ItemKey, ItemState> = HashMap::with_capacity(rows.len());
-        for row in rows {
-            let key = (row.source, row.kind, row.item_id);
-            let contribution = match row.contribution {
-                Some(value) => match decode::<Contribution>("item contribution", &value) {
-                    Ok(contribution) => contribution,
-                    Err(error) => {
-                        // Refolded from its events below; the unreadable value is kept aside.
-                        quarantine(
-                            &mut tx,
-                            "item",
-                            &format!("{}/{}/{}", key.0, key.1, key.2),
-                            Some(&value),
-                            &error.to_string(),
-                        )
-                        .await?;
-                        Contribution::default()
-                    }
-                },
-                None => Contribution::default(),
-            };
-            items.insert(
-                key,
-                ItemState { unit: row.unit, contribution, needs_routing: row.needs_routing },
-            );
-        }
-
-        let mut new_items: HashSet<ItemKey> = HashSet::new();
-        for ((source, kind, id), (unit, needs_routing)) in &first_unit {
-            let key = ((*source).to_owned(), kind.as_str().to_owned(), (*id).to_owned());
-            if !items.contains_key(&key) {
-                items.insert(
-                    key.clone(),
-                    ItemState {
-                        unit: (*unit).to_owned(),
-                        contribution: Contribution::default(),
-                        needs_routing: *needs_routing,
-                    },
-                );
-                new_items.insert(key);
-            }
-        }
-
-        // A complaint waiting to be routed moves to the unit of its earliest routing event
-        // (`complaint.routed` or `complaint.assigned`) that names another unit.
-        let mut moves: HashMap<ItemKey, &str> = HashMap::new();
-        let mut routing_events: Vec<&Event> =
-            unique.iter().map(|(_, e)| e).filter(|e| routes(&e.body)).collect();
-        item::sort_for_fold_refs(&mut routing_events);
-        for event in routing_events {
-            let (kind, id) = event.body.item();
-            let key = (event.source.clone(), kind.as_str().to_owned(), id.to_owned());
-            if items.get(&key).is_some_and(|item| item.needs_routing && item.unit != event.unit)
-                && !moves.contains_key(&key)
-            {
-                moves.insert(key, event.unit.as_str());
-            }
-        }
-
-        // Otherwise an item belongs to one unit: the one its first stored event named.
-        let mut to_insert: Vec<&(usize, Event)> = Vec::with_capacity(unique.len());
-        for entry in unique {
-            let (index, event) = entry;
-            let (kind, id) = event.body.item();
-            let key = (event.source.clone(), kind.as_str().to_owned(), id.to_owned());
-            let moved_to = moves.get(&key).copied();
-            match items.get(&key) {
-                Some(item) if item.unit != event.unit && moved_to != Some(event.unit.as_str()) => outcome.rejected.push((
-                    *index,
-                    format!(
-                        "unit `{}` differs from unit `{}` of {} `{id}`: every event of an item must carry the item's unit",
-                        event.unit,
-                        item.unit,
-                        kind.as_str()
-                    ),
-                )),
-                _ => to_insert.push(entry),
-            }
-        }
-
-        let mut sources = Vec::with_capacity(to_insert.len());
-        let mut ids = Vec::with_capacity(to_insert.len());
-        let mut types = Vec::with_capacity(to_insert.len());
-        let mut ats = Vec::with_capacity(to_insert.len());
-        let mut units = Vec::with_capacity(to_insert.len());
-        let mut kinds = Vec::with_capacity(to_insert.len());
-        let mut item_of = Vec::with_capacity(to_insert.len());
-        let mut bodies = Vec::with_capacity(to_insert.len());
-        let mut index_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(to_insert.len());
-        for (index, event) in &to_insert {
-            let (kind, item_id) = event.body.item();
-            sources.push(event.source.as_str());
-            ids.push(event.id.as_str());
-            types.push(event.body.type_name());
-            ats.push(event.at);
-            units.push(event.unit.as_str());
-            kinds.push(kind.as_str());
-            item_of.push(item_id);
-            bodies.push(encode("event", event)?);
-            index_of.insert((event.source.as_str(), event.id.as_str()), *index);
-        }
-        let inserted: Vec<InsertedRow> = sqlx::query_as(
-            "INSERT INTO events (source, event_id, type, at, unit, item_kind, item_id, body, format, ingested_at)
-             SELECT s, e, t, a, u, k, i, b, $9, $10 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[],
-                                  $5::text[], $6::text[], $7::text[], $8::jsonb[]) AS x(s, e, t, a, u, k, i, b)
-             ON CONFLICT (source, event_id) DO NOTHING
-             RETURNING source, event_id, item_kind, item_id",
-        )
-        .bind(&sources)
-        .bind(&ids)
-        .bind(&types)
-        .bind(&ats)
-        .bind(&units)
-        .bind(&kinds)
-        .bind(&item_of)
-        .bind(&bodies)
-        .bind(EVENT_FORMAT)
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
-        outcome.accepted = inserted.len();
-        outcome.duplicates += to_insert.len() - inserted.len();
-        outcome.stored = inserted
-            .iter()
-            .filter_map(|row| index_of.get(&(row.source.as_str(), row.event_id.as_str())).copied())
-            .collect();
-
-        // Refold every item that got a new event from all of its events.
-        let mut touched: Vec<ItemKey> = Vec::new();
-        let mut touched_set = HashSet::new();
-        for row in inserted {
-            let key = (row.source, row.item_kind, row.item_id);
-            if touched_set.insert(key.clone()) {
-                touched.push(key);
-            }
-        }
+        let (items, new_items) = lock_items(&mut tx, &first_unit).await?;
+        let moves = routing_moves(&unique, &items);
+        let to_insert = keep_to_item_units(unique, &items, &moves, &mut outcome);
+        let inserted = insert_events(&mut tx, &to_insert, now, &mut outcome).await?;
+        let touched = touched_items(inserted);
         if touched.is_empty() {
             tx.commit().await?;
             return Ok(outcome);
         }
-        let touched_sources: Vec<&str> = touched.iter().map(|(s, _, _)| s.as_str()).collect();
-        let touched_kinds: Vec<&str> = touched.iter().map(|(_, k, _)| k.as_str()).collect();
-        let touched_ids: Vec<&str> = touched.iter().map(|(_, _, i)| i.as_str()).collect();
-        let history: Vec<HistoryRow> = sqlx::query_as(
-            "SELECT e.source, e.event_id, e.item_kind, e.item_id, e.format, e.body FROM events e
-             JOIN UNNEST($1::text[], $2::text[], $3::text[]) AS k(source, kind, item_id)
-               ON e.source = k.source AND e.item_kind = k.kind AND e.item_id = k.item_id",
-        )
-        .bind(&touched_sources)
-        .bind(&touched_kinds)
-        .bind(&touched_ids)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut events_of: HashMap<ItemKey, Vec<Event>> = HashMap::new();
-        for row in history {
-            let read = if row.format > EVENT_FORMAT {
-                Err(StoreError::EventFormat(row.format))
-            } else {
-                stored_event(&row.body)
-            };
-            match read {
-                Ok(event) => events_of
-                    .entry((row.source, row.item_kind, row.item_id))
-                    .or_default()
-                    .push(event),
-                // One unreadable stored event must not sink every later batch of its item:
-                // it is set aside, visibly, and the item is folded from the rest.
-                Err(error) => {
-                    let reference = format!("{}/{}", row.source, row.event_id);
-                    tracing::error!(event = %reference, %error, "stored event quarantined");
-                    quarantine(&mut tx, "event", &reference, Some(&row.body), &error.to_string())
-                        .await?;
-                }
-            }
-        }
-
-        let mut deltas = Vec::new();
-        let mut update_sources = Vec::new();
-        let mut update_kinds = Vec::new();
-        let mut update_ids = Vec::new();
-        let mut update_contributions = Vec::new();
-        let mut update_units = Vec::new();
-        let mut update_routing = Vec::new();
-        let mut views = ViewColumns::default();
-        for key in &touched {
-            let Some(kind) = ItemKind::parse(&key.1) else { continue };
-            let Some(item) = items.get(key) else { continue };
-            let mut history = events_of.remove(key).unwrap_or_default();
-            item::sort_for_fold(&mut history);
-            let after = item::contribution(kind, &history);
-            views.push(item::view(kind, &history));
-            // Routed: everything it counted leaves the triage unit and counts at its ward.
-            let none = Contribution::default();
-            let moved_to = moves.get(key).copied();
-            let (unit_after, counted_here) = match moved_to {
-                Some(to) => {
-                    deltas.extend(ItemDelta::between(
-                        kind,
-                        &key.0,
-                        &key.2,
-                        &item.unit,
-                        &item.contribution,
-                        &none,
-                    ));
-                    (to, &none)
-                }
-                None => (item.unit.as_str(), &item.contribution),
-            };
-            deltas.extend(ItemDelta::between(
-                kind,
-                &key.0,
-                &key.2,
-                unit_after,
-                counted_here,
-                &after,
-            ));
-            update_units.push(unit_after);
-            update_routing.push(item.needs_routing && moved_to.is_none());
-            update_sources.push(key.0.as_str());
-            update_kinds.push(key.1.as_str());
-            update_ids.push(key.2.as_str());
-            update_contributions.push(encode("item contribution", &after)?);
-        }
-        // One row version per item (its fold and its view together): each version written
-        // costs an entry in every one of the items' indexes.
-        let state = StateColumns {
-            contribution: update_contributions,
-            unit: update_units,
-            needs_routing: update_routing,
-            updated_at: now,
-        };
-        let written =
-            views.upsert(&mut tx, &update_sources, &update_kinds, &update_ids, &state).await?;
-        if written.iter().any(|row| {
-            !row.inserted
-                && new_items.contains(&(row.source.clone(), row.kind.clone(), row.item_id.clone()))
-        }) {
-            return Err(StoreError::Raced);
-        }
-
+        let mut events_of = events_of_items(&mut tx, &touched).await?;
+        let deltas =
+            refold(&mut tx, &touched, &items, &new_items, &moves, &mut events_of, now).await?;
         if !deltas.is_empty() {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(OUTBOX_LOCK)
-                .execute(&mut *tx)
-                .await?;
-            for chunk in deltas.chunks(DELTAS_PER_OUTBOX_ROW) {
-                let json = encode("outbox deltas", &chunk)?;
-                // Written at the server's clock: the applier's lag is measured against it.
-                sqlx::query(
-                    "INSERT INTO aggregate_outbox (deltas, format, created_at) VALUES ($1, $2, $3)",
-                )
-                .bind(json)
-                .bind(OUTBOX_FORMAT)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
+            write_outbox(&mut tx, &deltas, now).await?;
             outcome.changed = true;
         }
         tx.commit().await?;
         Ok(outcome)
     }
+}
+
+/// The batch without repeats: a repeat inside it is a duplicate of its first occurrence.
+fn without_repeats<'a>(
+    events: &'a [(usize, Event)],
+    outcome: &mut IngestOutcome,
+) -> Vec<&'a (usize, Event)> {
+    let mut seen = HashSet::new();
+    let mut unique = Vec::with_capacity(events.len());
+    for entry in events {
+        if seen.insert((entry.1.source.as_str(), entry.1.id.as_str())) {
+            unique.push(entry);
+        } else {
+            outcome.duplicates += 1;
+        }
+    }
+    unique
+}
+
+/// (source, kind, item id) → the unit a new item gets and whether it waits to be routed: its
+/// received event's (or else the first event's); a complaint received with `needs_routing`
+/// waits. Ordered, so that concurrent batches lock their items without deadlocking.
+type FirstUnits<'a> = BTreeMap<(&'a str, ItemKind, &'a str), (&'a str, bool)>;
+
+fn first_units<'a>(unique: &[&'a (usize, Event)]) -> FirstUnits<'a> {
+    let mut first_unit = FirstUnits::new();
+    for (_, event) in unique {
+        let (kind, id) = event.body.item();
+        let entry = first_unit
+            .entry((event.source.as_str(), kind, id))
+            .or_insert((event.unit.as_str(), false));
+        match &event.body {
+            EventBody::ComplaintReceived { needs_routing, .. } => {
+                *entry = (event.unit.as_str(), *needs_routing)
+            }
+            EventBody::DossierReceived { .. } => entry.0 = event.unit.as_str(),
+            _ => {}
+        }
+    }
+    first_unit
+}
+
+/// Locks the batch's existing items (in key order) and reads what the batch needs of them; the
+/// new ones are added as they will be, and named in the second set. New items are inserted at
+/// the end with their fold (one row version each): another replica creating one meanwhile
+/// makes that insert conflict, and the batch is tried again with the item locked
+/// ([`StoreError::Raced`]).
+async fn lock_items(
+    tx: &mut sqlx::PgConnection,
+    first_unit: &FirstUnits<'_>,
+) -> Result<(HashMap<ItemKey, ItemState>, HashSet<ItemKey>), StoreError> {
+    let sources: Vec<&str> = first_unit.keys().map(|(s, _, _)| *s).collect();
+    let kinds: Vec<&str> = first_unit.keys().map(|(_, k, _)| k.as_str()).collect();
+    let ids: Vec<&str> = first_unit.keys().map(|(_, _, id)| *id).collect();
+    let rows: Vec<ItemRow> = sqlx::query_as(
+        "SELECT i.source, i.kind, i.item_id, i.unit, i.contribution, i.needs_routing FROM items i
+         JOIN UNNEST($1::text[], $2::text[], $3::text[]) AS k(source, kind, item_id)
+           ON i.source = k.source AND i.kind = k.kind AND i.item_id = k.item_id
+         ORDER BY i.source, i.kind, i.item_id
+         FOR UPDATE OF i",
+    )
+    .bind(&sources)
+    .bind(&kinds)
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut items: HashMap<ItemKey, ItemState> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let key = (row.source, row.kind, row.item_id);
+        let contribution = match row.contribution {
+            Some(value) => match decode::<Contribution>("item contribution", &value) {
+                Ok(contribution) => contribution,
+                Err(error) => {
+                    // Refolded from its events below; the unreadable value is kept aside.
+                    quarantine(
+                        tx,
+                        "item",
+                        &format!("{}/{}/{}", key.0, key.1, key.2),
+                        Some(&value),
+                        &crate::errors::chain(&error),
+                    )
+                    .await?;
+                    Contribution::default()
+                }
+            },
+            None => Contribution::default(),
+        };
+        items.insert(
+            key,
+            ItemState { unit: row.unit, contribution, needs_routing: row.needs_routing },
+        );
+    }
+    let mut new_items = HashSet::new();
+    for ((source, kind, id), (unit, needs_routing)) in first_unit {
+        let key = ((*source).to_owned(), kind.as_str().to_owned(), (*id).to_owned());
+        if !items.contains_key(&key) {
+            let state = ItemState {
+                unit: (*unit).to_owned(),
+                contribution: Contribution::default(),
+                needs_routing: *needs_routing,
+            };
+            items.insert(key.clone(), state);
+            new_items.insert(key);
+        }
+    }
+    Ok((items, new_items))
+}
+
+/// A complaint waiting to be routed moves to the unit of its earliest routing event
+/// (`complaint.routed` or `complaint.assigned`) that names another unit.
+fn routing_moves<'a>(
+    unique: &[&'a (usize, Event)],
+    items: &HashMap<ItemKey, ItemState>,
+) -> HashMap<ItemKey, &'a str> {
+    let mut moves = HashMap::new();
+    let mut routing_events: Vec<&Event> =
+        unique.iter().map(|(_, e)| e).filter(|e| routes(&e.body)).collect();
+    item::sort_for_fold_refs(&mut routing_events);
+    for event in routing_events {
+        let (kind, id) = event.body.item();
+        let key = (event.source.clone(), kind.as_str().to_owned(), id.to_owned());
+        if items.get(&key).is_some_and(|item| item.needs_routing && item.unit != event.unit)
+            && !moves.contains_key(&key)
+        {
+            moves.insert(key, event.unit.as_str());
+        }
+    }
+    moves
+}
+
+/// The events to insert: an item belongs to one unit (the one its first stored event named,
+/// or the one it is routed to), and an event naming another is refused.
+fn keep_to_item_units<'a>(
+    unique: Vec<&'a (usize, Event)>,
+    items: &HashMap<ItemKey, ItemState>,
+    moves: &HashMap<ItemKey, &str>,
+    outcome: &mut IngestOutcome,
+) -> Vec<&'a (usize, Event)> {
+    let mut to_insert = Vec::with_capacity(unique.len());
+    for entry in unique {
+        let (index, event) = entry;
+        let (kind, id) = event.body.item();
+        let key = (event.source.clone(), kind.as_str().to_owned(), id.to_owned());
+        let moved_to = moves.get(&key).copied();
+        match items.get(&key) {
+            Some(item) if item.unit != event.unit && moved_to != Some(event.unit.as_str()) => outcome.rejected.push((
+                *index,
+                format!(
+                    "unit `{}` differs from unit `{}` of {} `{id}`: every event of an item must carry the item's unit",
+                    event.unit,
+                    item.unit,
+                    kind.as_str()
+                ),
+            )),
+            _ => to_insert.push(entry),
+        }
+    }
+    to_insert
+}
+
+/// Inserts the events (the same source and id again is a duplicate); counts them in `outcome`.
+async fn insert_events(
+    tx: &mut sqlx::PgConnection,
+    to_insert: &[&(usize, Event)],
+    now: DateTime<Utc>,
+    outcome: &mut IngestOutcome,
+) -> Result<Vec<InsertedRow>, StoreError> {
+    let mut sources = Vec::with_capacity(to_insert.len());
+    let mut ids = Vec::with_capacity(to_insert.len());
+    let mut types = Vec::with_capacity(to_insert.len());
+    let mut ats = Vec::with_capacity(to_insert.len());
+    let mut units = Vec::with_capacity(to_insert.len());
+    let mut kinds = Vec::with_capacity(to_insert.len());
+    let mut item_of = Vec::with_capacity(to_insert.len());
+    let mut bodies = Vec::with_capacity(to_insert.len());
+    let mut index_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(to_insert.len());
+    for (index, event) in to_insert {
+        let (kind, item_id) = event.body.item();
+        sources.push(event.source.as_str());
+        ids.push(event.id.as_str());
+        types.push(event.body.type_name());
+        ats.push(event.at);
+        units.push(event.unit.as_str());
+        kinds.push(kind.as_str());
+        item_of.push(item_id);
+        bodies.push(encode("event", event)?);
+        index_of.insert((event.source.as_str(), event.id.as_str()), *index);
+    }
+    let inserted: Vec<InsertedRow> = sqlx::query_as(
+        "INSERT INTO events (source, event_id, type, at, unit, item_kind, item_id, body, format, ingested_at)
+         SELECT s, e, t, a, u, k, i, b, $9, $10 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[],
+                              $5::text[], $6::text[], $7::text[], $8::jsonb[]) AS x(s, e, t, a, u, k, i, b)
+         ON CONFLICT (source, event_id) DO NOTHING
+         RETURNING source, event_id, item_kind, item_id",
+    )
+    .bind(&sources)
+    .bind(&ids)
+    .bind(&types)
+    .bind(&ats)
+    .bind(&units)
+    .bind(&kinds)
+    .bind(&item_of)
+    .bind(&bodies)
+    .bind(EVENT_FORMAT)
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    outcome.accepted = inserted.len();
+    outcome.duplicates += to_insert.len() - inserted.len();
+    outcome.stored = inserted
+        .iter()
+        .filter_map(|row| index_of.get(&(row.source.as_str(), row.event_id.as_str())).copied())
+        .collect();
+    Ok(inserted)
+}
+
+/// Every item that got a new event, once each, in the order first met.
+fn touched_items(inserted: Vec<InsertedRow>) -> Vec<ItemKey> {
+    let mut touched = Vec::new();
+    let mut seen = HashSet::new();
+    for row in inserted {
+        let key = (row.source, row.item_kind, row.item_id);
+        if seen.insert(key.clone()) {
+            touched.push(key);
+        }
+    }
+    touched
+}
+
+/// Every stored event of `items`, read through `conn`, undecoded: ingest refolds from them and
+/// the view backfill reads them too.
+pub(crate) async fn stored_events_of(
+    conn: &mut sqlx::PgConnection,
+    items: &[ItemKey],
+) -> Result<Vec<HistoryRow>, StoreError> {
+    let sources: Vec<&str> = items.iter().map(|(s, _, _)| s.as_str()).collect();
+    let kinds: Vec<&str> = items.iter().map(|(_, k, _)| k.as_str()).collect();
+    let ids: Vec<&str> = items.iter().map(|(_, _, i)| i.as_str()).collect();
+    Ok(sqlx::query_as(
+        "SELECT e.source, e.event_id, e.item_kind, e.item_id, e.format, e.body FROM events e
+         JOIN UNNEST($1::text[], $2::text[], $3::text[]) AS k(source, kind, item_id)
+           ON e.source = k.source AND e.item_kind = k.kind AND e.item_id = k.item_id",
+    )
+    .bind(&sources)
+    .bind(&kinds)
+    .bind(&ids)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The touched items' stored events, decoded; one that no longer reads is quarantined, visibly,
+/// and its item folded from the rest (it must not sink every later batch of its item).
+async fn events_of_items(
+    tx: &mut sqlx::PgConnection,
+    touched: &[ItemKey],
+) -> Result<HashMap<ItemKey, Vec<Event>>, StoreError> {
+    let mut events_of: HashMap<ItemKey, Vec<Event>> = HashMap::new();
+    for row in stored_events_of(tx, touched).await? {
+        match row.event() {
+            Ok(event) => {
+                events_of.entry((row.source, row.item_kind, row.item_id)).or_default().push(event)
+            }
+            Err(error) => {
+                let reference = format!("{}/{}", row.source, row.event_id);
+                tracing::error!(event = %reference, %error, "stored event quarantined");
+                let reason = crate::errors::chain(&error);
+                quarantine(tx, "event", &reference, Some(&row.body), &reason).await?;
+            }
+        }
+    }
+    Ok(events_of)
+}
+
+/// Refolds every touched item from all of its events, writes its fold and view (one row version
+/// each), and returns what changes in the aggregates. A routed complaint takes everything it
+/// counted from the triage unit to its ward.
+#[allow(clippy::too_many_arguments)]
+async fn refold(
+    tx: &mut sqlx::PgConnection,
+    touched: &[ItemKey],
+    items: &HashMap<ItemKey, ItemState>,
+    new_items: &HashSet<ItemKey>,
+    moves: &HashMap<ItemKey, &str>,
+    events_of: &mut HashMap<ItemKey, Vec<Event>>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ItemDelta>, StoreError> {
+    let mut deltas = Vec::new();
+    let mut update_sources = Vec::new();
+    let mut update_kinds = Vec::new();
+    let mut update_ids = Vec::new();
+    let mut update_contributions = Vec::new();
+    let mut update_units = Vec::new();
+    let mut update_routing = Vec::new();
+    let mut views = ViewColumns::default();
+    for key in touched {
+        let Some(kind) = ItemKind::parse(&key.1) else { continue };
+        let Some(item) = items.get(key) else { continue };
+        let mut history = events_of.remove(key).unwrap_or_default();
+        item::sort_for_fold(&mut history);
+        let after = item::contribution(kind, &history);
+        views.push(item::view(kind, &history));
+        let none = Contribution::default();
+        let moved_to = moves.get(key).copied();
+        let (unit_after, counted_here) = match moved_to {
+            Some(to) => {
+                deltas.extend(ItemDelta::between(
+                    kind,
+                    &key.0,
+                    &key.2,
+                    &item.unit,
+                    &item.contribution,
+                    &none,
+                ));
+                (to, &none)
+            }
+            None => (item.unit.as_str(), &item.contribution),
+        };
+        deltas.extend(ItemDelta::between(kind, &key.0, &key.2, unit_after, counted_here, &after));
+        update_units.push(unit_after);
+        update_routing.push(item.needs_routing && moved_to.is_none());
+        update_sources.push(key.0.as_str());
+        update_kinds.push(key.1.as_str());
+        update_ids.push(key.2.as_str());
+        update_contributions.push(encode("item contribution", &after)?);
+    }
+    // One row version per item (its fold and its view together): each version written costs
+    // an entry in every one of the items' indexes.
+    let state = StateColumns {
+        contribution: update_contributions,
+        unit: update_units,
+        needs_routing: update_routing,
+        updated_at: now,
+    };
+    let written = views.upsert(tx, &update_sources, &update_kinds, &update_ids, &state).await?;
+    if written.iter().any(|row| {
+        !row.inserted
+            && new_items.contains(&(row.source.clone(), row.kind.clone(), row.item_id.clone()))
+    }) {
+        return Err(StoreError::Raced);
+    }
+    Ok(deltas)
+}
+
+/// Writes `deltas` to the outbox, numbered in commit order (under [`OUTBOX_LOCK`], held until
+/// the batch commits).
+async fn write_outbox(
+    tx: &mut sqlx::PgConnection,
+    deltas: &[ItemDelta],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(OUTBOX_LOCK).execute(&mut *tx).await?;
+    for chunk in deltas.chunks(DELTAS_PER_OUTBOX_ROW) {
+        let json = encode("outbox deltas", &chunk)?;
+        // Written at the server's clock: the applier's lag is measured against it.
+        sqlx::query(
+            "INSERT INTO aggregate_outbox (deltas, format, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(json)
+        .bind(OUTBOX_FORMAT)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Sets an unreadable row aside with its error.
