@@ -175,9 +175,38 @@ impl Deliverer {
                 .await
             }
         };
-        if let Err(error) = recorded {
+        match recorded {
+            Ok(_) => self.prune_attachments(&claimed).await,
             // The lease runs out and the delivery is tried again: at least once.
-            tracing::warn!(%error, delivery = claimed.id, "delivery outcome not recorded");
+            Err(error) => {
+                tracing::warn!(%error, delivery = claimed.id, "delivery outcome not recorded")
+            }
+        }
+    }
+
+    /// Forgets the files `claimed` carried once no email still to be sent, or that failed and
+    /// may be sent again, names them (a scheduled report's PDF is about 50 KB a run).
+    async fn prune_attachments(&self, claimed: &Claimed) {
+        let ids: Vec<i64> = claimed
+            .payload
+            .get("attachments")
+            .and_then(Value::as_array)
+            .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
+            .unwrap_or_default();
+        if ids.is_empty() {
+            return;
+        }
+        let pruned = sqlx::query(
+            "DELETE FROM mail_attachments a WHERE a.id = ANY($1) AND NOT EXISTS (
+                 SELECT 1 FROM deliveries d WHERE d.channel = 'email' AND d.state <> 'delivered'
+                   AND d.payload -> 'attachments' @> to_jsonb(a.id))",
+        )
+        .bind(&ids)
+        .execute(&self.pool)
+        .await;
+        if let Err(error) = pruned {
+            // Kept until a later delivery of the same files prunes them.
+            tracing::warn!(%error, delivery = claimed.id, "mail attachments not pruned");
         }
     }
 

@@ -501,6 +501,15 @@ async fn a_weekly_schedule_mails_the_report_with_its_pdf_once_at_its_time(pool: 
             .unwrap();
     assert_eq!(delivered, 2);
     assert_eq!(smtp.messages().len(), 2);
+    // The PDF is forgotten once both emails are delivered (about 50 KB a run otherwise).
+    eventually(std::time::Duration::from_secs(10), "the mailed PDF pruned", || async {
+        let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM mail_attachments")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        kept == 0
+    })
+    .await;
     server.cleanup().await;
 }
 
