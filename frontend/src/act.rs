@@ -6,6 +6,7 @@
 
 use crate::api;
 use crate::live::{field, AlertView};
+use crate::ui;
 use crate::work::{follow_decoded, Scope};
 use ioc_shared::access::Role;
 use ioc_shared::format::{self, Lang};
@@ -79,10 +80,10 @@ pub fn AlertsPanel() -> impl IntoView {
             }
         });
     };
-    let list = move || {
+    let rows = move || {
         let lang = scope.lang.get();
         let alerts = acting.alerts.get().map(|(_, list)| list).unwrap_or_default();
-        let rows = alerts
+        alerts
             .into_iter()
             .map(|alert| {
                 let id = alert.id;
@@ -94,17 +95,17 @@ pub fn AlertsPanel() -> impl IntoView {
                 } else {
                     lang.pick("Đã tiếp nhận", "Acknowledged")
                 };
-                view! {
+                let what = format!("{}: {} ({} {} {})", alert.unit_name,
+                    figure(&alert.metric, alert.value, lang), lang.pick("ngưỡng", "threshold"),
+                    alert.op, figure(&alert.metric, alert.threshold, lang));
+                let key = format!("{id}|{}|{}|{firing}|{may_ask}|{}|{what}", lang.code(), alert.critical, alert.rule);
+                ui::Row::new(key, move || view! {
                     <li class="alert-row" class:critical=alert.critical class:firing=firing data-alert=id>
                         <div class="alert-head">
                             <span class="severity">{severity_label(alert.critical, lang)}</span>
-                            <strong>{alert.rule.clone()}</strong>
+                            <strong>{alert.rule}</strong>
                         </div>
-                        <div class="alert-what">
-                            {format!("{}: {} ({} {} {})", alert.unit_name,
-                                figure(&alert.metric, alert.value, lang), lang.pick("ngưỡng", "threshold"),
-                                alert.op, figure(&alert.metric, alert.threshold, lang))}
-                        </div>
+                        <div class="alert-what">{what}</div>
                         <div class="alert-state muted">{state}</div>
                         <div class="actions">
                             <button class="ack" hidden=!firing on:click=move |_| acknowledge(id)>{lang.pick("Tiếp nhận", "Acknowledge")}</button>
@@ -113,14 +114,15 @@ pub fn AlertsPanel() -> impl IntoView {
                             </button>
                         </div>
                     </li>
-                }
+                }.into_any())
             })
-            .collect_view();
-        view! {
-            <h2>{lang.pick("Cảnh báo", "Alerts")}</h2>
-            {failure.get().map(|f| view! { <p class="error" role="alert">{f}</p> })}
-            <ul class="alert-list">{rows}</ul>
-        }
+            .collect()
+    };
+    // Drawn anew in the other language (the page is): the heading needs no closure.
+    let lang = scope.lang.get_untracked();
+    let head = view! {
+        <h2>{lang.pick("Cảnh báo", "Alerts")}</h2>
+        {move || failure.get().map(|f| view! { <p class="error" role="alert">{f}</p> })}
     };
     let form = move || {
         asking.get().map(|(id, unit)| {
@@ -130,7 +132,8 @@ pub fn AlertsPanel() -> impl IntoView {
     };
     view! {
         <div class="panel alerts" data-panel="alerts">
-            {list}
+            {head}
+            <ul class="alert-list">{ui::keyed(Box::new(rows))}</ul>
             {form}
         </div>
     }
@@ -325,44 +328,48 @@ pub fn Requests(
         read_page,
     );
     let opened: RwSignal<Option<i64>> = RwSignal::new(None);
-    let list = move || {
+    // Drawn anew in the other language (the page is): the heading needs no closure.
+    let lang = scope.lang.get_untracked();
+    let title = if open_only {
+        lang.pick("Yêu cầu giải trình đang mở", "Open explanation requests")
+    } else {
+        lang.pick("Yêu cầu giải trình", "Explanation requests")
+    };
+    let empty = move || data.with(|page| page.as_ref().is_some_and(Vec::is_empty));
+    let head = view! {
+        <h2>{title}</h2>
+        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+        <p class="muted" hidden=move || !empty()>{lang.pick("Không có yêu cầu giải trình.", "No explanation request.")}</p>
+    };
+    let rows = move || {
         let lang = scope.lang.get();
-        let title = if open_only {
-            lang.pick("Yêu cầu giải trình đang mở", "Open explanation requests")
-        } else {
-            lang.pick("Yêu cầu giải trình", "Explanation requests")
-        };
-        let page = data.get();
-        let empty = page.as_ref().is_some_and(Vec::is_empty);
-        let rows = page
+        data.get()
             .unwrap_or_default()
             .into_iter()
             .map(|e| {
                 let id = e.id;
-                view! {
+                let state = state_label(&e, lang);
+                let asked = format!("{} {} · {} {}", lang.pick("Người yêu cầu:", "Asked by"), e.asked_by, lang.pick("hạn", "due"), when(&e.due));
+                let key = format!("{id}|{state}|{}|{}|{}|{}|{asked}", e.overdue, e.unit_name, e.about, e.question);
+                ui::Row::new(key, move || view! {
                     <li class="request" class:overdue=e.overdue data-request=id>
                         <button class="request-head" on:click=move |_| opened.update(|o| *o = if *o == Some(id) { None } else { Some(id) })>
-                            <span class="state">{state_label(&e, lang)}</span>
+                            <span class="state">{state}</span>
                             <strong>{format!("#{id} {}", e.unit_name)}</strong>
-                            <span class="muted">{e.about.clone()}</span>
+                            <span class="muted">{e.about}</span>
                         </button>
-                        <div class="request-question">{e.question.clone()}</div>
-                        <div class="muted">{format!("{} {} · {} {}", lang.pick("Người yêu cầu:", "Asked by"), e.asked_by, lang.pick("hạn", "due"), when(&e.due))}</div>
+                        <div class="request-question">{e.question}</div>
+                        <div class="muted">{asked}</div>
                     </li>
-                }
+                }.into_any())
             })
-            .collect_view();
-        view! {
-            <h2>{title}</h2>
-            {error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-            {empty.then(|| view! { <p class="muted">{lang.pick("Không có yêu cầu giải trình.", "No explanation request.")}</p> })}
-            <ul class="request-list">{rows}</ul>
-        }
+            .collect()
     };
     let thread = move || opened.get().map(|id| view! { <Thread id=id acted=acted /> });
     view! {
         <div class="panel requests" class:inbox=!open_only data-panel=if open_only { "requests" } else { "inbox" }>
-            {list}
+            {head}
+            <ul class="request-list">{ui::keyed(Box::new(rows))}</ul>
             {thread}
         </div>
     }

@@ -298,6 +298,9 @@ fn Workspace(me: api::Person) -> impl IntoView {
     // Which page component is on screen: turning a list's page keeps it (and its state).
     let component = Memo::new(move |_| screen.view.with(View::first_page));
     let page = move || {
+        // A page is drawn anew in the other language: its headings need no closures of their
+        // own (each costs the first load).
+        screen.lang.track();
         if let Some((code, status)) = refused.get().filter(|(code, _)| *code == screen.unit.get()) {
             let lang = screen.lang.get();
             let message = if status == 403 {
@@ -349,7 +352,8 @@ fn Workspace(me: api::Person) -> impl IntoView {
                         <work::Trend />
                         <work::ScoreCard go=Callback::new(move |code: String| screen.go(code)) />
                     </section>
-                }.into_any(),
+                }
+                .into_any(),
                 View::List { kind, state, .. } => {
                     let at = Signal::derive(move || match screen.view.get() {
                         View::List { page, .. } => page,

@@ -65,23 +65,62 @@ fn item_row(item: Item, lang: Lang, open: Callback<View>) -> impl IntoView {
     }
 }
 
-pub fn items_table(items: Vec<Item>, lang: Lang, open: Callback<View>) -> impl IntoView {
+/// Everything [`item_row`] shows of `item`: its key among the rows of a live list (no `{:?}`:
+/// Debug's string escaping would cost the download kilobytes).
+fn item_key(item: &Item, lang: Lang) -> String {
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    let mut key = [
+        lang.code().to_owned(),
+        item.source.clone(),
+        item.id.clone(),
+        text(&item.procedure),
+        text(&item.title),
+        text(&item.field),
+        text(&item.summary),
+        item.unit.name.clone(),
+        item.officer.as_ref().map(|o| format!("{}:{}", o.id, o.name)).unwrap_or_default(),
+        text(&item.due_extended),
+        // As shown: the hours themselves change at every read.
+        item.overdue_hours.map(|h| format::overdue(h, lang)).unwrap_or_default(),
+    ]
+    .join("\u{1f}");
+    for d in &item.directions {
+        key.push_str(&format!("\u{1f}{}:{}:{}", d.id, d.by, d.text));
+    }
+    key
+}
+
+/// A live table of items: the rows that stay the same keep their nodes as the list follows the
+/// figures; hidden while the list is empty.
+/// The items a table shows, read again at each change.
+pub type Items = std::sync::Arc<dyn Fn() -> Vec<Item> + Send + Sync>;
+
+pub fn items_table(items: Items, lang: Signal<Lang>, open: Callback<View>) -> impl IntoView {
+    let shown = items.clone();
+    // Drawn anew in the other language (the page is): the heading needs no closure.
+    let heading = lang.get_untracked();
+    let rows = move || {
+        let lang = lang.get();
+        items()
+            .into_iter()
+            .map(|item| {
+                let key = item_key(&item, lang);
+                crate::ui::Row::new(key, move || item_row(item, lang, open).into_any())
+            })
+            .collect()
+    };
     view! {
-        <div class="table-scroll">
+        <div class="table-scroll" hidden=move || shown().is_empty()>
             <table class="items">
                 <thead><tr>
-                    <th class="item-id">{lang.pick("Mã", "Id")}</th>
-                    <th class="item-what">{lang.pick("Thủ tục / nội dung", "Procedure / subject")}</th>
-                    <th class="item-unit">{lang.pick("Đơn vị", "Unit")}</th>
-                    <th class="item-officer">{lang.pick("Cán bộ", "Officer")}</th>
-                    <th class="item-due">{lang.pick("Hạn", "Due")}</th>
-                    <th class="item-late">{lang.pick("Quá hạn", "Late")}</th>
+                    <th class="item-id">{heading.pick("Mã", "Id")}</th>
+                    <th class="item-what">{heading.pick("Thủ tục / nội dung", "Procedure / subject")}</th>
+                    <th class="item-unit">{heading.pick("Đơn vị", "Unit")}</th>
+                    <th class="item-officer">{heading.pick("Cán bộ", "Officer")}</th>
+                    <th class="item-due">{heading.pick("Hạn", "Due")}</th>
+                    <th class="item-late">{heading.pick("Quá hạn", "Late")}</th>
                 </tr></thead>
-                <tbody>
-                    <For each=move || items.clone() key=|i| (i.source.clone(), i.id.clone(), i.overdue_hours.map(|h| h.to_bits()), i.officer.as_ref().map(|o| o.id.clone())) let:item>
-                        {item_row(item, lang, open)}
-                    </For>
-                </tbody>
+                <tbody>{crate::ui::keyed(Box::new(rows))}</tbody>
             </table>
         </div>
     }

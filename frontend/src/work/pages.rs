@@ -119,12 +119,13 @@ pub fn ListPage(kind: ItemKind, state: ListState, at: Signal<ListPageAt>) -> imp
             {move || error.get().map(|e| view! { <p class="error">{e}</p> })}
             {move || {
                 let lang = scope.lang.get();
-                match data.get() {
+                match data.with(|d| d.as_ref().map(|list| list.items.is_empty())) {
                     None => view! { <p class="muted">"…"</p> }.into_any(),
-                    Some(list) if list.items.is_empty() => view! { <p class="muted empty-list">{lang.pick("Không có mục nào.", "Nothing here.")}</p> }.into_any(),
-                    Some(list) => items_table(list.items, lang, scope.open).into_any(),
+                    Some(true) => view! { <p class="muted empty-list">{lang.pick("Không có mục nào.", "Nothing here.")}</p> }.into_any(),
+                    Some(false) => ().into_any(),
                 }
             }}
+            {items_table(std::sync::Arc::new(move || data.with(|d| d.as_ref().map(|list| list.items.clone()).unwrap_or_default())), scope.lang, scope.open)}
             {pager.view(scope.lang)}
         </section>
     }
@@ -214,9 +215,12 @@ pub fn OfficerPage(officer: String) -> impl IntoView {
                         }
                     }).collect_view()}</div>
                     <h2>{format!("{} ({})", lang.pick("Việc quá hạn", "Overdue work"), format::integer(o.overdue_total, lang))}</h2>
-                    {items_table(o.overdue, lang, scope.open)}
                 }
             })}
+            {items_table(std::sync::Arc::new(move || {
+                let refused = error.with(Option::is_some);
+                data.with(|d| d.as_ref().filter(|_| !refused).map(|o| o.overdue.clone()).unwrap_or_default())
+            }), scope.lang, scope.open)}
         </section>
     }
 }

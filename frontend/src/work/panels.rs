@@ -34,12 +34,13 @@ pub fn MostOverdue() -> impl IntoView {
             </h2>
             {move || {
                 let lang = scope.lang.get();
-                match data.get() {
+                match data.with(|d| d.as_ref().map(|list| list.items.is_empty())) {
                     None => view! { <p class="muted">"…"</p> }.into_any(),
-                    Some(list) if list.items.is_empty() => view! { <p class="muted">{lang.pick("Không có hồ sơ quá hạn.", "No overdue dossier.")}</p> }.into_any(),
-                    Some(list) => items_table(list.items, lang, scope.open).into_any(),
+                    Some(true) => view! { <p class="muted">{lang.pick("Không có hồ sơ quá hạn.", "No overdue dossier.")}</p> }.into_any(),
+                    Some(false) => ().into_any(),
                 }
             }}
+            {items_table(std::sync::Arc::new(move || data.with(|d| d.as_ref().map(|list| list.items.clone()).unwrap_or_default())), scope.lang, scope.open)}
         </div>
     }
 }
