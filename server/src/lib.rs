@@ -38,7 +38,7 @@
 //! - [`settings`] and [`config`] — what the server needs and where it comes from (flags,
 //!   environment); [`state`] — the shared [`AppState`] and its one clock; [`server`] —
 //!   start-up, supervised background tasks and orderly shutdown.
-//! - [`cli`] — the `ioc user|key|display|audit` commands; `simulator` — the demo feed (built
+//! - [`cli`] — the `ioc user|key|display|source|public|quarantine|unknown-units|report|audit` commands; `simulator` — the demo feed (built
 //!   with the `demo` feature: `ioc demo`, which `scripts/demo.sh` runs).
 //! - [`errors`] — how an error and its causes are written in the log.
 //! - [`redis_link`] — the one link to Redis: a server, or the master a group of Sentinels

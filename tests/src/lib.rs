@@ -541,7 +541,9 @@ pub fn capture_logs() -> CapturedLogs {
     .clone()
 }
 
-/// Now, truncated to whole seconds (events carry seconds).
+/// The system clock's now, truncated to whole seconds (events carry seconds): for a server in
+/// a thread or another process (which runs on the system clock) and for the moment a manual
+/// clock starts at. A test of a [`TestServer`] computes from [`TestServer::now`].
 pub fn now() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp(now.timestamp(), 0).unwrap()

@@ -25,8 +25,9 @@
 //! | `throttle:{login,pair,ingest}:…` | string | failed attempts in the last 15 minutes ([`crate::accounts::throttle`]) |
 //!
 //! Items whose unit is not (or no longer) in the catalog are counted under the unit
-//! [`UNKNOWN_UNIT`], never dropped. Minute buckets live 26 hours, hour and day buckets 32 days:
-//! enough for the `24h` window to the minute and the `7d`/`30d` windows to the hour. All ops of
+//! [`UNKNOWN_UNIT`], never dropped. Minute buckets live 50 hours, hour and day buckets 62 days:
+//! enough for the `24h` window to the minute and the `7d`/`30d` windows to the hour, each with
+//! its previous period. All ops of
 //! one outbox row run in one Lua script that also checks the generation and advances `applied`,
 //! so a row is applied exactly once even when several replicas race to apply it.
 //!

@@ -1,5 +1,6 @@
-//! `ioc user|key|display|audit`: managing a deployment from the command line, so a fresh
-//! install can be bootstrapped (the first admin) without the web interface.
+//! `ioc user|key|display|source|public|quarantine|unknown-units|report|audit`: managing a
+//! deployment from the command line, so a fresh install can be bootstrapped (the first admin)
+//! without the web interface.
 
 use crate::accounts::manage::{Actor, Management};
 use crate::accounts::revoke::Revoker;

@@ -7,7 +7,7 @@ use ioc_shared::access::Role;
 use ioc_shared::live::ServerMessage;
 use ioc_tests::events::*;
 use ioc_tests::{
-    browser, client_with_cookie, ensure_user, login, now, paired_display, LiveClient, TestServer,
+    browser, client_with_cookie, ensure_user, login, paired_display, LiveClient, TestServer,
 };
 use serde_json::json;
 use sqlx::PgPool;
@@ -78,7 +78,7 @@ async fn authorization_matrix(pool: PgPool) {
             http.get(format!("{}/api/v1/admin/audit", server.base)).send().await.unwrap().status();
         assert_eq!(audit_status.as_u16(), if *admin { 200 } else { 403 }, "{role} audit log");
         // Sessions and displays cannot ingest: that takes a source system's key.
-        let t = now();
+        let t = server.now();
         let ingest = http
             .post(format!("{}/api/v1/events", server.base))
             .json(&json!([dossier_received(&format!("{role}-1"), OWN, "X", t, t)]))
@@ -90,7 +90,7 @@ async fn authorization_matrix(pool: PgPool) {
     // An ingest key limited to Ba Đình writes there and below, nowhere else.
     let (_, key) =
         state.accounts.create_key("mot-cua", Some(OWN), Default::default()).await.unwrap();
-    let t = now();
+    let t = server.now();
     let response = reqwest::Client::new()
         .post(format!("{}/api/v1/events", server.base))
         .bearer_auth(&key)
@@ -365,7 +365,7 @@ async fn an_abusive_client_is_closed_and_others_are_unaffected(pool: PgPool) {
     huge.send_text(&"x".repeat(70 * 1024)).await;
     assert!(huge.closed_with(WAIT).await.is_some(), "a 70 KiB message closes the connection");
     // The calm client still gets its updates.
-    let t = now();
+    let t = server.now();
     server.ingest_ok(&json!([dossier_received("1", BELOW, "D1", t, t + Duration::hours(1))])).await;
     calm.snapshot_where(WAIT, |s| s.dossiers.received == 1).await;
     server.cleanup().await;

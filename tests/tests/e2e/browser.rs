@@ -6,7 +6,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use ioc_shared::access::WallView;
 use ioc_shared::summary::Window;
 use ioc_tests::events::*;
-use ioc_tests::{eventually, now, ServerThread, TestServer};
+use ioc_tests::{eventually, ServerThread, TestServer};
 use serde_json::json;
 use sqlx::PgPool;
 use std::process::{Child, Command, Stdio};
@@ -190,7 +190,7 @@ async fn the_dashboard_shows_live_figures_and_drills_down(pool: PgPool) {
         "the dashboard is not built: run scripts/test.sh (it builds dist/)"
     );
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let mut batch = Vec::new();
     for i in 0..1234 {
         batch.push(dossier_received(
@@ -314,7 +314,7 @@ async fn a_paired_wall_rotates_and_recovers_from_a_server_restart(pool: PgPool) 
     ];
     let (_, code) =
         accounts.create_display("Tường phòng điều hành", "01", &playlist).await.unwrap();
-    let t = now();
+    let t = ioc_tests::now();
     let events: Vec<serde_json::Value> = (0..3)
         .map(|i| {
             dossier_received(
@@ -392,7 +392,7 @@ async fn a_stuck_applier_turns_the_dashboard_amber_with_the_reason(pool: PgPool)
     live.subscribe("001", "today").await;
 
     assert!(server.server.stop_task("applier"));
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([dossier_received("e1", "00004", "D1", t, t + Duration::hours(4))]))
         .await;
@@ -431,7 +431,7 @@ async fn a_stuck_applier_turns_the_dashboard_amber_with_the_reason(pool: PgPool)
 async fn a_silent_source_is_flagged_in_the_admin_api_and_on_the_dashboard(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     let key = server.create_key(&json!({"source": "tong-dai", "unit": "001", "expected_interval_seconds": 3, "watch": "always"})).await;
-    let t = now();
+    let t = server.now();
     let send = |events: serde_json::Value| {
         let request = reqwest::Client::new()
             .post(format!("{}/api/v1/events", server.base))
@@ -506,8 +506,8 @@ async fn a_silent_source_is_flagged_in_the_admin_api_and_on_the_dashboard(pool: 
         "c3",
         "00004",
         "C3",
-        now(),
-        now() + Duration::hours(4),
+        server.now(),
+        server.now() + Duration::hours(4),
         "Môi trường",
         "hotline",
     );
@@ -529,7 +529,7 @@ async fn a_silent_source_is_flagged_in_the_admin_api_and_on_the_dashboard(pool: 
 #[sqlx::test(migrations = "../server/migrations")]
 async fn the_overdue_tile_opens_a_list_that_follows_the_live_figures(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([
             dossier_received(
@@ -706,7 +706,7 @@ return problems;
 #[sqlx::test(migrations = "../server/migrations")]
 async fn at_every_size_every_row_is_reachable_and_nothing_is_clipped(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let (_, city) = server.get("/api/v1/units/01").await;
     let districts: Vec<String> = city["children"]
         .as_array()
@@ -871,7 +871,7 @@ async fn at_every_size_every_row_is_reachable_and_nothing_is_clipped(pool: PgPoo
 #[sqlx::test(migrations = "../server/migrations")]
 async fn the_trend_chart_score_card_and_change_arrows_render(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     // 20 received in the 24 hours before, 40 in the last 24: a percentage is shown from 20
     // previous items on.
     let mut events: Vec<serde_json::Value> = (0..20)
@@ -1037,7 +1037,7 @@ async fn the_trend_chart_score_card_and_change_arrows_render(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn the_public_page_shows_only_public_units_and_names_only_when_turned_on(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([
             dossier_received(
@@ -1154,7 +1154,7 @@ async fn the_walls_score_view_is_made_once_per_turn_and_never_panics(pool: PgPoo
         },
     ];
     let (_, code) = accounts.create_display("Tường 766", "01", &playlist).await.unwrap();
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([dossier_received("s0", "00004", "S0", t, t + Duration::hours(4))]))
         .await;
@@ -1299,7 +1299,7 @@ async fn logging_in_without_a_unit_in_the_address_requests_no_empty_unit(pool: P
 #[sqlx::test(migrations = "../server/migrations")]
 async fn the_dashboard_in_english_names_roles_channels_and_indicators_in_english(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([
             complaint_received(
@@ -1444,7 +1444,7 @@ async fn the_late_officers_tile_opens_every_late_officer_in_pages(pool: PgPool) 
 
 /// `count` overdue dossiers of ward 00004, each held by its own officer (cb-00, cb-01, …).
 async fn late_dossiers_each_with_its_officer(server: &TestServer, count: usize) {
-    let t = now();
+    let t = server.now();
     let mut events = Vec::new();
     for i in 0..count {
         let dossier = format!("HS-{i}");
@@ -1589,7 +1589,7 @@ async fn an_officers_page_labels_his_figures_names_his_ward_and_shows_complaint_
     pool: PgPool,
 ) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([
             dossier_received(
@@ -1705,7 +1705,7 @@ async fn an_officers_page_labels_his_figures_names_his_ward_and_shows_complaint_
 #[sqlx::test(migrations = "../server/migrations")]
 async fn the_wall_aligns_its_columns_marks_small_samples_and_says_what_comes_next(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let mut events = Vec::new();
     // 20 received in the 24 hours before, 52 in the last 24 (40 here, 12 in other wards): ▲ 160 %.
     for i in 0..20 {
@@ -1889,7 +1889,7 @@ async fn assert_all_in(client: &Client, lang: &str, page: &str) {
 async fn every_page_and_every_wall_view_speaks_one_language_with_a_clean_console(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     late_dossiers_each_with_its_officer(&server, 3).await;
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([
             complaint_received(
@@ -2055,7 +2055,7 @@ async fn an_explanation_request_goes_from_a_leaders_alert_to_a_chiefs_phone_and_
     )
     .await;
     assert_eq!(status, 201, "{rule}");
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([dossier_received(
             "1",
@@ -2222,7 +2222,7 @@ async fn a_wall_shows_a_banner_for_its_units_critical_alerts_and_no_names(pool: 
     wait_for(&client, "[data-tile=dossiers-received] .wall-value").await;
     assert!(client.find(Locator::Css(".wall-alert")).await.is_err(), "no alert, no banner");
 
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([
             dossier_received("1", "00004", "HS-W-1", t - Duration::days(2), t - Duration::hours(3)),
@@ -2281,7 +2281,7 @@ async fn a_wall_shows_a_banner_for_its_units_critical_alerts_and_no_names(pool: 
 #[sqlx::test(migrations = "../server/migrations")]
 async fn notes_mark_the_charts_and_a_report_opens_with_its_signature_checked(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([dossier_received(
             "n1",

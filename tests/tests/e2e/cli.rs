@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 use ioc_tests::events::*;
-use ioc_tests::{login, now, TestServer};
+use ioc_tests::{login, TestServer};
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -81,7 +81,7 @@ async fn a_fresh_install_is_managed_from_the_command_line(pool: PgPool) {
         .find(|l| l.len() == 64 && l.chars().all(|c| c.is_ascii_hexdigit()))
         .unwrap()
         .to_owned();
-    let t = now();
+    let t = server.now();
     let response = reqwest::Client::new()
         .post(format!("{}/api/v1/events", server.base))
         .bearer_auth(&key)

@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 use ioc_tests::events::*;
-use ioc_tests::{now, TestServer};
+use ioc_tests::TestServer;
 use serde_json::json;
 use sqlx::PgPool;
 use std::collections::BTreeMap;
@@ -22,7 +22,7 @@ fn within_5_percent(actual: Option<f64>, exact: f64) -> bool {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn dossier_figures_follow_the_definitions(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let b = now() - Duration::hours(20);
+    let b = server.now() - Duration::hours(20);
     let h = |hours: f64| b + Duration::seconds((hours * 3600.0) as i64);
     server
         .ingest_ok(&json!([
@@ -41,7 +41,7 @@ async fn dossier_figures_follow_the_definitions(pool: PgPool) {
             dossier_received("4a", WARD, "D4", b, h(1.0)),
             dossier_resolved("4b", WARD, "D4", h(3.0), "withdrawn"),
             // D5: open, due tomorrow → not overdue.
-            dossier_received("5a", WARD, "D5", b, now() + Duration::hours(24)),
+            dossier_received("5a", WARD, "D5", b, server.now() + Duration::hours(24)),
             // D6: open, due long past → overdue.
             dossier_received("6a", WARD, "D6", b, h(1.0)),
             // D7: open, due past, but paused (waiting for the citizen) → not overdue.
@@ -83,7 +83,7 @@ async fn a_scope_with_nothing_to_rate_has_null_rates(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn complaint_figures_follow_the_definitions(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let b = now() - Duration::hours(20);
+    let b = server.now() - Duration::hours(20);
     server
         .ingest_ok(&json!([
             complaint_received("c1a", WARD, "C1", b, b + Duration::hours(10), "Môi trường", "zalo"),
@@ -104,7 +104,7 @@ async fn complaint_figures_follow_the_definitions(pool: PgPool) {
                 WARD,
                 "C4",
                 b,
-                now() + Duration::hours(5),
+                server.now() + Duration::hours(5),
                 "Giao thông",
                 "app"
             ),
@@ -133,9 +133,9 @@ async fn complaint_figures_follow_the_definitions(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn tasks_and_late_officers_follow_the_definitions(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let b = now() - Duration::hours(20);
+    let b = server.now() - Duration::hours(20);
     let past = b + Duration::hours(1);
-    let future = now() + Duration::hours(5);
+    let future = server.now() + Duration::hours(5);
     let an = ("cb-an", "Nguyễn Văn An");
     let binh = ("cb-binh", "Trần Thị Bình");
     let cuong = ("cb-cuong", "Lê Văn Cường");
@@ -174,7 +174,7 @@ async fn tasks_and_late_officers_follow_the_definitions(pool: PgPool) {
     assert_eq!(district.officers.late, 3);
     assert_eq!(district.tasks.overdue, 2);
     // Completing An's task takes one off An's count.
-    server.ingest_ok(&json!([task_completed("t1c", WARD, "T1", now())])).await;
+    server.ingest_ok(&json!([task_completed("t1c", WARD, "T1", server.now())])).await;
     let ward = server.summary(WARD, "24h").await;
     let top: Vec<(&str, u64)> =
         ward.officers.top_late.iter().map(|o| (o.id.as_str(), o.overdue)).collect();
@@ -185,9 +185,9 @@ async fn tasks_and_late_officers_follow_the_definitions(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn figures_roll_up_through_the_unit_tree(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let b = now() - Duration::hours(3);
+    let b = server.now() - Duration::hours(3);
     let past = b + Duration::hours(1);
-    let later = now() + Duration::hours(24);
+    let later = server.now() + Duration::hours(24);
     server
         .ingest_ok(&json!([
             dossier_received("w1", WARD, "W1", b, later),
@@ -239,7 +239,7 @@ async fn figures_roll_up_through_the_unit_tree(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn windows_count_events_by_when_they_happened(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let far = t + Duration::days(60);
     server
         .ingest_ok(&json!([
@@ -284,7 +284,7 @@ async fn unknown_unit_is_404_and_unknown_window_is_400(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn redis_is_rebuilt_from_postgres_after_losing_its_data(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let b = now() - Duration::hours(5);
+    let b = server.now() - Duration::hours(5);
     server
         .ingest_ok(&json!([
             dossier_received("1", WARD, "D1", b, b + Duration::hours(1)),

@@ -4,7 +4,7 @@
 use chrono::Duration;
 use ioc_shared::access::Role;
 use ioc_tests::events::*;
-use ioc_tests::{ensure_user, now, run_ioc, TestServer, TOKEN};
+use ioc_tests::{ensure_user, run_ioc, TestServer, TOKEN};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::net::IpAddr;
@@ -243,7 +243,7 @@ async fn browser_writes_need_json_and_an_allowed_origin(pool: PgPool) {
         .json(&json!({"code": "ABCD-EFGH"}));
     assert_eq!(status(pair).await, 403);
     // Ingest with a bearer key is not a browser route: unchanged.
-    let t = now();
+    let t = server.now();
     let ingest = raw
         .post(format!("{}/api/v1/events", server.base))
         .bearer_auth(TOKEN)
@@ -368,7 +368,7 @@ async fn failed_ingest_keys_are_throttled_per_address_and_audited(pool: PgPool) 
     assert_eq!(audited.len(), 6);
     assert!(audited.iter().all(|a| a.as_deref() == Some("127.0.0.7")));
     // A valid key is never held back, even from that address; other addresses are untouched.
-    let t = now();
+    let t = server.now();
     let batch = json!([dossier_received("e1", WARD, "D1", t, t + Duration::hours(1))]);
     assert_eq!(
         guesser.post(&url).bearer_auth(TOKEN).json(&batch).send().await.unwrap().status().as_u16(),
@@ -394,7 +394,7 @@ async fn complaint_texts_and_audit_entries_past_their_retention_are_deleted_and_
     pool: PgPool,
 ) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let old = t - Duration::days(100);
     let mut old_complaint = complaint_received(
         "c-old",

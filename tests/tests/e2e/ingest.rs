@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 use ioc_tests::events::*;
-use ioc_tests::{now, TestServer, TOKEN};
+use ioc_tests::{TestServer, TOKEN};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -11,7 +11,7 @@ const WARD: &str = "00004"; // Phường Trúc Bạch, Quận Ba Đình
 #[sqlx::test(migrations = "../server/migrations")]
 async fn a_valid_batch_is_stored_and_counted(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let (status, body) = server
         .ingest(&json!([
             dossier_received("e1", WARD, "D1", t - Duration::hours(1), t + Duration::hours(5)),
@@ -50,7 +50,7 @@ async fn a_valid_batch_is_stored_and_counted(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn ndjson_is_accepted_and_a_bad_line_is_reported_by_index(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let body = format!(
         "{}\nthis is not json\n\n{}\n",
         dossier_received("n1", WARD, "D1", t, t + Duration::hours(5)),
@@ -76,7 +76,7 @@ async fn ndjson_is_accepted_and_a_bad_line_is_reported_by_index(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn a_repeated_event_is_a_duplicate_counted_once(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let event = dossier_received("dup-1", WARD, "D1", t, t + Duration::hours(5));
     let (_, first) = server.ingest(&json!([event.clone(), event.clone()])).await;
     assert_eq!(first, json!({"accepted": 1, "duplicates": 1, "rejected": []}));
@@ -97,7 +97,7 @@ async fn a_repeated_event_is_a_duplicate_counted_once(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn out_of_order_events_give_the_same_figures_as_in_order(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now() - Duration::hours(10);
+    let t = server.now() - Duration::hours(10);
     let history = |prefix: &str, unit: &str| {
         let d = format!("{prefix}-D");
         vec![
@@ -140,7 +140,7 @@ async fn out_of_order_events_give_the_same_figures_as_in_order(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn each_rejection_names_its_reason_and_valid_events_are_kept(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([dossier_received("first", WARD, "D-owned", t, t + Duration::hours(1))]))
         .await;
@@ -238,7 +238,7 @@ async fn an_unparseable_body_is_refused_with_400(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn a_bad_or_missing_token_is_refused_with_401_and_nothing_is_stored(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let batch = json!([dossier_received("e1", WARD, "D1", t, t + Duration::hours(1))]);
     let url = format!("{}/api/v1/events", server.base);
     let wrong =
@@ -264,7 +264,7 @@ async fn storage_down_answers_503() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, ioc_server::app(state)).await });
-    let t = now();
+    let t = ioc_tests::now(); // the state above runs on the system clock
     let response = reqwest::Client::new()
         .post(format!("http://{addr}/api/v1/events"))
         .bearer_auth(TOKEN)
@@ -289,7 +289,7 @@ async fn storage_down_answers_503() {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn a_nul_or_an_unstorable_time_is_refused_per_event_and_the_batch_is_kept(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let mut nul_summary =
         complaint_received("bad1", WARD, "C1", t, t + Duration::hours(5), "Môi trường", "zalo");
     nul_summary["summary"] = json!("rác thải\u{0} chưa thu gom");
@@ -356,7 +356,7 @@ async fn random_garbage_batches_never_answer_5xx_and_keep_the_valid_events(pool:
     use rand::{Rng, SeedableRng};
     let server = TestServer::start(&pool).await;
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x10C_2026);
-    let t = now();
+    let t = server.now();
     let nasty: Vec<Value> = vec![
         json!(null),
         json!(true),
@@ -506,7 +506,7 @@ async fn random_garbage_batches_never_answer_5xx_and_keep_the_valid_events(pool:
 async fn concurrent_batches_on_two_replicas_sharing_items_count_every_event_once(pool: PgPool) {
     let first = TestServer::start(&pool).await;
     let second = TestServer::start_with_prefix(&pool, &first.prefix).await;
-    let t = now() - Duration::hours(3);
+    let t = first.now() - Duration::hours(3);
     const DOSSIERS: usize = 60;
     const BATCHES: usize = 12;
     let mut events = Vec::new();

@@ -3,7 +3,7 @@
 use chrono::Duration;
 use ioc_shared::live::ServerMessage;
 use ioc_tests::events::*;
-use ioc_tests::{now, TestServer};
+use ioc_tests::TestServer;
 use serde_json::json;
 use sqlx::PgPool;
 use std::time::Duration as StdDuration;
@@ -13,7 +13,7 @@ const WAIT: StdDuration = StdDuration::from_secs(10);
 #[sqlx::test(migrations = "../server/migrations")]
 async fn a_subscriber_gets_a_snapshot_then_updates_with_growing_versions(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([dossier_received("1", "00004", "D1", t, t + Duration::hours(4))]))
         .await;
@@ -111,7 +111,7 @@ async fn two_servers_both_push_a_change_ingested_on_one(pool: PgPool) {
     on_first.snapshot_where(WAIT, |s| s.dossiers.received == 0).await;
     on_second.snapshot_where(WAIT, |s| s.dossiers.received == 0).await;
 
-    let t = now();
+    let t = first.now();
     first
         .ingest_ok(&json!([complaint_received(
             "1",
@@ -186,7 +186,7 @@ async fn a_subscriber_applying_deltas_ends_with_the_snapshot_a_new_subscriber_ge
     assert!(matches!(old.next_raw_message(WAIT).await, Some(ServerMessage::Snapshot { .. })));
     let wards = ["00001", "00004", "00037", "00091", "00163"];
     let mut random = rand::rngs::StdRng::seed_from_u64(766);
-    let t = now();
+    let t = server.now();
     let mut deltas = 0;
     for round in 0..12 {
         let mut batch = Vec::new();
@@ -281,7 +281,7 @@ async fn a_subscriber_applying_deltas_ends_with_the_snapshot_a_new_subscriber_ge
 #[sqlx::test(migrations = "../server/migrations")]
 async fn the_windows_of_one_unit_are_computed_together_and_agree(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let officer = ("cb-3", "Lê Văn C");
     server
         .ingest_ok(&json!([
@@ -382,7 +382,7 @@ async fn the_windows_of_one_unit_are_computed_together_and_agree(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn a_screen_follows_a_rebuild_into_the_new_generation(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([dossier_received(
             "1",
@@ -442,7 +442,7 @@ async fn a_skipped_delta_is_noticed_and_a_new_subscribe_brings_the_snapshot(pool
         panic!("no snapshot")
     };
     let mut copy = ScopeFigures::from_snapshot(version, &data).unwrap();
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([dossier_received("1", "00004", "D1", t, t + Duration::hours(4))]))
         .await;
@@ -483,7 +483,7 @@ async fn a_client_that_asks_for_snapshots_only_gets_only_snapshots(pool: PgPool)
     let server = TestServer::start(&pool).await;
     let mut client = server.live().await;
     client.send_text(r#"{"type":"subscribe","unit":"001","window":"today","deltas":false}"#).await;
-    let t = now();
+    let t = server.now();
     let mut seen = Vec::new();
     for i in 1..=3 {
         server

@@ -2,7 +2,7 @@
 //! the figures, the request list with each filter, JSON and XML, and GeoReport errors.
 
 use chrono::Duration;
-use ioc_tests::{now, TestServer};
+use ioc_tests::TestServer;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -285,7 +285,7 @@ async fn the_request_list_filters_by_id_service_dates_and_status(pool: PgPool) {
         ids.push(text_at(&texts, "service_requests/request/service_request_id")[0].to_owned());
     }
     // The unit resolves the second one (the app's own source, the request's id).
-    let resolved = json!([{"id": "done-1", "source": "app-hanoi", "type": "complaint.resolved", "at": ioc_shared::time::to_local_rfc3339(now()),
+    let resolved = json!([{"id": "done-1", "source": "app-hanoi", "type": "complaint.resolved", "at": ioc_shared::time::to_local_rfc3339(server.now()),
         "unit": "00001", "complaint": ids[1]}]);
     post_events(&server, &key, &resolved).await;
     server.settle().await;
@@ -306,15 +306,16 @@ async fn the_request_list_filters_by_id_service_dates_and_status(pool: PgPool) {
     );
     assert_eq!(list("?status=closed".into()).await, vec![ids[1].clone()]);
     assert_eq!(list("?status=open".into()).await, sorted(vec![ids[0].clone(), ids[2].clone()]));
-    let later = ioc_shared::time::to_local_rfc3339(now() + Duration::hours(1)).replace('+', "%2B");
+    let later =
+        ioc_shared::time::to_local_rfc3339(server.now() + Duration::hours(1)).replace('+', "%2B");
     let earlier =
-        ioc_shared::time::to_local_rfc3339(now() - Duration::hours(1)).replace('+', "%2B");
+        ioc_shared::time::to_local_rfc3339(server.now() - Duration::hours(1)).replace('+', "%2B");
     assert_eq!(list(format!("?start_date={later}")).await, Vec::<String>::new());
     assert_eq!(list(format!("?start_date={earlier}&end_date={later}")).await, sorted(ids.clone()));
     assert_eq!(list(format!("?end_date={earlier}")).await, Vec::<String>::new());
     // Dates with an unencoded `+07:00` (which a query string turns into a space) still read.
-    let raw_earlier = ioc_shared::time::to_local_rfc3339(now() - Duration::hours(1));
-    let raw_later = ioc_shared::time::to_local_rfc3339(now() + Duration::hours(1));
+    let raw_earlier = ioc_shared::time::to_local_rfc3339(server.now() - Duration::hours(1));
+    let raw_later = ioc_shared::time::to_local_rfc3339(server.now() + Duration::hours(1));
     assert_eq!(
         list(format!("?start_date={raw_earlier}&end_date={raw_later}")).await,
         sorted(ids.clone())

@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 use ioc_tests::events::*;
-use ioc_tests::{now, BlackHole, TestServer};
+use ioc_tests::{BlackHole, TestServer};
 use serde_json::json;
 use sqlx::PgPool;
 use std::time::Duration as StdDuration;
@@ -56,7 +56,7 @@ async fn metrics_are_prometheus_text_behind_a_token_and_counters_move(pool: PgPo
         sample(s, "ioc_events_ingested_total", &[("result", "rejected")])
     };
 
-    let t = now();
+    let t = server.now();
     let mut bad = dossier_received("bad", "99999", "DX", t, t + Duration::hours(1));
     bad["source"] = json!("mot-cua");
     server

@@ -2,14 +2,14 @@
 
 use chrono::Duration;
 use ioc_tests::events::*;
-use ioc_tests::{now, TestServer};
+use ioc_tests::TestServer;
 use serde_json::json;
 use sqlx::PgPool;
 
 #[sqlx::test(migrations = "../server/migrations")]
 async fn an_item_turns_overdue_when_its_due_time_passes_with_no_event(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let due = t + Duration::seconds(3);
     server
         .ingest_ok(&json!([
@@ -63,7 +63,7 @@ async fn late_officer_counts_equal_a_full_recomputation_as_items_turn_late_are_r
     ];
     // Whole seconds, so that "due before the summary's second" is never ambiguous but at the
     // second the crossing items fall due (see `summary_away_from`).
-    let t0 = chrono::DateTime::from_timestamp(now().timestamp(), 0).unwrap();
+    let t0 = chrono::DateTime::from_timestamp(server.now().timestamp(), 0).unwrap();
     let crossing = t0 + Duration::seconds(6);
     let dues = [t0 - Duration::hours(1), crossing, t0 + Duration::hours(2)];
     let kinds = ["dossier", "complaint", "task"];
@@ -107,15 +107,15 @@ async fn late_officer_counts_equal_a_full_recomputation_as_items_turn_late_are_r
     assert_late_officers_match(&server, &pool, crossing, &wards).await;
 
     // Nothing is sent: the items due at `crossing` turn late by time alone.
-    let wait =
-        (crossing - now()).to_std().unwrap_or_default() + std::time::Duration::from_millis(1500);
+    let wait = (crossing - server.now()).to_std().unwrap_or_default()
+        + std::time::Duration::from_millis(1500);
     tokio::time::sleep(wait).await;
     let counted = assert_late_officers_match(&server, &pool, crossing, &wards).await;
     assert!(counted > 0, "some officers are late");
 
     // Reassign, resolve and pause a random half of the items, late or not.
     let mut events = Vec::new();
-    let at = now();
+    let at = server.now();
     for (kind, ward, item) in &items {
         let officer = officers[random.random_range(0..officers.len())];
         match (random.random_range(0..6), *kind) {

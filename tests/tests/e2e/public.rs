@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 use ioc_tests::events::*;
-use ioc_tests::{now, TestServer};
+use ioc_tests::TestServer;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::time::Duration as StdDuration;
@@ -58,7 +58,7 @@ fn csv_records(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn only_public_units_are_disclosed_and_officers_only_when_turned_on(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([
             dossier_received(
@@ -182,7 +182,7 @@ async fn only_public_units_are_disclosed_and_officers_only_when_turned_on(pool: 
 #[sqlx::test(migrations = "../server/migrations")]
 async fn the_daily_history_parses_back_and_bad_ranges_are_refused(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     // Regression: run in the first half hour after local midnight, the events fell on yesterday.
     let midnight = ioc_shared::time::local_midnight(t);
     let ago = |minutes: i64| (t - Duration::minutes(minutes)).max(midnight);

@@ -7,7 +7,7 @@ use ioc_server::apply::reconcile::Reconciled;
 use ioc_server::catalog::Catalog;
 use ioc_shared::live::{FeedStatus, ServerMessage};
 use ioc_tests::events::*;
-use ioc_tests::{eventually, fresh_prefix, now, run_ioc, TestServer, TOKEN};
+use ioc_tests::{eventually, fresh_prefix, run_ioc, TestServer, TOKEN};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::time::Duration as StdDuration;
@@ -33,7 +33,7 @@ async fn current_keys(server: &TestServer) -> ioc_server::aggregate::Keys {
 async fn a_poisoned_outbox_row_is_quarantined_and_later_rows_are_applied(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     assert!(server.server.stop_task("applier"));
-    let t = now();
+    let t = server.now();
     for (i, dossier) in ["D1", "D2", "D3"].into_iter().enumerate() {
         server
             .ingest_ok(&json!([dossier_received(
@@ -107,7 +107,7 @@ async fn a_poisoned_outbox_row_is_quarantined_and_later_rows_are_applied(pool: P
 #[sqlx::test(migrations = "../server/migrations")]
 async fn a_stored_event_that_no_longer_decodes_is_quarantined_and_its_item_moves_on(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([
             dossier_received("e1", WARD, "D1", t - Duration::hours(1), t + Duration::hours(4)),
@@ -137,7 +137,7 @@ async fn when_redis_loses_its_keys_the_figures_come_back_equal_and_are_never_sho
     pool: PgPool,
 ) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let events: Vec<Value> = (0..30)
         .map(|i| {
             dossier_received(&format!("e{i}"), WARD, &format!("D{i}"), t, t + Duration::hours(4))
@@ -187,7 +187,7 @@ async fn when_redis_loses_its_keys_the_figures_come_back_equal_and_are_never_sho
 #[sqlx::test(migrations = "../server/migrations")]
 async fn rebuilds_beside_a_running_ingest_count_every_event_exactly_once(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let wards = ["00001", "00004", "00037", "00091", "00163"];
     let batch = |round: usize, size: usize| -> Value {
         Value::Array(
@@ -243,7 +243,7 @@ async fn rebuilds_beside_a_running_ingest_count_every_event_exactly_once(pool: P
 async fn a_stale_or_foreign_redis_is_detected_and_rebuilt(pool: PgPool) {
     let server = TestServer::start(&pool).await;
     assert!(server.server.stop_task("applier"));
-    let t = now();
+    let t = server.now();
     server.ingest_ok(&json!([dossier_received("e1", WARD, "D1", t, t + Duration::hours(4))])).await;
     server.settle().await;
     server.ingest_ok(&json!([dossier_received("e2", WARD, "D2", t, t + Duration::hours(4))])).await;
@@ -296,7 +296,7 @@ async fn a_stale_or_foreign_redis_is_detected_and_rebuilt(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn reconciliation_finds_one_wards_lost_keys_and_heals_them(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let events: Vec<Value> = (0..5)
         .map(|i| {
             dossier_received(&format!("e{i}"), WARD, &format!("D{i}"), t, t + Duration::hours(4))
@@ -355,7 +355,7 @@ async fn reconciliation_finds_one_wards_lost_keys_and_heals_them(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn a_changed_catalog_is_applied_at_start_up(pool: PgPool) {
     let prefix = fresh_prefix();
-    let t = now();
+    let t = ioc_tests::now();
     let hanoi = Catalog::load(None).unwrap();
     let server = TestServer::start_with(&pool, &prefix, hanoi, |_| {}).await;
     server
@@ -421,7 +421,7 @@ async fn one_source_cannot_touch_another_sources_items(pool: PgPool) {
     let (_, key_a) = state.accounts.create_key("mot-cua", None, Default::default()).await.unwrap();
     let (_, key_b) =
         state.accounts.create_key("he-thong-khac", None, Default::default()).await.unwrap();
-    let t = now();
+    let t = server.now();
     let send = |key: String, events: Value| {
         let http = server.http.clone();
         let url = format!("{}/api/v1/events", server.base);
@@ -490,7 +490,7 @@ async fn ingest_answers_503_within_the_timeout_when_postgres_stops_answering(poo
     settings.database_timeout = StdDuration::from_secs(2);
     let state = ioc_server::AppState::new(settings, Catalog::load(None).unwrap()).unwrap();
     let server = TestServer::start_state(state).await;
-    let t = now();
+    let t = server.now();
     server.ingest_ok(&json!([dossier_received("e1", WARD, "D1", t, t + Duration::hours(4))])).await;
     let mut live = server.live().await;
     live.subscribe(WARD, "today").await;
@@ -535,7 +535,7 @@ async fn ingest_answers_503_within_the_timeout_when_postgres_stops_answering(poo
 #[sqlx::test(migrations = "../server/migrations")]
 async fn the_applier_goes_on_after_redis_forgets_its_scripts(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     server.ingest_ok(&json!([dossier_received("e1", WARD, "D1", t, t + Duration::hours(4))])).await;
     server.settle().await;
     let mut redis = server.server.state.redis.clone();
@@ -654,7 +654,7 @@ async fn regression_a_merged_range_writes_nothing_once_another_replica_moved_the
             remove_due: None,
             add_due: None,
         };
-        ops.add_delta(&keys, &state.catalog, &delta, now().timestamp());
+        ops.add_delta(&keys, &state.catalog, &delta, server.now().timestamp());
         ops
     };
     let (first, second) = (one_open("M1"), one_open("M2"));

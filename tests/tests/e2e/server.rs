@@ -5,8 +5,8 @@ use chrono::Duration;
 use ioc_shared::access::Role;
 use ioc_tests::events::*;
 use ioc_tests::{
-    database_url, eventually, fresh_prefix, ioc_binary, login, now, web_dir, LiveClient,
-    TestServer, TOKEN,
+    database_url, eventually, fresh_prefix, ioc_binary, login, web_dir, LiveClient, TestServer,
+    TOKEN,
 };
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -56,7 +56,7 @@ async fn received_without_settling(server: &TestServer) -> u64 {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn regression_a_killed_ingest_writer_is_replaced_and_ingest_goes_on(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     for round in 1..=3_u64 {
         server.server.state.ingestor.kill_writer();
         let id = format!("w{round}");
@@ -86,7 +86,7 @@ async fn regression_a_killed_ingest_writer_is_replaced_and_ingest_goes_on(pool: 
 #[sqlx::test(migrations = "../server/migrations")]
 async fn a_killed_applier_is_restarted_and_figures_keep_moving(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     assert!(!server.server.kill_task("no-such-task"));
     for round in 1..=3_u64 {
         assert!(server.server.kill_task("applier"), "the applier is a supervised task");
@@ -226,7 +226,7 @@ async fn sigterm_closes_live_connections_with_1012_and_never_cuts_ingest(pool: P
     assert!(live.next_message(StdDuration::from_secs(10)).await.is_some(), "a first snapshot");
 
     // Batches in flight when the signal arrives: each one is acknowledged or refused.
-    let t = now();
+    let t = ioc_tests::now();
     let mut requests = Vec::new();
     for batch in 0..12 {
         // 500 events a batch: a debug build on a loaded 2-core CI machine took more than the
@@ -347,7 +347,7 @@ async fn kill_9_during_sustained_ingest_loses_nothing_and_counts_nothing_twice(p
     const BATCHES_PER_WORKER: usize = 30;
     const EVENTS_PER_BATCH: usize = 250;
     let wards = ["00004", "00037", "00001", "00007"];
-    let t = now();
+    let t = ioc_tests::now();
     let retries = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
     for worker in 0..WORKERS {

@@ -5,7 +5,7 @@ use chrono::Duration;
 use ioc_shared::access::Role;
 use ioc_shared::items::{Breakdown, ItemList, OfficerView};
 use ioc_tests::events::*;
-use ioc_tests::{client_with_cookie, ensure_user, login, now, paired_display, TestServer};
+use ioc_tests::{client_with_cookie, ensure_user, login, paired_display, TestServer};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -28,7 +28,7 @@ fn ids(list: &ItemList) -> Vec<&str> {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn each_list_state_holds_the_right_items_in_the_right_order(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let h = Duration::hours;
     server
         .ingest_ok(&json!([
@@ -132,7 +132,7 @@ async fn each_list_state_holds_the_right_items_in_the_right_order(pool: PgPool) 
 #[sqlx::test(migrations = "../server/migrations")]
 async fn paging_returns_each_item_once_while_items_change(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let events: Vec<Value> = (0..120)
         .map(|i| {
             dossier_received(
@@ -203,7 +203,7 @@ async fn paging_returns_each_item_once_while_items_change(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn every_new_endpoint_keeps_to_the_callers_scope(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([
             dossier_received("a1", WARD, "HS-A", t - Duration::hours(5), t - Duration::hours(1)),
@@ -308,7 +308,7 @@ async fn every_new_endpoint_keeps_to_the_callers_scope(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn a_display_never_receives_complaint_text(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([complaint_received(
             "k1",
@@ -355,7 +355,7 @@ async fn a_display_never_receives_complaint_text(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn breakdown_rows_sum_to_the_summary_and_rank_small_samples_last(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let mut events = Vec::new();
     let procedures =
         [("Đăng ký khai sinh", 6, 1), ("Cấp phép xây dựng", 6, 4), ("Chứng thực", 2, 2)];
@@ -425,7 +425,7 @@ async fn breakdown_rows_sum_to_the_summary_and_rank_small_samples_last(pool: PgP
 #[sqlx::test(migrations = "../server/migrations")]
 async fn free_text_keys_are_capped_with_one_other_row(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let events: Vec<Value> = (0..260)
         .map(|i| {
             let mut c = complaint_received(
@@ -466,7 +466,7 @@ async fn free_text_keys_are_capped_with_one_other_row(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn the_csv_download_is_excel_safe_and_round_trips(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let mut tricky = complaint_received(
         "k1",
         WARD,
@@ -534,7 +534,7 @@ async fn the_csv_download_is_excel_safe_and_round_trips(pool: PgPool) {
 #[sqlx::test(migrations = "../server/migrations")]
 async fn the_childrens_ranking_puts_small_samples_after_rated_units(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let mut events = Vec::new();
     // Ba Đình (001): 1 dossier, resolved late. Hoàn Kiếm (002): 6 dossiers, 4 on time.
     events.push(dossier_received("a", WARD, "A", t - Duration::hours(5), t - Duration::hours(4)));
@@ -573,7 +573,7 @@ async fn the_national_catalog_gets_a_virtual_root(pool: PgPool) {
         .code
         .clone();
     let server = TestServer::start_with(&pool, &ioc_tests::fresh_prefix(), catalog, |_| {}).await;
-    let t = now();
+    let t = server.now();
     server
         .ingest_ok(&json!([dossier_received(
             "v1",
@@ -620,7 +620,7 @@ async fn a_cursor_with_a_multibyte_character_is_a_400_not_a_dropped_connection(p
 #[sqlx::test(migrations = "../server/migrations")]
 async fn every_late_officer_is_listed_in_pages_and_in_a_csv(pool: PgPool) {
     let server = TestServer::start(&pool).await;
-    let t = now();
+    let t = server.now();
     let mut events = Vec::new();
     // Officer i holds i + 1 overdue dossiers (12 officers, 78 dossiers), in two wards of 001;
     // one more officer is late in Hoàn Kiếm only.
