@@ -14,6 +14,7 @@ use crate::state::{AppState, StartError};
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -161,6 +162,71 @@ impl Drop for RunningServer {
     }
 }
 
+/// A supervised task's body, made anew from the state at each (re)start.
+type TaskBody = fn(AppState) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Every supervised background task but the live writer shards, by name (the name is the one
+/// logged when it ends, and the one [`RunningServer`] stops or kills it by).
+const TASKS: &[(&str, TaskBody)] = &[
+    ("applier", |s| Box::pin(s.applier.clone().run())),
+    ("feed-status", |s| {
+        Box::pin(s.feed.clone().watch(
+            s.store.clone(),
+            s.redis.clone(),
+            s.keys.clone(),
+            s.clock.clone(),
+        ))
+    }),
+    ("source-watch", |s| {
+        Box::pin(s.sources.clone().watch(s.store.clone(), s.accounts.clone(), s.clock.clone()))
+    }),
+    ("reconciliation", |s| Box::pin(s.applier.clone().reconcile_periodically())),
+    ("change-feed", |s| {
+        Box::pin(listen_to_redis(
+            s.redis.clone(),
+            s.keys.clone(),
+            s.hub.clone(),
+            s.revocations.clone(),
+        ))
+    }),
+    ("credential-recheck", |s| {
+        Box::pin(s.live_credentials.clone().recheck_forever(
+            s.accounts.clone(),
+            s.settings.session_idle,
+            s.revocations.clone(),
+        ))
+    }),
+    ("public-board", |s| {
+        Box::pin(s.public.clone().run(crate::live::public::Sources {
+            redis: s.redis.clone(),
+            keys: s.keys.clone(),
+            store: s.store.clone(),
+            catalog: s.catalog.clone(),
+            accounts: s.accounts.clone(),
+            changes: s.hub.any_change(),
+            clock: s.clock.clone(),
+        }))
+    }),
+    ("session-pruning", |s| Box::pin(prune_sessions(s))),
+    ("item-views", |s| Box::pin(s.store.clone().backfill_views_forever())),
+    ("retention", |s| Box::pin(apply_retention_daily(s))),
+    ("alerts", |s| {
+        Box::pin(
+            crate::alerts::evaluate::Evaluator {
+                alerts: s.alerts.clone(),
+                hub: s.hub.clone(),
+                catalog: s.catalog.clone(),
+                sources: s.sources.clone(),
+                clock: s.clock.clone(),
+            }
+            .run(),
+        )
+    }),
+    ("explanations", |s| Box::pin(s.explanations.clone().run())),
+    ("report-schedules", |s| Box::pin(s.report_scheduler().run())),
+    ("deliveries", |s| Box::pin(s.deliverer.clone().run())),
+];
+
 /// Runs migrations, brings Redis up to date, and serves on `listener` with the supervised
 /// background tasks.
 pub async fn start(state: AppState, listener: TcpListener) -> Result<RunningServer, StartError> {
@@ -171,41 +237,18 @@ pub async fn start(state: AppState, listener: TcpListener) -> Result<RunningServ
         tracing::warn!(%error, "aggregates not brought up to date at start");
     }
     let addr = listener.local_addr()?;
+    if state.settings.alert_defaults {
+        match state.alerts.install_defaults().await {
+            Ok(0) => {}
+            Ok(installed) => tracing::info!(installed, "default alert rules installed"),
+            Err(error) => tracing::warn!(%error, "default alert rules not installed"),
+        }
+    }
     let mut tasks = HashMap::new();
-    tasks.insert(
-        "applier",
-        Supervised::start("applier", {
-            let applier = state.applier.clone();
-            move || applier.clone().run()
-        }),
-    );
-    tasks.insert(
-        "feed-status",
-        Supervised::start("feed-status", {
-            let state = state.clone();
-            move || {
-                state.feed.clone().watch(
-                    state.store.clone(),
-                    state.redis.clone(),
-                    state.keys.clone(),
-                    state.clock.clone(),
-                )
-            }
-        }),
-    );
-    tasks.insert(
-        "source-watch",
-        Supervised::start("source-watch", {
-            let state = state.clone();
-            move || {
-                state.sources.clone().watch(
-                    state.store.clone(),
-                    state.accounts.clone(),
-                    state.clock.clone(),
-                )
-            }
-        }),
-    );
+    for (name, body) in TASKS {
+        let state = state.clone();
+        tasks.insert(*name, Supervised::start(name, move || body(state.clone())));
+    }
     // The live writer shards, one task each: a shard that panics is started again with a new
     // queue (its connections close; their clients reconnect).
     for (index, name) in crate::live::writer::SHARD_NAMES.iter().take(Writers::count()).enumerate()
@@ -218,124 +261,6 @@ pub async fn start(state: AppState, listener: TcpListener) -> Result<RunningServ
             }),
         );
     }
-    tasks.insert(
-        "reconciliation",
-        Supervised::start("reconciliation", {
-            let applier = state.applier.clone();
-            move || applier.clone().reconcile_periodically()
-        }),
-    );
-    tasks.insert(
-        "change-feed",
-        Supervised::start("change-feed", {
-            let state = state.clone();
-            move || {
-                listen_to_redis(
-                    state.redis.clone(),
-                    state.keys.clone(),
-                    state.hub.clone(),
-                    state.revocations.clone(),
-                )
-            }
-        }),
-    );
-    tasks.insert(
-        "credential-recheck",
-        Supervised::start("credential-recheck", {
-            let state = state.clone();
-            move || {
-                let state = state.clone();
-                state.live_credentials.clone().recheck_forever(
-                    state.accounts.clone(),
-                    state.settings.session_idle,
-                    state.revocations.clone(),
-                )
-            }
-        }),
-    );
-    tasks.insert(
-        "public-board",
-        Supervised::start("public-board", {
-            let state = state.clone();
-            move || {
-                let state = state.clone();
-                state.public.clone().run(crate::live::public::Sources {
-                    redis: state.redis.clone(),
-                    keys: state.keys.clone(),
-                    store: state.store.clone(),
-                    catalog: state.catalog.clone(),
-                    accounts: state.accounts.clone(),
-                    changes: state.hub.any_change(),
-                    clock: state.clock.clone(),
-                })
-            }
-        }),
-    );
-    tasks.insert(
-        "session-pruning",
-        Supervised::start("session-pruning", {
-            let state = state.clone();
-            move || prune_sessions(state.clone())
-        }),
-    );
-    tasks.insert(
-        "item-views",
-        Supervised::start("item-views", {
-            let store = state.store.clone();
-            move || store.clone().backfill_views_forever()
-        }),
-    );
-    tasks.insert(
-        "retention",
-        Supervised::start("retention", {
-            let state = state.clone();
-            move || apply_retention_daily(state.clone())
-        }),
-    );
-    if state.settings.alert_defaults {
-        match state.alerts.install_defaults().await {
-            Ok(0) => {}
-            Ok(installed) => tracing::info!(installed, "default alert rules installed"),
-            Err(error) => tracing::warn!(%error, "default alert rules not installed"),
-        }
-    }
-    tasks.insert(
-        "alerts",
-        Supervised::start("alerts", {
-            let state = state.clone();
-            move || {
-                crate::alerts::evaluate::Evaluator {
-                    alerts: state.alerts.clone(),
-                    hub: state.hub.clone(),
-                    catalog: state.catalog.clone(),
-                    sources: state.sources.clone(),
-                    clock: state.clock.clone(),
-                }
-                .run()
-            }
-        }),
-    );
-    tasks.insert(
-        "explanations",
-        Supervised::start("explanations", {
-            let explanations = state.explanations.clone();
-            move || explanations.clone().run()
-        }),
-    );
-    tasks.insert(
-        "report-schedules",
-        Supervised::start("report-schedules", {
-            let state = state.clone();
-            move || state.report_scheduler().run()
-        }),
-    );
-    tasks.insert(
-        "deliveries",
-        Supervised::start("deliveries", {
-            let deliverer = state.deliverer.clone();
-            move || deliverer.clone().run()
-        }),
-    );
     let http = tokio::spawn({
         let router = crate::http::app(state.clone());
         let mut stopping = state.shutdown.subscribe();

@@ -16,7 +16,7 @@ use crate::aggregate::write::announce_unit;
 use crate::aggregate::Keys;
 use crate::catalog::Catalog;
 use crate::notify::{self, Audience, Notice, Notices, Webhooks};
-use crate::store::alerts::{AlertRow, ALERT_COLUMNS};
+use crate::store::alerts::{alert_columns, AlertRow};
 use ioc_shared::access::Role;
 use ioc_shared::alerts::{Alert, AlertState, AlertsPage};
 use ioc_shared::time::Clock;
@@ -39,6 +39,9 @@ pub enum AlertError {
     Conflict(String),
     #[error("storage: {0}")]
     Store(#[from] sqlx::Error),
+    /// A rule's recipients did not serialize (a bug, not bad input).
+    #[error("a rule's recipients cannot be encoded")]
+    Encode(#[from] serde_json::Error),
 }
 
 /// The alerts of every unit, in PostgreSQL; cheap to clone.
@@ -215,7 +218,7 @@ impl Alerts {
         webhooks: &Webhooks,
     ) -> Result<(), AlertError> {
         let row: AlertRow =
-            sqlx::query_as(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1"))
+            sqlx::query_as(concat!("SELECT ", alert_columns!(), " FROM alerts WHERE id = $1"))
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -259,7 +262,7 @@ impl Alerts {
                 serde_json::from_value(notify_json).unwrap_or_default();
             let audience = Audience { roles: vec![Role::Chief, Role::Leader], users: Vec::new() };
             let row: AlertRow =
-                sqlx::query_as(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1"))
+                sqlx::query_as(concat!("SELECT ", alert_columns!(), " FROM alerts WHERE id = $1"))
                     .bind(id)
                     .fetch_one(&mut *tx)
                     .await?;
@@ -358,7 +361,7 @@ impl Alerts {
 
     pub async fn get(&self, id: i64) -> Result<Option<Alert>, AlertError> {
         let row: Option<AlertRow> =
-            sqlx::query_as(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1"))
+            sqlx::query_as(concat!("SELECT ", alert_columns!(), " FROM alerts WHERE id = $1"))
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -369,8 +372,10 @@ impl Alerts {
     pub async fn list(&self, filter: &AlertFilter) -> Result<AlertsPage, AlertError> {
         let units: Option<Vec<String>> =
             filter.within.as_deref().map(|root| self.catalog.subtree(root));
-        let rows: Vec<AlertRow> = sqlx::query_as(&format!(
-            "SELECT {ALERT_COLUMNS} FROM alerts
+        let rows: Vec<AlertRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alerts
              WHERE ($1::text[] IS NULL OR unit = ANY($1))
                AND ($2::text IS NULL OR state = $2)
                AND ($3::bigint IS NULL OR id < $3)

@@ -100,7 +100,12 @@ struct RuleRow {
     updated_at: DateTime<Utc>,
 }
 
-const RULE_COLUMNS: &str = "id, name, unit, include_children, metric, time_window, op, threshold, for_seconds, severity, min_sample, notify, escalate_after_minutes, created_by, created_at, updated_at";
+/// (A macro, so that every query naming them is a constant: `concat!`.)
+macro_rules! rule_columns {
+    () => {
+        "id, name, unit, include_children, metric, time_window, op, threshold, for_seconds, severity, min_sample, notify, escalate_after_minutes, created_by, created_at, updated_at"
+    };
+}
 
 impl RuleRow {
     /// The rule; a stored value that no longer parses is an error, never a different rule.
@@ -255,7 +260,7 @@ impl Alerts {
 
     pub async fn rule(&self, id: i64) -> Result<Option<Rule>, AlertError> {
         let row: Option<RuleRow> =
-            sqlx::query_as(&format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = $1"))
+            sqlx::query_as(concat!("SELECT ", rule_columns!(), " FROM alert_rules WHERE id = $1"))
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -265,7 +270,7 @@ impl Alerts {
     /// Every rule, by id.
     pub async fn all_rules(&self) -> Result<Vec<Rule>, AlertError> {
         let rows: Vec<RuleRow> =
-            sqlx::query_as(&format!("SELECT {RULE_COLUMNS} FROM alert_rules ORDER BY id"))
+            sqlx::query_as(concat!("SELECT ", rule_columns!(), " FROM alert_rules ORDER BY id"))
                 .fetch_all(&self.pool)
                 .await?;
         rows.into_iter().map(RuleRow::into_rule).collect()
@@ -381,8 +386,7 @@ type IdQuery<'q> = sqlx::query::QueryScalar<'q, sqlx::Postgres, i64, sqlx::postg
 /// Binds a rule's twelve columns as `$1`…`$12`, in the order both the insert and the update
 /// name them.
 fn bind_spec<'q>(query: IdQuery<'q>, spec: &'q RuleSpec) -> Result<IdQuery<'q>, AlertError> {
-    let notify =
-        serde_json::to_value(&spec.notify).map_err(|e| AlertError::Invalid(e.to_string()))?;
+    let notify = serde_json::to_value(&spec.notify)?;
     Ok(query
         .bind(&spec.name)
         .bind(&spec.unit)

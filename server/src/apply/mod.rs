@@ -255,7 +255,7 @@ impl Applier {
             }
             Err(error) => {
                 tracing::error!(seq = row.seq, %error, "outbox row quarantined");
-                bounded(self.store.quarantine_outbox(row, &error.to_string())).await?;
+                bounded(self.store.quarantine_outbox(row, &crate::errors::chain(&error))).await?;
             }
         }
         Ok(())

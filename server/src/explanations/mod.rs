@@ -13,7 +13,7 @@ use crate::aggregate::write::announce_unit;
 use crate::aggregate::Keys;
 use crate::catalog::Catalog;
 use crate::notify::{self, Audience, Notice, Notices, Webhooks};
-use crate::store::explanations::{messages, ExplanationRow, EXPLANATION_COLUMNS};
+use crate::store::explanations::{explanation_columns, messages, ExplanationRow};
 use crate::store::Store;
 use chrono::{DateTime, Utc};
 use ioc_shared::access::Role;
@@ -216,8 +216,10 @@ impl Explanations {
         conn: &mut sqlx::PgConnection,
         id: i64,
     ) -> Result<Option<Explanation>, ExplanationError> {
-        let row: Option<ExplanationRow> = sqlx::query_as(&format!(
-            "SELECT {EXPLANATION_COLUMNS} FROM explanations e WHERE e.id = $1"
+        let row: Option<ExplanationRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            explanation_columns!(),
+            " FROM explanations e WHERE e.id = $1"
         ))
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -297,8 +299,10 @@ impl Explanations {
             Some(StateFilter::State(state)) => (Some(state.as_str()), None),
             Some(StateFilter::Overdue) => (Some("open"), Some(true)),
         };
-        let rows: Vec<ExplanationRow> = sqlx::query_as(&format!(
-            "SELECT {EXPLANATION_COLUMNS} FROM explanations e
+        let rows: Vec<ExplanationRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            explanation_columns!(),
+            " FROM explanations e
              WHERE ($1::text[] IS NULL OR e.unit = ANY($1))
                AND ($2::text[] IS NULL OR e.unit = ANY($2) OR e.asked_by = $3)
                AND ($4::text IS NULL OR e.state = $4)
@@ -332,8 +336,10 @@ impl Explanations {
         tx: &mut sqlx::PgConnection,
         id: i64,
     ) -> Result<ExplanationRow, ExplanationError> {
-        let row: Option<ExplanationRow> = sqlx::query_as(&format!(
-            "SELECT {EXPLANATION_COLUMNS} FROM explanations e WHERE e.id = $1 FOR UPDATE"
+        let row: Option<ExplanationRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            explanation_columns!(),
+            " FROM explanations e WHERE e.id = $1 FOR UPDATE"
         ))
         .bind(id)
         .fetch_optional(&mut *tx)

@@ -30,6 +30,7 @@ impl From<AlertError> for ApiError {
             AlertError::NotFound(m) => ApiError::NotFound(m),
             AlertError::Conflict(m) => ApiError::Conflict(m),
             AlertError::Store(e) => ApiError::from(e),
+            error @ AlertError::Encode(_) => ApiError::internal(error),
         }
     }
 }

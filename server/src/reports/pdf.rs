@@ -11,10 +11,25 @@ use printpdf::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum PdfError {
-    #[error("report font {path}: {error}")]
-    Font { path: String, error: String },
-    #[error("PDF: {0}")]
-    Pdf(String),
+    #[error("report font {path} cannot be read")]
+    Font {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("report font {path} cannot be embedded")]
+    Embed {
+        path: String,
+        #[source]
+        source: printpdf::Error,
+    },
+    #[error("the PDF's creation time {0} is out of range")]
+    Time(i64),
+    #[error("the PDF cannot be written")]
+    Pdf(#[from] printpdf::Error),
+    /// The blocking thread that made it stopped (a panic, or the runtime shutting down).
+    #[error("the PDF was not made")]
+    Stopped(#[from] tokio::task::JoinError),
 }
 
 const PAGE_WIDTH: f32 = 210.0;
@@ -115,21 +130,21 @@ pub async fn render_off_thread(
 ) -> Result<Vec<u8>, PdfError> {
     tokio::task::spawn_blocking(move || render(&report, &font_path, created))
         .await
-        .map_err(|e| PdfError::Pdf(format!("the PDF was not made: {e}")))?
+        .map_err(PdfError::Stopped)?
 }
 
 /// The report as PDF bytes, set in the font at `font_path`.
 pub fn render(report: &Report, font_path: &str, created: i64) -> Result<Vec<u8>, PdfError> {
     let font_bytes = std::fs::read(font_path)
-        .map_err(|e| PdfError::Font { path: font_path.to_owned(), error: e.to_string() })?;
+        .map_err(|source| PdfError::Font { path: font_path.to_owned(), source })?;
     let title = format!("Báo cáo {} — {}", report.unit.name, report.period);
     let (doc, page, layer) = PdfDocument::new(&title, Mm(PAGE_WIDTH), Mm(PAGE_HEIGHT), "Trang");
     let when = printpdf::OffsetDateTime::from_unix_timestamp(created)
-        .map_err(|e| PdfError::Pdf(e.to_string()))?;
+        .map_err(|_| PdfError::Time(created))?;
     let doc = doc.with_creation_date(when).with_mod_date(when).with_metadata_date(when);
     let font = doc
         .add_external_font_with_subsetting(std::io::Cursor::new(font_bytes), true)
-        .map_err(|e| PdfError::Font { path: font_path.to_owned(), error: e.to_string() })?;
+        .map_err(|source| PdfError::Embed { path: font_path.to_owned(), source })?;
     let layer = doc.get_page(page).get_layer(layer);
     let footer = format!("Mã kiểm tra (SHA-256): {}", report.digest);
     let mut w = Writer { doc, font, layer, y: PAGE_HEIGHT - MARGIN, footer };
@@ -276,5 +291,5 @@ pub fn render(report: &Report, font_path: &str, created: i64) -> Result<Vec<u8>,
         }
     }
     let Writer { doc, .. } = w;
-    doc.save_to_bytes().map_err(|e| PdfError::Pdf(e.to_string()))
+    Ok(doc.save_to_bytes()?)
 }

@@ -101,8 +101,12 @@ struct ScheduleRow {
     last_report: Option<i64>,
 }
 
-const COLUMNS: &str =
-    "id, unit, period, weekday, minute, to_roles, to_users, created_by, next_run_at, next_ending, last_report";
+/// (A macro, so that every query naming them is a constant: `concat!`.)
+macro_rules! schedule_columns {
+    () => {
+        "id, unit, period, weekday, minute, to_roles, to_users, created_by, next_run_at, next_ending, last_report"
+    };
+}
 
 impl ScheduleRow {
     fn timing(&self) -> Timing<'_> {
@@ -181,11 +185,9 @@ pub async fn add(
     if count >= MAX_PER_UNIT {
         return Err(ScheduleError::TooMany);
     }
-    let row: ScheduleRow = sqlx::query_as(&format!(
-        "INSERT INTO report_schedules
+    let row: ScheduleRow = sqlx::query_as(concat!("INSERT INTO report_schedules
            (unit, period, weekday, minute, to_roles, to_users, created_by, created_at, next_run_at, next_ending)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
-    ))
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ", schedule_columns!()))
     .bind(new.unit)
     .bind(new.timing.period)
     .bind(i16::try_from(new.timing.weekday + 1).unwrap_or(1))
@@ -208,8 +210,10 @@ pub async fn list(
     catalog: &Catalog,
     units: Option<&[String]>,
 ) -> Result<Vec<ReportSchedule>, StoreError> {
-    let rows: Vec<ScheduleRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM report_schedules WHERE ($1::text[] IS NULL OR unit = ANY($1)) ORDER BY id"
+    let rows: Vec<ScheduleRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        schedule_columns!(),
+        " FROM report_schedules WHERE ($1::text[] IS NULL OR unit = ANY($1)) ORDER BY id"
     ))
     .bind(units)
     .fetch_all(&store.pool)
@@ -282,8 +286,10 @@ impl Scheduler {
 
     async fn run_one(&self, id: i64, now: DateTime<Utc>) -> Result<bool, ReportError> {
         let mut tx = crate::store::begin(&self.store.pool).await.map_err(StoreError::from)?;
-        let row: Option<ScheduleRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM report_schedules WHERE id = $1 AND next_run_at <= $2
+        let row: Option<ScheduleRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            schedule_columns!(),
+            " FROM report_schedules WHERE id = $1 AND next_run_at <= $2
              FOR UPDATE SKIP LOCKED"
         ))
         .bind(id)

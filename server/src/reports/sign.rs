@@ -9,8 +9,20 @@ const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
-    #[error("report key file {path}: {error}")]
-    KeyFile { path: PathBuf, error: String },
+    #[error("report key file {path} cannot be {doing}")]
+    KeyFile {
+        path: PathBuf,
+        /// What was being done: "read", "created".
+        doing: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("report key file {path} does not hold the base64 of 32 bytes")]
+    NotAKey {
+        path: PathBuf,
+        #[source]
+        source: Option<base64::DecodeError>,
+    },
     #[error(transparent)]
     Invalid(#[from] Invalid),
 }
@@ -25,25 +37,24 @@ impl ReportKey {
     /// Reads the key (32 raw secret bytes, base64, one line) from `path`, creating the file
     /// (mode 0600) with a new key when it does not exist.
     pub fn load_or_create(path: &Path) -> Result<ReportKey, SignError> {
-        let failed = |error: String| SignError::KeyFile { path: path.to_owned(), error };
+        let failed = |doing, source| SignError::KeyFile { path: path.to_owned(), doing, source };
+        let not_a_key = |source| SignError::NotAKey { path: path.to_owned(), source };
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                let bytes = BASE64.decode(text.trim()).map_err(|e| failed(e.to_string()))?;
-                let secret: [u8; 32] = bytes
-                    .try_into()
-                    .map_err(|_| failed("expected the base64 of 32 bytes".to_owned()))?;
+                let bytes = BASE64.decode(text.trim()).map_err(|e| not_a_key(Some(e)))?;
+                let secret: [u8; 32] = bytes.try_into().map_err(|_| not_a_key(None))?;
                 Ok(ReportKey { signing: SigningKey::from_bytes(&secret) })
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 let secret: [u8; 32] = rand::random();
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| failed(e.to_string()))?;
+                    std::fs::create_dir_all(dir).map_err(|e| failed("created", e))?;
                 }
-                write_secret(path, &BASE64.encode(secret)).map_err(|e| failed(e.to_string()))?;
+                write_secret(path, &BASE64.encode(secret)).map_err(|e| failed("created", e))?;
                 tracing::warn!(path = %path.display(), "created a new report signing key");
                 Ok(ReportKey { signing: SigningKey::from_bytes(&secret) })
             }
-            Err(error) => Err(failed(error.to_string())),
+            Err(error) => Err(failed("read", error)),
         }
     }
 

@@ -31,7 +31,13 @@ pub struct AlertRow {
     escalated_at: Option<DateTime<Utc>>,
 }
 
-pub const ALERT_COLUMNS: &str = "id, rule_id, rule_name, unit, metric, time_window, op, threshold, severity, value, state, since, acknowledged_by, acknowledged_at, acknowledged_note, resolved_at, escalated_at";
+/// (A macro, so that every query naming them is a constant: `concat!`.)
+macro_rules! alert_columns {
+    () => {
+        "id, rule_id, rule_name, unit, metric, time_window, op, threshold, severity, value, state, since, acknowledged_by, acknowledged_at, acknowledged_note, resolved_at, escalated_at"
+    };
+}
+pub(crate) use alert_columns;
 
 impl AlertRow {
     /// The alert as the API shows it; a stored text that no longer parses (a hand-edited row)
@@ -83,8 +89,10 @@ pub async fn open_within(
     root: &str,
 ) -> Result<Vec<Alert>, sqlx::Error> {
     let units = catalog.subtree(root);
-    let rows: Vec<AlertRow> = sqlx::query_as(&format!(
-        "SELECT {ALERT_COLUMNS} FROM alerts WHERE unit = ANY($1) AND state <> 'resolved'"
+    let rows: Vec<AlertRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        alert_columns!(),
+        " FROM alerts WHERE unit = ANY($1) AND state <> 'resolved'"
     ))
     .bind(units)
     .fetch_all(pool)

@@ -29,8 +29,14 @@ pub struct ExplanationRow {
 
 /// The columns of [`ExplanationRow`] from `explanations e`: the latest question is the newest
 /// `question` or `reopen` message.
-pub const EXPLANATION_COLUMNS: &str = "e.id, e.unit, e.about, e.state, e.due_in, e.due, e.asked_by, e.asked_at, e.answered_at, e.closed_at,
-    COALESCE((SELECT m.text FROM explanation_messages m WHERE m.explanation_id = e.id AND m.kind IN ('question', 'reopen') ORDER BY m.id DESC LIMIT 1), '') AS question";
+/// (A macro, so that every query naming them is a constant: `concat!`.)
+macro_rules! explanation_columns {
+    () => {
+        "e.id, e.unit, e.about, e.state, e.due_in, e.due, e.asked_by, e.asked_at, e.answered_at, e.closed_at,
+    COALESCE((SELECT m.text FROM explanation_messages m WHERE m.explanation_id = e.id AND m.kind IN ('question', 'reopen') ORDER BY m.id DESC LIMIT 1), '') AS question"
+    };
+}
+pub(crate) use explanation_columns;
 
 impl ExplanationRow {
     pub fn id(&self) -> i64 {

@@ -263,7 +263,7 @@ impl Snapshot {
                         "item",
                         &reference,
                         Some(&row.contribution),
-                        &error.to_string(),
+                        &crate::errors::chain(&error),
                     )
                     .await?;
                     continue;
