@@ -284,6 +284,8 @@ for (const el of document.querySelectorAll('.screen button, .screen select, .scr
     if ((s.overflowX === 'auto' || s.overflowX === 'scroll') && s.scrollbarWidth !== 'none' && strip.scrollWidth > strip.clientWidth) { scrolls = true; break; }
   }
   // The width left of a scroll bar: a control under it is out of sight too.
+  if (el.scrollWidth > el.clientWidth + 1 && el.tagName !== 'SELECT' && el.tagName !== 'INPUT')
+    problems.push(`text past its control's edge: ${el.tagName} "${el.textContent.trim().slice(0, 30)}" (${el.scrollWidth} in ${el.clientWidth})`);
   if (!scrolls && (r.right > root.clientWidth + 1 || r.left < -1))
     problems.push(`control past the screen's edge: ${el.tagName} "${el.textContent.trim().slice(0, 30)}" at x = ${Math.round(r.left)}–${Math.round(r.right)} of ${root.clientWidth}`);
 }
