@@ -187,12 +187,7 @@ impl Deliverer {
     /// Forgets the files `claimed` carried once no email still to be sent, or that failed and
     /// may be sent again, names them (a scheduled report's PDF is about 50 KB a run).
     async fn prune_attachments(&self, claimed: &Claimed) {
-        let ids: Vec<i64> = claimed
-            .payload
-            .get("attachments")
-            .and_then(Value::as_array)
-            .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
-            .unwrap_or_default();
+        let ids = attachment_ids(&claimed.payload);
         if ids.is_empty() {
             return;
         }
@@ -270,16 +265,21 @@ impl Deliverer {
     }
 }
 
+/// The ids of `mail_attachments` an email's payload names (`attachments`), in order.
+fn attachment_ids(payload: &Value) -> Vec<i64> {
+    payload["attachments"]
+        .as_array()
+        .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default()
+}
+
 impl Deliverer {
     /// The files an email's payload names (`attachments`: ids of `mail_attachments`), in order.
     async fn attachments(
         &self,
         payload: &Value,
     ) -> Result<Vec<(String, String, Vec<u8>)>, SendError> {
-        let ids: Vec<i64> = payload["attachments"]
-            .as_array()
-            .map(|ids| ids.iter().filter_map(Value::as_i64).collect())
-            .unwrap_or_default();
+        let ids = attachment_ids(payload);
         let mut files = Vec::with_capacity(ids.len());
         for id in ids {
             let file: Option<(String, String, Vec<u8>)> = sqlx::query_as(

@@ -87,9 +87,9 @@ const CATCH_UP_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 /// every outbox row committed when it was called, at most [`CATCH_UP_WAIT`].
 async fn history_caught_up(store: &Store, fingerprint: &str) -> Result<(), ReportError> {
     let deadline = tokio::time::Instant::now() + CATCH_UP_WAIT;
-    let wanted = crate::store::history::position(&store.pool).await?.last_seq;
+    let mut now = crate::store::history::position(&store.pool).await?;
+    let wanted = now.last_seq;
     loop {
-        let now = crate::store::history::position(&store.pool).await?;
         if now.fingerprint == fingerprint && now.applied_seq >= wanted {
             return Ok(());
         }
@@ -97,6 +97,7 @@ async fn history_caught_up(store: &Store, fingerprint: &str) -> Result<(), Repor
             return Err(ReportError::CatchingUp { applied: now.applied_seq, wanted });
         }
         tokio::time::sleep(CATCH_UP_POLL).await;
+        now = crate::store::history::position(&store.pool).await?;
     }
 }
 
