@@ -27,7 +27,7 @@ pub enum Command {
     /// the `demo` feature, which scripts/demo.sh turns on).
     #[cfg(feature = "demo")]
     Demo(DemoArgs),
-    /// Manage people: add, list, disable, enable, reset-password.
+    /// Manage people: add, list, set, import, disable, enable, reset-password.
     User {
         #[command(flatten)]
         connection: ConnectionArgs,
@@ -124,14 +124,34 @@ pub enum UserCommand {
     Enable { name: String },
     /// Set a new password (read from standard input) and end the person's sessions.
     ResetPassword { name: String },
-    /// Set where a person is told: an email address (notification emails) and a phone number
-    /// (passed to webhooks for SMS or Zalo gateways). An empty value clears it.
+    /// Change a person: role and unit (their sessions and live connections end), full name,
+    /// where they are told (email for notification emails, phone passed to webhooks for SMS or
+    /// Zalo gateways), and whether they may sign in with a password while password sign-in is
+    /// off (`--break-glass true`). An empty value clears a text.
     Set {
         name: String,
+        /// admin, leader or chief (a chief needs --unit, or keeps the unit they have).
+        #[arg(long)]
+        role: Option<String>,
+        /// A chief's unit code.
+        #[arg(long)]
+        unit: Option<String>,
+        #[arg(long)]
+        full_name: Option<String>,
         #[arg(long)]
         email: Option<String>,
         #[arg(long)]
         phone: Option<String>,
+        #[arg(long, action = clap::ArgAction::Set)]
+        break_glass: Option<bool>,
+    },
+    /// Create or update people from a CSV file `username,full_name,role,unit,email,phone`
+    /// (UTF-8, with or without a BOM, comma or semicolon); never with a password.
+    Import {
+        file: PathBuf,
+        /// Report what would change and write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -322,6 +342,37 @@ pub struct ServeArgs {
     /// The TrueType font of PDF reports (it must hold Vietnamese letters).
     #[arg(long, env = "IOC_REPORT_FONT", default_value = crate::settings::DEFAULT_REPORT_FONT)]
     pub report_font: String,
+    /// The province's OpenID provider (its issuer URL); single sign-on is off unless set.
+    #[arg(long, env = "IOC_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// This server's client id at the provider.
+    #[arg(long, env = "IOC_OIDC_CLIENT_ID", default_value = "")]
+    pub oidc_client_id: String,
+    /// Its client secret (none for a public client).
+    #[arg(long, env = "IOC_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+    /// The callback registered at the provider: https://ioc.example.vn/auth/oidc/callback.
+    #[arg(long, env = "IOC_OIDC_REDIRECT_URL", default_value = "")]
+    pub oidc_redirect_url: String,
+    /// Scopes asked for, space-separated.
+    #[arg(long, env = "IOC_OIDC_SCOPES", default_value = crate::settings::DEFAULT_OIDC_SCOPES)]
+    pub oidc_scopes: String,
+    /// The claim naming the account (a dotted path reads a nested claim).
+    #[arg(long, env = "IOC_OIDC_USERNAME_CLAIM", default_value = crate::settings::DEFAULT_OIDC_USERNAME_CLAIM)]
+    pub oidc_username_claim: String,
+    /// The claim holding the role (a string or a list; `realm_access.roles` for Keycloak).
+    #[arg(long, env = "IOC_OIDC_ROLE_CLAIM", default_value = crate::settings::DEFAULT_OIDC_ROLE_CLAIM)]
+    pub oidc_role_claim: String,
+    /// The claim holding a chief's unit code.
+    #[arg(long, env = "IOC_OIDC_UNIT_CLAIM", default_value = crate::settings::DEFAULT_OIDC_UNIT_CLAIM)]
+    pub oidc_unit_claim: String,
+    /// Claim values to roles, first match in the order given wins:
+    /// `CB_LANHDAO=leader,CB_TRUONGPHONG=chief`.
+    #[arg(long, env = "IOC_OIDC_ROLE_MAP", default_value = "")]
+    pub oidc_role_map: String,
+    /// Password sign-in; `false` leaves it only to accounts marked break-glass.
+    #[arg(long, env = "IOC_PASSWORD_LOGIN", default_value_t = true, action = clap::ArgAction::Set)]
+    pub password_login: bool,
 }
 
 #[cfg(feature = "demo")]
@@ -365,6 +416,20 @@ impl ServeArgs {
             mail_from: self.mail_from.clone(),
             report_key_file: self.report_key_file.clone(),
             report_font: self.report_font.clone(),
+            oidc: self.oidc_issuer.clone().filter(|i| !i.trim().is_empty()).map(|issuer| {
+                crate::settings::OidcSettings {
+                    issuer,
+                    client_id: self.oidc_client_id.clone(),
+                    client_secret: self.oidc_client_secret.clone().filter(|s| !s.is_empty()),
+                    redirect_url: self.oidc_redirect_url.clone(),
+                    scopes: self.oidc_scopes.clone(),
+                    username_claim: self.oidc_username_claim.clone(),
+                    role_claim: self.oidc_role_claim.clone(),
+                    unit_claim: self.oidc_unit_claim.clone(),
+                    role_map: self.oidc_role_map.clone(),
+                }
+            }),
+            password_login: self.password_login,
         }
     }
 }

@@ -244,6 +244,10 @@ pub async fn start(state: AppState, listener: TcpListener) -> Result<RunningServ
             Err(error) => tracing::warn!(%error, "default alert rules not installed"),
         }
     }
+    if let Some(oidc) = state.oidc.clone() {
+        // Read at start so the first sign-in is quick; a provider down now is retried then.
+        tokio::spawn(async move { oidc.warm_up().await });
+    }
     let mut tasks = HashMap::new();
     for (name, body) in TASKS {
         let state = state.clone();

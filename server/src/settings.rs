@@ -54,7 +54,40 @@ pub struct Settings {
     pub report_key_file: std::path::PathBuf,
     /// The TrueType font reports are set in as PDF (`IOC_REPORT_FONT`): one with Vietnamese.
     pub report_font: String,
+    /// Single sign-on through the province's OpenID provider (`IOC_OIDC_*`); `None`: off.
+    pub oidc: Option<OidcSettings>,
+    /// Whether people may sign in with a password (`IOC_PASSWORD_LOGIN`); when off, only
+    /// accounts an admin marked `break_glass` may.
+    pub password_login: bool,
 }
+
+/// The OpenID provider and how its claims become an IOC account, as configured (checked when
+/// the state is built: [`crate::accounts::oidc::OidcConfig::from_settings`]).
+#[derive(Debug, Clone, Default)]
+pub struct OidcSettings {
+    /// `https://sso.hanoi.gov.vn/realms/hanoi`: its `/.well-known/openid-configuration` is read.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    /// The callback registered at the provider; its path is `/auth/oidc/callback`.
+    pub redirect_url: String,
+    /// Space-separated; `openid` is always asked.
+    pub scopes: String,
+    /// The claim naming the account (`preferred_username`); a dotted path reads a nested claim.
+    pub username_claim: String,
+    /// The claim holding the role or roles, a string or a list (`ioc_role`).
+    pub role_claim: String,
+    /// The claim holding a chief's unit code (`ioc_unit`).
+    pub unit_claim: String,
+    /// `CB_LANHDAO=leader,CB_TRUONGPHONG=chief`: claim values to roles, first match wins.
+    pub role_map: String,
+}
+
+/// The claims read when none are configured.
+pub const DEFAULT_OIDC_SCOPES: &str = "openid profile email";
+pub const DEFAULT_OIDC_USERNAME_CLAIM: &str = "preferred_username";
+pub const DEFAULT_OIDC_ROLE_CLAIM: &str = "ioc_role";
+pub const DEFAULT_OIDC_UNIT_CLAIM: &str = "ioc_unit";
 
 /// DejaVu Sans as Debian installs it (`fonts-dejavu-core`): every Vietnamese letter.
 pub const DEFAULT_REPORT_FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";

@@ -49,6 +49,8 @@ pub struct AppState {
     /// Creating, disabling, resetting and revoking, with their audit entries; the admin API
     /// and the CLI both call it.
     pub manage: Management,
+    /// The province's OpenID provider, when single sign-on is configured.
+    pub oidc: Option<crate::accounts::oidc::Oidc>,
     /// Revocation notices from Redis (`session:…`, `user:…`, `display:…`), for live connections.
     pub revocations: broadcast::Sender<String>,
     /// The credentials of this replica's live connections, rechecked together.
@@ -174,6 +176,17 @@ impl AppState {
             keys.clone(),
             notices,
         );
+        let oidc = match &settings.oidc {
+            Some(oidc) => {
+                let config = crate::accounts::oidc::OidcConfig::from_settings(oidc)
+                    .map_err(StartError::Setting)?;
+                Some(
+                    crate::accounts::oidc::Oidc::new(config, redis.clone(), keys.clone())
+                        .map_err(StartError::Setting)?,
+                )
+            }
+            None => None,
+        };
         let (revocations, _) = broadcast::channel(256);
         let (shutdown, _) = watch::channel(false);
         Ok(AppState {
@@ -193,6 +206,7 @@ impl AppState {
             deliverer,
             accounts,
             manage,
+            oidc,
             revocations,
             live_credentials: Default::default(),
             live_writers: Default::default(),

@@ -51,6 +51,10 @@ pub struct WallView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionState {
     pub me: Option<Me>,
+    /// Whether the login page offers "Đăng nhập bằng tài khoản công vụ" (the province's
+    /// OpenID provider, `GET /auth/oidc/login`).
+    #[serde(default)]
+    pub oidc: bool,
 }
 
 /// `GET /api/v1/me`: the caller.

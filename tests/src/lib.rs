@@ -62,6 +62,8 @@ pub fn settings(prefix: &str) -> Settings {
         mail_from: ioc_server::settings::DEFAULT_MAIL_FROM.to_owned(),
         report_key_file: std::env::temp_dir().join(format!("ioc-report-key-{prefix}")),
         report_font: ioc_server::settings::DEFAULT_REPORT_FONT.to_owned(),
+        oidc: None,
+        password_login: true,
     }
 }
 

@@ -2,10 +2,23 @@
 //! and revokes. The admin HTTP API and the `ioc` command line both call these functions, so the
 //! same action always leaves the same audit entry and closes the same live connections.
 
+use super::directory::Change;
+use super::import::{FileError, ImportReport};
 use super::revoke::Revoker;
-use super::{check_display_scope, AccountError, Accounts, Display, Expectation, IngestKey, User};
+use super::{
+    check_display_scope, AccountError, Accounts, Display, Expectation, IngestKey, Person, User,
+};
 use crate::catalog::Catalog;
 use ioc_shared::access::{Role, WallView};
+
+/// Why an import wrote nothing: the file as a whole, or the database.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error(transparent)]
+    Account(#[from] AccountError),
+}
 
 /// Who performs a management action, as the audit log records it.
 #[derive(Debug, Clone)]
@@ -102,27 +115,50 @@ impl Management {
         Ok(user)
     }
 
-    /// Sets where a person is told (email, phone); audited.
-    pub async fn set_contact(
+    /// Changes a person — role, unit, full name, email, phone, break-glass — under the rules
+    /// of [`super::directory`]; audited with before and after. A change of role or unit ends
+    /// their sessions and closes their live connections.
+    pub async fn change_person(
         &self,
         actor: &Actor,
         username: &str,
-        email: Option<&str>,
-        phone: Option<&str>,
-    ) -> Result<super::Contact, AccountError> {
-        let email = email.map(str::trim);
-        let phone = phone.map(str::trim);
-        if let Some(email) = email {
-            super::users::check_email(email)?;
+        change: &Change,
+    ) -> Result<Person, AccountError> {
+        if let Some(Some(unit)) = &change.unit {
+            if !unit.trim().is_empty() {
+                self.known_unit(unit)?;
+            }
         }
-        if let Some(phone) = phone {
-            super::users::check_phone(phone)?;
+        let changed = self.accounts.change_person(username, change).await?;
+        // Only where they are told: the entry notification settings always left.
+        let contact_only = change.role.is_none()
+            && change.unit.is_none()
+            && change.full_name.is_none()
+            && change.break_glass.is_none();
+        let action = if contact_only { "user_contact_set" } else { "user_changed" };
+        self.audit(actor, action, username, Some(&changed.describe())).await;
+        if changed.scope_changed() {
+            self.revoker.publish(&format!("user:{}", changed.id)).await;
         }
-        let contact = self.accounts.set_contact(username, email, phone).await?;
-        let changed: Vec<&str> =
-            [email.map(|_| "email"), phone.map(|_| "phone")].into_iter().flatten().collect();
-        self.audit(actor, "user_contact_set", &contact.username, Some(&changed.join(", "))).await;
-        Ok(contact)
+        Ok(changed.after)
+    }
+
+    /// Imports people from a CSV file (see [`super::import`]): each row creates or updates one
+    /// person; refused rows are reported with their line. `dry_run` writes nothing.
+    pub async fn import_people(
+        &self,
+        actor: &Actor,
+        file: &[u8],
+        dry_run: bool,
+    ) -> Result<ImportReport, ImportError> {
+        let (rows, refused) = super::import::read_file(file, |code| self.catalog.contains(code))?;
+        let (report, cut) = self
+            .accounts
+            .import_people(rows, refused, dry_run, &actor.label, actor.address.as_deref())
+            .await?;
+        let notices: Vec<String> = cut.iter().map(|id| format!("user:{id}")).collect();
+        self.revoker.publish_all(&notices).await;
+        Ok(report)
     }
 
     // ---- ingest keys ----

@@ -15,10 +15,13 @@
 
 pub mod access;
 mod audit;
+pub mod directory;
 pub mod disclosure;
 mod displays;
+pub mod import;
 mod keys;
 pub mod manage;
+pub mod oidc;
 pub mod revoke;
 mod secrets;
 mod sessions;
@@ -31,7 +34,7 @@ pub use keys::{Expectation, IngestKey, Watch, DEFAULT_EXPECTED_INTERVAL_SECONDS}
 pub use secrets::{
     hash_password, new_pairing_code, new_secret, secret_hash, secret_hash_hex, verify_password,
 };
-pub use users::{Contact, User, MIN_PASSWORD_CHARS};
+pub use users::{PasswordLogin, Person, User, MIN_PASSWORD_CHARS};
 // For the sibling modules (each does `use super::*`).
 use secrets::{dummy_hash, normalize_code};
 use users::{check_password, UserRow};

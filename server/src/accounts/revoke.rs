@@ -30,4 +30,24 @@ impl Revoker {
             }
         }
     }
+
+    /// Publishes many notices in one round trip (an import that moved thousands of people).
+    pub async fn publish_all(&self, keys: &[String]) -> bool {
+        if keys.is_empty() {
+            return true;
+        }
+        let mut pipeline = redis::pipe();
+        for key in keys {
+            pipeline.cmd("PUBLISH").arg(&self.channel).arg(key).ignore();
+        }
+        let mut redis = self.redis.clone();
+        let result: redis::RedisResult<()> = pipeline.query_async(&mut redis).await;
+        match result {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, notices = keys.len(), "revocations not published; live connections close at their next check (≤ 30 s)");
+                false
+            }
+        }
+    }
 }

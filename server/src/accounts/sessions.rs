@@ -12,14 +12,27 @@ impl Accounts {
         user: &User,
         address: Option<&str>,
     ) -> Result<String, AccountError> {
+        self.create_provider_session(user, address, None).await
+    }
+
+    /// Starts a session signed in through the OpenID provider, keeping its ID token for the
+    /// provider's logout.
+    pub async fn create_provider_session(
+        &self,
+        user: &User,
+        address: Option<&str>,
+        id_token: Option<&str>,
+    ) -> Result<String, AccountError> {
         let token = new_secret();
         let now = self.clock.now();
         sqlx::query!(
-            "INSERT INTO sessions (token_hash, user_id, address, created_at, last_seen) VALUES ($1, $2, $3, $4, $4)",
+            "INSERT INTO sessions (token_hash, user_id, address, created_at, last_seen, provider_id_token)
+             VALUES ($1, $2, $3, $4, $4, $5)",
             secret_hash(&token),
             user.id,
             address,
             now,
+            id_token,
         )
         .execute(&self.pool)
         .await?;
@@ -113,11 +126,15 @@ impl Accounts {
         Ok(rows.into_iter().collect())
     }
 
-    pub async fn delete_session(&self, token: &str) -> Result<(), AccountError> {
-        sqlx::query!("DELETE FROM sessions WHERE token_hash = $1", secret_hash(token))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// Ends a session; the provider's ID token it was signed in with, if any.
+    pub async fn delete_session(&self, token: &str) -> Result<Option<String>, AccountError> {
+        let id_token = sqlx::query_scalar!(
+            "DELETE FROM sessions WHERE token_hash = $1 RETURNING provider_id_token",
+            secret_hash(token)
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(id_token.flatten())
     }
 
     /// Forgets sessions idle for longer than `idle`.

@@ -28,7 +28,15 @@ pub(super) fn check_password(password: &str) -> Result<(), AccountError> {
     Ok(())
 }
 
-fn check_username(username: &str) -> Result<(), AccountError> {
+/// Path segments of the admin API under `/api/v1/admin/users/`, which no username may take.
+const RESERVED_USERNAMES: [&str; 1] = ["import"];
+
+pub(super) fn check_username(username: &str) -> Result<(), AccountError> {
+    if RESERVED_USERNAMES.contains(&username) {
+        return Err(AccountError::Invalid(format!(
+            "`{username}` is reserved; choose another username"
+        )));
+    }
     let ok = (1..=64).contains(&username.len())
         && username
             .chars()
@@ -107,16 +115,6 @@ impl Accounts {
         }
     }
 
-    pub async fn list_users(&self) -> Result<Vec<User>, AccountError> {
-        let rows = sqlx::query_as!(
-            UserRow,
-            "SELECT id, username, role, unit, disabled FROM users ORDER BY username"
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(User::try_from).collect()
-    }
-
     pub async fn user(&self, username: &str) -> Result<User, AccountError> {
         let row = sqlx::query_as!(
             UserRow,
@@ -137,17 +135,14 @@ impl Accounts {
     pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<User, AccountError> {
         let user = self.user(username).await?;
         let mut tx = crate::store::begin(&self.pool).await?;
-        if disabled && user.role == Role::Admin && !user.disabled {
-            let active_admins = sqlx::query_scalar!(
-                "SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE",
-            )
-            .fetch_all(&mut *tx)
-            .await?;
-            if active_admins.len() <= 1 {
-                return Err(AccountError::Refused(format!(
-                    "`{username}` is the last active admin and cannot be disabled"
-                )));
-            }
+        if disabled
+            && user.role == Role::Admin
+            && !user.disabled
+            && super::directory::lock_active_admins(&mut tx).await? <= 1
+        {
+            return Err(AccountError::Refused(format!(
+                "`{username}` is the last active admin and cannot be disabled"
+            )));
         }
         sqlx::query!("UPDATE users SET disabled = $2 WHERE id = $1", user.id, disabled)
             .execute(&mut *tx)
@@ -178,22 +173,29 @@ impl Accounts {
         Ok(user)
     }
 
-    /// The enabled person with this username and password.
+    /// The enabled person with this username and password. With `password_login` off only an
+    /// account marked `break_glass` gets in; a person with no password (imported, or signing
+    /// in through the provider) never does.
     pub async fn check_login(
         &self,
         username: &str,
         password: &str,
-    ) -> Result<Option<User>, AccountError> {
+        password_login: bool,
+    ) -> Result<PasswordLogin, AccountError> {
         let row = sqlx::query!(
-            "SELECT id, username, role, unit, disabled, password_hash FROM users WHERE username = $1",
+            "SELECT id, username, role, unit, disabled, password_hash, break_glass FROM users WHERE username = $1",
             username
         )
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else {
+        let Some((row, hash)) =
+            row.and_then(|row| row.password_hash.clone().map(|hash| (row, hash)))
+        else {
+            // The same work as a real check: timing tells nobody which names exist.
             verify_password(password, dummy_hash().await).await;
-            return Ok(None);
+            return Ok(PasswordLogin::Wrong);
         };
+        let break_glass = row.break_glass;
         let user = User::try_from(UserRow {
             id: row.id,
             username: row.username,
@@ -201,43 +203,50 @@ impl Accounts {
             unit: row.unit,
             disabled: row.disabled,
         })?;
-        let valid = verify_password(password, &row.password_hash).await;
-        Ok((valid && !user.disabled).then_some(user))
-    }
-
-    /// Sets a person's email address and phone number: a given value replaces the stored one,
-    /// an empty one clears it, an absent one leaves it.
-    pub async fn set_contact(
-        &self,
-        username: &str,
-        email: Option<&str>,
-        phone: Option<&str>,
-    ) -> Result<Contact, AccountError> {
-        let row: Option<Contact> = sqlx::query_as(
-            "UPDATE users SET
-               email = CASE WHEN $2::text IS NULL THEN email ELSE NULLIF($2, '') END,
-               phone = CASE WHEN $3::text IS NULL THEN phone ELSE NULLIF($3, '') END
-             WHERE username = $1
-             RETURNING username, role, unit, disabled, email, phone",
-        )
-        .bind(username)
-        .bind(email)
-        .bind(phone)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.ok_or_else(|| AccountError::NotFound(format!("no user `{username}`")))
+        if !verify_password(password, &hash).await || user.disabled {
+            return Ok(PasswordLogin::Wrong);
+        }
+        if !password_login && !break_glass {
+            return Ok(PasswordLogin::Off(user));
+        }
+        Ok(PasswordLogin::Valid(user))
     }
 }
 
-/// A person and where they are told.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct Contact {
+/// What a password login comes to.
+#[derive(Debug)]
+pub enum PasswordLogin {
+    Valid(User),
+    /// Unknown name, wrong password, no password or a disabled account (told apart to nobody).
+    Wrong,
+    /// The right password, but password sign-in is off and the account is not `break_glass`.
+    Off(User),
+}
+
+/// The columns of [`Person`], in one place for every query that reads one.
+macro_rules! person_columns {
+    () => {
+        "username, full_name, role, unit, disabled, email, phone, origin, break_glass"
+    };
+}
+pub(crate) use person_columns;
+
+/// A person as admins see and change them: who, where, how they are told, how they came.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Person {
     pub username: String,
+    pub full_name: Option<String>,
     pub role: String,
+    /// A chief's unit; `None` for admins and leaders.
     pub unit: Option<String>,
     pub disabled: bool,
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// `password` (added with a password), `import` (a CSV import) or `oidc` (created at a
+    /// first sign-in through the province's provider).
+    pub origin: String,
+    /// May sign in with a password while password sign-in is off.
+    pub break_glass: bool,
 }
 
 /// Longest email address (RFC 5321) and phone number accepted.

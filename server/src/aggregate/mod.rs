@@ -145,6 +145,11 @@ impl Keys {
         format!("{}changed", self.prefix)
     }
 
+    /// A sign-in through the OpenID provider that has not come back yet (its `state`).
+    pub fn oidc_login(&self, state: &str) -> String {
+        format!("{}oidc:login:{state}", self.prefix)
+    }
+
     /// Pub/sub channel of revoked sessions, people and displays.
     pub fn revoked_channel(&self) -> String {
         format!("{}revoked", self.prefix)

@@ -2,7 +2,8 @@
 //! deployment from the command line, so a fresh install can be bootstrapped (the first admin)
 //! without the web interface.
 
-use crate::accounts::manage::{Actor, Management};
+use crate::accounts::directory::{Change, PeopleFilter};
+use crate::accounts::manage::{Actor, ImportError, Management};
 use crate::accounts::revoke::Revoker;
 use crate::accounts::{AccountError, Accounts, Expectation, Watch};
 use crate::aggregate::Keys;
@@ -170,14 +171,25 @@ pub async fn user(context: &Context, command: UserCommand) -> Result<(), CliErro
         }
         UserCommand::List => {
             println!("{:<24} {:<8} {:<8} status", "username", "role", "unit");
-            for user in context.accounts.list_users().await? {
-                let status = if user.disabled { "disabled" } else { "active" };
-                println!(
-                    "{:<24} {:<8} {:<8} {status}",
-                    user.username,
-                    user.role.as_str(),
-                    user.unit.unwrap_or_default()
-                );
+            let mut after: Option<String> = None;
+            loop {
+                let page = context
+                    .accounts
+                    .list_people(&PeopleFilter::default(), after.as_deref(), 1000)
+                    .await?;
+                for person in &page {
+                    let status = if person.disabled { "disabled" } else { "active" };
+                    println!(
+                        "{:<24} {:<8} {:<8} {status}",
+                        person.username,
+                        person.role,
+                        person.unit.as_deref().unwrap_or_default()
+                    );
+                }
+                match page.last() {
+                    Some(last) if page.len() == 1000 => after = Some(last.username.clone()),
+                    _ => break,
+                }
             }
         }
         UserCommand::Disable { name } => {
@@ -193,16 +205,53 @@ pub async fn user(context: &Context, command: UserCommand) -> Result<(), CliErro
             let user = context.manage.reset_password(&context.actor, &name, &password).await?;
             println!("password of {} reset; their sessions are ended", user.username);
         }
-        UserCommand::Set { name, email, phone } => {
-            let contact = context
-                .manage
-                .set_contact(&context.actor, &name, email.as_deref(), phone.as_deref())
-                .await?;
+        UserCommand::Set { name, role, unit, full_name, email, phone, break_glass } => {
+            let role = match role {
+                Some(text) => Some(Role::parse(&text).ok_or_else(|| {
+                    CliError::Input(format!(
+                        "unknown role `{text}`; expected admin, leader or chief"
+                    ))
+                })?),
+                None => None,
+            };
+            let change = Change {
+                role,
+                unit: unit.map(|u| Some(u).filter(|u| !u.is_empty())),
+                full_name,
+                email,
+                phone,
+                break_glass,
+            };
+            let person = context.manage.change_person(&context.actor, &name, &change).await?;
             println!(
-                "{}: email {}, phone {}",
-                contact.username,
-                contact.email.as_deref().unwrap_or("—"),
-                contact.phone.as_deref().unwrap_or("—")
+                "{}: {}{}, email {}, phone {}",
+                person.username,
+                person.role,
+                person.unit.as_deref().map(|u| format!(" of {u}")).unwrap_or_default(),
+                person.email.as_deref().unwrap_or("—"),
+                person.phone.as_deref().unwrap_or("—")
+            );
+        }
+        UserCommand::Import { file, dry_run } => {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| CliError::Input(format!("{}: {e}", file.display())))?;
+            let report =
+                context.manage.import_people(&context.actor, &bytes, dry_run).await.map_err(
+                    |e| match e {
+                        ImportError::File(e) => CliError::Input(format!("{}: {e}", file.display())),
+                        ImportError::Account(e) => CliError::Accounts(e),
+                    },
+                )?;
+            for refusal in &report.refused {
+                println!("line {}: {} refused: {}", refusal.line, refusal.username, refusal.reason);
+            }
+            println!(
+                "{}created {}, updated {}, unchanged {}, refused {}",
+                if dry_run { "dry run, nothing written: " } else { "" },
+                report.created.len(),
+                report.updated.len(),
+                report.unchanged.len(),
+                report.refused.len()
             );
         }
     }

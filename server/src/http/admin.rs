@@ -4,8 +4,11 @@
 
 use super::error::{bounded, ApiError};
 use super::extract::{json_body as body, AdminCaller};
+use crate::accounts::directory::{Change, PeopleFilter};
+use crate::accounts::import::ImportReport;
 use crate::accounts::{
-    AuditRecord, Display, Expectation, IngestKey, User, Watch, DEFAULT_EXPECTED_INTERVAL_SECONDS,
+    AuditRecord, Display, Expectation, IngestKey, Person, User, Watch,
+    DEFAULT_EXPECTED_INTERVAL_SECONDS,
 };
 use crate::ingest::sources::SourceReport;
 use crate::notify::webhooks::{self, Delivery, NewWebhook, Webhook};
@@ -21,7 +24,11 @@ use serde::{Deserialize, Serialize};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/admin/users", get(list_users).post(add_user))
-        .route("/api/v1/admin/users/{username}", axum::routing::put(set_contact))
+        .route("/api/v1/admin/users/{username}", axum::routing::put(change_person))
+        .route(
+            "/api/v1/admin/users/import",
+            post(import_people).layer(axum::extract::DefaultBodyLimit::max(IMPORT_MAX_BYTES)),
+        )
         .route("/api/v1/admin/users/{username}/disable", post(disable_user))
         .route("/api/v1/admin/users/{username}/enable", post(enable_user))
         .route("/api/v1/admin/users/{username}/reset-password", post(reset_password))
@@ -41,11 +48,61 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/admin/deliveries", get(deliveries))
 }
 
+/// Most people in one page of `GET /api/v1/admin/users`, and the page when none is asked.
+const PEOPLE_PAGE_MAX: i64 = 1000;
+const PEOPLE_PAGE_DEFAULT: i64 = 100;
+
+#[derive(Serialize)]
+struct PeoplePage {
+    users: Vec<Person>,
+    /// The `cursor` of the next page; `null` on the last.
+    next: Option<String>,
+}
+
+/// `GET /api/v1/admin/users?unit=&role=&q=&limit=&cursor=`: people in username order, a page
+/// at a time; `unit` takes a unit and everything below it, `q` a piece of the username or
+/// the full name.
 async fn list_users(
     State(state): State<AppState>,
     _admin: AdminCaller,
-) -> Result<Json<Vec<User>>, ApiError> {
-    Ok(Json(state.accounts.list_users().await?))
+    Query(params): Query<std::collections::HashMap<String, String>>,
+) -> Result<Json<PeoplePage>, ApiError> {
+    let given = |name: &str| params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let limit = match given("limit") {
+        None => PEOPLE_PAGE_DEFAULT,
+        Some(text) => {
+            text.parse::<i64>().ok().filter(|n| (1..=PEOPLE_PAGE_MAX).contains(n)).ok_or_else(
+                || {
+                    ApiError::BadRequest(format!(
+                        "`limit` must be a whole number from 1 to {PEOPLE_PAGE_MAX}, not `{text}`"
+                    ))
+                },
+            )?
+        }
+    };
+    let role = match given("role") {
+        None => None,
+        Some(text) => Some(Role::parse(text).ok_or_else(|| {
+            ApiError::BadRequest(format!("`role` must be admin, leader or chief, not `{text}`"))
+        })?),
+    };
+    let units = match given("unit") {
+        None => None,
+        Some(code) if state.catalog.contains(code) => Some(state.catalog.subtree(code)),
+        Some(code) => return Err(ApiError::NotFound(format!("unknown unit `{code}`"))),
+    };
+    if given("q").is_some_and(|q| q.contains('\0')) {
+        return Err(ApiError::BadRequest("`q` contains a NUL character".into()));
+    }
+    let filter = PeopleFilter { units, role, text: given("q").map(str::to_owned) };
+    let cursor = given("cursor");
+    if cursor.is_some_and(|c| c.contains('\0')) {
+        return Err(ApiError::BadRequest("`cursor` is not one this server gave".into()));
+    }
+    let users = state.accounts.list_people(&filter, cursor, limit).await?;
+    let next =
+        (users.len() as i64 == limit).then(|| users.last().map(|p| p.username.clone())).flatten();
+    Ok(Json(PeoplePage { users, next }))
 }
 
 #[derive(Deserialize)]
@@ -73,26 +130,89 @@ async fn add_user(
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewContact {
-    email: Option<String>,
-    phone: Option<String>,
+/// A field given (even as `null`) is `Some`; one left out is `None`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
-/// `PUT /api/v1/admin/users/{username}` `{"email", "phone"}`: where a person is told; a field
-/// left out stays, an empty one is cleared.
-async fn set_contact(
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PersonChange {
+    role: Option<Role>,
+    #[serde(default, deserialize_with = "present")]
+    unit: Option<Option<String>>,
+    full_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    break_glass: Option<bool>,
+}
+
+/// `PUT /api/v1/admin/users/{username}` `{"role", "unit", "full_name", "email", "phone",
+/// "break_glass"}`: a field left out stays, an empty text is cleared. A change of role or unit
+/// ends the person's sessions and live connections; the last active admin stays an admin.
+async fn change_person(
     State(state): State<AppState>,
     admin: AdminCaller,
     Path(username): Path<String>,
     bytes: axum::body::Bytes,
-) -> Result<Json<crate::accounts::Contact>, ApiError> {
-    let new: NewContact = body(&bytes, "{\"email\"?, \"phone\"?}")?;
-    let actor = admin.actor();
-    let done =
-        state.manage.set_contact(&actor, &username, new.email.as_deref(), new.phone.as_deref());
-    Ok(Json(done.await?))
+) -> Result<Json<Person>, ApiError> {
+    let new: PersonChange = body(
+        &bytes,
+        "{\"role\"?: \"admin\"|\"leader\"|\"chief\", \"unit\"?, \"full_name\"?, \"email\"?, \"phone\"?, \"break_glass\"?}",
+    )?;
+    let change = Change {
+        role: new.role,
+        unit: new.unit,
+        full_name: new.full_name,
+        email: new.email,
+        phone: new.phone,
+        break_glass: new.break_glass,
+    };
+    Ok(Json(state.manage.change_person(&admin.actor(), &username, &change).await?))
+}
+
+/// Largest import file (about 200,000 people).
+const IMPORT_MAX_BYTES: usize = 32 * 1024 * 1024;
+
+/// `POST /api/v1/admin/users/import?dry_run=true` with a `text/csv` body
+/// `username,full_name,role,unit,email,phone`: creates or updates each row's person; the
+/// answer lists created, updated, unchanged and every refused row with its line and reason.
+async fn import_people(
+    State(state): State<AppState>,
+    admin: AdminCaller,
+    Query(params): Query<std::collections::HashMap<String, String>>,
+    request: axum::extract::Request,
+) -> Result<Json<ImportReport>, ApiError> {
+    let content_type = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    if let Some(kind) = content_type
+        .filter(|k| !["text/csv", "application/csv", "text/plain"].contains(&k.as_str()))
+    {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "an import is a CSV file (Content-Type: text/csv), not `{kind}`"
+        )));
+    }
+    let dry_run = match params.get("dry_run").map(String::as_str) {
+        None | Some("false" | "0" | "") => false,
+        Some("true" | "1") => true,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "`dry_run` must be true or false, not `{other}`"
+            )))
+        }
+    };
+    let bytes =
+        axum::body::to_bytes(request.into_body(), IMPORT_MAX_BYTES).await.map_err(|_| {
+            ApiError::PayloadTooLarge(format!(
+                "an import file has at most {} MiB",
+                IMPORT_MAX_BYTES >> 20
+            ))
+        })?;
+    let report = state.manage.import_people(&admin.actor(), &bytes, dry_run).await?;
+    Ok(Json(report))
 }
 
 async fn list_webhooks(

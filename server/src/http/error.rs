@@ -24,6 +24,8 @@ pub enum ApiError {
     TooManyRequests { message: String, retry_after_seconds: u64 },
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// The figures lag what was acknowledged (a report must not freeze them yet): retry soon.
     #[error("{0}")]
     CatchingUp(String),
@@ -115,6 +117,16 @@ impl From<crate::accounts::AccountError> for ApiError {
     }
 }
 
+impl From<crate::accounts::manage::ImportError> for ApiError {
+    fn from(error: crate::accounts::manage::ImportError) -> ApiError {
+        use crate::accounts::manage::ImportError;
+        match error {
+            ImportError::File(e) => ApiError::BadRequest(e.to_string()),
+            ImportError::Account(e) => ApiError::from(e),
+        }
+    }
+}
+
 impl From<crate::accounts::access::UnitRefusal> for ApiError {
     fn from(refusal: crate::accounts::access::UnitRefusal) -> ApiError {
         use crate::accounts::access::UnitRefusal;
@@ -177,6 +189,7 @@ impl IntoResponse for ApiError {
                 return response;
             }
             ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
+            ApiError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m.clone()),
             ApiError::CatchingUp(m) => {
                 tracing::warn!(reason = %m, "answered 503: the figures are catching up");
                 let mut response =

@@ -17,6 +17,7 @@ pub mod health;
 pub mod items;
 pub mod live;
 pub mod officers;
+pub mod oidc;
 pub mod open311;
 pub mod ops;
 pub mod public;
@@ -45,6 +46,7 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(health::routes())
         .merge(session::routes())
+        .merge(oidc::routes())
         .merge(admin::routes())
         .merge(alerts::routes())
         .merge(annotations::routes())

@@ -7,8 +7,8 @@
 use super::error::ApiError;
 use super::extract::{authenticate, client_address, DISPLAY_COOKIE, SESSION_COOKIE};
 use crate::accounts::access::{Caller, Credential, Principal};
-use crate::accounts::secret_hash_hex;
 use crate::accounts::throttle::{Throttle, Verdict};
+use crate::accounts::{secret_hash_hex, PasswordLogin};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::request::Parts;
@@ -31,7 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/displays/pair", post(pair))
 }
 
-fn secure(state: &AppState, headers: &HeaderMap) -> bool {
+pub(super) fn secure(state: &AppState, headers: &HeaderMap) -> bool {
     state.settings.secure_cookies
         || headers
             .get("x-forwarded-proto")
@@ -39,13 +39,13 @@ fn secure(state: &AppState, headers: &HeaderMap) -> bool {
             .is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
-fn set_cookie(response: &mut Response, cookie: Cookie<'_>) {
+pub(super) fn set_cookie(response: &mut Response, cookie: Cookie<'_>) {
     if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
 }
 
-fn build_cookie(
+pub(super) fn build_cookie(
     name: &'static str,
     value: String,
     secure: bool,
@@ -133,13 +133,37 @@ async fn login(
             .await;
         return Err(refused);
     }
-    let Some(user) = state.accounts.check_login(&username, &request.password).await? else {
-        crate::metrics::METRICS.access_failures.with_label_values(&["login", "failed"]).inc();
-        state
-            .accounts
-            .audit(&format!("user:{username}"), "login_failed", None, None, address.as_deref())
-            .await;
-        return Err(ApiError::Unauthorized("wrong username or password".into()));
+    let checked = state
+        .accounts
+        .check_login(&username, &request.password, state.settings.password_login)
+        .await?;
+    let user = match checked {
+        PasswordLogin::Valid(user) => user,
+        PasswordLogin::Wrong => {
+            crate::metrics::METRICS.access_failures.with_label_values(&["login", "failed"]).inc();
+            state
+                .accounts
+                .audit(&format!("user:{username}"), "login_failed", None, None, address.as_deref())
+                .await;
+            return Err(ApiError::Unauthorized("wrong username or password".into()));
+        }
+        PasswordLogin::Off(user) => {
+            // The password was right: no reason to count a failure against the address.
+            throttle.succeeded().await;
+            state
+                .accounts
+                .audit(
+                    &format!("user:{}", user.username),
+                    "login_refused",
+                    None,
+                    Some("password sign-in is off"),
+                    address.as_deref(),
+                )
+                .await;
+            return Err(ApiError::Forbidden(
+                "password sign-in is off on this server; sign in with the province's account (Đăng nhập bằng tài khoản công vụ)".into(),
+            ));
+        }
     };
     throttle.succeeded().await;
     let token = state.accounts.create_session(&user, address.as_deref()).await?;
@@ -157,15 +181,22 @@ async fn login(
 }
 
 /// `POST /api/v1/logout`: ends the session server-side and disconnects its live connections.
+/// `end_session_url`: for a session signed in through the provider, where the browser goes
+/// next so the provider ends its own session too (`null` otherwise).
 async fn logout(
     State(state): State<AppState>,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
     let address = client_address(&state.settings, &parts);
+    let mut end_session_url = None;
     if let Some(caller) = authenticate(&state, &parts.headers, address.clone()).await? {
         if let Credential::Session(token) = &caller.credential {
-            state.accounts.delete_session(token).await?;
+            let id_token = state.accounts.delete_session(token).await?;
+            // Signed in through the provider: its session ends too (RP-initiated logout).
+            if let (Some(oidc), Some(id_token)) = (&state.oidc, id_token) {
+                end_session_url = oidc.end_session_url(Some(&id_token)).await;
+            }
             state
                 .accounts
                 .audit(&caller.principal.label(), "logout", None, None, address.as_deref())
@@ -173,7 +204,9 @@ async fn logout(
             state.manage.revoker().publish(&format!("session:{}", secret_hash_hex(token))).await;
         }
     }
-    let mut response = Json(serde_json::json!({"logged_out": true})).into_response();
+    let mut response =
+        Json(serde_json::json!({"logged_out": true, "end_session_url": end_session_url}))
+            .into_response();
     let mut expired =
         build_cookie(SESSION_COOKIE, String::new(), secure(&state, &parts.headers), None);
     expired.make_removal();
@@ -195,7 +228,10 @@ async fn session(
 ) -> Result<Json<SessionState>, ApiError> {
     let address = client_address(&state.settings, &parts);
     let caller = authenticate(&state, &parts.headers, address).await?;
-    Ok(Json(SessionState { me: caller.map(|caller| caller.principal.me()) }))
+    Ok(Json(SessionState {
+        me: caller.map(|caller| caller.principal.me()),
+        oidc: state.oidc.is_some(),
+    }))
 }
 
 /// `POST /api/v1/displays/pair` `{"code"}`: a screen pairs once and gets its display cookie.
