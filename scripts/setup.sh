@@ -174,6 +174,22 @@ ensure_pdf_tools() {
   command -v pdftotext >/dev/null || apt_install poppler-utils
 }
 
+# A real OpenID provider for the sign-in tests: npm's oidc-provider (OpenID Certified), pinned,
+# with the tests' own provider script beside it; exports IOC_OIDC_PROVIDER_DIR. It needs
+# Node.js 20 or later (Debian 12's own nodejs is 18: install a newer one where that is all).
+IOC_OIDC_PROVIDER_VERSION=9.13.3
+ensure_oidc_provider() {
+  local dir="$IOC_ROOT/target/oidc-provider"
+  command -v node >/dev/null || apt_install nodejs npm
+  if ! grep -qs "\"version\": \"$IOC_OIDC_PROVIDER_VERSION\"" "$dir/node_modules/oidc-provider/package.json"; then
+    log "installing the OpenID provider for the tests (npm oidc-provider@$IOC_OIDC_PROVIDER_VERSION, once)"
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --silent "oidc-provider@$IOC_OIDC_PROVIDER_VERSION" >/dev/null
+  fi
+  cp "$IOC_ROOT/tests/oidc/provider.mjs" "$dir/provider.mjs"
+  export IOC_OIDC_PROVIDER_DIR="$dir"
+}
+
 # npm's binaryen for wasm-opt: Debian's (wasm-opt 108) breaks the bundle at run time
 # (BUILD-NOTES). About 1.3 KB of the dashboard's first load, measured (BENCHMARKS.md).
 IOC_BINARYEN_VERSION=132.0.0

@@ -9,6 +9,7 @@ set -euo pipefail
 ioc_setup --browser
 ensure_open311_clients
 ensure_smtp_server
+ensure_oidc_provider
 ensure_faketime
 ensure_pdf_tools
 ensure_failover_engines

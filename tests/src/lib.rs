@@ -6,6 +6,7 @@
 pub mod engines;
 pub mod events;
 pub mod fuzz;
+pub mod oidc;
 pub mod receivers;
 
 use chrono::{DateTime, Utc};
@@ -173,10 +174,52 @@ impl TestServer {
 
     pub async fn start_state(state: AppState) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        TestServer::start_state_on(state, listener).await
+    }
+
+    /// A server signing people in through a real OpenID provider (started here, with
+    /// `accounts`), whose settings `configure` changes first. The provider must know the
+    /// server's callback before the server knows the provider: the port is taken first.
+    pub async fn start_with_provider(
+        pool: &PgPool,
+        accounts: &Value,
+        configure: impl FnOnce(&mut Settings),
+    ) -> (TestServer, oidc::OidcProvider) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let redirect = format!(
+            "http://{}{}",
+            listener.local_addr().unwrap(),
+            ioc_server::accounts::oidc::CALLBACK_PATH
+        );
+        let provider = oidc::OidcProvider::start(&redirect, accounts);
+        let own_pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with((*pool.connect_options()).clone())
+            .await
+            .unwrap();
+        let mut settings = settings(&fresh_prefix());
+        settings.oidc = Some(provider.settings(&redirect));
+        configure(&mut settings);
+        let state =
+            AppState::with_store(settings, Catalog::load(None).unwrap(), Store::new(own_pool))
+                .unwrap();
+        (TestServer::start_state_on(state, listener).await, provider)
+    }
+
+    /// A server on `listener`, its admin logged in (marked break-glass when password sign-in
+    /// is off, as a deployment's would be).
+    pub async fn start_state_on(state: AppState, listener: tokio::net::TcpListener) -> TestServer {
         let prefix = state.settings.redis_prefix.clone();
         let server = ioc_server::start(state, listener).await.unwrap();
         let base = format!("http://{}", server.addr);
         ensure_user(&server.state, ADMIN.0, ADMIN.1, ioc_shared::access::Role::Admin, None).await;
+        if !server.state.settings.password_login {
+            sqlx::query("UPDATE users SET break_glass = true WHERE username = $1")
+                .bind(ADMIN.0)
+                .execute(&server.state.store.pool)
+                .await
+                .unwrap();
+        }
         let cookie = login(&base, ADMIN.0, ADMIN.1).await.expect("the test admin logs in");
         TestServer { http: client_with_cookie(&base, &cookie), server, base, prefix, cookie }
     }

@@ -21,5 +21,6 @@ mod public;
 mod reliability;
 mod reports;
 mod server;
+mod signin;
 mod trends;
 mod work;
