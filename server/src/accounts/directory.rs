@@ -6,6 +6,7 @@
 //! admin stays an admin; a change of role or unit ends the person's sessions (the caller then
 //! closes their live connections).
 
+pub(super) use super::users::lock_active_admins;
 use super::users::{person_columns, Person};
 use super::*;
 
@@ -146,19 +147,6 @@ fn like_pattern(text: &str) -> String {
     }
     pattern.push('%');
     pattern
-}
-
-/// Takes the row locks of every active admin and counts them: two transactions that would
-/// each demote or disable one of the last two cannot both pass.
-pub(super) async fn lock_active_admins(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-) -> Result<usize, AccountError> {
-    let ids = sqlx::query_scalar!(
-        "SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE"
-    )
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(ids.len())
 }
 
 /// A person's row with its id, locked for the transaction.

@@ -111,12 +111,13 @@ pub fn read_file(
     let mut rows = Vec::new();
     let mut refused = Vec::new();
     let mut first_line_of: HashMap<String, u64> = HashMap::new();
+    let mut lines = LineCounter::new(text);
     for record in reader.records() {
         let record = record.map_err(|e| FileError::Unreadable {
-            line: e.position().map_or(0, |p| p.line()),
+            line: lines.line_of(e.position().map_or(0, |p| p.byte())),
             message: e.to_string(),
         })?;
-        let line = record.position().map_or(0, |p| p.line());
+        let line = lines.line_of(record.position().map_or(0, |p| p.byte()));
         if record.iter().all(|cell| cell.trim().is_empty()) {
             continue;
         }
@@ -150,6 +151,38 @@ pub fn read_file(
         }
     }
     Ok((rows, refused))
+}
+
+/// Line numbers of records, counted here: the csv reader's own count lags by one after a CRLF
+/// (as Excel writes), whose `\n` it reads with the next record. Records come in order, so the
+/// count goes on from the last one (one pass over the file).
+struct LineCounter<'a> {
+    text: &'a [u8],
+    /// A byte offset and the 1-based line it is on.
+    at: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> LineCounter<'a> {
+        LineCounter { text: text.as_bytes(), at: 0, line: 1 }
+    }
+
+    /// The line of the record starting at `byte` (the terminator left before it skipped).
+    fn line_of(&mut self, byte: u64) -> u64 {
+        let mut start = usize::try_from(byte).unwrap_or(usize::MAX).min(self.text.len());
+        while self.text.get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+            start += 1;
+        }
+        if start < self.at {
+            // Not in order (an error's position): count from the top.
+            self.at = 0;
+            self.line = 1;
+        }
+        self.line += self.text[self.at..start].iter().filter(|&&b| b == b'\n').count() as u64;
+        self.at = start;
+        self.line
+    }
 }
 
 fn read_row<'a>(

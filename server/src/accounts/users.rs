@@ -138,7 +138,7 @@ impl Accounts {
         if disabled
             && user.role == Role::Admin
             && !user.disabled
-            && super::directory::lock_active_admins(&mut tx).await? <= 1
+            && lock_active_admins(&mut tx).await? <= 1
         {
             return Err(AccountError::Refused(format!(
                 "`{username}` is the last active admin and cannot be disabled"
@@ -211,6 +211,19 @@ impl Accounts {
         }
         Ok(PasswordLogin::Valid(user))
     }
+}
+
+/// Takes the row locks of every active admin and counts them: two transactions that would
+/// each demote or disable one of the last two cannot both pass.
+pub(super) async fn lock_active_admins(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+) -> Result<usize, AccountError> {
+    let ids = sqlx::query_scalar!(
+        "SELECT id FROM users WHERE role = 'admin' AND NOT disabled ORDER BY id FOR UPDATE"
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(ids.len())
 }
 
 /// What a password login comes to.

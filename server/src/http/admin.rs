@@ -188,9 +188,7 @@ async fn import_people(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
-    if let Some(kind) = content_type
-        .filter(|k| !["text/csv", "application/csv", "text/plain"].contains(&k.as_str()))
-    {
+    if let Some(kind) = content_type.filter(|k| !["text/csv"].contains(&k.as_str())) {
         return Err(ApiError::UnsupportedMediaType(format!(
             "an import is a CSV file (Content-Type: text/csv), not `{kind}`"
         )));

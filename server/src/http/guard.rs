@@ -23,6 +23,10 @@ const NOT_BROWSER_ROUTES: [&str; 1] = ["/api/v1/events"];
 /// and every answer there, a 405 included, is Open311's own.
 const NOT_BROWSER_PREFIX: &str = "/open311/";
 
+/// Body types a plain HTML form cannot send (so a request carrying one is no forged form):
+/// JSON, and CSV for the people import.
+const NOT_FORM_TYPES: [&str; 2] = ["application/json", "text/csv"];
+
 /// Whether `origin` (`https://host[:port]`) is the server's own (the request's `Host`) or one
 /// of `IOC_ALLOWED_ORIGINS`.
 pub fn origin_is_allowed(settings: &Settings, headers: &HeaderMap, origin: &str) -> bool {
@@ -69,10 +73,10 @@ pub async fn browser_writes(
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.split(';').next())
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+                .is_some_and(|v| NOT_FORM_TYPES.iter().any(|t| v.trim().eq_ignore_ascii_case(t)));
         if !json {
             return ApiError::Forbidden(
-                "a browser write must be sent as Content-Type: application/json".into(),
+                "a browser write must be sent as Content-Type: application/json (text/csv for an import)".into(),
             )
             .into_response();
         }

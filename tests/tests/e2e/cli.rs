@@ -63,6 +63,43 @@ async fn a_fresh_install_is_managed_from_the_command_line(pool: PgPool) {
     let (_, users) = server.get("/api/v1/admin/audit?limit=50").await;
     assert!(users.as_array().unwrap().iter().any(|e| e["action"] == "user_contact_set"), "{users}");
 
+    // A move to another ward, as the admin API's PUT does it.
+    let (ok, out, err) =
+        ioc(&pool, &prefix, &["user", "set", "truong.badinh", "--unit", "00004"], "");
+    assert!(ok && out.contains("chief of 00004"), "{out}{err}");
+    let (ok, _, err) = ioc(
+        &pool,
+        &prefix,
+        &["user", "set", "truong.badinh", "--role", "leader", "--unit", "001"],
+        "",
+    );
+    assert!(!ok && err.contains("only a chief has a unit"), "{err}");
+
+    // An import from the province's directory: a dry run first, then for real.
+    let file = std::env::temp_dir().join(format!("ioc-import-{}.csv", std::process::id()));
+    std::fs::write(
+        &file,
+        "username;full_name;role;unit\ncb.moi;Cán Bộ Mới;chief;00001\ncb.sai;X;chief;99999\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let (ok, out, err) = ioc(&pool, &prefix, &["user", "import", path, "--dry-run"], "");
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("line 3: cb.sai refused: unknown unit `99999`"), "{out}");
+    assert!(
+        out.contains("dry run, nothing written: created 1, updated 0, unchanged 0, refused 1"),
+        "{out}"
+    );
+    let (ok, out, _) = ioc(&pool, &prefix, &["user", "list"], "");
+    assert!(ok && !out.contains("cb.moi"), "{out}");
+    let (ok, out, err) = ioc(&pool, &prefix, &["user", "import", path], "");
+    assert!(ok && out.contains("created 1, updated 0, unchanged 0, refused 1"), "{out}{err}");
+    let (ok, out, _) = ioc(&pool, &prefix, &["user", "list"], "");
+    assert!(ok && out.contains("cb.moi"), "{out}");
+    let (ok, _, err) = ioc(&pool, &prefix, &["user", "import", "/nonexistent.csv"], "");
+    assert!(!ok && err.contains("/nonexistent.csv"), "{err}");
+    std::fs::remove_file(&file).unwrap();
+
     // Reset and disable end the sessions; a disabled person cannot log in.
     let (ok, _, _) =
         ioc(&pool, &prefix, &["user", "reset-password", "truong.badinh"], "another-secret-here\n");

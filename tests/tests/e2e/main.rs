@@ -7,6 +7,7 @@ mod alerts;
 mod browser;
 mod calendar;
 mod cli;
+mod directory;
 mod explanations;
 mod failover;
 mod figures;
