@@ -9,6 +9,7 @@
 #   ./scripts/bench.sh isolated [CLIENTS=1000]  [RUNS]   # one event at a time to every client
 #   ./scripts/bench.sh idle     [SOCKETS=10000] [RUNS]   # server memory per idle subscribed socket
 #   ./scripts/bench.sh download                          # dashboard first load and reload, bytes
+#   ./scripts/bench.sh people   [PEOPLE=31000]  [RUNS]   # ioc user import of a province's staff
 #
 #   IOC_BENCH_PROFILE=1 ./scripts/bench.sh ingest 120000 1   # + where each process's time goes
 #
@@ -28,7 +29,8 @@ case "$measure" in
   isolated) size="${2:-1000}" ;;
   idle) size="${2:-10000}" ;;
   download) size=0 ;;
-  *) echo "unknown measure $measure (ingest, rebuild, fanout, isolated, idle, download)" >&2; exit 2 ;;
+  people) size="${2:-31000}" ;;
+  *) echo "unknown measure $measure (ingest, rebuild, fanout, isolated, idle, download, people)" >&2; exit 2 ;;
 esac
 runs="${3:-3}"
 shift $(( $# > 3 ? 3 : $# ))
@@ -69,6 +71,37 @@ if [ "$measure" = download ]; then
   reload=$(( $(stat -c %s /tmp/bench-reload 2>/dev/null || echo 0) + ${#again} ))
   echo "first load: $bodies bytes of brotli bodies, $first with the response headers; reload: $reload bytes ($(echo "$again" | head -1 | tr -d '\r'))"
   stop_server
+  exit 0
+fi
+if [ "$measure" = people ]; then
+  # A province's staff as its directory exports them: chiefs spread over every unit of the
+  # catalog, with names, emails and phones; then the same file again (all unchanged) and with
+  # one in ten moved to another unit (updated, their sessions ended).
+  cargo build --locked --release -p ioc-server --bin ioc
+  file=target/bench-people.csv moved=target/bench-people-moved.csv
+  python3 - "$size" "$file" "$moved" <<'PY'
+import json, sys
+count, path, moved_path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+units = [u["code"] for u in json.load(open("assets/units/hanoi-2025-01.json")) if u["parent"]]
+with open(path, "w", encoding="utf-8") as f, open(moved_path, "w", encoding="utf-8") as g:
+    for out in (f, g):
+        out.write("username,full_name,role,unit,email,phone\n")
+    for i in range(count):
+        unit = units[i % len(units)]
+        row = f"cb{i:06d},Cán bộ số {i},chief,{{}},cb{i:06d}@hanoi.gov.vn,09{i:08d}\n"
+        f.write(row.format(unit))
+        g.write(row.format(units[(i + 1) % len(units)] if i % 10 == 0 else unit))
+PY
+  for run in $(seq 1 "$runs"); do
+    database="ioc_bench_people"
+    psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" -c "CREATE DATABASE $database" >/dev/null
+    for step in "$file" "$file" "$moved"; do
+      start=$(date +%s%N)
+      summary=$(DATABASE_URL="${DATABASE_URL%/*}/$database" IOC_REDIS_PREFIX="bench-people-$$:" ./target/release/ioc user import "$step" | tail -1)
+      end=$(date +%s%N)
+      echo "run $run, $(basename "$step"): $(( (end - start) / 1000000 )) ms — $summary"
+    done
+  done
   exit 0
 fi
 log "building the server and ioc-load (release)"

@@ -182,10 +182,17 @@ pub fn parse(text: &str) -> Result<JsValue, Failure> {
         .map_err(|_| Failure { status: 200, message: "the answer is not JSON".to_owned() })
 }
 
-/// Who is signed in, from `GET /api/v1/session` (which never answers 401).
-pub async fn signed() -> Result<Signed, Failure> {
-    let text = call_text("GET", "/api/v1/session", None).await?;
-    read_signed(&field(&parse(&text)?, "me"))
+/// Who is signed in, from `GET /api/v1/session` (which never answers 401), and whether the
+/// province's sign-in is offered.
+pub async fn signed() -> Result<(Signed, bool), Failure> {
+    let answer = parse(&call_text("GET", "/api/v1/session", None).await?)?;
+    Ok((read_signed(&field(&answer, "me"))?, field(&answer, "oidc").as_bool() == Some(true)))
+}
+
+/// Logs out; where the browser goes next when the provider's session must end too.
+pub async fn log_out() -> Option<String> {
+    let text = call_text("POST", "/api/v1/logout", Some("{}".into())).await.ok()?;
+    field(&parse(&text).ok()?, "end_session_url").as_string()
 }
 
 /// Logs in; the person, or why not.

@@ -212,7 +212,7 @@ impl LiveClient {
             inner.on_credential_lost.clone()
         };
         leptos::task::spawn_local(async move {
-            if matches!(crate::api::signed().await, Ok(crate::api::Signed::Nobody)) {
+            if matches!(crate::api::signed().await, Ok((crate::api::Signed::Nobody, _))) {
                 on_lost();
             }
         });

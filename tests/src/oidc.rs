@@ -102,6 +102,8 @@ impl Drop for OidcProvider {
 pub struct Walker {
     http: reqwest::Client,
     cookies: BTreeMap<String, String>,
+    /// The page the sign-in starts from (sent as `Referer` to `/auth/oidc/login`).
+    pub referer: Option<String>,
 }
 
 impl Default for Walker {
@@ -112,6 +114,7 @@ impl Default for Walker {
                 .build()
                 .unwrap(),
             cookies: BTreeMap::new(),
+            referer: None,
         }
     }
 }
@@ -159,11 +162,19 @@ impl Walker {
         response
     }
 
-    /// From `GET /auth/oidc/login?next=…` on `base` to the provider and back: logs in at the
-    /// provider as `login` and returns the callback URL the provider sends the browser to
-    /// (not yet followed).
+    /// From `GET /auth/oidc/login?next=…` (no `next` when it is empty) on `base` to the
+    /// provider and back: logs in at the provider as `login` and returns the callback URL the
+    /// provider sends the browser to (not yet followed).
     pub async fn authorize(&mut self, base: &str, next: &str, login: &str) -> String {
-        let start = self.get(&format!("{base}/auth/oidc/login?next={}", urlencode(next))).await;
+        let url = match next {
+            "" => format!("{base}/auth/oidc/login"),
+            next => format!("{base}/auth/oidc/login?next={}", urlencode(next)),
+        };
+        let mut request = self.http.get(&url);
+        if let Some(referer) = &self.referer {
+            request = request.header("referer", referer);
+        }
+        let start = request.send().await.unwrap();
         assert_eq!(start.status().as_u16(), 302, "{}", start.text().await.unwrap());
         let mut url = location(&start, base);
         for _ in 0..10 {

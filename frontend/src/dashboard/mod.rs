@@ -29,6 +29,8 @@ enum Gate {
     Checking,
     Login {
         error: Option<String>,
+        /// Whether "Đăng nhập bằng tài khoản công vụ" is offered.
+        oidc: bool,
     },
     In(api::Person),
     /// The server did not answer; retried every few seconds.
@@ -51,7 +53,7 @@ pub fn Dashboard() -> impl IntoView {
         {move || match gate.get() {
             Gate::Checking => view! { <div class="loading">{lang.pick("Đang tải…", "Loading…")}</div> }.into_any(),
             Gate::Unreachable => view! { <div class="loading">{lang.pick("Không kết nối được máy chủ; đang thử lại…", "The server does not answer; trying again…")}</div> }.into_any(),
-            Gate::Login { error } => view! { <LoginForm gate=gate error=error lang=lang /> }.into_any(),
+            Gate::Login { error, oidc } => view! { <LoginForm gate=gate error=error oidc=oidc lang=lang /> }.into_any(),
             Gate::In(me) => view! { <Workspace me=me /> }.into_any(),
         }}
     }
@@ -60,14 +62,14 @@ pub fn Dashboard() -> impl IntoView {
 fn check_me(gate: RwSignal<Gate>) {
     leptos::task::spawn_local(async move {
         match api::signed().await {
-            Ok(api::Signed::Display) => {
+            Ok((api::Signed::Display, _)) => {
                 // A paired wall screen belongs on the wall page.
                 if let Some(window) = web_sys::window() {
                     let _ = window.location().set_href("/wall");
                 }
             }
-            Ok(api::Signed::Person(me)) => gate.set(Gate::In(me)),
-            Ok(api::Signed::Nobody) => gate.set(Gate::Login { error: None }),
+            Ok((api::Signed::Person(me), _)) => gate.set(Gate::In(me)),
+            Ok((api::Signed::Nobody, oidc)) => gate.set(Gate::Login { error: None, oidc }),
             Err(_) => {
                 gate.set(Gate::Unreachable);
                 set_timeout(move || check_me(gate), Duration::from_secs(3));
@@ -77,7 +79,7 @@ fn check_me(gate: RwSignal<Gate>) {
 }
 
 #[component]
-fn LoginForm(gate: RwSignal<Gate>, error: Option<String>, lang: Lang) -> impl IntoView {
+fn LoginForm(gate: RwSignal<Gate>, error: Option<String>, oidc: bool, lang: Lang) -> impl IntoView {
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
@@ -108,7 +110,7 @@ fn LoginForm(gate: RwSignal<Gate>, error: Option<String>, lang: Lang) -> impl In
                             .to_owned(),
                         _ => failure.message,
                     };
-                    gate.set(Gate::Login { error: Some(error) });
+                    gate.set(Gate::Login { error: Some(error), oidc });
                 }
             }
         });
@@ -117,6 +119,10 @@ fn LoginForm(gate: RwSignal<Gate>, error: Option<String>, lang: Lang) -> impl In
         <form class="login" on:submit=submit>
             <h1>{lang.pick("Trung tâm điều hành", "Operations centre")}</h1>
             <p class="muted">{lang.pick("Đăng nhập để xem số liệu trực tuyến.", "Log in to see the live figures.")}</p>
+            // The server comes back to this address (its Referer).
+            {oidc.then(|| view! {
+                <a class="sso" href="/auth/oidc/login">{lang.pick("Đăng nhập bằng tài khoản công vụ", "Sign in with the province's account")}</a>
+            })}
             <label>{lang.pick("Tên đăng nhập", "Username")}
                 <input name="username" type="text" autocomplete="username" required=true
                     prop:value=move || username.get() on:input=move |ev| username.set(event_target_value(&ev)) />

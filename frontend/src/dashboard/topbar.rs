@@ -88,12 +88,11 @@ pub(super) fn TopBar() -> impl IntoView {
     };
     let logout = move |_| {
         leptos::task::spawn_local(async {
-            let _ = api::post_json::<_, serde::de::IgnoredAny>(
-                "/api/v1/logout",
-                &std::collections::BTreeMap::<String, String>::new(),
-            )
-            .await;
-            ui::reload();
+            match (api::log_out().await, web_sys::window()) {
+                // Signed in through the province's provider: its session ends there too.
+                (Some(url), Some(window)) => drop(window.location().set_href(&url)),
+                _ => ui::reload(),
+            }
         });
     };
     let acting = expect_context::<act::Acting>();

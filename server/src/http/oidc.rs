@@ -109,15 +109,30 @@ fn redirect(to: &str) -> Response {
 }
 
 /// `GET /auth/oidc/login?next=/path`: 302 to the provider, with `state`, `nonce` and a PKCE
-/// challenge remembered for ten minutes.
+/// challenge remembered for ten minutes. Without `next`, the path of the page the person came
+/// from (`Referer`), else `/`.
 async fn login(
     State(state): State<AppState>,
     parts: Parts,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    let next = params.get("next").map(String::as_str).filter(|n| !n.is_empty()).unwrap_or("/");
+    // Without `next`, back to the page the button was on (only its path: always this server).
+    let from_page = parts
+        .headers
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| reqwest::Url::parse(r).ok())
+        .map(|url| match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        })
+        .filter(|path| crate::accounts::oidc::is_local_path(path));
+    let next = match params.get("next").filter(|n| !n.is_empty()) {
+        Some(next) => next.clone(),
+        None => from_page.unwrap_or_else(|| "/".to_owned()),
+    };
     let Some(oidc) = &state.oidc else { return page(&Failure::NotConfigured) };
-    match oidc.start(next).await {
+    match oidc.start(&next).await {
         Ok(url) => redirect(&url),
         Err(refusal) => {
             let address = client_address(&state.settings, &parts);

@@ -94,7 +94,17 @@ async fn a_leader_and_a_wards_chief_sign_in_through_the_provider_and_land_where_
         "{who}"
     );
 
-    let chief = sign_in(&server, "cb.phucxa", "/").await;
+    // Without `next`, back to the page the button was on.
+    let mut walker = Walker::default();
+    walker.referer = Some(format!("{}/bao-cao?unit={PHUC_XA}", server.base));
+    let back = walker.authorize(&server.base, "", "cb.phucxa").await;
+    let (status, location, chief, page) = callback(&back).await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (302, Some(&*format!("/bao-cao?unit={PHUC_XA}"))),
+        "{page}"
+    );
+    let chief = chief.unwrap();
     let (_, who) = me(&server, &chief).await;
     assert_eq!(
         (who["role"].as_str(), who["unit"].as_str()),

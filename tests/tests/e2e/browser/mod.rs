@@ -21,6 +21,7 @@ mod layout;
 mod lists;
 mod public;
 mod reports;
+mod signin;
 mod wall;
 
 /// A chromedriver process on a free port, killed on drop.
