@@ -68,6 +68,15 @@ pub fn settings(prefix: &str) -> Settings {
     }
 }
 
+/// A pool of a test server's own (8 connections) to the database of `pool`.
+async fn own_pool(pool: &PgPool) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .unwrap()
+}
+
 /// The admin every test server gets, and its password.
 pub const ADMIN: (&str, &str) = ("test-admin", "test-admin-password");
 
@@ -103,11 +112,7 @@ impl TestServer {
         catalog: Catalog,
         configure: impl FnOnce(&mut Settings),
     ) -> TestServer {
-        let own_pool = PgPoolOptions::new()
-            .max_connections(8)
-            .connect_with((*pool.connect_options()).clone())
-            .await
-            .unwrap();
+        let own_pool = own_pool(pool).await;
         let mut settings = settings(prefix);
         configure(&mut settings);
         let state = AppState::with_store(settings, catalog, Store::new(own_pool)).unwrap();
@@ -126,11 +131,7 @@ impl TestServer {
         clock: ioc_shared::time::Clock,
         configure: impl FnOnce(&mut Settings),
     ) -> TestServer {
-        let own_pool = PgPoolOptions::new()
-            .max_connections(8)
-            .connect_with((*pool.connect_options()).clone())
-            .await
-            .unwrap();
+        let own_pool = own_pool(pool).await;
         let mut settings = settings(&fresh_prefix());
         configure(&mut settings);
         let state = AppState::with_clock(
@@ -192,11 +193,7 @@ impl TestServer {
             ioc_server::accounts::oidc::CALLBACK_PATH
         );
         let provider = oidc::OidcProvider::start(&redirect, accounts);
-        let own_pool = PgPoolOptions::new()
-            .max_connections(8)
-            .connect_with((*pool.connect_options()).clone())
-            .await
-            .unwrap();
+        let own_pool = own_pool(pool).await;
         let mut settings = settings(&fresh_prefix());
         settings.oidc = Some(provider.settings(&redirect));
         configure(&mut settings);

@@ -358,25 +358,16 @@ impl Accounts {
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         new: &[Planned],
     ) -> Result<HashSet<String>, AccountError> {
-        let column =
-            |f: fn(&Person) -> Option<String>| new.iter().map(|p| f(&p.after)).collect::<Vec<_>>();
-        let inserted: Vec<String> = sqlx::query_scalar(
+        let query = sqlx::query_scalar(
             "INSERT INTO users (username, role, unit, full_name, email, phone, origin, created_at)
              SELECT n.username, n.role, n.unit, n.full_name, n.email, n.phone, 'import', $7
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
                   AS n(username, role, unit, full_name, email, phone)
              ON CONFLICT (username) DO NOTHING
              RETURNING username",
-        )
-        .bind(column(|p| Some(p.username.clone())))
-        .bind(column(|p| Some(p.role.clone())))
-        .bind(column(|p| p.unit.clone()))
-        .bind(column(|p| p.full_name.clone()))
-        .bind(column(|p| p.email.clone()))
-        .bind(column(|p| p.phone.clone()))
-        .bind(self.clock.now())
-        .fetch_all(&mut **tx)
-        .await?;
+        );
+        let inserted: Vec<String> =
+            bind_people(query, new).bind(self.clock.now()).fetch_all(&mut **tx).await?;
         Ok(inserted.into_iter().collect())
     }
 
@@ -385,26 +376,36 @@ impl Accounts {
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
         changed: &[Planned],
     ) -> Result<(), AccountError> {
-        let column = |f: fn(&Person) -> Option<String>| {
-            changed.iter().map(|p| f(&p.after)).collect::<Vec<_>>()
-        };
-        sqlx::query(
-            "UPDATE users u SET role = n.role, unit = n.unit, full_name = n.full_name,
-                                email = n.email, phone = n.phone
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-                  AS n(username, role, unit, full_name, email, phone)
-             WHERE u.username = n.username",
-        )
+        let query = sqlx::query_scalar::<_, i64>(
+            "WITH changed AS (
+               UPDATE users u SET role = n.role, unit = n.unit, full_name = n.full_name,
+                                  email = n.email, phone = n.phone
+               FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                    AS n(username, role, unit, full_name, email, phone)
+               WHERE u.username = n.username
+               RETURNING 1)
+             SELECT count(*) FROM changed",
+        );
+        bind_people(query, changed).fetch_one(&mut **tx).await?;
+        Ok(())
+    }
+}
+
+/// Binds `$1`–`$6` of an UNNEST over the people's new states: username, role, unit, full name,
+/// email, phone (one array each, so thousands of people are one statement).
+fn bind_people<'q, O>(
+    query: sqlx::query::QueryScalar<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    people: &[Planned],
+) -> sqlx::query::QueryScalar<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    let column =
+        |f: fn(&Person) -> Option<String>| people.iter().map(|p| f(&p.after)).collect::<Vec<_>>();
+    query
         .bind(column(|p| Some(p.username.clone())))
         .bind(column(|p| Some(p.role.clone())))
         .bind(column(|p| p.unit.clone()))
         .bind(column(|p| p.full_name.clone()))
         .bind(column(|p| p.email.clone()))
         .bind(column(|p| p.phone.clone()))
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
 }
 
 /// Audit entries written together (one statement for thousands).

@@ -81,9 +81,27 @@ async fn person(server: &TestServer, username: &str) -> Option<Value> {
 async fn a_leader_and_a_wards_chief_sign_in_through_the_provider_and_land_where_they_were_going(
     pool: PgPool,
 ) {
-    let (server, _provider) = TestServer::start_with_provider(&pool, &accounts(), |_| {}).await;
+    let (server, provider) = TestServer::start_with_provider(&pool, &accounts(), |_| {}).await;
     let (_, session) = server.get("/api/v1/session").await;
     assert_eq!(session["oidc"], true, "the login page offers the province's account");
+    // The way to the provider: its authorization endpoint, with state, nonce and PKCE S256.
+    let start = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/auth/oidc/login?next=/", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status().as_u16(), 302);
+    let to = reqwest::Url::parse(start.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(to.as_str().starts_with(&format!("{}/auth?", provider.issuer)), "{to}");
+    let query: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(query["code_challenge"].len(), 43, "base64url of a SHA-256");
+    assert!(query["state"].len() >= 43 && query["nonce"].len() >= 43, "{to}");
+    assert_eq!(query["response_type"], "code");
+    assert_eq!(query["client_id"], ioc_tests::oidc::CLIENT_ID);
 
     let leader = sign_in(&server, "lanhdao.tp", "/?unit=01").await;
     let (status, who) = me(&server, &leader).await;
