@@ -10,7 +10,8 @@
 // For the refusals a real provider never produces on its own, `POST /_test/tamper` with a body
 // `expired`, `foreign_audience`, `foreign_issuer`, `wrong_nonce`, `alg_none`, `hmac` or
 // `unknown_key` makes the provider's next token response carry an ID token altered that way
-// (re-signed with the provider's own key, where a signature is wanted). The token endpoint
+// (re-signed with the provider's own key, where a signature is wanted); `rotated_key` signs it
+// with a new key that the provider's JWKS publishes from then on, as a real key rotation does. The token endpoint
 // itself, the code's single use and PKCE stay the provider's.
 
 import Provider from 'oidc-provider';
@@ -28,6 +29,10 @@ const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true }
 const signingJwk = { ...(await jose.exportJWK(privateKey)), kid: 'test-key-1', alg: 'RS256', use: 'sig' };
 // A key the provider never publishes, for `unknown_key`.
 const { privateKey: strayKey } = await jose.generateKeyPair('RS256');
+// The key it rotates to, for `rotated_key`: published from then on, beside the first.
+const { privateKey: nextKey, publicKey: nextPublic } = await jose.generateKeyPair('RS256', { extractable: true });
+const nextJwk = { ...(await jose.exportJWK(nextPublic)), kid: 'test-key-2', alg: 'RS256', use: 'sig' };
+let rotated = false;
 
 const accounts = () => JSON.parse(readFileSync(accountsFile, 'utf8'));
 
@@ -103,6 +108,7 @@ async function altered(idToken, how) {
       return new jose.SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid: signingJwk.kid })
         .sign(new TextEncoder().encode(clientSecret));
     case 'unknown_key': return sign(claims, strayKey, 'never-published');
+    case 'rotated_key': rotated = true; return sign(claims, nextKey, nextJwk.kid);
     default: throw new Error(`unknown tamper ${how}`);
   }
 }
@@ -116,6 +122,9 @@ provider.use(async (ctx, next) => {
     return;
   }
   await next();
+  if (ctx.path === '/jwks' && rotated && Array.isArray(ctx.body?.keys)) {
+    ctx.body = { keys: [...ctx.body.keys, nextJwk] };
+  }
   if (ctx.path === '/token' && ctx.status === 200 && tamper && ctx.body?.id_token) {
     const how = tamper;
     tamper = null;

@@ -62,7 +62,7 @@ impl OidcProvider {
 
     /// Makes the provider's next token response carry an ID token altered `how`
     /// (`expired`, `foreign_audience`, `foreign_issuer`, `wrong_nonce`, `alg_none`, `hmac`,
-    /// `unknown_key`).
+    /// `unknown_key`; `rotated_key`: a new key the JWKS publishes from then on).
     pub async fn tamper(&self, how: &str) {
         let response = reqwest::Client::new()
             .post(format!("{}/_test/tamper", self.issuer))

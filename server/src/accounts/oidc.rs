@@ -37,7 +37,7 @@ pub const LOGIN_VALID_FOR: Duration = Duration::from_secs(600);
 /// The provider's configuration is read again after this long.
 const METADATA_FRESH_FOR: Duration = Duration::from_secs(3600);
 /// Keys are read again at most this often, however many unknown key ids arrive.
-const JWKS_REFRESH_AT_MOST_EVERY: Duration = Duration::from_secs(10);
+const JWKS_REFRESH_AT_MOST_EVERY: Duration = Duration::from_secs(2);
 /// Clock difference tolerated between the provider and this server.
 const LEEWAY_SECONDS: i64 = 60;
 /// Every request to the provider gives up after this long.

@@ -5,6 +5,7 @@ use ioc_shared::access::Role;
 use ioc_shared::live::ServerMessage;
 use ioc_tests::oidc::Walker;
 use ioc_tests::{client_with_cookie, ensure_user, login, session_cookie, LiveClient, TestServer};
+use rand::SeedableRng;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use std::time::Duration;
@@ -345,6 +346,14 @@ async fn every_refusal_of_a_sign_in_is_a_plain_400_page_with_nothing_signed_in(p
         refused(status, &cookie, &page, how);
         assert!(page.contains(why), "{how}: {page}");
     }
+    // The provider rotates its signing key: the new key id is read from its JWKS again.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let back = Walker::default().authorize(&server.base, "/", "lanhdao.tp").await;
+    provider.tamper("rotated_key").await;
+    let (status, _, cookie, page) = callback(&back).await;
+    assert_eq!(status, 302, "a rotated key is found by reading the JWKS again: {page}");
+    assert!(cookie.is_some());
+
     // An error the provider sends back (the person cancelled).
     let back = Walker::default().authorize(&server.base, "/", "lanhdao.tp").await;
     let state = reqwest::Url::parse(&back)
@@ -363,6 +372,29 @@ async fn every_refusal_of_a_sign_in_is_a_plain_400_page_with_nothing_signed_in(p
 
     let audit = audit_actions(&server).await;
     let refusals = audit.iter().filter(|(_, action, _)| action == "login_refused").count();
+    // Fuzzed ways back: never a 5xx, never a session.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(33);
+    let pieces = [
+        "code", "state", "error", "next", "=", "&", "%00", "%ff", "..", "/", "//evil", "x", "%",
+        "é", "\u{0}", "+",
+    ];
+    for _ in 0..150 {
+        let query: String = (0..rand::Rng::random_range(&mut rng, 0..12))
+            .map(|_| pieces[rand::Rng::random_range(&mut rng, 0..pieces.len())])
+            .collect();
+        for path in ["/auth/oidc/callback", "/auth/oidc/login"] {
+            let response = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .get(format!("{}{path}?{query}", server.base))
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().as_u16() < 500, "{path}?{query}: {}", response.status());
+            assert!(session_cookie(&response, ioc_server::http::extract::SESSION_COOKIE).is_none());
+        }
+    }
     assert!(refusals >= 14, "every refusal is audited: {refusals} of {audit:?}");
     server.cleanup().await;
 }
