@@ -351,7 +351,7 @@ pub struct ServeArgs {
     /// Its client secret (none for a public client).
     #[arg(long, env = "IOC_OIDC_CLIENT_SECRET", hide_env_values = true)]
     pub oidc_client_secret: Option<String>,
-    /// The callback registered at the provider: https://ioc.example.vn/auth/oidc/callback.
+    /// The callback registered at the provider: `https://ioc.example.vn/auth/oidc/callback`.
     #[arg(long, env = "IOC_OIDC_REDIRECT_URL", default_value = "")]
     pub oidc_redirect_url: String,
     /// Scopes asked for, space-separated.
